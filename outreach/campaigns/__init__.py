@@ -1,0 +1,1 @@
+"""Clients, campaigns, prospects, the pipeline board, the timeline, CSV import and export."""

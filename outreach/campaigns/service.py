@@ -1,0 +1,340 @@
+"""Campaign and prospect operations. They flush; the request, CLI command or job commits."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from outreach.accounts.service import audit
+from outreach.lib import addresses
+from outreach.lib.urls import BadURL, ensure_http_url, registrable_domain
+from outreach.models import (
+    STAGES,
+    Activity,
+    Campaign,
+    Client,
+    Contact,
+    Prospect,
+    Site,
+    Suppression,
+    Tag,
+    User,
+)
+from outreach.models.campaigns import ACTIVE_STAGES, CAMPAIGN_KINDS
+
+METRIC_FIELDS = ("domain_rating", "domain_authority", "authority_score", "organic_traffic")
+
+
+class CampaignError(ValueError):
+    """A one-line reason an operation was refused; `field` names the form field when there is one."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """Why contacting a site or address now would contact it twice, or against a do-not-contact."""
+
+    reason: str  # "active_campaign" | "do_not_contact"
+    message: str
+    campaign_id: int | None = None
+
+
+class ProspectConflict(CampaignError):
+    def __init__(self, conflicts: list[Conflict]) -> None:
+        super().__init__("; ".join(c.message for c in conflicts))
+        self.conflicts = conflicts
+
+
+# --- clients and campaigns -------------------------------------------------------------------
+
+def create_client(session: Session, name: str, *, website: str = "", report_emails: str = "",
+                  notes: str = "", actor: User | None = None) -> Client:
+    name = name.strip()
+    if not name:
+        raise CampaignError("the client needs a name", field="name")
+    if session.scalar(select(Client.id).where(func.lower(Client.name) == name.lower())) is not None:
+        raise CampaignError(f"a client called {name!r} exists already", field="name")
+    client = Client(name=name[:200], website=_optional_url(website, "website"),
+                    report_emails=_email_list(report_emails), notes=notes)
+    session.add(client)
+    session.flush()
+    audit(session, actor, "client.create", "client", client.id, {"name": name})
+    return client
+
+
+def update_client(session: Session, client: Client, *, name: str, website: str, report_emails: str,
+                  notes: str, actor: User | None = None) -> None:
+    name = name.strip()
+    if not name:
+        raise CampaignError("the client needs a name", field="name")
+    clash = session.scalar(select(Client.id).where(func.lower(Client.name) == name.lower(),
+                                                   Client.id != client.id))
+    if clash is not None:
+        raise CampaignError(f"a client called {name!r} exists already", field="name")
+    client.name, client.notes = name[:200], notes
+    client.website = _optional_url(website, "website")
+    client.report_emails = _email_list(report_emails)
+    session.flush()
+    audit(session, actor, "client.update", "client", client.id, {})
+
+
+def create_campaign(session: Session, client_id: int, name: str, *, kind: str = "custom",
+                    target_urls: str = "", keywords: str = "", owner_id: int | None = None,
+                    actor: User | None = None) -> Campaign:
+    campaign = Campaign(client_id=client_id)
+    _apply_campaign_fields(session, campaign, name, kind, target_urls, keywords, owner_id)
+    session.add(campaign)
+    session.flush()
+    audit(session, actor, "campaign.create", "campaign", campaign.id, {"name": campaign.name})
+    return campaign
+
+
+def update_campaign(session: Session, campaign: Campaign, *, name: str, kind: str, target_urls: str,
+                    keywords: str, owner_id: int | None, status: str | None = None,
+                    actor: User | None = None) -> None:
+    _apply_campaign_fields(session, campaign, name, kind, target_urls, keywords, owner_id)
+    if status is not None:
+        if status not in ("active", "paused", "archived"):
+            raise CampaignError(f"unknown status {status!r}", field="status")
+        campaign.status = status
+    session.flush()
+    audit(session, actor, "campaign.update", "campaign", campaign.id, {})
+
+
+def _apply_campaign_fields(session: Session, campaign: Campaign, name: str, kind: str, target_urls: str,
+                           keywords: str, owner_id: int | None) -> None:
+    name = name.strip()
+    if not name:
+        raise CampaignError("the campaign needs a name", field="name")
+    if kind not in CAMPAIGN_KINDS:
+        raise CampaignError(f"unknown kind {kind!r} (choose {', '.join(CAMPAIGN_KINDS)})", field="kind")
+    if session.get(Client, campaign.client_id) is None:
+        raise CampaignError("choose an existing client", field="client_id")
+    if owner_id is not None and session.get(User, owner_id) is None:
+        raise CampaignError("the owner must be an existing user", field="owner_id")
+    urls = []
+    for line in target_urls.splitlines():
+        if line.strip():
+            try:
+                urls.append(ensure_http_url(line))
+            except BadURL as exc:
+                raise CampaignError(f"target URL {exc}", field="target_urls") from None
+    campaign.name, campaign.kind, campaign.owner_id = name[:200], kind, owner_id
+    campaign.target_urls = "\n".join(urls)
+    campaign.keywords = "\n".join(k.strip() for k in keywords.splitlines() if k.strip())
+
+
+def _optional_url(value: str, field: str) -> str:
+    if not value.strip():
+        return ""
+    try:
+        return ensure_http_url(value)
+    except BadURL as exc:
+        raise CampaignError(str(exc), field=field) from None
+
+
+def _email_list(value: str) -> str:
+    addresses = [a.strip() for a in value.replace(";", ",").replace("\n", ",").split(",") if a.strip()]
+    return ", ".join(normalise_address(a, field="report_emails") for a in addresses)
+
+
+def normalise_address(address: str, field: str = "email") -> str:
+    """The lower-cased address, or CampaignError saying why it is not one."""
+    try:
+        return addresses.normalise_address(address)
+    except addresses.BadAddress as exc:
+        raise CampaignError(str(exc), field=field) from None
+
+
+# --- sites, contacts and de-duplication --------------------------------------------------------
+
+def site_for(session: Session, url_or_domain: str) -> Site:
+    """The Site of the URL's registrable domain, created when new."""
+    try:
+        domain = registrable_domain(ensure_http_url(url_or_domain))
+    except BadURL as exc:
+        raise CampaignError(str(exc), field="url") from None
+    site = session.scalar(select(Site).where(Site.domain == domain))
+    if site is None:
+        site = Site(domain=domain)
+        session.add(site)
+        session.flush()
+    return site
+
+
+def contact_for(session: Session, email: str, *, name: str = "", site: Site | None = None,
+                found_on: str = "") -> Contact:
+    """The one Contact for this address across all campaigns, created when new."""
+    email = normalise_address(email)
+    contact = session.scalar(select(Contact).where(Contact.email == email))
+    if contact is None:
+        contact = Contact(email=email, name=name.strip()[:200], site_id=site.id if site else None,
+                          found_on=found_on[:2000])
+        session.add(contact)
+        session.flush()
+    elif name.strip() and not contact.name:
+        contact.name = name.strip()[:200]
+    return contact
+
+
+def find_conflicts(session: Session, site: Site, email: str | None, *,
+                   campaign_id: int | None = None) -> list[Conflict]:
+    """Every reason adding this site/address to a campaign would contact it twice or against a DNC."""
+    conflicts: list[Conflict] = []
+    rows = session.execute(
+        select(Campaign.id, Campaign.name, Prospect.stage)
+        .join(Prospect, Prospect.campaign_id == Campaign.id)
+        .where(Prospect.site_id == site.id, Prospect.stage.in_(ACTIVE_STAGES),
+               Campaign.status != "archived", Campaign.id != (campaign_id or -1))
+    ).all()
+    for cid, cname, stage in rows:
+        conflicts.append(Conflict("active_campaign",
+                                  f"{site.domain} is already in campaign “{cname}” (stage {stage})", cid))
+    values = {("domain", site.domain)}
+    if email:
+        values.add(("email", email.lower()))
+        values.add(("domain", email.rsplit("@", 1)[-1].lower()))
+    for kind, value in sorted(values):
+        found = session.scalar(select(Suppression).where(Suppression.kind == kind, Suppression.value == value))
+        if found is not None:
+            why = {"manual": "is on the do-not-contact list", "unsubscribed": "unsubscribed",
+                   "bounced": "bounced", "complained": "complained"}[found.reason]
+            note = f" ({found.note})" if found.note else ""
+            conflicts.append(Conflict("do_not_contact", f"{value} {why}{note}"))
+    if email:
+        rows = session.execute(
+            select(Campaign.id, Campaign.name)
+            .join(Prospect, Prospect.campaign_id == Campaign.id)
+            .join(Contact, Contact.id == Prospect.contact_id)
+            .where(Contact.email == email.lower(), Prospect.stage.in_(ACTIVE_STAGES),
+                   Prospect.site_id != site.id, Campaign.status != "archived",
+                   Campaign.id != (campaign_id or -1))
+        ).all()
+        for cid, cname in rows:
+            conflicts.append(Conflict("active_campaign", f"{email} is already contacted in “{cname}”", cid))
+    return conflicts
+
+
+def add_prospect(session: Session, campaign: Campaign, url: str, *, email: str | None = None,
+                 contact_name: str = "", metrics: dict[str, Any] | None = None,
+                 actor: User | None = None, override_reason: str | None = None,
+                 owner_id: int | None = None) -> Prospect:
+    """Put a site (and contact) on the campaign's board; conflicts need an explicit override."""
+    try:
+        page_url = ensure_http_url(url)
+    except BadURL as exc:
+        raise CampaignError(str(exc), field="url") from None
+    email = normalise_address(email) if email and email.strip() else None
+    site = site_for(session, page_url)
+    existing = session.scalar(select(Prospect).where(Prospect.campaign_id == campaign.id,
+                                                     Prospect.site_id == site.id))
+    if existing is not None:
+        raise CampaignError(f"{site.domain} is already in this campaign", field="url")
+    conflicts = find_conflicts(session, site, email, campaign_id=campaign.id)
+    if conflicts and not (override_reason and override_reason.strip()):
+        raise ProspectConflict(conflicts)
+    if metrics:
+        apply_metrics(site, metrics)
+    contact = contact_for(session, email, name=contact_name, site=site) if email else None
+    prospect = Prospect(campaign_id=campaign.id, site_id=site.id, contact_id=contact.id if contact else None,
+                        page_url=page_url[:2000], owner_id=owner_id, stage="new",
+                        position=_next_position(session, campaign.id, "new"))
+    session.add(prospect)
+    session.flush()
+    record(session, prospect, "created", f"Added {site.domain}", actor)
+    if conflicts:
+        prospect.override_reason = override_reason.strip()[:500] if override_reason else ""
+        record(session, prospect, "override",
+               f"Added despite: {'; '.join(c.message for c in conflicts)}. Reason: {prospect.override_reason}",
+               actor, {"conflicts": [c.message for c in conflicts]})
+    return prospect
+
+
+def apply_metrics(site: Site, metrics: dict[str, Any]) -> None:
+    """Imported metrics overwrite older values; missing ones keep what we had."""
+    for name in METRIC_FIELDS:
+        value = metrics.get(name)
+        if value is not None:
+            setattr(site, name, int(value) if name == "organic_traffic" else float(value))
+
+
+def _next_position(session: Session, campaign_id: int, stage: str) -> float:
+    top = session.scalar(select(func.max(Prospect.position))
+                         .where(Prospect.campaign_id == campaign_id, Prospect.stage == stage))
+    return (top or 0.0) + 1.0
+
+
+# --- the card: stage, notes, tags, owner -------------------------------------------------------
+
+def record(session: Session, prospect: Prospect, kind: str, text: str, actor: User | None = None,
+           details: dict[str, Any] | None = None) -> Activity:
+    """Append to the prospect's timeline."""
+    activity = Activity(prospect_id=prospect.id, user_id=actor.id if actor else None, kind=kind,
+                        text=text, details=details or {})
+    session.add(activity)
+    return activity
+
+
+def move_prospect(session: Session, prospect: Prospect, stage: str, *, actor: User | None = None,
+                  position: float | None = None, reason: str = "") -> bool:
+    """Change the stage (and board position); returns whether the stage changed."""
+    if stage not in STAGES:
+        raise CampaignError(f"unknown stage {stage!r}", field="stage")
+    from outreach.lib.clock import utcnow
+
+    changed = stage != prospect.stage
+    if changed:
+        old = prospect.stage
+        prospect.stage = stage
+        prospect.stage_changed_at = utcnow()
+        text = f"Stage {old} → {stage}" + (f": {reason}" if reason else "")
+        record(session, prospect, "stage", text, actor, {"from": old, "to": stage})
+    if position is not None:
+        prospect.position = position
+    elif changed:
+        prospect.position = _next_position(session, prospect.campaign_id, stage)
+    session.flush()
+    return changed
+
+
+def add_note(session: Session, prospect: Prospect, text: str, actor: User | None) -> Activity:
+    text = text.strip()
+    if not text:
+        raise CampaignError("the note is empty", field="text")
+    activity = record(session, prospect, "note", text[:10000], actor)
+    session.flush()
+    return activity
+
+
+def set_tags(session: Session, prospect: Prospect, names: list[str], actor: User | None) -> None:
+    wanted = sorted({n.strip().lower()[:60] for n in names if n.strip()})
+    tags = [tag_for(session, n) for n in wanted]
+    before = {t.name for t in prospect.tags}
+    prospect.tags = tags
+    if before != set(wanted):
+        record(session, prospect, "tags", "Tags: " + (", ".join(wanted) or "none"), actor)
+    session.flush()
+
+
+def tag_for(session: Session, name: str) -> Tag:
+    tag = session.scalar(select(Tag).where(Tag.name == name))
+    if tag is None:
+        tag = Tag(name=name)
+        session.add(tag)
+        session.flush()
+    return tag
+
+
+def assign_owner(session: Session, prospect: Prospect, owner_id: int | None, actor: User | None) -> None:
+    owner = session.get(User, owner_id) if owner_id else None
+    if owner_id and owner is None:
+        raise CampaignError("no such user", field="owner_id")
+    if prospect.owner_id != owner_id:
+        prospect.owner_id = owner_id
+        record(session, prospect, "owner", f"Owner: {owner.display_name if owner else 'nobody'}", actor)
+    session.flush()

@@ -1,0 +1,257 @@
+"""Dashboard, clients, campaigns, the pipeline board and the prospect page."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+from werkzeug.wrappers import Response
+
+from outreach.campaigns import service
+from outreach.campaigns.forms import KIND_LABELS, CampaignForm, ClientForm, NoteForm, ProspectForm
+from outreach.models import Activity, Campaign, Client, Prospect, User
+from outreach.web.auth import campaign_or_404, can_view_client, prospect_or_404, staff_required
+from outreach.web.forms import options
+from outreach.web.state import db_session
+
+bp = Blueprint("campaigns", __name__)
+
+
+def _field_error(form: object, exc: service.CampaignError, default: str) -> None:
+    field = getattr(form, exc.field or default, None) or getattr(form, default)
+    field.errors = [*list(field.errors), str(exc)]
+
+
+def _visible_clients() -> list[Client]:
+    query = select(Client).order_by(Client.name)
+    if current_user.role == "client_viewer":
+        query = query.where(Client.id == current_user.client_id)
+    return list(db_session().scalars(query))
+
+
+@bp.route("/")
+@login_required
+def dashboard() -> str:
+    session = db_session()
+    clients = _visible_clients()
+    client_ids = [c.id for c in clients]
+    campaigns = session.scalars(select(Campaign).where(Campaign.client_id.in_(client_ids))
+                                .options(selectinload(Campaign.client), selectinload(Campaign.owner))
+                                .order_by(Campaign.status, Campaign.created_at.desc())).all()
+    counts: dict[int, dict[str, int]] = {}
+    for campaign_id, stage, n in session.execute(
+            select(Prospect.campaign_id, Prospect.stage, func.count())
+            .where(Prospect.campaign_id.in_([c.id for c in campaigns]))
+            .group_by(Prospect.campaign_id, Prospect.stage)):
+        counts.setdefault(campaign_id, {})[stage] = n
+    return render_template("campaigns/dashboard.html", clients=clients, campaigns=campaigns,
+                           counts=counts, kind_labels=KIND_LABELS)
+
+
+@bp.route("/clients/new", methods=["GET", "POST"])
+@staff_required
+def new_client() -> str | Response:
+    form = ClientForm()
+    if form.validate_on_submit():
+        session = db_session()
+        try:
+            client = service.create_client(session, form.name.data or "", website=form.website.data or "",
+                                           report_emails=form.report_emails.data or "",
+                                           notes=form.notes.data or "", actor=current_user)
+        except service.CampaignError as exc:
+            _field_error(form, exc, "name")
+        else:
+            session.commit()
+            flash(f"Client {client.name} created. Now create its first campaign.", "success")
+            return redirect(url_for("campaigns.new_campaign", client_id=client.id))
+    return render_template("campaigns/client_form.html", form=form, client=None)
+
+
+@bp.route("/clients/<int:client_id>", methods=["GET", "POST"])
+@login_required
+def client(client_id: int) -> str | Response:
+    session = db_session()
+    client = session.get(Client, client_id)
+    if client is None or not can_view_client(current_user, client_id):
+        abort(404)
+    form = ClientForm(obj=client if request.method == "GET" else None)
+    if request.method == "POST":
+        if current_user.role == "client_viewer":
+            abort(403)
+        if form.validate_on_submit():
+            try:
+                service.update_client(session, client, name=form.name.data or "",
+                                      website=form.website.data or "",
+                                      report_emails=form.report_emails.data or "",
+                                      notes=form.notes.data or "", actor=current_user)
+            except service.CampaignError as exc:
+                _field_error(form, exc, "name")
+            else:
+                session.commit()
+                flash("Client saved.", "success")
+                return redirect(url_for("campaigns.client", client_id=client.id))
+    return render_template("campaigns/client_form.html", form=form, client=client)
+
+
+def _fill_campaign_choices(form: CampaignForm) -> None:
+    session = db_session()
+    form.client_id.choices = options(
+        (c.id, c.name) for c in session.scalars(select(Client).order_by(Client.name)))
+    form.owner_id.choices = options([(0, "—")] + [
+        (u.id, u.display_name) for u in session.scalars(
+            select(User).where(User.role != "client_viewer", User.is_active).order_by(User.email))])
+
+
+@bp.route("/campaigns/new", methods=["GET", "POST"])
+@staff_required
+def new_campaign() -> str | Response:
+    form = CampaignForm()
+    _fill_campaign_choices(form)
+    if not form.client_id.choices:
+        flash("Add a client first: every campaign belongs to a client.", "info")
+        return redirect(url_for("campaigns.new_client"))
+    if request.method == "GET":
+        form.client_id.data = request.args.get("client_id", type=int)
+        form.owner_id.data = current_user.id
+    if form.validate_on_submit():
+        session = db_session()
+        try:
+            campaign = service.create_campaign(
+                session, form.client_id.data, form.name.data or "", kind=form.kind.data,
+                target_urls=form.target_urls.data or "", keywords=form.keywords.data or "",
+                owner_id=form.owner_id.data or None, actor=current_user)
+        except service.CampaignError as exc:
+            _field_error(form, exc, "name")
+        else:
+            session.commit()
+            flash(f"Campaign {campaign.name} created. Add prospects or import a CSV.", "success")
+            return redirect(url_for("campaigns.board", campaign_id=campaign.id))
+    return render_template("campaigns/campaign_form.html", form=form, campaign=None)
+
+
+@bp.route("/campaigns/<int:campaign_id>/edit", methods=["GET", "POST"])
+@staff_required
+def edit_campaign(campaign_id: int) -> str | Response:
+    campaign = campaign_or_404(campaign_id, edit=True)
+    form = CampaignForm(obj=campaign if request.method == "GET" else None)
+    _fill_campaign_choices(form)
+    if request.method == "GET":
+        form.owner_id.data = campaign.owner_id or 0
+    if form.validate_on_submit():
+        session = db_session()
+        try:
+            service.update_campaign(session, campaign, name=form.name.data or "", kind=form.kind.data,
+                                    target_urls=form.target_urls.data or "",
+                                    keywords=form.keywords.data or "", owner_id=form.owner_id.data or None,
+                                    status=form.status.data, actor=current_user)
+        except service.CampaignError as exc:
+            _field_error(form, exc, "name")
+        else:
+            session.commit()
+            flash("Campaign saved.", "success")
+            return redirect(url_for("campaigns.board", campaign_id=campaign.id))
+    return render_template("campaigns/campaign_form.html", form=form, campaign=campaign)
+
+
+@bp.route("/campaigns/<int:campaign_id>")
+@login_required
+def board(campaign_id: int) -> str:
+    campaign = campaign_or_404(campaign_id)
+    prospects = db_session().scalars(
+        select(Prospect).where(Prospect.campaign_id == campaign.id)
+        .options(selectinload(Prospect.site), selectinload(Prospect.contact),
+                 selectinload(Prospect.owner), selectinload(Prospect.tags))
+        .order_by(Prospect.position, Prospect.id)).all()
+    columns: dict[str, list[Prospect]] = {}
+    for prospect in prospects:
+        columns.setdefault(prospect.stage, []).append(prospect)
+    return render_template("campaigns/board.html", campaign=campaign, columns=columns,
+                           form=ProspectForm(), kind_labels=KIND_LABELS)
+
+
+@bp.route("/campaigns/<int:campaign_id>/prospects/new", methods=["GET", "POST"])
+@staff_required
+def new_prospect(campaign_id: int) -> str | Response:
+    campaign = campaign_or_404(campaign_id, edit=True)
+    form = ProspectForm()
+    conflicts: list[service.Conflict] = []
+    if form.validate_on_submit():
+        session = db_session()
+        try:
+            prospect = service.add_prospect(session, campaign, form.url.data or "", email=form.email.data,
+                                            contact_name=form.contact_name.data or "", actor=current_user,
+                                            override_reason=form.override_reason.data)
+        except service.ProspectConflict as exc:
+            conflicts = exc.conflicts
+        except service.CampaignError as exc:
+            _field_error(form, exc, "url")
+        else:
+            session.commit()
+            flash(f"{prospect.site.domain} added to the board.", "success")
+            return redirect(url_for("campaigns.board", campaign_id=campaign.id))
+    return render_template("campaigns/prospect_form.html", campaign=campaign, form=form, conflicts=conflicts)
+
+
+@bp.route("/prospects/<int:prospect_id>")
+@login_required
+def prospect(prospect_id: int) -> str:
+    prospect = prospect_or_404(prospect_id)
+    session = db_session()
+    activities = session.scalars(select(Activity).where(Activity.prospect_id == prospect.id)
+                                 .options(selectinload(Activity.user))
+                                 .order_by(Activity.created_at.desc(), Activity.id.desc())).all()
+    users = session.scalars(select(User).where(User.role != "client_viewer", User.is_active)
+                            .order_by(User.email)).all()
+    return render_template("campaigns/prospect.html", prospect=prospect, campaign=prospect.campaign,
+                           activities=activities, note_form=NoteForm(), users=users)
+
+
+@bp.post("/prospects/<int:prospect_id>/stage")
+@staff_required
+def move(prospect_id: int) -> str | Response | tuple[str, int]:
+    prospect = prospect_or_404(prospect_id, edit=True)
+    session = db_session()
+    try:
+        service.move_prospect(session, prospect, request.form.get("stage", ""), actor=current_user,
+                              position=request.form.get("position", type=float))
+    except service.CampaignError as exc:
+        if request.headers.get("HX-Request"):
+            return str(exc), 400
+        flash(str(exc), "error")
+        return redirect(url_for("campaigns.prospect", prospect_id=prospect.id))
+    session.commit()
+    if request.headers.get("HX-Request"):
+        return render_template("campaigns/_card.html", p=prospect)
+    flash(f"Moved to {prospect.stage}.", "success")
+    return redirect(request.form.get("next") or url_for("campaigns.prospect", prospect_id=prospect.id))
+
+
+@bp.post("/prospects/<int:prospect_id>/notes")
+@staff_required
+def add_note(prospect_id: int) -> Response:
+    prospect = prospect_or_404(prospect_id, edit=True)
+    form = NoteForm()
+    session = db_session()
+    if form.validate_on_submit():
+        service.add_note(session, prospect, form.text.data or "", current_user)
+        session.commit()
+        flash("Note added.", "success")
+    else:
+        flash("The note is empty.", "error")
+    return redirect(url_for("campaigns.prospect", prospect_id=prospect.id))
+
+
+@bp.post("/prospects/<int:prospect_id>/details")
+@staff_required
+def update_details(prospect_id: int) -> Response:
+    prospect = prospect_or_404(prospect_id, edit=True)
+    session = db_session()
+    try:
+        service.set_tags(session, prospect, request.form.get("tags", "").split(","), current_user)
+        service.assign_owner(session, prospect, request.form.get("owner_id", type=int) or None, current_user)
+    except service.CampaignError as exc:
+        flash(str(exc), "error")
+    else:
+        session.commit()
+        flash("Saved.", "success")
+    return redirect(url_for("campaigns.prospect", prospect_id=prospect.id))

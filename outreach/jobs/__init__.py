@@ -1,0 +1,1 @@
+"""Scheduler ticks declared as data, and the context a job runs with."""

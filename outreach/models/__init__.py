@@ -1,0 +1,25 @@
+"""All tables. Each part of the product keeps its tables in its own module here."""
+from __future__ import annotations
+
+from outreach.db import Base
+from outreach.models.accounts import ApiToken, AuditLog, User
+from outreach.models.campaigns import (
+    PIPELINE_STAGES,
+    STAGE_EXITS,
+    STAGES,
+    Activity,
+    Campaign,
+    Client,
+    Contact,
+    Opportunity,
+    Prospect,
+    Site,
+    Suppression,
+    Tag,
+)
+
+__all__ = [
+    "PIPELINE_STAGES", "STAGES", "STAGE_EXITS",
+    "Activity", "ApiToken", "AuditLog", "Base", "Campaign", "Client", "Contact", "Opportunity",
+    "Prospect", "Site", "Suppression", "Tag", "User",
+]

@@ -1,0 +1,1 @@
+"""Processes: the embedded `run`, and `web` / `scheduler` for scale-out."""

@@ -1,0 +1,125 @@
+"""`outreach run | web | scheduler | db upgrade`."""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from typing import Any
+
+import click
+
+from outreach.cli import fail, load_settings_or_exit
+
+
+def _job_context(settings: dict[str, dict[str, Any]], stop: threading.Event) -> Any:
+    from pathlib import Path
+
+    from outreach.db import make_engine, make_sessionmaker
+    from outreach.jobs.ticks import JobContext
+    from outreach.lib.secrets import SecretBox, load_or_create_secret_key
+
+    secret = settings["app"]["secret_key"] or load_or_create_secret_key(Path(settings["app"]["instance_path"]))
+    engine = make_engine(settings["database"]["url"])
+    return JobContext(settings=settings, sessionmaker=make_sessionmaker(engine), secret_box=SecretBox(secret),
+                      stopping=stop.is_set)
+
+
+def _upgrade(settings: dict[str, dict[str, Any]]) -> None:
+    from outreach.migrate import upgrade
+
+    try:
+        upgrade(settings["database"]["url"])
+    except Exception as exc:  # the database is unreachable or a migration failed
+        fail(f"cannot migrate the database at {settings['database']['url']}: {exc}".splitlines()[0], 1)
+
+
+def _serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
+    from waitress import serve
+
+    from outreach import create_app
+    from outreach.config import ConfigError
+
+    try:
+        app = create_app(config_path=ctx.obj.get("config_path"))
+    except ConfigError as exc:
+        fail(str(exc))
+    click.echo(f"Outreach is running on http://{host}:{port}/  (Ctrl+C stops it)", err=True)
+    serve(app, host=host, port=port, threads=threads, ident="outreach")
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--no-migrate", is_flag=True, help="Do not apply migrations at start.")
+@click.pass_context
+def run(ctx: click.Context, host: str, port: int, no_migrate: bool) -> None:
+    """Web app, scheduler and workers in one process (the embedded default)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = load_settings_or_exit(ctx)
+    if not no_migrate:
+        _upgrade(settings)
+    stop = threading.Event()
+    scheduler = None
+    if settings["scheduler"]["enabled"]:
+        from outreach.jobs.scheduler import build_scheduler
+
+        scheduler = build_scheduler(_job_context(settings, stop))
+        scheduler.start()
+    try:
+        _serve(ctx, host, port, threads=8)
+    finally:
+        stop.set()
+        if scheduler is not None:
+            scheduler.shutdown(wait=True)
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+@click.pass_context
+def web(ctx: click.Context, host: str, port: int, threads: int) -> None:
+    """Only the web app (run several behind a proxy; never a scheduler inside)."""
+    logging.basicConfig(level=logging.INFO)
+    load_settings_or_exit(ctx)
+    _serve(ctx, host, port, threads)
+
+
+@click.command()
+@click.pass_context
+def scheduler(ctx: click.Context) -> None:
+    """Only the scheduler: run exactly one (claims still protect against a second)."""
+    from outreach.jobs.scheduler import build_scheduler
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = load_settings_or_exit(ctx)
+    stop = threading.Event()
+    sched = build_scheduler(_job_context(settings, stop), blocking=True)
+
+    def _terminate(_signum: int, _frame: Any) -> None:
+        stop.set()
+        sched.shutdown(wait=True)
+
+    signal.signal(signal.SIGTERM, _terminate)
+    click.echo("scheduler started", err=True)
+    sched.start()
+
+
+@click.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+@click.pass_context
+def db_upgrade(ctx: click.Context, revision: str) -> None:
+    """Apply migrations."""
+    settings = load_settings_or_exit(ctx)
+    from outreach.migrate import upgrade
+
+    try:
+        upgrade(settings["database"]["url"], revision)
+    except Exception as exc:
+        fail(f"migration failed: {exc}".splitlines()[0], 1)
+    click.echo(f"database at {settings['database']['url']} is at {revision}", err=True)

@@ -1,0 +1,79 @@
+"""Login sessions and the role checks every view uses."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Flask, abort
+from flask_login import LoginManager, current_user, login_required
+
+from outreach.models import Campaign, Prospect, User
+from outreach.web.state import db_session
+
+login_manager = LoginManager()
+login_manager.login_view = "accounts.login"
+login_manager.login_message = "Please log in to continue."
+login_manager.login_message_category = "info"
+login_manager.session_protection = "strong"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> User | None:
+    if not user_id.isdigit():
+        return None
+    user = db_session().get(User, int(user_id))
+    return user if user is not None and user.is_active else None
+
+
+def roles_required(*roles: str) -> Callable[[F], F]:
+    """Only users with one of these roles may call the view (403 otherwise)."""
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        @login_required
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorator
+
+
+#: admins and members run campaigns; client-viewers only read their client's results
+staff_required = roles_required("admin", "member")
+admin_required = roles_required("admin")
+
+
+def can_view_client(user: User, client_id: int) -> bool:
+    return user.role in ("admin", "member") or user.client_id == client_id
+
+
+def can_edit_client(user: User, client_id: int) -> bool:
+    return user.role in ("admin", "member")
+
+
+def campaign_or_404(campaign_id: int, *, edit: bool = False) -> Campaign:
+    """The campaign, if the current user may see it (and edit it, when asked); else 404/403."""
+    campaign = db_session().get(Campaign, campaign_id)
+    if campaign is None or not can_view_client(current_user, campaign.client_id):
+        abort(404)
+    if edit and not can_edit_client(current_user, campaign.client_id):
+        abort(403)
+    return campaign
+
+
+def prospect_or_404(prospect_id: int, *, edit: bool = False) -> Prospect:
+    prospect = db_session().get(Prospect, prospect_id)
+    if prospect is None:
+        abort(404)
+    campaign_or_404(prospect.campaign_id, edit=edit)
+    return prospect

@@ -1,0 +1,104 @@
+"""The Flask app factory."""
+from __future__ import annotations
+
+import importlib
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, g, redirect, request, url_for
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import select
+
+from outreach import paths
+from outreach.config import load_settings
+from outreach.db import make_engine, make_sessionmaker
+from outreach.lib.secrets import SecretBox, load_or_create_secret_key
+from outreach.web.state import AppState
+
+csrf = CSRFProtect()
+
+#: blueprints, as "module:attribute"; each part adds its own
+BLUEPRINTS = [
+    "outreach.accounts.views:bp",
+    "outreach.campaigns.views:bp",
+]
+
+#: blueprints whose routes authenticate by API token instead of a session cookie
+CSRF_EXEMPT: list[str] = []
+
+
+def build_app(overrides: dict[str, dict[str, Any]] | None = None, config_path: str | None = None) -> Flask:
+    settings = load_settings(config_path, overrides)
+    app = Flask("outreach", template_folder=str(paths.TEMPLATES), static_folder=str(paths.STATIC),
+                instance_path=str(Path(settings["app"]["instance_path"]).resolve()))
+    secret_key = settings["app"]["secret_key"] or load_or_create_secret_key(Path(app.instance_path))
+    app.config.update(
+        SECRET_KEY=secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings["app"]["session_cookie_secure"],
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=timedelta(days=14),
+        WTF_CSRF_TIME_LIMIT=None,
+        MAX_CONTENT_LENGTH=50 * 1024 * 1024,
+    )
+    engine = make_engine(settings["database"]["url"], echo=settings["database"]["echo"])
+    app.extensions["outreach"] = AppState(
+        settings=settings, engine=engine, sessionmaker=make_sessionmaker(engine),
+        secret_box=SecretBox(secret_key))
+
+    csrf.init_app(app)
+    from outreach.web import auth, templating
+
+    auth.init_app(app)
+    templating.init_app(app)
+    for spec in BLUEPRINTS:
+        module_name, attr = spec.split(":")
+        blueprint = getattr(importlib.import_module(module_name), attr)
+        app.register_blueprint(blueprint)
+        if spec in CSRF_EXEMPT:
+            csrf.exempt(blueprint)
+
+    app.teardown_appcontext(_close_session)
+    app.before_request(_require_setup)
+    app.after_request(_security_headers)
+    return app
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.rollback()
+        session.close()
+
+
+def _require_setup() -> Response | None:
+    """Until an admin exists, every page leads to the first-run setup page."""
+    from outreach.models import User
+    from outreach.web.state import app_state, db_session
+
+    state = app_state()
+    if state.has_users:
+        return None
+    if request.endpoint in ("accounts.setup", "static") or request.path.startswith("/api/"):
+        return None
+    if db_session().scalar(select(User.id).limit(1)) is not None:
+        state.has_users = True
+        return None
+    return redirect(url_for("accounts.setup"))
+
+
+def _security_headers(response: Response) -> Response:
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("Content-Security-Policy",
+                       "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+                       "script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if request.is_secure:
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    return response

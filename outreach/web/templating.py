@@ -1,0 +1,93 @@
+"""Filters and globals for the app's own templates (never used for user-written templates)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import Flask, request, url_for
+from flask_login import current_user
+
+from outreach.lib.clock import utcnow
+from outreach.models import PIPELINE_STAGES, STAGE_EXITS, STAGES
+
+STAGE_LABELS = {stage: stage.replace("_", " ").capitalize() for stage in STAGES}
+
+#: the main navigation: (endpoint, label, roles that see it, blueprint that marks it active)
+NAV: list[tuple[str, str, tuple[str, ...], str]] = [
+    ("campaigns.dashboard", "Campaigns", ("admin", "member", "client_viewer"), "campaigns"),
+    ("accounts.users", "Users", ("admin",), "accounts.users"),
+]
+
+
+#: the tabs on a campaign's pages: (endpoint taking campaign_id, label); parts add theirs
+CAMPAIGN_TABS: list[tuple[str, str]] = [
+    ("campaigns.board", "Board"),
+]
+
+
+def campaign_tabs() -> list[tuple[str, str]]:
+    from flask import current_app
+
+    return [(e, label) for e, label in CAMPAIGN_TABS if e in current_app.view_functions]
+
+
+@dataclass
+class NavItem:
+    url: str
+    label: str
+    active: bool
+
+
+def nav_items() -> list[NavItem]:
+    """The navigation the current user may see; parts not installed are left out."""
+    from flask import current_app
+
+    items = []
+    for endpoint, label, roles, marker in NAV:
+        if current_user.role not in roles or endpoint not in current_app.view_functions:
+            continue
+        active = (request.blueprint == marker) if "." not in marker else (
+            (request.endpoint or "").startswith(marker))
+        items.append(NavItem(url_for(endpoint), label, active))
+    return items
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.filters["when"] = when
+    app.jinja_env.filters["ago"] = ago
+    app.jinja_env.filters["number"] = number
+    app.jinja_env.globals.update(
+        PIPELINE_STAGES=PIPELINE_STAGES, STAGE_EXITS=STAGE_EXITS, STAGES=STAGES,
+        STAGE_LABELS=STAGE_LABELS, nav_items=nav_items, campaign_tabs=campaign_tabs)
+
+
+def when(value: datetime | None) -> str:
+    """A UTC time as 2026-11-25 14:03 UTC."""
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
+
+
+def ago(value: datetime | None) -> str:
+    """A past time as '3 h ago'."""
+    if value is None:
+        return "never"
+    seconds = int((utcnow() - value).total_seconds())
+    if seconds < 0:
+        return "in " + _span(-seconds)
+    if seconds < 45:
+        return "just now"
+    return _span(seconds) + " ago"
+
+
+def _span(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
+
+
+def number(value: float | int | None) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:,.1f}"
+    return f"{int(value):,}"

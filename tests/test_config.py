@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from outreach.config import ConfigError, load_settings
+
+
+def test_it_uses_defaults_without_a_file() -> None:
+    settings = load_settings(environ={})
+    assert settings["database"]["url"] == "sqlite:///instance/outreach.db"
+    assert settings["crawl"]["allow_private_addresses"] is False
+
+
+def test_it_merges_file_then_environment(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[crawl]\nconcurrency = 8\nper_host_delay = 0.5\n[database]\nurl = "sqlite:///x.db"\n')
+    settings = load_settings(path, environ={"OUTREACH_CRAWL_CONCURRENCY": "4"})
+    assert settings["crawl"]["concurrency"] == 4
+    assert settings["crawl"]["per_host_delay"] == 0.5
+    assert settings["database"]["url"] == "sqlite:///x.db"
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("[crawl]\nconcurrency = 'many'\n", "crawl.concurrency: expected a number"),
+    ("[crawl]\nconcurrency = 0\n", "crawl.concurrency: must be greater than 0"),
+    ("[crawl]\nspeed = 3\n", "crawl.speed in"),
+    ("[nonsense]\na = 1\n", "[nonsense] in"),
+    ("[database]\nurl = 'mysql://x'\n", "database.url: must start with"),
+    ("[crawl]\nallow_private_addresses = 'yes'\n", "crawl.allow_private_addresses: expected true or false"),
+    ("[dns]\nnameservers = ['not-an-ip']\n", "dns.nameservers"),
+    ("[scheduler]\nbackend = 'rq'\n", "scheduler.backend: must be one of"),
+    ("this is not toml", "is not valid TOML"),
+])
+def test_it_names_the_bad_key_in_one_line(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(content)
+    with pytest.raises(ConfigError) as excinfo:
+        load_settings(path, environ={})
+    assert message in str(excinfo.value)
+    assert "\n" not in str(excinfo.value)
+
+
+def test_a_bad_environment_boolean_is_refused() -> None:
+    with pytest.raises(ConfigError, match="OUTREACH_CRAWL_RESPECT_ROBOTS"):
+        load_settings(environ={"OUTREACH_CRAWL_RESPECT_ROBOTS": "maybe"})
+
+
+def test_a_missing_file_is_one_line() -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings("/nonexistent/outreach.toml", environ={})
+
+
+def test_the_example_config_documents_every_key() -> None:
+    import tomllib
+
+    from outreach.config import DEFAULTS
+
+    example = tomllib.loads((Path(__file__).parents[1] / "config.example.toml").read_text())
+    for section, keys in DEFAULTS.items():
+        assert section in example, section
+        for key, value in keys.items():
+            assert key in example[section], f"{section}.{key}"
+            assert example[section][key] == value, f"{section}.{key}"

@@ -1,0 +1,63 @@
+"""Migrations: one head, the models match, and upgrading a populated database keeps its rows."""
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, text
+
+from outreach.db import make_engine
+from outreach.migrate import heads, revisions, upgrade
+from outreach.models import Base
+
+
+def test_there_is_a_single_head() -> None:
+    assert len(heads()) == 1
+
+
+@pytest.fixture
+def empty_database_url(database_url: str) -> str:
+    """A database with nothing in it, of the same backend as database_url."""
+    if database_url.startswith("sqlite"):
+        path = database_url.replace("sqlite:///", "")
+        return f"sqlite:///{path}.migrations.db"
+    admin = create_engine(database_url.rsplit("/", 1)[0] + "/test", isolation_level="AUTOCOMMIT")
+    name = database_url.rsplit("/", 1)[1] + "_mig"
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return database_url.rsplit("/", 1)[0] + "/" + name
+
+
+def test_migrations_match_the_models(empty_database_url: str) -> None:
+    upgrade(empty_database_url)
+    engine = make_engine(empty_database_url)
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        diff = compare_metadata(context, Base.metadata)
+    engine.dispose()
+    assert diff == []
+
+
+def test_upgrading_a_populated_database_keeps_its_rows(empty_database_url: str) -> None:
+    first = revisions()[0]
+    upgrade(empty_database_url, first)
+    engine = make_engine(empty_database_url)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO clients (name, website, report_emails, notes, created_at) "
+                          "VALUES ('Acme', '', '', '', '2026-01-01 00:00:00+00')"))
+        conn.execute(text("INSERT INTO sites (domain, created_at) VALUES ('site.example', '2026-01-01 00:00:00+00')"))
+        conn.execute(text("INSERT INTO campaigns (client_id, name, kind, status, target_urls, keywords, created_at) "
+                          "VALUES (1, 'C', 'custom', 'active', '', '', '2026-01-01 00:00:00+00')"))
+        conn.execute(text("INSERT INTO prospects (campaign_id, site_id, page_url, stage, position, override_reason, "
+                          "created_at, updated_at, stage_changed_at) VALUES (1, 1, 'https://site.example/', "
+                          "'contacted', 1, '', '2026-01-01 00:00:00+00', '2026-01-01 00:00:00+00', "
+                          "'2026-01-01 00:00:00+00')"))
+    engine.dispose()
+    upgrade(empty_database_url)
+    engine = make_engine(empty_database_url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT stage FROM prospects")).scalar_one() == "contacted"
+        assert conn.execute(text("SELECT name FROM clients")).scalar_one() == "Acme"
+    engine.dispose()
