@@ -1,4 +1,4 @@
-"""backlinks, checks, events, report shares and report deliveries
+"""backlinks, checks, events, client link settings, report shares and report deliveries
 
 Revision ID: 0005
 Revises: 0004
@@ -18,6 +18,13 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_table('client_link_settings',
+    sa.Column('client_id', sa.Integer(), nullable=False),
+    sa.Column('live_check_days', sa.Integer(), nullable=True),
+    sa.Column('is_monthly_report', sa.Boolean(), nullable=False),
+    sa.ForeignKeyConstraint(['client_id'], ['clients.id'], name=op.f('fk_client_link_settings_client_id_clients'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('client_id', name=op.f('pk_client_link_settings'))
+    )
     op.create_table('report_deliveries',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('client_id', sa.Integer(), nullable=False),
@@ -162,3 +169,4 @@ def downgrade() -> None:
 
     op.drop_table('report_shares')
     op.drop_table('report_deliveries')
+    op.drop_table('client_link_settings')

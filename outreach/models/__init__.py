@@ -3,7 +3,14 @@ from __future__ import annotations
 
 from outreach.db import Base
 from outreach.models.accounts import ApiToken, AuditLog, User
-from outreach.models.backlinks import Backlink, BacklinkCheck, BacklinkEvent, ReportDelivery, ReportShare
+from outreach.models.backlinks import (
+    Backlink,
+    BacklinkCheck,
+    BacklinkEvent,
+    ClientLinkSettings,
+    ReportDelivery,
+    ReportShare,
+)
 from outreach.models.campaigns import (
     PIPELINE_STAGES,
     STAGE_EXITS,
@@ -22,6 +29,6 @@ from outreach.models.campaigns import (
 __all__ = [
     "PIPELINE_STAGES", "STAGES", "STAGE_EXITS",
     "Activity", "ApiToken", "AuditLog", "Backlink", "BacklinkCheck", "BacklinkEvent", "Base", "Campaign", "Client",
-    "Contact", "Opportunity",
+    "ClientLinkSettings", "Contact", "Opportunity",
     "Prospect", "ReportDelivery", "ReportShare", "Site", "Suppression", "Tag", "User",
 ]

@@ -165,6 +165,18 @@ class ReportShare(Base):
     campaign: Mapped[Campaign | None] = relationship()
 
 
+class ClientLinkSettings(Base):
+    """Per-client monitoring and reporting settings (a missing row means the defaults)."""
+
+    __tablename__ = "client_link_settings"
+
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), primary_key=True)
+    #: re-check live links every this many days; None: [backlinks] live_check_days
+    live_check_days: Mapped[int | None]
+    #: send the monthly report email to the client's report addresses
+    is_monthly_report: Mapped[bool] = mapped_column(default=True)
+
+
 class ReportDelivery(Base):
     """The monthly report email of one client for one month: claimed by inserting it, sent once."""
 
