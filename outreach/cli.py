@@ -13,6 +13,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "run": "outreach.runtime.cli:run",
     "web": "outreach.runtime.cli:web",
     "scheduler": "outreach.runtime.cli:scheduler",
+    "worker": "outreach.runtime.cli:worker",
     "db": "outreach.runtime.cli:db",
     "user": "outreach.accounts.cli:user",
 }

@@ -1,4 +1,8 @@
-"""Starts APScheduler with every declared tick (never inside a web worker)."""
+"""Starts APScheduler with every declared tick (never inside a web worker).
+
+With the threads backend a tick runs in the scheduler's own pool (`outreach run`); with the celery
+backend the scheduler only enqueues tick ids and `outreach worker` processes run them.
+"""
 from __future__ import annotations
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -15,8 +19,19 @@ def build_scheduler(ctx: JobContext, *, blocking: bool = False) -> BackgroundSch
     scheduler = cls(executors={"default": ThreadPoolExecutor(workers)},
                     job_defaults={"coalesce": True, "max_instances": 1}, timezone="UTC")
     default_seconds = ctx.settings["scheduler"]["tick_seconds"]
+    celery_app = None
+    if ctx.settings["scheduler"]["backend"] == "celery":
+        from outreach.jobs.celery_backend import make_celery
+
+        celery_app = make_celery(ctx.settings["scheduler"]["broker_url"])
     for tick in load_all():
-        scheduler.add_job(run_tick, IntervalTrigger(seconds=tick.seconds or default_seconds), args=(tick, ctx),
-                          id=tick.id, name=tick.id, replace_existing=True,
-                          misfire_grace_time=tick.misfire_grace_time)
+        seconds = tick.seconds or default_seconds
+        if celery_app is None:
+            func, args = run_tick, (tick, ctx)
+        else:
+            from outreach.jobs.celery_backend import enqueue_tick
+
+            func, args = enqueue_tick, (celery_app, tick, seconds)
+        scheduler.add_job(func, IntervalTrigger(seconds=seconds), args=args, id=tick.id, name=tick.id,
+                          replace_existing=True, misfire_grace_time=tick.misfire_grace_time)
     return scheduler

@@ -105,6 +105,23 @@ def scheduler(ctx: click.Context) -> None:
     sched.start()
 
 
+@click.command()
+@click.option("--concurrency", default=4, show_default=True, type=int, help="Threads in this worker.")
+@click.pass_context
+def worker(ctx: click.Context, concurrency: int) -> None:
+    """A worker that runs ticks enqueued by `outreach scheduler` (scheduler.backend = "celery")."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = load_settings_or_exit(ctx)
+    if settings["scheduler"]["backend"] != "celery":
+        fail('`outreach worker` needs scheduler.backend = "celery" (with "threads", `outreach run` does the work)')
+    try:
+        from outreach.jobs.celery_backend import make_celery, run_worker
+    except ImportError:
+        fail("the celery backend needs the extra: pip install 'outreach[celery]'")
+    stop = threading.Event()
+    run_worker(make_celery(settings["scheduler"]["broker_url"]), _job_context(settings, stop), concurrency)
+
+
 @click.group()
 def db() -> None:
     """Database maintenance."""

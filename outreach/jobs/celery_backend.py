@@ -1,0 +1,51 @@
+"""Scale-out backend: the scheduler enqueues ticks on Redis, `outreach worker` processes run them.
+
+Only the tick id crosses the broker; a follow-up in three days stays a row with a due time, never a
+broker ETA. Two workers running the same tick at once are safe because ticks claim rows.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+
+from outreach.jobs.ticks import JobContext, Tick, load_all, run_tick
+
+TASK_NAME = "outreach.run_tick"
+
+#: set in each worker process before it consumes anything
+_context: JobContext | None = None
+
+
+def make_celery(broker_url: str) -> Celery:
+    app = Celery("outreach", broker=broker_url)
+    app.conf.update(task_ignore_result=True, worker_hijack_root_logger=False, task_acks_late=False,
+                    broker_connection_retry_on_startup=True, worker_prefetch_multiplier=1)
+
+    @app.task(name=TASK_NAME)
+    def run_tick_task(tick_id: str) -> int:
+        if _context is None:
+            raise RuntimeError("worker started without a job context")
+        tick = next((t for t in load_all() if t.id == tick_id), None)
+        if tick is None:
+            raise ValueError(f"unknown tick {tick_id!r}")
+        return run_tick(tick, _context)
+
+    return app
+
+
+def set_worker_context(ctx: JobContext) -> None:
+    global _context
+    _context = ctx
+
+
+def enqueue_tick(app: Celery, tick: Tick, expires_seconds: float) -> None:
+    """Ask any worker to run the tick; a tick nobody picked up in time expires instead of piling up."""
+    app.send_task(TASK_NAME, args=[tick.id], expires=expires_seconds)
+
+
+def run_worker(app: Celery, ctx: JobContext, concurrency: int, extra_args: list[str] | None = None) -> Any:
+    set_worker_context(ctx)
+    argv = ["worker", "--pool=threads", f"--concurrency={concurrency}", "--loglevel=INFO",
+            "--without-gossip", "--without-mingle", *(extra_args or [])]
+    return app.worker_main(argv)

@@ -1,0 +1,15 @@
+"""A tick for the scheduler tests: records that it ran."""
+from __future__ import annotations
+
+import threading
+
+from outreach.jobs.ticks import JobContext
+
+RAN: list[str] = []
+DONE = threading.Event()
+
+
+def touch(ctx: JobContext) -> int:
+    RAN.append(ctx.settings["marker"])
+    DONE.set()
+    return 1
