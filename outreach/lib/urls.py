@@ -62,3 +62,91 @@ def _is_ip(host: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+_HEX = "0123456789ABCDEFabcdef"
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+#: characters left as they are in a path or query; anything else is percent-encoded
+_PATH_SAFE = "/%:@!$&'()*+,;=-._~"
+_QUERY_SAFE = _PATH_SAFE + "?"
+
+
+def _fix_percent(text: str, safe: str) -> str:
+    """Upper-case %xx escapes, decode escaped unreserved characters, encode what must be encoded."""
+    from urllib.parse import quote
+
+    if "%" in text:
+        out: list[str] = []
+        i, n = 0, len(text)
+        while i < n:
+            ch = text[i]
+            if ch == "%" and i + 2 < n and text[i + 1] in _HEX and text[i + 2] in _HEX:
+                decoded = chr(int(text[i + 1:i + 3], 16))
+                out.append(decoded if decoded in _UNRESERVED else "%" + text[i + 1:i + 3].upper())
+                i += 3
+            elif ch == "%":
+                out.append("%25")
+                i += 1
+            else:
+                out.append(ch)
+                i += 1
+        text = "".join(out)
+    return quote(text, safe=safe)
+
+
+def _remove_dot_segments(path: str) -> str:
+    """RFC 3986 section 5.2.4."""
+    if "." not in path:
+        return path
+    segments = path.split("/")
+    out: list[str] = []
+    for seg in segments[1:] if path.startswith("/") else segments:
+        if seg == ".":
+            continue
+        if seg == "..":
+            if out:
+                out.pop()
+            continue
+        out.append(seg)
+    result = "/" + "/".join(out)
+    if segments[-1] in (".", "..") and not result.endswith("/"):
+        result += "/"
+    return result
+
+
+@lru_cache(maxsize=65536)
+def normalize_url(url: str) -> str:
+    """One spelling per URL: lower-case scheme and host, no default port, no dot segments,
+    upper-case percent escapes (unreserved characters decoded), no fragment, "/" for an empty path.
+
+    Non-http(s) URLs come back stripped but otherwise unchanged; a malformed host raises BadURL.
+    """
+    text = url.strip()
+    parts = urlsplit(text)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.netloc:
+        return text.split("#", 1)[0] if scheme in ("http", "https") else text
+    try:
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        raise BadURL(f"{url!r} has a malformed host or port") from None
+    host = host.rstrip(".")
+    if host and not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise BadURL(f"{url!r} has an invalid international host name") from None
+    host = host.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host
+    if parts.username is not None or parts.password is not None:
+        userinfo = parts.netloc.rsplit("@", 1)[0]
+        netloc = f"{userinfo}@{host}"
+    if port is not None and port != _DEFAULT_PORTS[scheme]:
+        netloc += f":{port}"
+    path = _remove_dot_segments(_fix_percent(parts.path, _PATH_SAFE)) or "/"
+    query = _fix_percent(parts.query, _QUERY_SAFE) if parts.query else ""
+    return f"{scheme}://{netloc}{path}" + (f"?{query}" if query else "")

@@ -1,0 +1,153 @@
+"""HTML parsing with selectolax (Lexbor): links, robots meta, canonical, visible text, charset."""
+from __future__ import annotations
+
+import codecs
+import re
+from dataclasses import dataclass, field
+from urllib.parse import urljoin
+
+from selectolax.lexbor import LexborHTMLParser
+
+from outreach.lib.urls import BadURL, normalize_url
+
+#: schemes that are not pages: their links are never checked
+SKIPPED_SCHEMES = ("mailto:", "tel:", "javascript:", "data:", "sms:", "callto:", "about:", "blob:")
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_\-:.]+)""", re.IGNORECASE)
+_HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?([^"';\s]+)""", re.IGNORECASE)
+_SPACES = re.compile(r"\s+")
+_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+
+
+@dataclass
+class Link:
+    href: str            # absolute, normalised (outreach.lib.urls.normalize_url)
+    raw_href: str
+    anchor: str          # visible text, or the img alt when the link holds only an image
+    rel: list[str]       # lower-cased tokens
+    tag: str             # "a" | "area"
+    is_image: bool
+
+
+@dataclass
+class ParsedPage:
+    url: str
+    base_url: str
+    title: str
+    links: list[Link] = field(default_factory=list)
+    meta_robots: list[str] = field(default_factory=list)
+    canonical: str | None = None
+    text: str = ""
+    mailtos: list[str] = field(default_factory=list)
+
+
+def _usable_codec(name: str | None) -> str | None:
+    if not name:
+        return None
+    try:
+        codec = codecs.lookup(name.strip().lower()).name
+    except LookupError:
+        return None
+    # A page that says utf-16 in a <meta> is really ASCII-compatible (WHATWG rule).
+    return codec
+
+
+def decode_html(body: bytes, content_type: str | None = None) -> str:
+    """Text of an HTML body: BOM, then the Content-Type charset, then <meta charset>, then UTF-8
+    (windows-1252 when that fails). Never raises: undecodable bytes become U+FFFD."""
+    for bom, codec in _BOMS:
+        if body.startswith(bom):
+            return body[len(bom):].decode(codec, errors="replace")
+    codec = None
+    if content_type:
+        found = _HEADER_CHARSET.search(content_type)
+        codec = _usable_codec(found.group(1)) if found else None
+    if codec is None:
+        found = _META_CHARSET.search(body[:4096])
+        codec = _usable_codec(found.group(1).decode("ascii", "replace")) if found else None
+        if codec and codec.startswith("utf-16"):
+            codec = "utf-8"
+    if codec is not None:
+        return body.decode(codec, errors="replace")
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return body.decode("cp1252", errors="replace")
+
+
+def _clean(text: str) -> str:
+    return _SPACES.sub(" ", text).strip()
+
+
+def _absolute(base: str, raw: str) -> str | None:
+    """The normalised absolute http(s) URL of raw against base, or None for other schemes."""
+    value = raw.strip()
+    if not value or value.startswith("#"):
+        return None if not value else normalize_url(base)
+    if value.lower().startswith(SKIPPED_SCHEMES):
+        return None
+    try:
+        absolute = urljoin(base, value)
+    except ValueError:
+        return None
+    if not absolute.lower().startswith(("http://", "https://")):
+        return None
+    try:
+        return normalize_url(absolute)
+    except (BadURL, ValueError):
+        return None
+
+
+def parse_page(html: str, url: str) -> ParsedPage:
+    """Links, robots meta, canonical, title, visible text and mailto addresses of one page."""
+    tree = LexborHTMLParser(html)
+    base_url = url
+    base = tree.css_first("base[href]")
+    if base is not None:
+        candidate = (base.attributes.get("href") or "").strip()
+        if candidate:
+            try:
+                joined = urljoin(url, candidate)
+            except ValueError:
+                joined = url
+            if joined.lower().startswith(("http://", "https://")):
+                base_url = joined
+    title_node = tree.css_first("title")
+    page = ParsedPage(url=url, base_url=base_url, title=_clean(title_node.text()) if title_node else "")
+    for node in tree.css("a[href], area[href]"):
+        raw = node.attributes.get("href") or ""
+        stripped = raw.strip()
+        if stripped.lower().startswith("mailto:"):
+            address = stripped[7:].split("?", 1)[0].strip()
+            if address and address not in page.mailtos:
+                page.mailtos.append(address)
+            continue
+        href = _absolute(base_url, raw)
+        if href is None:
+            continue
+        tag = node.tag
+        rel = [t.lower() for t in (node.attributes.get("rel") or "").split()]
+        if tag == "area":
+            anchor, is_image = _clean(node.attributes.get("alt") or ""), False
+        else:
+            anchor = _clean(node.text(deep=True))
+            img = node.css_first("img")
+            is_image = img is not None
+            if not anchor and img is not None:
+                anchor = _clean(img.attributes.get("alt") or "")
+        page.links.append(Link(href=href, raw_href=raw, anchor=anchor, rel=rel, tag=tag, is_image=is_image))
+    for meta in tree.css("meta[name]"):
+        name = (meta.attributes.get("name") or "").strip().lower()
+        if name in ("robots", "googlebot"):
+            for token in (meta.attributes.get("content") or "").split(","):
+                token = token.strip().lower()
+                if token and token not in page.meta_robots:
+                    page.meta_robots.append(token)
+    for link in tree.css("link[rel][href]"):
+        if "canonical" in (link.attributes.get("rel") or "").lower().split():
+            page.canonical = _absolute(base_url, link.attributes.get("href") or "")
+            break
+    for node in tree.css("script, style, template"):
+        node.decompose()
+    root = tree.body or tree.root
+    page.text = _clean(root.text(separator=" ")) if root is not None else ""
+    return page

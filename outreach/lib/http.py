@@ -1,0 +1,462 @@
+"""The one guarded fetcher for all outbound HTTP (crawler, verifier, search providers, images).
+
+Every fetch is bounded (a total deadline, compressed and decompressed size caps, a redirect limit
+with loop detection, http/https only) and guarded against SSRF: host names are resolved by our own
+resolver, which refuses loopback, private, link-local, multicast, reserved and metadata addresses
+(also in IPv4-mapped, NAT64 and 6to4 forms); the connection then goes to the checked address. The
+same check runs on every redirect hop. Per-host concurrency and delay (and robots.txt Crawl-delay)
+are applied here too, so every caller is polite without doing anything.
+"""
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import ssl
+import time
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+
+from outreach.lib.urls import BadURL, normalize_url
+
+#: robots.txt bodies are read up to this size (RFC 9309 asks for at least 500 KiB)
+ROBOTS_MAX_BYTES = 512 * 1024
+ERROR_CODES = ("dns", "refused", "timeout", "redirect_loop", "too_many_redirects", "too_large",
+               "blocked_address", "bad_scheme", "bad_url", "tls", "reset")
+_REDIRECTS = (301, 302, 303, 307, 308)
+_METADATA = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254"),
+             ipaddress.ip_address("100.100.100.200")}
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+_SIX_TO_FOUR = ipaddress.ip_network("2002::/16")
+_SHARED = ipaddress.ip_network("100.64.0.0/10")  # carrier-grade NAT: not global
+
+
+@dataclass(frozen=True)
+class FetchSettings:
+    user_agent: str
+    timeout: float
+    max_bytes: int
+    max_redirects: int
+    allow_private_addresses: bool
+    concurrency: int = 32
+    per_host_concurrency: int = 2
+    per_host_delay: float = 1.0
+    retries: int = 2
+    respect_robots: bool = True
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any]) -> FetchSettings:
+        """From the whole settings dict (its [crawl] table) or from the [crawl] table itself."""
+        crawl = settings.get("crawl", settings)
+        return cls(
+            user_agent=crawl["user_agent"], timeout=float(crawl["timeout"]),
+            max_bytes=int(crawl["max_page_bytes"]), max_redirects=int(crawl["max_redirects"]),
+            allow_private_addresses=bool(crawl["allow_private_addresses"]),
+            concurrency=int(crawl["concurrency"]), per_host_concurrency=int(crawl["per_host_concurrency"]),
+            per_host_delay=float(crawl["per_host_delay"]), retries=int(crawl["retries"]),
+            respect_robots=bool(crawl["respect_robots"]),
+        )
+
+
+@dataclass
+class FetchResult:
+    url: str                 # as requested
+    final_url: str           # after redirects
+    status: int | None       # None when no HTTP answer
+    headers: dict[str, str] = field(default_factory=dict)   # lower-cased names
+    body: bytes = b""        # capped at max_bytes (decompressed)
+    redirects: list[tuple[str, int]] = field(default_factory=list)  # (url, status) of each hop
+    error: str | None = None  # a code from ERROR_CODES when it failed
+    truncated: bool = False
+    elapsed: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.status is not None and 200 <= self.status < 300
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+    def text(self) -> str:
+        """The body decoded: charset from header, BOM, <meta>; never raises."""
+        from outreach.lib.html import decode_html
+
+        return decode_html(self.body, self.headers.get("content-type"))
+
+
+class BlockedAddress(OSError):
+    """The host resolves to an address the SSRF guard refuses."""
+
+
+def is_public_address(address: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """True for a globally routable unicast address (checking the IPv4 inside mapped/NAT64/6to4 forms)."""
+    try:
+        ip = ipaddress.ip_address(address) if isinstance(address, str) else address
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.scope_id:
+            return False
+        embedded: ipaddress.IPv4Address | None = None
+        if ip.ipv4_mapped is not None:
+            embedded = ip.ipv4_mapped
+        elif any(ip in net for net in _NAT64):
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        elif ip in _SIX_TO_FOUR:
+            embedded = ip.sixtofour
+        elif ip.teredo is not None:
+            return False
+        elif int(ip) >> 32 == 0:  # deprecated IPv4-compatible ::a.b.c.d
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if embedded is not None:
+            return is_public_address(embedded)
+    if ip in _METADATA or (isinstance(ip, ipaddress.IPv4Address) and ip in _SHARED):
+        return False
+    return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_loopback or ip.is_link_local
+                                 or ip.is_private or ip.is_unspecified)
+
+
+def literal_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address a host written as an IP literal means, including decimal, hex and octal IPv4 forms."""
+    bare = host.strip("[]").rstrip(".")
+    try:
+        return ipaddress.ip_address(bare)
+    except ValueError:
+        pass
+    if bare and all(c in "0123456789abcdefxABCDEFX." for c in bare) and any(c.isdigit() for c in bare):
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(bare))
+        except (OSError, ValueError):
+            return None
+    return None
+
+
+class GuardedResolver(AbstractResolver):
+    """Resolves with the system resolver and refuses non-public answers unless private ones are allowed."""
+
+    def __init__(self, allow_private: bool) -> None:
+        self.allow_private = allow_private
+
+    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+                      ) -> list[ResolveResult]:
+        loop = asyncio.get_running_loop()
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, family=family)
+        results: list[ResolveResult] = []
+        for fam, _type, proto, _canon, sockaddr in infos:
+            address = sockaddr[0]
+            if not self.allow_private and not is_public_address(address.split("%", 1)[0]):
+                raise BlockedAddress(f"{host} resolves to {address}, which is not a public address")
+            results.append({"hostname": host, "host": address, "port": sockaddr[1], "family": fam,
+                            "proto": proto, "flags": socket.AI_NUMERICHOST | socket.AI_NUMERICSERV})
+        if not results:
+            raise OSError(f"{host} has no address")
+        return results
+
+    async def close(self) -> None:
+        return None
+
+
+class _HostState:
+    __slots__ = ("next_at", "robots", "robots_lock", "semaphore", "slot_lock")
+
+    def __init__(self, limit: int) -> None:
+        self.semaphore = asyncio.Semaphore(limit)
+        self.slot_lock = asyncio.Lock()
+        self.next_at = 0.0
+        self.robots: Any = None          # a Protego parser, or True/False for allow/deny all
+        self.robots_lock = asyncio.Lock()
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
+
+
+class Fetcher:
+    """One per run; an async context manager holding the connection pool and per-host state."""
+
+    def __init__(self, settings: FetchSettings) -> None:
+        self.settings = settings
+        self._session: aiohttp.ClientSession | None = None
+        self._global = asyncio.Semaphore(settings.concurrency)
+        self._hosts: dict[str, _HostState] = {}
+
+    async def __aenter__(self) -> Fetcher:
+        connector = aiohttp.TCPConnector(
+            limit=self.settings.concurrency, limit_per_host=0, ttl_dns_cache=300,
+            resolver=GuardedResolver(self.settings.allow_private_addresses), enable_cleanup_closed=False)
+        self._session = aiohttp.ClientSession(
+            connector=connector, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar(),
+            headers={"User-Agent": self.settings.user_agent, "Accept-Encoding": "gzip, deflate"},
+            timeout=aiohttp.ClientTimeout(total=None), max_line_size=16384, max_field_size=16384)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _host(self, origin: str) -> _HostState:
+        state = self._hosts.get(origin)
+        if state is None:
+            state = self._hosts[origin] = _HostState(self.settings.per_host_concurrency)
+        return state
+
+    def crawl_delay(self, origin: str) -> float:
+        """Seconds between two requests to this origin: per_host_delay or robots.txt Crawl-delay."""
+        delay = self.settings.per_host_delay
+        robots = self._hosts[origin].robots if origin in self._hosts else None
+        if robots is not None and not isinstance(robots, bool) and self.settings.respect_robots:
+            robots_delay = robots.crawl_delay(self.settings.user_agent)
+            if robots_delay:
+                delay = max(delay, min(float(robots_delay), 60.0))
+        return delay
+
+    async def _wait_turn(self, origin: str, state: _HostState) -> None:
+        delay = self.crawl_delay(origin)
+        if delay <= 0:
+            return
+        async with state.slot_lock:
+            now = time.monotonic()
+            wait = state.next_at - now
+            state.next_at = max(now, state.next_at) + delay
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+    async def fetch(self, url: str, *, method: str = "GET", max_bytes: int | None = None,
+                    headers: dict[str, str] | None = None, follow_redirects: bool = True,
+                    timeout: float | None = None, polite: bool = True) -> FetchResult:
+        """Fetch url within the total deadline; never raises for network trouble (see FetchResult.error)."""
+        assert self._session is not None, "use Fetcher as an async context manager"
+        result = FetchResult(url=url, final_url=url, status=None)
+        started = time.monotonic()
+        try:
+            await self._follow(result, method.upper(), max_bytes or self.settings.max_bytes, headers or {},
+                               follow_redirects, polite, timeout or self.settings.timeout)
+        except TimeoutError:
+            result.error = "timeout"
+        result.elapsed = time.monotonic() - started
+        return result
+
+    async def _follow(self, result: FetchResult, method: str, max_bytes: int, headers: dict[str, str],
+                      follow_redirects: bool, polite: bool, timeout: float) -> None:
+        """Request, then follow redirects; the deadline starts with the first request (not the queue)."""
+        current = result.url
+        seen: set[str] = set()
+        deadline: float | None = None
+        loop = asyncio.get_running_loop()
+        while True:
+            error = self._check_target(current)
+            if error:
+                result.error, result.final_url = error, current
+                return
+            seen.add(normalize_url(current))
+            origin = _origin(current)
+            state = self._host(origin)
+            async with state.semaphore:
+                if polite:
+                    await self._wait_turn(origin, state)
+                async with self._global:
+                    if deadline is None:
+                        deadline = loop.time() + timeout
+                    async with asyncio.timeout_at(deadline):
+                        status, location = await self._one(result, current, method, max_bytes, headers)
+            result.final_url = current
+            if status is None or not follow_redirects or status not in _REDIRECTS or not location:
+                return
+            result.redirects.append((current, status))
+            try:
+                target = urljoin(current, location.strip())
+            except ValueError:
+                result.error = "bad_url"
+                return
+            if urlsplit(target).scheme.lower() not in ("http", "https"):
+                result.error, result.final_url = "bad_scheme", target
+                return
+            if normalize_url(target) in seen:
+                result.error, result.final_url = "redirect_loop", target
+                return
+            if len(result.redirects) > self.settings.max_redirects:
+                result.error, result.final_url = "too_many_redirects", target
+                return
+            if status == 303 or (status in (301, 302) and method == "POST"):
+                method = "GET"
+            current = target
+
+    def _check_target(self, url: str) -> str | None:
+        parts = urlsplit(url)
+        if parts.scheme.lower() not in ("http", "https"):
+            return "bad_scheme"
+        try:
+            host = parts.hostname
+            _ = parts.port
+        except ValueError:
+            return "bad_url"
+        if not host:
+            return "bad_url"
+        literal = literal_address(host)
+        if literal is not None:
+            if not self.settings.allow_private_addresses and not is_public_address(literal):
+                return "blocked_address"
+            if isinstance(literal, ipaddress.IPv4Address) and str(literal) != host.rstrip("."):
+                return "bad_url"  # a decimal/hex/octal spelling of a public address
+        return None
+
+    async def _one(self, result: FetchResult, url: str, method: str, max_bytes: int,
+                   headers: dict[str, str]) -> tuple[int | None, str | None]:
+        """One request; fills result (status, headers, body, error) and returns (status, Location)."""
+        assert self._session is not None
+        try:
+            async with self._session.request(method, url, headers=headers, allow_redirects=False,
+                                             ssl=True) as response:
+                result.status = response.status
+                merged: dict[str, str] = {}
+                for name, value in response.headers.items():
+                    key = name.lower()
+                    merged[key] = f"{merged[key]}, {value}" if key in merged else value
+                result.headers = merged
+                location = response.headers.get("Location")
+                if response.status in _REDIRECTS and location:
+                    return response.status, location
+                if method != "HEAD":
+                    await self._read_body(result, response, max_bytes)
+                return response.status, None
+        except aiohttp.ClientConnectorDNSError as exc:
+            result.error = "blocked_address" if isinstance(exc.os_error, BlockedAddress) else "dns"
+        except aiohttp.ClientConnectorCertificateError:
+            result.error = "tls"
+        except aiohttp.ClientSSLError:
+            result.error = "tls"
+        except aiohttp.ClientConnectorError as exc:
+            result.error = _connect_error(exc.os_error)
+        except aiohttp.InvalidURL:
+            result.error = "bad_url"
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError, aiohttp.ClientOSError,
+                ConnectionResetError, aiohttp.ClientResponseError) as exc:
+            result.error = "tls" if isinstance(exc, ssl.SSLError) else "reset"
+        except aiohttp.ClientError:
+            result.error = "reset"
+        return None, None
+
+    async def _read_body(self, result: FetchResult, response: aiohttp.ClientResponse, max_bytes: int) -> None:
+        encoding = response.headers.get("Content-Encoding", "").strip().lower()
+        decoder: Any = None
+        if encoding in ("gzip", "x-gzip"):
+            decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif encoding == "deflate":
+            decoder = _Deflate()
+        chunks: list[bytes] = []
+        size = 0
+        wire = 0
+        async for chunk in response.content.iter_chunked(65536):
+            wire += len(chunk)
+            if decoder is not None:
+                try:
+                    data = decoder.decompress(chunk, max_bytes - size + 1)
+                    while data:
+                        chunks.append(data)
+                        size += len(data)
+                        if size > max_bytes or not decoder.unconsumed_tail:
+                            break
+                        data = decoder.decompress(decoder.unconsumed_tail, max_bytes - size + 1)
+                except zlib.error:
+                    break  # keep what decoded; a corrupt tail does not fail the page
+            else:
+                chunks.append(chunk)
+                size += len(chunk)
+            if size > max_bytes or wire > max_bytes:
+                result.truncated = True
+                break
+        body = b"".join(chunks)
+        if len(body) > max_bytes:
+            body, result.truncated = body[:max_bytes], True
+        result.body = body
+
+    async def robots_for(self, url: str) -> Any:
+        """The parsed robots.txt of url's origin: a Protego parser, True (allow all) or False (deny all)."""
+        origin = _origin(url)
+        state = self._host(origin)
+        if state.robots is not None:
+            return state.robots
+        async with state.robots_lock:
+            if state.robots is None:
+                state.robots = await self._load_robots(origin)
+        return state.robots
+
+    async def _load_robots(self, origin: str) -> Any:
+        from protego import Protego
+
+        got = await self.fetch(origin + "/robots.txt", max_bytes=ROBOTS_MAX_BYTES, polite=False)
+        if got.status is None or (got.error and got.error not in ("redirect_loop", "too_many_redirects")):
+            return False  # network error: assume everything is disallowed (RFC 9309 2.3.1.4)
+        if got.error or 400 <= got.status < 500:
+            return True   # unavailable: everything allowed (RFC 9309 2.3.1.3)
+        if got.status >= 500:
+            return False  # unreachable: everything disallowed
+        text = got.body.decode("utf-8", errors="replace")
+        try:
+            return Protego.parse(text)
+        except Exception:
+            return True
+
+    async def allowed_by_robots(self, url: str, user_agent: str | None = None) -> bool:
+        """RFC 9309: whether robots.txt lets user_agent fetch url (cached per host)."""
+        robots = await self.robots_for(url)
+        if isinstance(robots, bool):
+            return robots
+        return bool(robots.can_fetch(url, user_agent or self.settings.user_agent))
+
+
+class _Deflate:
+    """"deflate" is zlib-wrapped by the standard but raw in some servers; accept both."""
+
+    def __init__(self) -> None:
+        self._obj: Any = None
+        self.unconsumed_tail = b""
+
+    def decompress(self, data: bytes, max_length: int) -> bytes:
+        if self._obj is None:
+            raw = not (len(data) >= 2 and data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0)
+            self._obj = zlib.decompressobj(-zlib.MAX_WBITS if raw else zlib.MAX_WBITS)
+        out = self._obj.decompress(data, max_length)
+        self.unconsumed_tail = self._obj.unconsumed_tail
+        return out
+
+
+def _connect_error(error: OSError | None) -> str:
+    if isinstance(error, ConnectionRefusedError):
+        return "refused"
+    if isinstance(error, ssl.SSLError):
+        return "tls"
+    if isinstance(error, TimeoutError):
+        return "timeout"
+    if isinstance(error, socket.gaierror):
+        return "dns"
+    return "refused" if error is not None and error.errno in (111, 113, 101) else "reset"
+
+
+def fetch_one(url: str, settings: FetchSettings, **kwargs: Any) -> FetchResult:
+    """Fetch one URL from synchronous code (asyncio.run around a Fetcher)."""
+
+    async def run() -> FetchResult:
+        async with Fetcher(settings) as fetcher:
+            return await fetcher.fetch(url, **kwargs)
+
+    return asyncio.run(run())
+
+
+def check_url(url: str) -> str:
+    """The normalised http(s) URL, or BadURL with a one-line reason (for user-given seeds and targets)."""
+    from outreach.lib.urls import ensure_http_url
+
+    return normalize_url(ensure_http_url(url))
+
+
+__all__ = ["ERROR_CODES", "BadURL", "FetchResult", "FetchSettings", "Fetcher", "check_url", "fetch_one",
+           "is_public_address", "literal_address"]

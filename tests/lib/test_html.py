@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+from outreach.lib.html import decode_html, parse_page
+
+PAGE = """<!doctype html><html><head><title> Best  tools </title>
+<base href=" https://example.com/guides/ ">
+<meta name="robots" content="NoIndex, NOFOLLOW"><meta name="googlebot" content="noarchive">
+<link rel="canonical" href="/guides/tools">
+</head><body>
+<!-- <a href="/in-a-comment">hidden</a> -->
+<template><a href="/in-a-template">t</a></template>
+<a href="  relative.html  ">Relative   link</a>
+<a href="/search?a=1&amp;b=2">Entities</a>
+<a href="https://Other.example:443/x#top" rel="NoFollow Sponsored">Other</a>
+<a href="mailto:editor@example.com?subject=hi">mail</a>
+<a href="tel:+123">call</a><a href="javascript:void(0)">js</a><a href="data:text/html,x">data</a>
+<a href="/pic"><img src="p.png" alt="A chart"></a>
+<map><area href="/area" alt="Region"></map>
+<script>document.write('<a href="/from-script">s</a>')</script>
+<noscript>Enable scripts</noscript><p>Visible words</p>
+</body></html>"""
+
+
+def test_it_extracts_links_against_the_base_href() -> None:
+    page = parse_page(PAGE, "https://example.com/index.html")
+    hrefs = [link.href for link in page.links]
+    assert hrefs == [
+        "https://example.com/guides/relative.html",
+        "https://example.com/search?a=1&b=2",
+        "https://other.example/x",
+        "https://example.com/pic",
+        "https://example.com/area",
+    ]
+    assert page.base_url == "https://example.com/guides/"
+
+
+def test_it_keeps_anchor_text_rel_and_image_alt() -> None:
+    links = {link.href: link for link in parse_page(PAGE, "https://example.com/").links}
+    assert links["https://example.com/guides/relative.html"].anchor == "Relative link"
+    assert links["https://example.com/guides/relative.html"].raw_href == "  relative.html  "
+    assert links["https://other.example/x"].rel == ["nofollow", "sponsored"]
+    image = links["https://example.com/pic"]
+    assert (image.anchor, image.is_image, image.tag) == ("A chart", True, "a")
+    assert links["https://example.com/area"].tag == "area"
+    assert links["https://example.com/area"].anchor == "Region"
+
+
+def test_it_reads_meta_robots_canonical_title_text_and_mailtos() -> None:
+    page = parse_page(PAGE, "https://example.com/")
+    assert page.title == "Best tools"
+    assert page.meta_robots == ["noindex", "nofollow", "noarchive"]
+    assert page.canonical == "https://example.com/guides/tools"
+    assert page.mailtos == ["editor@example.com"]
+    assert "Visible words" in page.text and "Enable scripts" in page.text
+    assert "document.write" not in page.text and "hidden" not in page.text
+
+
+def test_it_ignores_links_inside_comments_only() -> None:
+    page = parse_page('<html><body><!-- <a href="/x">x</a> --></body></html>', "http://e.com/")
+    assert page.links == []
+
+
+def test_it_survives_malformed_html() -> None:
+    html = '<html><body><a href="/a">one<a href=/b>two</p></div><table><a href="/c"'
+    page = parse_page(html, "http://e.com/")
+    assert [link.href for link in page.links][:2] == ["http://e.com/a", "http://e.com/b"]
+
+
+def test_it_decodes_charsets_from_header_bom_and_meta() -> None:
+    latin = "<html><body>café</body></html>".encode("latin-1")
+    assert "café" in decode_html(latin, "text/html; charset=ISO-8859-1")
+    meta = b'<html><head><meta charset="windows-1251"></head><body>' + "привет".encode("cp1251") + b"</body>"
+    assert "привет" in decode_html(meta, "text/html")
+    bom = b"\xef\xbb\xbf" + "naïve".encode()
+    assert decode_html(bom, "text/html; charset=latin-1") == "naïve"
+
+
+def test_undecodable_bytes_never_raise() -> None:
+    assert "\ufffd" in decode_html(b"\xfa\xfb broken", "text/html; charset=utf-8")
+    assert decode_html(b"caf\xe9", None) == "café"
+    assert decode_html(b"x", "text/html; charset=no-such-charset") == "x"
