@@ -22,10 +22,11 @@ csrf = CSRFProtect()
 BLUEPRINTS = [
     "outreach.accounts.views:bp",
     "outreach.campaigns.views:bp",
+    "outreach.api.views:bp",
 ]
 
 #: blueprints whose routes authenticate by API token instead of a session cookie
-CSRF_EXEMPT: list[str] = []
+CSRF_EXEMPT: list[str] = ["outreach.api.views:bp"]
 
 
 def build_app(overrides: dict[str, dict[str, Any]] | None = None, config_path: str | None = None) -> Flask:

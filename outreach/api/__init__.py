@@ -1,0 +1,1 @@
+"""The JSON API under /api/v1: bearer-token auth, the same services as the web, an OpenAPI document."""

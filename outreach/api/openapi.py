@@ -1,0 +1,318 @@
+"""The OpenAPI 3.1 document of /api/v1, built from the same constants the views validate against."""
+from __future__ import annotations
+
+from typing import Any
+
+from outreach.api.inputs import MAX_PER_PAGE
+from outreach.api.queries import PROSPECT_SORTS
+from outreach.campaigns.service import METRIC_FIELDS
+from outreach.models import STAGES
+from outreach.models.campaigns import CAMPAIGN_KINDS, CAMPAIGN_STATUSES
+
+CONTACT_STATUSES = ["unchecked", "valid", "invalid", "unknown"]
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    if "$ref" in schema:
+        return {"anyOf": [schema, {"type": "null"}]}
+    return {**schema, "type": [schema["type"], "null"]}
+
+
+def obj(properties: dict[str, Any], *, required: list[str] | None = None, closed: bool = True,
+        description: str | None = None) -> dict[str, Any]:
+    """An object schema; `required` defaults to every property (what the API answers always has them all)."""
+    schema: dict[str, Any] = {"type": "object", "properties": properties,
+                              "required": list(properties) if required is None else required}
+    if closed:
+        schema["additionalProperties"] = False
+    if description:
+        schema["description"] = description
+    return schema
+
+
+STR = {"type": "string"}
+INT = {"type": "integer"}
+NUM = {"type": "number"}
+BOOL = {"type": "boolean"}
+URL = {"type": "string", "format": "uri"}
+TIME = {"type": "string", "format": "date-time"}
+STR_LIST = {"type": "array", "items": STR}
+LINES = {"description": "a list of strings, or one string with one item per line",
+         "anyOf": [STR_LIST, STR]}
+
+
+def _schemas() -> dict[str, Any]:
+    metrics = {m: nullable(INT if m == "organic_traffic" else NUM) for m in METRIC_FIELDS}
+    return {
+        "Error": obj({"error": obj({
+            "code": {**STR, "description": "machine-readable: unauthorized, forbidden, not_found, bad_parameter, "
+                                           "invalid_json, invalid, conflict, method_not_allowed, ..."},
+            "message": {**STR, "description": "one sentence for a person"},
+            "field": {**nullable(STR), "description": "the body field or query parameter at fault"},
+            "conflicts": {"type": "array", "items": ref("Conflict")},
+        }, required=["code", "message", "field"])}),
+        "Conflict": obj({
+            "reason": {"type": "string", "enum": ["active_campaign", "do_not_contact"]},
+            "message": STR,
+            "campaign_id": nullable(INT),
+        }, description="why adding the site would contact it twice or against the do-not-contact list"),
+        "PageMeta": obj({"total": INT, "page": INT, "per_page": INT, "pages": INT}),
+        "PageLinks": obj({"self": URL, "first": URL, "last": URL, "next": nullable(URL), "prev": nullable(URL)}),
+        "UserRef": obj({"id": INT, "name": STR}),
+        "Client": obj({"id": INT, "name": STR, "website": STR, "report_emails": STR_LIST, "notes": STR,
+                       "created_at": TIME, "url": URL}),
+        "ClientInput": obj({"name": {**STR, "maxLength": 200}, "website": STR, "report_emails": LINES,
+                            "notes": STR}, required=["name"]),
+        "ClientPatch": obj({"name": {**STR, "maxLength": 200}, "website": STR, "report_emails": LINES,
+                            "notes": STR}, required=[]),
+        "Campaign": obj({"id": INT, "client_id": INT, "name": STR,
+                         "kind": {"type": "string", "enum": list(CAMPAIGN_KINDS)},
+                         "status": {"type": "string", "enum": list(CAMPAIGN_STATUSES)},
+                         "target_urls": STR_LIST, "keywords": STR_LIST, "owner": nullable(ref("UserRef")),
+                         "created_at": TIME, "url": URL, "prospects_url": URL}),
+        "CampaignInput": obj({"client_id": INT, "name": {**STR, "maxLength": 200},
+                              "kind": {"type": "string", "enum": list(CAMPAIGN_KINDS), "default": "custom"},
+                              "target_urls": LINES, "keywords": LINES, "owner_id": nullable(INT)},
+                             required=["client_id", "name"]),
+        "CampaignPatch": obj({"name": {**STR, "maxLength": 200},
+                              "kind": {"type": "string", "enum": list(CAMPAIGN_KINDS)},
+                              "status": {"type": "string", "enum": list(CAMPAIGN_STATUSES)},
+                              "target_urls": LINES, "keywords": LINES, "owner_id": nullable(INT)}, required=[]),
+        "Site": obj({"id": INT, "domain": STR, **metrics}),
+        "ContactRef": obj({"id": INT, "email": STR, "name": STR,
+                           "status": {"type": "string", "enum": CONTACT_STATUSES}}),
+        "Contact": obj({"id": INT, "email": STR, "name": STR,
+                        "status": {"type": "string", "enum": CONTACT_STATUSES}, "status_reason": STR,
+                        "is_role": BOOL, "is_guessed": BOOL, "found_on": STR,
+                        "site": nullable(obj({"id": INT, "domain": STR})), "checked_at": nullable(TIME),
+                        "created_at": TIME, "url": URL}),
+        "Prospect": obj({"id": INT, "campaign_id": INT, "page_url": STR, "site": ref("Site"),
+                         "contact": nullable(ref("ContactRef")),
+                         "stage": {"type": "string", "enum": list(STAGES)}, "position": NUM,
+                         "owner": nullable(ref("UserRef")), "tags": STR_LIST, "override_reason": STR,
+                         "created_at": TIME, "updated_at": TIME, "stage_changed_at": TIME, "url": URL,
+                         "timeline_url": URL}),
+        "ProspectInput": obj({
+            "url": {**STR, "description": "the page on the prospect's site (http or https)", "maxLength": 2000},
+            "email": nullable({**STR, "maxLength": 320}),
+            "contact_name": {**STR, "maxLength": 200},
+            "metrics": obj({m: nullable({"type": "number", "minimum": 0}) for m in METRIC_FIELDS}, required=[]),
+            "owner_id": nullable(INT),
+            "override_reason": {**nullable({**STR, "maxLength": 500}),
+                                "description": "required to add a site that is in another active campaign or "
+                                               "on the do-not-contact list; recorded on the timeline"},
+            "tags": STR_LIST,
+        }, required=["url"]),
+        "ProspectPatch": obj({"tags": {**STR_LIST, "description": "replaces the tags"},
+                              "owner_id": nullable(INT)}, required=[]),
+        "Activity": obj({"id": INT, "prospect_id": INT,
+                         "kind": {**STR, "description": "created, stage, note, tags, owner, override, ..."},
+                         "text": STR, "details": {"type": "object"}, "user": nullable(ref("UserRef")),
+                         "created_at": TIME}),
+        "StageChange": obj({"id": INT, "prospect_id": INT, "from": nullable(STR), "to": nullable(STR),
+                            "text": STR, "user": nullable(ref("UserRef")), "created_at": TIME}),
+        "StageChangeInput": obj({"stage": {"type": "string", "enum": list(STAGES)},
+                                 "reason": {**STR, "maxLength": 500},
+                                 "position": nullable({**NUM, "description": "order within the board column"})},
+                                required=["stage"]),
+        "StageChangeResult": obj({"changed": BOOL, "prospect": ref("Prospect")}),
+        "NoteInput": obj({"text": {**STR, "minLength": 1}}, required=["text"]),
+        **{f"{name}List": obj({"data": {"type": "array", "items": ref(name)}, "meta": ref("PageMeta"),
+                               "links": ref("PageLinks")})
+           for name in ("Client", "Campaign", "Prospect", "Contact", "Activity", "StageChange")},
+    }
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": ref("Error")}}}
+
+
+RESPONSES = {
+    "BadRequest": _error("a query parameter or the JSON body cannot be understood (error.field names it)"),
+    "Unauthorized": _error("no token, or an unknown or revoked one"),
+    "Forbidden": _error("a client-viewer tried to change something"),
+    "NotFound": _error("no such record, or one you may not see"),
+    "Invalid": _error("a field's value is refused (error.field names it); nothing was changed"),
+}
+
+
+def _param(name: str, schema: dict[str, Any], description: str, where: str = "query") -> dict[str, Any]:
+    return {"name": name, "in": where, "required": where == "path", "schema": schema, "description": description}
+
+
+PARAMETERS = {
+    "page": _param("page", {"type": "integer", "minimum": 1, "default": 1}, "page number, from 1"),
+    "per_page": _param("per_page", {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE},
+                       "records per page (default: the app's page_size setting)"),
+    "search": _param("search", {"type": "string", "maxLength": 200}, "case-insensitive substring"),
+}
+
+
+def _json(schema_name: str, description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": ref(schema_name)}}}
+
+
+def _path_id(name: str, what: str) -> dict[str, Any]:
+    return _param(name, {"type": "integer"}, f"the {what}'s id", where="path")
+
+
+def _op(summary: str, tag: str, responses: dict[str, Any], *, params: list[dict[str, Any]] | None = None,
+        body: str | None = None, listing: bool = False, write: bool = False, lookup: bool = False
+        ) -> dict[str, Any]:
+    operation: dict[str, Any] = {"summary": summary, "tags": [tag], "parameters": list(params or [])}
+    if listing:
+        operation["parameters"] += [{"$ref": "#/components/parameters/page"},
+                                    {"$ref": "#/components/parameters/per_page"}]
+    all_responses = {**responses, "401": {"$ref": "#/components/responses/Unauthorized"}}
+    if listing or params:
+        all_responses["400"] = {"$ref": "#/components/responses/BadRequest"}
+    if body is not None:
+        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": ref(body)}}}
+        all_responses["400"] = {"$ref": "#/components/responses/BadRequest"}
+        all_responses["422"] = {"$ref": "#/components/responses/Invalid"}
+    if write:
+        all_responses["403"] = {"$ref": "#/components/responses/Forbidden"}
+    if lookup:
+        all_responses["404"] = {"$ref": "#/components/responses/NotFound"}
+    operation["responses"] = dict(sorted(all_responses.items()))
+    return operation
+
+
+def _paths() -> dict[str, Any]:
+    search = {"$ref": "#/components/parameters/search"}
+    client_id, campaign_id = _path_id("client_id", "client"), _path_id("campaign_id", "campaign")
+    prospect_id, contact_id = _path_id("prospect_id", "prospect"), _path_id("contact_id", "contact")
+    sorts = [s for key in PROSPECT_SORTS for s in (key, f"-{key}")]
+    prospect_filters = [
+        _param("stage", {"type": "string"}, f"comma-separated stages: {', '.join(STAGES)}"),
+        _param("tag", {"type": "string", "maxLength": 60}, "only prospects with this tag"),
+        _param("owner", {"type": "string"}, "a user id, 'me' or 'none'"),
+        _param("client_id", {"type": "integer"}, "only this client's campaigns"),
+        search,
+        *[_param(f"{bound}_{m}", {"type": "number"}, f"{bound}imum {m} of the site")
+          for m in METRIC_FIELDS for bound in ("min", "max")],
+        _param("sort", {"type": "string", "enum": sorts, "default": "-created_at"},
+               "sort key; a leading '-' sorts descending"),
+    ]
+    campaign_filters = [
+        _param("client_id", {"type": "integer"}, "only this client's campaigns"),
+        _param("status", {"type": "string", "enum": list(CAMPAIGN_STATUSES)}, "campaign status"),
+        _param("kind", {"type": "string", "enum": list(CAMPAIGN_KINDS)}, "campaign kind"),
+        search,
+    ]
+    return {
+        "/api/v1/openapi.json": {"get": {
+            "summary": "This document", "tags": ["meta"], "security": [],
+            "responses": {"200": {"description": "the OpenAPI document",
+                                  "content": {"application/json": {"schema": {"type": "object"}}}}}}},
+        "/api/v1/clients": {
+            "get": _op("List the clients you may see", "clients", {"200": _json("ClientList", "a page of clients")},
+                       params=[search], listing=True),
+            "post": _op("Create a client", "clients", {"201": _json("Client", "the new client")},
+                        body="ClientInput", write=True),
+        },
+        "/api/v1/clients/{client_id}": {
+            "get": _op("Get a client", "clients", {"200": _json("Client", "the client")},
+                       params=[client_id], lookup=True),
+            "patch": _op("Change a client's fields", "clients", {"200": _json("Client", "the changed client")},
+                         params=[client_id], body="ClientPatch", write=True, lookup=True),
+        },
+        "/api/v1/campaigns": {
+            "get": _op("List campaigns", "campaigns", {"200": _json("CampaignList", "a page of campaigns")},
+                       params=campaign_filters, listing=True),
+            "post": _op("Create a campaign", "campaigns", {"201": _json("Campaign", "the new campaign")},
+                        body="CampaignInput", write=True),
+        },
+        "/api/v1/campaigns/{campaign_id}": {
+            "get": _op("Get a campaign", "campaigns", {"200": _json("Campaign", "the campaign")},
+                       params=[campaign_id], lookup=True),
+            "patch": _op("Change a campaign's fields", "campaigns",
+                         {"200": _json("Campaign", "the changed campaign")},
+                         params=[campaign_id], body="CampaignPatch", write=True, lookup=True),
+        },
+        "/api/v1/campaigns/{campaign_id}/prospects": {
+            "get": _op("List a campaign's prospects", "prospects",
+                       {"200": _json("ProspectList", "a page of prospects")},
+                       params=[campaign_id, *prospect_filters], listing=True, lookup=True),
+            "post": _op("Add a prospect to a campaign (de-duplicated; conflicts need override_reason)",
+                        "prospects", {"201": _json("Prospect", "the new prospect"),
+                                      "409": {"description": "the site is in another active campaign or on the "
+                                                             "do-not-contact list; error.conflicts says which",
+                                              "content": {"application/json": {"schema": ref("Error")}}}},
+                        params=[campaign_id], body="ProspectInput", write=True, lookup=True),
+        },
+        "/api/v1/prospects": {
+            "get": _op("List prospects across the campaigns you may see", "prospects",
+                       {"200": _json("ProspectList", "a page of prospects")},
+                       params=[_param("campaign_id", {"type": "integer"}, "only this campaign"), *prospect_filters],
+                       listing=True),
+        },
+        "/api/v1/prospects/{prospect_id}": {
+            "get": _op("Get a prospect", "prospects", {"200": _json("Prospect", "the prospect")},
+                       params=[prospect_id], lookup=True),
+            "patch": _op("Change a prospect's tags or owner", "prospects",
+                         {"200": _json("Prospect", "the changed prospect")},
+                         params=[prospect_id], body="ProspectPatch", write=True, lookup=True),
+            "delete": _op("Delete a prospect and its timeline", "prospects",
+                          {"204": {"description": "deleted"}}, params=[prospect_id], write=True, lookup=True),
+        },
+        "/api/v1/prospects/{prospect_id}/stage-changes": {
+            "get": _op("List a prospect's stage changes, newest first", "stage changes",
+                       {"200": _json("StageChangeList", "a page of stage changes")},
+                       params=[prospect_id], listing=True, lookup=True),
+            "post": _op("Move a prospect to a stage (recorded on its timeline)", "stage changes",
+                        {"200": _json("StageChangeResult", "whether the stage changed, and the prospect")},
+                        params=[prospect_id], body="StageChangeInput", write=True, lookup=True),
+        },
+        "/api/v1/prospects/{prospect_id}/timeline": {
+            "get": _op("A prospect's timeline, newest first", "notes",
+                       {"200": _json("ActivityList", "a page of timeline entries")},
+                       params=[prospect_id, _param("kind", {"type": "string", "maxLength": 40},
+                                                   "only entries of this kind, e.g. note or stage")],
+                       listing=True, lookup=True),
+        },
+        "/api/v1/prospects/{prospect_id}/notes": {
+            "post": _op("Add a note to a prospect's timeline", "notes", {"201": _json("Activity", "the note")},
+                        params=[prospect_id], body="NoteInput", write=True, lookup=True),
+        },
+        "/api/v1/contacts": {
+            "get": _op("List contacts (a client-viewer sees those on its client's campaigns)", "contacts",
+                       {"200": _json("ContactList", "a page of contacts")},
+                       params=[_param("campaign_id", {"type": "integer"}, "only contacts of this campaign"),
+                               _param("status", {"type": "string", "enum": CONTACT_STATUSES}, "validation status"),
+                               _param("domain", {"type": "string", "maxLength": 255}, "only this site's"),
+                               search], listing=True),
+        },
+        "/api/v1/contacts/{contact_id}": {
+            "get": _op("Get a contact", "contacts", {"200": _json("Contact", "the contact")},
+                       params=[contact_id], lookup=True),
+        },
+    }
+
+
+def build_spec() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Outreach API", "version": "1",
+            "description": "Clients, campaigns, prospects, contacts, stage changes and notes. Authenticate with "
+                           "'Authorization: Bearer <token>' (create a token on your account page). Admins and "
+                           "members may change anything; a client-viewer reads its own client's records only. "
+                           "Errors are {\"error\": {\"code\", \"message\", \"field\"}}.",
+        },
+        "security": [{"bearerAuth": []}],
+        "tags": [{"name": n} for n in ("clients", "campaigns", "prospects", "stage changes", "notes", "contacts",
+                                       "meta")],
+        "paths": _paths(),
+        "components": {
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
+                                               "description": "an API token from the account page"}},
+            "schemas": _schemas(),
+            "responses": RESPONSES,
+            "parameters": PARAMETERS,
+        },
+    }

@@ -1,0 +1,187 @@
+"""What a user may see, and the filtered, paginated read queries of the API. No Flask here."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from outreach.campaigns.service import METRIC_FIELDS
+from outreach.models import Activity, Campaign, Client, Contact, Prospect, Site, Tag, User
+
+T = TypeVar("T")
+
+#: the sort keys of the prospect list; a leading "-" sorts descending
+PROSPECT_SORTS = ("created_at", "updated_at", "stage_changed_at", "domain", "stage", *METRIC_FIELDS)
+
+
+def is_staff(user: User) -> bool:
+    """Admins and members run campaigns and may change anything; client-viewers only read."""
+    return user.role in ("admin", "member")
+
+
+def can_read_client(user: User, client_id: int) -> bool:
+    return is_staff(user) or user.client_id == client_id
+
+
+def visible_campaign_ids(user: User) -> Select[tuple[int]] | None:
+    """A subquery of the campaigns a client-viewer may read; None for staff (they read all)."""
+    if is_staff(user):
+        return None
+    return select(Campaign.id).where(Campaign.client_id == user.client_id)
+
+
+@dataclass
+class Page(Generic[T]):
+    items: list[T]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def paginate(session: Session, query: Select[Any], page: int, per_page: int) -> Page[Any]:
+    """One page of the query's rows and the total count (two queries, whatever the table size)."""
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    items = list(session.scalars(query.limit(per_page).offset((page - 1) * per_page)))
+    return Page(items, total, page, per_page)
+
+
+# --- clients and campaigns ---------------------------------------------------------------------
+
+def clients_query(user: User, search: str | None = None) -> Select[tuple[Client]]:
+    query = select(Client).order_by(Client.name, Client.id)
+    if not is_staff(user):
+        query = query.where(Client.id == user.client_id)
+    if search:
+        query = query.where(Client.name.icontains(search, autoescape=True))
+    return query
+
+
+def campaigns_query(user: User, *, client_id: int | None = None, status: str | None = None,
+                    kind: str | None = None, search: str | None = None) -> Select[tuple[Campaign]]:
+    query = select(Campaign).order_by(Campaign.created_at.desc(), Campaign.id.desc())
+    if not is_staff(user):
+        query = query.where(Campaign.client_id == user.client_id)
+    if client_id is not None:
+        query = query.where(Campaign.client_id == client_id)
+    if status:
+        query = query.where(Campaign.status == status)
+    if kind:
+        query = query.where(Campaign.kind == kind)
+    if search:
+        query = query.where(Campaign.name.icontains(search, autoescape=True))
+    return query
+
+
+# --- prospects ---------------------------------------------------------------------------------
+
+@dataclass
+class ProspectFilters:
+    campaign_id: int | None = None
+    client_id: int | None = None
+    stages: list[str] = field(default_factory=list)
+    tag: str | None = None
+    #: a user id; 0 means "nobody"
+    owner_id: int | None = None
+    search: str | None = None
+    #: metric name -> (minimum, maximum), either may be None
+    metric_ranges: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
+    sort: str = "-created_at"
+
+
+def prospects_query(user: User, filters: ProspectFilters) -> Select[tuple[Prospect]]:
+    """The prospects the user may see that match the filters, with what a listing shows loaded."""
+    query = (select(Prospect).join(Site, Site.id == Prospect.site_id)
+             .options(selectinload(Prospect.site), selectinload(Prospect.contact),
+                      selectinload(Prospect.owner), selectinload(Prospect.tags)))
+    visible = visible_campaign_ids(user)
+    if visible is not None:
+        query = query.where(Prospect.campaign_id.in_(visible))
+    if filters.campaign_id is not None:
+        query = query.where(Prospect.campaign_id == filters.campaign_id)
+    if filters.client_id is not None:
+        query = query.where(Prospect.campaign_id.in_(
+            select(Campaign.id).where(Campaign.client_id == filters.client_id)))
+    if filters.stages:
+        query = query.where(Prospect.stage.in_(filters.stages))
+    if filters.tag:
+        query = query.where(Prospect.tags.any(Tag.name == filters.tag.strip().lower()))
+    if filters.owner_id == 0:
+        query = query.where(Prospect.owner_id.is_(None))
+    elif filters.owner_id is not None:
+        query = query.where(Prospect.owner_id == filters.owner_id)
+    if filters.search:
+        term = filters.search.strip()
+        query = query.outerjoin(Contact, Contact.id == Prospect.contact_id).where(or_(
+            Site.domain.icontains(term, autoescape=True),
+            Prospect.page_url.icontains(term, autoescape=True),
+            Contact.email.icontains(term, autoescape=True),
+            Contact.name.icontains(term, autoescape=True)))
+    for metric, (low, high) in filters.metric_ranges.items():
+        column = getattr(Site, metric)
+        if low is not None:
+            query = query.where(column >= low)
+        if high is not None:
+            query = query.where(column <= high)
+    descending = filters.sort.startswith("-")
+    key = filters.sort.lstrip("-")
+    column = {"domain": Site.domain, "stage": Prospect.stage, "created_at": Prospect.created_at,
+              "updated_at": Prospect.updated_at, "stage_changed_at": Prospect.stage_changed_at,
+              **{m: getattr(Site, m) for m in METRIC_FIELDS}}[key]
+    if descending:
+        return query.order_by(column.desc().nulls_last(), Prospect.id.desc())
+    return query.order_by(column.asc().nulls_last(), Prospect.id.asc())
+
+
+def prospect_with_details(session: Session, prospect_id: int) -> Prospect | None:
+    return session.scalar(select(Prospect).where(Prospect.id == prospect_id)
+                          .options(selectinload(Prospect.site), selectinload(Prospect.contact),
+                                   selectinload(Prospect.owner), selectinload(Prospect.tags),
+                                   selectinload(Prospect.campaign)))
+
+
+def timeline_query(prospect_id: int, kind: str | None = None) -> Select[tuple[Activity]]:
+    """The prospect's timeline, newest first."""
+    query = (select(Activity).where(Activity.prospect_id == prospect_id)
+             .options(selectinload(Activity.user))
+             .order_by(Activity.created_at.desc(), Activity.id.desc()))
+    if kind:
+        query = query.where(Activity.kind == kind)
+    return query
+
+
+# --- contacts ----------------------------------------------------------------------------------
+
+def contacts_query(user: User, *, campaign_id: int | None = None, status: str | None = None,
+                   search: str | None = None, domain: str | None = None) -> Select[tuple[Contact]]:
+    """Contacts: staff see all; a client-viewer sees those on its client's campaigns."""
+    query = select(Contact).options(selectinload(Contact.site)).order_by(Contact.email, Contact.id)
+    visible = visible_campaign_ids(user)
+    if visible is not None:
+        query = query.where(Contact.id.in_(
+            select(Prospect.contact_id).where(Prospect.campaign_id.in_(visible))))
+    if campaign_id is not None:
+        query = query.where(Contact.id.in_(
+            select(Prospect.contact_id).where(Prospect.campaign_id == campaign_id)))
+    if status:
+        query = query.where(Contact.status == status)
+    if search:
+        query = query.where(or_(Contact.email.icontains(search, autoescape=True),
+                                Contact.name.icontains(search, autoescape=True)))
+    if domain:
+        query = query.where(Contact.site_id.in_(select(Site.id).where(Site.domain == domain.strip().lower())))
+    return query
+
+
+def can_read_contact(session: Session, user: User, contact_id: int) -> bool:
+    visible = visible_campaign_ids(user)
+    if visible is None:
+        return True
+    found = session.scalar(select(Prospect.id).where(Prospect.contact_id == contact_id,
+                                                    Prospect.campaign_id.in_(visible)).limit(1))
+    return found is not None

@@ -1,0 +1,72 @@
+"""Records as the JSON the API answers (the OpenAPI schemas in openapi.py describe these shapes)."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import url_for
+
+from outreach.models import Activity, Campaign, Client, Contact, Prospect, Site, User
+
+
+def when(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def user_ref(user: User | None) -> dict[str, Any] | None:
+    return {"id": user.id, "name": user.display_name} if user is not None else None
+
+
+def client(c: Client) -> dict[str, Any]:
+    return {"id": c.id, "name": c.name, "website": c.website,
+            "report_emails": [a.strip() for a in c.report_emails.split(",") if a.strip()],
+            "notes": c.notes, "created_at": when(c.created_at),
+            "url": url_for("api.get_client", client_id=c.id, _external=True)}
+
+
+def campaign(c: Campaign) -> dict[str, Any]:
+    return {"id": c.id, "client_id": c.client_id, "name": c.name, "kind": c.kind, "status": c.status,
+            "target_urls": c.target_url_list, "keywords": c.keyword_list, "owner": user_ref(c.owner),
+            "created_at": when(c.created_at),
+            "url": url_for("api.get_campaign", campaign_id=c.id, _external=True),
+            "prospects_url": url_for("api.campaign_prospects", campaign_id=c.id, _external=True)}
+
+
+def site(s: Site) -> dict[str, Any]:
+    return {"id": s.id, "domain": s.domain, "domain_rating": s.domain_rating,
+            "domain_authority": s.domain_authority, "authority_score": s.authority_score,
+            "organic_traffic": s.organic_traffic}
+
+
+def contact_ref(c: Contact | None) -> dict[str, Any] | None:
+    if c is None:
+        return None
+    return {"id": c.id, "email": c.email, "name": c.name, "status": c.status}
+
+
+def contact(c: Contact) -> dict[str, Any]:
+    return {**contact_ref(c),  # type: ignore[dict-item]
+            "status_reason": c.status_reason, "is_role": c.is_role, "is_guessed": c.is_guessed,
+            "found_on": c.found_on, "site": {"id": c.site.id, "domain": c.site.domain} if c.site else None,
+            "checked_at": when(c.checked_at), "created_at": when(c.created_at),
+            "url": url_for("api.get_contact", contact_id=c.id, _external=True)}
+
+
+def prospect(p: Prospect) -> dict[str, Any]:
+    return {"id": p.id, "campaign_id": p.campaign_id, "page_url": p.page_url, "site": site(p.site),
+            "contact": contact_ref(p.contact), "stage": p.stage, "position": p.position,
+            "owner": user_ref(p.owner), "tags": [t.name for t in p.tags],
+            "override_reason": p.override_reason, "created_at": when(p.created_at),
+            "updated_at": when(p.updated_at), "stage_changed_at": when(p.stage_changed_at),
+            "url": url_for("api.get_prospect", prospect_id=p.id, _external=True),
+            "timeline_url": url_for("api.timeline", prospect_id=p.id, _external=True)}
+
+
+def activity(a: Activity) -> dict[str, Any]:
+    return {"id": a.id, "prospect_id": a.prospect_id, "kind": a.kind, "text": a.text, "details": a.details,
+            "user": user_ref(a.user), "created_at": when(a.created_at)}
+
+
+def stage_change(a: Activity) -> dict[str, Any]:
+    return {"id": a.id, "prospect_id": a.prospect_id, "from": a.details.get("from"), "to": a.details.get("to"),
+            "text": a.text, "user": user_ref(a.user), "created_at": when(a.created_at)}

@@ -1,0 +1,451 @@
+"""The /api/v1 blueprint: token auth, JSON errors, and thin views over the campaign services."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
+from sqlalchemy import select
+from werkzeug.exceptions import HTTPException
+
+from outreach.accounts.service import user_for_token
+from outreach.api import queries
+from outreach.api import serialize as out
+from outreach.api.errors import ApiError, bad_parameter, forbidden, invalid, not_found
+from outreach.api.inputs import (
+    Body,
+    pagination,
+    query_choice,
+    query_choices,
+    query_float,
+    query_int,
+)
+from outreach.campaigns import service
+from outreach.campaigns.service import METRIC_FIELDS
+from outreach.models import STAGES, Campaign, Client, Contact, Prospect, User
+from outreach.models.campaigns import CAMPAIGN_KINDS, CAMPAIGN_STATUSES
+from outreach.web.state import db_session, settings
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+CONTACT_STATUSES = ("unchecked", "valid", "invalid", "unknown")
+
+
+# --- authentication and errors -----------------------------------------------------------------
+
+@bp.before_request
+def _authenticate() -> None:
+    """Every endpoint but the OpenAPI document needs `Authorization: Bearer <token>`; cookies are ignored."""
+    if request.endpoint == "api.openapi":
+        return
+    scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise ApiError(401, "unauthorized",
+                       "send an API token as 'Authorization: Bearer <token>' (create one on your account page)")
+    session = db_session()
+    user = user_for_token(session, secret.strip())
+    if user is None:
+        raise ApiError(401, "unauthorized", "the API token is unknown, revoked or its user is deactivated")
+    if session.dirty:  # last_used_at, at most once a minute
+        session.commit()
+    g.api_user = user
+
+
+def _user() -> User:
+    return g.api_user
+
+
+def _error_response(error: ApiError) -> Response:
+    response = jsonify(error.body())
+    response.status_code = error.status
+    if error.status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="outreach"'
+    return response
+
+
+@bp.errorhandler(ApiError)
+def _api_error(error: ApiError) -> Response:
+    return _error_response(error)
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(error: HTTPException) -> Response:
+    code = (error.name or "error").lower().replace(" ", "_")
+    response = _error_response(ApiError(error.code or 500, code, error.description or error.name))
+    if error.code == 405 and isinstance(error, HTTPException) and error.get_headers():
+        response.headers.update({k: v for k, v in error.get_headers() if k == "Allow"})
+    return response
+
+
+@bp.errorhandler(Exception)
+def _unexpected(error: Exception) -> Response:
+    if current_app.testing:
+        raise error
+    log.exception("API request failed: %s %s", request.method, request.path)
+    return _error_response(ApiError(500, "internal_error", "the server failed; the error is logged"))
+
+
+def _commit() -> None:
+    db_session().commit()
+
+
+def _body(*allowed: str) -> Body:
+    return Body(request.get_json(force=True, silent=True), allowed)
+
+
+def _listing(page: queries.Page[Any], render: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
+    """A page of records with its totals and the links to the neighbouring pages."""
+
+    def link(number: int) -> str:
+        args = {**request.args.to_dict(), "page": number, "per_page": page.per_page}
+        return url_for(request.endpoint or "", **(request.view_args or {}), **args, _external=True)
+
+    return {"data": [render(item) for item in page.items],
+            "meta": {"total": page.total, "page": page.page, "per_page": page.per_page, "pages": page.pages},
+            "links": {"self": link(page.page), "first": link(1), "last": link(page.pages),
+                      "next": link(page.page + 1) if page.page < page.pages else None,
+                      "prev": link(page.page - 1) if page.page > 1 else None}}
+
+
+def _paginate(query: Any, render: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
+    page, per_page = pagination(request.args, settings()["app"]["page_size"])
+    return _listing(queries.paginate(db_session(), query, page, per_page), render)
+
+
+def _created(payload: dict[str, Any]) -> tuple[Response, int, dict[str, str]]:
+    return jsonify(payload), 201, {"Location": payload["url"]}
+
+
+def _require_staff() -> None:
+    if not queries.is_staff(_user()):
+        raise forbidden("client-viewers have read-only access")
+
+
+def _service_error(exc: service.CampaignError) -> ApiError:
+    return invalid(exc.field or "body", str(exc))
+
+
+# --- lookups that enforce the role rules ---------------------------------------------------------
+
+def _client(client_id: int, *, edit: bool = False) -> Client:
+    client = db_session().get(Client, client_id)
+    if client is None or not queries.can_read_client(_user(), client.id):
+        raise not_found("client")
+    if edit:
+        _require_staff()
+    return client
+
+
+def _campaign(campaign_id: int, *, edit: bool = False) -> Campaign:
+    campaign = db_session().get(Campaign, campaign_id)
+    if campaign is None or not queries.can_read_client(_user(), campaign.client_id):
+        raise not_found("campaign")
+    if edit:
+        _require_staff()
+    return campaign
+
+
+def _prospect(prospect_id: int, *, edit: bool = False) -> Prospect:
+    prospect = queries.prospect_with_details(db_session(), prospect_id)
+    if prospect is None or not queries.can_read_client(_user(), prospect.campaign.client_id):
+        raise not_found("prospect")
+    if edit:
+        _require_staff()
+    return prospect
+
+
+def _search() -> str | None:
+    value = request.args.get("search", "").strip()
+    if len(value) > 200:
+        raise bad_parameter("search", "search is longer than 200 characters")
+    return value or None
+
+
+# --- the OpenAPI document ----------------------------------------------------------------------
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    from outreach.api.openapi import build_spec
+
+    return jsonify(build_spec())
+
+
+# --- clients -----------------------------------------------------------------------------------
+
+@bp.get("/clients")
+def list_clients() -> dict[str, Any]:
+    return _paginate(queries.clients_query(_user(), _search()), out.client)
+
+
+@bp.post("/clients")
+def create_client() -> tuple[Response, int, dict[str, str]]:
+    _require_staff()
+    body = _body("name", "website", "report_emails", "notes")
+    try:
+        client = service.create_client(
+            db_session(), body.string("name", required=True, max_length=200),
+            website=body.string("website", max_length=500),
+            report_emails=", ".join(body.lines("report_emails").splitlines()),
+            notes=body.string("notes"), actor=_user())
+    except service.CampaignError as exc:
+        raise _service_error(exc) from None
+    _commit()
+    return _created(out.client(client))
+
+
+@bp.get("/clients/<int:client_id>")
+def get_client(client_id: int) -> dict[str, Any]:
+    return out.client(_client(client_id))
+
+
+@bp.patch("/clients/<int:client_id>")
+def update_client(client_id: int) -> dict[str, Any]:
+    client = _client(client_id, edit=True)
+    body = _body("name", "website", "report_emails", "notes")
+    emails = ", ".join(body.lines("report_emails").splitlines()) if "report_emails" in body else client.report_emails
+    try:
+        service.update_client(db_session(), client, name=body.string("name", default=client.name, max_length=200),
+                              website=body.string("website", default=client.website, max_length=500),
+                              report_emails=emails, notes=body.string("notes", default=client.notes),
+                              actor=_user())
+    except service.CampaignError as exc:
+        raise _service_error(exc) from None
+    _commit()
+    return out.client(client)
+
+
+# --- campaigns ---------------------------------------------------------------------------------
+
+@bp.get("/campaigns")
+def list_campaigns() -> dict[str, Any]:
+    query = queries.campaigns_query(
+        _user(), client_id=query_int(request.args, "client_id"),
+        status=query_choice(request.args, "status", CAMPAIGN_STATUSES),
+        kind=query_choice(request.args, "kind", CAMPAIGN_KINDS), search=_search())
+    return _paginate(query, out.campaign)
+
+
+@bp.post("/campaigns")
+def create_campaign() -> tuple[Response, int, dict[str, str]]:
+    _require_staff()
+    body = _body("client_id", "name", "kind", "target_urls", "keywords", "owner_id")
+    kind = body.string("kind", default="custom")
+    try:
+        campaign = service.create_campaign(
+            db_session(), body.integer("client_id", required=True) or 0,
+            body.string("name", required=True, max_length=200), kind=kind,
+            target_urls=body.lines("target_urls"), keywords=body.lines("keywords"),
+            owner_id=body.integer("owner_id"), actor=_user())
+    except service.CampaignError as exc:
+        raise _service_error(exc) from None
+    _commit()
+    return _created(out.campaign(campaign))
+
+
+@bp.get("/campaigns/<int:campaign_id>")
+def get_campaign(campaign_id: int) -> dict[str, Any]:
+    return out.campaign(_campaign(campaign_id))
+
+
+@bp.patch("/campaigns/<int:campaign_id>")
+def update_campaign(campaign_id: int) -> dict[str, Any]:
+    campaign = _campaign(campaign_id, edit=True)
+    body = _body("name", "kind", "status", "target_urls", "keywords", "owner_id")
+    try:
+        service.update_campaign(
+            db_session(), campaign, name=body.string("name", default=campaign.name, max_length=200),
+            kind=body.string("kind", default=campaign.kind),
+            target_urls=body.lines("target_urls") if "target_urls" in body else campaign.target_urls,
+            keywords=body.lines("keywords") if "keywords" in body else campaign.keywords,
+            owner_id=body.integer("owner_id") if "owner_id" in body else campaign.owner_id,
+            status=body.optional_string("status"), actor=_user())
+    except service.CampaignError as exc:
+        raise _service_error(exc) from None
+    _commit()
+    return out.campaign(campaign)
+
+
+# --- prospects ---------------------------------------------------------------------------------
+
+def _prospect_filters(campaign_id: int | None) -> queries.ProspectFilters:
+    args = request.args
+    owner_raw = args.get("owner", "").strip()
+    owner_id: int | None = None
+    if owner_raw == "me":
+        owner_id = _user().id
+    elif owner_raw == "none":
+        owner_id = 0
+    elif owner_raw:
+        owner_id = query_int(args, "owner")
+    ranges = {m: (query_float(args, f"min_{m}"), query_float(args, f"max_{m}")) for m in METRIC_FIELDS}
+    sorts = tuple(s for key in queries.PROSPECT_SORTS for s in (key, f"-{key}"))
+    tag = args.get("tag", "").strip()
+    return queries.ProspectFilters(
+        campaign_id=campaign_id if campaign_id is not None else query_int(args, "campaign_id"),
+        client_id=query_int(args, "client_id"), stages=query_choices(args, "stage", STAGES),
+        tag=tag[:60] or None, owner_id=owner_id, search=_search(),
+        metric_ranges={m: r for m, r in ranges.items() if r != (None, None)},
+        sort=query_choice(args, "sort", sorts, default="-created_at") or "-created_at")
+
+
+@bp.get("/prospects")
+def list_prospects() -> dict[str, Any]:
+    return _paginate(queries.prospects_query(_user(), _prospect_filters(None)), out.prospect)
+
+
+@bp.get("/campaigns/<int:campaign_id>/prospects")
+def campaign_prospects(campaign_id: int) -> dict[str, Any]:
+    campaign = _campaign(campaign_id)
+    return _paginate(queries.prospects_query(_user(), _prospect_filters(campaign.id)), out.prospect)
+
+
+@bp.post("/campaigns/<int:campaign_id>/prospects")
+def create_prospect(campaign_id: int) -> tuple[Response, int, dict[str, str]]:
+    campaign = _campaign(campaign_id, edit=True)
+    body = _body("url", "email", "contact_name", "metrics", "owner_id", "override_reason", "tags")
+    session = db_session()
+    try:
+        prospect = service.add_prospect(
+            session, campaign, body.string("url", required=True, max_length=2000),
+            email=body.optional_string("email", max_length=320),
+            contact_name=body.string("contact_name", max_length=200), metrics=body.metrics("metrics"),
+            actor=_user(), override_reason=body.optional_string("override_reason", max_length=500),
+            owner_id=_owner_id(body))
+        if "tags" in body:
+            service.set_tags(session, prospect, body.string_list("tags"), _user())
+    except service.ProspectConflict as exc:
+        raise ApiError(409, "conflict", f"{exc}; send override_reason to add it anyway", "override_reason",
+                       {"conflicts": [{"reason": c.reason, "message": c.message, "campaign_id": c.campaign_id}
+                                      for c in exc.conflicts]}) from None
+    except service.CampaignError as exc:
+        raise _service_error(exc) from None
+    _commit()
+    return _created(out.prospect(_prospect(prospect.id)))
+
+
+def _owner_id(body: Body) -> int | None:
+    """The owner_id field: a team member (admin or member), or null."""
+    owner_id = body.integer("owner_id")
+    if owner_id is not None:
+        owner = db_session().get(User, owner_id)
+        if owner is None or not queries.is_staff(owner) or not owner.is_active:
+            raise invalid("owner_id", "the owner must be an active team member (admin or member)")
+    return owner_id
+
+
+@bp.get("/prospects/<int:prospect_id>")
+def get_prospect(prospect_id: int) -> dict[str, Any]:
+    return out.prospect(_prospect(prospect_id))
+
+
+@bp.patch("/prospects/<int:prospect_id>")
+def update_prospect(prospect_id: int) -> dict[str, Any]:
+    prospect = _prospect(prospect_id, edit=True)
+    body = _body("tags", "owner_id")
+    session = db_session()
+    try:
+        if "tags" in body:
+            service.set_tags(session, prospect, body.string_list("tags"), _user())
+        if "owner_id" in body:
+            service.assign_owner(session, prospect, _owner_id(body), _user())
+    except service.CampaignError as exc:
+        raise _service_error(exc) from None
+    _commit()
+    return out.prospect(_prospect(prospect.id))
+
+
+@bp.delete("/prospects/<int:prospect_id>")
+def delete_prospect(prospect_id: int) -> tuple[str, int]:
+    prospect = _prospect(prospect_id, edit=True)
+    service.delete_prospects(db_session(), [prospect], _user())
+    _commit()
+    return "", 204
+
+
+# --- stage changes, notes, timeline ------------------------------------------------------------
+
+@bp.get("/prospects/<int:prospect_id>/stage-changes")
+def list_stage_changes(prospect_id: int) -> dict[str, Any]:
+    prospect = _prospect(prospect_id)
+    return _paginate(queries.timeline_query(prospect.id, "stage"), out.stage_change)
+
+
+@bp.post("/prospects/<int:prospect_id>/stage-changes")
+def change_stage(prospect_id: int) -> dict[str, Any]:
+    prospect = _prospect(prospect_id, edit=True)
+    body = _body("stage", "reason", "position")
+    stage = body.string("stage", required=True, max_length=20)
+    if stage not in STAGES:
+        raise invalid("stage", f"unknown stage {stage!r} (expected one of: {', '.join(STAGES)})")
+    try:
+        changed = service.move_prospect(db_session(), prospect, stage, actor=_user(),
+                                        position=body.number("position"),
+                                        reason=body.string("reason", max_length=500).strip())
+    except service.CampaignError as exc:
+        raise _service_error(exc) from None
+    _commit()
+    return {"changed": changed, "prospect": out.prospect(prospect)}
+
+
+@bp.get("/prospects/<int:prospect_id>/timeline")
+def timeline(prospect_id: int) -> dict[str, Any]:
+    prospect = _prospect(prospect_id)
+    kind = request.args.get("kind", "").strip()[:40] or None
+    return _paginate(queries.timeline_query(prospect.id, kind), out.activity)
+
+
+@bp.post("/prospects/<int:prospect_id>/notes")
+def add_note(prospect_id: int) -> tuple[Response, int]:
+    prospect = _prospect(prospect_id, edit=True)
+    body = _body("text")
+    try:
+        note = service.add_note(db_session(), prospect, body.string("text", required=True), _user())
+    except service.CampaignError as exc:
+        raise _service_error(exc) from None
+    _commit()
+    return jsonify(out.activity(note)), 201
+
+
+# --- contacts ----------------------------------------------------------------------------------
+
+@bp.get("/contacts")
+def list_contacts() -> dict[str, Any]:
+    campaign_id = query_int(request.args, "campaign_id")
+    domain = request.args.get("domain", "").strip()[:255] or None
+    query = queries.contacts_query(_user(), campaign_id=campaign_id, search=_search(), domain=domain,
+                                   status=query_choice(request.args, "status", CONTACT_STATUSES))
+    return _paginate(query, out.contact)
+
+
+@bp.get("/contacts/<int:contact_id>")
+def get_contact(contact_id: int) -> dict[str, Any]:
+    session = db_session()
+    contact = session.scalar(select(Contact).where(Contact.id == contact_id))
+    if contact is None or not queries.can_read_contact(session, _user(), contact.id):
+        raise not_found("contact")
+    return out.contact(contact)
+
+
+# --- anything else under /api/v1 -----------------------------------------------------------------
+
+@bp.route("/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+def unknown(rest: str) -> Response:
+    """A JSON 404 (or 405 when the path exists for other methods) instead of the HTML error page."""
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    allowed = []
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        try:
+            endpoint, _args = adapter.match(method=method)
+        except HTTPException:
+            continue
+        if endpoint != "api.unknown":
+            allowed.append(method)
+    if allowed:
+        response = _error_response(ApiError(405, "method_not_allowed",
+                                            f"{request.method} is not allowed here (use {', '.join(allowed)})"))
+        response.headers["Allow"] = ", ".join(allowed)
+        return response
+    raise ApiError(404, "not_found", f"no API endpoint at {request.path}")
