@@ -163,7 +163,7 @@ class GuardedResolver(AbstractResolver):
 
 
 class _HostState:
-    __slots__ = ("next_at", "robots", "robots_lock", "semaphore", "slot_lock")
+    __slots__ = ("next_at", "robots", "robots_error", "robots_lock", "semaphore", "slot_lock")
 
     def __init__(self, limit: int) -> None:
         self.semaphore = asyncio.Semaphore(limit)
@@ -171,6 +171,7 @@ class _HostState:
         self.next_at = 0.0
         self.robots: Any = None          # a Protego parser, or True/False for allow/deny all
         self.robots_lock = asyncio.Lock()
+        self.robots_error: str | None = None  # why robots.txt could not be fetched at all
 
 
 def _origin(url: str) -> str:
@@ -386,14 +387,20 @@ class Fetcher:
             return state.robots
         async with state.robots_lock:
             if state.robots is None:
-                state.robots = await self._load_robots(origin)
+                state.robots = await self._load_robots(origin, state)
         return state.robots
 
-    async def _load_robots(self, origin: str) -> Any:
+    def robots_error(self, url: str) -> str | None:
+        """The error code met fetching url's robots.txt (dns, refused, timeout...), if it failed."""
+        state = self._hosts.get(_origin(url))
+        return state.robots_error if state else None
+
+    async def _load_robots(self, origin: str, state: _HostState) -> Any:
         from protego import Protego
 
         got = await self.fetch(origin + "/robots.txt", max_bytes=ROBOTS_MAX_BYTES, polite=False)
         if got.status is None or (got.error and got.error not in ("redirect_loop", "too_many_redirects")):
+            state.robots_error = got.error or "reset"
             return False  # network error: assume everything is disallowed (RFC 9309 2.3.1.4)
         if got.error or 400 <= got.status < 500:
             return True   # unavailable: everything allowed (RFC 9309 2.3.1.3)
