@@ -25,10 +25,12 @@ from outreach.models.campaigns import (
     Suppression,
     Tag,
 )
+from outreach.models.crawl import CrawlFinding, CrawlJob
 
 __all__ = [
     "PIPELINE_STAGES", "STAGES", "STAGE_EXITS",
     "Activity", "ApiToken", "AuditLog", "Backlink", "BacklinkCheck", "BacklinkEvent", "Base", "Campaign", "Client",
     "ClientLinkSettings", "Contact", "Opportunity",
+    "CrawlFinding", "CrawlJob",
     "Prospect", "ReportDelivery", "ReportShare", "Site", "Suppression", "Tag", "User",
 ]
