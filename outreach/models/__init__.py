@@ -30,7 +30,6 @@ from outreach.models.crawl import CrawlFinding, CrawlJob
 __all__ = [
     "PIPELINE_STAGES", "STAGES", "STAGE_EXITS",
     "Activity", "ApiToken", "AuditLog", "Backlink", "BacklinkCheck", "BacklinkEvent", "Base", "Campaign", "Client",
-    "ClientLinkSettings", "Contact", "Opportunity",
-    "CrawlFinding", "CrawlJob",
+    "ClientLinkSettings", "Contact", "CrawlFinding", "CrawlJob", "Opportunity",
     "Prospect", "ReportDelivery", "ReportShare", "Site", "Suppression", "Tag", "User",
 ]
