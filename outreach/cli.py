@@ -16,6 +16,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "worker": "outreach.runtime.cli:worker",
     "db": "outreach.runtime.cli:db",
     "user": "outreach.accounts.cli:user",
+    "contacts": "outreach.contacts.cli:contacts",
 }
 
 

@@ -1,0 +1,92 @@
+"""`outreach contacts find URL... [--json]`"""
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from outreach.cli import fail, load_settings_or_exit, print_json
+
+
+@click.group()
+def contacts() -> None:
+    """Find and check the addresses of sites."""
+
+
+@contacts.command("find")
+@click.argument("urls", nargs=-1, required=True)
+@click.option("--max-pages", type=click.IntRange(1, 50), default=6, show_default=True,
+              help="Pages fetched per site (the page, then contact/about/team/write-for-us pages).")
+@click.option("--allow-domain", "allow_domains", multiple=True,
+              help="Also count addresses on this domain (repeatable).")
+@click.option("--no-check", is_flag=True, help="Skip the DNS (MX) check.")
+@click.option("--campaign", "campaign_id", type=int, help="Also store the contacts (needs a migrated database).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+def find(ctx: click.Context, urls: tuple[str, ...], max_pages: int, allow_domains: tuple[str, ...],
+         no_check: bool, campaign_id: int | None, as_json: bool) -> None:
+    """Addresses published on the page and its site's contact pages, with their MX check."""
+    import asyncio
+
+    from outreach.contacts.finder import find_contacts
+    from outreach.contacts.validation import AddressChecker
+    from outreach.lib.http import BadURL, Fetcher, FetchSettings, check_url
+
+    settings = load_settings_or_exit(ctx)
+    try:
+        seeds = [check_url(u) for u in urls]
+    except BadURL as exc:
+        fail(str(exc))
+    checker = None if no_check else AddressChecker.from_settings(settings)
+
+    async def run() -> list[Any]:
+        async with Fetcher(FetchSettings.from_settings(settings)) as fetcher:
+            return await find_contacts(fetcher, seeds, checker, max_pages=max_pages, allow_domains=allow_domains)
+
+    sites = asyncio.run(run())
+    if campaign_id is not None:
+        _store(settings, campaign_id, sites)
+    rows, guessed = [], []
+    for site in sites:
+        for address in site.addresses:
+            verdict = site.verdicts.get(address.email)
+            rows.append({"email": address.email, "found_on": address.found_on, "name": address.name or None,
+                         "status": verdict.status if verdict else "unknown",
+                         "reason": verdict.reason if verdict else "not checked (--no-check)",
+                         "is_role": address.is_role, "source": address.source, "site": site.url})
+        for guess in site.guesses:
+            guessed.append({"email": guess.email, "name": guess.name, "pattern": guess.pattern,
+                            "basis": guess.basis, "site": site.url, "guessed": True})
+    errors = [{"url": s.url, "error": s.error} for s in sites if s.error]
+    if as_json:
+        print_json({"contacts": rows, "guessed": guessed, "errors": errors})
+        return
+    for row in rows:
+        role = " (role)" if row["is_role"] else ""
+        click.echo(f"{row['email']}{role}\t{row['status']}: {row['reason']}\t{row['found_on']}")
+    for row in guessed:
+        click.echo(f"{row['email']}\tguessed from {row['name']} ({row['basis']})")
+    for row in errors:
+        click.echo(f"{row['url']}: could not fetch ({row['error']})", err=True)
+    if not rows and not guessed:
+        click.echo("no addresses found", err=True)
+
+
+def _store(settings: dict[str, Any], campaign_id: int, sites: list[Any]) -> None:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from outreach.contacts.service import save_site_contacts
+    from outreach.db import make_engine, make_sessionmaker, session_scope
+    from outreach.models import Campaign
+
+    engine = make_engine(settings["database"]["url"])
+    try:
+        with session_scope(make_sessionmaker(engine)) as session:
+            if session.get(Campaign, campaign_id) is None:
+                fail(f"no campaign with id {campaign_id}")
+            for site in sites:
+                save_site_contacts(session, site)
+    except SQLAlchemyError as exc:
+        fail(f"could not store the contacts: {str(exc).splitlines()[0]}", code=1)
+    finally:
+        engine.dispose()

@@ -1,0 +1,156 @@
+"""Is an address deliverable as far as we can tell without sending? Syntax, then DNS.
+
+Syntax comes from email-validator (through outreach.lib.addresses). The domain must accept mail:
+its MX records, or, when it has none, an A or AAAA record (the implicit MX of RFC 5321 §5.1). A
+"null MX" (RFC 7505: one MX of preference 0 pointing at ".") says the domain takes no mail. DNS
+answers are cached per domain for `[dns] cache_seconds`; the resolver is the system's unless
+`[dns] nameservers` (and `port`) name others.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import dns.exception
+import dns.name
+import dns.rdatatype
+import dns.resolver
+
+from outreach.contacts.extraction import is_role_address, rejection
+from outreach.lib.addresses import BadAddress, normalise_address
+from outreach.lib.clock import utcnow
+
+
+@dataclass(frozen=True)
+class Verdict:
+    email: str
+    #: valid | invalid | unknown (DNS did not answer: try again later)
+    status: str
+    reason: str
+    is_role: bool = False
+
+
+@dataclass(frozen=True)
+class DomainVerdict:
+    status: str
+    reason: str
+
+
+class _Cache:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: dict[tuple[Any, ...], tuple[datetime, DomainVerdict]] = {}
+
+    def get(self, key: tuple[Any, ...]) -> DomainVerdict | None:
+        with self._lock:
+            item = self._items.get(key)
+            if item is None:
+                return None
+            if item[0] <= utcnow():
+                del self._items[key]
+                return None
+            return item[1]
+
+    def put(self, key: tuple[Any, ...], verdict: DomainVerdict, seconds: float) -> None:
+        with self._lock:
+            if len(self._items) > 50_000:
+                self._items.clear()
+            self._items[key] = (utcnow() + timedelta(seconds=seconds), verdict)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+#: shared by every checker in the process (keyed by resolver, so two configurations never mix)
+CACHE = _Cache()
+
+
+class AddressChecker:
+    """Checks addresses with one resolver configuration; cheap to create, safe across threads."""
+
+    def __init__(self, dns_settings: dict[str, Any]) -> None:
+        self.nameservers = [str(n) for n in dns_settings.get("nameservers") or []]
+        self.port = int(dns_settings.get("port") or 53)
+        self.timeout = float(dns_settings.get("timeout") or 5.0)
+        self.cache_seconds = float(dns_settings.get("cache_seconds") or 0)
+        self._key = (tuple(self.nameservers), self.port)
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, dict[str, Any]]) -> AddressChecker:
+        return cls(settings["dns"])
+
+    def _resolver(self) -> dns.resolver.Resolver:
+        if self.nameservers:
+            resolver = dns.resolver.Resolver(configure=False)
+            resolver.nameservers = list(self.nameservers)
+            resolver.port = self.port
+        else:
+            resolver = dns.resolver.Resolver()
+        resolver.lifetime = self.timeout
+        resolver.timeout = min(self.timeout, 2.0)
+        return resolver
+
+    def check(self, address: str) -> Verdict:
+        """The verdict for one address: syntax first, then whether its domain takes mail."""
+        try:
+            email = normalise_address(address)
+        except BadAddress as exc:
+            return Verdict(address.strip(), "invalid", str(exc))
+        why = rejection(email, None)
+        if why:
+            return Verdict(email, "invalid", why)
+        domain = email.rsplit("@", 1)[1]
+        verdict = self.check_domain(domain)
+        return Verdict(email, verdict.status, verdict.reason, is_role_address(email))
+
+    def check_domain(self, domain: str) -> DomainVerdict:
+        key = (*self._key, domain.lower())
+        cached = CACHE.get(key)
+        if cached is not None:
+            return cached
+        verdict = self._lookup(domain.lower())
+        if verdict.status != "unknown" and self.cache_seconds > 0:
+            CACHE.put(key, verdict, self.cache_seconds)
+        return verdict
+
+    def _lookup(self, domain: str) -> DomainVerdict:
+        resolver = self._resolver()
+        try:
+            answer = resolver.resolve(domain, "MX", search=False)
+        except dns.resolver.NXDOMAIN:
+            return DomainVerdict("invalid", f"{domain} does not exist (NXDOMAIN)")
+        except dns.resolver.NoAnswer:
+            return self._fallback(resolver, domain)
+        except (dns.resolver.NoNameservers, dns.exception.Timeout, dns.resolver.LifetimeTimeout) as exc:
+            return DomainVerdict("unknown", f"DNS lookup for {domain} failed: {_short(exc)}")
+        except dns.exception.DNSException as exc:
+            return DomainVerdict("unknown", f"DNS lookup for {domain} failed: {_short(exc)}")
+        hosts = sorted((r.preference, r.exchange.to_text(omit_final_dot=True)) for r in answer)
+        if len(hosts) == 1 and hosts[0][1] in ("", "."):
+            return DomainVerdict("invalid", f"{domain} accepts no mail (null MX)")
+        shown = ", ".join(h for _, h in hosts[:3] if h not in ("", "."))
+        return DomainVerdict("valid", f"MX {shown}")
+
+    def _fallback(self, resolver: dns.resolver.Resolver, domain: str) -> DomainVerdict:
+        failures = []
+        for rdtype in ("A", "AAAA"):
+            try:
+                answer = resolver.resolve(domain, rdtype, search=False)
+            except (dns.resolver.NoAnswer, dns.resolver.NXDOMAIN):
+                continue
+            except dns.exception.DNSException as exc:
+                failures.append(_short(exc))
+                continue
+            first = next(iter(answer)).to_text()
+            return DomainVerdict("valid", f"no MX; mail goes to the {rdtype} record {first} (RFC 5321)")
+        if failures:
+            return DomainVerdict("unknown", f"{domain} has no MX and its A/AAAA lookup failed: {failures[0]}")
+        return DomainVerdict("invalid", f"{domain} has no MX, A or AAAA record")
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).split(". ", 1)[0].strip() or type(exc).__name__
+    return text[:160]

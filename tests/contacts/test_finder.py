@@ -1,0 +1,99 @@
+"""Finding a site's contacts over a real test web, checking them against a real DNS server, and the CLI."""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from outreach.contacts.finder import SiteContacts, find_contacts
+from outreach.contacts.validation import AddressChecker
+from outreach.lib.http import Fetcher
+from tests.contacts.conftest import make_settings
+from tests.contacts.dnsserver import DNSServer
+from tests.lib.testweb import TestWeb
+
+
+def build_site(web: TestWeb) -> None:
+    web.page("/robots.txt", "User-agent: *\nDisallow: /private\n", content_type="text/plain")
+    web.page("/blog/post", '<html><head><meta name="author" content="Tom Baker"></head><body>'
+             '<p>A post.</p><a href="/about-us">About us</a><a href="/team">Our team</a>'
+             '<a href="/private/staff">Staff</a><img src="/img/logo@2x.png"></body></html>')
+    web.page("/about-us", '<html><body><p>Founded 2010. Write to editor [at] site [dot] test.</p>'
+             '<a href="mailto:ann.lee@site.test">Ann Lee</a></body></html>')
+    web.page("/team", "<html><body><p>Questions about our host? support@bighost.test. "
+             "Placeholder: you@example.com</p></body></html>")
+    web.page("/contact", '<html><body><a href="mailto:hello@site.test">hello@site.test</a>'
+             '<p>jobs@nomx.test</p></body></html>')
+    web.page("/private/staff", "<html><body>secret@site.test</body></html>")
+
+
+def run_finder(web: TestWeb, checker: AddressChecker | None, **kwargs: object) -> SiteContacts:
+    async def go() -> list[SiteContacts]:
+        async with Fetcher(make_settings()) as fetcher:
+            return await find_contacts(fetcher, [web.url("/blog/post")], checker, **kwargs)  # type: ignore[arg-type]
+    return asyncio.run(go())[0]
+
+
+def test_it_finds_the_sites_addresses_on_its_contact_pages(web: TestWeb) -> None:
+    build_site(web)
+    found = run_finder(web, None, site_domain="site.test", allow_domains=["nomx.test"])
+    assert {a.email: a.found_on for a in found.addresses} == {
+        "editor@site.test": web.url("/about-us"), "ann.lee@site.test": web.url("/about-us"),
+        "hello@site.test": web.url("/contact"), "jobs@nomx.test": web.url("/contact")}
+    assert web.hits["/private/staff"] == 0  # robots.txt
+    assert dict(found.ignored)["support@bighost.test"] == "on another domain than site.test"
+    assert "logo@2x.png" not in {a.email for a in found.addresses}
+
+
+def test_named_authors_get_guesses_in_the_sites_pattern_marked_as_guessed(web: TestWeb) -> None:
+    build_site(web)
+    found = run_finder(web, None, site_domain="site.test")
+    assert [(g.email, g.basis) for g in found.guesses] == [("tom.baker@site.test", "pattern seen on this site")]
+    assert "tom.baker@site.test" not in {a.email for a in found.addresses}
+
+
+def test_found_addresses_are_checked_against_dns(web: TestWeb, dns_server: DNSServer) -> None:
+    build_site(web)
+    checker = AddressChecker({"nameservers": ["127.0.0.1"], "port": dns_server.port, "timeout": 1.0,
+                              "cache_seconds": 60})
+    found = run_finder(web, checker, site_domain="site.test", allow_domains=["nomx.test"])
+    assert {e: (v.status, v.is_role) for e, v in found.verdicts.items()} == {
+        "editor@site.test": ("valid", True), "ann.lee@site.test": ("valid", False),
+        "hello@site.test": ("valid", True), "jobs@nomx.test": ("invalid", True)}
+    assert dns_server.queries.count(("site.test.", "MX")) == 1  # cached
+
+
+def test_an_unreachable_page_is_an_error_not_a_crash() -> None:
+    async def go() -> list[SiteContacts]:
+        async with Fetcher(make_settings(timeout=1.0)) as fetcher:
+            return await find_contacts(fetcher, ["http://127.0.0.22:9/"], None)
+    (found,) = asyncio.run(go())
+    assert found.error == "refused" and found.addresses == []
+
+
+def test_the_cli_prints_the_contract_json(web: TestWeb, dns_server: DNSServer, tmp_path: Path) -> None:
+    build_site(web)
+    config = tmp_path / "c.toml"
+    config.write_text(f'[crawl]\nallow_private_addresses = true\nper_host_delay = 0\ntimeout = 3\n\n'
+                      f'[dns]\nnameservers = ["127.0.0.1"]\nport = {dns_server.port}\ntimeout = 1\n')
+    env = {**os.environ, "OUTREACH_CONFIG": str(config)}
+    run = subprocess.run([sys.executable, "-m", "outreach.cli", "contacts", "find", web.url("/contact"), "--json"],
+                         capture_output=True, text=True, env=env, timeout=60, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    rows = {r["email"]: r for r in json.loads(run.stdout)["contacts"]}
+    # an IP-address host has no registrable domain, so every real address on it counts
+    assert rows["hello@site.test"]["status"] == "valid"
+    assert rows["hello@site.test"]["found_on"] == web.url("/contact")
+    assert rows["jobs@nomx.test"]["status"] == "invalid"
+    assert "no MX, A or AAAA" in rows["jobs@nomx.test"]["reason"]
+
+
+def test_the_cli_refuses_a_non_http_url_with_one_line(tmp_path: Path) -> None:
+    run = subprocess.run([sys.executable, "-m", "outreach.cli", "contacts", "find", "ftp://x.test/", "--json"],
+                         capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                         env={k: v for k, v in os.environ.items() if k != "OUTREACH_CONFIG"})
+    assert run.returncode == 2
+    assert run.stderr.startswith("outreach: ") and run.stderr.count("\n") == 1
