@@ -338,3 +338,105 @@ def assign_owner(session: Session, prospect: Prospect, owner_id: int | None, act
         prospect.owner_id = owner_id
         record(session, prospect, "owner", f"Owner: {owner.display_name if owner else 'nobody'}", actor)
     session.flush()
+
+
+def add_tag(session: Session, prospect: Prospect, name: str, actor: User | None) -> None:
+    """Add one tag, keeping the others."""
+    set_tags(session, prospect, [t.name for t in prospect.tags] + [name], actor)
+
+
+# --- bulk actions on selected prospects ----------------------------------------------------------
+
+BULK_ACTIONS = ("stage", "tag", "owner", "delete")
+
+
+def bulk_update(session: Session, prospects: list[Prospect], action: str, value: str,
+                actor: User | None) -> int:
+    """Apply one action to every prospect; each change is on its timeline. Returns how many changed."""
+    if not prospects:
+        raise CampaignError("select at least one prospect", field="ids")
+    if action == "stage":
+        if value not in STAGES:
+            raise CampaignError("choose a stage to move the selected prospects to", field="stage")
+        return sum(move_prospect(session, p, value, actor=actor) for p in prospects)
+    if action == "tag":
+        name = value.strip().lower()[:60]
+        if not name:
+            raise CampaignError("type the tag to add", field="tag")
+        changed = [p for p in prospects if name not in {t.name for t in p.tags}]
+        for p in changed:
+            add_tag(session, p, name, actor)
+        return len(changed)
+    if action == "owner":
+        if value not in ("", "none") and not value.isdigit():
+            raise CampaignError("choose an owner", field="owner_id")
+        owner_id = int(value) if value.isdigit() else None
+        if owner_id is not None:
+            owner = session.get(User, owner_id)
+            if owner is None or owner.role == "client_viewer":
+                raise CampaignError("the owner must be a team member", field="owner_id")
+        changed = [p for p in prospects if p.owner_id != owner_id]
+        for p in changed:
+            assign_owner(session, p, owner_id, actor)
+        return len(changed)
+    if action == "delete":
+        return delete_prospects(session, prospects, actor)
+    raise CampaignError(f"unknown action {action!r}", field="action")
+
+
+def delete_prospects(session: Session, prospects: list[Prospect], actor: User | None) -> int:
+    """Remove the cards (and their timelines); the sites and contacts stay."""
+    for p in prospects:
+        audit(session, actor, "prospect.delete", "prospect", p.id,
+              {"campaign_id": p.campaign_id, "domain": p.site.domain, "stage": p.stage})
+        session.delete(p)
+    session.flush()
+    return len(prospects)
+
+
+# --- the do-not-contact list ---------------------------------------------------------------------
+
+SUPPRESSION_REASONS = ("manual", "unsubscribed", "bounced", "complained")
+
+
+def add_suppression(session: Session, value: str, *, kind: str = "", reason: str = "manual", note: str = "",
+                    actor: User | None = None) -> Suppression:
+    """Put a domain or an address on the do-not-contact list (kind guessed from an '@')."""
+    value = value.strip()
+    if not value:
+        raise CampaignError("type a domain or an email address", field="value")
+    kind = kind or ("email" if "@" in value else "domain")
+    if kind == "email":
+        value = normalise_address(value, field="value")
+    elif kind == "domain":
+        try:
+            value = registrable_domain(ensure_http_url(value))
+        except BadURL as exc:
+            raise CampaignError(f"not a domain: {exc}", field="value") from None
+    else:
+        raise CampaignError(f"unknown kind {kind!r}", field="kind")
+    if reason not in SUPPRESSION_REASONS:
+        raise CampaignError(f"unknown reason {reason!r}", field="reason")
+    found = session.scalar(select(Suppression).where(Suppression.kind == kind, Suppression.value == value))
+    if found is not None:
+        raise CampaignError(f"{value} is already on the do-not-contact list ({found.reason})", field="value")
+    suppression = Suppression(kind=kind, value=value, reason=reason, note=note.strip()[:500],
+                              created_by_id=actor.id if actor else None)
+    session.add(suppression)
+    session.flush()
+    audit(session, actor, "suppression.add", "suppression", suppression.id, {"kind": kind, "value": value})
+    return suppression
+
+
+def update_suppression(session: Session, suppression: Suppression, *, note: str,
+                       actor: User | None = None) -> None:
+    suppression.note = note.strip()[:500]
+    session.flush()
+    audit(session, actor, "suppression.update", "suppression", suppression.id, {"value": suppression.value})
+
+
+def remove_suppression(session: Session, suppression: Suppression, actor: User | None = None) -> None:
+    audit(session, actor, "suppression.remove", "suppression", suppression.id,
+          {"kind": suppression.kind, "value": suppression.value, "reason": suppression.reason})
+    session.delete(suppression)
+    session.flush()

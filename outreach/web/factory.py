@@ -22,6 +22,9 @@ csrf = CSRFProtect()
 BLUEPRINTS = [
     "outreach.accounts.views:bp",
     "outreach.campaigns.views:bp",
+    "outreach.campaigns.lists:bp",
+    "outreach.campaigns.imports:bp",
+    "outreach.campaigns.suppressions:bp",
     "outreach.api.views:bp",
 ]
 

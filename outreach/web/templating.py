@@ -15,6 +15,10 @@ STAGE_LABELS = {stage: stage.replace("_", " ").capitalize() for stage in STAGES}
 #: the main navigation: (endpoint, label, roles that see it, blueprint that marks it active)
 NAV: list[tuple[str, str, tuple[str, ...], str]] = [
     ("campaigns.dashboard", "Campaigns", ("admin", "member", "client_viewer"), "campaigns"),
+    ("lists.prospects", "Prospects", ("admin", "member", "client_viewer"), "lists.prospects"),
+    ("lists.sites", "Sites", ("admin", "member"), "lists.sites"),
+    ("lists.contacts", "Contacts", ("admin", "member"), "lists.contacts"),
+    ("dnc.index", "Do not contact", ("admin", "member"), "dnc"),
     ("accounts.users", "Users", ("admin",), "accounts.users"),
 ]
 
@@ -22,6 +26,8 @@ NAV: list[tuple[str, str, tuple[str, ...], str]] = [
 #: the tabs on a campaign's pages: (endpoint taking campaign_id, label); parts add theirs
 CAMPAIGN_TABS: list[tuple[str, str]] = [
     ("campaigns.board", "Board"),
+    ("lists.campaign_prospects", "Prospects"),
+    ("imports.upload", "Import"),
 ]
 
 

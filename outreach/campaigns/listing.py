@@ -1,0 +1,297 @@
+"""Filtered, sorted, paginated lists of prospects, sites and contacts, and their CSV export.
+
+Flask-free: filters are parsed from any mapping of strings (a request's query string, CLI options)
+and turned into SELECTs whose query count per page does not depend on the number of rows.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.orm import Session, contains_eager, selectinload
+from sqlalchemy.sql.elements import ColumnElement
+
+from outreach.models import STAGES, Campaign, Client, Contact, Prospect, Site, Tag, User
+from outreach.models.campaigns import ACTIVE_STAGES, prospect_tags
+
+PER_PAGE_CHOICES = (25, 50, 100, 200)
+#: metric filters: query-string prefix -> Site column
+METRICS = {"dr": Site.domain_rating, "da": Site.domain_authority, "as": Site.authority_score,
+           "traffic": Site.organic_traffic}
+METRIC_LABELS = {"dr": "DR", "da": "DA", "as": "AS", "traffic": "Traffic"}
+
+
+@dataclass
+class ListFilters:
+    """What the user asked for; `errors` maps a filter name to why its value was ignored."""
+
+    q: str = ""
+    stage: str = ""
+    tag: str = ""
+    #: a user id, "none" for unassigned, or "" for anyone
+    owner: str = ""
+    campaign_id: int | None = None
+    status: str = ""
+    ranges: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
+    sort: str = ""
+    desc: bool = False
+    page: int = 1
+    per_page: int = 50
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def args(self, **changes: Any) -> dict[str, Any]:
+        """Query-string arguments that reproduce these filters, with `changes` applied."""
+        out: dict[str, Any] = {"q": self.q, "stage": self.stage, "tag": self.tag, "owner": self.owner,
+                               "status": self.status, "sort": self.sort, "dir": "desc" if self.desc else "",
+                               "per_page": self.per_page if self.per_page != 50 else "", "page": self.page}
+        for key, (low, high) in self.ranges.items():
+            out[f"{key}_min"], out[f"{key}_max"] = _fmt(low), _fmt(high)
+        out.update(changes)
+        if out.get("page") == 1:
+            out["page"] = ""
+        return {k: v for k, v in out.items() if v not in ("", None)}
+
+    @property
+    def is_filtered(self) -> bool:
+        return bool(self.q or self.stage or self.tag or self.owner or self.status
+                    or any(v != (None, None) for v in self.ranges.values()))
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return ""
+    return str(int(value)) if value.is_integer() else str(value)
+
+
+def parse_filters(args: Mapping[str, str], *, sorts: Sequence[str], default_sort: str,
+                  default_desc: bool = False) -> ListFilters:
+    """Filters from a query string; a bad value is ignored and explained in `errors`."""
+    f = ListFilters(q=args.get("q", "").strip()[:200], tag=args.get("tag", "").strip().lower()[:60],
+                    status=args.get("status", "").strip()[:20])
+    stage = args.get("stage", "").strip()
+    if stage and stage not in STAGES and stage != "active":
+        f.errors["stage"] = f"unknown stage {stage!r}"
+    elif stage:
+        f.stage = stage
+    owner = args.get("owner", "").strip()
+    if owner and owner != "none" and not owner.isdigit():
+        f.errors["owner"] = "choose a user from the list"
+    else:
+        f.owner = owner
+    for key in METRICS:
+        low = _number(args, f"{key}_min", f)
+        high = _number(args, f"{key}_max", f)
+        if low is not None and high is not None and low > high:
+            f.errors[f"{key}_min"] = f"{METRIC_LABELS[key]} minimum is above the maximum"
+            low = high = None
+        f.ranges[key] = (low, high)
+    sort = args.get("sort", "")
+    f.sort = sort if sort in sorts else default_sort
+    direction = args.get("dir", "")
+    f.desc = direction == "desc" if sort in sorts else default_desc
+    try:
+        f.page = max(1, int(args.get("page", "1") or 1))
+    except ValueError:
+        f.page = 1
+    try:
+        per_page = int(args.get("per_page", "50") or 50)
+    except ValueError:
+        per_page = 50
+    f.per_page = per_page if per_page in PER_PAGE_CHOICES else 50
+    return f
+
+
+def _number(args: Mapping[str, str], name: str, f: ListFilters) -> float | None:
+    raw = args.get(name, "").strip().replace(",", "")
+    if not raw:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        f.errors[name] = f"{raw!r} is not a number"
+        return None
+
+
+def _like(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_").lower() + "%"
+
+
+def _metric_conditions(f: ListFilters) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    for key, (low, high) in f.ranges.items():
+        column = METRICS[key]
+        if low is not None:
+            conditions.append(column >= low)
+        if high is not None:
+            conditions.append(column <= high)
+    return conditions
+
+
+@dataclass
+class Page:
+    items: list[Any]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def first(self) -> int:
+        return 0 if not self.total else (self.page - 1) * self.per_page + 1
+
+    @property
+    def last(self) -> int:
+        return min(self.total, self.page * self.per_page)
+
+
+def paginate(session: Session, query: Select[Any], f: ListFilters, *, scalars: bool = True) -> Page:
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    pages = max(1, -(-total // f.per_page))
+    f.page = min(f.page, pages)
+    paged = query.limit(f.per_page).offset((f.page - 1) * f.per_page)
+    items = list(session.scalars(paged).unique()) if scalars else list(session.execute(paged).all())
+    return Page(items=items, total=total, page=f.page, per_page=f.per_page)
+
+
+# --- prospects ---------------------------------------------------------------------------------
+
+PROSPECT_SORTS = {
+    "domain": Site.domain, "stage": Prospect.stage, "dr": Site.domain_rating, "da": Site.domain_authority,
+    "as": Site.authority_score, "traffic": Site.organic_traffic, "contact": Contact.email,
+    "owner": User.email, "campaign": Campaign.name, "created": Prospect.created_at,
+    "updated": Prospect.updated_at,
+}
+
+
+def prospect_query(f: ListFilters, *, campaign_id: int | None = None,
+                   client_ids: Sequence[int] | None = None) -> Select[tuple[Prospect]]:
+    """Prospects matching the filters, with site, contact, owner, campaign and tags eager-loaded."""
+    query = (select(Prospect)
+             .join(Prospect.site).outerjoin(Prospect.contact).outerjoin(Prospect.owner)
+             .join(Prospect.campaign)
+             .options(contains_eager(Prospect.site), contains_eager(Prospect.contact),
+                      contains_eager(Prospect.owner),
+                      contains_eager(Prospect.campaign).selectinload(Campaign.client),
+                      selectinload(Prospect.tags)))
+    if campaign_id is not None:
+        query = query.where(Prospect.campaign_id == campaign_id)
+    if client_ids is not None:
+        query = query.where(Campaign.client_id.in_(client_ids))
+    if f.stage == "active":
+        query = query.where(Prospect.stage.in_(ACTIVE_STAGES))
+    elif f.stage:
+        query = query.where(Prospect.stage == f.stage)
+    if f.tag:
+        query = query.where(Prospect.id.in_(
+            select(prospect_tags.c.prospect_id).join(Tag, Tag.id == prospect_tags.c.tag_id)
+            .where(Tag.name == f.tag)))
+    if f.owner == "none":
+        query = query.where(Prospect.owner_id.is_(None))
+    elif f.owner:
+        query = query.where(Prospect.owner_id == int(f.owner))
+    if f.q:
+        pattern = _like(f.q)
+        query = query.where(or_(func.lower(Site.domain).like(pattern, escape="\\"),
+                                func.lower(Contact.email).like(pattern, escape="\\"),
+                                func.lower(Contact.name).like(pattern, escape="\\"),
+                                func.lower(Prospect.page_url).like(pattern, escape="\\")))
+    conditions = _metric_conditions(f)
+    if conditions:
+        query = query.where(and_(*conditions))
+    column = PROSPECT_SORTS.get(f.sort, Prospect.created_at)
+    order = column.desc().nulls_last() if f.desc else column.asc().nulls_last()
+    return query.order_by(order, Prospect.id.desc() if f.desc else Prospect.id)
+
+
+PROSPECT_CSV_HEADER = ("campaign", "client", "domain", "page_url", "stage", "contact_email", "contact_name",
+                       "owner", "tags", "domain_rating", "domain_authority", "authority_score",
+                       "organic_traffic", "created_at", "stage_changed_at")
+
+
+def prospect_csv_rows(session: Session, query: Select[tuple[Prospect]]) -> Iterator[Sequence[Any]]:
+    """Rows for the CSV export, streamed 1,000 at a time (one tags query per thousand rows)."""
+    clients = dict(session.execute(select(Client.id, Client.name)).all())
+    result = session.scalars(query.execution_options(yield_per=1000))
+    for chunk in result.partitions():
+        for p in chunk:
+            yield (p.campaign.name, clients.get(p.campaign.client_id, ""), p.site.domain, p.page_url, p.stage,
+                   p.contact.email if p.contact else "", p.contact.name if p.contact else "",
+                   p.owner.email if p.owner else "", ", ".join(t.name for t in p.tags),
+                   p.site.domain_rating, p.site.domain_authority, p.site.authority_score,
+                   p.site.organic_traffic, p.created_at.isoformat(), p.stage_changed_at.isoformat())
+
+
+# --- sites and contacts ------------------------------------------------------------------------
+
+SITE_SORTS = {"domain": Site.domain, "dr": Site.domain_rating, "da": Site.domain_authority,
+              "as": Site.authority_score, "traffic": Site.organic_traffic, "created": Site.created_at}
+
+
+def site_query(f: ListFilters, *, client_ids: Sequence[int] | None = None) -> Select[Any]:
+    """Rows of (Site, prospect count, active prospect count, contact count)."""
+    prospects = (select(func.count()).where(Prospect.site_id == Site.id).correlate(Site).scalar_subquery())
+    active = (select(func.count()).where(Prospect.site_id == Site.id, Prospect.stage.in_(ACTIVE_STAGES))
+              .correlate(Site).scalar_subquery())
+    contacts = (select(func.count()).where(Contact.site_id == Site.id).correlate(Site).scalar_subquery())
+    query = select(Site, prospects.label("prospects"), active.label("active"), contacts.label("contacts"))
+    if client_ids is not None:
+        query = query.where(Site.id.in_(select(Prospect.site_id).join(Campaign)
+                                        .where(Campaign.client_id.in_(client_ids))))
+    if f.q:
+        query = query.where(func.lower(Site.domain).like(_like(f.q), escape="\\"))
+    conditions = _metric_conditions(f)
+    if conditions:
+        query = query.where(and_(*conditions))
+    column = SITE_SORTS.get(f.sort, Site.domain)
+    order = column.desc().nulls_last() if f.desc else column.asc().nulls_last()
+    return query.order_by(order, Site.id)
+
+
+CONTACT_SORTS = {"email": Contact.email, "name": Contact.name, "status": Contact.status,
+                 "domain": Site.domain, "created": Contact.created_at}
+CONTACT_STATUSES = ("unchecked", "valid", "invalid", "unknown")
+
+
+def contact_query(f: ListFilters) -> Select[Any]:
+    """Rows of (Contact, prospect count, active prospect count) with the site eager-loaded."""
+    prospects = (select(func.count()).where(Prospect.contact_id == Contact.id)
+                 .correlate(Contact).scalar_subquery())
+    active = (select(func.count()).where(Prospect.contact_id == Contact.id, Prospect.stage.in_(ACTIVE_STAGES))
+              .correlate(Contact).scalar_subquery())
+    query = (select(Contact, prospects.label("prospects"), active.label("active"))
+             .outerjoin(Contact.site).options(contains_eager(Contact.site)))
+    if f.q:
+        pattern = _like(f.q)
+        query = query.where(or_(func.lower(Contact.email).like(pattern, escape="\\"),
+                                func.lower(Contact.name).like(pattern, escape="\\")))
+    if f.status in CONTACT_STATUSES:
+        query = query.where(Contact.status == f.status)
+    column = CONTACT_SORTS.get(f.sort, Contact.email)
+    order = column.desc().nulls_last() if f.desc else column.asc().nulls_last()
+    return query.order_by(order, Contact.id)
+
+
+# --- CSV ---------------------------------------------------------------------------------------
+
+def csv_line(values: Sequence[Any]) -> str:
+    """One CSV line; cells that a spreadsheet would run as a formula are prefixed with a quote."""
+    out = io.StringIO()
+    csv.writer(out).writerow([_safe_cell(v) for v in values])
+    return out.getvalue()
+
+
+def _safe_cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value

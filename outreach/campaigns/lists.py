@@ -1,0 +1,186 @@
+"""Prospect, site and contact lists: filter, search, sort, paginate, bulk actions, CSV export."""
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, stream_with_context, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from outreach.campaigns import listing, service
+from outreach.lib.clock import utcnow
+from outreach.models import Campaign, Prospect, Tag, User
+from outreach.web.auth import campaign_or_404, can_view_client, staff_required
+from outreach.web.state import db_session
+
+bp = Blueprint("lists", __name__)
+
+
+def _client_scope() -> list[int] | None:
+    """None for staff (every client); a client-viewer's own client otherwise."""
+    return None if current_user.role in ("admin", "member") else [current_user.client_id]
+
+
+def _team() -> Sequence[User]:
+    return db_session().scalars(select(User).where(User.role != "client_viewer", User.is_active)
+                                .order_by(User.name, User.email)).all()
+
+
+def _prospect_filters() -> listing.ListFilters:
+    return listing.parse_filters(request.args, sorts=list(listing.PROSPECT_SORTS), default_sort="created",
+                                 default_desc=True)
+
+
+def _render_prospects(campaign: Campaign | None) -> str:
+    session = db_session()
+    f = _prospect_filters()
+    query = listing.prospect_query(f, campaign_id=campaign.id if campaign else None, client_ids=_client_scope())
+    page = listing.paginate(session, query, f)
+    tags = session.scalars(select(Tag.name).order_by(Tag.name).limit(500)).all()
+    endpoint = "lists.campaign_prospects" if campaign else "lists.prospects"
+    base_args = {"campaign_id": campaign.id} if campaign else {}
+    return render_template("campaigns/prospects.html", campaign=campaign, page=page, f=f, users=_team(),
+                           tags=tags, endpoint=endpoint, base_args=base_args)
+
+
+@bp.route("/prospects")
+@login_required
+def prospects() -> str:
+    return _render_prospects(None)
+
+
+@bp.route("/campaigns/<int:campaign_id>/prospects")
+@login_required
+def campaign_prospects(campaign_id: int) -> str:
+    return _render_prospects(campaign_or_404(campaign_id))
+
+
+def _csv_response(header: Sequence[str], rows: Iterator[Sequence[Any]], name: str) -> Response:
+    def generate() -> Iterator[str]:
+        yield "\ufeff" + listing.csv_line(header)
+        buffer: list[str] = []
+        for row in rows:
+            buffer.append(listing.csv_line(row))
+            if len(buffer) >= 500:
+                yield "".join(buffer)
+                buffer = []
+        yield "".join(buffer)
+
+    filename = f"{name}-{utcnow():%Y%m%d-%H%M}.csv"
+    return Response(stream_with_context(generate()), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"',
+                             "Cache-Control": "no-store"})
+
+
+@bp.route("/prospects/export.csv")
+@login_required
+def export_prospects() -> Response:
+    f = _prospect_filters()
+    query = listing.prospect_query(f, client_ids=_client_scope())
+    return _csv_response(listing.PROSPECT_CSV_HEADER, listing.prospect_csv_rows(db_session(), query), "prospects")
+
+
+@bp.route("/campaigns/<int:campaign_id>/prospects/export.csv")
+@login_required
+def export_campaign_prospects(campaign_id: int) -> Response:
+    campaign = campaign_or_404(campaign_id)
+    f = _prospect_filters()
+    query = listing.prospect_query(f, campaign_id=campaign.id, client_ids=_client_scope())
+    return _csv_response(listing.PROSPECT_CSV_HEADER, listing.prospect_csv_rows(db_session(), query),
+                         f"campaign-{campaign.id}-prospects")
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("lists.prospects")
+
+
+@bp.post("/prospects/bulk")
+@staff_required
+def bulk() -> str | Response:
+    session = db_session()
+    next_url = _safe_next(request.form.get("next"))
+    ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()][:1000]
+    action = request.form.get("action", "")
+    chosen = session.scalars(select(Prospect).where(Prospect.id.in_(ids))
+                             .options(selectinload(Prospect.site), selectinload(Prospect.tags),
+                                      selectinload(Prospect.campaign))).all()
+    chosen = [p for p in chosen if can_view_client(current_user, p.campaign.client_id)]
+    value = {"stage": request.form.get("stage", ""), "tag": request.form.get("tag", ""),
+             "owner": request.form.get("owner_id", ""), "delete": ""}.get(action, "")
+    if action == "delete" and chosen and request.form.get("confirmed") != "yes":
+        return render_template("campaigns/confirm_delete.html", prospects=chosen, next_url=next_url)
+    try:
+        changed = service.bulk_update(session, list(chosen), action, value, current_user)
+    except service.CampaignError as exc:
+        flash(str(exc), "error")
+        return redirect(next_url)
+    session.commit()
+    verb = {"stage": f"moved to {value}", "tag": f"tagged “{value.strip().lower()}”",
+            "owner": "reassigned", "delete": "deleted"}[action]
+    flash(f"{changed} of {len(chosen)} selected prospect{'s' if len(chosen) != 1 else ''} {verb}.", "success")
+    return redirect(next_url)
+
+
+# --- sites and contacts -------------------------------------------------------------------------
+
+@bp.route("/sites")
+@staff_required
+def sites() -> str:
+    f = listing.parse_filters(request.args, sorts=list(listing.SITE_SORTS), default_sort="domain")
+    page = listing.paginate(db_session(), listing.site_query(f), f, scalars=False)
+    return render_template("campaigns/sites.html", page=page, f=f)
+
+
+@bp.route("/sites/export.csv")
+@staff_required
+def export_sites() -> Response:
+    f = listing.parse_filters(request.args, sorts=list(listing.SITE_SORTS), default_sort="domain")
+    query = listing.site_query(f).execution_options(yield_per=1000)
+
+    def rows() -> Iterator[Sequence[Any]]:
+        for site, prospects, active, contacts in db_session().execute(query):
+            yield (site.domain, site.domain_rating, site.domain_authority, site.authority_score,
+                   site.organic_traffic, prospects, active, contacts, site.created_at.isoformat())
+
+    return _csv_response(("domain", "domain_rating", "domain_authority", "authority_score", "organic_traffic",
+                          "prospects", "active_prospects", "contacts", "created_at"), rows(), "sites")
+
+
+@bp.route("/contacts")
+@staff_required
+def contacts() -> str:
+    f = listing.parse_filters(request.args, sorts=list(listing.CONTACT_SORTS), default_sort="email")
+    page = listing.paginate(db_session(), listing.contact_query(f), f, scalars=False)
+    return render_template("campaigns/contacts.html", page=page, f=f, statuses=listing.CONTACT_STATUSES)
+
+
+@bp.route("/contacts/export.csv")
+@staff_required
+def export_contacts() -> Response:
+    f = listing.parse_filters(request.args, sorts=list(listing.CONTACT_SORTS), default_sort="email")
+    query = listing.contact_query(f).execution_options(yield_per=1000)
+
+    def rows() -> Iterator[Sequence[Any]]:
+        for contact, prospects, active in db_session().execute(query):
+            yield (contact.email, contact.name, contact.site.domain if contact.site else "", contact.status,
+                   contact.status_reason, prospects, active, contact.created_at.isoformat())
+
+    return _csv_response(("email", "name", "domain", "status", "status_reason", "prospects",
+                          "active_prospects", "created_at"), rows(), "contacts")
+
+
+@bp.app_template_global()
+def list_url(endpoint: str, f: listing.ListFilters, base_args: dict[str, Any] | None = None, **changes: Any) -> str:
+    """The URL of a list page with the current filters and some changes (sort, page)."""
+    return url_for(endpoint, **(base_args or {}), **f.args(**changes))
+
+
+@bp.app_template_global()
+def sort_url(endpoint: str, f: listing.ListFilters, column: str, base_args: dict[str, Any] | None = None) -> str:
+    desc = not f.desc if f.sort == column else column in ("dr", "da", "as", "traffic", "created", "updated")
+    return list_url(endpoint, f, base_args, sort=column, dir="desc" if desc else "asc", page=1)
+
