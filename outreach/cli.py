@@ -17,6 +17,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "db": "outreach.runtime.cli:db",
     "user": "outreach.accounts.cli:user",
     "contacts": "outreach.contacts.cli:contacts",
+    "verify": "outreach.backlinks.cli:verify",
 }
 
 

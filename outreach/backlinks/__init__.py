@@ -1,0 +1,1 @@
+"""Backlinks: verification, the link ledger, monitoring and alerts."""

@@ -1,0 +1,37 @@
+"""Fixtures for backlink tests: a publisher's test web on its own loopback address, and settings."""
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from outreach.config import load_settings
+from outreach.jobs.ticks import JobContext
+from tests.lib.testweb import TestWeb
+
+TARGET = "https://client.example/product"
+
+
+@pytest.fixture
+def web() -> Iterator[TestWeb]:
+    server = TestWeb("127.0.0.31")
+    server.page("/robots.txt", "User-agent: *\nAllow: /\n", content_type="text/plain")
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def settings() -> dict[str, dict[str, Any]]:
+    """Settings for checks without an app: loopback allowed, no politeness delay, short timeouts."""
+    return load_settings(overrides={"crawl": {"allow_private_addresses": True, "per_host_delay": 0.0,
+                                              "timeout": 5.0}}, environ={})
+
+
+@pytest.fixture
+def ctx(app: Flask) -> JobContext:
+    state = app.extensions["outreach"]
+    return JobContext(settings=copy.deepcopy(state.settings), sessionmaker=state.sessionmaker,
+                      secret_box=state.secret_box)
