@@ -18,6 +18,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "user": "outreach.accounts.cli:user",
     "contacts": "outreach.contacts.cli:contacts",
     "verify": "outreach.backlinks.cli:verify",
+    "discover": "outreach.discovery.cli:discover",
 }
 
 

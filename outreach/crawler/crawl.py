@@ -1,0 +1,225 @@
+"""The crawl: pages of the seeds' hosts are fetched and parsed, every link found is checked once.
+
+A fixed pool of workers takes URLs from one queue, so memory grows with the number of distinct URLs
+(a set of strings), not with pending tasks. Where a link was found is kept only until the link is
+known to work; the pages that link to broken URLs are all that stays.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from outreach.crawler.checker import LinkChecker, Outcome
+from outreach.lib.html import parse_page
+from outreach.lib.http import Fetcher, FetchSettings
+from outreach.lib.urls import BadURL, ensure_http_url, normalize_url
+
+HTML_TYPES = ("text/html", "application/xhtml+xml", "")
+
+
+@dataclass
+class Progress:
+    pages_crawled: int = 0
+    links_checked: int = 0
+    broken_found: int = 0
+    queued: int = 0
+    elapsed: float = 0.0
+
+    @property
+    def pages_per_second(self) -> float:
+        return self.pages_crawled / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def links_per_second(self) -> float:
+        return self.links_checked / self.elapsed if self.elapsed > 0 else 0.0
+
+
+@dataclass
+class CrawlResult:
+    seeds: list[str]
+    progress: Progress
+    #: broken and unknown outcomes by URL (working links are not kept)
+    problems: dict[str, Outcome] = field(default_factory=dict)
+    #: dead URL -> [(page, anchor)] in the order found
+    found_on: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    cancelled: bool = False
+
+    @property
+    def broken(self) -> list[Outcome]:
+        """Broken outcomes, the URL linked from the most pages first."""
+        dead = [o for o in self.problems.values() if o.broken]
+        return sorted(dead, key=lambda o: (-len(self.found_on.get(o.url, ())), o.url))
+
+
+def parse_seeds(seeds: Iterable[str]) -> list[str]:
+    """Normalised seed URLs, or BadURL naming the first bad one."""
+    out: list[str] = []
+    for seed in seeds:
+        text = seed.strip()
+        if not text:
+            continue
+        url = normalize_url(ensure_http_url(text))
+        if url not in out:
+            out.append(url)
+    if not out:
+        raise BadURL("no seed URL given")
+    return out
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+class Crawler:
+    """One crawl over the given seeds. Call `await run()` inside a running event loop."""
+
+    def __init__(self, seeds: list[str], settings: FetchSettings, *, max_pages: int = 500,
+                 on_progress: Callable[[Progress], None] | None = None,
+                 should_stop: Callable[[], bool] | None = None, progress_every: float = 1.0,
+                 backoff: float = 1.0, max_retry_after: float = 30.0) -> None:
+        self.seeds = parse_seeds(seeds)
+        self.settings = settings
+        self.max_pages = max_pages
+        self.on_progress = on_progress
+        self.should_stop = should_stop or (lambda: False)
+        self.progress_every = progress_every
+        self.backoff, self.max_retry_after = backoff, max_retry_after
+        self.origins = {_origin(s) for s in self.seeds}
+        self.progress = Progress()
+        self.result = CrawlResult(self.seeds, self.progress)
+        self._seen: set[str] = set()
+        self._pending_sources: dict[str, list[tuple[str, str]]] = {}
+        self._pages_budget = max_pages
+        self._queue: deque[tuple[str, bool]] = deque()
+        self._wakeup: asyncio.Event | None = None
+        self._busy = 0
+        self._stopped = False
+
+    def _enqueue(self, url: str, as_page: bool) -> None:
+        self._queue.append((url, as_page))
+        if self._wakeup is not None:
+            self._wakeup.set()
+
+    def _add_link(self, url: str, page: str, anchor: str) -> None:
+        if url in self._seen:
+            sources = self._pending_sources.get(url)
+            if sources is not None:
+                sources.append((page, anchor))
+            elif url in self.result.found_on:
+                self.result.found_on[url].append((page, anchor))
+            return
+        self._seen.add(url)
+        self._pending_sources[url] = [(page, anchor)]
+        as_page = self._pages_budget > 0 and _origin(url) in self.origins
+        if as_page:
+            self._pages_budget -= 1
+        self._enqueue(url, as_page)
+
+    def _record(self, outcome: Outcome) -> None:
+        sources = self._pending_sources.pop(outcome.url, [])
+        self.progress.links_checked += 1
+        if outcome.ok:
+            return
+        self.result.problems[outcome.url] = outcome
+        if outcome.broken:
+            self.progress.broken_found += 1
+            # a page linking to the same dead URL twice counts once (the first anchor wins)
+            unique: dict[str, str] = {}
+            for page, anchor in sources:
+                unique.setdefault(page, anchor)
+            self.result.found_on[outcome.url] = list(unique.items())
+
+    async def run(self) -> CrawlResult:
+        started = time.monotonic()
+        self._wakeup = asyncio.Event()
+        for seed in self.seeds:
+            self._seen.add(seed)
+            self._pending_sources[seed] = []
+            self._pages_budget -= 1
+            self._enqueue(seed, self._pages_budget >= 0)
+        async with Fetcher(self.settings) as fetcher:
+            checker = LinkChecker(fetcher, backoff=self.backoff, max_retry_after=self.max_retry_after)
+            workers = [asyncio.create_task(self._worker(checker)) for _ in range(self.settings.concurrency)]
+            reporter = asyncio.create_task(self._report(started))
+            try:
+                await asyncio.gather(*workers)
+            finally:
+                for task in workers:
+                    task.cancel()
+                reporter.cancel()
+                await asyncio.gather(*workers, reporter, return_exceptions=True)
+        self.progress.elapsed = time.monotonic() - started
+        self.progress.queued = 0
+        self.result.cancelled = self._stopped
+        if self.on_progress:
+            self.on_progress(self.progress)
+        return self.result
+
+    async def _report(self, started: float) -> None:
+        while True:
+            await asyncio.sleep(self.progress_every)
+            self.progress.elapsed = time.monotonic() - started
+            self.progress.queued = len(self._queue) + self._busy
+            if self.should_stop():
+                self._stopped = True
+                self._queue.clear()
+                assert self._wakeup is not None
+                self._wakeup.set()
+            if self.on_progress:
+                self.on_progress(self.progress)
+
+    async def _worker(self, checker: LinkChecker) -> None:
+        assert self._wakeup is not None
+        while True:
+            if self._stopped:
+                return
+            if not self._queue:
+                if self._busy == 0:
+                    self._wakeup.set()  # let the other idle workers see that the crawl is over
+                    return
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            url, as_page = self._queue.popleft()
+            self._busy += 1
+            try:
+                await self._process(checker, url, as_page)
+            finally:
+                self._busy -= 1
+                if not self._queue and self._busy == 0:
+                    self._wakeup.set()
+
+    async def _process(self, checker: LinkChecker, url: str, as_page: bool) -> None:
+        if not as_page:
+            outcome, _ = await checker.check(url)
+            self._record(outcome)
+            return
+        outcome, result = await checker.check(url, page_bytes=self.settings.max_bytes)
+        if outcome.reason != "robots_disallowed":
+            self.progress.pages_crawled += 1
+        self._record(outcome)
+        if not outcome.ok or result.status is None or result.status >= 300 or not result.body:
+            return
+        if result.content_type not in HTML_TYPES or _origin(result.final_url) not in self.origins:
+            return
+        page = parse_page(result.text(), result.final_url)
+        if "nofollow" in page.meta_robots and self.settings.respect_robots:
+            links: Any = ()
+        else:
+            links = page.links
+        for link in links:
+            try:
+                self._add_link(link.href, url, link.anchor)
+            except BadURL:
+                continue
+
+
+def crawl(seeds: Iterable[str], settings: FetchSettings, **kwargs: Any) -> CrawlResult:
+    """Run a crawl from synchronous code."""
+    return asyncio.run(Crawler(list(seeds), settings, **kwargs).run())

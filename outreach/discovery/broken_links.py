@@ -1,0 +1,104 @@
+"""Broken-link discovery: crawl resource pages, group their dead outbound links by dead URL.
+
+The dead URL linked from the most pages is the best opportunity ("your link to A is dead, here is
+our page"), so findings are sorted by how many pages link to them.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from outreach.crawler.crawl import CrawlResult, Progress, crawl
+from outreach.lib.http import FetchSettings
+from outreach.models import Campaign, Opportunity, User
+from outreach.models.crawl import CrawlFinding, CrawlJob
+
+
+def find_broken_links(seeds: Iterable[str], settings: FetchSettings, *, max_pages: int = 500,
+                      on_progress: Callable[[Progress], None] | None = None,
+                      should_stop: Callable[[], bool] | None = None, **kwargs: Any) -> CrawlResult:
+    """Crawl the seeds' hosts (at most max_pages pages) and check every link found once."""
+    return crawl(seeds, settings, max_pages=max_pages, on_progress=on_progress, should_stop=should_stop, **kwargs)
+
+
+def findings(result: CrawlResult) -> list[dict[str, Any]]:
+    """The CLI contract's "broken" list: most-linked dead URL first."""
+    return [{"url": o.url, "reason": o.reason, "status": o.status,
+             "found_on": [{"page": page, "anchor": anchor} for page, anchor in result.found_on.get(o.url, [])]}
+            for o in result.broken]
+
+
+def report(result: CrawlResult) -> dict[str, Any]:
+    """The JSON object `outreach discover broken-links --json` prints."""
+    unknown = sorted((o for o in result.problems.values() if not o.broken), key=lambda o: o.url)
+    p = result.progress
+    return {
+        "pages_crawled": p.pages_crawled,
+        "links_checked": p.links_checked,
+        "broken": findings(result),
+        "unknown": [{"url": o.url, "reason": o.reason, "status": o.status} for o in unknown],
+        "elapsed_seconds": round(p.elapsed, 3),
+        "cancelled": result.cancelled,
+    }
+
+
+def save_findings(session: Session, job: CrawlJob, result: CrawlResult) -> int:
+    """Store a crawl job's broken links; returns how many."""
+    rows = findings(result)
+    for row in rows:
+        session.add(CrawlFinding(crawl_job_id=job.id, url=row["url"][:2000], reason=row["reason"],
+                                 http_status=row["status"], found_on=row["found_on"],
+                                 page_count=len(row["found_on"])))
+    session.flush()
+    return len(rows)
+
+
+def job_findings(session: Session, job: CrawlJob) -> list[CrawlFinding]:
+    """A job's broken links, most-linked first."""
+    return list(session.scalars(select(CrawlFinding).where(CrawlFinding.crawl_job_id == job.id)
+                                .order_by(CrawlFinding.page_count.desc(), CrawlFinding.url)))
+
+
+def add_opportunities(session: Session, campaign: Campaign, rows: list[dict[str, Any]], *,
+                      crawl_job_id: int | None = None, prospect_ids: dict[str, int] | None = None,
+                      actor: User | None = None) -> list[Opportunity]:
+    """One broken_link opportunity per (linking page, dead URL); ones already stored are kept, not doubled."""
+    from outreach.campaigns.service import CampaignError, site_for
+
+    existing = {(o.page_url, (o.details or {}).get("dead_url")): o for o in session.scalars(
+        select(Opportunity).where(Opportunity.campaign_id == campaign.id, Opportunity.kind == "broken_link"))}
+    made: list[Opportunity] = []
+    for row in rows:
+        anchors_by_page: dict[str, list[str]] = {}
+        for source in row["found_on"]:
+            anchors_by_page.setdefault(source["page"], []).append(source.get("anchor") or "")
+        for page, anchors in anchors_by_page.items():
+            prospect_id = (prospect_ids or {}).get(page)
+            found = existing.get((page[:2000], row["url"]))
+            if found is not None:
+                if prospect_id and found.prospect_id is None:
+                    found.prospect_id, found.status = prospect_id, "accepted"
+                made.append(found)
+                continue
+            try:
+                site = site_for(session, page)
+            except CampaignError:
+                continue
+            opportunity = Opportunity(
+                campaign_id=campaign.id, site_id=site.id, page_url=page[:2000], kind="broken_link",
+                details={"dead_url": row["url"], "reason": row["reason"], "status": row["status"],
+                         "anchors": anchors, "pages_linking": len(row["found_on"])},
+                score=float(len(row["found_on"])), status="accepted" if prospect_id else "new",
+                prospect_id=prospect_id, crawl_job_id=crawl_job_id)
+            session.add(opportunity)
+            existing[(page[:2000], row["url"])] = opportunity
+            made.append(opportunity)
+    session.flush()
+    return made
+
+
+def finding_rows(items: list[CrawlFinding]) -> list[dict[str, Any]]:
+    return [{"url": f.url, "reason": f.reason, "status": f.http_status, "found_on": f.found_on} for f in items]

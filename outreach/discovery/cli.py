@@ -1,0 +1,147 @@
+"""`outreach discover ...`: the discovery commands.
+
+Each subcommand lives in its own module and is imported only when it runs (the CLI starts fast).
+To add one, define a click command in your module and name it in SUBCOMMANDS below; a module that
+is not there yet is simply not listed.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+import time
+from typing import Any
+
+import click
+
+from outreach.cli import fail, load_settings_or_exit, print_json
+
+#: subcommand name -> "module:attribute" of a click command
+SUBCOMMANDS: dict[str, str] = {
+    "broken-links": "outreach.discovery.cli:broken_links",
+    "guest-posts": "outreach.discovery.guest_posts_cli:guest_posts",
+    "mentions": "outreach.discovery.mentions_cli:mentions",
+}
+
+
+class _LazySubcommands(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        names = set(super().list_commands(ctx))
+        for name, target in SUBCOMMANDS.items():
+            if importlib.util.find_spec(target.split(":")[0]) is not None:
+                names.add(name)
+        return sorted(names)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        command = super().get_command(ctx, name)
+        if command is not None or name not in SUBCOMMANDS:
+            return command
+        module_name, attr = SUBCOMMANDS[name].split(":")
+        if importlib.util.find_spec(module_name) is None:
+            return None
+        return getattr(importlib.import_module(module_name), attr)
+
+
+@click.group(cls=_LazySubcommands)
+def discover() -> None:
+    """Find link opportunities by crawling sites."""
+
+
+@discover.command("broken-links")
+@click.argument("seeds", nargs=-1, required=True)
+@click.option("--max-pages", type=int, default=100, show_default=True,
+              help="Pages crawled on the seeds' hosts (every link found on them is checked).")
+@click.option("--campaign", "campaign_id", type=int,
+              help="Also store the findings as opportunities of this campaign (needs a migrated database).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+def broken_links(ctx: click.Context, seeds: tuple[str, ...], max_pages: int, campaign_id: int | None,
+                 as_json: bool) -> None:
+    """Crawl SEED sites and list their dead links, grouped by dead URL (most-linked first)."""
+    from outreach.crawler.crawl import Progress, parse_seeds
+    from outreach.discovery.broken_links import find_broken_links, report
+    from outreach.lib.http import BadURL, FetchSettings
+
+    settings = load_settings_or_exit(ctx)
+    try:
+        urls = parse_seeds(seeds)
+    except BadURL as exc:
+        fail(str(exc))
+    if max_pages < 1:
+        fail(f"--max-pages must be 1 or more, got {max_pages}")
+    if campaign_id is not None:
+        _campaign_or_exit(settings, campaign_id)
+    interactive = sys.stderr.isatty()
+    last = [0.0]
+
+    def on_progress(p: Progress) -> None:
+        if interactive and time.monotonic() - last[0] >= 1:
+            last[0] = time.monotonic()
+            click.echo(f"\r{p.pages_crawled} pages, {p.links_checked} links checked, {p.broken_found} broken, "
+                       f"{p.queued} queued", err=True, nl=False)
+
+    result = find_broken_links(urls, FetchSettings.from_settings(settings), max_pages=max_pages,
+                               on_progress=on_progress)
+    if interactive:
+        click.echo("", err=True)
+    payload = report(result)
+    if campaign_id is not None:
+        payload["stored"] = _store(settings, campaign_id, urls, max_pages, result)
+    if as_json:
+        print_json(payload)
+        return
+    _print_text(payload)
+
+
+def _campaign_or_exit(settings: dict[str, Any], campaign_id: int) -> None:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from outreach.db import make_engine, make_sessionmaker
+    from outreach.models import Campaign
+
+    engine = make_engine(settings["database"]["url"])
+    try:
+        with make_sessionmaker(engine)() as session:
+            if session.get(Campaign, campaign_id) is None:
+                fail(f"campaign {campaign_id} does not exist")
+    except SQLAlchemyError as exc:
+        fail(f"cannot read the database (run `outreach db upgrade`?): {str(exc).splitlines()[0]}")
+    finally:
+        engine.dispose()
+
+
+def _store(settings: dict[str, Any], campaign_id: int, seeds: list[str], max_pages: int, result: Any) -> dict[str, int]:
+    from outreach.crawler import service
+    from outreach.db import make_engine, make_sessionmaker, session_scope
+    from outreach.discovery.broken_links import add_opportunities, findings, save_findings
+    from outreach.models import Campaign
+
+    engine = make_engine(settings["database"]["url"])
+    try:
+        with session_scope(make_sessionmaker(engine)) as session:
+            campaign = session.get(Campaign, campaign_id)
+            if campaign is None:
+                fail(f"campaign {campaign_id} does not exist")
+            job = service.start_crawl(session, seeds, max_pages=max_pages, campaign=campaign)
+            job.started_at = job.created_at
+            job.worker = service.worker_name()
+            save_findings(session, job, result)
+            service.finish(session, job, "done", result.progress)
+            made = add_opportunities(session, campaign, findings(result), crawl_job_id=job.id)
+            return {"crawl_job": job.id, "opportunities": len(made)}
+    finally:
+        engine.dispose()
+
+
+def _print_text(payload: dict[str, Any]) -> None:
+    click.echo(f"{payload['pages_crawled']} pages crawled, {payload['links_checked']} links checked, "
+               f"{len(payload['broken'])} broken")
+    for row in payload["broken"]:
+        status = row["status"] if row["status"] is not None else "-"
+        click.echo(f"\n{row['url']}  [{row['reason']} {status}]  linked from {len(row['found_on'])} page(s)")
+        for source in row["found_on"]:
+            anchor = f'  "{source["anchor"]}"' if source["anchor"] else ""
+            click.echo(f"    {source['page']}{anchor}")
+    if "stored" in payload:
+        click.echo(f"\nstored as crawl job {payload['stored']['crawl_job']}: "
+                   f"{payload['stored']['opportunities']} opportunities")
