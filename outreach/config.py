@@ -61,6 +61,10 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "outbox_dir": "instance/outbox",
         "unsubscribe_secret": "",
         "default_daily_cap": 50,
+        "smtp_timeout": 60.0,
+        "imap_timeout": 60.0,
+        "poll_minutes": 5,
+        "sending_lease_seconds": 600,
     },
     "search": {
         "provider": "",
@@ -95,6 +99,7 @@ POSITIVE = {
     ("scheduler", "tick_seconds"), ("scheduler", "workers"),
     ("crawl", "concurrency"), ("crawl", "per_host_concurrency"), ("crawl", "timeout"),
     ("crawl", "max_page_bytes"), ("dns", "timeout"), ("mail", "default_daily_cap"),
+    ("mail", "smtp_timeout"), ("mail", "imap_timeout"), ("mail", "poll_minutes"), ("mail", "sending_lease_seconds"),
     ("backlinks", "lost_after_failures"), ("backlinks", "pending_check_hours"),
     ("backlinks", "live_check_days"),
 }

@@ -26,10 +26,21 @@ from outreach.models.campaigns import (
     Tag,
 )
 from outreach.models.crawl import CrawlFinding, CrawlJob
+from outreach.models.mail import (
+    CampaignMail,
+    Enrollment,
+    InboundMessage,
+    Mailbox,
+    Message,
+    Sequence,
+    SequenceStep,
+    Template,
+)
 
 __all__ = [
     "PIPELINE_STAGES", "STAGES", "STAGE_EXITS",
     "Activity", "ApiToken", "AuditLog", "Backlink", "BacklinkCheck", "BacklinkEvent", "Base", "Campaign", "Client",
     "ClientLinkSettings", "Contact", "CrawlFinding", "CrawlJob", "Opportunity",
     "Prospect", "ReportDelivery", "ReportShare", "Site", "Suppression", "Tag", "User",
+    "CampaignMail", "Enrollment", "InboundMessage", "Mailbox", "Message", "Sequence", "SequenceStep", "Template",
 ]

@@ -1,0 +1,1 @@
+"""Outreach email: mailboxes, sandboxed templates, sequences, the outbox, replies, bounces, unsubscribes."""

@@ -1,0 +1,102 @@
+"""Scheduler ticks for email: send what is due, read mailboxes, reconcile what a crash left behind."""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import or_, select, update
+
+from outreach.jobs.ticks import JobContext, Tick, register
+from outreach.lib.clock import utcnow
+from outreach.mail import imap
+from outreach.mail.mailboxes import imap_password
+from outreach.mail.outbox import Sender, recover_stale
+from outreach.mail.unsubscribe import signing_secret
+from outreach.models.mail import Mailbox, Message
+
+log = logging.getLogger(__name__)
+
+register(Tick(id="mail.send", func="outreach.mail.jobs:send_due", seconds=15, misfire_grace_time=60))
+register(Tick(id="mail.poll", func="outreach.mail.jobs:poll_mailboxes", seconds=60, misfire_grace_time=120))
+register(Tick(id="mail.reconcile", func="outreach.mail.jobs:reconcile", seconds=120, misfire_grace_time=300))
+
+
+def send_due(ctx: JobContext) -> int:
+    """Send every message that is due (claims make two schedulers harmless)."""
+    return Sender(ctx.settings, ctx.sessionmaker, ctx.secret_box, ctx.stopping).run()
+
+
+def poll_mailboxes(ctx: JobContext) -> int:
+    """Read each IMAP mailbox whose poll is due, claiming it first so two schedulers never both read it."""
+    done = 0
+    now = utcnow()
+    interval = timedelta(minutes=ctx.settings["mail"]["poll_minutes"])
+    with ctx.sessionmaker() as session:
+        ids = session.scalars(select(Mailbox.id).where(
+            Mailbox.imap_host != "", Mailbox.is_active.is_(True),
+            or_(Mailbox.next_poll_at.is_(None), Mailbox.next_poll_at <= now))).all()
+    for mailbox_id in ids:
+        if ctx.stopping():
+            break
+        with ctx.sessionmaker() as session:
+            claimed = session.execute(update(Mailbox).where(
+                Mailbox.id == mailbox_id, or_(Mailbox.next_poll_at.is_(None), Mailbox.next_poll_at <= now))
+                .values(next_poll_at=now + interval))
+            session.commit()
+            if claimed.rowcount != 1:
+                continue
+            mailbox = session.get(Mailbox, mailbox_id)
+            assert mailbox is not None
+            done += poll_one(ctx, session, mailbox)
+    return done
+
+
+def poll_one(ctx: JobContext, session, mailbox: Mailbox) -> int:  # type: ignore[no-untyped-def]
+    secret = signing_secret(ctx.settings)
+    try:
+        conn = imap.connect(mailbox.imap_host, mailbox.imap_port, mailbox.imap_security, mailbox.imap_username,
+                            imap_password(mailbox, ctx.secret_box), ctx.settings["mail"]["imap_timeout"])
+    except (imap.ImapError, ValueError) as exc:
+        mailbox.last_poll_error = str(exc)[:500]
+        session.commit()
+        return 0
+    try:
+        count = imap.poll(session, conn, mailbox, ctx.settings, secret)
+        imap.reconcile_unknown(session, conn, mailbox, ctx.settings, secret)
+        mailbox.last_poll_error = ""
+        session.commit()
+        return count
+    except (imap.ImapError, OSError, imap.imaplib.IMAP4.error) as exc:
+        session.rollback()
+        mailbox.last_poll_error = str(exc)[:500]
+        session.commit()
+        return 0
+    finally:
+        imap.logout(conn)
+
+
+def reconcile(ctx: JobContext) -> int:
+    """Messages a dead sender left in `sending`: rescheduled, or unknown and looked up in the Sent folder."""
+    with ctx.sessionmaker() as session:
+        counts = recover_stale(session, ctx.settings, lease_seconds=ctx.settings["mail"]["sending_lease_seconds"])
+        session.commit()
+        boxes = session.scalars(select(Mailbox).join(Message, Message.mailbox_id == Mailbox.id)
+                                .where(Message.status == "unknown", Mailbox.imap_host != "").distinct()).all()
+        found = 0
+        secret = signing_secret(ctx.settings)
+        for mailbox in boxes:
+            try:
+                conn = imap.connect(mailbox.imap_host, mailbox.imap_port, mailbox.imap_security,
+                                    mailbox.imap_username, imap_password(mailbox, ctx.secret_box),
+                                    ctx.settings["mail"]["imap_timeout"])
+            except (imap.ImapError, ValueError) as exc:
+                log.warning("cannot reconcile mailbox %s: %s", mailbox.name, exc)
+                continue
+            try:
+                found += imap.reconcile_unknown(session, conn, mailbox, ctx.settings, secret)
+            except (imap.ImapError, OSError, imap.imaplib.IMAP4.error) as exc:
+                session.rollback()
+                log.warning("cannot reconcile mailbox %s: %s", mailbox.name, exc)
+            finally:
+                imap.logout(conn)
+    return sum(counts.values()) + found

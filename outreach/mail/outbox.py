@@ -1,0 +1,374 @@
+"""The outbox: find due messages, claim each with a conditional update, send it once, record what happened.
+
+State machine: scheduled → sending → sent | failed | cancelled | bounced | unknown.
+- The claim (scheduled → sending) commits before any SMTP traffic, and re-checks in the same transaction
+  every stop condition (enrolment stopped, reply, bounce, unsubscribe, campaign paused).
+- `data_started_at` commits after RCPT TO and just before DATA; a message found in `sending` after a crash
+  without it was certainly not delivered and goes back to `scheduled`; with it, it becomes `unknown` and
+  is reconciled by looking for its Message-ID in the mailbox's Sent folder, never blindly re-sent.
+- SMTP 4xx: retried with backoff, same Message-ID. 5xx: permanent (5.1.x at RCPT: a hard bounce).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import random
+import re
+import smtplib
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from outreach.campaigns.service import move_prospect, record
+from outreach.lib.clock import utcnow
+from outreach.lib.secrets import SecretBox
+from outreach.mail import smtp
+from outreach.mail.headers import HeaderError
+from outreach.mail.mailboxes import add_business_days, in_window, sent_today, smtp_account
+from outreach.mail.render import RenderError
+from outreach.mail.sequences import create_message
+from outreach.mail.stops import EARLY_STAGES, hard_bounce, stop_enrollment, suppression_reason
+from outreach.mail.unsubscribe import signing_secret, unsubscribe_url
+from outreach.models import Campaign
+from outreach.models.mail import CampaignMail, Enrollment, Mailbox, Message
+
+log = logging.getLogger(__name__)
+
+#: seconds to wait before attempt 2, 3, ... after a temporary (4xx) failure
+BACKOFF = (300, 900, 3600, 4 * 3600, 12 * 3600)
+MAX_ATTEMPTS = len(BACKOFF) + 1
+BATCH = 200
+
+
+class Sender:
+    """Sends due messages; one instance per tick (holds SMTP connections for the tick's duration)."""
+
+    def __init__(self, settings: dict[str, dict[str, Any]], factory: sessionmaker[Session], secret_box: SecretBox,
+                 stopping: Callable[[], bool] = lambda: False) -> None:
+        self.settings = settings
+        self.factory = factory
+        self.secret_box = secret_box
+        self.stopping = stopping
+        self.secret = signing_secret(settings)
+        self.timeout = float(settings["mail"]["smtp_timeout"])
+        self.connections: dict[int, smtplib.SMTP] = {}
+        #: mailboxes that may send nothing more in this tick (window, cap, spacing, connection failure)
+        self.blocked: set[int] = set()
+        self.cap_left: dict[int, int] = {}
+
+    # --- the loop -------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Send everything that is due now; returns how many messages were sent."""
+        done = 0
+        seen: set[int] = set()
+        try:
+            while not self.stopping():
+                now = utcnow()
+                with self.factory() as session:
+                    rows = due(session, now, BATCH, exclude=seen)
+                if not rows:
+                    break
+                for message_id, mailbox_id in rows:
+                    seen.add(message_id)
+                    if self.stopping():
+                        break
+                    if mailbox_id is not None and mailbox_id in self.blocked:
+                        continue
+                    if self.send_one(message_id, mailbox_id):
+                        done += 1
+        finally:
+            for conn in self.connections.values():
+                smtp.quit_quietly(conn)
+            self.connections.clear()
+        return done
+
+    def send_one(self, message_id: int, mailbox_id: int | None) -> bool:
+        with self.factory() as session:
+            now = utcnow()
+            mailbox = session.get(Mailbox, mailbox_id) if mailbox_id is not None else None
+            if mailbox is not None and not self._may_send(session, mailbox, now):
+                self.blocked.add(mailbox.id)
+                return False
+            message = claim(session, message_id, now, mailbox)
+            if message is None:
+                return False
+            if message == "busy":
+                self.blocked.add(mailbox_id)  # type: ignore[arg-type]
+                return False
+            if mailbox is not None:
+                self.cap_left[mailbox.id] = self.cap_left.get(mailbox.id, 1) - 1
+            if message.transport == "local" or mailbox is None:
+                outcome = self._write_local(session, message)
+            else:
+                outcome = self._send_smtp(session, message, mailbox)
+            finish(session, message, outcome, self.settings, self.secret)
+            session.commit()
+            return outcome.kind == "sent"
+
+    def _may_send(self, session: Session, mailbox: Mailbox, now: datetime) -> bool:
+        if not mailbox.is_active or not in_window(mailbox, now):
+            return False
+        if mailbox.daily_cap:
+            if mailbox.id not in self.cap_left:
+                self.cap_left[mailbox.id] = mailbox.daily_cap - sent_today(session, mailbox, now)
+            if self.cap_left[mailbox.id] <= 0:
+                return False
+        return True
+
+    # --- transports -----------------------------------------------------------------------------
+
+    def _payload(self, message: Message) -> bytes:
+        email = smtp.build_message(
+            message_id=message.message_id, from_email=message.from_email, from_name=message.from_name,
+            to_email=message.to_email, to_name=message.to_name, subject=message.subject,
+            body_text=message.body_text, body_html=message.body_html, in_reply_to=message.in_reply_to,
+            references=message.references, date=utcnow(),
+            unsubscribe_url=unsubscribe_url(self.settings, self.secret, message.message_id))
+        return email.as_bytes()
+
+    def _send_smtp(self, session: Session, message: Message, mailbox: Mailbox) -> smtp.Outcome:
+        try:
+            payload = self._payload(message)
+        except HeaderError as exc:
+            return smtp.Outcome("permanent", str(exc))
+        conn = self.connections.get(mailbox.id)
+        if conn is None:
+            try:
+                conn = smtp.connect(smtp_account(mailbox, self.secret_box, self.timeout))
+            except (smtp.SmtpConnectError, ValueError) as exc:
+                self.blocked.add(mailbox.id)
+                return smtp.Outcome("retry", str(exc))
+            self.connections[mailbox.id] = conn
+
+        def before_data() -> bool:
+            return mark_data_started(session, message)
+
+        outcome = smtp.transmit(conn, message.from_email, message.to_email, payload, before_data)
+        if outcome.kind in ("unknown", "retry") or outcome.detail.split(": ")[-1].startswith("421"):
+            smtp.quit_quietly(self.connections.pop(mailbox.id))
+        return outcome
+
+    def _write_local(self, session: Session, message: Message) -> smtp.Outcome:
+        if not mark_data_started(session, message):
+            return smtp.Outcome("cancelled", "stopped before writing")
+        try:
+            payload = self._payload(message)
+        except HeaderError as exc:
+            return smtp.Outcome("permanent", str(exc))
+        path = local_path(self.settings, message)
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_bytes(payload)
+            os.replace(tmp, path)
+        return smtp.Outcome("sent", f"written to {path}")
+
+
+def local_path(settings: dict[str, dict[str, Any]], message: Message) -> Path:
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", message.message_id)
+    return Path(settings["mail"]["outbox_dir"]) / f"{message.id:08d}-{safe}.eml"
+
+
+# --- the steps, as functions of a session ----------------------------------------------------------
+
+def due(session: Session, now: datetime, limit: int, exclude: set[int] | None = None) -> list[tuple[int, int | None]]:
+    """(message id, mailbox id) of scheduled messages whose time has come, oldest first."""
+    query = (select(Message.id, Message.mailbox_id)
+             .join(Campaign, Campaign.id == Message.campaign_id)
+             .outerjoin(CampaignMail, CampaignMail.campaign_id == Message.campaign_id)
+             .where(Message.status == "scheduled", Message.send_at <= now, Campaign.status == "active",
+                    or_(CampaignMail.is_paused.is_(False), CampaignMail.campaign_id.is_(None)))
+             .order_by(Message.send_at, Message.id).limit(limit + len(exclude or ())))
+    return [(mid, box) for mid, box in session.execute(query) if not exclude or mid not in exclude][:limit]
+
+
+def claim(session: Session, message_id: int, now: datetime, mailbox: Mailbox | None) -> Message | str | None:
+    """scheduled → sending with a conditional update; None if another worker had it or it must not go.
+
+    In the same transaction: the mailbox's spacing slot ("busy" if taken) and every stop condition.
+    """
+    result = session.execute(update(Message)
+                             .where(Message.id == message_id, Message.status == "scheduled", Message.send_at <= now)
+                             .values(status="sending", claimed_at=now, attempts=Message.attempts + 1,
+                                     data_started_at=None))
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
+        return None
+    if mailbox is not None and (mailbox.min_spacing_seconds or mailbox.jitter_seconds):
+        gap = mailbox.min_spacing_seconds + random.uniform(0, mailbox.jitter_seconds)
+        slot = session.execute(update(Mailbox)
+                               .where(Mailbox.id == mailbox.id,
+                                      or_(Mailbox.next_send_at.is_(None), Mailbox.next_send_at <= now))
+                               .values(next_send_at=now + timedelta(seconds=gap)))
+        if slot.rowcount != 1:  # type: ignore[attr-defined]
+            session.rollback()
+            return "busy"
+    message = session.get(Message, message_id, populate_existing=True)
+    assert message is not None
+    session.refresh(message.enrollment)
+    verdict = _stop_check(session, message, now)
+    if verdict is None:
+        session.commit()
+        return message
+    kind, value = verdict
+    if kind == "wait":
+        session.rollback()
+        return None
+    if kind == "postpone":
+        message.status, message.send_at = "scheduled", value  # type: ignore[assignment]
+        message.attempts -= 1
+    else:
+        _cancel_claimed(session, message, str(value))
+    session.commit()
+    return None
+
+
+def _stop_check(session: Session, message: Message, now: datetime) -> tuple[str, object] | None:
+    enrollment = message.enrollment
+    if enrollment.status != "active":
+        return "cancel", f"sequence {enrollment.status}" + (f" ({enrollment.stop_reason})"
+                                                             if enrollment.stop_reason else "")
+    config = session.get(CampaignMail, message.campaign_id, populate_existing=True)
+    campaign_status = session.scalar(select(Campaign.status).where(Campaign.id == message.campaign_id))
+    if (config is not None and config.is_paused) or campaign_status != "active":
+        return "wait", None
+    if enrollment.paused_until is not None and enrollment.paused_until > now:
+        return "postpone", enrollment.paused_until
+    reason = suppression_reason(session, message.to_email)
+    if reason:
+        return "stop", reason
+    session.refresh(message.prospect)
+    if message.prospect.stage not in EARLY_STAGES:
+        return "stop", f"the prospect moved to stage {message.prospect.stage}"
+    return None
+
+
+def _cancel_claimed(session: Session, message: Message, reason: str) -> None:
+    message.status = "cancelled"
+    message.status_reason = reason[:500]
+    record(session, message.prospect, "email_cancelled", f"Cancelled step {message.step} “{message.subject}”: "
+           f"{reason}", details={"message_id": message.message_id, "reason": reason})
+    stop_enrollment(session, message.enrollment, "stopped", reason)
+
+
+def mark_data_started(session: Session, message: Message) -> bool:
+    """Commit that DATA is about to start, after one last look at the stop conditions."""
+    now = utcnow()
+    status = session.scalar(select(Enrollment.status).where(Enrollment.id == message.enrollment_id))
+    reason = suppression_reason(session, message.to_email) or (
+        None if status == "active" else f"sequence {status}")
+    if reason:
+        session.refresh(message.enrollment)
+        _cancel_claimed(session, message, reason)
+        session.commit()
+        return False
+    result = session.execute(update(Message).where(Message.id == message.id, Message.status == "sending")
+                             .values(data_started_at=now))
+    session.commit()
+    message.data_started_at = now
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def finish(session: Session, message: Message, outcome: smtp.Outcome, settings: dict[str, dict[str, Any]],
+           secret: str) -> None:
+    """Record the outcome of one attempt (the caller commits)."""
+    now = utcnow()
+    kind = outcome.kind
+    if kind == "cancelled":
+        if message.status == "sending":
+            message.status = "cancelled"
+        session.flush()
+        return
+    if kind == "sent":
+        mark_sent(session, message, now, settings, secret, outcome.detail)
+    elif kind == "retry" and message.attempts < MAX_ATTEMPTS:
+        message.status = "scheduled"
+        message.data_started_at = None
+        message.send_at = now + timedelta(seconds=BACKOFF[min(message.attempts, len(BACKOFF)) - 1])
+        message.last_error = outcome.detail[:500]
+        record(session, message.prospect, "email_retry",
+               f"Temporary failure for “{message.subject}”, retrying at {message.send_at:%Y-%m-%d %H:%M} UTC: "
+               f"{outcome.detail}", details={"message_id": message.message_id})
+    elif kind == "bounced":
+        message.last_error = outcome.detail[:500]
+        hard_bounce(session, message, outcome.detail)
+    elif kind == "unknown":
+        message.status = "unknown"
+        message.last_error = outcome.detail[:500]
+        record(session, message.prospect, "email_unknown",
+               f"“{message.subject}” may or may not have been delivered ({outcome.detail}); "
+               "checking the Sent folder before anything else", details={"message_id": message.message_id})
+    else:
+        message.status = "failed"
+        message.last_error = message.status_reason = outcome.detail[:500]
+        record(session, message.prospect, "email_failed", f"Sending “{message.subject}” failed: {outcome.detail}",
+               details={"message_id": message.message_id})
+        stop_enrollment(session, message.enrollment, "failed", outcome.detail)
+    session.flush()
+
+
+def mark_sent(session: Session, message: Message, when: datetime, settings: dict[str, dict[str, Any]],
+              secret: str, detail: str = "") -> None:
+    """The message left: timeline, stage, and the next step of the sequence."""
+    message.status = "sent"
+    message.sent_at = when
+    message.last_error = ""
+    where = "the local outbox" if message.transport == "local" else message.from_email
+    record(session, message.prospect, "email_sent", f"Sent step {message.step} “{message.subject}” to "
+           f"{message.to_email} from {where}", details={"message_id": message.message_id, "detail": detail})
+    if message.prospect.stage in ("new", "qualified"):
+        move_prospect(session, message.prospect, "contacted", reason="first email sent")
+    schedule_next(session, message, when, settings, secret)
+
+
+def schedule_next(session: Session, message: Message, when: datetime, settings: dict[str, dict[str, Any]],
+                  secret: str) -> None:
+    enrollment = message.enrollment
+    if enrollment.status != "active":
+        return
+    steps = enrollment.sequence.steps
+    following = [s for s in steps if s.position == message.step + 1]
+    if not following:
+        enrollment.status = "finished"
+        return
+    step = following[0]
+    first = session.scalar(select(Message).where(Message.enrollment_id == enrollment.id, Message.step == 1))
+    send_at = add_business_days(when, step.delay_days, enrollment.mailbox)
+    try:
+        create_message(session, enrollment, step, send_at, settings, secret, first=first)
+    except RenderError as exc:
+        stop_enrollment(session, enrollment, "template_error", str(exc))
+
+
+# --- after a crash ---------------------------------------------------------------------------------
+
+def recover_stale(session: Session, settings: dict[str, dict[str, Any]], *, lease_seconds: float,
+                  now: datetime | None = None) -> dict[str, int]:
+    """Messages left in `sending` by a process that died: back to scheduled, sent or unknown."""
+    now = now or utcnow()
+    counts = {"rescheduled": 0, "sent": 0, "unknown": 0}
+    cutoff = now - timedelta(seconds=lease_seconds)
+    stale = session.scalars(select(Message).where(Message.status == "sending", Message.claimed_at <= cutoff)).all()
+    secret = signing_secret(settings)
+    for message in stale:
+        if message.transport == "local" and local_path(settings, message).exists():
+            mark_sent(session, message, message.data_started_at or now, settings, secret, "found in the outbox")
+            counts["sent"] += 1
+        elif message.data_started_at is None or message.transport == "local":
+            message.status = "scheduled"
+            message.attempts = max(0, message.attempts - 1)
+            counts["rescheduled"] += 1
+        else:
+            message.status = "unknown"
+            message.last_error = "the sending process stopped during DATA; checking the Sent folder"
+            record(session, message.prospect, "email_unknown",
+                   f"“{message.subject}” was being sent when the sender stopped; checking the Sent folder",
+                   details={"message_id": message.message_id})
+            counts["unknown"] += 1
+    session.flush()
+    return counts

@@ -1,0 +1,288 @@
+"""Templates, sequences, campaign mail settings and enrolment (which creates the first message)."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from outreach.campaigns.service import find_conflicts, record
+from outreach.lib.clock import utcnow
+from outreach.mail.headers import HeaderError, check_header
+from outreach.mail.mailboxes import MailError
+from outreach.mail.render import Rendered, RenderError, check_syntax, render_email, wrap
+from outreach.mail.stops import EARLY_STAGES, suppression_reason
+from outreach.mail.unsubscribe import unsubscribe_url
+from outreach.models import Campaign, Opportunity, Prospect, User
+from outreach.models.mail import CampaignMail, Enrollment, Mailbox, Message, Sequence, SequenceStep, Template
+
+LOCAL_DOMAIN = "outreach.local"
+
+
+# --- templates and sequences ---------------------------------------------------------------------
+
+def save_template(session: Session, name: str, subject: str, body_text: str, body_html: str = "",
+                  template: Template | None = None) -> Template:
+    name = name.strip()
+    if not name:
+        raise MailError("the template needs a name", "name")
+    clash = session.scalar(select(Template.id).where(func.lower(Template.name) == name.lower(),
+                                                     Template.id != (template.id if template else -1)))
+    if clash is not None:
+        raise MailError(f"a template called {name!r} exists already", "name")
+    try:
+        check_header("the subject", subject)
+    except HeaderError as exc:
+        raise MailError(str(exc), "subject") from None
+    if not subject.strip():
+        raise MailError("the subject is required", "subject")
+    if not body_text.strip():
+        raise MailError("the plain-text body is required", "body_text")
+    try:
+        check_syntax(subject, body_text, body_html)
+    except RenderError as exc:
+        where = "subject" if "subject" in str(exc) else "body_html" if "HTML" in str(exc) else "body_text"
+        raise MailError(str(exc), where) from None
+    if template is None:
+        template = Template()
+        session.add(template)
+    template.name, template.subject = name[:200], subject.strip()[:500]
+    template.body_text, template.body_html = body_text, body_html
+    session.flush()
+    return template
+
+
+def save_sequence(session: Session, name: str, steps: list[tuple[int, int]],
+                  sequence: Sequence | None = None) -> Sequence:
+    """Steps are (template_id, delay in business days after the previous step)."""
+    name = name.strip()
+    if not name:
+        raise MailError("the sequence needs a name", "name")
+    clash = session.scalar(select(Sequence.id).where(func.lower(Sequence.name) == name.lower(),
+                                                     Sequence.id != (sequence.id if sequence else -1)))
+    if clash is not None:
+        raise MailError(f"a sequence called {name!r} exists already", "name")
+    if not steps:
+        raise MailError("a sequence needs at least its first email", "steps")
+    if len(steps) > 6:
+        raise MailError("at most 6 steps: more follow-ups burn mailboxes", "steps")
+    for i, (template_id, delay) in enumerate(steps, start=1):
+        if session.get(Template, template_id) is None:
+            raise MailError(f"step {i}: choose an existing template", "steps")
+        if i > 1 and not 1 <= delay <= 60:
+            raise MailError(f"step {i}: the delay is 1 to 60 business days", "steps")
+    if sequence is None:
+        sequence = Sequence(name=name[:200])
+        session.add(sequence)
+    sequence.name = name[:200]
+    sequence.steps.clear()
+    session.flush()
+    for i, (template_id, delay) in enumerate(steps, start=1):
+        sequence.steps.append(SequenceStep(position=i, template_id=template_id, delay_days=0 if i == 1 else delay))
+    session.flush()
+    return sequence
+
+
+def campaign_mail(session: Session, campaign_id: int) -> CampaignMail:
+    settings = session.get(CampaignMail, campaign_id)
+    if settings is None:
+        settings = CampaignMail(campaign_id=campaign_id, is_paused=False)
+        session.add(settings)
+        session.flush()
+    return settings
+
+
+def configure_campaign(session: Session, campaign: Campaign, mailbox_id: int | None, sequence_id: int | None) -> None:
+    settings = campaign_mail(session, campaign.id)
+    if mailbox_id is not None and session.get(Mailbox, mailbox_id) is None:
+        raise MailError("choose an existing mailbox", "mailbox_id")
+    if sequence_id is not None and session.get(Sequence, sequence_id) is None:
+        raise MailError("choose an existing sequence", "sequence_id")
+    settings.mailbox_id, settings.sequence_id = mailbox_id, sequence_id
+    session.flush()
+
+
+def set_paused(session: Session, campaign: Campaign, paused: bool, actor: User | None = None) -> None:
+    settings = campaign_mail(session, campaign.id)
+    settings.is_paused = paused
+    session.flush()
+
+
+# --- rendering for a prospect --------------------------------------------------------------------
+
+def context_for(session: Session, prospect: Prospect, mailbox: Mailbox | None, unsubscribe: str) -> dict[str, Any]:
+    """The variables a template sees for this prospect (see render.VARIABLES)."""
+    contact = prospect.contact
+    opportunity = session.scalar(select(Opportunity).where(Opportunity.prospect_id == prospect.id)
+                                 .order_by(Opportunity.score.desc()).limit(1))
+    if opportunity is None:
+        opportunity = session.scalar(select(Opportunity).where(
+            Opportunity.campaign_id == prospect.campaign_id, Opportunity.site_id == prospect.site_id)
+            .order_by(Opportunity.score.desc()).limit(1))
+    details = opportunity.details if opportunity else {}
+    anchors = details.get("anchors") or []
+    anchor = details.get("anchor") or (anchors[0] if anchors and isinstance(anchors[0], str) else "")
+    campaign = prospect.campaign
+    return wrap({
+        "contact": {"first_name": contact.first_name if contact else "", "name": contact.name if contact else "",
+                    "email": contact.email if contact else ""},
+        "site": {"domain": prospect.site.domain},
+        "prospect": {"page_url": prospect.page_url},
+        "opportunity": {"broken_url": details.get("broken_url") or details.get("url") or "",
+                        "anchor": anchor, "page_url": opportunity.page_url if opportunity else "",
+                        "kind": opportunity.kind if opportunity else ""},
+        "campaign": {"name": campaign.name},
+        "client": {"name": campaign.client.name, "website": campaign.client.website},
+        "target_url": (campaign.target_url_list or [""])[0],
+        "sender": {"name": mailbox.from_name if mailbox else "", "email": mailbox.from_email if mailbox else ""},
+        "unsubscribe_url": unsubscribe,
+    })
+
+
+def render_for(session: Session, template: Template, prospect: Prospect, mailbox: Mailbox | None,
+               unsubscribe: str) -> Rendered:
+    """Render for one prospect; RenderError names the prospect and the variable."""
+    try:
+        return render_email(template.subject, template.body_text, template.body_html,
+                            context_for(session, prospect, mailbox, unsubscribe))
+    except RenderError as exc:
+        raise RenderError(f"{prospect.site.domain}: template “{template.name}”: {exc}", exc.variable) from None
+
+
+def new_message_id(mailbox: Mailbox | None) -> str:
+    domain = mailbox.from_email.rsplit("@", 1)[-1] if mailbox else LOCAL_DOMAIN
+    return f"{uuid.uuid4().hex}@{domain}"
+
+
+def create_message(session: Session, enrollment: Enrollment, step: SequenceStep, send_at: datetime,
+                   settings: dict[str, dict[str, Any]], secret: str, first: Message | None = None) -> Message:
+    """Render the step and put it in the outbox with its Message-ID (RenderError if it cannot)."""
+    prospect = enrollment.prospect
+    mailbox = enrollment.mailbox
+    message_id = new_message_id(mailbox)
+    rendered = render_for(session, step.template, prospect, mailbox,
+                          unsubscribe_url(settings, secret, message_id))
+    subject = rendered.subject
+    in_reply_to = references = ""
+    if first is not None:
+        subject = first.subject if first.subject.lower().startswith("re:") else f"Re: {first.subject}"
+        previous = session.scalar(select(Message).where(Message.enrollment_id == enrollment.id,
+                                                        Message.step == step.position - 1))
+        in_reply_to = (previous or first).message_id
+        references = " ".join(filter(None, [(previous or first).references, in_reply_to]))
+    contact = enrollment.contact
+    message = Message(enrollment_id=enrollment.id, campaign_id=enrollment.campaign_id, prospect_id=prospect.id,
+                      contact_id=contact.id, mailbox_id=mailbox.id if mailbox else None, step=step.position,
+                      message_id=message_id, in_reply_to=in_reply_to, references=references,
+                      from_email=mailbox.from_email if mailbox else f"outbox@{LOCAL_DOMAIN}",
+                      from_name=mailbox.from_name if mailbox else "", to_email=contact.email,
+                      to_name=contact.name, subject=subject[:500], body_text=rendered.body_text,
+                      body_html=rendered.body_html, send_at=send_at, status="scheduled",
+                      transport="smtp" if mailbox else "local")
+    session.add(message)
+    session.flush()
+    return message
+
+
+# --- enrolment -----------------------------------------------------------------------------------
+
+@dataclass
+class EnrollResult:
+    enrolled: list[Prospect] = field(default_factory=list)
+    #: (prospect, reason) for every prospect left out
+    refused: list[tuple[Prospect, str]] = field(default_factory=list)
+
+
+def refusal(session: Session, prospect: Prospect) -> str | None:
+    """Why this prospect cannot be emailed now, in one sentence, or None."""
+    contact = prospect.contact
+    if contact is None:
+        return "no contact address yet"
+    if contact.status == "invalid":
+        return f"{contact.email} is invalid ({contact.status_reason or 'failed validation'})"
+    if prospect.stage not in EARLY_STAGES:
+        return f"the prospect is at stage {prospect.stage}"
+    if session.scalar(select(Enrollment.id).where(Enrollment.prospect_id == prospect.id)) is not None:
+        return "already enrolled in this campaign's sequence"
+    suppressed = suppression_reason(session, contact.email)
+    if suppressed:
+        return suppressed
+    for conflict in find_conflicts(session, prospect.site, contact.email, campaign_id=prospect.campaign_id):
+        if conflict.reason == "do_not_contact":
+            return conflict.message
+        if not prospect.override_reason:
+            return conflict.message
+    elsewhere = session.scalar(select(Campaign.name).join(Message, Message.campaign_id == Campaign.id).where(
+        Message.contact_id == contact.id, Message.campaign_id != prospect.campaign_id,
+        Message.status.in_(("sent", "sending", "unknown"))).limit(1))
+    if elsewhere is not None and not prospect.override_reason:
+        return f"{contact.email} was already contacted in “{elsewhere}”"
+    return None
+
+
+def enroll_prospects(session: Session, campaign: Campaign, prospect_ids: list[int],
+                     settings: dict[str, dict[str, Any]], secret: str, *, actor: User | None = None,
+                     now: datetime | None = None) -> EnrollResult:
+    """Enrol prospects in the campaign's sequence and schedule each first email.
+
+    Prospects that must not be emailed are refused one by one, with the reason. A template that fails
+    to render for any prospect schedules nothing at all: MailError names the prospect and the variable.
+    """
+    now = now or utcnow()
+    config = session.get(CampaignMail, campaign.id)
+    if config is None or config.sequence is None:
+        raise MailError("choose a sequence for this campaign first", "sequence_id")
+    steps = config.sequence.steps
+    if not steps:
+        raise MailError(f"the sequence “{config.sequence.name}” has no steps", "sequence_id")
+    result = EnrollResult()
+    prospects = session.scalars(select(Prospect).where(Prospect.id.in_(prospect_ids),
+                                                       Prospect.campaign_id == campaign.id)
+                                .order_by(Prospect.id)).all()
+    if not prospects:
+        raise MailError("choose at least one prospect of this campaign", "prospect_ids")
+    accepted = []
+    for prospect in prospects:
+        reason = refusal(session, prospect)
+        if reason:
+            result.refused.append((prospect, reason))
+        else:
+            accepted.append(prospect)
+    errors = []
+    for prospect in accepted:
+        for step in steps:
+            try:
+                render_for(session, step.template, prospect, config.mailbox, "https://unsubscribe.check/")
+            except RenderError as exc:
+                errors.append(f"step {step.position}: {exc}")
+    if errors:
+        more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+        raise MailError("nothing was scheduled: " + "; ".join(errors[:3]) + more, "prospect_ids")
+    for prospect in accepted:
+        enrollment = Enrollment(campaign_id=campaign.id, prospect_id=prospect.id, contact_id=prospect.contact_id,
+                                sequence_id=config.sequence.id, mailbox_id=config.mailbox_id, status="active",
+                                created_by_id=actor.id if actor else None)
+        session.add(enrollment)
+        session.flush()
+        message = create_message(session, enrollment, steps[0], now, settings, secret)
+        record(session, prospect, "email_scheduled",
+               f"Enrolled in “{config.sequence.name}”: “{message.subject}” scheduled", actor,
+               {"message_id": message.message_id})
+        result.enrolled.append(prospect)
+    session.flush()
+    return result
+
+
+def cancel_prospect(session: Session, prospect: Prospect, actor: User | None = None) -> bool:
+    """Stop one prospect's sequence by hand."""
+    from outreach.mail.stops import stop_enrollment
+
+    enrollment = session.scalar(select(Enrollment).where(Enrollment.prospect_id == prospect.id))
+    if enrollment is None or enrollment.status != "active":
+        return False
+    who = actor.display_name if actor else "a user"
+    stop_enrollment(session, enrollment, "cancelled", f"cancelled by {who}")
+    return True

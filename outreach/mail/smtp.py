@@ -1,0 +1,168 @@
+"""SMTP: connect, transmit one message step by step, and classify what the server said."""
+from __future__ import annotations
+
+import smtplib
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from email.utils import format_datetime, formataddr
+
+from outreach.mail.headers import check_header
+
+
+@dataclass(frozen=True)
+class SmtpAccount:
+    host: str
+    port: int
+    security: str
+    username: str
+    password: str
+    timeout: float = 60.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    #: sent | retry | permanent | bounced | unknown | cancelled
+    kind: str
+    detail: str = ""
+
+
+class SmtpConnectError(OSError):
+    """Could not connect or log in; the text says why in one line."""
+
+
+def connect(account: SmtpAccount) -> smtplib.SMTP:
+    """An open, authenticated connection, or SmtpConnectError."""
+    try:
+        if account.security == "ssl":
+            conn: smtplib.SMTP = smtplib.SMTP_SSL(account.host, account.port, timeout=account.timeout,
+                                                  context=ssl.create_default_context())
+        else:
+            conn = smtplib.SMTP(account.host, account.port, timeout=account.timeout)
+        conn.ehlo()
+        if account.security == "starttls":
+            conn.starttls(context=ssl.create_default_context())
+            conn.ehlo()
+        if account.username:
+            conn.login(account.username, account.password)
+        return conn
+    except smtplib.SMTPAuthenticationError as exc:
+        raise SmtpConnectError(f"SMTP login refused: {exc.smtp_code} {_text(exc.smtp_error)}") from None
+    except smtplib.SMTPNotSupportedError as exc:
+        raise SmtpConnectError(f"SMTP server does not support it: {exc}") from None
+    except (smtplib.SMTPException, OSError) as exc:
+        raise SmtpConnectError(f"cannot connect to SMTP {account.host}:{account.port}: {exc or type(exc).__name__}")\
+            from None
+
+
+def test_connection(account: SmtpAccount) -> str:
+    """A one-line success message, or SmtpConnectError."""
+    conn = connect(account)
+    try:
+        code, _ = conn.noop()
+    finally:
+        _quit(conn)
+    return f"SMTP {account.host}:{account.port} answered ({code}) and accepted the login"
+
+
+def _text(value: bytes | str) -> str:
+    return (value.decode("utf-8", "replace") if isinstance(value, bytes) else value).replace("\r\n", " ")[:300]
+
+
+def _classify(code: int, reply: bytes | str, stage: str) -> Outcome:
+    text = f"{stage}: {code} {_text(reply)}"
+    if 400 <= code < 500:
+        return Outcome("retry", text)
+    if code >= 500 and stage == "RCPT TO" and (code in (550, 551, 553) or b"5.1." in _bytes(reply)):
+        return Outcome("bounced", text)
+    return Outcome("permanent", text)
+
+
+def _bytes(value: bytes | str) -> bytes:
+    return value if isinstance(value, bytes) else value.encode()
+
+
+def transmit(conn: smtplib.SMTP, sender: str, recipient: str, data: bytes,
+             before_data: Callable[[], bool]) -> Outcome:
+    """MAIL, RCPT, then `before_data()` (False cancels), then DATA.
+
+    Only a failure after the message content went out is `unknown`: the server may have accepted it.
+    """
+    try:
+        code, reply = conn.mail(sender)
+        if code != 250:
+            conn.rset()
+            return _classify(code, reply, "MAIL FROM")
+        code, reply = conn.rcpt(recipient)
+        if code not in (250, 251):
+            conn.rset()
+            return _classify(code, reply, "RCPT TO")
+        if not before_data():
+            conn.rset()
+            return Outcome("cancelled", "stopped just before DATA")
+        code, reply = conn.docmd("data")
+        if code != 354:
+            conn.rset()
+            return _classify(code, reply, "DATA")
+    except (smtplib.SMTPServerDisconnected, OSError) as exc:
+        return Outcome("retry", f"connection lost before DATA: {exc or type(exc).__name__}")
+    try:
+        conn.send(_dot_stuffed(data))
+        code, reply = conn.getreply()
+    except (TimeoutError, smtplib.SMTPServerDisconnected, OSError) as exc:
+        return Outcome("unknown", f"connection lost after DATA: {exc or type(exc).__name__}")
+    if code == 250:
+        return Outcome("sent", f"{code} {_text(reply)}")
+    return _classify(code, reply, "end of DATA")
+
+
+def _dot_stuffed(data: bytes) -> bytes:
+    body = smtplib._fix_eols(data)  # type: ignore[attr-defined]
+    body = b"\r\n".join(b"." + line if line.startswith(b".") else line for line in body.split(b"\r\n"))
+    if not body.endswith(b"\r\n"):
+        body += b"\r\n"
+    return body + b".\r\n"
+
+
+def quit_quietly(conn: smtplib.SMTP) -> None:
+    _quit(conn)
+
+
+def _quit(conn: smtplib.SMTP) -> None:
+    try:
+        conn.quit()
+    except (smtplib.SMTPException, OSError):
+        conn.close()
+
+
+def build_message(*, message_id: str, from_email: str, from_name: str, to_email: str, to_name: str, subject: str,
+                  body_text: str, body_html: str, in_reply_to: str, references: str, unsubscribe_url: str,
+                  date: object) -> EmailMessage:
+    """The RFC 5322 message; header values are checked for CR/LF/NUL first."""
+    for name, value in (("sender name", from_name), ("sender address", from_email), ("recipient name", to_name),
+                        ("recipient address", to_email), ("subject", subject), ("In-Reply-To", in_reply_to),
+                        ("References", references), ("unsubscribe URL", unsubscribe_url)):
+        check_header(name, value)
+    msg = EmailMessage(policy=SMTP_POLICY)
+    msg["From"] = formataddr((from_name, from_email)) if from_name else from_email
+    msg["To"] = formataddr((to_name, to_email)) if to_name else to_email
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(date)  # type: ignore[arg-type]
+    msg["Message-ID"] = f"<{message_id}>"
+    if in_reply_to:
+        msg["In-Reply-To"] = f"<{in_reply_to}>"
+    if references:
+        msg["References"] = " ".join(f"<{r}>" for r in references.split())
+    msg["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    footer = f"\n\n--\nIf you would rather not hear from me again: {unsubscribe_url}\n"
+    msg.set_content(body_text.rstrip("\n") + footer)
+    if body_html:
+        from markupsafe import escape
+
+        msg.add_alternative(body_html + f'<p style="color:#888;font-size:12px">If you would rather not hear from '
+                                        f'me again, <a href="{escape(unsubscribe_url)}">unsubscribe</a>.</p>',
+                            subtype="html")
+    return msg

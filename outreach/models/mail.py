@@ -1,0 +1,264 @@
+"""Outreach email: mailboxes, templates, sequences, enrolments, the outbox and inbound mail."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from outreach.db import Base
+from outreach.lib.clock import utcnow
+
+SECURITY = ("none", "starttls", "ssl")
+MESSAGE_STATUSES = ("scheduled", "sending", "sent", "failed", "cancelled", "bounced", "unknown")
+ENROLLMENT_STATUSES = ("active", "finished", "stopped")
+INBOUND_KINDS = ("reply", "auto_reply", "bounce", "soft_bounce", "unmatched")
+
+
+class Mailbox(Base):
+    """An SMTP account to send from and the IMAP account where its replies and Sent folder live."""
+
+    __tablename__ = "mail_mailboxes"
+    __table_args__ = (
+        CheckConstraint(f"smtp_security IN {SECURITY}", name="smtp_security"),
+        CheckConstraint(f"imap_security IN {SECURITY}", name="imap_security"),
+        CheckConstraint("daily_cap >= 0 AND min_spacing_seconds >= 0 AND jitter_seconds >= 0", name="limits"),
+        CheckConstraint("window_start_hour >= 0 AND window_end_hour <= 24 AND window_start_hour < window_end_hour",
+                        name="window"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    from_name: Mapped[str] = mapped_column(String(200), default="")
+    from_email: Mapped[str] = mapped_column(String(320))
+    smtp_host: Mapped[str] = mapped_column(String(255))
+    smtp_port: Mapped[int] = mapped_column(default=587)
+    smtp_security: Mapped[str] = mapped_column(String(10), default="starttls")
+    smtp_username: Mapped[str] = mapped_column(String(320), default="")
+    #: encrypted with the app's SecretBox
+    smtp_password: Mapped[str] = mapped_column(Text, default="")
+    #: empty: no IMAP (no reply detection, no Sent-folder reconciliation)
+    imap_host: Mapped[str] = mapped_column(String(255), default="")
+    imap_port: Mapped[int] = mapped_column(default=993)
+    imap_security: Mapped[str] = mapped_column(String(10), default="ssl")
+    imap_username: Mapped[str] = mapped_column(String(320), default="")
+    #: encrypted with the app's SecretBox
+    imap_password: Mapped[str] = mapped_column(Text, default="")
+    imap_sent_folder: Mapped[str] = mapped_column(String(200), default="Sent")
+    #: 0 means no cap
+    daily_cap: Mapped[int] = mapped_column(default=50)
+    min_spacing_seconds: Mapped[int] = mapped_column(default=120)
+    jitter_seconds: Mapped[int] = mapped_column(default=60)
+    #: ISO weekdays the mailbox sends on, e.g. "1,2,3,4,5" (Monday = 1)
+    window_days: Mapped[str] = mapped_column(String(20), default="1,2,3,4,5")
+    window_start_hour: Mapped[int] = mapped_column(default=9)
+    window_end_hour: Mapped[int] = mapped_column(default=17)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    is_active: Mapped[bool] = mapped_column(default=True)
+    #: the earliest the next message may go (spacing with jitter); claimed by a conditional update
+    next_send_at: Mapped[datetime | None]
+    next_poll_at: Mapped[datetime | None]
+    imap_uidvalidity: Mapped[int] = mapped_column(default=0)
+    imap_last_uid: Mapped[int] = mapped_column(default=0)
+    last_poll_error: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def has_imap(self) -> bool:
+        return bool(self.imap_host)
+
+    @property
+    def day_numbers(self) -> list[int]:
+        return [int(d) for d in self.window_days.split(",") if d.strip().isdigit()]
+
+
+class Template(Base):
+    """An email users write: subject and bodies rendered only in the Jinja sandbox."""
+
+    __tablename__ = "mail_templates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    subject: Mapped[str] = mapped_column(String(500))
+    body_text: Mapped[str] = mapped_column(Text)
+    #: optional HTML alternative
+    body_html: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Sequence(Base):
+    """An initial email and its follow-ups."""
+
+    __tablename__ = "mail_sequences"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    steps: Mapped[list[SequenceStep]] = relationship(order_by="SequenceStep.position",
+                                                     cascade="all, delete-orphan", back_populates="sequence")
+
+
+class SequenceStep(Base):
+    __tablename__ = "mail_sequence_steps"
+    __table_args__ = (
+        UniqueConstraint("sequence_id", "position", name="uq_mail_sequence_steps_position"),
+        CheckConstraint("delay_days >= 0", name="delay"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sequence_id: Mapped[int] = mapped_column(ForeignKey("mail_sequences.id", ondelete="CASCADE"))
+    #: 1 is the initial email
+    position: Mapped[int]
+    #: business days after the previous step was sent (ignored for step 1)
+    delay_days: Mapped[int] = mapped_column(default=3)
+    template_id: Mapped[int] = mapped_column(ForeignKey("mail_templates.id", ondelete="RESTRICT"), index=True)
+
+    sequence: Mapped[Sequence] = relationship(back_populates="steps")
+    template: Mapped[Template] = relationship()
+
+
+class CampaignMail(Base):
+    """A campaign's sending settings: which mailbox and sequence, and whether sending is paused."""
+
+    __tablename__ = "mail_campaign_settings"
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True)
+    #: None: messages go to the local outbox (written to disk, never sent)
+    mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mail_mailboxes.id", ondelete="SET NULL"),
+                                                   index=True)
+    sequence_id: Mapped[int | None] = mapped_column(ForeignKey("mail_sequences.id", ondelete="SET NULL"),
+                                                    index=True)
+    is_paused: Mapped[bool] = mapped_column(default=False)
+
+    mailbox: Mapped[Mailbox | None] = relationship()
+    sequence: Mapped[Sequence | None] = relationship()
+
+
+class Enrollment(Base):
+    """One prospect going through a campaign's sequence."""
+
+    __tablename__ = "mail_enrollments"
+    __table_args__ = (
+        UniqueConstraint("prospect_id", name="uq_mail_enrollments_prospect"),
+        CheckConstraint(f"status IN {ENROLLMENT_STATUSES}", name="status"),
+        Index("ix_mail_enrollments_contact_status", "contact_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    prospect_id: Mapped[int] = mapped_column(ForeignKey("prospects.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    sequence_id: Mapped[int] = mapped_column(ForeignKey("mail_sequences.id", ondelete="RESTRICT"), index=True)
+    mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mail_mailboxes.id", ondelete="SET NULL"),
+                                                   index=True)
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    #: replied, auto_stop, bounced, unsubscribed, cancelled, failed, ...
+    stop_reason: Mapped[str] = mapped_column(String(40), default="")
+    stop_detail: Mapped[str] = mapped_column(String(500), default="")
+    #: set by an out-of-office reply that names a return date
+    paused_until: Mapped[datetime | None]
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    stopped_at: Mapped[datetime | None]
+
+    prospect: Mapped[Prospect] = relationship()
+    contact: Mapped[Contact] = relationship()
+    sequence: Mapped[Sequence] = relationship()
+    mailbox: Mapped[Mailbox | None] = relationship()
+
+
+class Message(Base):
+    """One outgoing email: the schedule is this row (send_at + status)."""
+
+    __tablename__ = "mail_messages"
+    __table_args__ = (
+        CheckConstraint(f"status IN {MESSAGE_STATUSES}", name="status"),
+        UniqueConstraint("message_id", name="uq_mail_messages_message_id"),
+        UniqueConstraint("enrollment_id", "step", name="uq_mail_messages_enrollment_step"),
+        #: the due-rows query: status = 'scheduled' AND send_at <= now, in send_at order
+        Index("ix_mail_messages_status_send_at", "status", "send_at"),
+        #: the daily cap: messages a mailbox sent since local midnight
+        Index("ix_mail_messages_mailbox_sent", "mailbox_id", "sent_at"),
+        Index("ix_mail_messages_contact_status", "contact_id", "status"),
+        Index("ix_mail_messages_campaign_status", "campaign_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enrollment_id: Mapped[int] = mapped_column(ForeignKey("mail_enrollments.id", ondelete="CASCADE"))
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    prospect_id: Mapped[int] = mapped_column(ForeignKey("prospects.id", ondelete="CASCADE"), index=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    #: None: the local outbox
+    mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mail_mailboxes.id", ondelete="SET NULL"))
+    step: Mapped[int]
+    #: assigned before the first attempt and kept on every retry, without the angle brackets
+    message_id: Mapped[str] = mapped_column(String(300))
+    in_reply_to: Mapped[str] = mapped_column(String(300), default="")
+    references: Mapped[str] = mapped_column(Text, default="")
+    from_email: Mapped[str] = mapped_column(String(320))
+    from_name: Mapped[str] = mapped_column(String(200), default="")
+    to_email: Mapped[str] = mapped_column(String(320))
+    to_name: Mapped[str] = mapped_column(String(200), default="")
+    subject: Mapped[str] = mapped_column(String(500))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), default="scheduled")
+    send_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(default=0)
+    soft_bounces: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str] = mapped_column(String(500), default="")
+    #: why it was cancelled or failed, in words
+    status_reason: Mapped[str] = mapped_column(String(500), default="")
+    claimed_at: Mapped[datetime | None]
+    #: set after RCPT TO was accepted, just before DATA: after a crash, only these may have been delivered
+    data_started_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    #: "smtp" or "local" (written to the outbox directory)
+    transport: Mapped[str] = mapped_column(String(10), default="smtp")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    enrollment: Mapped[Enrollment] = relationship()
+    prospect: Mapped[Prospect] = relationship()
+    contact: Mapped[Contact] = relationship()
+    mailbox: Mapped[Mailbox | None] = relationship()
+
+
+class InboundMessage(Base):
+    """A message read from a mailbox's INBOX over IMAP: a reply, auto-reply, bounce or something else."""
+
+    __tablename__ = "mail_inbound"
+    __table_args__ = (
+        UniqueConstraint("mailbox_id", "uidvalidity", "uid", name="uq_mail_inbound_uid"),
+        CheckConstraint(f"kind IN {INBOUND_KINDS}", name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mailbox_id: Mapped[int] = mapped_column(ForeignKey("mail_mailboxes.id", ondelete="CASCADE"))
+    uidvalidity: Mapped[int]
+    uid: Mapped[int]
+    message_id: Mapped[str] = mapped_column(String(300), default="")
+    from_email: Mapped[str] = mapped_column(String(320), default="")
+    subject: Mapped[str] = mapped_column(String(500), default="")
+    kind: Mapped[str] = mapped_column(String(20))
+    #: our message it answers or reports on
+    reply_to_message_id: Mapped[int | None] = mapped_column(ForeignKey("mail_messages.id", ondelete="SET NULL"),
+                                                            index=True)
+    snippet: Mapped[str] = mapped_column(Text, default="")
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    reply_to: Mapped[Message | None] = relationship()
+
+
+from outreach.models.campaigns import Contact, Prospect  # noqa: E402
