@@ -299,6 +299,11 @@ def move_prospect(session: Session, prospect: Prospect, stage: str, *, actor: Us
     elif changed:
         prospect.position = _next_position(session, prospect.campaign_id, stage)
     session.flush()
+    if changed:
+        # a prospect that reaches *promised* gets its backlink in the ledger, in the same transaction
+        from outreach.backlinks.service import on_stage_changed
+
+        on_stage_changed(session, prospect, old, stage, actor)
     return changed
 
 

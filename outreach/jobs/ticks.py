@@ -62,7 +62,9 @@ def run_tick(tick: Tick, ctx: JobContext) -> int:
 
 
 #: modules that declare ticks; importing them registers their ticks
-TICK_MODULES: list[str] = []
+TICK_MODULES: list[str] = [
+    "outreach.backlinks.jobs",
+]
 
 
 def load_all() -> list[Tick]:

@@ -1,0 +1,94 @@
+"""Alert emails about backlink state changes, sent after the change is committed (and retried)."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from outreach.backlinks.service import ALERT_KINDS
+from outreach.db import session_scope
+from outreach.lib import appmail
+from outreach.lib.clock import utcnow
+from outreach.models import Backlink, BacklinkCheck, BacklinkEvent, Campaign, Prospect, User
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+HEADLINES = {
+    "went_live": "Link is live", "relive": "Link is live again", "lost": "Link lost",
+    "rel_changed": "Link rel changed", "anchor_changed": "Link anchor changed",
+    "became_noindex": "Linking page is no longer indexable", "missed": "Link missed its deadline",
+}
+
+
+def owner_of(session: Session, backlink: Backlink) -> User | None:
+    """The prospect's owner, else the campaign's owner, else whoever added the link."""
+    candidates: list[int | None] = []
+    if backlink.prospect_id:
+        prospect = session.get(Prospect, backlink.prospect_id)
+        candidates.append(prospect.owner_id if prospect else None)
+    if backlink.campaign_id:
+        campaign = session.get(Campaign, backlink.campaign_id)
+        candidates.append(campaign.owner_id if campaign else None)
+    candidates.append(backlink.created_by_id)
+    for user_id in candidates:
+        user = session.get(User, user_id) if user_id else None
+        if user is not None and user.is_active and user.role != "client_viewer":
+            return user
+    return None
+
+
+def send_pending_alerts(settings: dict[str, dict[str, Any]], factory: sessionmaker[Session],
+                        *, limit: int = 100) -> int:
+    """Email the owner about each committed, unsent event; returns how many were handled."""
+    with session_scope(factory) as session:
+        rows = session.execute(select(BacklinkEvent.id, BacklinkEvent.notify_attempts)
+                               .where(BacklinkEvent.notified_at.is_(None),
+                                      BacklinkEvent.notify_attempts < MAX_ATTEMPTS)
+                               .order_by(BacklinkEvent.id).limit(limit)).all()
+    done = 0
+    for event_id, attempts in rows:
+        with session_scope(factory) as session:
+            # the claim: only one process moves attempts from this value
+            claimed = session.execute(update(BacklinkEvent)
+                                      .where(BacklinkEvent.id == event_id, BacklinkEvent.notified_at.is_(None),
+                                             BacklinkEvent.notify_attempts == attempts)
+                                      .values(notify_attempts=attempts + 1)
+                                      .execution_options(synchronize_session=False)).rowcount == 1
+        if not claimed:
+            continue
+        with session_scope(factory) as session:
+            event = session.get(BacklinkEvent, event_id)
+            assert event is not None
+            email = _email_for(session, settings, event)
+            error = ""
+            if email is not None:
+                try:
+                    appmail.send(email, settings)
+                except appmail.MailError as exc:
+                    error = str(exc)
+                    log.warning("alert %s not sent: %s", event_id, exc)
+            if error:
+                event.notify_error = error[:500]
+            else:
+                event.notified_at = utcnow()
+                event.notify_error = "" if email else "no owner to notify"
+            done += 1
+    return done
+
+
+def _email_for(session: Session, settings: dict[str, dict[str, Any]], event: BacklinkEvent) -> appmail.AppEmail | None:
+    if event.kind not in ALERT_KINDS:
+        return None
+    backlink = session.get(Backlink, event.backlink_id)
+    owner = owner_of(session, backlink) if backlink else None
+    if backlink is None or owner is None:
+        return None
+    check = session.get(BacklinkCheck, event.check_id) if event.check_id else None
+    headline = HEADLINES[event.kind]
+    where = backlink.page_url or backlink.site_url
+    link = settings["app"]["base_url"].rstrip("/") + f"/backlinks/{backlink.id}"
+    return appmail.render("backlink_alert", [owner.email], f"{headline}: {where}", headline=headline,
+                          event=event, backlink=backlink, check=check, link=link)

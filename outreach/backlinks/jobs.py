@@ -1,0 +1,130 @@
+"""Ticks: check the due backlinks, then send the alerts their changes produced."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from outreach.backlinks.evidence import CheckResult
+from outreach.db import session_scope
+from outreach.jobs.ticks import JobContext, Tick, register
+from outreach.lib.clock import utcnow
+
+log = logging.getLogger(__name__)
+
+#: backlinks claimed per tick
+BATCH = 200
+#: pages rendered in Chromium at the same time
+RENDER_CONCURRENCY = 2
+
+register(Tick("backlinks.check", "outreach.backlinks.jobs:check_due", seconds=60, misfire_grace_time=120))
+register(Tick("backlinks.alerts", "outreach.backlinks.jobs:send_alerts", seconds=60, misfire_grace_time=120))
+
+
+@dataclass(frozen=True)
+class Job:
+    backlink_id: int
+    page_url: str
+    site_url: str
+    target_url: str
+    match_mode: str
+    anchor: str
+    render: bool
+
+
+@dataclass
+class Outcome:
+    result: CheckResult
+    #: set when the page was unknown and was found on the site
+    found_page: str | None = None
+
+
+def check_due(ctx: JobContext, *, batch: int = BATCH) -> int:
+    """Claim due backlinks, verify them concurrently, then record each result in its own transaction."""
+    from outreach.backlinks import service
+    from outreach.models import Backlink
+
+    with session_scope(ctx.sessionmaker) as session:
+        service.ensure_promised_backlinks(session)
+    with session_scope(ctx.sessionmaker) as session:
+        ids = service.claim_due(session, limit=batch)
+        render_all = ctx.settings["backlinks"]["render_javascript"]
+        jobs = [Job(b.id, b.page_url, b.site_url, b.target_url, b.match_mode, b.agreed_anchor,
+                    render_all or b.render_js)
+                for b in (session.get(Backlink, i) for i in ids) if b is not None]
+    if not jobs:
+        send_alerts(ctx)
+        return 0
+    outcomes = asyncio.run(run_checks(jobs, ctx.settings))
+    done = 0
+    for job in jobs:
+        outcome = outcomes.get(job.backlink_id)
+        if outcome is None:
+            continue
+        with session_scope(ctx.sessionmaker) as session:
+            backlink = session.get(Backlink, job.backlink_id)
+            if backlink is None:
+                continue
+            now = utcnow()
+            if outcome.found_page and not backlink.page_url:
+                service.attach_page(session, backlink, outcome.found_page, now=now)
+            service.apply_check(session, backlink, outcome.result, ctx.settings, now=now)
+        done += 1
+    send_alerts(ctx)
+    return done
+
+
+def send_alerts(ctx: JobContext) -> int:
+    from outreach.backlinks.alerts import send_pending_alerts
+
+    return send_pending_alerts(ctx.settings, ctx.sessionmaker)
+
+
+async def run_checks(jobs: list[Job], settings: dict[str, dict[str, Any]]) -> dict[int, Outcome]:
+    """Verify every job with one fetcher (and one Chromium, when any job renders)."""
+    from outreach.backlinks.find import find_page
+    from outreach.backlinks.verify import Renderer, RenderError, verify_page
+    from outreach.lib.http import Fetcher, FetchSettings
+
+    outcomes: dict[int, Outcome] = {}
+    renderer: Renderer | None = None
+    render_error: str | None = None
+    render_slots = asyncio.Semaphore(RENDER_CONCURRENCY)
+    async with Fetcher(FetchSettings.from_settings(settings)) as fetcher:
+        if any(job.render for job in jobs):
+            try:
+                renderer = await Renderer(settings).__aenter__()
+            except RenderError as exc:
+                render_error = str(exc)
+                log.warning("rendering unavailable: %s", exc)
+
+        async def one(job: Job) -> None:
+            use = renderer if job.render else None
+            try:
+                async with render_slots if use else contextlib.nullcontext():
+                    if job.page_url:
+                        result = await verify_page(fetcher, job.page_url, job.target_url, match_mode=job.match_mode,
+                                                   anchor=job.anchor or None, renderer=use)
+                        outcomes[job.backlink_id] = Outcome(result)
+                    else:
+                        found = await find_page(fetcher, job.site_url, job.target_url, match_mode=job.match_mode,
+                                                anchor=job.anchor or None, renderer=use)
+                        if found is None:
+                            outcomes[job.backlink_id] = Outcome(CheckResult(
+                                page=job.site_url, final_url=None, http_status=None, status="missing",
+                                problems=["page_not_found"]))
+                        else:
+                            outcomes[job.backlink_id] = Outcome(found, found_page=found.page)
+                if job.render and render_error:
+                    outcomes[job.backlink_id].result.render_error = render_error
+            except Exception:
+                log.exception("checking backlink %s failed", job.backlink_id)
+
+        try:
+            await asyncio.gather(*(one(job) for job in jobs))
+        finally:
+            if renderer is not None:
+                await renderer.__aexit__(None, None, None)
+    return outcomes

@@ -1,0 +1,413 @@
+"""The link ledger and its monitoring state machine. Functions flush; the caller commits."""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from outreach.accounts.service import audit
+from outreach.backlinks.evidence import CheckResult
+from outreach.lib.clock import utcnow
+from outreach.lib.urls import BadURL, ensure_http_url, registrable_domain
+from outreach.models import (
+    Backlink,
+    BacklinkCheck,
+    BacklinkEvent,
+    Campaign,
+    Client,
+    ClientLinkSettings,
+    Prospect,
+    User,
+)
+from outreach.models.backlinks import AGREED_RELS, MATCH_MODES
+
+#: how long a claimed backlink stays out of the due query while it is being checked
+CLAIM_LEASE = timedelta(minutes=10)
+#: columns of the CSV import (page_url may be empty when site_url says where to look)
+CSV_COLUMNS = ("page_url", "target_url", "site_url", "match_mode", "agreed_anchor", "agreed_rel", "price",
+               "deadline", "notes", "render_js")
+#: events that send the owner an alert email
+ALERT_KINDS = ("went_live", "lost", "relive", "rel_changed", "anchor_changed", "became_noindex", "missed")
+
+
+class BacklinkError(ValueError):
+    """A one-line reason the operation was refused; `field` names the form field when there is one."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+# --- the ledger ----------------------------------------------------------------------------------
+
+def create_backlink(session: Session, *, client_id: int, target_url: str, page_url: str = "",
+                    site_url: str = "", campaign_id: int | None = None, prospect_id: int | None = None,
+                    match_mode: str = "exact", agreed_anchor: str = "", agreed_rel: str = "follow",
+                    price: float | str | None = None, notes: str = "", deadline_at: datetime | None = None,
+                    render_js: bool = False, actor: User | None = None) -> Backlink:
+    """Add a link to the ledger and schedule its first check now."""
+    values = _validated(session, client_id=client_id, target_url=target_url, page_url=page_url,
+                        site_url=site_url, campaign_id=campaign_id, match_mode=match_mode,
+                        agreed_rel=agreed_rel, price=price)
+    backlink = Backlink(client_id=client_id, prospect_id=prospect_id, agreed_anchor=agreed_anchor.strip()[:500],
+                        notes=notes, deadline_at=deadline_at, render_js=render_js, status="pending",
+                        consecutive_failures=0, next_check_at=utcnow(),
+                        created_by_id=actor.id if actor else None, **values)
+    session.add(backlink)
+    session.flush()
+    audit(session, actor, "backlink.create", "backlink", backlink.id, {"target": backlink.target_url})
+    return backlink
+
+
+def _validated(session: Session, *, client_id: int, target_url: str, page_url: str, site_url: str,
+               campaign_id: int | None, match_mode: str, agreed_rel: str,
+               price: float | str | None) -> dict[str, Any]:
+    if session.get(Client, client_id) is None:
+        raise BacklinkError("choose an existing client", field="client_id")
+    if campaign_id is not None:
+        campaign = session.get(Campaign, campaign_id)
+        if campaign is None or campaign.client_id != client_id:
+            raise BacklinkError("the campaign must belong to the client", field="campaign_id")
+    target = _url(target_url, "target_url", required=True)
+    page = _url(page_url, "page_url")
+    site = _url(site_url, "site_url")
+    if not page and not site:
+        raise BacklinkError("give the page URL, or the site URL to look for the page on", field="page_url")
+    if match_mode not in MATCH_MODES:
+        raise BacklinkError(f"match mode must be one of {', '.join(MATCH_MODES)}, not {match_mode!r}",
+                            field="match_mode")
+    if agreed_rel not in AGREED_RELS:
+        raise BacklinkError(f"agreed rel must be one of {', '.join(AGREED_RELS)}, not {agreed_rel!r}",
+                            field="agreed_rel")
+    return {"target_url": target, "page_url": page, "site_url": site or _origin(page),
+            "campaign_id": campaign_id, "match_mode": match_mode, "agreed_rel": agreed_rel,
+            "price": _price(price)}
+
+
+def _url(value: str, name: str, required: bool = False) -> str:
+    value = (value or "").strip()
+    if not value:
+        if required:
+            raise BacklinkError(f"{name.replace('_', ' ')} is required", field=name)
+        return ""
+    try:
+        return ensure_http_url(value)[:2000]
+    except BadURL as exc:
+        raise BacklinkError(f"{name.replace('_', ' ')}: {exc}", field=name) from None
+
+
+def _price(value: float | str | None) -> float | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        price = float(str(value).replace(",", "").strip().lstrip("$€£"))
+    except ValueError:
+        raise BacklinkError(f"price {value!r} is not a number", field="price") from None
+    if price < 0:
+        raise BacklinkError("price cannot be negative", field="price")
+    return price
+
+
+def _origin(url: str) -> str:
+    if not url:
+        return ""
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://{rest.split('/', 1)[0]}/"
+
+
+def update_backlink(session: Session, backlink: Backlink, *, page_url: str, target_url: str, site_url: str,
+                    match_mode: str, agreed_anchor: str, agreed_rel: str, price: float | str | None,
+                    notes: str, deadline_at: datetime | None, render_js: bool,
+                    actor: User | None = None) -> None:
+    values = _validated(session, client_id=backlink.client_id, target_url=target_url, page_url=page_url,
+                        site_url=site_url, campaign_id=backlink.campaign_id, match_mode=match_mode,
+                        agreed_rel=agreed_rel, price=price)
+    for name, value in values.items():
+        setattr(backlink, name, value)
+    backlink.agreed_anchor, backlink.notes = agreed_anchor.strip()[:500], notes
+    backlink.deadline_at, backlink.render_js = deadline_at, render_js
+    if backlink.status == "missed" and (deadline_at is None or deadline_at > utcnow()):
+        backlink.status = "pending"
+        backlink.next_check_at = utcnow()
+    session.flush()
+    audit(session, actor, "backlink.update", "backlink", backlink.id, {})
+
+
+def check_now(session: Session, backlink: Backlink) -> None:
+    """Make the backlink due at once (a paused or missed one is checked once more as well)."""
+    backlink.next_check_at = utcnow()
+    session.flush()
+
+
+def set_paused(session: Session, backlink: Backlink, paused: bool, actor: User | None = None) -> None:
+    if paused and backlink.status != "paused":
+        backlink.status, backlink.next_check_at = "paused", None
+    elif not paused and backlink.status == "paused":
+        backlink.status = "live" if backlink.live_since else "pending"
+        backlink.next_check_at = utcnow()
+    session.flush()
+    audit(session, actor, "backlink.pause" if paused else "backlink.resume", "backlink", backlink.id, {})
+
+
+def on_stage_changed(session: Session, prospect: Prospect, old: str, new: str,
+                     actor: User | None = None, *, explain: bool = True) -> Backlink | None:
+    """Called by move_prospect: a prospect that reaches *promised* gets its backlink in the ledger."""
+    if new != "promised":
+        return None
+    if session.scalar(select(Backlink.id).where(Backlink.prospect_id == prospect.id)) is not None:
+        return None
+    campaign = session.get(Campaign, prospect.campaign_id)
+    assert campaign is not None
+    targets = campaign.target_url_list or ([campaign.client.website] if campaign.client.website else [])
+    from outreach.campaigns.service import record
+
+    if not targets:
+        if not explain:
+            return None
+        record(session, prospect, "backlink",
+               "No backlink added to the ledger: the campaign has no target URL (add one, then add the link "
+               "by hand on the Links tab)", actor)
+        return None
+    several_sites = len({registrable_domain(t) for t in targets}) > 1
+    match_mode = "site" if len(targets) > 1 and not several_sites else "exact"
+    # guest posts are not written yet: look for the article on the site; otherwise the link goes on the page
+    unknown_page = campaign.kind == "guest_posts" or not prospect.page_url
+    backlink = create_backlink(
+        session, client_id=campaign.client_id, campaign_id=campaign.id, prospect_id=prospect.id,
+        target_url=targets[0], match_mode=match_mode,
+        page_url="" if unknown_page else prospect.page_url,
+        site_url=_origin(prospect.page_url) if prospect.page_url else f"https://{prospect.site.domain}/",
+        actor=actor)
+    where = "the page is not known yet; it will be looked for" if unknown_page else backlink.page_url
+    record(session, prospect, "backlink", f"Backlink to {backlink.target_url} added to the ledger ({where})",
+           actor, {"backlink_id": backlink.id})
+    return backlink
+
+
+def ensure_promised_backlinks(session: Session, *, limit: int = 100) -> int:
+    """Give every promised prospect without a backlink its backlink (catches moves made outside move_prospect)."""
+    prospects = session.scalars(select(Prospect)
+                                .outerjoin(Backlink, Backlink.prospect_id == Prospect.id)
+                                .where(Prospect.stage == "promised", Backlink.id.is_(None))
+                                .order_by(Prospect.id).limit(limit)).all()
+    created = 0
+    for prospect in prospects:
+        if on_stage_changed(session, prospect, "", "promised", explain=False) is not None:
+            created += 1
+    return created
+
+
+# --- CSV import ----------------------------------------------------------------------------------
+
+@dataclass
+class ImportReport:
+    created: list[Backlink] = field(default_factory=list)
+    #: (line number, one-line reason)
+    errors: list[tuple[int, str]] = field(default_factory=list)
+
+
+def import_csv(session: Session, text: str, *, client_id: int, campaign_id: int | None = None,
+               actor: User | None = None) -> ImportReport:
+    """Create one backlink per row; if any row is bad, nothing is created and every bad row is reported."""
+    report = ImportReport()
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    headers = [h.strip().lower() for h in (reader.fieldnames or [])]
+    if "target_url" not in headers:
+        report.errors.append((1, "the header row must name at least target_url and page_url or site_url "
+                                 f"(columns: {', '.join(CSV_COLUMNS)})"))
+        return report
+    unknown = [h for h in headers if h not in CSV_COLUMNS]
+    if unknown:
+        report.errors.append((1, f"unknown column(s) {', '.join(unknown)} (columns: {', '.join(CSV_COLUMNS)})"))
+        return report
+    parsed: list[dict[str, Any]] = []
+    for line, raw in enumerate(reader, start=2):
+        row = {k.strip().lower(): (v or "").strip() for k, v in raw.items() if k}
+        if not any(row.values()):
+            continue
+        try:
+            values = {"target_url": row.get("target_url", ""), "page_url": row.get("page_url", ""),
+                      "site_url": row.get("site_url", ""), "match_mode": row.get("match_mode") or "exact",
+                      "agreed_rel": row.get("agreed_rel") or "follow", "price": row.get("price") or None}
+            _validated(session, client_id=client_id, campaign_id=campaign_id, **values)
+            values.update(agreed_anchor=row.get("agreed_anchor", ""), notes=row.get("notes", ""),
+                          deadline_at=_date(row.get("deadline", "")), render_js=_bool(row.get("render_js", "")))
+            parsed.append(values)
+        except BacklinkError as exc:
+            report.errors.append((line, str(exc)))
+    if not parsed and not report.errors:
+        report.errors.append((2, "the file has no rows"))
+    if report.errors:
+        return report
+    report.created = [create_backlink(session, client_id=client_id, campaign_id=campaign_id, actor=actor, **values)
+                      for values in parsed]
+    return report
+
+
+def _date(value: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        day = datetime.strptime(value[:10], "%Y-%m-%d")
+    except ValueError:
+        raise BacklinkError(f"deadline {value!r} is not a date like 2026-12-31", field="deadline") from None
+    return day.replace(hour=23, minute=59, tzinfo=UTC)
+
+
+def _bool(value: str) -> bool:
+    if value.lower() in ("", "0", "no", "false", "n"):
+        return False
+    if value.lower() in ("1", "yes", "true", "y"):
+        return True
+    raise BacklinkError(f"render_js {value!r} must be yes or no", field="render_js")
+
+
+# --- monitoring: claims and the state machine ---------------------------------------------------
+
+def claim_due(session: Session, *, limit: int, now: datetime | None = None) -> list[int]:
+    """Claim up to `limit` due backlinks (a conditional update each; another scheduler's claims are skipped)."""
+    now = now or utcnow()
+    due = session.execute(select(Backlink.id, Backlink.next_check_at)
+                          .where(Backlink.next_check_at <= now)
+                          .order_by(Backlink.next_check_at).limit(limit)).all()
+    claimed = []
+    for backlink_id, due_at in due:
+        result = session.execute(update(Backlink)
+                                 .where(Backlink.id == backlink_id, Backlink.next_check_at == due_at)
+                                 .values(next_check_at=now + CLAIM_LEASE)
+                                 .execution_options(synchronize_session=False))
+        if result.rowcount == 1:
+            claimed.append(backlink_id)
+    return claimed
+
+
+def live_check_interval(session: Session, backlink: Backlink, settings: dict[str, dict[str, Any]]) -> timedelta:
+    own = session.get(ClientLinkSettings, backlink.client_id)
+    days = own.live_check_days if own and own.live_check_days else settings["backlinks"]["live_check_days"]
+    return timedelta(days=days)
+
+
+def apply_check(session: Session, backlink: Backlink, result: CheckResult, settings: dict[str, dict[str, Any]],
+                *, now: datetime | None = None) -> list[BacklinkEvent]:
+    """Store the check with its evidence, move the backlink through its states, and return the events."""
+    now = now or utcnow()
+    check = BacklinkCheck(backlink_id=backlink.id, checked_at=now, page_url=result.page,
+                          final_url=(result.final_url or "")[:2000], http_status=result.http_status,
+                          error=(result.error or "")[:40], status=result.status, follow=result.follow,
+                          indexable=result.indexable, found_in=result.found_in, problems=list(result.problems),
+                          evidence=result.to_json())
+    session.add(check)
+    session.flush()
+    events: list[BacklinkEvent] = []
+
+    def event(kind: str, text: str) -> None:
+        events.append(BacklinkEvent(backlink_id=backlink.id, check_id=check.id, kind=kind, text=text,
+                                    created_at=now))
+
+    backlink.last_checked_at = now
+    pending_every = timedelta(hours=settings["backlinks"]["pending_check_hours"])
+    live_every = live_check_interval(session, backlink, settings)
+    if result.is_live:
+        backlink.consecutive_failures = 0
+        rel = " ".join(result.rel_tokens)
+        anchor = result.best_link.anchor if result.best_link else ""
+        if backlink.status in ("pending", "missed", "paused") and backlink.first_live_at is None:
+            event("went_live", f"Link is live on {result.page}" + _summary(result))
+            backlink.first_live_at = backlink.live_since = now
+        elif backlink.status in ("lost", "pending", "missed", "paused") or backlink.live_since is None:
+            event("relive", f"Link is live again on {result.page}" + _summary(result))
+            backlink.live_since, backlink.lost_at = now, None
+        else:
+            if rel != backlink.seen_rel:
+                event("rel_changed", f"rel changed from {backlink.seen_rel or 'followed'} to {rel or 'followed'}")
+            if _norm(anchor) != _norm(backlink.seen_anchor):
+                event("anchor_changed", f"Anchor changed from “{backlink.seen_anchor}” to “{anchor}”")
+            if backlink.is_indexable and not result.indexable:
+                event("became_noindex", "The page is no longer indexable: " + ", ".join(
+                    p for p in result.problems if p in ("noindex", "robots_disallowed", "canonical_elsewhere")))
+            elif backlink.is_indexable is False and result.indexable:
+                event("became_indexable", "The page is indexable again")
+        backlink.status = "live"
+        backlink.seen_rel, backlink.seen_anchor = rel, anchor[:500]
+        backlink.is_follow, backlink.is_indexable = result.follow, result.indexable
+        backlink.next_check_at = now + live_every
+    else:
+        backlink.consecutive_failures += 1
+        reason = _failure(result)
+        if backlink.status == "live":
+            if backlink.consecutive_failures >= settings["backlinks"]["lost_after_failures"]:
+                event("lost", f"Link lost after {backlink.consecutive_failures} failed checks in a row: {reason}")
+                backlink.status, backlink.lost_at, backlink.live_since = "lost", now, None
+                backlink.next_check_at = now + live_every
+            else:
+                # a transient failure: check again sooner, but it takes N in a row to call it lost
+                backlink.next_check_at = now + min(pending_every, live_every)
+        elif backlink.status == "pending" and backlink.deadline_at is not None and backlink.deadline_at <= now:
+            event("missed", f"Link not live by its deadline {backlink.deadline_at:%Y-%m-%d}: {reason}")
+            backlink.status, backlink.next_check_at = "missed", None
+        elif backlink.status in ("pending", "missed"):
+            backlink.next_check_at = now + pending_every if backlink.status == "pending" else None
+        else:
+            backlink.next_check_at = now + live_every
+    for ev in events:
+        session.add(ev)
+    session.flush()
+    _record_on_prospect(session, backlink, events)
+    return events
+
+
+def attach_page(session: Session, backlink: Backlink, page_url: str, *, now: datetime | None = None) -> None:
+    """The article was found on the publisher's site: remember its URL."""
+    backlink.page_url = page_url[:2000]
+    session.add(BacklinkEvent(backlink_id=backlink.id, kind="page_found", text=f"Found the page: {page_url}",
+                              created_at=now or utcnow(), notified_at=now or utcnow()))
+    if backlink.prospect_id:
+        from outreach.campaigns.service import record
+
+        prospect = session.get(Prospect, backlink.prospect_id)
+        if prospect is not None:
+            record(session, prospect, "backlink", f"Found the published page: {page_url}", None,
+                   {"backlink_id": backlink.id})
+    session.flush()
+
+
+def _record_on_prospect(session: Session, backlink: Backlink, events: list[BacklinkEvent]) -> None:
+    if not events or backlink.prospect_id is None:
+        return
+    from outreach.campaigns.service import move_prospect, record
+
+    prospect = session.get(Prospect, backlink.prospect_id)
+    if prospect is None:
+        return
+    for ev in events:
+        record(session, prospect, "backlink", ev.text, None, {"backlink_id": backlink.id, "event": ev.kind})
+        if ev.kind in ("went_live", "relive") and prospect.stage != "live":
+            move_prospect(session, prospect, "live", reason="the link was found live")
+        elif ev.kind == "lost" and prospect.stage != "lost":
+            move_prospect(session, prospect, "lost", reason="the link is gone")
+
+
+def _summary(result: CheckResult) -> str:
+    link = result.best_link
+    if link is None:
+        return ""
+    rel = ", ".join(result.rel_tokens) or "followed"
+    where = " (found only after JavaScript ran)" if result.found_in == "rendered" else ""
+    return f" — anchor “{link.anchor}”, {rel}{where}"
+
+
+def _failure(result: CheckResult) -> str:
+    if result.status == "error":
+        return result.error or (f"HTTP {result.http_status}" if result.http_status else "no answer")
+    if result.http_status and result.http_status >= 400:
+        return f"HTTP {result.http_status}"
+    return "the page no longer links to the target"
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split()).casefold()

@@ -1,0 +1,99 @@
+"""Emails the app sends about itself (alerts, reports): a .txt + .html template pair, sent after commit.
+
+Sent through the [alerts] SMTP settings; with no smtp_host they are written as .eml files to
+[mail] outbox_dir, which is also how tests read them.
+"""
+from __future__ import annotations
+
+import smtplib
+import ssl
+import uuid
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from outreach import paths
+
+
+class MailError(RuntimeError):
+    """The email could not be handed to the SMTP server (the caller retries later)."""
+
+
+@dataclass
+class Attachment:
+    filename: str
+    content: bytes
+    mimetype: str = "application/pdf"
+
+
+@dataclass
+class AppEmail:
+    to: list[str]
+    subject: str
+    text: str
+    html: str
+    attachments: list[Attachment] = field(default_factory=list)
+
+
+@lru_cache(maxsize=1)
+def _env() -> Environment:
+    return Environment(loader=FileSystemLoader(str(paths.TEMPLATES)), undefined=StrictUndefined,
+                       autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+
+
+def render(name: str, to: list[str], subject: str, **context: Any) -> AppEmail:
+    """Render templates/emails/<name>.txt and .html into an email."""
+    env = _env()
+    context = {"subject": subject, **context}
+    return AppEmail(to=to, subject=subject, text=env.get_template(f"emails/{name}.txt").render(**context),
+                    html=env.get_template(f"emails/{name}.html").render(**context))
+
+
+def build_message(email: AppEmail, from_email: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = from_email
+    message["To"] = ", ".join(email.to)
+    message["Subject"] = email.subject
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(domain=from_email.rsplit("@", 1)[-1] or "localhost")
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(email.text)
+    message.add_alternative(email.html, subtype="html")
+    for item in email.attachments:
+        maintype, subtype = item.mimetype.split("/", 1)
+        message.add_attachment(item.content, maintype=maintype, subtype=subtype, filename=item.filename)
+    return message
+
+
+def send(email: AppEmail, settings: dict[str, dict[str, Any]]) -> None:
+    """Send through [alerts] SMTP, or write to [mail] outbox_dir when no SMTP host is set."""
+    alerts = settings["alerts"]
+    message = build_message(email, alerts["from_email"])
+    if not alerts["smtp_host"]:
+        outbox = Path(settings["mail"]["outbox_dir"])
+        outbox.mkdir(parents=True, exist_ok=True)
+        path = outbox / f"{uuid.uuid4().hex}.eml"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(message.as_bytes())
+        tmp.replace(path)
+        return
+    try:
+        timeout = 30
+        if alerts["smtp_security"] == "ssl":
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(alerts["smtp_host"], alerts["smtp_port"], timeout=timeout,
+                                                  context=ssl.create_default_context())
+        else:
+            smtp = smtplib.SMTP(alerts["smtp_host"], alerts["smtp_port"], timeout=timeout)
+        with smtp:
+            if alerts["smtp_security"] == "starttls":
+                smtp.starttls(context=ssl.create_default_context())
+            if alerts["smtp_username"]:
+                smtp.login(alerts["smtp_username"], alerts["smtp_password"])
+            smtp.send_message(message)
+    except (OSError, smtplib.SMTPException) as exc:
+        raise MailError(f"SMTP {alerts['smtp_host']}:{alerts['smtp_port']}: {exc}") from exc
