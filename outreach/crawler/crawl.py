@@ -112,7 +112,9 @@ class Crawler:
             if sources is not None:
                 sources.append((page, anchor))
             elif url in self.result.found_on:
-                self.result.found_on[url].append((page, anchor))
+                known = self.result.found_on[url]
+                if all(p != page for p, _ in known):
+                    known.append((page, anchor))
             return
         self._seen.add(url)
         self._pending_sources[url] = [(page, anchor)]

@@ -10,7 +10,7 @@ import pytest
 
 from outreach.lib.http import Fetcher, FetchSettings, fetch_one, is_public_address, literal_address
 from tests.lib.conftest import make_settings
-from tests.lib.testweb import Canary, TestWeb, endless, gzip_bomb, send, slow_drip
+from tests.lib.testweb import Canary, TestWeb, closed_port, endless, gzip_bomb, send, slow_drip
 
 
 def test_it_fetches_a_page_with_lower_cased_headers(web: TestWeb) -> None:
@@ -72,10 +72,9 @@ def test_it_refuses_a_redirect_to_another_scheme(web: TestWeb, target: str) -> N
     assert got.error == "bad_scheme" and got.final_url == target
 
 
-def test_it_reports_dns_failure_and_refused_connections(canary: Canary) -> None:
+def test_it_reports_dns_failure_and_refused_connections() -> None:
     assert fetch_one("http://no-such-host.invalid/", make_settings()).error == "dns"
-    port = canary.port
-    canary.close()
+    port = closed_port()
     got = fetch_one(f"http://127.0.0.1:{port}/", make_settings())
     assert (got.error, got.status) == ("refused", None)
 
@@ -151,9 +150,8 @@ def test_robots_4xx_allows_everything_and_5xx_disallows_everything(web: TestWeb)
     assert robots(web, web.url("/anything")) is False
 
 
-def test_robots_network_error_disallows_everything(canary: Canary) -> None:
-    port = canary.port
-    canary.close()
+def test_robots_network_error_disallows_everything() -> None:
+    port = closed_port()
     assert robots(TestWeb.__new__(TestWeb), f"http://127.0.0.1:{port}/page") is False
 
 

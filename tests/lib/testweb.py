@@ -33,6 +33,8 @@ class TestWeb:
 
     def __init__(self, host: str = "127.0.0.10") -> None:
         self.routes: dict[str, Handler] = {}
+        #: answers paths with no route (None: a 404 page)
+        self.fallback: Handler | None = None
         self.hits: Counter[str] = Counter()
         self.methods: list[tuple[str, str]] = []
         web = self
@@ -44,7 +46,7 @@ class TestWeb:
                 path = self.path
                 web.hits[path] += 1
                 web.methods.append((self.command, path))
-                handler = web.routes.get(path) or web.routes.get(path.split("?", 1)[0])
+                handler = web.routes.get(path) or web.routes.get(path.split("?", 1)[0]) or web.fallback
                 if handler is None:
                     send(self, 404, "<html><body>Not found</body></html>")
                     return
@@ -152,3 +154,21 @@ class Canary:
     def close(self) -> None:
         self._stop = True
         self.sock.close()
+
+
+def closed_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on (connections to it are refused)."""
+    sock = socket.socket()
+    sock.bind((host, 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+def hang(req: http.server.BaseHTTPRequestHandler, seconds: float = 15.0) -> None:
+    """Accept the request, then say nothing for `seconds`."""
+    time.sleep(seconds)
+    try:
+        send(req, 200, "late")
+    except OSError:
+        return
