@@ -354,6 +354,7 @@ def update_prospect(prospect_id: int) -> dict[str, Any]:
     except service.CampaignError as exc:
         raise _service_error(exc) from None
     _commit()
+    db_session().expire(prospect)  # reload the owner and tags relationships
     return out.prospect(_prospect(prospect.id))
 
 

@@ -1,0 +1,122 @@
+"""Role rules on every endpoint: staff change anything, a client-viewer reads its own client, others get 404."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from outreach.campaigns.service import add_note
+from outreach.models import Activity, AuditLog, Campaign, Client, Prospect
+from tests.api.conftest import error_of
+
+#: (method, path, body, whether it changes something); the delete comes last, it removes the prospect
+ENDPOINTS: list[tuple[str, str, Any, bool]] = [
+    ("GET", "/clients/{client}", None, False),
+    ("PATCH", "/clients/{client}", {"notes": "Prefers email"}, True),
+    ("GET", "/campaigns/{campaign}", None, False),
+    ("PATCH", "/campaigns/{campaign}", {"keywords": ["widgets"]}, True),
+    ("GET", "/campaigns/{campaign}/prospects", None, False),
+    ("POST", "/campaigns/{campaign}/prospects", {"url": "https://fresh-site.example/links"}, True),
+    ("GET", "/prospects/{prospect}", None, False),
+    ("PATCH", "/prospects/{prospect}", {"tags": ["vip"]}, True),
+    ("GET", "/prospects/{prospect}/stage-changes", None, False),
+    ("POST", "/prospects/{prospect}/stage-changes", {"stage": "qualified"}, True),
+    ("GET", "/prospects/{prospect}/timeline", None, False),
+    ("POST", "/prospects/{prospect}/notes", {"text": "Called them"}, True),
+    ("GET", "/contacts/{contact}", None, False),
+    ("DELETE", "/prospects/{prospect}", None, True),
+]
+
+COLLECTION_WRITES: list[tuple[str, Any]] = [
+    ("/clients", {"name": "Initech"}),
+    ("/campaigns", {"client_id": None, "name": "Another campaign"}),
+]
+
+
+@pytest.fixture
+def records(team: dict[str, Any], make_prospect: Any, db: Session) -> dict[str, int]:
+    prospect = make_prospect(team["campaign"], "https://blog.example/resources", email="ed@blog.example",
+                             contact_name="Ed")
+    add_note(db, prospect, "First call", team["owner"])
+    db.commit()
+    return {"client": team["client"].id, "campaign": team["campaign"].id, "prospect": prospect.id,
+            "contact": prospect.contact_id}
+
+
+def fingerprint(db: Session) -> tuple[Any, ...]:
+    db.rollback()
+    return (db.scalar(select(func.count()).select_from(Activity)),
+            db.scalar(select(func.count()).select_from(AuditLog)),
+            db.scalar(select(func.count()).select_from(Prospect)),
+            db.scalar(select(func.count()).select_from(Client)),
+            tuple(db.execute(select(Campaign.id, Campaign.keywords, Campaign.status).order_by(Campaign.id))))
+
+
+@pytest.mark.parametrize("who", ["admin", "owner", "teammate"])
+def test_staff_read_and_change_every_record(api_as: Any, team: dict[str, Any], records: dict[str, int],
+                                            who: str) -> None:
+    api = api_as(team[who])
+    for method, path, body, _writes in ENDPOINTS:
+        response = api.call(method, path.format(**records), body)
+        assert response.status_code in (200, 201, 204), (method, path, response.get_json())
+    for path, body in COLLECTION_WRITES:
+        body = {**body, "client_id": team["client"].id} if "client_id" in body else body
+        assert api.post(path, body).status_code == 201
+
+
+def test_a_client_viewer_reads_its_client_but_changes_nothing(api_as: Any, team: dict[str, Any],
+                                                              records: dict[str, int], db: Session) -> None:
+    api = api_as(team["viewer"])
+    before = fingerprint(db)
+    for method, path, body, writes in ENDPOINTS:
+        response = api.call(method, path.format(**records), body)
+        if writes:
+            assert response.status_code == 403, (method, path)
+            assert error_of(response)["code"] == "forbidden"
+        else:
+            assert response.status_code == 200, (method, path)
+    for path, body in COLLECTION_WRITES:
+        body = {**body, "client_id": team["client"].id} if "client_id" in body else body
+        assert api.post(path, body).status_code == 403
+    assert fingerprint(db) == before
+
+
+def test_a_viewer_of_another_client_gets_404_for_everything(api_as: Any, team: dict[str, Any],
+                                                            records: dict[str, int], db: Session) -> None:
+    api = api_as(team["outsider"])
+    before = fingerprint(db)
+    for method, path, body, _writes in ENDPOINTS:
+        response = api.call(method, path.format(**records), body)
+        assert response.status_code == 404, (method, path)
+        assert error_of(response)["code"] == "not_found"
+    for path, body in COLLECTION_WRITES:
+        body = {**body, "client_id": team["client"].id} if "client_id" in body else body
+        assert api.post(path, body).status_code == 403
+    assert fingerprint(db) == before
+
+
+def test_lists_show_a_client_viewer_only_its_clients_records(api_as: Any, team: dict[str, Any],
+                                                             records: dict[str, int], make_prospect: Any) -> None:
+    other = make_prospect(team["other_campaign"], "https://elsewhere.example/", email="al@elsewhere.example")
+    viewer, outsider, staff = api_as(team["viewer"]), api_as(team["outsider"]), api_as(team["teammate"])
+
+    def ids(api: Any, path: str, **query: Any) -> set[int]:
+        response = api.get(path, **query)
+        assert response.status_code == 200
+        return {row["id"] for row in response.get_json()["data"]}
+
+    assert ids(viewer, "/clients") == {team["client"].id}
+    assert ids(outsider, "/clients") == {team["other_client"].id}
+    assert ids(staff, "/clients") == {team["client"].id, team["other_client"].id}
+    assert ids(viewer, "/campaigns") == {team["campaign"].id}
+    assert ids(outsider, "/campaigns") == {team["other_campaign"].id}
+    assert ids(viewer, "/prospects") == {records["prospect"]}
+    assert ids(outsider, "/prospects") == {other.id}
+    assert ids(outsider, "/prospects", campaign_id=team["campaign"].id) == set()
+    assert ids(staff, "/prospects") == {records["prospect"], other.id}
+    assert ids(viewer, "/contacts") == {records["contact"]}
+    assert ids(outsider, "/contacts") == {other.contact_id}
+    assert ids(outsider, "/contacts", campaign_id=team["campaign"].id) == set()
+    assert ids(staff, "/contacts") == {records["contact"], other.contact_id}
