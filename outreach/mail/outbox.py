@@ -94,6 +94,7 @@ class Sender:
             if mailbox is not None and not self._may_send(session, mailbox, now):
                 self.blocked.add(mailbox.id)
                 return False
+            session.commit()  # end the read: on SQLite the claim must start its transaction with the write
             message = claim(session, message_id, now, mailbox)
             if message is None:
                 return False
@@ -106,6 +107,8 @@ class Sender:
                 outcome = self._write_local(session, message)
             else:
                 outcome = self._send_smtp(session, message, mailbox)
+            session.commit()
+            begin_write(session, message.id)
             finish(session, message, outcome, self.settings, self.secret)
             session.commit()
             return outcome.kind == "sent"
@@ -256,22 +259,33 @@ def _cancel_claimed(session: Session, message: Message, reason: str) -> None:
     stop_enrollment(session, message.enrollment, "stopped", reason)
 
 
+def begin_write(session: Session, message_id: int) -> None:
+    """Start the transaction with a write: on SQLite a read-then-write transaction can fail under load."""
+    session.commit()
+    session.execute(update(Message).where(Message.id == message_id).values(attempts=Message.attempts))
+
+
 def mark_data_started(session: Session, message: Message) -> bool:
     """Commit that DATA is about to start, after one last look at the stop conditions."""
     now = utcnow()
+    session.commit()
+    result = session.execute(update(Message).where(Message.id == message.id, Message.status == "sending")
+                             .values(data_started_at=now))
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
+        return False
     status = session.scalar(select(Enrollment.status).where(Enrollment.id == message.enrollment_id))
     reason = suppression_reason(session, message.to_email) or (
         None if status == "active" else f"sequence {status}")
     if reason:
         session.refresh(message.enrollment)
+        message.data_started_at = None
         _cancel_claimed(session, message, reason)
         session.commit()
         return False
-    result = session.execute(update(Message).where(Message.id == message.id, Message.status == "sending")
-                             .values(data_started_at=now))
     session.commit()
     message.data_started_at = now
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return True
 
 
 def finish(session: Session, message: Message, outcome: smtp.Outcome, settings: dict[str, dict[str, Any]],

@@ -1,6 +1,7 @@
 """SMTP: connect, transmit one message step by step, and classify what the server said."""
 from __future__ import annotations
 
+import re
 import smtplib
 import ssl
 from collections.abc import Callable
@@ -119,7 +120,7 @@ def transmit(conn: smtplib.SMTP, sender: str, recipient: str, data: bytes,
 
 
 def _dot_stuffed(data: bytes) -> bytes:
-    body = smtplib._fix_eols(data)  # type: ignore[attr-defined]
+    body = re.sub(rb"(?:\r\n|\n|\r(?!\n))", b"\r\n", data)
     body = b"\r\n".join(b"." + line if line.startswith(b".") else line for line in body.split(b"\r\n"))
     if not body.endswith(b"\r\n"):
         body += b"\r\n"
@@ -145,7 +146,7 @@ def build_message(*, message_id: str, from_email: str, from_name: str, to_email:
                         ("recipient address", to_email), ("subject", subject), ("In-Reply-To", in_reply_to),
                         ("References", references), ("unsubscribe URL", unsubscribe_url)):
         check_header(name, value)
-    msg = EmailMessage(policy=SMTP_POLICY)
+    msg = EmailMessage(policy=SMTP_POLICY.clone(max_line_length=998))
     msg["From"] = formataddr((from_name, from_email)) if from_name else from_email
     msg["To"] = formataddr((to_name, to_email)) if to_name else to_email
     msg["Subject"] = subject
