@@ -351,6 +351,9 @@ def schedule_next(session: Session, message: Message, when: datetime, settings: 
         enrollment.status = "finished"
         return
     step = following[0]
+    if session.scalar(select(Message.id).where(Message.enrollment_id == enrollment.id,
+                                               Message.step == step.position)) is not None:
+        return  # a resend (after a soft bounce) keeps the follow-up already scheduled
     first = session.scalar(select(Message).where(Message.enrollment_id == enrollment.id, Message.step == 1))
     send_at = add_business_days(when, step.delay_days, enrollment.mailbox)
     try:
