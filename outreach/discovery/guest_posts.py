@@ -29,7 +29,7 @@ from outreach.discovery.scoring import (
     relevance_by_site,
     signals_for_text,
 )
-from outreach.discovery.site_walk import same_host, walk_site
+from outreach.discovery.site_walk import WalkProgress, same_host, walk_site
 from outreach.lib.html import Link, ParsedPage
 from outreach.lib.http import Fetcher
 
@@ -137,7 +137,8 @@ def classify(html: str, page: ParsedPage) -> GuidelinesVerdict:
     verdict.reasons.append("guidelines page by its " + ", ".join(named))
     refusal = REFUSALS.search(text)
     if refusal:
-        verdict.reasons.append(f"refuses: “{refusal.group(0)}”")
+        sentence = next((x for x in _sentences(text) if refusal.group(0) in x), refusal.group(0))
+        verdict.reasons.append(f"refuses: “{sentence[:200]}”")
         return verdict
     kinds = [kind for kind, pattern in INVITATIONS.items() if pattern.search(text)]
     money = len(MONEY.findall(text))
@@ -230,11 +231,13 @@ class SiteVisit:
     emails: dict[str, list[str]] = field(default_factory=dict)
 
 
-async def visit_site(fetcher: Fetcher, seed: str, *, max_pages: int) -> SiteVisit:
+async def visit_site(fetcher: Fetcher, seed: str, *, max_pages: int, pages: list[str] | None = None,
+                     progress: WalkProgress | None = None) -> SiteVisit:
     """Walk the seed's site (guidelines-like links first), classifying each guidelines-like page."""
     parts = urlsplit(seed)
     visit = SiteVisit(seed=seed, origin=f"{parts.scheme}://{parts.netloc}")
-    async for page in walk_site(fetcher, seed, max_pages=max_pages, rank=link_rank, extra_paths=GUIDELINE_PATHS):
+    async for page in walk_site(fetcher, seed, max_pages=max_pages, rank=link_rank, pages=pages,
+                                extra_paths=("/", *GUIDELINE_PATHS), progress=progress):
         visit.pages += 1
         parsed = page.parsed
         visit.texts.append(f"{parsed.title} {parsed.text}")
@@ -249,15 +252,23 @@ async def visit_site(fetcher: Fetcher, seed: str, *, max_pages: int) -> SiteVisi
             visit.accepted = (page.result.final_url, verdict)
         elif not verdict.accepts:
             visit.rejected.append((page.result.final_url, verdict))
+    if progress is not None:
+        progress.sites_done += 1
+        progress.found += visit.accepted is not None
     return visit
 
 
 async def find_guest_post_targets(fetcher: Fetcher, seeds: list[str], *, max_pages: int = 20,
                                   keywords: list[str] | None = None, language: str = "en",
                                   metrics: dict[str, dict[str, float]] | None = None,
+                                  pages: dict[str, list[str]] | None = None, progress: WalkProgress | None = None,
                                   ) -> tuple[list[GuestPostTarget], list[SiteVisit]]:
-    """Targets (sites whose guidelines page accepts guest posts), best score first, and every visit."""
-    visits = list(await asyncio.gather(*(visit_site(fetcher, s, max_pages=max_pages) for s in seeds)))
+    """Targets (sites whose guidelines page accepts guest posts), best score first, and every visit.
+
+    `metrics` are imported authority metrics by origin; `pages` extra URLs to visit by seed.
+    """
+    visits = list(await asyncio.gather(*(visit_site(fetcher, s, max_pages=max_pages, progress=progress,
+                                                    pages=(pages or {}).get(s)) for s in seeds)))
     corpus = [(v.origin, text) for v in visits for text in v.texts]
     relevance = relevance_by_site(corpus, keywords or [])
     targets = []

@@ -20,6 +20,16 @@ HTML_TYPES = ("text/html", "application/xhtml+xml", "")
 
 
 @dataclass
+class WalkProgress:
+    """Shared by the walks of one run: counters to report, and a flag that stops every walk."""
+
+    pages: int = 0
+    sites_done: int = 0
+    found: int = 0
+    stop_requested: bool = False
+
+
+@dataclass
 class WalkedPage:
     url: str
     result: FetchResult
@@ -34,10 +44,12 @@ def same_host(url: str, other: str) -> bool:
 
 async def walk_site(fetcher: Fetcher, seed: str, *, max_pages: int,
                     rank: Callable[[Link], int] | None = None,
-                    extra_paths: tuple[str, ...] = (), concurrency: int = 4) -> AsyncIterator[WalkedPage]:
+                    extra_paths: tuple[str, ...] = (), pages: list[str] | None = None,
+                    concurrency: int = 4, progress: WalkProgress | None = None) -> AsyncIterator[WalkedPage]:
     """Yield up to max_pages HTML pages of the seed's host; lower rank values are fetched first.
 
-    `extra_paths` are tried on the host even when no link points at them (e.g. /write-for-us).
+    `extra_paths` are tried on the host even when no link points at them (e.g. /write-for-us);
+    `pages` (from a sitemap, say) are queued right after the seed.
     """
     try:
         start = normalize_url(seed)
@@ -57,6 +69,11 @@ async def walk_site(fetcher: Fetcher, seed: str, *, max_pages: int,
         heapq.heappush(queue, (priority, counter, url))
 
     push(start, 0)
+    for url in pages or ():
+        try:
+            push(normalize_url(url), 2)
+        except BadURL:
+            continue
     for path in extra_paths:
         try:
             push(normalize_url(origin + path), 5)
@@ -64,6 +81,8 @@ async def walk_site(fetcher: Fetcher, seed: str, *, max_pages: int,
             continue
     yielded = 0
     while queue and yielded < max_pages:
+        if progress is not None and progress.stop_requested:
+            return
         batch = []
         while queue and len(batch) < min(concurrency, max_pages - yielded):
             batch.append(heapq.heappop(queue)[2])
@@ -72,6 +91,8 @@ async def walk_site(fetcher: Fetcher, seed: str, *, max_pages: int,
             if page is None:
                 continue
             yielded += 1
+            if progress is not None:
+                progress.pages += 1
             for link in page.parsed.links:
                 if link.tag == "a" and "nofollow" not in link.rel:
                     push(link.href, rank(link) if rank else 10)
