@@ -26,6 +26,8 @@ BLUEPRINTS = [
     "outreach.campaigns.imports:bp",
     "outreach.campaigns.suppressions:bp",
     "outreach.api.views:bp",
+    "outreach.backlinks.views:bp",
+    "outreach.reports.views:bp",
 ]
 
 #: blueprints whose routes authenticate by API token instead of a session cookie

@@ -19,6 +19,8 @@ NAV: list[tuple[str, str, tuple[str, ...], str]] = [
     ("lists.sites", "Sites", ("admin", "member"), "lists.sites"),
     ("lists.contacts", "Contacts", ("admin", "member"), "lists.contacts"),
     ("dnc.index", "Do not contact", ("admin", "member"), "dnc"),
+    ("backlinks.ledger", "Backlinks", ("admin", "member", "client_viewer"), "backlinks"),
+    ("reports.index", "Reports", ("admin", "member", "client_viewer"), "reports"),
     ("accounts.users", "Users", ("admin",), "accounts.users"),
 ]
 
@@ -28,6 +30,7 @@ CAMPAIGN_TABS: list[tuple[str, str]] = [
     ("campaigns.board", "Board"),
     ("lists.campaign_prospects", "Prospects"),
     ("imports.upload", "Import"),
+    ("backlinks.campaign_links", "Links"),
 ]
 
 

@@ -1,0 +1,278 @@
+"""The link ledger: all backlinks, a campaign's Links tab, a backlink's checks, add, import, check now."""
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, time
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import selectinload
+from werkzeug.wrappers import Response
+
+from outreach.backlinks import service
+from outreach.backlinks.forms import BacklinkForm, EditBacklinkForm, ImportForm
+from outreach.models import Backlink, BacklinkCheck, BacklinkEvent, Campaign, Client
+from outreach.models.backlinks import BACKLINK_STATUSES
+from outreach.web.auth import campaign_or_404, can_view_client, staff_required
+from outreach.web.forms import options
+from outreach.web.state import app_state, db_session, settings
+
+bp = Blueprint("backlinks", __name__)
+PAGE_SIZE = 100
+
+
+def _ledger_query(client_id: int | None = None, campaign_id: int | None = None) -> Select[tuple[Backlink]]:
+    query = (select(Backlink).options(selectinload(Backlink.client), selectinload(Backlink.campaign))
+             .order_by(Backlink.status != "lost", Backlink.id.desc()))
+    if current_user.role == "client_viewer":
+        query = query.where(Backlink.client_id == current_user.client_id)
+    if client_id:
+        query = query.where(Backlink.client_id == client_id)
+    if campaign_id:
+        query = query.where(Backlink.campaign_id == campaign_id)
+    status = request.args.get("status", "")
+    if status in BACKLINK_STATUSES:
+        query = query.where(Backlink.status == status)
+    q = request.args.get("q", "").strip()
+    if q:
+        like = f"%{q.lower()}%"
+        query = query.where(func.lower(Backlink.page_url).like(like) | func.lower(Backlink.target_url).like(like)
+                            | func.lower(Backlink.site_url).like(like))
+    return query
+
+
+def _latest(backlinks: list[Backlink]) -> dict[int, BacklinkCheck]:
+    ids = [b.id for b in backlinks]
+    if not ids:
+        return {}
+    newest = (select(func.max(BacklinkCheck.id)).where(BacklinkCheck.backlink_id.in_(ids))
+              .group_by(BacklinkCheck.backlink_id))
+    return {c.backlink_id: c for c in db_session().scalars(select(BacklinkCheck).where(BacklinkCheck.id.in_(newest)))}
+
+
+def _counts(client_id: int | None = None, campaign_id: int | None = None) -> dict[str, int]:
+    query = select(Backlink.status, func.count()).group_by(Backlink.status)
+    if current_user.role == "client_viewer":
+        query = query.where(Backlink.client_id == current_user.client_id)
+    if client_id:
+        query = query.where(Backlink.client_id == client_id)
+    if campaign_id:
+        query = query.where(Backlink.campaign_id == campaign_id)
+    return dict(db_session().execute(query).all())
+
+
+@bp.route("/backlinks")
+@login_required
+def ledger() -> str:
+    client_id = request.args.get("client", type=int)
+    backlinks = list(db_session().scalars(_ledger_query(client_id=client_id).limit(PAGE_SIZE)))
+    clients = _visible_clients()
+    return render_template("backlinks/ledger.html", backlinks=backlinks, latest=_latest(backlinks),
+                           counts=_counts(client_id=client_id), clients=clients, campaign=None,
+                           statuses=BACKLINK_STATUSES, page_size=PAGE_SIZE)
+
+
+@bp.route("/campaigns/<int:campaign_id>/links")
+@login_required
+def campaign_links(campaign_id: int) -> str:
+    campaign = campaign_or_404(campaign_id)
+    backlinks = list(db_session().scalars(_ledger_query(campaign_id=campaign.id).limit(PAGE_SIZE)))
+    return render_template("backlinks/campaign_links.html", campaign=campaign, backlinks=backlinks,
+                           latest=_latest(backlinks), counts=_counts(campaign_id=campaign.id),
+                           statuses=BACKLINK_STATUSES, page_size=PAGE_SIZE)
+
+
+def _visible_clients() -> list[Client]:
+    query = select(Client).order_by(Client.name)
+    if current_user.role == "client_viewer":
+        query = query.where(Client.id == current_user.client_id)
+    return list(db_session().scalars(query))
+
+
+def _fill_choices(form: BacklinkForm | ImportForm) -> None:
+    session = db_session()
+    form.client_id.choices = options((c.id, c.name) for c in _visible_clients())
+    campaigns = session.scalars(select(Campaign).options(selectinload(Campaign.client))
+                                .order_by(Campaign.name)).all()
+    form.campaign_id.choices = options([(0, "— none —")] + [(c.id, f"{c.client.name} · {c.name}")
+                                                            for c in campaigns])
+
+
+def _field_error(form: EditBacklinkForm | ImportForm, exc: service.BacklinkError, default: str) -> None:
+    field = getattr(form, exc.field or default, None) or getattr(form, default)
+    field.errors = [*list(field.errors), str(exc)]
+
+
+def _deadline(value: object) -> datetime | None:
+    return datetime.combine(value, time(23, 59), tzinfo=UTC) if value else None  # type: ignore[arg-type]
+
+
+@bp.route("/backlinks/new", methods=["GET", "POST"])
+@staff_required
+def new() -> str | Response:
+    form = BacklinkForm()
+    _fill_choices(form)
+    if request.method == "GET":
+        campaign = db_session().get(Campaign, request.args.get("campaign_id", type=int) or 0)
+        if campaign is not None:
+            form.campaign_id.data, form.client_id.data = campaign.id, campaign.client_id
+            form.target_url.data = (campaign.target_url_list or [""])[0]
+    if form.validate_on_submit():
+        session = db_session()
+        try:
+            backlink = service.create_backlink(
+                session, client_id=form.client_id.data, campaign_id=form.campaign_id.data or None,
+                page_url=form.page_url.data or "", site_url=form.site_url.data or "",
+                target_url=form.target_url.data or "", match_mode=form.match_mode.data,
+                agreed_anchor=form.agreed_anchor.data or "", agreed_rel=form.agreed_rel.data,
+                price=form.price.data, notes=form.notes.data or "", deadline_at=_deadline(form.deadline.data),
+                render_js=bool(form.render_js.data), actor=current_user)
+        except service.BacklinkError as exc:
+            _field_error(form, exc, "page_url")
+        else:
+            session.commit()
+            flash("Link added to the ledger. Its first check runs within a minute, or use “Check now”.", "success")
+            return redirect(url_for("backlinks.detail", backlink_id=backlink.id))
+    return render_template("backlinks/form.html", form=form, backlink=None)
+
+
+def _backlink_or_404(backlink_id: int, *, edit: bool = False) -> Backlink:
+    backlink = db_session().get(Backlink, backlink_id)
+    if backlink is None or not can_view_client(current_user, backlink.client_id):
+        abort(404)
+    if edit and current_user.role not in ("admin", "member"):
+        abort(403)
+    return backlink
+
+
+@bp.route("/backlinks/<int:backlink_id>")
+@login_required
+def detail(backlink_id: int) -> str:
+    backlink = _backlink_or_404(backlink_id)
+    session = db_session()
+    checks = session.scalars(select(BacklinkCheck).where(BacklinkCheck.backlink_id == backlink.id)
+                             .order_by(BacklinkCheck.id.desc()).limit(50)).all()
+    events = session.scalars(select(BacklinkEvent).where(BacklinkEvent.backlink_id == backlink.id)
+                             .order_by(BacklinkEvent.id.desc()).limit(50)).all()
+    form = None
+    if current_user.role != "client_viewer":
+        form = EditBacklinkForm(obj=backlink)
+        form.deadline.data = backlink.deadline_at.date() if backlink.deadline_at else None
+        form.price.data = "" if backlink.price is None else f"{backlink.price:g}"
+    return render_template("backlinks/detail.html", backlink=backlink, checks=checks, events=events, form=form)
+
+
+@bp.route("/backlinks/<int:backlink_id>/edit", methods=["POST"])
+@staff_required
+def edit(backlink_id: int) -> str | Response:
+    backlink = _backlink_or_404(backlink_id, edit=True)
+    form = EditBacklinkForm()
+    session = db_session()
+    if form.validate_on_submit():
+        try:
+            service.update_backlink(
+                session, backlink, page_url=form.page_url.data or "", target_url=form.target_url.data or "",
+                site_url=form.site_url.data or "", match_mode=form.match_mode.data,
+                agreed_anchor=form.agreed_anchor.data or "", agreed_rel=form.agreed_rel.data,
+                price=form.price.data, notes=form.notes.data or "", deadline_at=_deadline(form.deadline.data),
+                render_js=bool(form.render_js.data), actor=current_user)
+        except service.BacklinkError as exc:
+            session.rollback()
+            _field_error(form, exc, "page_url")
+        else:
+            session.commit()
+            flash("Saved.", "success")
+            return redirect(url_for("backlinks.detail", backlink_id=backlink.id))
+    backlink = _backlink_or_404(backlink_id)
+    checks = session.scalars(select(BacklinkCheck).where(BacklinkCheck.backlink_id == backlink.id)
+                             .order_by(BacklinkCheck.id.desc()).limit(50)).all()
+    events = session.scalars(select(BacklinkEvent).where(BacklinkEvent.backlink_id == backlink.id)
+                             .order_by(BacklinkEvent.id.desc()).limit(50)).all()
+    return render_template("backlinks/detail.html", backlink=backlink, checks=checks, events=events, form=form), 400
+
+
+@bp.route("/backlinks/<int:backlink_id>/check", methods=["POST"])
+@staff_required
+def check(backlink_id: int) -> Response:
+    """Check now, in the request (one page, bounded by the fetch timeout); alerts go out after the commit."""
+    from outreach.backlinks.alerts import send_pending_alerts
+    from outreach.backlinks.jobs import Job, run_checks
+
+    backlink = _backlink_or_404(backlink_id, edit=True)
+    session = db_session()
+    render = settings()["backlinks"]["render_javascript"] or backlink.render_js
+    job = Job(backlink.id, backlink.page_url, backlink.site_url, backlink.target_url, backlink.match_mode,
+              backlink.agreed_anchor, render)
+    session.rollback()  # no transaction held open during the fetch
+    outcome = asyncio.run(run_checks([job], settings())).get(backlink.id)
+    if outcome is None:
+        flash("The check could not run; see the server log.", "error")
+        return redirect(request.form.get("next") or url_for("backlinks.detail", backlink_id=backlink_id))
+    backlink = _backlink_or_404(backlink_id, edit=True)
+    if outcome.found_page and not backlink.page_url:
+        service.attach_page(session, backlink, outcome.found_page)
+    service.apply_check(session, backlink, outcome.result, settings())
+    session.commit()
+    send_pending_alerts(settings(), app_state().sessionmaker)
+    result = outcome.result
+    summary = {"live": "Live", "missing": "Missing", "error": "Error"}[result.status]
+    problems = f" Problems: {', '.join(result.problems)}." if result.problems else ""
+    flash(f"{summary}: HTTP {result.http_status or result.error}.{problems}",
+          "success" if result.is_live and not result.problems else "warning")
+    return redirect(_safe_next() or url_for("backlinks.detail", backlink_id=backlink_id))
+
+
+def _safe_next() -> str | None:
+    target = request.form.get("next", "")
+    return target if target.startswith("/") and not target.startswith("//") else None
+
+
+@bp.route("/backlinks/<int:backlink_id>/pause", methods=["POST"])
+@staff_required
+def pause(backlink_id: int) -> Response:
+    backlink = _backlink_or_404(backlink_id, edit=True)
+    paused = request.form.get("paused") == "1"
+    service.set_paused(db_session(), backlink, paused, actor=current_user)
+    db_session().commit()
+    flash("Checks paused." if paused else "Checks resumed.", "success")
+    return redirect(url_for("backlinks.detail", backlink_id=backlink.id))
+
+
+@bp.route("/backlinks/import", methods=["GET", "POST"])
+@staff_required
+def import_csv() -> str | Response:
+    form = ImportForm()
+    _fill_choices(form)
+    if request.method == "GET":
+        campaign = db_session().get(Campaign, request.args.get("campaign_id", type=int) or 0)
+        if campaign is not None:
+            form.campaign_id.data, form.client_id.data = campaign.id, campaign.client_id
+    errors: list[tuple[int, str]] = []
+    if form.validate_on_submit():
+        upload = request.files.get("file")
+        raw = upload.read() if upload and upload.filename else (form.text.data or "").encode()
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = raw.decode("cp1252", errors="replace")
+        session = db_session()
+        if not text.strip():
+            form.text.errors = ["choose a CSV file or paste its content"]
+        else:
+            try:
+                report = service.import_csv(session, text, client_id=form.client_id.data,
+                                            campaign_id=form.campaign_id.data or None, actor=current_user)
+            except service.BacklinkError as exc:
+                form.client_id.errors = [str(exc)]
+            else:
+                if report.errors:
+                    session.rollback()
+                    errors = report.errors
+                else:
+                    session.commit()
+                    flash(f"Imported {len(report.created)} links. They are checked within a minute.", "success")
+                    if form.campaign_id.data:
+                        return redirect(url_for("backlinks.campaign_links", campaign_id=form.campaign_id.data))
+                    return redirect(url_for("backlinks.ledger"))
+    return render_template("backlinks/import.html", form=form, errors=errors, columns=service.CSV_COLUMNS)

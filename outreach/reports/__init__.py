@@ -1,0 +1,1 @@
+"""Client reports: HTML, CSV, PDF, charts and shareable links."""

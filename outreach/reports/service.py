@@ -1,0 +1,350 @@
+"""Client reports: what was won, what is live, what was lost, with the evidence; as HTML, CSV and PDF."""
+from __future__ import annotations
+
+import csv
+import io
+import secrets
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from typing import Any
+
+from itsdangerous import BadSignature, URLSafeSerializer
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from outreach import paths
+from outreach.backlinks.evidence import WEAK_RELS
+from outreach.lib.clock import utcnow
+from outreach.lib.urls import BadURL, registrable_domain
+from outreach.models import Backlink, BacklinkCheck, BacklinkEvent, Campaign, Client, ReportShare, User
+
+#: longest range a report covers (the chart then has one point per week)
+MAX_DAYS = 3 * 366
+SHARE_SALT = "report-share"
+
+
+class ReportError(ValueError):
+    """A one-line reason the report or share was refused."""
+
+
+@dataclass
+class LinkRow:
+    backlink: Backlink
+    page: str
+    domain: str
+    target: str
+    status: str
+    http_status: str
+    rel: str
+    follow: str
+    indexable: str
+    anchor: str
+    last_checked: str
+    live_since: str
+    problems: str
+
+
+@dataclass
+class Report:
+    client: Client
+    campaign: Campaign | None
+    date_from: date
+    date_to: date
+    generated_at: datetime
+    won: int = 0
+    live: int = 0
+    lost: int = 0
+    pending: int = 0
+    series: list[tuple[date, int]] = field(default_factory=list)
+    rel_split: list[tuple[str, int]] = field(default_factory=list)
+    anchors: list[tuple[str, int]] = field(default_factory=list)
+    domains: list[tuple[str, int, int]] = field(default_factory=list)
+    rows: list[LinkRow] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        scope = f"{self.client.name} · {self.campaign.name}" if self.campaign else self.client.name
+        return f"Link report: {scope}"
+
+    @property
+    def period(self) -> str:
+        return f"{self.date_from:%d %b %Y} – {self.date_to:%d %b %Y}"
+
+    @property
+    def chart(self) -> Markup:
+        return live_chart_svg(self.series)
+
+    @property
+    def rel_chart(self) -> Markup:
+        return bar_chart_svg(self.rel_split)
+
+
+def parse_range(date_from: str | None, date_to: str | None, *, today: date | None = None) -> tuple[date, date]:
+    """The report's range from two YYYY-MM-DD strings (default: the last 90 days), or ReportError."""
+    today = today or utcnow().date()
+    try:
+        end = date.fromisoformat(date_to) if date_to else today
+        start = date.fromisoformat(date_from) if date_from else end - timedelta(days=89)
+    except ValueError:
+        raise ReportError("dates must look like 2026-11-30") from None
+    if start > end:
+        raise ReportError("the start date is after the end date")
+    if (end - start).days > MAX_DAYS:
+        raise ReportError(f"a report covers at most {MAX_DAYS} days")
+    return start, end
+
+
+def _end_of(day: date) -> datetime:
+    return datetime.combine(day, time.max, tzinfo=UTC)
+
+
+def build_report(session: Session, client: Client, *, campaign: Campaign | None = None,
+                 date_from: date, date_to: date) -> Report:
+    report = Report(client=client, campaign=campaign, date_from=date_from, date_to=date_to, generated_at=utcnow())
+    query = select(Backlink).where(Backlink.client_id == client.id).order_by(Backlink.id)
+    if campaign is not None:
+        query = query.where(Backlink.campaign_id == campaign.id)
+    backlinks = list(session.scalars(query))
+    start, end = datetime.combine(date_from, time.min, tzinfo=UTC), _end_of(date_to)
+    ids = [b.id for b in backlinks]
+    events: dict[int, list[tuple[datetime, str]]] = {}
+    if ids:
+        for backlink_id, at, kind in session.execute(
+                select(BacklinkEvent.backlink_id, BacklinkEvent.created_at, BacklinkEvent.kind)
+                .where(BacklinkEvent.backlink_id.in_(ids), BacklinkEvent.kind.in_(("went_live", "relive", "lost")))
+                .order_by(BacklinkEvent.created_at, BacklinkEvent.id)):
+            events.setdefault(backlink_id, []).append((at, kind))
+    latest = _latest_checks(session, ids)
+    report.won = sum(1 for b in backlinks if b.first_live_at and start <= b.first_live_at <= end)
+    report.lost = sum(1 for spells in events.values() for at, kind in spells if kind == "lost" and start <= at <= end)
+    report.live = sum(1 for b in backlinks if _live_at(events.get(b.id, []), end))
+    report.pending = sum(1 for b in backlinks if b.status == "pending")
+    report.series = _series(backlinks, events, date_from, date_to)
+    live_now = [b for b in backlinks if b.status == "live"]
+    rels = Counter()
+    for b in live_now:
+        tokens = [t for t in b.seen_rel.split() if t in WEAK_RELS]
+        if not tokens:
+            rels["follow"] += 1
+        for token in tokens:
+            rels[token] += 1
+    report.rel_split = [(name, rels[name]) for name in ("follow", *WEAK_RELS)]
+    report.anchors = Counter(b.seen_anchor or "(no text)" for b in backlinks if b.first_live_at).most_common(15)
+    domains: dict[str, list[int]] = {}
+    for b in backlinks:
+        counts = domains.setdefault(_domain(b.page_url or b.site_url), [0, 0])
+        counts[0] += 1
+        counts[1] += b.status == "live"
+    report.domains = sorted(((d, n, live) for d, (n, live) in domains.items()), key=lambda r: (-r[2], -r[1], r[0]))
+    report.rows = [_row(b, latest.get(b.id)) for b in backlinks]
+    return report
+
+
+def _latest_checks(session: Session, ids: list[int]) -> dict[int, BacklinkCheck]:
+    if not ids:
+        return {}
+    newest = (select(BacklinkCheck.backlink_id, func.max(BacklinkCheck.id).label("id"))
+              .where(BacklinkCheck.backlink_id.in_(ids)).group_by(BacklinkCheck.backlink_id).subquery())
+    checks = session.scalars(select(BacklinkCheck).join(newest, newest.c.id == BacklinkCheck.id))
+    return {c.backlink_id: c for c in checks}
+
+
+def _live_at(spells: list[tuple[datetime, str]], moment: datetime) -> bool:
+    live = False
+    for at, kind in spells:
+        if at > moment:
+            break
+        live = kind != "lost"
+    return live
+
+
+def _series(backlinks: list[Backlink], events: dict[int, list[tuple[datetime, str]]], date_from: date,
+            date_to: date) -> list[tuple[date, int]]:
+    days = (date_to - date_from).days
+    step = 1 if days <= 120 else 7
+    points = []
+    day = date_from
+    while day <= date_to:
+        moment = _end_of(day)
+        points.append((day, sum(1 for b in backlinks if _live_at(events.get(b.id, []), moment))))
+        day += timedelta(days=step)
+    if points[-1][0] != date_to:
+        moment = _end_of(date_to)
+        points.append((date_to, sum(1 for b in backlinks if _live_at(events.get(b.id, []), moment))))
+    return points
+
+
+def _domain(url: str) -> str:
+    try:
+        return registrable_domain(url) if url else "(unknown)"
+    except BadURL:
+        return "(unknown)"
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d") if value else "—"
+
+
+def _row(b: Backlink, check: BacklinkCheck | None) -> LinkRow:
+    http = "—"
+    if check is not None:
+        http = str(check.http_status) if check.http_status is not None else (check.error or "no answer")
+    return LinkRow(
+        backlink=b, page=b.page_url or f"(looking on {b.site_url})", domain=_domain(b.page_url or b.site_url),
+        target=b.target_url, status=b.status, http_status=http, rel=b.seen_rel or ("followed" if b.is_follow else "—"),
+        follow="yes" if b.is_follow else ("no" if b.is_follow is False else "—"),
+        indexable="yes" if b.is_indexable else ("no" if b.is_indexable is False else "—"),
+        anchor=b.seen_anchor, last_checked=_when(b.last_checked_at), live_since=_when(b.live_since),
+        problems=", ".join(check.problems) if check is not None else "")
+
+
+# --- charts: inline SVG, so the same markup works in the browser and in the PDF ---------------------
+
+def live_chart_svg(series: list[tuple[date, int]], width: int = 720, height: int = 220) -> Markup:
+    """A line chart of live links per day."""
+    left, right, top, bottom = 40, 12, 12, 28
+    plot_w, plot_h = width - left - right, height - top - bottom
+    peak = max([n for _, n in series] + [1])
+    count = max(len(series) - 1, 1)
+
+    def xy(i: int, n: int) -> tuple[float, float]:
+        return left + plot_w * i / count, top + plot_h - plot_h * n / peak
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" '
+             f'width="{width}" height="{height}" role="img" aria-label="Live links over time">']
+    for frac in (0, 0.5, 1):
+        y = top + plot_h - plot_h * frac
+        parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="#e3e6eb"/>')
+        parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end" fill="#667085">'
+                     f"{round(peak * frac)}</text>")
+    if series:
+        points = " ".join(f"{x:.1f},{y:.1f}" for x, y in (xy(i, n) for i, (_, n) in enumerate(series)))
+        area = f"{left},{top + plot_h} {points} {xy(len(series) - 1, 0)[0]:.1f},{top + plot_h}"
+        parts.append(f'<polygon points="{area}" fill="#2f5bea" fill-opacity="0.12"/>')
+        parts.append(f'<polyline points="{points}" fill="none" stroke="#2f5bea" stroke-width="2"/>')
+        for i in sorted({0, len(series) // 2, len(series) - 1}):
+            x, _ = xy(i, 0)
+            anchor = "start" if i == 0 else ("end" if i == len(series) - 1 else "middle")
+            parts.append(f'<text x="{x:.1f}" y="{height - 8}" font-size="11" text-anchor="{anchor}" fill="#667085">'
+                         f"{series[i][0]:%d %b %Y}</text>")
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def bar_chart_svg(bars: list[tuple[str, int]], width: int = 360) -> Markup:
+    """Horizontal bars (follow vs nofollow / sponsored / ugc)."""
+    row, label_w = 26, 90
+    height = row * len(bars) + 8
+    peak = max([n for _, n in bars] + [1])
+    colours = {"follow": "#127a3e", "nofollow": "#b42318", "sponsored": "#a15c00", "ugc": "#667085"}
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" '
+             f'width="{width}" height="{height}" role="img" aria-label="Follow and nofollow links">']
+    for i, (name, n) in enumerate(bars):
+        y = 4 + i * row
+        w = (width - label_w - 40) * n / peak
+        parts.append(f'<text x="0" y="{y + 15}" font-size="12" fill="#1d2330">{escape(name)}</text>')
+        parts.append(f'<rect x="{label_w}" y="{y + 3}" width="{w:.1f}" height="16" rx="3" '
+                     f'fill="{colours.get(name, "#2f5bea")}"/>')
+        parts.append(f'<text x="{label_w + w + 6:.1f}" y="{y + 15}" font-size="12" fill="#1d2330">{n}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+# --- CSV, standalone HTML and PDF -----------------------------------------------------------------
+
+CSV_HEADER = ["page_url", "referring_domain", "target_url", "status", "http_status", "rel", "follow", "indexable",
+              "anchor", "last_checked", "live_since", "first_live", "lost_at", "problems", "campaign"]
+
+
+def report_csv(report: Report) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_HEADER)
+    for row in report.rows:
+        b = row.backlink
+        writer.writerow([_safe_cell(v) for v in (
+            b.page_url, row.domain, b.target_url, b.status, row.http_status, b.seen_rel, row.follow, row.indexable,
+            b.seen_anchor, row.last_checked, row.live_since, _when(b.first_live_at), _when(b.lost_at), row.problems,
+            b.campaign.name if b.campaign else "")])
+    return out.getvalue()
+
+
+def _safe_cell(value: Any) -> str:
+    """No spreadsheet formulas from publisher-controlled text (anchors, URLs)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@lru_cache(maxsize=1)
+def _env() -> Environment:
+    env = Environment(loader=FileSystemLoader(str(paths.TEMPLATES)), undefined=StrictUndefined,
+                      autoescape=select_autoescape(["html"]))
+    return env
+
+
+def render_standalone(report: Report, *, pdf: bool = False, links: dict[str, str] | None = None) -> str:
+    """The report as one self-contained HTML page (the shared link and the PDF use this)."""
+    return _env().get_template("reports/standalone.html").render(report=report, pdf=pdf, links=links or {})
+
+
+class PdfUnavailable(RuntimeError):
+    """WeasyPrint or its system libraries are missing."""
+
+
+def render_pdf(report: Report) -> bytes:
+    """The PDF of the standalone report (WeasyPrint, imported only when a PDF is asked for)."""
+    try:
+        from weasyprint import HTML
+    except (ImportError, OSError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise PdfUnavailable(f"PDF export needs WeasyPrint and its system libraries (pango): {first}") from None
+    return HTML(string=render_standalone(report, pdf=True)).write_pdf()
+
+
+# --- shareable links: signed, expiring, revocable ----------------------------------------------------
+
+def create_share(session: Session, client: Client, *, campaign: Campaign | None, date_from: date, date_to: date,
+                 days_valid: int, actor: User | None) -> ReportShare:
+    if not 1 <= days_valid <= 365:
+        raise ReportError("a shared link is valid for 1 to 365 days")
+    share = ReportShare(client_id=client.id, campaign_id=campaign.id if campaign else None,
+                        nonce=secrets.token_hex(16), date_from=date_from, date_to=date_to,
+                        expires_at=utcnow() + timedelta(days=days_valid),
+                        created_by_id=actor.id if actor else None)
+    session.add(share)
+    session.flush()
+    from outreach.accounts.service import audit
+
+    audit(session, actor, "report.share", "client", client.id, {"share_id": share.id, "days": days_valid})
+    return share
+
+
+def share_token(share: ReportShare, secret_key: str) -> str:
+    return URLSafeSerializer(secret_key, salt=SHARE_SALT).dumps([share.id, share.nonce])
+
+
+def share_from_token(session: Session, token: str, secret_key: str) -> ReportShare | None:
+    """The share the token names, if the signature holds and it is neither revoked nor expired."""
+    try:
+        share_id, nonce = URLSafeSerializer(secret_key, salt=SHARE_SALT).loads(token)
+    except (BadSignature, ValueError, TypeError):
+        return None
+    share = session.get(ReportShare, share_id) if isinstance(share_id, int) else None
+    if share is None or not secrets.compare_digest(share.nonce, str(nonce)):
+        return None
+    if share.revoked_at is not None or share.expires_at <= utcnow():
+        return None
+    return share
+
+
+def revoke_share(session: Session, share: ReportShare, actor: User | None) -> None:
+    if share.revoked_at is None:
+        share.revoked_at = utcnow()
+        session.flush()
+        from outreach.accounts.service import audit
+
+        audit(session, actor, "report.revoke", "client", share.client_id, {"share_id": share.id})

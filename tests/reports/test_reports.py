@@ -1,0 +1,190 @@
+"""Client reports: figures over a date range, access, CSV, PDF (read back with pdftotext), shared links."""
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+import subprocess
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import time_machine
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from outreach.backlinks import service as backlinks
+from outreach.backlinks.evidence import CheckResult, FoundLink
+from outreach.models import Backlink, ReportShare, User
+from outreach.reports import service
+
+TARGET = "https://acme.example/widgets"
+OCTOBER = "from=2026-10-01&to=2026-10-31"
+T0 = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
+
+
+def live(page: str, anchor: str = "Acme widgets", rel: list[str] | None = None, **kwargs: Any) -> CheckResult:
+    link = FoundLink(href=TARGET, anchor=anchor, rel=rel or [])
+    return CheckResult(page=page, final_url=page, http_status=200, status="live", links=[link],
+                       follow=link.is_followed, indexable=True, found_in="static",
+                       problems=[t for t in link.rel if t in ("nofollow", "sponsored", "ugc")], **kwargs)
+
+
+def missing(page: str) -> CheckResult:
+    return CheckResult(page=page, final_url=page, http_status=404, status="missing", problems=["http_404"])
+
+
+@pytest.fixture
+def history(db: Session, team: dict[str, Any]) -> dict[str, Backlink]:
+    """Three links of Acme: one live since Oct 2, one nofollow live since Oct 10 then lost Oct 20, one pending;
+    and one link of another client that must never show."""
+    settings = {"backlinks": {"pending_check_hours": 24, "live_check_days": 7, "lost_after_failures": 1}}
+    made: dict[str, Backlink] = {}
+    with time_machine.travel(T0, tick=False) as clock:
+        for name, page in (("kept", "https://www.news.example/a"), ("lost", "https://blog.example/b"),
+                           ("pending", "https://zine.example/c")):
+            made[name] = backlinks.create_backlink(db, client_id=team["client"].id, campaign_id=team["campaign"].id,
+                                                   target_url=TARGET, page_url=page)
+        made["other"] = backlinks.create_backlink(db, client_id=team["other_client"].id, target_url=TARGET,
+                                                  page_url="https://secret-other.example/x")
+        db.commit()
+        clock.move_to(T0 + timedelta(days=1))
+        backlinks.apply_check(db, made["kept"], live(made["kept"].page_url, anchor="=HYPERLINK(\"x\")"), settings)
+        backlinks.apply_check(db, made["other"], live(made["other"].page_url), settings)
+        clock.move_to(T0 + timedelta(days=9))
+        backlinks.apply_check(db, made["lost"], live(made["lost"].page_url, anchor="Acme", rel=["nofollow"]),
+                              settings)
+        clock.move_to(T0 + timedelta(days=19))
+        backlinks.apply_check(db, made["lost"], missing(made["lost"].page_url), settings)
+        backlinks.apply_check(db, made["pending"], missing(made["pending"].page_url), settings)
+        db.commit()
+    return made
+
+
+def test_the_report_counts_won_live_lost_and_pending_in_the_range(db: Session, team: dict[str, Any],
+                                                                  history: dict[str, Backlink]) -> None:
+    report = service.build_report(db, team["client"], date_from=date(2026, 10, 1), date_to=date(2026, 10, 31))
+    assert (report.won, report.live, report.lost, report.pending) == (2, 1, 1, 1)
+    series = dict(report.series)
+    assert series[date(2026, 10, 1)] == 0 and series[date(2026, 10, 2)] == 1
+    assert series[date(2026, 10, 10)] == 2 and series[date(2026, 10, 20)] == 1
+    assert dict(report.rel_split) == {"follow": 1, "nofollow": 0, "sponsored": 0, "ugc": 0}
+    assert dict(report.anchors) == {'=HYPERLINK("x")': 1, "Acme": 1}
+    assert [d for d, _, _ in report.domains] == ["news.example", "blog.example", "zine.example"]
+    assert len(report.rows) == 3 and all("secret-other" not in r.page for r in report.rows)
+    early = service.build_report(db, team["client"], date_from=date(2026, 10, 1), date_to=date(2026, 10, 5))
+    assert (early.won, early.live, early.lost) == (1, 1, 0)
+
+
+def test_the_chart_is_inline_svg(db: Session, team: dict[str, Any], history: dict[str, Backlink]) -> None:
+    report = service.build_report(db, team["client"], date_from=date(2026, 10, 1), date_to=date(2026, 10, 31))
+    assert str(report.chart).startswith("<svg") and "polyline" in str(report.chart)
+    assert "follow" in str(report.rel_chart)
+
+
+def test_bad_ranges_are_refused_with_a_reason() -> None:
+    with pytest.raises(service.ReportError, match="after the end"):
+        service.parse_range("2026-10-10", "2026-10-01")
+    with pytest.raises(service.ReportError, match="2026-11-30"):
+        service.parse_range("yesterday", None)
+
+
+def test_the_csv_has_every_link_and_no_formulas(db: Session, login: Callable[[User], FlaskClient],
+                                                team: dict[str, Any], history: dict[str, Backlink]) -> None:
+    response = login(team["owner"]).get(f"/reports/clients/{team['client'].id}/report.csv?{OCTOBER}")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert [r["page_url"] for r in rows] == [h.page_url for h in (history["kept"], history["lost"], history["pending"])]
+    assert rows[0]["anchor"] == "'=HYPERLINK(\"x\")" and rows[0]["status"] == "live" and rows[0]["follow"] == "yes"
+    assert rows[1]["status"] == "lost" and rows[1]["lost_at"] == "2026-10-20"
+
+
+def test_access_to_reports(db: Session, login: Callable[[User], FlaskClient], client: FlaskClient,
+                           team: dict[str, Any], history: dict[str, Backlink]) -> None:
+    acme, other = team["client"].id, team["other_client"].id
+    assert client.get(f"/reports/clients/{acme}").status_code == 302  # login first
+    viewer = login(team["viewer"])
+    assert viewer.get("/reports").headers["Location"].endswith(f"/reports/clients/{acme}")
+    html = viewer.get(f"/reports/clients/{acme}?from=2026-10-01&to=2026-10-31").get_data(as_text=True)
+    assert "news.example" in html and "Create shareable link" not in html
+    assert viewer.get(f"/reports/clients/{other}").status_code == 404
+    assert viewer.get(f"/reports/clients/{other}/report.csv").status_code == 404
+    assert viewer.get(f"/reports/clients/{acme}?campaign={team['other_campaign'].id}").status_code == 404
+    assert viewer.post(f"/reports/clients/{acme}/shares", data={"days": 7}).status_code == 403
+
+
+def test_the_app_report_shows_the_figures(db: Session, login: Callable[[User], FlaskClient], team: dict[str, Any],
+                                          history: dict[str, Backlink]) -> None:
+    client = login(team["owner"])
+    html = client.get(f"/reports/clients/{team['client'].id}?from=2026-10-01&to=2026-10-31").get_data(as_text=True)
+    assert 'data-testid="stat-won">2<' in html and 'data-testid="stat-lost">1<' in html
+    assert "<svg" in html and "Create shareable link" in html
+    bad = client.get(f"/reports/clients/{team['client'].id}?from=2026-13-01").get_data(as_text=True)
+    assert "dates must look like 2026-11-30; showing the last 90 days instead." in bad
+
+
+def test_a_shared_link_opens_without_an_account_until_revoked_or_expired(
+        db: Session, login: Callable[[User], FlaskClient], client: FlaskClient, team: dict[str, Any],
+        history: dict[str, Backlink]) -> None:
+    owner = login(team["owner"])
+    response = owner.post(f"/reports/clients/{team['client'].id}/shares",
+                          data={"from": "2026-10-01", "to": "2026-10-31", "days": "7"})
+    assert response.status_code == 302
+    share = db.scalar(select(ReportShare))
+    token = service.share_token(share, "test-secret-key-not-for-production")
+    owner.post("/logout")
+    opened = client.get(f"/r/{token}")
+    html = opened.get_data(as_text=True)
+    assert opened.status_code == 200 and "Link report: Acme Widgets" in html and "news.example" in html
+    assert "secret-other" not in html and opened.headers["Cache-Control"] == "private, no-store"
+    assert client.get(f"/r/{token}/report.csv").status_code == 200
+    assert client.get(f"/r/{token[:-2]}xx").status_code == 404  # signature broken
+    with time_machine.travel(datetime.now(UTC) + timedelta(days=8)):
+        assert client.get(f"/r/{token}").status_code == 404  # expired
+    login(team["owner"]).post(f"/reports/shares/{share.id}/revoke")
+    assert client.get(f"/r/{token}").status_code == 404
+    db.rollback()
+    db.expire_all()
+    assert db.get(ReportShare, share.id).open_count == 2
+
+
+def test_share_validity_is_bounded(db: Session, login: Callable[[User], FlaskClient], team: dict[str, Any]) -> None:
+    response = login(team["owner"]).post(f"/reports/clients/{team['client'].id}/shares", data={"days": "9999"},
+                                         follow_redirects=True)
+    assert "valid for 1 to 365 days" in response.get_data(as_text=True)
+    assert db.scalar(select(ReportShare)) is None
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext (poppler-utils) is not installed")
+def test_the_pdf_has_the_report_text(db: Session, login: Callable[[User], FlaskClient], team: dict[str, Any],
+                                     history: dict[str, Backlink], tmp_path: Path) -> None:
+    response = login(team["owner"]).get(f"/reports/clients/{team['client'].id}/report.pdf?{OCTOBER}")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    pdf = tmp_path / "report.pdf"
+    pdf.write_bytes(response.data)
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert "Link report: Acme Widgets" in text and "01 Oct 2026 – 31 Oct 2026" in text
+    assert "Live links over time" in text and "news.example" in text and "blog.example" in text
+    assert "links won in the period" in text and "secret-other" not in text
+
+
+@pytest.mark.browser
+def test_a_client_opens_the_shared_link_logged_out(db: Session, live_server: str, page: Any, team: dict[str, Any],
+                                                   history: dict[str, Backlink], tmp_path: Path) -> None:
+    share = service.create_share(db, team["client"], campaign=None, date_from=date(2026, 10, 1),
+                                 date_to=date(2026, 10, 31), days_valid=30, actor=team["owner"])
+    db.commit()
+    url = f"{live_server}/r/{service.share_token(share, 'test-secret-key-not-for-production')}"
+    page.goto(url)
+    assert page.title() == "Link report: Acme Widgets"
+    assert page.get_by_test_id("stat-won").inner_text() == "2"
+    assert page.locator("svg.chart").count() == 2
+    assert page.get_by_test_id("evidence").locator("tbody tr").count() == 3
+    assert "Log in" not in page.content() and "secret-other" not in page.content()
+    page.screenshot(path=str(tmp_path / "shared.png"), full_page=True)
+    with page.expect_download() as download:
+        page.get_by_role("link", name="CSV").click()
+    assert download.value.suggested_filename.endswith(".csv")
