@@ -11,6 +11,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -71,6 +72,7 @@ def parse_seeds(seeds: Iterable[str]) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=65536)
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
@@ -210,7 +212,7 @@ class Crawler:
             return
         if result.content_type not in HTML_TYPES or _origin(result.final_url) not in self.origins:
             return
-        page = parse_page(result.text(), result.final_url)
+        page = parse_page(result.text(), result.final_url, with_text=False)
         if "nofollow" in page.meta_robots and self.settings.respect_robots:
             links: Any = ()
         else:

@@ -78,27 +78,42 @@ def _clean(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
-def _absolute(base: str, raw: str) -> str | None:
+def _absolute(base: str, raw: str, origin: str | None = None) -> str | None:
     """The normalised absolute http(s) URL of raw against base, or None for other schemes."""
     value = raw.strip()
-    if not value or value.startswith("#"):
-        return None if not value else normalize_url(base)
-    if value.lower().startswith(SKIPPED_SCHEMES):
+    if not value:
         return None
+    first = value[0]
+    if first == "#":
+        return normalize_url(base)
     try:
+        if first == "/" and origin is not None and not value.startswith("//"):
+            return normalize_url(origin + value)  # the common case: root-relative, no urljoin needed
+        lowered = value[:11].lower()
+        if lowered.startswith(("http://", "https://")):
+            return normalize_url(value)
+        if lowered.startswith(SKIPPED_SCHEMES):
+            return None
         absolute = urljoin(base, value)
-    except ValueError:
-        return None
-    if not absolute.lower().startswith(("http://", "https://")):
-        return None
-    try:
+        if not absolute.lower().startswith(("http://", "https://")):
+            return None
         return normalize_url(absolute)
     except (BadURL, ValueError):
         return None
 
 
-def parse_page(html: str, url: str) -> ParsedPage:
-    """Links, robots meta, canonical, title, visible text and mailto addresses of one page."""
+def _origin_of(url: str) -> str | None:
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return None
+    return f"{scheme}://{rest.split('/', 1)[0].split('?', 1)[0].split('#', 1)[0]}"
+
+
+def parse_page(html: str, url: str, *, with_text: bool = True) -> ParsedPage:
+    """Links, robots meta, canonical, title, visible text and mailto addresses of one page.
+
+    with_text=False skips the visible text (the crawler does not need it and it costs a tree walk).
+    """
     tree = LexborHTMLParser(html)
     base_url = url
     base = tree.css_first("base[href]")
@@ -113,6 +128,7 @@ def parse_page(html: str, url: str) -> ParsedPage:
                 base_url = joined
     title_node = tree.css_first("title")
     page = ParsedPage(url=url, base_url=base_url, title=_clean(title_node.text()) if title_node else "")
+    origin = _origin_of(base_url)
     for node in tree.css("a[href], area[href]"):
         raw = node.attributes.get("href") or ""
         stripped = raw.strip()
@@ -121,7 +137,7 @@ def parse_page(html: str, url: str) -> ParsedPage:
             if address and address not in page.mailtos:
                 page.mailtos.append(address)
             continue
-        href = _absolute(base_url, raw)
+        href = _absolute(base_url, raw, origin)
         if href is None:
             continue
         tag = node.tag
@@ -130,7 +146,10 @@ def parse_page(html: str, url: str) -> ParsedPage:
             anchor, is_image = _clean(node.attributes.get("alt") or ""), False
         else:
             anchor = _clean(node.text(deep=True))
-            img = node.css_first("img")
+            img = None
+            child = node.child
+            if child is not None and (child.next is not None or child.tag != "-text"):
+                img = node.css_first("img")  # only when the link holds more than one text node
             is_image = img is not None
             if not anchor and img is not None:
                 anchor = _clean(img.attributes.get("alt") or "")
@@ -146,8 +165,9 @@ def parse_page(html: str, url: str) -> ParsedPage:
         if "canonical" in (link.attributes.get("rel") or "").lower().split():
             page.canonical = _absolute(base_url, link.attributes.get("href") or "")
             break
-    for node in tree.css("script, style, template"):
-        node.decompose()
-    root = tree.body or tree.root
-    page.text = _clean(root.text(separator=" ")) if root is not None else ""
+    if with_text:
+        for node in tree.css("script, style, template"):
+            node.decompose()
+        root = tree.body or tree.root
+        page.text = _clean(root.text(separator=" ")) if root is not None else ""
     return page
