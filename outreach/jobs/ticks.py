@@ -64,6 +64,7 @@ def run_tick(tick: Tick, ctx: JobContext) -> int:
 #: modules that declare ticks; importing them registers their ticks
 TICK_MODULES: list[str] = [
     "outreach.backlinks.jobs",
+    "outreach.discovery.prospecting_jobs",
 ]
 
 
