@@ -65,6 +65,7 @@ def run_tick(tick: Tick, ctx: JobContext) -> int:
 TICK_MODULES: list[str] = [
     "outreach.backlinks.jobs",
     "outreach.discovery.prospecting_jobs",
+    "outreach.reports.jobs",
 ]
 
 

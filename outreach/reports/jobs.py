@@ -1,0 +1,95 @@
+"""The monthly report email: each client with report addresses gets last month's report as a PDF, once."""
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from outreach.db import session_scope
+from outreach.jobs.ticks import JobContext, Tick, register
+from outreach.lib import appmail
+from outreach.lib.clock import utcnow
+
+log = logging.getLogger(__name__)
+
+#: a failed delivery is tried again on later ticks, up to this many attempts in all
+MAX_ATTEMPTS = 3
+
+register(Tick("reports.monthly", "outreach.reports.jobs:send_monthly_reports", seconds=3600,
+              misfire_grace_time=900))
+
+
+def last_month(now: datetime) -> tuple[date, date]:
+    end = date(now.year, now.month, 1) - timedelta(days=1)
+    return date(end.year, end.month, 1), end
+
+
+def send_monthly_reports(ctx: JobContext) -> int:
+    """Claim (client, month) by inserting its delivery row, then build, render and send; returns emails sent."""
+    from outreach.models import Backlink, Client, ClientLinkSettings
+
+    start, end = last_month(utcnow())
+    period = f"{end:%Y-%m}"
+    with session_scope(ctx.sessionmaker) as session:
+        opted_out = set(session.scalars(select(ClientLinkSettings.client_id)
+                                        .where(ClientLinkSettings.is_monthly_report.is_(False))))
+        with_links = set(session.scalars(select(Backlink.client_id).distinct()))
+        client_ids = [c for c in session.scalars(select(Client.id).where(Client.report_emails != "")
+                                                 .order_by(Client.id))
+                      if c in with_links and c not in opted_out]
+    sent = 0
+    for client_id in client_ids:
+        if ctx.stopping():
+            break
+        if _claim(ctx, client_id, period) and _deliver(ctx, client_id, period, start, end):
+            sent += 1
+    return sent
+
+
+def _claim(ctx: JobContext, client_id: int, period: str) -> bool:
+    from outreach.models import ReportDelivery
+
+    try:
+        with session_scope(ctx.sessionmaker) as session:
+            session.add(ReportDelivery(client_id=client_id, period=period, status="sending", attempts=1))
+        return True
+    except IntegrityError:
+        pass
+    with session_scope(ctx.sessionmaker) as session:
+        row = session.scalar(select(ReportDelivery).where(ReportDelivery.client_id == client_id,
+                                                          ReportDelivery.period == period))
+        if row is None or row.status != "failed" or row.attempts >= MAX_ATTEMPTS:
+            return False
+        return session.execute(update(ReportDelivery)
+                               .where(ReportDelivery.id == row.id, ReportDelivery.status == "failed",
+                                      ReportDelivery.attempts == row.attempts)
+                               .values(status="sending", attempts=row.attempts + 1)
+                               .execution_options(synchronize_session=False)).rowcount == 1
+
+
+def _deliver(ctx: JobContext, client_id: int, period: str, start: date, end: date) -> bool:
+    from outreach.models import Client, ReportDelivery
+    from outreach.reports import service
+
+    with session_scope(ctx.sessionmaker) as session:
+        client = session.get(Client, client_id)
+        delivery = session.scalar(select(ReportDelivery).where(ReportDelivery.client_id == client_id,
+                                                               ReportDelivery.period == period))
+        assert client is not None and delivery is not None
+        recipients = [a.strip() for a in client.report_emails.split(",") if a.strip()]
+        delivery.recipients = ", ".join(recipients)[:1000]
+        report = service.build_report(session, client, date_from=start, date_to=end)
+        try:
+            pdf = service.render_pdf(report)
+            email = appmail.render("monthly_report", recipients, f"{report.title} — {start:%B %Y}",
+                                   report=report, month=f"{start:%B %Y}")
+            email.attachments.append(appmail.Attachment(f"links-{period}.pdf", pdf))
+            appmail.send(email, ctx.settings)
+        except (service.PdfUnavailable, appmail.MailError) as exc:
+            log.warning("monthly report of client %s for %s not sent: %s", client_id, period, exc)
+            delivery.status, delivery.error = "failed", str(exc)[:500]
+            return False
+        delivery.status, delivery.sent_at, delivery.error = "sent", utcnow(), ""
+        return True

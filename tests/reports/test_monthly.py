@@ -1,0 +1,72 @@
+"""The monthly report email: once per client and month, PDF attached, retried after a failure."""
+from __future__ import annotations
+
+import email
+import email.policy
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import time_machine
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from outreach.jobs.ticks import JobContext
+from outreach.models import Backlink, ClientLinkSettings, ReportDelivery
+from outreach.reports.jobs import send_monthly_reports
+from tests.conftest import free_port
+
+NOVEMBER_1 = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
+
+
+def outbox(ctx: JobContext) -> list[email.message.EmailMessage]:
+    folder = Path(ctx.settings["mail"]["outbox_dir"])
+    return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)  # type: ignore[misc]
+            for p in sorted(folder.glob("*.eml"))] if folder.exists() else []
+
+
+def _clear(ctx: JobContext) -> None:
+    for path in Path(ctx.settings["mail"]["outbox_dir"]).glob("*.eml"):
+        path.unlink()
+
+
+def test_it_sends_last_months_report_once_with_the_pdf(db: Session, ctx: JobContext, team: dict[str, Any],
+                                                       history: dict[str, Backlink]) -> None:
+    _clear(ctx)
+    team["client"].report_emails = "boss@acme.test, seo@acme.test"
+    team["other_client"].report_emails = ""
+    db.commit()
+    with time_machine.travel(NOVEMBER_1, tick=False):
+        assert send_monthly_reports(ctx) == 1
+        assert send_monthly_reports(ctx) == 0
+    [message] = outbox(ctx)
+    assert message["To"] == "boss@acme.test, seo@acme.test"
+    assert message["Subject"] == "Link report: Acme Widgets — October 2026"
+    assert "Links won:          2" in message.get_body(("plain",)).get_content()
+    [pdf] = list(message.iter_attachments())
+    assert pdf.get_filename() == "links-2026-10.pdf" and pdf.get_content().startswith(b"%PDF")
+    db.rollback()
+    delivery = db.scalar(select(ReportDelivery))
+    assert delivery.period == "2026-10" and delivery.status == "sent" and delivery.attempts == 1
+
+
+def test_a_failed_delivery_is_retried_and_an_opted_out_client_gets_none(
+        db: Session, ctx: JobContext, team: dict[str, Any], history: dict[str, Backlink]) -> None:
+    _clear(ctx)
+    team["client"].report_emails = "boss@acme.test"
+    team["other_client"].report_emails = "ceo@other.test"
+    db.add(ClientLinkSettings(client_id=team["other_client"].id, is_monthly_report=False))
+    db.commit()
+    ctx.settings["alerts"].update(smtp_host="127.0.0.1", smtp_port=free_port())
+    with time_machine.travel(NOVEMBER_1, tick=False):
+        assert send_monthly_reports(ctx) == 0
+        db.rollback()
+        failed = db.scalar(select(ReportDelivery))
+        assert failed.status == "failed" and "SMTP" in failed.error
+        ctx.settings["alerts"]["smtp_host"] = ""
+        assert send_monthly_reports(ctx) == 1
+    db.rollback()
+    db.expire_all()
+    deliveries = db.scalars(select(ReportDelivery)).all()
+    assert [(d.client_id, d.status, d.attempts) for d in deliveries] == [(team["client"].id, "sent", 2)]
+    assert [m["To"] for m in outbox(ctx)] == ["boss@acme.test"]
