@@ -1,0 +1,322 @@
+"""Mail pages: mailboxes, templates, sequences, the local outbox, a campaign's Outreach tab, unsubscribe."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+from werkzeug.wrappers import Response
+
+from outreach.lib.clock import utcnow
+from outreach.mail import imap, sequences, smtp
+from outreach.mail.forms import CampaignMailForm, MailboxForm, TemplateForm
+from outreach.mail.mailboxes import MailboxInput, MailError, imap_password, save_mailbox, sent_today, smtp_account
+from outreach.mail.outbox import local_path
+from outreach.mail.render import VARIABLES, RenderError
+from outreach.mail.unsubscribe import read_token, signing_secret, unsubscribe, unsubscribe_url
+from outreach.models import Prospect
+from outreach.models.mail import CampaignMail, Enrollment, Mailbox, Message, Sequence, Template
+from outreach.web.auth import campaign_or_404, prospect_or_404, staff_required
+from outreach.web.forms import options
+from outreach.web.state import app_state, db_session, settings
+
+bp = Blueprint("mail", __name__)
+#: the one route that works without a session or CSRF token (RFC 8058 one-click unsubscribe)
+unsubscribe_bp = Blueprint("unsubscribe", __name__)
+
+QUEUE_STATUSES = ("scheduled", "sending", "unknown")
+
+
+def _error(form: Any, exc: MailError, default: str) -> None:
+    field = getattr(form, exc.field or default, None) or getattr(form, default)
+    field.errors = [*list(field.errors), str(exc)]
+
+
+# --- overview and mailboxes ------------------------------------------------------------------------
+
+@bp.route("/mail")
+@staff_required
+def index() -> str:
+    session = db_session()
+    mailboxes = session.scalars(select(Mailbox).order_by(Mailbox.name)).all()
+    usage = {m.id: sent_today(session, m, utcnow()) for m in mailboxes}
+    templates = session.scalars(select(Template).order_by(Template.name)).all()
+    seqs = session.scalars(select(Sequence).options(selectinload(Sequence.steps)).order_by(Sequence.name)).all()
+    local = session.scalar(select(func.count()).select_from(Message).where(Message.transport == "local")) or 0
+    return render_template("mail/index.html", mailboxes=mailboxes, usage=usage, templates=templates,
+                           sequences=seqs, local=local)
+
+
+@bp.route("/mail/mailboxes/new", methods=["GET", "POST"])
+@bp.route("/mail/mailboxes/<int:mailbox_id>", methods=["GET", "POST"])
+@staff_required
+def mailbox(mailbox_id: int | None = None) -> str | Response:
+    session = db_session()
+    box = session.get(Mailbox, mailbox_id) if mailbox_id else None
+    if mailbox_id and box is None:
+        abort(404)
+    form = MailboxForm(obj=box if request.method == "GET" else None)
+    if box is None and request.method == "GET":
+        form.daily_cap.data = settings()["mail"]["default_daily_cap"]
+    if form.validate_on_submit():
+        fields = form._fields.items()
+        data = MailboxInput(**{name: field.data if field.data is not None else "" for name, field in fields
+                               if name in MailboxInput.__dataclass_fields__})
+        try:
+            box = save_mailbox(session, app_state().secret_box, data, box)
+        except MailError as exc:
+            _error(form, exc, "name")
+        else:
+            session.commit()
+            flash(f"Mailbox {box.name} saved. Test its connection before a campaign sends from it.", "success")
+            return redirect(url_for("mail.mailbox", mailbox_id=box.id))
+    return render_template("mail/mailbox.html", form=form, mailbox=box)
+
+
+@bp.route("/mail/mailboxes/<int:mailbox_id>/test", methods=["POST"])
+@staff_required
+def test_mailbox(mailbox_id: int) -> Response:
+    box = db_session().get(Mailbox, mailbox_id)
+    if box is None:
+        abort(404)
+    timeout = min(15.0, float(settings()["mail"]["smtp_timeout"]))
+    try:
+        flash(smtp.test_connection(smtp_account(box, app_state().secret_box, timeout)), "success")
+    except (smtp.SmtpConnectError, ValueError) as exc:
+        flash(f"SMTP failed: {exc}", "error")
+    if box.has_imap:
+        try:
+            conn = imap.connect(box.imap_host, box.imap_port, box.imap_security, box.imap_username,
+                                imap_password(box, app_state().secret_box), timeout)
+            try:
+                flash(imap.test_connection(conn, box.imap_sent_folder), "success")
+            finally:
+                imap.logout(conn)
+        except (imap.ImapError, ValueError, OSError) as exc:
+            flash(f"IMAP failed: {exc}", "error")
+    else:
+        flash("No IMAP account: replies and bounces will not be read, so sequences will not stop by themselves.",
+              "info")
+    return redirect(url_for("mail.mailbox", mailbox_id=mailbox_id))
+
+
+# --- templates ---------------------------------------------------------------------------------
+
+@bp.route("/mail/templates/new", methods=["GET", "POST"])
+@bp.route("/mail/templates/<int:template_id>", methods=["GET", "POST"])
+@staff_required
+def template(template_id: int | None = None) -> str | Response:
+    session = db_session()
+    tpl = session.get(Template, template_id) if template_id else None
+    if template_id and tpl is None:
+        abort(404)
+    form = TemplateForm(obj=tpl if request.method == "GET" else None)
+    if form.validate_on_submit():
+        try:
+            tpl = sequences.save_template(session, form.name.data or "", form.subject.data or "",
+                                          form.body_text.data or "", form.body_html.data or "", tpl)
+        except MailError as exc:
+            _error(form, exc, "name")
+        else:
+            session.commit()
+            flash(f"Template {tpl.name} saved.", "success")
+            return redirect(url_for("mail.template", template_id=tpl.id))
+    preview: dict[str, Any] | None = None
+    prospects = session.scalars(select(Prospect).where(Prospect.contact_id.is_not(None))
+                                .options(selectinload(Prospect.site)).order_by(Prospect.id.desc()).limit(200)).all()
+    prospect_id = request.args.get("prospect_id", type=int)
+    if tpl is not None and prospect_id:
+        prospect = prospect_or_404(prospect_id)
+        config = session.get(CampaignMail, prospect.campaign_id)
+        mailbox = config.mailbox if config else None
+        try:
+            rendered = sequences.render_for(session, tpl, prospect, mailbox,
+                                            unsubscribe_url(settings(), signing_secret(settings()), "preview"))
+            preview = {"prospect": prospect, "rendered": rendered}
+        except RenderError as exc:
+            preview = {"prospect": prospect, "error": str(exc)}
+    return render_template("mail/template.html", form=form, template=tpl, variables=VARIABLES,
+                           prospects=prospects, preview=preview, prospect_id=prospect_id)
+
+
+# --- sequences ---------------------------------------------------------------------------------
+
+@bp.route("/mail/sequences/new", methods=["GET", "POST"])
+@bp.route("/mail/sequences/<int:sequence_id>", methods=["GET", "POST"])
+@staff_required
+def sequence(sequence_id: int | None = None) -> str | Response:
+    session = db_session()
+    seq = session.get(Sequence, sequence_id) if sequence_id else None
+    if sequence_id and seq is None:
+        abort(404)
+    templates = session.scalars(select(Template).order_by(Template.name)).all()
+    error = None
+    name = seq.name if seq else ""
+    steps: list[tuple[int, int]] = [(s.template_id, s.delay_days) for s in seq.steps] if seq else []
+    if request.method == "POST":
+        name = request.form.get("name", "")
+        steps = []
+        for i in range(1, 7):
+            template_id = request.form.get(f"template_{i}", type=int)
+            delay = request.form.get(f"delay_{i}", type=int)
+            if template_id:
+                steps.append((template_id, delay if delay is not None else 3))
+        try:
+            seq = sequences.save_sequence(session, name, steps, seq)
+        except MailError as exc:
+            error = str(exc)
+        else:
+            session.commit()
+            flash(f"Sequence {seq.name} saved.", "success")
+            return redirect(url_for("mail.sequence", sequence_id=seq.id))
+    rows = steps + [(0, 3)] * (6 - len(steps))
+    return render_template("mail/sequence.html", sequence=seq, templates=templates, name=name, rows=rows,
+                           error=error)
+
+
+# --- local outbox ------------------------------------------------------------------------------
+
+@bp.route("/mail/outbox")
+@staff_required
+def outbox() -> str:
+    messages = db_session().scalars(select(Message).where(Message.transport == "local")
+                                    .options(selectinload(Message.prospect).selectinload(Prospect.site))
+                                    .order_by(Message.send_at.desc()).limit(500)).all()
+    return render_template("mail/outbox.html", messages=messages)
+
+
+@bp.route("/mail/outbox/<int:message_id>")
+@staff_required
+def outbox_message(message_id: int) -> str:
+    message = db_session().get(Message, message_id)
+    if message is None or message.transport != "local":
+        abort(404)
+    path = local_path(settings(), message)
+    raw = path.read_text("utf-8", "replace") if message.status == "sent" and path.exists() else None
+    return render_template("mail/outbox_message.html", message=message, raw=raw, path=path)
+
+
+# --- a campaign's Outreach tab -------------------------------------------------------------------
+
+@bp.route("/campaigns/<int:campaign_id>/outreach")
+@login_required
+def campaign(campaign_id: int) -> str:
+    session = db_session()
+    camp = campaign_or_404(campaign_id)
+    config = session.get(CampaignMail, camp.id)
+    form = CampaignMailForm(mailbox_id=config.mailbox_id or 0 if config else 0,
+                            sequence_id=config.sequence_id or 0 if config else 0)
+    form.mailbox_id.choices = options([(0, "Local outbox (nothing is sent)")] + [
+        (m.id, f"{m.name} <{m.from_email}>") for m in session.scalars(select(Mailbox).order_by(Mailbox.name))])
+    form.sequence_id.choices = options([(0, "— choose a sequence —")] + [
+        (s.id, s.name) for s in session.scalars(select(Sequence).order_by(Sequence.name))])
+    queue = session.scalars(select(Message).where(Message.campaign_id == camp.id,
+                                                  Message.status.in_(QUEUE_STATUSES))
+                            .options(selectinload(Message.mailbox),
+                                     selectinload(Message.prospect).selectinload(Prospect.site))
+                            .order_by(Message.send_at).limit(500)).all()
+    recent = session.scalars(select(Message).where(Message.campaign_id == camp.id,
+                                                   Message.status.not_in(QUEUE_STATUSES))
+                             .options(selectinload(Message.prospect).selectinload(Prospect.site))
+                             .order_by(Message.id.desc()).limit(50)).all()
+    box_ids = {m.mailbox_id for m in queue if m.mailbox_id} | ({config.mailbox_id} if config and config.mailbox_id
+                                                                else set())
+    now = utcnow()
+    usage = [(box, sent_today(session, box, now)) for box in
+             session.scalars(select(Mailbox).where(Mailbox.id.in_(box_ids)).order_by(Mailbox.name))]
+    enrolled = set(session.scalars(select(Enrollment.prospect_id).where(Enrollment.campaign_id == camp.id)))
+    candidates = []
+    for prospect in session.scalars(select(Prospect).where(Prospect.campaign_id == camp.id)
+                                    .options(selectinload(Prospect.site), selectinload(Prospect.contact))
+                                    .order_by(Prospect.position)):
+        if prospect.id in enrolled:
+            continue
+        candidates.append((prospect, sequences.refusal(session, prospect)))
+    enrollments = session.scalars(select(Enrollment).where(Enrollment.campaign_id == camp.id)
+                                  .options(selectinload(Enrollment.prospect).selectinload(Prospect.site))
+                                  .order_by(Enrollment.id.desc()).limit(200)).all()
+    return render_template("mail/campaign.html", campaign=camp, config=config, form=form, queue=queue,
+                           recent=recent, usage=usage, candidates=candidates, enrollments=enrollments,
+                           refused=request.args.getlist("refused"))
+
+
+@bp.route("/campaigns/<int:campaign_id>/outreach/settings", methods=["POST"])
+@staff_required
+def campaign_settings(campaign_id: int) -> Response:
+    camp = campaign_or_404(campaign_id, edit=True)
+    mailbox_id = request.form.get("mailbox_id", type=int) or None
+    sequence_id = request.form.get("sequence_id", type=int) or None
+    session = db_session()
+    try:
+        sequences.configure_campaign(session, camp, mailbox_id, sequence_id)
+    except MailError as exc:
+        flash(str(exc), "error")
+    else:
+        session.commit()
+        flash("Sending settings saved.", "success")
+    return redirect(url_for("mail.campaign", campaign_id=camp.id))
+
+
+@bp.route("/campaigns/<int:campaign_id>/outreach/enroll", methods=["POST"])
+@staff_required
+def enroll(campaign_id: int) -> str | Response:
+    camp = campaign_or_404(campaign_id, edit=True)
+    ids = [int(v) for v in request.form.getlist("prospect_ids") if v.isdigit()]
+    session = db_session()
+    try:
+        result = sequences.enroll_prospects(session, camp, ids, settings(), signing_secret(settings()),
+                                            actor=current_user)
+    except MailError as exc:
+        session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("mail.campaign", campaign_id=camp.id))
+    session.commit()
+    if result.enrolled:
+        flash(f"Enrolled {len(result.enrolled)} prospect(s); their first emails are in the queue.", "success")
+    for prospect, reason in result.refused:
+        flash(f"Not enrolled: {prospect.site.domain}: {reason}", "error")
+    return redirect(url_for("mail.campaign", campaign_id=camp.id))
+
+
+@bp.route("/campaigns/<int:campaign_id>/outreach/pause", methods=["POST"])
+@staff_required
+def pause(campaign_id: int) -> Response:
+    camp = campaign_or_404(campaign_id, edit=True)
+    paused = request.form.get("paused") == "1"
+    session = db_session()
+    sequences.set_paused(session, camp, paused, current_user)
+    session.commit()
+    flash("Sending paused: nothing goes out until you resume." if paused else "Sending resumed.", "success")
+    return redirect(url_for("mail.campaign", campaign_id=camp.id))
+
+
+@bp.route("/prospects/<int:prospect_id>/outreach/cancel", methods=["POST"])
+@staff_required
+def cancel(prospect_id: int) -> Response:
+    prospect = prospect_or_404(prospect_id, edit=True)
+    session = db_session()
+    if sequences.cancel_prospect(session, prospect, current_user):
+        session.commit()
+        flash(f"Sequence cancelled for {prospect.site.domain}.", "success")
+    else:
+        flash(f"{prospect.site.domain} has no running sequence.", "info")
+    return redirect(request.form.get("next") or url_for("mail.campaign", campaign_id=prospect.campaign_id))
+
+
+# --- unsubscribe (no login, no cookies, no CSRF: the signed token is the authority) ---------------
+
+@unsubscribe_bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
+def unsubscribe_page(token: str) -> tuple[str, int] | str:
+    message_id = read_token(signing_secret(settings()), token)
+    session = db_session()
+    message = session.scalar(select(Message).where(Message.message_id == message_id)) if message_id else None
+    if message is None:
+        return render_template("mail/unsubscribe.html", state="invalid"), 404
+    if request.method == "GET":
+        return render_template("mail/unsubscribe.html", state="confirm", email=message.to_email)
+    one_click = request.form.get("List-Unsubscribe") == "One-Click"
+    unsubscribe(session, message.message_id, via="one-click" if one_click else "unsubscribe page")
+    session.commit()
+    return render_template("mail/unsubscribe.html", state="done", email=message.to_email)

@@ -1,0 +1,216 @@
+"""The mail pages: roles, forms with one-line errors, enrolment with reasons, unsubscribe."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from outreach.campaigns.service import add_prospect
+from outreach.mail.sequences import configure_campaign
+from outreach.mail.unsubscribe import make_token, signing_secret
+from outreach.models import Prospect, Suppression
+from outreach.models.mail import CampaignMail, Enrollment, Mailbox, Message, Template
+from tests.mail.test_sending import fresh
+
+
+def mailbox_form(**overrides):  # type: ignore[no-untyped-def]
+    data = dict(name="Sam", from_name="Sam Sender", from_email="sam@agency.test", smtp_host="127.0.0.1",
+                smtp_port="2525", smtp_security="none", smtp_username="sam", smtp_password="s3cret-pass",
+                imap_host="", imap_port="993", imap_security="ssl", imap_username="", imap_password="",
+                imap_sent_folder="Sent", daily_cap="40", min_spacing_seconds="120", jitter_seconds="60",
+                window_days="1,2,3,4,5", window_start_hour="9", window_end_hour="17", timezone="Europe/Paris",
+                is_active="y")
+    data.update(overrides)
+    return data
+
+
+@pytest.mark.parametrize("path", ["/mail", "/mail/mailboxes/new", "/mail/templates/new", "/mail/sequences/new",
+                                  "/mail/outbox"])
+def test_client_viewers_cannot_open_the_mail_setup_pages(team, login, path):
+    assert login(team["viewer"]).get(path).status_code == 403
+
+
+def test_the_outreach_tab_is_read_only_for_the_clients_viewer_and_hidden_from_others(team, login, client):
+    campaign = team["campaign"]
+    login(team["viewer"])
+    page = client.get(f"/campaigns/{campaign.id}/outreach")
+    assert page.status_code == 200
+    assert b"Enrol prospects" not in page.data and b"Pause sending" not in page.data
+    assert client.post(f"/campaigns/{campaign.id}/outreach/pause", data={"paused": "1"}).status_code == 403
+    client.post("/logout")
+    login(team["outsider"])
+    assert client.get(f"/campaigns/{campaign.id}/outreach").status_code == 404
+
+
+def test_it_saves_a_mailbox_with_its_password_encrypted(app, db, team, login):
+    client = login(team["owner"])
+    response = client.post("/mail/mailboxes/new", data=mailbox_form())
+    assert response.status_code == 302
+    mailbox = db.scalar(select(Mailbox))
+    assert mailbox.smtp_password and "s3cret-pass" not in mailbox.smtp_password
+    assert app.extensions["outreach"].secret_box.decrypt(mailbox.smtp_password) == "s3cret-pass"
+    # an edit with an empty password keeps the stored one
+    client.post(f"/mail/mailboxes/{mailbox.id}", data=mailbox_form(smtp_password="", daily_cap="30"))
+    fresh(db)
+    again = db.get(Mailbox, mailbox.id)
+    assert again.daily_cap == 30
+    assert app.extensions["outreach"].secret_box.decrypt(again.smtp_password) == "s3cret-pass"
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("from_email", "not an address", "not a valid address"),
+    ("timezone", "Mars/Olympus", "unknown time zone"),
+    ("window_days", "1,9", "ISO weekday"),
+    ("from_name", "Sam\r\nBcc: x@y.test", "carriage return (CR)"),
+])
+def test_a_bad_mailbox_field_gets_an_error_next_to_it_and_saves_nothing(db, team, login, field, value, message):
+    response = login(team["owner"]).post("/mail/mailboxes/new", data=mailbox_form(**{field: value}))
+    assert response.status_code == 200
+    assert message in response.get_data(as_text=True)
+    assert db.scalar(select(Mailbox)) is None
+
+
+def test_test_connection_reports_success_and_failure_in_one_line(db, team, login, smtp_sink, make_mailbox):
+    client = login(team["owner"])
+    good = make_mailbox(smtp_sink)
+    page = client.post(f"/mail/mailboxes/{good.id}/test", follow_redirects=True).get_data(as_text=True)
+    assert "accepted the login" in page
+    bad = make_mailbox(None, smtp_port=1)
+    page = client.post(f"/mail/mailboxes/{bad.id}/test", follow_redirects=True).get_data(as_text=True)
+    assert "SMTP failed: cannot connect" in page
+
+
+def test_test_connection_checks_imap_and_the_sent_folder(db, team, login, smtp_sink, imap_server, make_mailbox):
+    box = make_mailbox(smtp_sink, imap_server)
+    page = login(team["owner"]).post(f"/mail/mailboxes/{box.id}/test", follow_redirects=True).get_data(as_text=True)
+    assert "IMAP login worked" in page
+
+
+def test_a_template_that_does_not_compile_is_refused(db, team, login):
+    response = login(team["owner"]).post("/mail/templates/new", data={
+        "name": "Broken", "subject": "Hi {{ contact.first_name", "body_text": "x"})
+    assert "syntax error" in response.get_data(as_text=True)
+    assert db.scalar(select(Template)) is None
+
+
+def test_the_preview_renders_against_a_real_prospect_and_names_a_missing_variable(db, team, login, make_prospect):
+    client = login(team["owner"])
+    prospect = make_prospect(team["campaign"], "https://blog.site.test/links", email="jo@site.test",
+                             contact_name="Jo Bloggs")
+    client.post("/mail/templates/new", data={"name": "Hello", "subject": "Hi {{ contact.first_name }}",
+                                              "body_text": "About {{ site.domain }} {{ opportunity.broken_url }}"})
+    template = db.scalar(select(Template))
+    page = client.get(f"/mail/templates/{template.id}?prospect_id={prospect.id}").get_data(as_text=True)
+    assert "site.test" in page and "opportunity.broken_url is empty" in page
+    client.post(f"/mail/templates/{template.id}", data={"name": "Hello", "subject": "Hi {{ contact.first_name }}",
+                                                         "body_text": "About {{ site.domain }}"})
+    page = client.get(f"/mail/templates/{template.id}?prospect_id={prospect.id}").get_data(as_text=True)
+    assert "Hi Jo" in page
+
+
+def test_enrolment_from_the_list_refuses_each_prospect_with_its_reason(app, db, team, login, make_prospect,
+                                                                        make_sequence):
+    campaign = team["campaign"]
+    ok = make_prospect(campaign, "https://good.test/a", email="ok@good.test", contact_name="Ok Person")
+    no_contact = make_prospect(campaign, "https://nocontact.test/a")
+    suppressed = make_prospect(campaign, "https://gone.test/a", email="gone@gone.test", contact_name="Gone")
+    db.add(Suppression(kind="email", value="gone@gone.test", reason="unsubscribed"))
+    # the same address, already in another active campaign, added here on purpose with an override
+    add_prospect(db, team["other_campaign"], "https://busy.test/a", email="busy@busy.test", contact_name="Busy")
+    twice = add_prospect(db, campaign, "https://busy-too.test/b", email="busy@busy.test", contact_name="Busy",
+                         override_reason="same person, new site")
+    configure_campaign(db, campaign, None, make_sequence().id)
+    db.commit()
+    client = login(team["owner"])
+    response = client.post(f"/campaigns/{campaign.id}/outreach/enroll",
+                           data={"prospect_ids": [ok.id, no_contact.id, suppressed.id, twice.id]},
+                           follow_redirects=True)
+    page = response.get_data(as_text=True)
+    assert "Enrolled 2 prospect" in page
+    assert "nocontact.test: no contact address yet" in page
+    assert "gone@gone.test is suppressed" in page
+    fresh(db)
+    assert sorted(e.prospect_id for e in db.scalars(select(Enrollment))) == [ok.id, twice.id]
+    queue = client.get(f"/campaigns/{campaign.id}/outreach").get_data(as_text=True)
+    assert "good.test" in queue and "local outbox" in queue
+
+
+def test_a_template_error_schedules_nothing_and_names_prospect_and_variable(app, db, team, login, make_prospect,
+                                                                          make_sequence):
+    campaign = team["campaign"]
+    named = make_prospect(campaign, "https://named.test/a", email="a@named.test", contact_name="Al")
+    nameless = make_prospect(campaign, "https://nameless.test/a", email="b@nameless.test")
+    configure_campaign(db, campaign, None, make_sequence().id)
+    db.commit()
+    page = login(team["owner"]).post(f"/campaigns/{campaign.id}/outreach/enroll",
+                                     data={"prospect_ids": [named.id, nameless.id]},
+                                     follow_redirects=True).get_data(as_text=True)
+    assert "nothing was scheduled" in page
+    assert "nameless.test" in page and "contact.first_name is empty" in page
+    assert db.scalar(select(Message)) is None and db.scalar(select(Enrollment)) is None
+
+
+def test_pause_resume_and_cancel_one_prospect(app, db, team, login, make_prospect, make_sequence):
+    campaign = team["campaign"]
+    prospect = make_prospect(campaign, "https://c.test/a", email="c@c.test", contact_name="Cy")
+    configure_campaign(db, campaign, None, make_sequence().id)
+    db.commit()
+    client = login(team["owner"])
+    client.post(f"/campaigns/{campaign.id}/outreach/enroll", data={"prospect_ids": [prospect.id]})
+    client.post(f"/campaigns/{campaign.id}/outreach/pause", data={"paused": "1"})
+    fresh(db)
+    assert db.get(CampaignMail, campaign.id).is_paused is True
+    assert "Sending paused" in client.get(f"/campaigns/{campaign.id}/outreach").get_data(as_text=True)
+    client.post(f"/campaigns/{campaign.id}/outreach/pause", data={"paused": "0"})
+    client.post(f"/prospects/{prospect.id}/outreach/cancel")
+    fresh(db)
+    assert db.get(CampaignMail, campaign.id).is_paused is False
+    assert db.scalar(select(Message.status)) == "cancelled"
+    assert db.scalar(select(Enrollment.stop_reason)) == "cancelled"
+
+
+@pytest.fixture
+def sent_message(app, db, make_prospect, make_sequence, make_campaign):  # type: ignore[no-untyped-def]
+    from outreach.mail.sequences import enroll_prospects
+
+    campaign = make_campaign()
+    prospect = make_prospect(campaign, "https://u.test/a", email="u@u.test", contact_name="Uma")
+    configure_campaign(db, campaign, None, make_sequence().id)
+    settings = app.extensions["outreach"].settings
+    enroll_prospects(db, campaign, [prospect.id], settings, signing_secret(settings))
+    db.commit()
+    return db.scalar(select(Message)), prospect
+
+
+def test_one_click_unsubscribe_works_without_cookies_or_csrf_and_never_redirects(app, db, client, sent_message,
+                                                                                 make_user):
+    message, prospect = sent_message
+    make_user()  # past first-run setup
+    app.config["WTF_CSRF_ENABLED"] = True
+    token = make_token(signing_secret(app.extensions["outreach"].settings), message.message_id)
+    page = client.get(f"/unsubscribe/{token}")
+    assert page.status_code == 200 and b"Stop all emails to" in page.data
+    fresh(db)
+    assert db.scalar(select(Suppression)) is None  # a GET changes nothing
+    client.delete_cookie("session")
+    response = client.post(f"/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"},
+                           headers={"Cookie": ""})
+    assert response.status_code == 200
+    fresh(db)
+    assert db.scalar(select(Suppression.reason).where(Suppression.value == "u@u.test")) == "unsubscribed"
+    assert db.get(Prospect, prospect.id).stage == "unsubscribed"
+    assert db.scalar(select(Message.status)) == "cancelled"
+    # other routes still need their CSRF token
+    assert client.post("/mail/templates/new", data={}).status_code in (302, 400, 403)
+
+
+def test_a_forged_unsubscribe_token_changes_nothing(app, db, client, sent_message, make_user):
+    message, _ = sent_message
+    make_user()
+    forged = make_token("another-secret", message.message_id)
+    assert client.post(f"/unsubscribe/{forged}").status_code == 404
+    tampered = re.sub(r".$", "x", make_token(signing_secret(app.extensions["outreach"].settings), message.message_id))
+    assert client.post(f"/unsubscribe/{tampered}").status_code == 404
+    fresh(db)
+    assert db.scalar(select(Suppression)) is None
