@@ -6,6 +6,7 @@ our page"), so findings are sorted by how many pages link to them.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -102,3 +103,80 @@ def add_opportunities(session: Session, campaign: Campaign, rows: list[dict[str,
 
 def finding_rows(items: list[CrawlFinding]) -> list[dict[str, Any]]:
     return [{"url": f.url, "reason": f.reason, "status": f.http_status, "found_on": f.found_on} for f in items]
+
+
+@dataclass
+class ProspectsAdded:
+    """What "Add as prospects" did: new prospects, sites already on the board, and refusals."""
+
+    added: list[str] = field(default_factory=list)        # domains
+    already: list[str] = field(default_factory=list)      # domains already in this campaign
+    conflicts: list[str] = field(default_factory=list)    # "domain: reason"
+    opportunities: int = 0
+
+
+def add_findings_as_prospects(session: Session, campaign: Campaign, items: list[CrawlFinding], *,
+                              actor: User | None = None, override_reason: str | None = None) -> ProspectsAdded:
+    """Put the sites of the pages linking to these dead URLs on the board, each with its opportunities.
+
+    The foundation's rules apply: a site already in the campaign keeps its card; one in another active
+    campaign or on the do-not-contact list is refused unless an override reason is given.
+    """
+    from outreach.campaigns.service import CampaignError, ProspectConflict, add_prospect, site_for
+    from outreach.models import Prospect
+
+    outcome = ProspectsAdded()
+    prospect_ids: dict[str, int] = {}
+    refused_pages: set[str] = set()
+    by_site: dict[int, int] = {}
+    for finding in items:
+        for source in finding.found_on:
+            page = source["page"]
+            if page in prospect_ids or page in refused_pages:
+                continue
+            try:
+                site = site_for(session, page)
+            except CampaignError:
+                refused_pages.add(page)
+                continue
+            if site.id in by_site:
+                prospect_ids[page] = by_site[site.id]
+                continue
+            existing = session.scalar(select(Prospect).where(Prospect.campaign_id == campaign.id,
+                                                             Prospect.site_id == site.id))
+            if existing is not None:
+                outcome.already.append(site.domain)
+                by_site[site.id] = prospect_ids[page] = existing.id
+                continue
+            try:
+                prospect = add_prospect(session, campaign, page, actor=actor, override_reason=override_reason)
+            except ProspectConflict as exc:
+                outcome.conflicts.append(f"{site.domain}: {exc}")
+                refused_pages.update(s["page"] for f in items for s in f.found_on
+                                     if _same_site(session, s["page"], site.id))
+                continue
+            except CampaignError as exc:
+                outcome.conflicts.append(f"{site.domain}: {exc}")
+                refused_pages.add(page)
+                continue
+            outcome.added.append(site.domain)
+            by_site[site.id] = prospect_ids[page] = prospect.id
+    rows = []
+    for finding in items:
+        accepted = [s for s in finding.found_on if s["page"] in prospect_ids]
+        if accepted:
+            rows.append({"url": finding.url, "reason": finding.reason, "status": finding.http_status,
+                         "found_on": accepted})
+    made = add_opportunities(session, campaign, rows, crawl_job_id=items[0].crawl_job_id if items else None,
+                             prospect_ids=prospect_ids, actor=actor)
+    outcome.opportunities = len(made)
+    return outcome
+
+
+def _same_site(session: Session, page: str, site_id: int) -> bool:
+    from outreach.campaigns.service import CampaignError, site_for
+
+    try:
+        return site_for(session, page).id == site_id
+    except CampaignError:
+        return False
