@@ -66,6 +66,7 @@ TICK_MODULES: list[str] = [
     "outreach.backlinks.jobs",
     "outreach.discovery.prospecting_jobs",
     "outreach.reports.jobs",
+    "outreach.mail.jobs",
     "outreach.crawler.jobs",
 ]
 

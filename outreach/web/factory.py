@@ -28,11 +28,13 @@ BLUEPRINTS = [
     "outreach.api.views:bp",
     "outreach.backlinks.views:bp",
     "outreach.reports.views:bp",
+    "outreach.mail.views:bp",
+    "outreach.mail.views:unsubscribe_bp",
     "outreach.discovery.broken_links_views:bp",
 ]
 
 #: blueprints whose routes authenticate by API token instead of a session cookie
-CSRF_EXEMPT: list[str] = ["outreach.api.views:bp"]
+CSRF_EXEMPT: list[str] = ["outreach.api.views:bp", "outreach.mail.views:unsubscribe_bp"]
 
 
 def build_app(overrides: dict[str, dict[str, Any]] | None = None, config_path: str | None = None) -> Flask:

@@ -21,6 +21,7 @@ NAV: list[tuple[str, str, tuple[str, ...], str]] = [
     ("dnc.index", "Do not contact", ("admin", "member"), "dnc"),
     ("backlinks.ledger", "Backlinks", ("admin", "member", "client_viewer"), "backlinks"),
     ("reports.index", "Reports", ("admin", "member", "client_viewer"), "reports"),
+    ("mail.index", "Mail", ("admin", "member"), "mail"),
     ("accounts.users", "Users", ("admin",), "accounts.users"),
 ]
 
@@ -31,6 +32,7 @@ CAMPAIGN_TABS: list[tuple[str, str]] = [
     ("lists.campaign_prospects", "Prospects"),
     ("imports.upload", "Import"),
     ("backlinks.campaign_links", "Links"),
+    ("mail.campaign", "Outreach"),
     ("broken_links.page", "Broken links"),
 ]
 
