@@ -16,8 +16,8 @@ from outreach.lib.urls import BadURL, normalize_url
 
 #: links worth following for contacts, by path or anchor text
 CONTACT_LINK = re.compile(
-    r"contact|about|team|staff|people|masthead|impressum|imprint|write-?for-?us|contribut|"
-    r"guest-?post|submission|editorial|authors?\b|get-in-touch|reach-us", re.IGNORECASE)
+    r"contact|about|team|staff|people|masthead|impressum|imprint|write[-_\s]?for[-_\s]?us|contribut|"
+    r"guest[-_\s]?post|submission|editorial|authors?\b|get[-_\s]in[-_\s]touch|reach[-_\s]us", re.IGNORECASE)
 CONTACT_PATHS = ("/contact", "/about", "/write-for-us")
 
 

@@ -87,7 +87,7 @@ def parse_url_list(text: str) -> tuple[list[str], list[str]]:
         column, body, start = None, [[line] for line in lines], 1
     for number, row in enumerate(body, start=start):
         cells = [row[column]] if column is not None and column < len(row) else row
-        value = next((c.strip() for c in cells if c.strip() and ("." in c) and " " not in c.strip()), "")
+        value = next((c.strip() for c in cells if c.strip() and ("." in c or "://" in c) and " " not in c.strip()), "")
         if not value:
             if any(c.strip() for c in row):
                 problems.append(f"row {number}: no URL in it")

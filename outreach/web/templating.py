@@ -34,6 +34,7 @@ CAMPAIGN_TABS: list[tuple[str, str]] = [
     ("backlinks.campaign_links", "Links"),
     ("mail.campaign", "Outreach"),
     ("broken_links.page", "Broken links"),
+    ("prospecting.tab", "Prospecting"),
 ]
 
 

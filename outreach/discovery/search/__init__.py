@@ -7,6 +7,7 @@ proxies use). Every request goes through the guarded fetcher.
 from __future__ import annotations
 
 from outreach.discovery.search.base import (
+    SETUP_HINT,
     SearchError,
     SearchProvider,
     SearchResult,
@@ -15,5 +16,5 @@ from outreach.discovery.search.base import (
     run_queries,
 )
 
-__all__ = ["SearchError", "SearchProvider", "SearchResult", "footprint_queries", "provider_from_settings",
+__all__ = ["SETUP_HINT", "SearchError", "SearchProvider", "SearchResult", "footprint_queries", "provider_from_settings",
            "run_queries"]
