@@ -47,6 +47,7 @@ VARIABLES: list[tuple[str, str]] = [
     ("target_url", "the campaign's first target URL (the page you pitch)"),
     ("sender.name", "the mailbox's sender name"),
     ("sender.email", "the mailbox's address"),
+    ("unsubscribe_url", "this recipient's unsubscribe link (also added below every email)"),
 ]
 
 _REFUSED_NODES = (nodes.Macro, nodes.CallBlock, nodes.Import, nodes.FromImport, nodes.Include,
