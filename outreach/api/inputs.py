@@ -7,6 +7,8 @@ from typing import Any
 from outreach.api.errors import ApiError, bad_parameter, invalid
 
 MAX_PER_PAGE = 200
+#: ids are 32-bit integers in PostgreSQL; a larger number can name no record
+MAX_ID = 2**31 - 1
 
 
 class Body:
@@ -15,9 +17,11 @@ class Body:
     def __init__(self, data: Any, allowed: tuple[str, ...]) -> None:
         if not isinstance(data, dict):
             raise ApiError(400, "invalid_json", "the request body must be a JSON object")
-        for key in data:
+        for key, value in data.items():
             if key not in allowed:
-                raise invalid(str(key), f"unknown field {key!r} (expected one of: {', '.join(allowed)})")
+                raise invalid(str(key)[:60], f"unknown field {str(key)[:60]!r} (expected one of: {', '.join(allowed)})")
+            if _has_nul(value):
+                raise invalid(key, f"{key} contains a NUL character")
         self.data: dict[str, Any] = data
 
     def __contains__(self, name: str) -> bool:
@@ -51,6 +55,8 @@ class Body:
             return None
         if isinstance(value, bool) or not isinstance(value, int):
             raise invalid(name, f"{name} must be an integer")
+        if not 1 <= value <= MAX_ID:
+            raise invalid(name, f"{name} must be an id between 1 and {MAX_ID}")
         return value
 
     def number(self, name: str) -> float | None:
@@ -59,6 +65,8 @@ class Body:
             return None
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise invalid(name, f"{name} must be a number")
+        if not -1e15 <= value <= 1e15:
+            raise invalid(name, f"{name} must be between -1e15 and 1e15")
         return float(value)
 
     def lines(self, name: str, *, max_items: int = 1000) -> str:
@@ -100,14 +108,33 @@ class Body:
                 raise invalid(f"{name}.{key}", f"unknown metric {key!r} (expected one of: {', '.join(METRIC_FIELDS)})")
             if number is None:
                 continue
-            if isinstance(number, bool) or not isinstance(number, int | float) or number < 0:
-                raise invalid(f"{name}.{key}", f"{key} must be a number ≥ 0")
+            if isinstance(number, bool) or not isinstance(number, int | float) or not 0 <= number <= 1e15:
+                raise invalid(f"{name}.{key}", f"{key} must be a number from 0 to 1e15")
             out[key] = float(number)
         return out
 
 
+def _has_nul(value: Any) -> bool:
+    """Whether a string anywhere in the value holds U+0000, which PostgreSQL text cannot store."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    return False
+
+
+def check_query(args: Mapping[str, str]) -> None:
+    """Refuse query parameters holding U+0000 before any of them reaches the database."""
+    for name, value in args.items():
+        if "\x00" in value or "\x00" in name:
+            clean = name.replace("\x00", "")[:60]
+            raise bad_parameter(clean, f"{clean} contains a NUL character")
+
+
 def query_int(args: Mapping[str, str], name: str, *, default: int | None = None, minimum: int = 1,
-              maximum: int | None = None) -> int | None:
+              maximum: int = MAX_ID) -> int | None:
     raw = args.get(name)
     if raw is None or raw == "":
         return default
@@ -117,7 +144,7 @@ def query_int(args: Mapping[str, str], name: str, *, default: int | None = None,
         raise bad_parameter(name, f"{name} must be an integer, not {raw[:40]!r}") from None
     if value < minimum:
         raise bad_parameter(name, f"{name} must be at least {minimum}")
-    if maximum is not None and value > maximum:
+    if value > maximum:
         raise bad_parameter(name, f"{name} must be at most {maximum}")
     return value
 
@@ -130,8 +157,8 @@ def query_float(args: Mapping[str, str], name: str) -> float | None:
         value = float(raw)
     except ValueError:
         raise bad_parameter(name, f"{name} must be a number, not {raw[:40]!r}") from None
-    if value != value or value in (float("inf"), float("-inf")):
-        raise bad_parameter(name, f"{name} must be a finite number")
+    if not -1e15 <= value <= 1e15:  # also refuses nan and inf
+        raise bad_parameter(name, f"{name} must be a number between -1e15 and 1e15")
     return value
 
 

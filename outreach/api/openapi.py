@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from outreach.api.inputs import MAX_PER_PAGE
+from outreach.api.inputs import MAX_ID, MAX_PER_PAGE
 from outreach.api.queries import PROSPECT_SORTS
 from outreach.campaigns.service import METRIC_FIELDS
 from outreach.models import STAGES
@@ -36,6 +36,8 @@ def obj(properties: dict[str, Any], *, required: list[str] | None = None, closed
 
 STR = {"type": "string"}
 INT = {"type": "integer"}
+ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+BOUND = {"type": "number", "minimum": -1e15, "maximum": 1e15}
 NUM = {"type": "number"}
 BOOL = {"type": "boolean"}
 URL = {"type": "string", "format": "uri"}
@@ -74,14 +76,14 @@ def _schemas() -> dict[str, Any]:
                          "status": {"type": "string", "enum": list(CAMPAIGN_STATUSES)},
                          "target_urls": STR_LIST, "keywords": STR_LIST, "owner": nullable(ref("UserRef")),
                          "created_at": TIME, "url": URL, "prospects_url": URL}),
-        "CampaignInput": obj({"client_id": INT, "name": {**STR, "maxLength": 200},
+        "CampaignInput": obj({"client_id": ID, "name": {**STR, "maxLength": 200},
                               "kind": {"type": "string", "enum": list(CAMPAIGN_KINDS), "default": "custom"},
-                              "target_urls": LINES, "keywords": LINES, "owner_id": nullable(INT)},
+                              "target_urls": LINES, "keywords": LINES, "owner_id": nullable(ID)},
                              required=["client_id", "name"]),
         "CampaignPatch": obj({"name": {**STR, "maxLength": 200},
                               "kind": {"type": "string", "enum": list(CAMPAIGN_KINDS)},
                               "status": {"type": "string", "enum": list(CAMPAIGN_STATUSES)},
-                              "target_urls": LINES, "keywords": LINES, "owner_id": nullable(INT)}, required=[]),
+                              "target_urls": LINES, "keywords": LINES, "owner_id": nullable(ID)}, required=[]),
         "Site": obj({"id": INT, "domain": STR, **metrics}),
         "ContactRef": obj({"id": INT, "email": STR, "name": STR,
                            "status": {"type": "string", "enum": CONTACT_STATUSES}}),
@@ -100,15 +102,16 @@ def _schemas() -> dict[str, Any]:
             "url": {**STR, "description": "the page on the prospect's site (http or https)", "maxLength": 2000},
             "email": nullable({**STR, "maxLength": 320}),
             "contact_name": {**STR, "maxLength": 200},
-            "metrics": obj({m: nullable({"type": "number", "minimum": 0}) for m in METRIC_FIELDS}, required=[]),
-            "owner_id": nullable(INT),
+            "metrics": obj({m: nullable({"type": "number", "minimum": 0, "maximum": 1e15}) for m in METRIC_FIELDS},
+                           required=[]),
+            "owner_id": nullable(ID),
             "override_reason": {**nullable({**STR, "maxLength": 500}),
                                 "description": "required to add a site that is in another active campaign or "
                                                "on the do-not-contact list; recorded on the timeline"},
             "tags": STR_LIST,
         }, required=["url"]),
         "ProspectPatch": obj({"tags": {**STR_LIST, "description": "replaces the tags"},
-                              "owner_id": nullable(INT)}, required=[]),
+                              "owner_id": nullable(ID)}, required=[]),
         "Activity": obj({"id": INT, "prospect_id": INT,
                          "kind": {**STR, "description": "created, stage, note, tags, owner, override, ..."},
                          "text": STR, "details": {"type": "object"}, "user": nullable(ref("UserRef")),
@@ -117,7 +120,7 @@ def _schemas() -> dict[str, Any]:
                             "text": STR, "user": nullable(ref("UserRef")), "created_at": TIME}),
         "StageChangeInput": obj({"stage": {"type": "string", "enum": list(STAGES)},
                                  "reason": {**STR, "maxLength": 500},
-                                 "position": nullable({**NUM, "description": "order within the board column"})},
+                                 "position": nullable({**BOUND, "description": "order within the board column"})},
                                 required=["stage"]),
         "StageChangeResult": obj({"changed": BOOL, "prospect": ref("Prospect")}),
         "NoteInput": obj({"text": {**STR, "minLength": 1}}, required=["text"]),
@@ -137,6 +140,7 @@ RESPONSES = {
     "Forbidden": _error("a client-viewer tried to change something"),
     "NotFound": _error("no such record, or one you may not see"),
     "Invalid": _error("a field's value is refused (error.field names it); nothing was changed"),
+    "Conflict": _error("the change clashes with an existing record; nothing was changed"),
 }
 
 
@@ -145,7 +149,8 @@ def _param(name: str, schema: dict[str, Any], description: str, where: str = "qu
 
 
 PARAMETERS = {
-    "page": _param("page", {"type": "integer", "minimum": 1, "default": 1}, "page number, from 1"),
+    "page": _param("page", {"type": "integer", "minimum": 1, "maximum": 1_000_000, "default": 1},
+                   "page number, from 1"),
     "per_page": _param("per_page", {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE},
                        "records per page (default: the app's page_size setting)"),
     "search": _param("search", {"type": "string", "maxLength": 200}, "case-insensitive substring"),
@@ -157,7 +162,7 @@ def _json(schema_name: str, description: str) -> dict[str, Any]:
 
 
 def _path_id(name: str, what: str) -> dict[str, Any]:
-    return _param(name, {"type": "integer"}, f"the {what}'s id", where="path")
+    return _param(name, ID, f"the {what}'s id", where="path")
 
 
 def _op(summary: str, tag: str, responses: dict[str, Any], *, params: list[dict[str, Any]] | None = None,
@@ -176,6 +181,8 @@ def _op(summary: str, tag: str, responses: dict[str, Any], *, params: list[dict[
         all_responses["422"] = {"$ref": "#/components/responses/Invalid"}
     if write:
         all_responses["403"] = {"$ref": "#/components/responses/Forbidden"}
+        if body is not None:
+            all_responses.setdefault("409", {"$ref": "#/components/responses/Conflict"})
     if lookup:
         all_responses["404"] = {"$ref": "#/components/responses/NotFound"}
     operation["responses"] = dict(sorted(all_responses.items()))
@@ -188,18 +195,19 @@ def _paths() -> dict[str, Any]:
     prospect_id, contact_id = _path_id("prospect_id", "prospect"), _path_id("contact_id", "contact")
     sorts = [s for key in PROSPECT_SORTS for s in (key, f"-{key}")]
     prospect_filters = [
-        _param("stage", {"type": "string"}, f"comma-separated stages: {', '.join(STAGES)}"),
+        _param("stage", {"type": "string", "pattern": f"^({'|'.join(STAGES)})(,({'|'.join(STAGES)}))*$"},
+               f"comma-separated stages: {', '.join(STAGES)}"),
         _param("tag", {"type": "string", "maxLength": 60}, "only prospects with this tag"),
-        _param("owner", {"type": "string"}, "a user id, 'me' or 'none'"),
-        _param("client_id", {"type": "integer"}, "only this client's campaigns"),
+        _param("owner", {"type": "string", "pattern": "^(me|none|[1-9][0-9]{0,8})$"}, "a user id, 'me' or 'none'"),
+        _param("client_id", ID, "only this client's campaigns"),
         search,
-        *[_param(f"{bound}_{m}", {"type": "number"}, f"{bound}imum {m} of the site")
+        *[_param(f"{bound}_{m}", BOUND, f"{bound}imum {m} of the site")
           for m in METRIC_FIELDS for bound in ("min", "max")],
         _param("sort", {"type": "string", "enum": sorts, "default": "-created_at"},
                "sort key; a leading '-' sorts descending"),
     ]
     campaign_filters = [
-        _param("client_id", {"type": "integer"}, "only this client's campaigns"),
+        _param("client_id", ID, "only this client's campaigns"),
         _param("status", {"type": "string", "enum": list(CAMPAIGN_STATUSES)}, "campaign status"),
         _param("kind", {"type": "string", "enum": list(CAMPAIGN_KINDS)}, "campaign kind"),
         search,
@@ -248,7 +256,7 @@ def _paths() -> dict[str, Any]:
         "/api/v1/prospects": {
             "get": _op("List prospects across the campaigns you may see", "prospects",
                        {"200": _json("ProspectList", "a page of prospects")},
-                       params=[_param("campaign_id", {"type": "integer"}, "only this campaign"), *prospect_filters],
+                       params=[_param("campaign_id", ID, "only this campaign"), *prospect_filters],
                        listing=True),
         },
         "/api/v1/prospects/{prospect_id}": {
@@ -282,7 +290,7 @@ def _paths() -> dict[str, Any]:
         "/api/v1/contacts": {
             "get": _op("List contacts (a client-viewer sees those on its client's campaigns)", "contacts",
                        {"200": _json("ContactList", "a page of contacts")},
-                       params=[_param("campaign_id", {"type": "integer"}, "only contacts of this campaign"),
+                       params=[_param("campaign_id", ID, "only contacts of this campaign"),
                                _param("status", {"type": "string", "enum": CONTACT_STATUSES}, "validation status"),
                                _param("domain", {"type": "string", "maxLength": 255}, "only this site's"),
                                search], listing=True),

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from outreach.accounts.service import user_for_token
@@ -14,7 +15,9 @@ from outreach.api import queries
 from outreach.api import serialize as out
 from outreach.api.errors import ApiError, bad_parameter, forbidden, invalid, not_found
 from outreach.api.inputs import (
+    MAX_ID,
     Body,
+    check_query,
     pagination,
     query_choice,
     query_choices,
@@ -52,6 +55,7 @@ def _authenticate() -> None:
     if session.dirty:  # last_used_at, at most once a minute
         session.commit()
     g.api_user = user
+    check_query(request.args)
 
 
 def _user() -> User:
@@ -78,6 +82,14 @@ def _http_error(error: HTTPException) -> Response:
     if error.code == 405 and isinstance(error, HTTPException) and error.get_headers():
         response.headers.update({k: v for k, v in error.get_headers() if k == "Allow"})
     return response
+
+
+@bp.errorhandler(IntegrityError)
+def _integrity_error(error: IntegrityError) -> Response:
+    """A unique constraint caught what the service's check missed (a race, or case folding the database differs on)."""
+    db_session().rollback()
+    log.info("API write refused by a database constraint: %s", error.orig)
+    return _error_response(ApiError(409, "conflict", "this clashes with an existing record; nothing was changed"))
 
 
 @bp.errorhandler(Exception)
@@ -131,7 +143,7 @@ def _service_error(exc: service.CampaignError) -> ApiError:
 # --- lookups that enforce the role rules ---------------------------------------------------------
 
 def _client(client_id: int, *, edit: bool = False) -> Client:
-    client = db_session().get(Client, client_id)
+    client = db_session().get(Client, client_id) if client_id <= MAX_ID else None
     if client is None or not queries.can_read_client(_user(), client.id):
         raise not_found("client")
     if edit:
@@ -140,7 +152,7 @@ def _client(client_id: int, *, edit: bool = False) -> Client:
 
 
 def _campaign(campaign_id: int, *, edit: bool = False) -> Campaign:
-    campaign = db_session().get(Campaign, campaign_id)
+    campaign = db_session().get(Campaign, campaign_id) if campaign_id <= MAX_ID else None
     if campaign is None or not queries.can_read_client(_user(), campaign.client_id):
         raise not_found("campaign")
     if edit:
@@ -149,7 +161,7 @@ def _campaign(campaign_id: int, *, edit: bool = False) -> Campaign:
 
 
 def _prospect(prospect_id: int, *, edit: bool = False) -> Prospect:
-    prospect = queries.prospect_with_details(db_session(), prospect_id)
+    prospect = queries.prospect_with_details(db_session(), prospect_id) if prospect_id <= MAX_ID else None
     if prospect is None or not queries.can_read_client(_user(), prospect.campaign.client_id):
         raise not_found("prospect")
     if edit:
@@ -424,7 +436,7 @@ def list_contacts() -> dict[str, Any]:
 @bp.get("/contacts/<int:contact_id>")
 def get_contact(contact_id: int) -> dict[str, Any]:
     session = db_session()
-    contact = session.scalar(select(Contact).where(Contact.id == contact_id))
+    contact = session.scalar(select(Contact).where(Contact.id == contact_id)) if contact_id <= MAX_ID else None
     if contact is None or not queries.can_read_contact(session, _user(), contact.id):
         raise not_found("contact")
     return out.contact(contact)

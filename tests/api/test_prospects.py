@@ -320,3 +320,16 @@ def test_the_list_runs_the_same_number_of_queries_for_more_rows(app: Any, staff:
     few = queries_for_list()
     add(12, 2)
     assert queries_for_list() == few
+
+
+def test_a_nul_character_is_refused_in_bodies_and_parameters(staff: Any, team: dict[str, Any],
+                                                             db: Session) -> None:
+    response = staff.post(f"/campaigns/{team['campaign'].id}/prospects",
+                          {"url": "https://blog.example/", "contact_name": "Ed\u0000"})
+    assert response.status_code == 422 and error_of(response)["field"] == "contact_name"
+    response = staff.post(f"/campaigns/{team['campaign'].id}/prospects",
+                          {"url": "https://blog.example/", "tags": ["a\u0000"]})
+    assert response.status_code == 422 and error_of(response)["field"] == "tags"
+    response = staff.get("/prospects", search="ed\u0000")
+    assert response.status_code == 400 and error_of(response)["field"] == "search"
+    assert prospect_count(db) == 0
