@@ -77,11 +77,9 @@ def _api_error(error: ApiError) -> Response:
 
 @bp.errorhandler(HTTPException)
 def _http_error(error: HTTPException) -> Response:
+    """Errors werkzeug raises inside a view (a body over the size limit, ...) in the API's shape."""
     code = (error.name or "error").lower().replace(" ", "_")
-    response = _error_response(ApiError(error.code or 500, code, error.description or error.name))
-    if error.code == 405 and isinstance(error, HTTPException) and error.get_headers():
-        response.headers.update({k: v for k, v in error.get_headers() if k == "Allow"})
-    return response
+    return _error_response(ApiError(error.code or 500, code, error.description or error.name))
 
 
 @bp.errorhandler(IntegrityError)
@@ -444,6 +442,7 @@ def get_contact(contact_id: int) -> dict[str, Any]:
 
 # --- anything else under /api/v1 -----------------------------------------------------------------
 
+@bp.route("/", defaults={"rest": ""}, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
 @bp.route("/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
 def unknown(rest: str) -> Response:
     """A JSON 404 (or 405 when the path exists for other methods) instead of the HTML error page."""
@@ -461,4 +460,5 @@ def unknown(rest: str) -> Response:
                                             f"{request.method} is not allowed here (use {', '.join(allowed)})"))
         response.headers["Allow"] = ", ".join(allowed)
         return response
-    raise ApiError(404, "not_found", f"no API endpoint at {request.path}")
+    raise ApiError(404, "not_found", f"no API endpoint at {request.path} (the endpoints are listed in "
+                                     f"{url_for('api.openapi', _external=True)})")

@@ -96,7 +96,16 @@ def test_unknown_paths_and_methods_answer_json(api_as: Any, team: dict[str, Any]
     assert response.status_code == 404 and error_of(response)["code"] == "not_found"
     response = api.get("/prospects/not-a-number")
     assert response.status_code == 404 and error_of(response)["code"] == "not_found"
+    response = api.get("/api/v1/")
+    assert response.status_code == 404 and "openapi.json" in error_of(response)["message"]
     response = api.call("PUT", "/clients")
     assert response.status_code == 405
     assert error_of(response)["code"] == "method_not_allowed"
     assert response.headers["Allow"] == "GET, POST"
+
+
+def test_api_answers_set_no_cookie(api_as: Any, team: dict[str, Any]) -> None:
+    api = api_as(team["owner"])
+    for response in (api.get("/clients"), api.post("/clients", {"name": "Globex"}), api_as(None).get("/clients")):
+        assert "Set-Cookie" not in response.headers
+        assert response.mimetype == "application/json"
