@@ -42,7 +42,7 @@ def test_roles_on_the_tab(client: FlaskClient, login: Callable[..., FlaskClient]
     client.post("/logout")
     login(team["teammate"])
     body = client.get(url(team)).get_data(as_text=True)
-    assert "Find prospects" in body and "No runs yet." in body and "no search provider is configured" in body
+    assert "Find prospects" in body and "No runs yet." in body and "No search provider is configured" in body
 
 
 def test_a_typed_run_is_queued_shows_progress_and_its_results(

@@ -38,11 +38,11 @@ class SearchProvider(Protocol):
 #: setting value -> (module, class) of the providers we ship
 PROVIDERS = {"brave": ("outreach.discovery.search.brave", "BraveSearch"),
              "serpapi": ("outreach.discovery.search.serpapi", "SerpApiSearch")}
-SETUP_HINT = ('no search provider is configured: add to the config file  [search] provider = "brave" and '
+SETUP_HINT = ('No search provider is configured: add to the config file  [search] provider = "brave" and '
               'api_key = "<your key>" (or provider = "serpapi"), or set OUTREACH_SEARCH_PROVIDER and '
               "OUTREACH_SEARCH_API_KEY; keys come from https://api-dashboard.search.brave.com or "
               "https://serpapi.com/manage-api-key. Meanwhile, export results from any search tool as CSV and "
-              "import them below.")
+              "import the file under “Find prospects”.")
 
 
 def provider_from_settings(settings: dict[str, Any]) -> SearchProvider | None:
