@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
+from functools import lru_cache
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -15,6 +16,8 @@ from outreach.models import ApiToken, AuditLog, Client, User
 from outreach.models.accounts import ROLES
 
 MIN_PASSWORD_LENGTH = 10
+#: werkzeug's default (scrypt); the test suite lowers it to keep hundreds of test users cheap
+PASSWORD_HASH_METHOD = "scrypt"
 
 
 class AccountError(ValueError):
@@ -55,7 +58,7 @@ def create_user(session: Session, email: str, password: str, *, name: str = "", 
     if session.scalar(select(User.id).where(func.lower(User.email) == email)) is not None:
         raise AccountError(f"a user with the address {email} exists already", field="email")
     user = User(email=email, name=name.strip(), role=role, client_id=client_id,
-                password_hash=generate_password_hash(password))
+                password_hash=_hash(password))
     session.add(user)
     session.flush()
     audit(session, actor, "user.create", "user", user.id, {"email": email, "role": role})
@@ -91,7 +94,7 @@ def authenticate(session: Session, email: str, password: str, *, max_failures: i
     user = session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
     now = utcnow()
     if user is None:
-        check_password_hash(_DUMMY_HASH, password)  # same cost as a real check: no user enumeration
+        check_password_hash(_dummy_hash(), password)  # same cost as a real check: no user enumeration
         raise generic
     if user.locked_until is not None and user.locked_until > now:
         minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
@@ -112,14 +115,20 @@ def authenticate(session: Session, email: str, password: str, *, max_failures: i
     return user
 
 
-_DUMMY_HASH = generate_password_hash("not-a-password-of-anyone")
+def _hash(password: str) -> str:
+    return generate_password_hash(password, method=PASSWORD_HASH_METHOD)
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return _hash("not-a-password-of-anyone")
 
 
 def change_password(session: Session, user: User, current: str, new: str) -> None:
     if not check_password_hash(user.password_hash, current):
         raise AccountError("the current password is wrong", field="current_password")
     check_password(new)
-    user.password_hash = generate_password_hash(new)
+    user.password_hash = _hash(new)
     session.flush()
     audit(session, user, "user.password", "user", user.id, {})
 
