@@ -7,6 +7,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
+
 from outreach.backlinks.evidence import CheckResult
 from outreach.db import session_scope
 from outreach.jobs.ticks import JobContext, Tick, register
@@ -16,6 +18,8 @@ log = logging.getLogger(__name__)
 
 #: backlinks claimed per tick
 BATCH = 200
+#: results recorded per transaction
+APPLY_CHUNK = 200
 #: pages rendered in Chromium at the same time
 RENDER_CONCURRENCY = 2
 
@@ -57,22 +61,48 @@ def check_due(ctx: JobContext, *, batch: int = BATCH) -> int:
     if not jobs:
         send_alerts(ctx)
         return 0
-    outcomes = asyncio.run(run_checks(jobs, ctx.settings))
+    from outreach.backlinks.verify import run_sync
+
+    outcomes = run_sync(run_checks(jobs, ctx.settings))
+    done = 0
+    for start in range(0, len(jobs), APPLY_CHUNK):
+        done += _apply(ctx, [job for job in jobs[start:start + APPLY_CHUNK] if job.backlink_id in outcomes], outcomes)
+    send_alerts(ctx)
+    return done
+
+
+def _apply(ctx: JobContext, jobs: list[Job], outcomes: dict[int, Outcome]) -> int:
+    """Record a chunk of results in one transaction; if that fails, record them one by one."""
+    try:
+        return _record(ctx, jobs, outcomes)
+    except Exception:
+        log.exception("recording %d checks together failed; recording them one by one", len(jobs))
     done = 0
     for job in jobs:
-        outcome = outcomes.get(job.backlink_id)
-        if outcome is None:
-            continue
-        with session_scope(ctx.sessionmaker) as session:
-            backlink = session.get(Backlink, job.backlink_id)
+        try:
+            done += _record(ctx, [job], outcomes)
+        except Exception:
+            log.exception("recording the check of backlink %s failed", job.backlink_id)
+    return done
+
+
+def _record(ctx: JobContext, jobs: list[Job], outcomes: dict[int, Outcome]) -> int:
+    from outreach.backlinks import service
+    from outreach.models import Backlink
+
+    done = 0
+    with session_scope(ctx.sessionmaker) as session:
+        backlinks = {b.id: b for b in session.scalars(select(Backlink).where(
+            Backlink.id.in_([job.backlink_id for job in jobs])))}
+        for job in jobs:
+            backlink, outcome = backlinks.get(job.backlink_id), outcomes[job.backlink_id]
             if backlink is None:
                 continue
             now = utcnow()
             if outcome.found_page and not backlink.page_url:
                 service.attach_page(session, backlink, outcome.found_page, now=now)
             service.apply_check(session, backlink, outcome.result, ctx.settings, now=now)
-        done += 1
-    send_alerts(ctx)
+            done += 1
     return done
 
 

@@ -202,6 +202,36 @@ def ensure_promised_backlinks(session: Session, *, limit: int = 100) -> int:
     return created
 
 
+def client_settings(session: Session, client_id: int) -> ClientLinkSettings:
+    """The client's monitoring settings (unsaved defaults when it has none)."""
+    return session.get(ClientLinkSettings, client_id) or ClientLinkSettings(
+        client_id=client_id, live_check_days=None, is_monthly_report=True)
+
+
+def set_client_settings(session: Session, client_id: int, *, live_check_days: str | int | None,
+                        is_monthly_report: bool, actor: User | None = None) -> ClientLinkSettings:
+    """Re-check interval for live links (blank: the global default) and the monthly report email."""
+    days: int | None = None
+    if live_check_days not in (None, ""):
+        try:
+            days = int(str(live_check_days).strip())
+        except ValueError:
+            raise BacklinkError(f"re-check interval {live_check_days!r} is not a whole number of days",
+                                field="live_check_days") from None
+        if not 1 <= days <= 90:
+            raise BacklinkError("re-check live links every 1 to 90 days", field="live_check_days")
+    own = session.get(ClientLinkSettings, client_id)
+    if own is None:
+        own = ClientLinkSettings(client_id=client_id)
+        session.add(own)
+    own.live_check_days, own.is_monthly_report = days, is_monthly_report
+    session.info.pop("backlinks.live_interval", None)
+    session.flush()
+    audit(session, actor, "client.link_settings", "client", client_id,
+          {"live_check_days": days, "monthly_report": is_monthly_report})
+    return own
+
+
 # --- CSV import ----------------------------------------------------------------------------------
 
 @dataclass
@@ -270,26 +300,28 @@ def _bool(value: str) -> bool:
 # --- monitoring: claims and the state machine ---------------------------------------------------
 
 def claim_due(session: Session, *, limit: int, now: datetime | None = None) -> list[int]:
-    """Claim up to `limit` due backlinks (a conditional update each; another scheduler's claims are skipped)."""
+    """Claim up to `limit` due backlinks with one conditional update; rows another scheduler claimed first
+    no longer match `next_check_at <= now` and are left out (the update returns only what it moved)."""
     now = now or utcnow()
-    due = session.execute(select(Backlink.id, Backlink.next_check_at)
-                          .where(Backlink.next_check_at <= now)
-                          .order_by(Backlink.next_check_at).limit(limit)).all()
-    claimed = []
-    for backlink_id, due_at in due:
-        result = session.execute(update(Backlink)
-                                 .where(Backlink.id == backlink_id, Backlink.next_check_at == due_at)
-                                 .values(next_check_at=now + CLAIM_LEASE)
-                                 .execution_options(synchronize_session=False))
-        if result.rowcount == 1:
-            claimed.append(backlink_id)
-    return claimed
+    # one statement, so that on SQLite the transaction starts with the write lock instead of a stale read
+    due = (select(Backlink.id).where(Backlink.next_check_at <= now)
+           .order_by(Backlink.next_check_at).limit(limit))
+    claimed = session.scalars(update(Backlink)
+                              .where(Backlink.id.in_(due), Backlink.next_check_at <= now)
+                              .values(next_check_at=now + CLAIM_LEASE)
+                              .returning(Backlink.id)
+                              .execution_options(synchronize_session=False))
+    return sorted(claimed)
 
 
 def live_check_interval(session: Session, backlink: Backlink, settings: dict[str, dict[str, Any]]) -> timedelta:
-    own = session.get(ClientLinkSettings, backlink.client_id)
-    days = own.live_check_days if own and own.live_check_days else settings["backlinks"]["live_check_days"]
-    return timedelta(days=days)
+    """The client's own interval, else [backlinks] live_check_days (remembered for the session's lifetime)."""
+    cache: dict[int, timedelta] = session.info.setdefault("backlinks.live_interval", {})
+    if backlink.client_id not in cache:
+        own = session.get(ClientLinkSettings, backlink.client_id)
+        days = own.live_check_days if own and own.live_check_days else settings["backlinks"]["live_check_days"]
+        cache[backlink.client_id] = timedelta(days=days)
+    return cache[backlink.client_id]
 
 
 def apply_check(session: Session, backlink: Backlink, result: CheckResult, settings: dict[str, dict[str, Any]],
@@ -302,12 +334,10 @@ def apply_check(session: Session, backlink: Backlink, result: CheckResult, setti
                           indexable=result.indexable, found_in=result.found_in, problems=list(result.problems),
                           evidence=result.to_json())
     session.add(check)
-    session.flush()
     events: list[BacklinkEvent] = []
 
     def event(kind: str, text: str) -> None:
-        events.append(BacklinkEvent(backlink_id=backlink.id, check_id=check.id, kind=kind, text=text,
-                                    created_at=now))
+        events.append(BacklinkEvent(backlink_id=backlink.id, kind=kind, text=text, created_at=now))
 
     backlink.last_checked_at = now
     pending_every = timedelta(hours=settings["backlinks"]["pending_check_hours"])
@@ -354,8 +384,11 @@ def apply_check(session: Session, backlink: Backlink, result: CheckResult, setti
             backlink.next_check_at = now + pending_every if backlink.status == "pending" else None
         else:
             backlink.next_check_at = now + live_every
-    for ev in events:
-        session.add(ev)
+    if events:
+        session.flush()  # the check's id, for its events
+        for ev in events:
+            ev.check_id = check.id
+            session.add(ev)
     session.flush()
     _record_on_prospect(session, backlink, events)
     return events

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from outreach.backlinks.evidence import WEAK_RELS, CheckResult, FoundLink
@@ -25,12 +27,14 @@ from outreach.lib.http import Fetcher, FetchResult, FetchSettings
 from outreach.lib.urls import BadURL, normalize_url, registrable_domain
 
 GOOGLEBOT = "Googlebot"
+T = TypeVar("T")
 #: HTTP answers that say "try again later": a check that gets one is an error, not a missing link
 TRANSIENT_STATUSES = (408, 425, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524)
 _NOSCRIPT = re.compile(r"<noscript\b[^>]*>(.*?)</noscript\s*>", re.IGNORECASE | re.DOTALL)
 _HTML_TYPES = ("", "text/html", "application/xhtml+xml", "text/plain")
 
 
+@lru_cache(maxsize=65536)
 def link_key(url: str) -> str:
     """How two URLs compare as link targets: scheme, "www.", default port and a trailing slash ignored."""
     try:
@@ -57,7 +61,9 @@ def target_matcher(target: str, match_mode: str = "exact") -> Callable[[str], bo
 
         return on_site
     wanted = link_key(target)
-    return lambda href: link_key(href) == wanted
+    # hrefs come normalised (lower-case host), so a link to another host is ruled out without parsing it
+    host = wanted.split("/", 1)[0].split(":", 1)[0]
+    return lambda href: host in href and link_key(href) == wanted
 
 
 def _norm(text: str) -> str:
@@ -208,6 +214,16 @@ async def verify_page(fetcher: Fetcher, page_url: str, target: str, *, match_mod
     return _finish(result, allowed_googlebot, allowed_agent)
 
 
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run, also from a thread whose event loop is already running (then in a helper thread)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 def verify(page_url: str, target: str, settings: dict[str, dict[str, Any]], *, match_mode: str = "exact",
            anchor: str | None = None, render: bool = False) -> CheckResult:
     """Verify one page from synchronous code (the CLI)."""
@@ -221,7 +237,7 @@ def verify(page_url: str, target: str, settings: dict[str, dict[str, Any]], *, m
                 return await verify_page(fetcher, page_url, target, match_mode=match_mode, anchor=anchor,
                                          renderer=renderer)
 
-    return asyncio.run(run())
+    return run_sync(run())
 
 
 # --- rendering in headless Chromium ----------------------------------------------------------------

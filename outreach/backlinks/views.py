@@ -1,7 +1,6 @@
 """The link ledger: all backlinks, a campaign's Links tab, a backlink's checks, add, import, check now."""
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, time
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -198,6 +197,7 @@ def check(backlink_id: int) -> Response:
     """Check now, in the request (one page, bounded by the fetch timeout); alerts go out after the commit."""
     from outreach.backlinks.alerts import send_pending_alerts
     from outreach.backlinks.jobs import Job, run_checks
+    from outreach.backlinks.verify import run_sync
 
     backlink = _backlink_or_404(backlink_id, edit=True)
     session = db_session()
@@ -205,7 +205,7 @@ def check(backlink_id: int) -> Response:
     job = Job(backlink.id, backlink.page_url, backlink.site_url, backlink.target_url, backlink.match_mode,
               backlink.agreed_anchor, render)
     session.rollback()  # no transaction held open during the fetch
-    outcome = asyncio.run(run_checks([job], settings())).get(backlink.id)
+    outcome = run_sync(run_checks([job], settings())).get(backlink.id)
     if outcome is None:
         flash("The check could not run; see the server log.", "error")
         return redirect(request.form.get("next") or url_for("backlinks.detail", backlink_id=backlink_id))

@@ -9,7 +9,7 @@ from outreach.lib.clock import utcnow
 from outreach.models import Campaign, Client, ReportShare
 from outreach.reports import service
 from outreach.web.auth import can_view_client, staff_required
-from outreach.web.state import db_session
+from outreach.web.state import db_session, settings
 
 bp = Blueprint("reports", __name__)
 
@@ -73,8 +73,12 @@ def client_report(client_id: int) -> str:
     secret = current_app.config["SECRET_KEY"]
     share_urls = {s.id: url_for("reports.shared", token=service.share_token(s, secret), _external=True)
                   for s in shares}
+    from outreach.backlinks.service import client_settings
+
     return render_template("reports/report.html", client=client, report=report, campaigns=campaigns,
-                           args=_args(report), shares=shares, share_urls=share_urls, now=utcnow())
+                           args=_args(report), shares=shares, share_urls=share_urls, now=utcnow(),
+                           link_settings=client_settings(db_session(), client.id),
+                           default_days=settings()["backlinks"]["live_check_days"])
 
 
 @bp.route("/reports/clients/<int:client_id>/report.csv")
@@ -134,6 +138,23 @@ def _share_args(share: ReportShare) -> dict[str, object]:
     if share.campaign_id:
         args["campaign"] = share.campaign_id
     return args
+
+
+@bp.route("/reports/clients/<int:client_id>/settings", methods=["POST"])
+@staff_required
+def link_settings(client_id: int) -> Response:
+    from outreach.backlinks.service import BacklinkError, set_client_settings
+
+    client = _client_or_404(client_id)
+    try:
+        set_client_settings(db_session(), client.id, live_check_days=request.form.get("live_check_days"),
+                            is_monthly_report=request.form.get("is_monthly_report") == "1", actor=current_user)
+    except BacklinkError as exc:
+        flash(str(exc), "error")
+    else:
+        db_session().commit()
+        flash("Monitoring settings saved.", "success")
+    return redirect(url_for("reports.client_report", client_id=client.id) + "#settings")
 
 
 @bp.route("/reports/shares/<int:share_id>/revoke", methods=["POST"])

@@ -304,3 +304,31 @@ def test_an_alert_that_cannot_be_sent_is_retried(db: Session, web: TestWeb, ctx:
     event = db.scalar(select(BacklinkEvent))
     assert event.notified_at is not None and event.notify_attempts == 2
     assert len(outbox(ctx)) == 1
+
+
+def test_two_schedulers_claiming_at_once_never_share_a_backlink(app: Any, db: Session, promised: Prospect,
+                                                                make_client: Callable[..., Any]) -> None:
+    import threading
+
+    acme = make_client("Many")
+    for i in range(30):
+        service.create_backlink(db, client_id=acme.id, target_url=TARGET, page_url=f"https://p{i}.example/")
+    db.commit()
+    factory = app.extensions["outreach"].sessionmaker
+    claims: list[list[int]] = []
+    first = factory()
+    claims.append(service.claim_due(first, limit=20))  # holds its write until it commits
+
+    def other() -> None:
+        with factory() as second:
+            claims.append(service.claim_due(second, limit=100))
+            second.commit()
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    thread.join(timeout=0.5)
+    first.commit()
+    first.close()
+    thread.join(timeout=30)
+    assert len(claims) == 2 and len(claims[0]) == 20 and len(claims[1]) == 11
+    assert not set(claims[0]) & set(claims[1])

@@ -145,3 +145,20 @@ def test_a_client_opens_the_shared_link_logged_out(db: Session, live_server: str
     with page.expect_download() as download:
         page.get_by_role("link", name="CSV").click()
     assert download.value.suggested_filename.endswith(".csv")
+
+
+def test_monitoring_settings_are_saved_per_client_and_checked(db: Session, login: Callable[[User], FlaskClient],
+                                                              team: dict[str, Any]) -> None:
+    from outreach.models import ClientLinkSettings
+
+    client = login(team["owner"])
+    url = f"/reports/clients/{team['client'].id}/settings"
+    bad = client.post(url, data={"live_check_days": "500", "is_monthly_report": "1"}, follow_redirects=True)
+    assert "re-check live links every 1 to 90 days" in bad.get_data(as_text=True)
+    assert db.scalar(select(ClientLinkSettings)) is None
+    client.post(url, data={"live_check_days": "3"})
+    db.rollback()  # a fresh snapshot
+    saved = db.scalar(select(ClientLinkSettings))
+    assert saved.live_check_days == 3 and saved.is_monthly_report is False
+    client.post("/logout")
+    assert login(team["viewer"]).post(url, data={"live_check_days": "3"}).status_code == 403
