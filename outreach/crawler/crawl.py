@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from outreach.crawler.checker import LinkChecker, Outcome
 from outreach.lib.html import parse_page
-from outreach.lib.http import Fetcher, FetchSettings
+from outreach.lib.http import Fetcher, FetchSettings, run_sync
 from outreach.lib.urls import BadURL, ensure_http_url, normalize_url
 
 HTML_TYPES = ("text/html", "application/xhtml+xml", "")
@@ -205,7 +205,7 @@ class Crawler:
             self._record(outcome)
             return
         outcome, result = await checker.check(url, page_bytes=self.settings.max_bytes)
-        if outcome.reason != "robots_disallowed":
+        if result.status is not None:  # an HTTP answer; refusals and network failures are not pages
             self.progress.pages_crawled += 1
         self._record(outcome)
         if not outcome.ok or result.status is None or result.status >= 300 or not result.body:
@@ -226,4 +226,5 @@ class Crawler:
 
 def crawl(seeds: Iterable[str], settings: FetchSettings, **kwargs: Any) -> CrawlResult:
     """Run a crawl from synchronous code."""
-    return asyncio.run(Crawler(list(seeds), settings, **kwargs).run())
+    crawler = Crawler(list(seeds), settings, **kwargs)
+    return run_sync(crawler.run)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 
 from outreach.crawler import service
-from outreach.crawler.crawl import Progress
+from outreach.crawler.crawl import CrawlResult, Progress
 from outreach.jobs.ticks import JobContext, Tick, register
 from outreach.lib.http import FetchSettings
 from outreach.models.crawl import CrawlJob
@@ -70,5 +70,13 @@ def run_one(ctx: JobContext, **crawl_options: object) -> bool:
             service.finish(session, job, "cancelled", result.progress)
         else:
             save_findings(session, job, result)
-            service.finish(session, job, "done", result.progress)
+            service.finish(session, job, "done", result.progress, _seed_trouble(result))
     return True
+
+
+def _seed_trouble(result: CrawlResult) -> str:
+    """Why no page could be crawled (a dead or refused seed), so an empty result is not read as "no broken links"."""
+    if result.progress.pages_crawled:
+        return ""
+    reasons = [f"{seed}: {result.problems[seed].reason}" for seed in result.seeds if seed in result.problems]
+    return "no page could be fetched" + (f" ({'; '.join(reasons)})" if reasons else "")

@@ -15,8 +15,10 @@ import socket
 import ssl
 import time
 import zlib
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
@@ -34,6 +36,7 @@ _METADATA = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00
 _NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
 _SIX_TO_FOUR = ipaddress.ip_network("2002::/16")
 _SHARED = ipaddress.ip_network("100.64.0.0/10")  # carrier-grade NAT: not global
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -448,6 +451,17 @@ def _connect_error(error: OSError | None) -> str:
     return "refused" if error is not None and error.errno in (111, 113, 101) else "reset"
 
 
+def run_sync(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """asyncio.run(make()), also from a thread whose event loop is already running (Playwright's sync
+    API, a Jupyter cell): then the coroutine runs to completion on a loop of its own in another thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(make())
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="outreach-fetch") as pool:
+        return pool.submit(lambda: asyncio.run(make())).result()
+
+
 def fetch_one(url: str, settings: FetchSettings, **kwargs: Any) -> FetchResult:
     """Fetch one URL from synchronous code (asyncio.run around a Fetcher)."""
 
@@ -455,7 +469,7 @@ def fetch_one(url: str, settings: FetchSettings, **kwargs: Any) -> FetchResult:
         async with Fetcher(settings) as fetcher:
             return await fetcher.fetch(url, **kwargs)
 
-    return asyncio.run(run())
+    return run_sync(run)
 
 
 def check_url(url: str) -> str:
@@ -466,4 +480,4 @@ def check_url(url: str) -> str:
 
 
 __all__ = ["ERROR_CODES", "BadURL", "FetchResult", "FetchSettings", "Fetcher", "check_url", "fetch_one",
-           "is_public_address", "literal_address"]
+           "is_public_address", "literal_address", "run_sync"]

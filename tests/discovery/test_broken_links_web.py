@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from outreach.crawler.jobs import run_crawl_jobs
+from outreach.crawler.jobs import run_crawl_jobs, run_one
 from outreach.jobs.ticks import JobContext
 from outreach.lib.clock import utcnow
 from outreach.models import Opportunity, Prospect
@@ -263,3 +263,33 @@ def test_the_empty_state_says_what_to_do(login: Any, team: dict[str, Any]) -> No
     text = login(team["owner"]).get(f"/campaigns/{team['campaign'].id}/broken-links").get_data(as_text=True)
     assert "No crawl yet." in text and "start a crawl" in text
 
+
+
+def test_a_clean_shutdown_puts_the_running_crawl_back_in_the_queue(
+        app: Flask, db: Session, login: Any, team: dict[str, Any], resource_site: tuple[TestWeb, TestWeb]) -> None:
+    client = login(team["owner"])
+    start(client, team["campaign"].id, resource_site[0].url("/"))
+    ctx = ctx_for(app)
+    ctx.stopping = lambda: True  # SIGTERM arrived: the crawl stops at its first progress update
+    assert run_one(ctx, progress_every=0.001) is True
+    fresh(db)
+    job = db.scalar(select(CrawlJob))
+    assert job.status == "queued" and job.started_at is None and "restarted" in job.error
+    assert db.scalars(select(CrawlFinding)).all() == []
+    ctx.stopping = lambda: False
+    assert run_crawl_jobs(ctx) == 1
+    fresh(db)
+    assert db.get(CrawlJob, job.id).status == "done"
+
+
+def test_a_seed_that_cannot_be_fetched_is_explained(app: Flask, db: Session, login: Any,
+                                                    team: dict[str, Any]) -> None:
+    client = login(team["owner"])
+    start(client, team["campaign"].id, "http://no-such-host.invalid/")
+    run_crawl_jobs(ctx_for(app))
+    fresh(db)
+    job = db.scalar(select(CrawlJob))
+    assert job.status == "done" and job.pages_crawled == 0
+    assert job.error == "no page could be fetched (http://no-such-host.invalid/: dns)"
+    page = client.get(f"/campaigns/{team['campaign'].id}/broken-links").get_data(as_text=True)
+    assert "no page could be fetched" in page
