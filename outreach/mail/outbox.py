@@ -33,8 +33,8 @@ from outreach.mail.render import RenderError
 from outreach.mail.sequences import create_message
 from outreach.mail.stops import EARLY_STAGES, hard_bounce, stop_enrollment, suppression_reason
 from outreach.mail.unsubscribe import signing_secret, unsubscribe_url
-from outreach.models import Campaign
-from outreach.models.mail import CampaignMail, Enrollment, Mailbox, Message
+from outreach.models import Campaign, Prospect
+from outreach.models.mail import CampaignMail, Enrollment, Mailbox, Message, SequenceStep
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 BACKOFF = (300, 900, 3600, 4 * 3600, 12 * 3600)
 MAX_ATTEMPTS = len(BACKOFF) + 1
 BATCH = 200
+#: messages claimed in one transaction (and recorded in one after sending)
+CLAIM_BATCH = 20
 
 
 class Sender:
@@ -59,6 +61,8 @@ class Sender:
         #: mailboxes that may send nothing more in this tick (window, cap, spacing, connection failure)
         self.blocked: set[int] = set()
         self.cap_left: dict[int, int] = {}
+        #: mailboxes read once per tick
+        self.mailboxes: dict[int, Mailbox] = {}
 
     # --- the loop -------------------------------------------------------------------------------
 
@@ -73,45 +77,71 @@ class Sender:
                     rows = due(session, now, BATCH, exclude=seen)
                 if not rows:
                     break
-                for message_id, mailbox_id in rows:
-                    seen.add(message_id)
+                seen.update(message_id for message_id, _ in rows)
+                for start in range(0, len(rows), CLAIM_BATCH):
                     if self.stopping():
                         break
-                    if mailbox_id is not None and mailbox_id in self.blocked:
-                        continue
-                    if self.send_one(message_id, mailbox_id):
-                        done += 1
+                    done += self.send_batch(rows[start:start + CLAIM_BATCH])
         finally:
             for conn in self.connections.values():
                 smtp.quit_quietly(conn)
             self.connections.clear()
         return done
 
-    def send_one(self, message_id: int, mailbox_id: int | None) -> bool:
+    def send_batch(self, rows: list[tuple[int, int | None]]) -> int:
+        """Claim a few messages in one transaction, send each (its DATA marker committed one by one),
+        then record the outcomes in one transaction. A crash before that record leaves them `sending` with
+        their DATA marker: reconciled over the Sent folder, never re-sent blindly."""
         with self.factory() as session:
             now = utcnow()
-            mailbox = session.get(Mailbox, mailbox_id) if mailbox_id is not None else None
-            if mailbox is not None and not self._may_send(session, mailbox, now):
-                self.blocked.add(mailbox.id)
-                return False
-            session.commit()  # end the read: on SQLite the claim must start its transaction with the write
-            message = claim(session, message_id, now, mailbox)
-            if message is None:
-                return False
-            if message == "busy":
-                self.blocked.add(mailbox_id)  # type: ignore[arg-type]
-                return False
-            if mailbox is not None:
-                self.cap_left[mailbox.id] = self.cap_left.get(mailbox.id, 1) - 1
-            if message.transport == "local" or mailbox is None:
-                outcome = self._write_local(session, message)
-            else:
-                outcome = self._send_smtp(session, message, mailbox)
+            plan: list[tuple[int, Mailbox | None]] = []
+            for message_id, mailbox_id in rows:
+                mailbox = None
+                if mailbox_id is not None:
+                    if mailbox_id in self.blocked:
+                        continue
+                    mailbox = self.mailboxes.get(mailbox_id) or session.get(Mailbox, mailbox_id)
+                    if mailbox is None:
+                        continue
+                    self.mailboxes[mailbox_id] = mailbox
+                    if not self._may_send(session, mailbox, now):
+                        self.blocked.add(mailbox_id)
+                        continue
+                plan.append((message_id, mailbox))
+            session.commit()  # end the reads: on SQLite the claims must start their transaction with a write
+            claimed: list[tuple[Message, Mailbox | None]] = []
+            for message_id, mailbox in plan:
+                if mailbox is not None:
+                    if mailbox.id in self.blocked or (mailbox.daily_cap and self.cap_left.get(mailbox.id, 1) <= 0):
+                        self.blocked.add(mailbox.id)
+                        continue
+                    mailbox = session.merge(mailbox, load=False)
+                result = claim(session, message_id, now, mailbox, commit=False)
+                if result == "busy":
+                    self.blocked.add(mailbox.id)  # type: ignore[union-attr]
+                    continue
+                if isinstance(result, Message):
+                    if mailbox is not None:
+                        self.cap_left[mailbox.id] = self.cap_left.get(mailbox.id, 1) - 1
+                    claimed.append((result, mailbox))
             session.commit()
-            begin_write(session, message.id)
-            finish(session, message, outcome, self.settings, self.secret)
+            outcomes: list[tuple[Message, smtp.Outcome]] = []
+            for i, (message, mailbox) in enumerate(claimed):
+                if self.stopping() and outcomes:
+                    _unclaim(session, [m.id for m, _ in claimed[i:]])
+                    session.commit()
+                    break
+                if message.transport == "local" or mailbox is None:
+                    outcomes.append((message, self._write_local(session, message)))
+                else:
+                    outcomes.append((message, self._send_smtp(session, message, mailbox)))
+            if not outcomes:
+                return 0
+            begin_write(session, outcomes[0][0].id)
+            for message, outcome in outcomes:
+                finish(session, message, outcome, self.settings, self.secret)
             session.commit()
-            return outcome.kind == "sent"
+            return sum(1 for _, outcome in outcomes if outcome.kind == "sent")
 
     def _may_send(self, session: Session, mailbox: Mailbox, now: datetime) -> bool:
         if not mailbox.is_active or not in_window(mailbox, now):
@@ -132,7 +162,7 @@ class Sender:
             body_text=message.body_text, body_html=message.body_html, in_reply_to=message.in_reply_to,
             references=message.references, date=utcnow(),
             unsubscribe_url=unsubscribe_url(self.settings, self.secret, message.message_id))
-        return email.as_bytes()
+        return smtp.as_bytes(email)
 
     def _send_smtp(self, session: Session, message: Message, mailbox: Mailbox) -> smtp.Outcome:
         try:
@@ -190,17 +220,18 @@ def due(session: Session, now: datetime, limit: int, exclude: set[int] | None = 
     return [(mid, box) for mid, box in session.execute(query) if not exclude or mid not in exclude][:limit]
 
 
-def claim(session: Session, message_id: int, now: datetime, mailbox: Mailbox | None) -> Message | str | None:
+def claim(session: Session, message_id: int, now: datetime, mailbox: Mailbox | None, *,
+          commit: bool = True) -> Message | str | None:
     """scheduled → sending with a conditional update; None if another worker had it or it must not go.
 
     In the same transaction: the mailbox's spacing slot ("busy" if taken) and every stop condition.
+    With commit=False the caller commits (several claims in one transaction).
     """
     result = session.execute(update(Message)
                              .where(Message.id == message_id, Message.status == "scheduled", Message.send_at <= now)
                              .values(status="sending", claimed_at=now, attempts=Message.attempts + 1,
                                      data_started_at=None))
     if result.rowcount != 1:  # type: ignore[attr-defined]
-        session.rollback()
         return None
     if mailbox is not None and (mailbox.min_spacing_seconds or mailbox.jitter_seconds):
         gap = mailbox.min_spacing_seconds + random.uniform(0, mailbox.jitter_seconds)
@@ -209,45 +240,64 @@ def claim(session: Session, message_id: int, now: datetime, mailbox: Mailbox | N
                                       or_(Mailbox.next_send_at.is_(None), Mailbox.next_send_at <= now))
                                .values(next_send_at=now + timedelta(seconds=gap)))
         if slot.rowcount != 1:  # type: ignore[attr-defined]
-            session.rollback()
+            _unclaim(session, [message_id])
             return "busy"
-    message = session.get(Message, message_id, populate_existing=True)
-    assert message is not None
-    session.refresh(message.enrollment)
-    verdict = _stop_check(session, message, now)
+    info = session.execute(
+        select(Enrollment.status, Enrollment.stop_reason, Enrollment.paused_until, CampaignMail.is_paused,
+               Campaign.status.label("campaign_status"), Prospect.stage, Message.to_email)
+        .select_from(Message)
+        .join(Enrollment, Enrollment.id == Message.enrollment_id)
+        .join(Campaign, Campaign.id == Message.campaign_id)
+        .join(Prospect, Prospect.id == Message.prospect_id)
+        .outerjoin(CampaignMail, CampaignMail.campaign_id == Message.campaign_id)
+        .where(Message.id == message_id)).one()
+    verdict = _stop_check(session, info, now)
     if verdict is None:
-        session.commit()
+        message = session.get(Message, message_id, populate_existing=True)
+        if commit:
+            session.commit()
         return message
     kind, value = verdict
     if kind == "wait":
-        session.rollback()
+        _unclaim(session, [message_id])
+        if commit:
+            session.commit()
         return None
+    message = session.get(Message, message_id, populate_existing=True)
+    assert message is not None
     if kind == "postpone":
         message.status, message.send_at = "scheduled", value  # type: ignore[assignment]
         message.attempts -= 1
     else:
+        session.refresh(message.enrollment)
+        session.refresh(message.prospect)
         _cancel_claimed(session, message, str(value))
-    session.commit()
+    session.flush()
+    if commit:
+        session.commit()
     return None
 
 
-def _stop_check(session: Session, message: Message, now: datetime) -> tuple[str, object] | None:
-    enrollment = message.enrollment
-    if enrollment.status != "active":
-        return "cancel", f"sequence {enrollment.status}" + (f" ({enrollment.stop_reason})"
-                                                             if enrollment.stop_reason else "")
-    config = session.get(CampaignMail, message.campaign_id, populate_existing=True)
-    campaign_status = session.scalar(select(Campaign.status).where(Campaign.id == message.campaign_id))
-    if (config is not None and config.is_paused) or campaign_status != "active":
+def _unclaim(session: Session, message_ids: list[int]) -> None:
+    """Give back claims on which no SMTP traffic started."""
+    session.execute(update(Message).where(Message.id.in_(message_ids), Message.status == "sending",
+                                          Message.data_started_at.is_(None))
+                    .values(status="scheduled", attempts=Message.attempts - 1)
+                    .execution_options(synchronize_session=False))
+
+
+def _stop_check(session: Session, info: Any, now: datetime) -> tuple[str, object] | None:
+    if info.status != "active":
+        return "cancel", f"sequence {info.status}" + (f" ({info.stop_reason})" if info.stop_reason else "")
+    if info.is_paused or info.campaign_status != "active":
         return "wait", None
-    if enrollment.paused_until is not None and enrollment.paused_until > now:
-        return "postpone", enrollment.paused_until
-    reason = suppression_reason(session, message.to_email)
+    if info.paused_until is not None and info.paused_until > now:
+        return "postpone", info.paused_until
+    reason = suppression_reason(session, info.to_email)
     if reason:
         return "stop", reason
-    session.refresh(message.prospect)
-    if message.prospect.stage not in EARLY_STAGES:
-        return "stop", f"the prospect moved to stage {message.prospect.stage}"
+    if info.stage not in EARLY_STAGES:
+        return "stop", f"the prospect moved to stage {info.stage}"
     return None
 
 
@@ -336,7 +386,8 @@ def mark_sent(session: Session, message: Message, when: datetime, settings: dict
     record(session, message.prospect, "email_sent", f"Sent step {message.step} “{message.subject}” to "
            f"{message.to_email} from {where}", details={"message_id": message.message_id, "detail": detail})
     if message.prospect.stage in ("new", "qualified"):
-        move_prospect(session, message.prospect, "contacted", reason="first email sent")
+        # the end of the column, without a max() query per message
+        move_prospect(session, message.prospect, "contacted", reason="first email sent", position=when.timestamp())
     schedule_next(session, message, when, settings, secret)
 
 
@@ -345,12 +396,11 @@ def schedule_next(session: Session, message: Message, when: datetime, settings: 
     enrollment = message.enrollment
     if enrollment.status != "active":
         return
-    steps = enrollment.sequence.steps
-    following = [s for s in steps if s.position == message.step + 1]
-    if not following:
+    step = session.scalar(select(SequenceStep).where(SequenceStep.sequence_id == enrollment.sequence_id,
+                                                     SequenceStep.position == message.step + 1))
+    if step is None:
         enrollment.status = "finished"
         return
-    step = following[0]
     if session.scalar(select(Message.id).where(Message.enrollment_id == enrollment.id,
                                                Message.step == step.position)) is not None:
         return  # a resend (after a soft bounce) keeps the follow-up already scheduled

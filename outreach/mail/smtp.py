@@ -6,8 +6,12 @@ import smtplib
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.policy import SMTP as SMTP_POLICY
+from email.charset import QP, Charset
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.policy import compat32
 from email.utils import format_datetime, formataddr
 
 from outreach.mail.headers import check_header
@@ -138,18 +142,37 @@ def _quit(conn: smtplib.SMTP) -> None:
         conn.close()
 
 
+def _header(value: str) -> str:
+    return value if value.isascii() else Header(value, "utf-8").encode()
+
+
 def build_message(*, message_id: str, from_email: str, from_name: str, to_email: str, to_name: str, subject: str,
                   body_text: str, body_html: str, in_reply_to: str, references: str, unsubscribe_url: str,
-                  date: object) -> EmailMessage:
-    """The RFC 5322 message; header values are checked for CR/LF/NUL first."""
+                  date: object) -> Message:
+    """The RFC 5322 message; header values are checked for CR/LF/NUL first.
+
+    Built with the compat32 classes, which are several times faster than EmailMessage for this fixed shape.
+    """
     for name, value in (("sender name", from_name), ("sender address", from_email), ("recipient name", to_name),
                         ("recipient address", to_email), ("subject", subject), ("In-Reply-To", in_reply_to),
                         ("References", references), ("unsubscribe URL", unsubscribe_url)):
         check_header(name, value)
-    msg = EmailMessage(policy=SMTP_POLICY.clone(max_line_length=998))
-    msg["From"] = formataddr((from_name, from_email)) if from_name else from_email
-    msg["To"] = formataddr((to_name, to_email)) if to_name else to_email
-    msg["Subject"] = subject
+    footer = f"\n\n--\nIf you would rather not hear from me again: {unsubscribe_url}\n"
+    text = MIMEText(body_text.rstrip("\n") + footer, "plain", _QP_UTF8)
+    msg: Message
+    if body_html:
+        from markupsafe import escape
+
+        msg = MIMEMultipart("alternative")
+        msg.attach(text)
+        msg.attach(MIMEText(body_html + f'<p style="color:#888;font-size:12px">If you would rather not hear from '
+                                        f'me again, <a href="{escape(unsubscribe_url)}">unsubscribe</a>.</p>',
+                            "html", _QP_UTF8))
+    else:
+        msg = text
+    msg["From"] = formataddr((from_name, from_email), charset="utf-8") if from_name else from_email
+    msg["To"] = formataddr((to_name, to_email), charset="utf-8") if to_name else to_email
+    msg["Subject"] = _header(subject)
     msg["Date"] = format_datetime(date)  # type: ignore[arg-type]
     msg["Message-ID"] = f"<{message_id}>"
     if in_reply_to:
@@ -158,12 +181,14 @@ def build_message(*, message_id: str, from_email: str, from_name: str, to_email:
         msg["References"] = " ".join(f"<{r}>" for r in references.split())
     msg["List-Unsubscribe"] = f"<{unsubscribe_url}>"
     msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    footer = f"\n\n--\nIf you would rather not hear from me again: {unsubscribe_url}\n"
-    msg.set_content(body_text.rstrip("\n") + footer)
-    if body_html:
-        from markupsafe import escape
-
-        msg.add_alternative(body_html + f'<p style="color:#888;font-size:12px">If you would rather not hear from '
-                                        f'me again, <a href="{escape(unsubscribe_url)}">unsubscribe</a>.</p>',
-                            subtype="html")
     return msg
+
+
+def as_bytes(msg: Message) -> bytes:
+    """The wire form: CRLF line ends, headers unfolded up to the RFC 5322 limit of 998 characters."""
+    return msg.as_bytes(policy=_WIRE)
+
+
+_WIRE = compat32.clone(linesep="\r\n", max_line_length=998)
+_QP_UTF8 = Charset("utf-8")
+_QP_UTF8.body_encoding = QP

@@ -147,10 +147,10 @@ class Dovecot:
             conn.logout()
 
 
-@pytest.fixture(scope="session")
-def dovecot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dovecot]:
+def start_dovecot() -> tuple[Dovecot, Callable[[], None]]:
+    """A Dovecot IMAP server on loopback in a temp dir, and the function that stops it."""
     if shutil.which("dovecot") is None:
-        pytest.fail("dovecot is not installed (apt-get install dovecot-imapd)")
+        raise RuntimeError("dovecot is not installed (apt-get install dovecot-imapd)")
     base = Path(tempfile.mkdtemp(prefix="outreach-dovecot-"))  # pytest's own temp root is 0700
     os.chmod(base, 0o755)
     home = base / "home"
@@ -215,13 +215,23 @@ service anvil {{
                 raise RuntimeError((base / "dovecot.log").read_text() if (base / "dovecot.log").exists()
                                    else "dovecot did not start") from None
             time.sleep(0.1)
-    try:
-        yield server
-    finally:
+
+    def stop() -> None:
         pid = (base / "run" / "master.pid").read_text().strip()
         subprocess.run(["kill", pid], check=False)
         out.close()
         shutil.rmtree(base, ignore_errors=True)
+
+    return server, stop
+
+
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[Dovecot]:
+    server, stop = start_dovecot()
+    try:
+        yield server
+    finally:
+        stop()
 
 
 @pytest.fixture

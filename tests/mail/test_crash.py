@@ -41,7 +41,7 @@ def test_killing_the_sender_at_random_points_never_sends_a_message_twice(
         app, db, smtp_sink, imap_server, make_mailbox, outreach_campaign, make_sequence):
     rng = random.Random(20261125)
     mailbox = make_mailbox(smtp_sink, imap_server)
-    campaign, prospects = outreach_campaign(mailbox, n=30, sequence=make_sequence(
+    campaign, prospects = outreach_campaign(mailbox, n=60, sequence=make_sequence(
         [("Hello {{ contact.first_name }}", "Hi {{ contact.first_name }}", 0)]))
     settings = app.extensions["outreach"].settings
     enroll_prospects(db, campaign, [p.id for p in prospects], settings, signing_secret(settings))
@@ -62,11 +62,11 @@ def test_killing_the_sender_at_random_points_never_sends_a_message_twice(
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         if round_ < 6:
             # kill at a random moment of this run, or right after the server took a message
-            if rng.random() < 0.5:
-                timer = threading.Timer(rng.uniform(0.3, 1.5), proc.send_signal, (signal.SIGKILL,))
+            if rng.random() < 0.3:
+                timer = threading.Timer(rng.uniform(0.2, 1.0), proc.send_signal, (signal.SIGKILL,))
                 timer.start()
             else:
-                target = len(smtp_sink.received) + rng.randint(1, 4)
+                target = len(smtp_sink.received) + rng.randint(1, 8)
                 smtp_sink.on_accept = _kill_after(file_in_sent, smtp_sink, target, proc)
         _out, err = proc.communicate(timeout=120)
         smtp_sink.on_accept = file_in_sent
