@@ -219,13 +219,16 @@ def prospect_csv_rows(session: Session, query: Select[tuple[Prospect]]) -> Itera
     """Rows for the CSV export, streamed 1,000 at a time (one tags query per thousand rows)."""
     clients = dict(session.execute(select(Client.id, Client.name)).all())
     result = session.scalars(query.execution_options(yield_per=1000))
-    for chunk in result.partitions():
-        for p in chunk:
-            yield (p.campaign.name, clients.get(p.campaign.client_id, ""), p.site.domain, p.page_url, p.stage,
-                   p.contact.email if p.contact else "", p.contact.name if p.contact else "",
-                   p.owner.email if p.owner else "", ", ".join(t.name for t in p.tags),
-                   p.site.domain_rating, p.site.domain_authority, p.site.authority_score,
-                   p.site.organic_traffic, p.created_at.isoformat(), p.stage_changed_at.isoformat())
+    try:
+        for chunk in result.partitions():
+            for p in chunk:
+                yield (p.campaign.name, clients.get(p.campaign.client_id, ""), p.site.domain, p.page_url,
+                       p.stage, p.contact.email if p.contact else "", p.contact.name if p.contact else "",
+                       p.owner.email if p.owner else "", ", ".join(t.name for t in p.tags),
+                       p.site.domain_rating, p.site.domain_authority, p.site.authority_score,
+                       p.site.organic_traffic, p.created_at.isoformat(), p.stage_changed_at.isoformat())
+    finally:
+        result.close()
 
 
 # --- sites and contacts ------------------------------------------------------------------------

@@ -1,19 +1,19 @@
 """Prospect, site and contact lists: filter, search, sort, paginate, bulk actions, CSV export."""
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, stream_with_context, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from outreach.campaigns import listing, service
 from outreach.lib.clock import utcnow
 from outreach.models import Campaign, Prospect, Tag, User
 from outreach.web.auth import campaign_or_404, can_view_client, staff_required
-from outreach.web.state import db_session
+from outreach.web.state import app_state, db_session
 
 bp = Blueprint("lists", __name__)
 
@@ -57,19 +57,26 @@ def campaign_prospects(campaign_id: int) -> str:
     return _render_prospects(campaign_or_404(campaign_id))
 
 
-def _csv_response(header: Sequence[str], rows: Iterator[Sequence[Any]], name: str) -> Response:
+def _csv_response(header: Sequence[str], rows: Callable[[Session], Iterator[Sequence[Any]]], name: str) -> Response:
+    """Stream rows as CSV from a session of its own (the request's is closed before streaming starts)."""
+    factory = app_state().sessionmaker
+
     def generate() -> Iterator[str]:
-        yield "\ufeff" + listing.csv_line(header)
-        buffer: list[str] = []
-        for row in rows:
-            buffer.append(listing.csv_line(row))
-            if len(buffer) >= 500:
-                yield "".join(buffer)
-                buffer = []
-        yield "".join(buffer)
+        session = factory()
+        try:
+            yield "\ufeff" + listing.csv_line(header)
+            buffer: list[str] = []
+            for row in rows(session):
+                buffer.append(listing.csv_line(row))
+                if len(buffer) >= 500:
+                    yield "".join(buffer)
+                    buffer = []
+            yield "".join(buffer)
+        finally:
+            session.close()
 
     filename = f"{name}-{utcnow():%Y%m%d-%H%M}.csv"
-    return Response(stream_with_context(generate()), mimetype="text/csv",
+    return Response(generate(), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"',
                              "Cache-Control": "no-store"})
 
@@ -79,7 +86,7 @@ def _csv_response(header: Sequence[str], rows: Iterator[Sequence[Any]], name: st
 def export_prospects() -> Response:
     f = _prospect_filters()
     query = listing.prospect_query(f, client_ids=_client_scope())
-    return _csv_response(listing.PROSPECT_CSV_HEADER, listing.prospect_csv_rows(db_session(), query), "prospects")
+    return _csv_response(listing.PROSPECT_CSV_HEADER, lambda s: listing.prospect_csv_rows(s, query), "prospects")
 
 
 @bp.route("/campaigns/<int:campaign_id>/prospects/export.csv")
@@ -88,7 +95,7 @@ def export_campaign_prospects(campaign_id: int) -> Response:
     campaign = campaign_or_404(campaign_id)
     f = _prospect_filters()
     query = listing.prospect_query(f, campaign_id=campaign.id, client_ids=_client_scope())
-    return _csv_response(listing.PROSPECT_CSV_HEADER, listing.prospect_csv_rows(db_session(), query),
+    return _csv_response(listing.PROSPECT_CSV_HEADER, lambda s: listing.prospect_csv_rows(s, query),
                          f"campaign-{campaign.id}-prospects")
 
 
@@ -141,13 +148,13 @@ def export_sites() -> Response:
     f = listing.parse_filters(request.args, sorts=list(listing.SITE_SORTS), default_sort="domain")
     query = listing.site_query(f).execution_options(yield_per=1000)
 
-    def rows() -> Iterator[Sequence[Any]]:
-        for site, prospects, active, contacts in db_session().execute(query):
+    def rows(session: Session) -> Iterator[Sequence[Any]]:
+        for site, prospects, active, contacts in session.execute(query):
             yield (site.domain, site.domain_rating, site.domain_authority, site.authority_score,
                    site.organic_traffic, prospects, active, contacts, site.created_at.isoformat())
 
     return _csv_response(("domain", "domain_rating", "domain_authority", "authority_score", "organic_traffic",
-                          "prospects", "active_prospects", "contacts", "created_at"), rows(), "sites")
+                          "prospects", "active_prospects", "contacts", "created_at"), rows, "sites")
 
 
 @bp.route("/contacts")
@@ -164,13 +171,13 @@ def export_contacts() -> Response:
     f = listing.parse_filters(request.args, sorts=list(listing.CONTACT_SORTS), default_sort="email")
     query = listing.contact_query(f).execution_options(yield_per=1000)
 
-    def rows() -> Iterator[Sequence[Any]]:
-        for contact, prospects, active in db_session().execute(query):
+    def rows(session: Session) -> Iterator[Sequence[Any]]:
+        for contact, prospects, active in session.execute(query):
             yield (contact.email, contact.name, contact.site.domain if contact.site else "", contact.status,
                    contact.status_reason, prospects, active, contact.created_at.isoformat())
 
     return _csv_response(("email", "name", "domain", "status", "status_reason", "prospects",
-                          "active_prospects", "created_at"), rows(), "contacts")
+                          "active_prospects", "created_at"), rows, "contacts")
 
 
 @bp.app_template_global()

@@ -3,16 +3,18 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
-from outreach.campaigns import service
+from outreach.campaigns import listing, service
 from outreach.campaigns.forms import KIND_LABELS, CampaignForm, ClientForm, NoteForm, ProspectForm
-from outreach.models import Activity, Campaign, Client, Prospect, User
+from outreach.models import Activity, Campaign, Client, Contact, Prospect, Site, Tag, User
+from outreach.models.campaigns import prospect_tags
 from outreach.web.auth import campaign_or_404, can_view_client, prospect_or_404, staff_required
 from outreach.web.forms import options
 from outreach.web.state import db_session
+from outreach.web.templating import STAGE_LABELS
 
 bp = Blueprint("campaigns", __name__)
 
@@ -157,16 +159,42 @@ def edit_campaign(campaign_id: int) -> str | Response:
 @login_required
 def board(campaign_id: int) -> str:
     campaign = campaign_or_404(campaign_id)
-    prospects = db_session().scalars(
-        select(Prospect).where(Prospect.campaign_id == campaign.id)
-        .options(selectinload(Prospect.site), selectinload(Prospect.contact),
-                 selectinload(Prospect.owner), selectinload(Prospect.tags))
-        .order_by(Prospect.position, Prospect.id)).all()
+    session = db_session()
+    f = listing.parse_filters(request.args, sorts=[], default_sort="")
+    query = (select(Prospect).where(Prospect.campaign_id == campaign.id)
+             .options(selectinload(Prospect.site), selectinload(Prospect.contact),
+                      selectinload(Prospect.owner), selectinload(Prospect.tags))
+             .order_by(Prospect.position, Prospect.id))
+    query = _board_filters(query, f)
     columns: dict[str, list[Prospect]] = {}
-    for prospect in prospects:
+    for prospect in session.scalars(query):
         columns.setdefault(prospect.stage, []).append(prospect)
-    return render_template("campaigns/board.html", campaign=campaign, columns=columns,
-                           form=ProspectForm(), kind_labels=KIND_LABELS)
+    has_any = bool(columns) or session.scalar(
+        select(Prospect.id).where(Prospect.campaign_id == campaign.id).limit(1)) is not None
+    users = session.scalars(select(User).where(User.role != "client_viewer", User.is_active)
+                            .order_by(User.name, User.email)).all()
+    tags = session.scalars(select(Tag.name).join(prospect_tags).join(Prospect)
+                           .where(Prospect.campaign_id == campaign.id).distinct().order_by(Tag.name)).all()
+    return render_template("campaigns/board.html", campaign=campaign, columns=columns, f=f, users=users,
+                           tags=tags, has_any=has_any, form=ProspectForm(), kind_labels=KIND_LABELS)
+
+
+def _board_filters(query: Select[tuple[Prospect]], f: listing.ListFilters) -> Select[tuple[Prospect]]:
+    if f.tag:
+        query = query.where(Prospect.id.in_(select(prospect_tags.c.prospect_id).join(Tag)
+                                            .where(Tag.name == f.tag)))
+    if f.owner == "none":
+        query = query.where(Prospect.owner_id.is_(None))
+    elif f.owner:
+        query = query.where(Prospect.owner_id == int(f.owner))
+    if f.q:
+        pattern = listing._like(f.q)
+        query = query.where(or_(
+            Prospect.site_id.in_(select(Site.id).where(func.lower(Site.domain).like(pattern, escape="\\"))),
+            Prospect.contact_id.in_(select(Contact.id).where(or_(
+                func.lower(Contact.email).like(pattern, escape="\\"),
+                func.lower(Contact.name).like(pattern, escape="\\"))))))
+    return query
 
 
 @bp.route("/campaigns/<int:campaign_id>/prospects/new", methods=["GET", "POST"])
@@ -208,22 +236,31 @@ def prospect(prospect_id: int) -> str:
 
 @bp.post("/prospects/<int:prospect_id>/stage")
 @staff_required
-def move(prospect_id: int) -> str | Response | tuple[str, int]:
+def move(prospect_id: int) -> str | Response | tuple[str, int] | tuple[dict[str, object], int]:
     prospect = prospect_or_404(prospect_id, edit=True)
     session = db_session()
+    wants_json = request.accept_mimetypes.best == "application/json"
     try:
-        service.move_prospect(session, prospect, request.form.get("stage", ""), actor=current_user,
-                              position=request.form.get("position", type=float))
+        changed = service.move_prospect(session, prospect, request.form.get("stage", ""), actor=current_user,
+                                        position=request.form.get("position", type=float))
     except service.CampaignError as exc:
+        if wants_json:
+            return {"error": str(exc)}, 400
         if request.headers.get("HX-Request"):
             return str(exc), 400
         flash(str(exc), "error")
         return redirect(url_for("campaigns.prospect", prospect_id=prospect.id))
     session.commit()
+    if wants_json:
+        return {"id": prospect.id, "stage": prospect.stage, "position": prospect.position,
+                "changed": changed, "label": STAGE_LABELS[prospect.stage]}, 200
     if request.headers.get("HX-Request"):
         return render_template("campaigns/_card.html", p=prospect)
-    flash(f"Moved to {prospect.stage}.", "success")
-    return redirect(request.form.get("next") or url_for("campaigns.prospect", prospect_id=prospect.id))
+    flash(f"Moved {prospect.site.domain} to {STAGE_LABELS[prospect.stage]}.", "success")
+    next_url = request.form.get("next", "")
+    if not (next_url.startswith("/") and not next_url.startswith("//") and "\\" not in next_url):
+        next_url = url_for("campaigns.prospect", prospect_id=prospect.id)
+    return redirect(next_url)
 
 
 @bp.post("/prospects/<int:prospect_id>/notes")

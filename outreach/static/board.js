@@ -1,0 +1,152 @@
+// The pipeline board: drag cards between and within columns, or use "Move to…"; no page reload.
+(function () {
+  "use strict";
+  var board = document.querySelector('.board[data-editable="1"]');
+  if (!board) { return; }
+  board.classList.add("js");
+  var statusBox = document.querySelector(".board-status");
+  var dragged = null;
+  var origin = null;  // {parent, next} to put a card back when the server refuses the move
+  var dropped = false;
+
+  function say(text, isError) {
+    if (!statusBox) { return; }
+    statusBox.textContent = text;
+    statusBox.className = "board-status " + (isError ? "flash flash-error" : "flash flash-success");
+  }
+
+  function recount() {
+    board.querySelectorAll(".column").forEach(function (column) {
+      var count = column.querySelector(".count");
+      if (count) { count.textContent = column.querySelectorAll(".pcard").length; }
+    });
+  }
+
+  function positionOf(card) {
+    var prev = card.previousElementSibling;
+    var next = card.nextElementSibling;
+    var p = prev ? parseFloat(prev.getAttribute("data-position")) : null;
+    var n = next ? parseFloat(next.getAttribute("data-position")) : null;
+    if (p !== null && n !== null) { return (p + n) / 2; }
+    if (p !== null) { return p + 1; }
+    if (n !== null) { return n - 1; }
+    return 1;
+  }
+
+  function post(card, stage, position) {
+    var body = new URLSearchParams();
+    body.set("stage", stage);
+    if (position !== null) { body.set("position", String(position)); }
+    return fetch(card.getAttribute("data-move-url"), {
+      method: "POST",
+      credentials: "same-origin",
+      headers: {"X-CSRFToken": window.outreachCsrf ? window.outreachCsrf() : "", "Accept": "application/json"},
+      body: body
+    }).then(function (response) {
+      return response.json().catch(function () { return {error: "the server answered " + response.status}; })
+        .then(function (data) {
+          if (!response.ok) { throw new Error(data.error || ("the server answered " + response.status)); }
+          return data;
+        });
+    });
+  }
+
+  function applied(card, data) {
+    card.setAttribute("data-stage", data.stage);
+    card.setAttribute("data-position", data.position);
+    var select = card.querySelector(".moveto select");
+    if (select) {
+      Array.prototype.forEach.call(select.options, function (option) {
+        option.hidden = option.value === data.stage;
+      });
+      select.selectedIndex = 0;
+    }
+    recount();
+  }
+
+  function move(card, stage, position, restore) {
+    card.classList.add("saving");
+    var domain = card.querySelector(".domain").textContent;
+    return post(card, stage, position).then(function (data) {
+      applied(card, data);
+      say(data.changed ? domain + " moved to " + data.label + "." : domain + " reordered.", false);
+    }).catch(function (error) {
+      restore();
+      recount();
+      say("Could not move " + domain + ": " + error.message, true);
+    }).then(function () { card.classList.remove("saving"); });
+  }
+
+  board.addEventListener("dragstart", function (event) {
+    var card = event.target.closest && event.target.closest(".pcard");
+    if (!card) { return; }
+    dragged = card;
+    dropped = false;
+    origin = {parent: card.parentNode, next: card.nextElementSibling};
+    event.dataTransfer.effectAllowed = "move";
+    event.dataTransfer.setData("text/plain", card.getAttribute("data-id"));
+    window.setTimeout(function () { card.classList.add("dragging"); }, 0);
+  });
+
+  function insertionPoint(cards, y) {
+    var items = cards.querySelectorAll(".pcard:not(.dragging)");
+    for (var i = 0; i < items.length; i++) {
+      var box = items[i].getBoundingClientRect();
+      if (y < box.top + box.height / 2) { return items[i]; }
+    }
+    return null;
+  }
+
+  board.addEventListener("dragover", function (event) {
+    var column = event.target.closest && event.target.closest(".column");
+    if (!column || !dragged) { return; }
+    event.preventDefault();
+    event.dataTransfer.dropEffect = "move";
+    board.querySelectorAll(".drop-target").forEach(function (c) { if (c !== column) { c.classList.remove("drop-target"); } });
+    column.classList.add("drop-target");
+    var cards = column.querySelector(".cards");
+    var before = insertionPoint(cards, event.clientY);
+    if (before !== dragged && (before !== dragged.nextElementSibling || dragged.parentNode !== cards)) {
+      cards.insertBefore(dragged, before);
+    }
+  });
+
+  board.addEventListener("drop", function (event) {
+    var column = event.target.closest && event.target.closest(".column");
+    if (!column || !dragged) { return; }
+    event.preventDefault();
+    dropped = true;
+    var card = dragged;
+    var back = origin;
+    column.classList.remove("drop-target");
+    var stage = column.getAttribute("data-stage");
+    var samePlace = card.parentNode === back.parent && card.nextElementSibling === back.next;
+    if (samePlace) { return; }
+    move(card, stage, positionOf(card), function () { back.parent.insertBefore(card, back.next); });
+  });
+
+  board.addEventListener("dragend", function () {
+    if (dragged) {
+      dragged.classList.remove("dragging");
+      if (!dropped && origin) { origin.parent.insertBefore(dragged, origin.next); }
+    }
+    board.querySelectorAll(".drop-target").forEach(function (c) { c.classList.remove("drop-target"); });
+    dragged = null;
+    recount();
+  });
+
+  // "Move to…": the keyboard and touch fallback
+  board.addEventListener("change", function (event) {
+    var select = event.target;
+    if (!select.matches(".moveto select") || !select.value) { return; }
+    var card = select.closest(".pcard");
+    var column = board.querySelector('.column[data-stage="' + select.value + '"] .cards');
+    var back = {parent: card.parentNode, next: card.nextElementSibling};
+    if (column) { column.appendChild(card); }
+    move(card, select.value, null, function () { back.parent.insertBefore(card, back.next); })
+      .then(function () { var s = card.querySelector(".moveto select"); if (s) { s.focus(); } });
+  });
+  board.querySelectorAll(".pcard").forEach(function (card) {
+    applied(card, {stage: card.getAttribute("data-stage"), position: card.getAttribute("data-position")});
+  });
+})();
