@@ -439,3 +439,23 @@ def recover_stale(session: Session, settings: dict[str, dict[str, Any]], *, leas
             counts["unknown"] += 1
     session.flush()
     return counts
+
+
+def resolve_unknown(session: Session, message: Message, action: str, settings: dict[str, dict[str, Any]],
+                    actor_name: str) -> None:
+    """A person decides what an `unknown` message became: "sent" (they saw it went) or "resend"."""
+    from outreach.mail.mailboxes import MailError
+
+    if message.status != "unknown":
+        raise MailError(f"only a message whose delivery is unknown can be resolved (this one is {message.status})")
+    if action == "sent":
+        mark_sent(session, message, message.data_started_at or utcnow(), settings, signing_secret(settings),
+                  f"marked as sent by {actor_name}")
+    elif action == "resend":
+        message.status, message.send_at, message.data_started_at = "scheduled", utcnow(), None
+        record(session, message.prospect, "email_resend",
+               f"{actor_name} chose to send “{message.subject}” again (same Message-ID)",
+               details={"message_id": message.message_id})
+    else:
+        raise MailError(f"unknown action {action!r}")
+    session.flush()

@@ -13,7 +13,7 @@ from outreach.lib.clock import utcnow
 from outreach.mail import imap, sequences, smtp
 from outreach.mail.forms import CampaignMailForm, MailboxForm, TemplateForm
 from outreach.mail.mailboxes import MailboxInput, MailError, imap_password, save_mailbox, sent_today, smtp_account
-from outreach.mail.outbox import local_path
+from outreach.mail.outbox import local_path, resolve_unknown
 from outreach.mail.render import VARIABLES, RenderError
 from outreach.mail.unsubscribe import read_token, signing_secret, unsubscribe, unsubscribe_url
 from outreach.models import Prospect
@@ -303,6 +303,24 @@ def cancel(prospect_id: int) -> Response:
     else:
         flash(f"{prospect.site.domain} has no running sequence.", "info")
     return redirect(request.form.get("next") or url_for("mail.campaign", campaign_id=prospect.campaign_id))
+
+
+@bp.route("/mail/messages/<int:message_id>/resolve", methods=["POST"])
+@staff_required
+def resolve(message_id: int) -> Response:
+    session = db_session()
+    message = session.get(Message, message_id)
+    if message is None:
+        abort(404)
+    campaign_or_404(message.campaign_id, edit=True)
+    try:
+        resolve_unknown(session, message, request.form.get("action", ""), settings(), current_user.display_name)
+    except MailError as exc:
+        flash(str(exc), "error")
+    else:
+        session.commit()
+        flash("Marked as sent." if message.status == "sent" else "It will be sent again on the next tick.", "success")
+    return redirect(url_for("mail.campaign", campaign_id=message.campaign_id))
 
 
 # --- unsubscribe (no login, no cookies, no CSRF: the signed token is the authority) ---------------

@@ -294,3 +294,23 @@ def test_a_sender_that_is_told_to_stop_finishes_the_current_message_and_returns(
     assert sent == 1
     assert len(messages(db, "scheduled")) == 3  # two first emails and one follow-up
     assert db.scalar(select(Mailbox.id)) == mailbox.id
+
+
+def test_a_person_resolves_an_unknown_message_from_the_queue(app, db, smtp_sink, make_mailbox, outreach_campaign,
+                                                             job_context, team, login):
+    mailbox = make_mailbox(smtp_sink)
+    campaign, prospects = outreach_campaign(mailbox, n=2)
+    smtp_sink.data_faults.extend(["drop", "drop"])
+    enroll(db, app, campaign, prospects, now=datetime.now(UTC))
+    send_due(job_context)
+    first, second = messages(db, "unknown")
+    client = login(team["owner"])
+    assert "Send again" in client.get(f"/campaigns/{campaign.id}/outreach").get_data(as_text=True)
+    client.post(f"/mail/messages/{first.id}/resolve", data={"action": "sent"})
+    client.post(f"/mail/messages/{second.id}/resolve", data={"action": "resend"})
+    page = client.post(f"/mail/messages/{first.id}/resolve", data={"action": "resend"}, follow_redirects=True)
+    assert "only a message whose delivery is unknown" in page.get_data(as_text=True)
+    assert send_due(job_context) == 1
+    fresh(db)
+    assert db.get(Message, first.id).status == "sent" and db.get(Message, second.id).status == "sent"
+    assert smtp_sink.ids()[second.message_id] == 2  # a deliberate resend, same Message-ID
