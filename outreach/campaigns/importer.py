@@ -29,9 +29,9 @@ from outreach.models.campaigns import ACTIVE_STAGES
 #: what a column can be mapped to, in the order the preview offers them
 FIELDS = ("url", "email", "name", "domain_rating", "domain_authority", "authority_score", "organic_traffic")
 FIELD_LABELS = {
-    "url": "Page or site URL", "email": "Contact email", "name": "Contact name",
+    "": "— ignore —", "url": "Page or site URL", "email": "Contact email", "name": "Contact name",
     "domain_rating": "DR (Ahrefs)", "domain_authority": "DA (Moz)", "authority_score": "AS (Semrush)",
-    "organic_traffic": "Organic traffic", "": "— ignore —",
+    "organic_traffic": "Organic traffic",
 }
 #: header names per field, best first (compared trimmed, lower-cased, spaces collapsed)
 ALIASES: dict[str, tuple[str, ...]] = {

@@ -1,0 +1,120 @@
+"""CSV import through the web: upload, preview with mapping, import with a row-by-row report."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from outreach.campaigns import service
+from outreach.models import Activity, Prospect, Site
+
+
+def upload(client: FlaskClient, campaign_id: int, data: bytes, name: str = "list.csv") -> Any:
+    return client.post(f"/campaigns/{campaign_id}/import", data={"file": (io.BytesIO(data), name)},
+                       content_type="multipart/form-data")
+
+
+def count(db: Session, model: Any) -> int:
+    db.rollback()
+    return db.scalar(select(func.count()).select_from(model)) or 0
+
+
+def test_it_previews_an_ahrefs_export_with_its_columns_mapped(login: Any, team: dict[str, Any], db: Session,
+                                                              formats: Path) -> None:
+    client = login(team["owner"])
+    campaign = team["campaign"]
+    response = upload(client, campaign.id, (formats / "ahrefs-backlinks.csv").read_bytes(), "ahrefs.csv")
+    assert response.status_code == 302
+    html = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Preview: ahrefs.csv" in html and "UTF-16" in html and "tab-separated" in html
+    assert '<option value="url" selected>' in html and '<option value="domain_rating" selected>' in html
+    assert "www.toolreviews.test/best-widget-tools/" in html
+    assert "Import 10 rows" in " ".join(html.split())
+    assert count(db, Prospect) == 0  # a preview changes nothing
+
+
+def test_it_imports_after_the_user_changes_the_mapping(login: Any, team: dict[str, Any], db: Session) -> None:
+    client = login(team["owner"])
+    campaign = team["campaign"]
+    data = (b"Website,Reach,Rating\n"
+            b"https://one.test/,ann@one.test,10\n"
+            b"not a url,,\n"
+            b"https://two.test/,bad@,20\n"
+            b"https://one.test/again,,\n")
+    preview_url = upload(client, campaign.id, data).headers["Location"]
+    html = client.get(preview_url).get_data(as_text=True)
+    assert '<option value="email" selected>' not in html  # "Reach" is not a known name
+    mapping = {"col-0": "url", "col-1": "email", "col-2": "domain_rating"}
+    html = client.post(preview_url, data={**mapping, "action": "check"}).get_data(as_text=True)
+    assert "bad email" in html and "duplicate in file: one.test is already on line 2" in html
+    html = client.post(preview_url, data={**mapping, "action": "import"}).get_data(as_text=True)
+    assert "Imported 1 prospect from list.csv" in html
+    assert "line 3" not in html  # lines are in their own column
+    assert [">3<" in html, ">4<" in html, ">5<" in html] == [True, True, True]
+    assert "bad URL" in html and "bad email" in html
+    site = db.scalar(select(Site).where(Site.domain == "one.test"))
+    assert site is not None and site.domain_rating == 10.0
+    assert client.get(preview_url).status_code == 302  # the upload is gone once imported
+
+
+def test_a_mapping_without_a_url_column_is_refused_next_to_the_mapping(login: Any, team: dict[str, Any],
+                                                                      db: Session) -> None:
+    client = login(team["owner"])
+    preview_url = upload(client, team["campaign"].id, b"URL,Email\nhttps://a.test/,\n").headers["Location"]
+    html = client.post(preview_url, data={"col-0": "", "col-1": "email", "action": "import"}).get_data(as_text=True)
+    assert "map one column to “Page or site URL”" in html
+    assert count(db, Prospect) == 0
+
+
+def test_conflicts_are_skipped_unless_overridden_with_a_reason(login: Any, team: dict[str, Any], db: Session,
+                                                               make_prospect: Any) -> None:
+    make_prospect(team["other_campaign"], "https://busy.test/")
+    client = login(team["owner"])
+    preview_url = upload(client, team["campaign"].id, b"URL\nhttps://busy.test/x\nhttps://free.test/\n"
+                         ).headers["Location"]
+    html = client.get(preview_url).get_data(as_text=True)
+    assert "busy.test is already in campaign “Other campaign” (stage new)" in html
+    html = client.post(preview_url, data={"col-0": "url", "action": "import", "override": "yes"}
+                       ).get_data(as_text=True)
+    assert "give a reason for the override" in html and count(db, Prospect) == 1
+    html = client.post(preview_url, data={"col-0": "url", "action": "import", "override": "yes",
+                                          "override_reason": "different section"}).get_data(as_text=True)
+    assert "Imported 2 prospects" in html
+    db.rollback()
+    texts = db.scalars(select(Activity.text).where(Activity.kind == "override")).all()
+    assert texts == ["Added despite: busy.test is already in campaign “Other campaign” (stage new). "
+                     "Reason: different section"]
+
+
+def test_without_override_a_conflict_is_reported_as_a_skipped_row(login: Any, team: dict[str, Any],
+                                                                  db: Session) -> None:
+    service.add_suppression(db, "dnc.test", reason="bounced")
+    db.commit()
+    client = login(team["owner"])
+    preview_url = upload(client, team["campaign"].id, b"URL\nhttps://dnc.test/\n").headers["Location"]
+    html = client.post(preview_url, data={"col-0": "url", "action": "import"}).get_data(as_text=True)
+    assert "Imported 0 prospects" in html and "conflict: dnc.test bounced" in html
+    assert count(db, Prospect) == 0
+
+
+def test_an_unreadable_upload_is_refused_next_to_the_field(login: Any, team: dict[str, Any]) -> None:
+    client = login(team["owner"])
+    html = upload(client, team["campaign"].id, b"").get_data(as_text=True)
+    assert "choose a CSV file" not in html and "list.csv: the file is empty" in html
+    html = client.post(f"/campaigns/{team['campaign'].id}/import", data={}).get_data(as_text=True)
+    assert "choose a CSV file to upload" in html
+
+
+def test_an_upload_belongs_to_its_user_and_campaign(login: Any, team: dict[str, Any], app: Any) -> None:
+    client = login(team["owner"])
+    preview_url = upload(client, team["campaign"].id, b"URL\nhttps://a.test/\n").headers["Location"]
+    token = preview_url.rsplit("/", 1)[1]
+    assert client.get(f"/campaigns/{team['other_campaign'].id}/import/{token}").status_code == 404
+    assert client.get(f"/campaigns/{team['campaign'].id}/import/../../etc").status_code == 404
+    other = app.test_client()
+    other.post("/login", data={"email": team["teammate"].email, "password": "correct horse battery"})
+    assert other.get(preview_url).status_code == 404
