@@ -17,7 +17,7 @@ from outreach.mail.outbox import local_path, resolve_unknown
 from outreach.mail.render import VARIABLES, RenderError
 from outreach.mail.unsubscribe import read_token, signing_secret, unsubscribe, unsubscribe_url
 from outreach.models import Prospect
-from outreach.models.mail import CampaignMail, Enrollment, Mailbox, Message, Sequence, Template
+from outreach.models.mail import CampaignMail, Enrollment, Mailbox, Message, Sequence, SequenceStep, Template
 from outreach.web.auth import campaign_or_404, prospect_or_404, staff_required
 from outreach.web.forms import options
 from outreach.web.state import app_state, db_session, settings
@@ -100,6 +100,34 @@ def test_mailbox(mailbox_id: int) -> Response:
         flash("No IMAP account: replies and bounces will not be read, so sequences will not stop by themselves.",
               "info")
     return redirect(url_for("mail.mailbox", mailbox_id=mailbox_id))
+
+
+@bp.route("/mail/<kind>/<int:item_id>/delete", methods=["POST"])
+@staff_required
+def delete(kind: str, item_id: int) -> Response:
+    """Delete a mailbox, template or sequence that nothing uses yet (history keeps what was used)."""
+    session = db_session()
+    model, uses = {
+        "mailboxes": (Mailbox, lambda: session.scalar(select(func.count()).select_from(Message)
+                                                        .where(Message.mailbox_id == item_id))),
+        "templates": (Template, lambda: session.scalar(select(func.count()).select_from(SequenceStep)
+                                                         .where(SequenceStep.template_id == item_id))),
+        "sequences": (Sequence, lambda: session.scalar(select(func.count()).select_from(Enrollment)
+                                                         .where(Enrollment.sequence_id == item_id))),
+    }.get(kind, (None, None))
+    item = session.get(model, item_id) if model else None
+    if item is None or uses is None:
+        abort(404)
+    used = uses()
+    if used:
+        what = {"mailboxes": "messages were sent from it; make it inactive instead",
+                "templates": "sequence steps use it", "sequences": "prospects are enrolled in it"}[kind]
+        flash(f"{item.name} cannot be deleted: {used} {what}.", "error")
+        return redirect(url_for("mail.index"))
+    session.delete(item)  # campaigns that pointed at it fall back to none (ON DELETE SET NULL)
+    session.commit()
+    flash(f"{item.name} deleted.", "success")
+    return redirect(url_for("mail.index"))
 
 
 # --- templates ---------------------------------------------------------------------------------

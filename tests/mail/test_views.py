@@ -214,3 +214,16 @@ def test_a_forged_unsubscribe_token_changes_nothing(app, db, client, sent_messag
     assert client.post(f"/unsubscribe/{tampered}").status_code == 404
     fresh(db)
     assert db.scalar(select(Suppression)) is None
+
+
+def test_a_template_in_use_cannot_be_deleted_but_an_unused_one_can(db, team, login, make_sequence):
+    sequence = make_sequence()
+    used = sequence.steps[0].template_id
+    client = login(team["owner"])
+    page = client.post(f"/mail/templates/{used}/delete", follow_redirects=True).get_data(as_text=True)
+    assert "cannot be deleted: 1 sequence steps use it" in page
+    client.post(f"/mail/sequences/{sequence.id}/delete")
+    client.post(f"/mail/templates/{used}/delete")
+    fresh(db)
+    assert db.get(Template, used) is None
+    assert client.post("/mail/nothing/1/delete").status_code == 404
