@@ -193,6 +193,7 @@ def measure(client: Any, counter: QueryCounter, paths: Callable[[int], str], req
         start = time.perf_counter()
         response = client.get(path)
         body = response.get_data()
+        response.close()  # ends a streamed response's request context, returning its connection
         elapsed = (time.perf_counter() - start) * 1000
         if response.status_code != 200:
             raise SystemExit(f"GET {path} answered {response.status_code}: {body[:300]!r}")
@@ -272,7 +273,9 @@ def run_one(backend: str, scale: float, requests: int, workdir: Path) -> list[Re
         # one full export of every prospect: a download, not a page; reported as rows per second
         start = time.perf_counter()
         counter.count = 0
-        body = client.get("/prospects/export.csv").get_data()
+        response = client.get("/prospects/export.csv")
+        body = response.get_data()
+        response.close()
         elapsed = time.perf_counter() - start
         lines = body.count(b"\n") - 1
         print(f"[{backend} ×{scale:g}] full CSV export: {lines:,} rows, {len(body) / 1e6:.1f} MB in "

@@ -96,9 +96,12 @@ class ProspectFilters:
 
 def prospects_query(user: User, filters: ProspectFilters) -> Select[tuple[Prospect]]:
     """The prospects the user may see that match the filters, with what a listing shows loaded."""
-    query = (select(Prospect).join(Site, Site.id == Prospect.site_id)
-             .options(selectinload(Prospect.site), selectinload(Prospect.contact),
-                      selectinload(Prospect.owner), selectinload(Prospect.tags)))
+    descending = filters.sort.startswith("-")
+    key = filters.sort.lstrip("-")
+    query = select(Prospect).options(selectinload(Prospect.site), selectinload(Prospect.contact),
+                                     selectinload(Prospect.owner), selectinload(Prospect.tags))
+    if filters.metric_ranges or key in ("domain", *METRIC_FIELDS):
+        query = query.join(Site, Site.id == Prospect.site_id)  # only when a filter or the order needs it
     visible = visible_campaign_ids(user)
     if visible is not None:
         query = query.where(Prospect.campaign_id.in_(visible))
@@ -129,8 +132,6 @@ def prospects_query(user: User, filters: ProspectFilters) -> Select[tuple[Prospe
             query = query.where(column >= low)
         if high is not None:
             query = query.where(column <= high)
-    descending = filters.sort.startswith("-")
-    key = filters.sort.lstrip("-")
     column = {"domain": Site.domain, "stage": Prospect.stage, "created_at": Prospect.created_at,
               "updated_at": Prospect.updated_at, "stage_changed_at": Prospect.stage_changed_at,
               **{m: getattr(Site, m) for m in METRIC_FIELDS}}[key]
