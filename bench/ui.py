@@ -248,6 +248,7 @@ def run_one(backend: str, scale: float, requests: int, workdir: Path) -> list[Re
 
         pages: list[tuple[str, Callable[[int], str], str, Any]] = [
             ("board", lambda n: f"/campaigns/{sample_campaigns[n]}", f"{per_campaign} cards", client),
+            ("prospect list", lambda n: f"/prospects?page={1 + n % 5}", "50 of all", client),
             ("prospect list, filtered", lambda n: f"/prospects?stage=contacted&dr_min=30&sort=dr&dir=desc"
                                                   f"&page={1 + n % 5}", "50 of all", client),
             ("prospect list, search", lambda n: f"/prospects?q=site{1 + n}&stage=active", "50 of all", client),
