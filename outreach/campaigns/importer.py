@@ -258,7 +258,8 @@ def check_rows(parsed: ParsedFile, mapping: Sequence[str]) -> ImportPlan:
             url = ensure_http_url(raw_url)
             domain = registrable_domain(url)
         except BadURL as exc:
-            errors.append(RowError(line, f"bad URL: {exc}", raw_url))
+            reason = str(exc).replace(repr("https://" + raw_url.lstrip("/")), repr(raw_url))
+            errors.append(RowError(line, f"bad URL: {reason}", raw_url))
             continue
         email = None
         if raw_email := cell("email"):

@@ -118,8 +118,10 @@ def preview(campaign_id: int, token: str) -> str | Response:
                   "success" if result.imported else "warning")
             return render_template("campaigns/import_result.html", campaign=campaign, result=result,
                                    filename=meta["filename"], max_errors=MAX_ERRORS_SHOWN)
+    problem_rows = sorted([(r.line, "conflict", "; ".join(r.conflicts), r.url) for r in plan.conflicted]
+                          + [(e.line, "error", e.reason, e.value) for e in plan.errors]) if plan else []
     return render_template("campaigns/import_preview.html", campaign=campaign, parsed=parsed, mapping=mapping,
                            problems=problems, plan=plan, meta=meta, token=token, fields=importer.FIELD_LABELS,
                            preview_rows=parsed.sample(PREVIEW_ROWS), override=override,
                            override_reason=override_reason, override_error=override_error,
-                           max_errors=MAX_ERRORS_SHOWN)
+                           max_errors=MAX_ERRORS_SHOWN, problem_rows=problem_rows)
