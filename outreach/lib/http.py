@@ -18,6 +18,7 @@ import zlib
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
@@ -294,23 +295,7 @@ class Fetcher:
             current = target
 
     def _check_target(self, url: str) -> str | None:
-        parts = urlsplit(url)
-        if parts.scheme.lower() not in ("http", "https"):
-            return "bad_scheme"
-        try:
-            host = parts.hostname
-            _ = parts.port
-        except ValueError:
-            return "bad_url"
-        if not host:
-            return "bad_url"
-        literal = literal_address(host)
-        if literal is not None:
-            if not self.settings.allow_private_addresses and not is_public_address(literal):
-                return "blocked_address"
-            if isinstance(literal, ipaddress.IPv4Address) and str(literal) != host.rstrip("."):
-                return "bad_url"  # a decimal/hex/octal spelling of a public address
-        return None
+        return _target_problem(url, self.settings.allow_private_addresses)
 
     async def _one(self, result: FetchResult, url: str, method: str, max_bytes: int,
                    headers: dict[str, str]) -> tuple[int | None, str | None]:
@@ -355,6 +340,13 @@ class Fetcher:
             decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
         elif encoding == "deflate":
             decoder = _Deflate()
+        elif response.content_length is not None and response.content_length <= max_bytes:
+            # the common case: a plain body of announced, acceptable size, read in one go
+            try:
+                result.body = await response.content.readexactly(response.content_length)
+            except asyncio.IncompleteReadError as exc:
+                result.body = exc.partial  # the server sent less than it announced
+            return
         chunks: list[bytes] = []
         size = 0
         wire = 0
@@ -437,6 +429,36 @@ class _Deflate:
         out = self._obj.decompress(data, max_length)
         self.unconsumed_tail = self._obj.unconsumed_tail
         return out
+
+
+def _target_problem(url: str, allow_private: bool) -> str | None:
+    """Why url must not be requested (scheme, malformed host, guarded literal address), or None."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return "bad_scheme"
+    netloc = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    return _origin_problem(scheme.lower(), netloc, allow_private)
+
+
+@lru_cache(maxsize=4096)
+def _origin_problem(scheme: str, netloc: str, allow_private: bool) -> str | None:
+    if scheme not in ("http", "https"):
+        return "bad_scheme"
+    parts = urlsplit(f"{scheme}://{netloc}/")
+    try:
+        host = parts.hostname
+        _ = parts.port
+    except ValueError:
+        return "bad_url"
+    if not host:
+        return "bad_url"
+    literal = literal_address(host)
+    if literal is not None:
+        if not allow_private and not is_public_address(literal):
+            return "blocked_address"
+        if isinstance(literal, ipaddress.IPv4Address) and str(literal) != host.rstrip("."):
+            return "bad_url"  # a decimal/hex/octal spelling of a public address
+    return None
 
 
 def _connect_error(error: OSError | None) -> str:
