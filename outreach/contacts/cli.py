@@ -6,6 +6,7 @@ from typing import Any
 import click
 
 from outreach.cli import fail, load_settings_or_exit, print_json
+from outreach.lib.aio import run_sync
 
 
 @click.group()
@@ -20,13 +21,14 @@ def contacts() -> None:
 @click.option("--allow-domain", "allow_domains", multiple=True,
               help="Also count addresses on this domain (repeatable).")
 @click.option("--no-check", is_flag=True, help="Skip the DNS (MX) check.")
-@click.option("--campaign", "campaign_id", type=int, help="Also store the contacts (needs a migrated database).")
+@click.option("--campaign", "campaign_id", type=int,
+              help="Also store the contacts, and give the campaign's prospect on that site its best address "
+                   "(needs a migrated database).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_context
 def find(ctx: click.Context, urls: tuple[str, ...], max_pages: int, allow_domains: tuple[str, ...],
          no_check: bool, campaign_id: int | None, as_json: bool) -> None:
     """Addresses published on the page and its site's contact pages, with their MX check."""
-    import asyncio
 
     from outreach.contacts.finder import find_contacts
     from outreach.contacts.validation import AddressChecker
@@ -38,12 +40,16 @@ def find(ctx: click.Context, urls: tuple[str, ...], max_pages: int, allow_domain
     except BadURL as exc:
         fail(str(exc))
     checker = None if no_check else AddressChecker.from_settings(settings)
+    if campaign_id is not None:
+        from outreach.discovery.prospecting import campaign_keywords_or_exit
+
+        campaign_keywords_or_exit(settings, campaign_id)  # exits 2 when there is no such campaign
 
     async def run() -> list[Any]:
         async with Fetcher(FetchSettings.from_settings(settings)) as fetcher:
             return await find_contacts(fetcher, seeds, checker, max_pages=max_pages, allow_domains=allow_domains)
 
-    sites = asyncio.run(run())
+    sites = run_sync(run())
     if campaign_id is not None:
         _store(settings, campaign_id, sites)
     rows, guessed = [], []
@@ -73,19 +79,27 @@ def find(ctx: click.Context, urls: tuple[str, ...], max_pages: int, allow_domain
 
 
 def _store(settings: dict[str, Any], campaign_id: int, sites: list[Any]) -> None:
+    from sqlalchemy import select
     from sqlalchemy.exc import SQLAlchemyError
 
     from outreach.contacts.service import save_site_contacts
     from outreach.db import make_engine, make_sessionmaker, session_scope
-    from outreach.models import Campaign
+    from outreach.lib.urls import BadURL, registrable_domain
+    from outreach.models import Campaign, Prospect, Site
 
     engine = make_engine(settings["database"]["url"])
     try:
         with session_scope(make_sessionmaker(engine)) as session:
             if session.get(Campaign, campaign_id) is None:
-                fail(f"no campaign with id {campaign_id}")
+                fail(f"campaign {campaign_id} does not exist")
             for site in sites:
-                save_site_contacts(session, site)
+                try:
+                    domain = registrable_domain(site.url)
+                except BadURL:
+                    continue
+                prospect = session.scalar(select(Prospect).join(Site).where(Prospect.campaign_id == campaign_id,
+                                                                            Site.domain == domain))
+                save_site_contacts(session, site, prospect=prospect)
     except SQLAlchemyError as exc:
         fail(f"could not store the contacts: {str(exc).splitlines()[0]}", code=1)
     finally:

@@ -97,3 +97,35 @@ def test_the_cli_refuses_a_non_http_url_with_one_line(tmp_path: Path) -> None:
                          env={k: v for k, v in os.environ.items() if k != "OUTREACH_CONFIG"})
     assert run.returncode == 2
     assert run.stderr.startswith("outreach: ") and run.stderr.count("\n") == 1
+
+
+def test_the_cli_stores_contacts_for_a_campaign(web: TestWeb, dns_server: DNSServer, tmp_path: Path) -> None:
+    from sqlalchemy import create_engine, text
+
+    build_site(web)
+    db_url = f"sqlite:///{tmp_path / 'c.db'}"
+    config = tmp_path / "c.toml"
+    config.write_text(f'[database]\nurl = "{db_url}"\n\n[crawl]\nallow_private_addresses = true\nper_host_delay = 0\n\n'
+                      f'[dns]\nnameservers = ["127.0.0.1"]\nport = {dns_server.port}\ntimeout = 1\n')
+    env = {**os.environ, "OUTREACH_CONFIG": str(config)}
+
+    def outreach(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "outreach.cli", *args], capture_output=True, text=True, env=env,
+                              timeout=60, cwd=tmp_path)
+
+    assert outreach("db", "upgrade").returncode == 0
+    refused = outreach("contacts", "find", web.url("/contact"), "--campaign", "7")
+    assert refused.returncode == 2 and refused.stderr == "outreach: campaign 7 does not exist\n"
+    assert web.hits["/contact"] == 0  # checked before fetching anything
+    engine = create_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO clients (name, website, report_emails, notes, created_at) "
+                          "VALUES ('A', '', '', '', '2026-01-01 00:00:00+00')"))
+        conn.execute(text("INSERT INTO campaigns (client_id, name, kind, status, target_urls, keywords, created_at) "
+                          "VALUES (1, 'C', 'custom', 'active', '', '', '2026-01-01 00:00:00+00')"))
+    run = outreach("contacts", "find", web.url("/contact"), "--campaign", "1", "--json")
+    assert run.returncode == 0, run.stderr
+    with engine.connect() as conn:
+        rows = dict(conn.execute(text("SELECT email, status FROM contacts")).all())
+    engine.dispose()
+    assert rows == {"hello@site.test": "valid", "jobs@nomx.test": "invalid"}

@@ -39,6 +39,11 @@ PAGES: dict[str, tuple[str, bool]] = {
         '<meta property="og:type" content="article">'), False),
     "/contribute": (page("Contribute", "<h1>Contribute</h1><p>Support our work with a donation. A gift of "
                          "$25 keeps the lights on; donations are tax-deductible. Give today.</p>"), False),
+    "/contribute-code": (page("Contribute", "<h1>Contributing</h1><p>We welcome contributions to the widget "
+                              "library. Fork the repository and submit a pull request; run the tests first.</p>"),
+                         False),
+    "/blog/widget-tips": (page("10 widget tips (guest post by Jane Roe)", "<h1>10 widget tips</h1><p>Jane Roe "
+                               "shares her favourite widget tools. Oil the gears, check the springs.</p>"), False),
     "/about": (page("About us", "<h1>About</h1><p>We are a small team that writes about widgets.</p>"), False),
     "/news/guest-speaker": (page("Guest speaker at our meetup", "<h1>Meetup news</h1><p>Our guest speaker "
                                  "talked about widget posts.</p>"), False),
