@@ -333,3 +333,13 @@ def test_a_nul_character_is_refused_in_bodies_and_parameters(staff: Any, team: d
     response = staff.get("/prospects", search="ed\u0000")
     assert response.status_code == 400 and error_of(response)["field"] == "search"
     assert prospect_count(db) == 0
+
+
+def test_a_prospect_taken_through_promised_and_live_can_be_deleted(staff: Any, team: dict[str, Any],
+                                                                   make_prospect: Any, db: Session) -> None:
+    prospect = make_prospect(team["campaign"], email="ed@blog.example")
+    for stage in ("contacted", "replied", "promised", "live", "lost"):
+        response = staff.post(f"/prospects/{prospect.id}/stage-changes", {"stage": stage})
+        assert response.status_code == 200 and response.get_json()["prospect"]["stage"] == stage
+    assert staff.delete(f"/prospects/{prospect.id}").status_code == 204
+    assert prospect_count(db) == 0
