@@ -108,6 +108,7 @@ def _fill_campaign_choices(form: CampaignForm) -> None:
 @staff_required
 def new_campaign() -> str | Response:
     form = CampaignForm()
+    del form.status  # a new campaign starts active
     _fill_campaign_choices(form)
     if not form.client_id.choices:
         flash("Add a client first: every campaign belongs to a client.", "info")

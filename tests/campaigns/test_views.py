@@ -271,3 +271,17 @@ def test_tags_list_on_the_board_only_holds_this_campaigns_tags(login: Any, team:
     html = page_text(login(team["viewer"]).get(f"/campaigns/{team['campaign'].id}"))
     assert "ours" in html and "secret-tag" not in html
     assert db.scalar(select(func.count()).select_from(Tag)) == 2
+
+
+def test_a_campaign_is_created_from_the_form_and_starts_active(login: Any, team: dict[str, Any],
+                                                               db: Session) -> None:
+    from outreach.models import Campaign
+
+    client = login(team["owner"])
+    response = client.post("/campaigns/new", data={
+        "client_id": team["client"].id, "name": "Guest posts", "kind": "guest_posts",
+        "target_urls": "https://acme.test/blog/", "keywords": "widgets", "owner_id": team["owner"].id})
+    assert response.status_code == 302
+    fresh(db)
+    campaign = db.scalar(select(Campaign).where(Campaign.name == "Guest posts"))
+    assert campaign is not None and campaign.status == "active" and campaign.kind == "guest_posts"
