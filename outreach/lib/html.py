@@ -44,11 +44,9 @@ def _usable_codec(name: str | None) -> str | None:
     if not name:
         return None
     try:
-        codec = codecs.lookup(name.strip().lower()).name
+        return codecs.lookup(name.strip().lower()).name
     except LookupError:
         return None
-    # A page that says utf-16 in a <meta> is really ASCII-compatible (WHATWG rule).
-    return codec
 
 
 def decode_html(body: bytes, content_type: str | None = None) -> str:
@@ -64,6 +62,7 @@ def decode_html(body: bytes, content_type: str | None = None) -> str:
     if codec is None:
         found = _META_CHARSET.search(body[:4096])
         codec = _usable_codec(found.group(1).decode("ascii", "replace")) if found else None
+        # a <meta> that says utf-16 was readable as ASCII, so it is wrong: WHATWG reads it as UTF-8
         if codec and codec.startswith("utf-16"):
             codec = "utf-8"
     if codec is not None:
