@@ -167,7 +167,7 @@ class GuardedResolver(AbstractResolver):
 
 
 class _HostState:
-    __slots__ = ("next_at", "robots", "robots_error", "robots_lock", "semaphore", "slot_lock")
+    __slots__ = ("delay", "next_at", "robots", "robots_error", "robots_lock", "semaphore", "slot_lock")
 
     def __init__(self, limit: int) -> None:
         self.semaphore = asyncio.Semaphore(limit)
@@ -176,6 +176,7 @@ class _HostState:
         self.robots: Any = None          # a Protego parser, or True/False for allow/deny all
         self.robots_lock = asyncio.Lock()
         self.robots_error: str | None = None  # why robots.txt could not be fetched at all
+        self.delay: float | None = None  # seconds between requests, once robots.txt is known
 
 
 def _origin(url: str) -> str:
@@ -215,12 +216,17 @@ class Fetcher:
 
     def crawl_delay(self, origin: str) -> float:
         """Seconds between two requests to this origin: per_host_delay or robots.txt Crawl-delay."""
+        state = self._hosts.get(origin)
+        if state is not None and state.delay is not None:
+            return state.delay
         delay = self.settings.per_host_delay
-        robots = self._hosts[origin].robots if origin in self._hosts else None
+        robots = state.robots if state is not None else None
         if robots is not None and not isinstance(robots, bool) and self.settings.respect_robots:
             robots_delay = robots.crawl_delay(self.settings.user_agent)
             if robots_delay:
                 delay = max(delay, min(float(robots_delay), 60.0))
+        if state is not None and robots is not None:
+            state.delay = delay  # final once robots.txt is known
         return delay
 
     async def _wait_turn(self, origin: str, state: _HostState) -> None:
