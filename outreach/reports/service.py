@@ -190,14 +190,17 @@ def _when(value: datetime | None) -> str:
 
 
 def _row(b: Backlink, check: BacklinkCheck | None) -> LinkRow:
+    live = b.status == "live"
     http = "—"
     if check is not None:
         http = str(check.http_status) if check.http_status is not None else (check.error or "no answer")
     return LinkRow(
         backlink=b, page=b.page_url or f"(looking on {b.site_url})", domain=_domain(b.page_url or b.site_url),
-        target=b.target_url, status=b.status, http_status=http, rel=b.seen_rel or ("followed" if b.is_follow else "—"),
-        follow="yes" if b.is_follow else ("no" if b.is_follow is False else "—"),
-        indexable="yes" if b.is_indexable else ("no" if b.is_indexable is False else "—"),
+        target=b.target_url, status=b.status, http_status=http,
+        # rel and indexability describe a link that is there: for one that is not, they are not shown
+        rel=(b.seen_rel or "followed") if live else "—",
+        follow=("yes" if b.is_follow else "no") if live else "—",
+        indexable=("yes" if b.is_indexable else "no") if live else "—",
         anchor=b.seen_anchor, last_checked=_when(b.last_checked_at), live_since=_when(b.live_since),
         problems=", ".join(check.problems) if check is not None else "")
 
@@ -214,7 +217,7 @@ def live_chart_svg(series: list[tuple[date, int]], width: int = 720, height: int
     def xy(i: int, n: int) -> tuple[float, float]:
         return left + plot_w * i / count, top + plot_h - plot_h * n / peak
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" '
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart wide" viewBox="0 0 {width} {height}" '
              f'width="{width}" height="{height}" role="img" aria-label="Live links over time">']
     for frac in (0, 0.5, 1):
         y = top + plot_h - plot_h * frac
