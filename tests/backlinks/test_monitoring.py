@@ -332,3 +332,19 @@ def test_two_schedulers_claiming_at_once_never_share_a_backlink(app: Any, db: Se
     thread.join(timeout=30)
     assert len(claims) == 2 and len(claims[0]) == 20 and len(claims[1]) == 11
     assert not set(claims[0]) & set(claims[1])
+
+
+def test_a_campaign_without_a_target_says_so_once_and_adds_nothing(
+        db: Session, ctx: JobContext, make_campaign: Callable[..., Campaign],
+        make_prospect: Callable[..., Prospect]) -> None:
+    campaign = make_campaign(name="No target")
+    prospect = make_prospect(campaign)
+    move_prospect(db, prospect, "promised")
+    db.commit()
+    check_due(ctx)
+    check_due(ctx)
+    fresh(db)
+    assert db.scalar(select(Backlink)) is None
+    notes = list(db.scalars(select(Activity.text).where(Activity.prospect_id == prospect.id,
+                                                        Activity.kind == "backlink")))
+    assert len(notes) == 1 and "no target URL" in notes[0]
