@@ -172,7 +172,8 @@ class LinkChecker:
             return False
         from outreach.lib.html import parse_page
 
-        page_text = parse_page(text, result.final_url).text
+        # the missing path often appears in the "not found" text: take it out, as from the probe's
+        page_text = parse_page(text, result.final_url).text.replace(parts.path.strip("/"), "")
         return similar(page_text, probe.text) >= 0.8 or (
             similar(page_text, probe.text) >= 0.5 and bool(_NOT_FOUND_WORDS.search(page_text[:2000])))
 
