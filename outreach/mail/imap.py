@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import email
 import imaplib
+import logging
 import re
 import ssl
 from dataclasses import dataclass, field
@@ -24,6 +25,8 @@ from outreach.mail.stops import EARLY_STAGES, hard_bounce, stop_enrollment
 from outreach.models.mail import Enrollment, InboundMessage, Mailbox, Message
 
 SOFT_BOUNCE_LIMIT = 3
+
+log = logging.getLogger(__name__)
 
 
 class ImapError(OSError):
@@ -341,8 +344,12 @@ def poll(session: Session, conn: imaplib.IMAP4, mailbox: Mailbox, settings: dict
                                                                 InboundMessage.uidvalidity == uidvalidity,
                                                                 InboundMessage.uid == uid))
         if raw is not None and exists is None:
-            handle(session, mailbox, uidvalidity, uid, parse(raw), settings, secret)
-            done += 1
+            try:
+                handle(session, mailbox, uidvalidity, uid, parse(raw), settings, secret)
+                done += 1
+            except Exception:  # one unreadable message must not block the mailbox forever
+                log.exception("mailbox %s: cannot process UID %s; skipped", mailbox.name, uid)
+                session.rollback()
         mailbox.imap_last_uid = uid
         session.commit()
     return done

@@ -74,14 +74,15 @@ class Sender:
             while not self.stopping():
                 now = utcnow()
                 with self.factory() as session:
-                    rows = due(session, now, BATCH, exclude=seen)
-                if not rows:
-                    break
-                seen.update(message_id for message_id, _ in rows)
-                for start in range(0, len(rows), CLAIM_BATCH):
+                    rows = due(session, now, BATCH, skip_mailboxes=self.blocked)
+                fresh = [row for row in rows if row[0] not in seen]
+                if not fresh:
+                    break  # what is left was already tried in this tick (lost to another worker, or postponed)
+                seen.update(message_id for message_id, _ in fresh)
+                for start in range(0, len(fresh), CLAIM_BATCH):
                     if self.stopping():
                         break
-                    done += self.send_batch(rows[start:start + CLAIM_BATCH])
+                    done += self.send_batch(fresh[start:start + CLAIM_BATCH])
         finally:
             for conn in self.connections.values():
                 smtp.quit_quietly(conn)
@@ -209,15 +210,18 @@ def local_path(settings: dict[str, dict[str, Any]], message: Message) -> Path:
 
 # --- the steps, as functions of a session ----------------------------------------------------------
 
-def due(session: Session, now: datetime, limit: int, exclude: set[int] | None = None) -> list[tuple[int, int | None]]:
+def due(session: Session, now: datetime, limit: int, skip_mailboxes: set[int] | None = None
+        ) -> list[tuple[int, int | None]]:
     """(message id, mailbox id) of scheduled messages whose time has come, oldest first."""
     query = (select(Message.id, Message.mailbox_id)
              .join(Campaign, Campaign.id == Message.campaign_id)
              .outerjoin(CampaignMail, CampaignMail.campaign_id == Message.campaign_id)
              .where(Message.status == "scheduled", Message.send_at <= now, Campaign.status == "active",
                     or_(CampaignMail.is_paused.is_(False), CampaignMail.campaign_id.is_(None)))
-             .order_by(Message.send_at, Message.id).limit(limit + len(exclude or ())))
-    return [(mid, box) for mid, box in session.execute(query) if not exclude or mid not in exclude][:limit]
+             .order_by(Message.send_at, Message.id).limit(limit))
+    if skip_mailboxes:
+        query = query.where(or_(Message.mailbox_id.is_(None), Message.mailbox_id.not_in(skip_mailboxes)))
+    return [(mid, box) for mid, box in session.execute(query)]
 
 
 def claim(session: Session, message_id: int, now: datetime, mailbox: Mailbox | None, *,

@@ -27,6 +27,8 @@ bp = Blueprint("mail", __name__)
 unsubscribe_bp = Blueprint("unsubscribe", __name__)
 
 QUEUE_STATUSES = ("scheduled", "sending", "unknown")
+#: prospects offered for enrolment on one page (each is checked for conflicts)
+ENROL_LIST_LIMIT = 300
 
 
 def _error(form: Any, exc: MailError, default: str) -> None:
@@ -254,13 +256,12 @@ def campaign(campaign_id: int) -> str:
     now = utcnow()
     usage = [(box, sent_today(session, box, now)) for box in
              session.scalars(select(Mailbox).where(Mailbox.id.in_(box_ids)).order_by(Mailbox.name))]
-    enrolled = set(session.scalars(select(Enrollment.prospect_id).where(Enrollment.campaign_id == camp.id)))
     candidates = []
     for prospect in session.scalars(select(Prospect).where(Prospect.campaign_id == camp.id)
+                                    .where(Prospect.id.not_in(select(Enrollment.prospect_id)
+                                                              .where(Enrollment.campaign_id == camp.id)))
                                     .options(selectinload(Prospect.site), selectinload(Prospect.contact))
-                                    .order_by(Prospect.position)):
-        if prospect.id in enrolled:
-            continue
+                                    .order_by(Prospect.position).limit(ENROL_LIST_LIMIT)):
         candidates.append((prospect, sequences.refusal(session, prospect)))
     enrollments = session.scalars(select(Enrollment).where(Enrollment.campaign_id == camp.id)
                                   .options(selectinload(Enrollment.prospect).selectinload(Prospect.site))
