@@ -151,8 +151,12 @@ class Page:
         return min(self.total, self.page * self.per_page)
 
 
-def paginate(session: Session, query: Select[Any], f: ListFilters, *, scalars: bool = True) -> Page:
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+def paginate(session: Session, query: Select[Any], f: ListFilters, *, scalars: bool = True,
+             count: Select[tuple[int]] | None = None) -> Page:
+    """One page of the query's rows and the total (by `count` when given, else by wrapping the query)."""
+    if count is None:
+        count = select(func.count()).select_from(query.order_by(None).subquery())
+    total = session.scalar(count) or 0
     pages = max(1, -(-total // f.per_page))
     f.page = min(f.page, pages)
     paged = query.limit(f.per_page).offset((f.page - 1) * f.per_page)
@@ -165,9 +169,42 @@ def paginate(session: Session, query: Select[Any], f: ListFilters, *, scalars: b
 PROSPECT_SORTS = {
     "domain": Site.domain, "stage": Prospect.stage, "dr": Site.domain_rating, "da": Site.domain_authority,
     "as": Site.authority_score, "traffic": Site.organic_traffic, "contact": Contact.email,
-    "owner": User.email, "campaign": Campaign.name, "created": Prospect.created_at,
+    "owner": User.email, "campaign": Campaign.name, "created": Prospect.id,
     "updated": Prospect.updated_at,
 }
+
+
+def prospect_conditions(f: ListFilters, *, campaign_id: int | None = None,
+                        client_ids: Sequence[int] | None = None) -> list[ColumnElement[bool]]:
+    """The WHERE clauses of a prospect list, on the prospects table alone (sub-selects, no joins)."""
+    conditions: list[ColumnElement[bool]] = []
+    if campaign_id is not None:
+        conditions.append(Prospect.campaign_id == campaign_id)
+    if client_ids is not None:
+        conditions.append(Prospect.campaign_id.in_(select(Campaign.id).where(Campaign.client_id.in_(client_ids))))
+    if f.stage == "active":
+        conditions.append(Prospect.stage.in_(ACTIVE_STAGES))
+    elif f.stage:
+        conditions.append(Prospect.stage == f.stage)
+    if f.tag:
+        conditions.append(Prospect.id.in_(
+            select(prospect_tags.c.prospect_id).join(Tag, Tag.id == prospect_tags.c.tag_id)
+            .where(Tag.name == f.tag)))
+    if f.owner == "none":
+        conditions.append(Prospect.owner_id.is_(None))
+    elif f.owner:
+        conditions.append(Prospect.owner_id == int(f.owner))
+    if f.q:
+        pattern = _like(f.q)
+        conditions.append(or_(
+            Prospect.site_id.in_(select(Site.id).where(func.lower(Site.domain).like(pattern, escape="\\"))),
+            Prospect.contact_id.in_(select(Contact.id).where(or_(
+                func.lower(Contact.email).like(pattern, escape="\\"),
+                func.lower(Contact.name).like(pattern, escape="\\"))))))
+    metrics = _metric_conditions(f)
+    if metrics:
+        conditions.append(Prospect.site_id.in_(select(Site.id).where(and_(*metrics))))
+    return conditions
 
 
 def prospect_query(f: ListFilters, *, campaign_id: int | None = None,
@@ -179,35 +216,18 @@ def prospect_query(f: ListFilters, *, campaign_id: int | None = None,
              .options(contains_eager(Prospect.site), contains_eager(Prospect.contact),
                       contains_eager(Prospect.owner),
                       contains_eager(Prospect.campaign).selectinload(Campaign.client),
-                      selectinload(Prospect.tags)))
-    if campaign_id is not None:
-        query = query.where(Prospect.campaign_id == campaign_id)
-    if client_ids is not None:
-        query = query.where(Campaign.client_id.in_(client_ids))
-    if f.stage == "active":
-        query = query.where(Prospect.stage.in_(ACTIVE_STAGES))
-    elif f.stage:
-        query = query.where(Prospect.stage == f.stage)
-    if f.tag:
-        query = query.where(Prospect.id.in_(
-            select(prospect_tags.c.prospect_id).join(Tag, Tag.id == prospect_tags.c.tag_id)
-            .where(Tag.name == f.tag)))
-    if f.owner == "none":
-        query = query.where(Prospect.owner_id.is_(None))
-    elif f.owner:
-        query = query.where(Prospect.owner_id == int(f.owner))
-    if f.q:
-        pattern = _like(f.q)
-        query = query.where(or_(func.lower(Site.domain).like(pattern, escape="\\"),
-                                func.lower(Contact.email).like(pattern, escape="\\"),
-                                func.lower(Contact.name).like(pattern, escape="\\"),
-                                func.lower(Prospect.page_url).like(pattern, escape="\\")))
-    conditions = _metric_conditions(f)
-    if conditions:
-        query = query.where(and_(*conditions))
-    column = PROSPECT_SORTS.get(f.sort, Prospect.created_at)
+                      selectinload(Prospect.tags))
+             .where(*prospect_conditions(f, campaign_id=campaign_id, client_ids=client_ids)))
+    column = PROSPECT_SORTS.get(f.sort, Prospect.id)
     order = column.desc().nulls_last() if f.desc else column.asc().nulls_last()
     return query.order_by(order, Prospect.id.desc() if f.desc else Prospect.id)
+
+
+def prospect_count(f: ListFilters, *, campaign_id: int | None = None,
+                   client_ids: Sequence[int] | None = None) -> Select[tuple[int]]:
+    """How many prospects match, counted on the prospects table alone."""
+    return select(func.count()).select_from(Prospect).where(
+        *prospect_conditions(f, campaign_id=campaign_id, client_ids=client_ids))
 
 
 PROSPECT_CSV_HEADER = ("campaign", "client", "domain", "page_url", "stage", "contact_email", "contact_name",
@@ -215,18 +235,31 @@ PROSPECT_CSV_HEADER = ("campaign", "client", "domain", "page_url", "stage", "con
                        "organic_traffic", "created_at", "stage_changed_at")
 
 
-def prospect_csv_rows(session: Session, query: Select[tuple[Prospect]]) -> Iterator[Sequence[Any]]:
-    """Rows for the CSV export, streamed 1,000 at a time (one tags query per thousand rows)."""
-    clients = dict(session.execute(select(Client.id, Client.name)).all())
-    result = session.scalars(query.execution_options(yield_per=1000))
+def prospect_export_query(f: ListFilters, *, campaign_id: int | None = None,
+                          client_ids: Sequence[int] | None = None) -> Select[Any]:
+    """The export's rows as plain columns (no ORM objects): one SELECT, tags aggregated per row."""
+    tags = (select(func.aggregate_strings(Tag.name, ", "))
+            .select_from(prospect_tags).join(Tag, Tag.id == prospect_tags.c.tag_id)
+            .where(prospect_tags.c.prospect_id == Prospect.id).correlate(Prospect).scalar_subquery())
+    query = (select(Campaign.name, Client.name, Site.domain, Prospect.page_url, Prospect.stage, Contact.email,
+                    Contact.name, User.email, tags, Site.domain_rating, Site.domain_authority,
+                    Site.authority_score, Site.organic_traffic, Prospect.created_at, Prospect.stage_changed_at)
+             .select_from(Prospect).join(Prospect.site).outerjoin(Prospect.contact).outerjoin(Prospect.owner)
+             .join(Prospect.campaign).join(Campaign.client)
+             .where(*prospect_conditions(f, campaign_id=campaign_id, client_ids=client_ids)))
+    column = PROSPECT_SORTS.get(f.sort, Prospect.id)
+    order = column.desc().nulls_last() if f.desc else column.asc().nulls_last()
+    return query.order_by(order, Prospect.id.desc() if f.desc else Prospect.id)
+
+
+def prospect_csv_rows(session: Session, query: Select[Any]) -> Iterator[Sequence[Any]]:
+    """Rows for the CSV export, streamed from the database 2,000 at a time."""
+    result = session.execute(query.execution_options(yield_per=2000))
     try:
-        for chunk in result.partitions():
-            for p in chunk:
-                yield (p.campaign.name, clients.get(p.campaign.client_id, ""), p.site.domain, p.page_url,
-                       p.stage, p.contact.email if p.contact else "", p.contact.name if p.contact else "",
-                       p.owner.email if p.owner else "", ", ".join(t.name for t in p.tags),
-                       p.site.domain_rating, p.site.domain_authority, p.site.authority_score,
-                       p.site.organic_traffic, p.created_at.isoformat(), p.stage_changed_at.isoformat())
+        for row in result:
+            *head, tags, dr, da, as_, traffic, created_at, stage_changed_at = row
+            yield (*[v or "" for v in head], ", ".join(sorted((tags or "").split(", "))).strip(", "),
+                   dr, da, as_, traffic, created_at.isoformat(), stage_changed_at.isoformat())
     finally:
         result.close()
 

@@ -36,8 +36,8 @@ def _prospect_filters() -> listing.ListFilters:
 def _render_prospects(campaign: Campaign | None) -> str:
     session = db_session()
     f = _prospect_filters()
-    query = listing.prospect_query(f, campaign_id=campaign.id if campaign else None, client_ids=_client_scope())
-    page = listing.paginate(session, query, f)
+    scope = {"campaign_id": campaign.id if campaign else None, "client_ids": _client_scope()}
+    page = listing.paginate(session, listing.prospect_query(f, **scope), f, count=listing.prospect_count(f, **scope))
     tags = session.scalars(select(Tag.name).order_by(Tag.name).limit(500)).all()
     endpoint = "lists.campaign_prospects" if campaign else "lists.prospects"
     base_args = {"campaign_id": campaign.id} if campaign else {}
@@ -85,7 +85,7 @@ def _csv_response(header: Sequence[str], rows: Callable[[Session], Iterator[Sequ
 @login_required
 def export_prospects() -> Response:
     f = _prospect_filters()
-    query = listing.prospect_query(f, client_ids=_client_scope())
+    query = listing.prospect_export_query(f, client_ids=_client_scope())
     return _csv_response(listing.PROSPECT_CSV_HEADER, lambda s: listing.prospect_csv_rows(s, query), "prospects")
 
 
@@ -94,7 +94,7 @@ def export_prospects() -> Response:
 def export_campaign_prospects(campaign_id: int) -> Response:
     campaign = campaign_or_404(campaign_id)
     f = _prospect_filters()
-    query = listing.prospect_query(f, campaign_id=campaign.id, client_ids=_client_scope())
+    query = listing.prospect_export_query(f, campaign_id=campaign.id, client_ids=_client_scope())
     return _csv_response(listing.PROSPECT_CSV_HEADER, lambda s: listing.prospect_csv_rows(s, query),
                          f"campaign-{campaign.id}-prospects")
 

@@ -54,13 +54,6 @@
   function applied(card, data) {
     card.setAttribute("data-stage", data.stage);
     card.setAttribute("data-position", data.position);
-    var select = card.querySelector(".moveto select");
-    if (select) {
-      Array.prototype.forEach.call(select.options, function (option) {
-        option.hidden = option.value === data.stage;
-      });
-      select.selectedIndex = 0;
-    }
     recount();
   }
 
@@ -135,18 +128,38 @@
     recount();
   });
 
-  // "Move to…": the keyboard and touch fallback
-  board.addEventListener("change", function (event) {
-    var select = event.target;
-    if (!select.matches(".moveto select") || !select.value) { return; }
-    var card = select.closest(".pcard");
-    var column = board.querySelector('.column[data-stage="' + select.value + '"] .cards');
-    var back = {parent: card.parentNode, next: card.nextElementSibling};
-    if (column) { column.appendChild(card); }
-    move(card, select.value, null, function () { back.parent.insertBefore(card, back.next); })
-      .then(function () { var s = card.querySelector(".moveto select"); if (s) { s.focus(); } });
-  });
-  board.querySelectorAll(".pcard").forEach(function (card) {
-    applied(card, {stage: card.getAttribute("data-stage"), position: card.getAttribute("data-position")});
+  // "Move to…": the keyboard and touch fallback; without script the link opens the prospect's page
+  var menu = document.getElementById("move-menu");
+  function closeMenu(select) {
+    var link = select.previousElementSibling;
+    if (link) { link.hidden = false; }
+    select.remove();
+  }
+  board.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest("[data-move]");
+    if (!link || !menu) { return; }
+    event.preventDefault();
+    var card = link.closest(".pcard");
+    var select = menu.content.firstElementChild.cloneNode(true);
+    var domain = card.querySelector(".domain").textContent;
+    select.setAttribute("aria-label", "Move " + domain + " to");
+    Array.prototype.forEach.call(select.options, function (option) {
+      option.hidden = option.value === card.getAttribute("data-stage");
+    });
+    link.hidden = true;
+    link.after(select);
+    select.focus();
+    select.addEventListener("keydown", function (e) { if (e.key === "Escape") { closeMenu(select); link.focus(); } });
+    select.addEventListener("blur", function () { window.setTimeout(function () { if (select.isConnected && !select.value) { closeMenu(select); } }, 150); });
+    select.addEventListener("change", function () {
+      if (!select.value) { return; }
+      var stage = select.value;
+      closeMenu(select);
+      var column = board.querySelector('.column[data-stage="' + stage + '"] .cards');
+      var back = {parent: card.parentNode, next: card.nextElementSibling};
+      if (column) { column.appendChild(card); }
+      move(card, stage, null, function () { back.parent.insertBefore(card, back.next); })
+        .then(function () { link.focus(); });
+    });
   });
 })();

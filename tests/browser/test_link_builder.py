@@ -117,7 +117,11 @@ def test_a_new_install_to_a_running_campaign(page: Page, live_server: str) -> No
     expect(column(page, "new").locator(".count")).to_have_text("29")
     assert page.evaluate("window.__no_reload") is True  # the page was not reloaded
     # the keyboard fallback: "Move to…" on a card
-    page.locator(".pcard", has_text="site06.test").locator("select").select_option("contacted")
+    other_card = page.locator(".pcard", has_text="site06.test")
+    other_card.locator("text=Move to…").focus()
+    page.keyboard.press("Enter")
+    expect(other_card.locator("select")).to_be_focused()
+    other_card.locator("select").select_option("contacted")
     expect(page.locator('[data-testid="board-status"]')).to_contain_text("site06.test moved to Contacted")
     page.reload()
     expect(column(page, "qualified")).to_contain_text("site05.test")
