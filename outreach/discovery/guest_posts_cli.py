@@ -6,6 +6,7 @@ from typing import Any
 import click
 
 from outreach.cli import fail, load_settings_or_exit, print_json
+from outreach.lib.aio import run_sync
 
 
 @click.command("guest-posts")
@@ -22,8 +23,6 @@ from outreach.cli import fail, load_settings_or_exit, print_json
 def guest_posts(ctx: click.Context, seeds: tuple[str, ...], max_pages: int, keywords: tuple[str, ...],
                 language: str, campaign_id: int | None, as_json: bool) -> None:
     """Find the guest-post guidelines of SEED sites and list the sites that accept guest posts."""
-    import asyncio
-
     from outreach.crawler.crawl import parse_seeds
     from outreach.discovery.guest_posts import find_guest_post_targets
     from outreach.lib.http import BadURL, Fetcher, FetchSettings
@@ -46,7 +45,7 @@ def guest_posts(ctx: click.Context, seeds: tuple[str, ...], max_pages: int, keyw
             return await find_guest_post_targets(fetcher, urls, max_pages=max_pages, keywords=words,
                                                  language=language)
 
-    targets, visits = asyncio.run(run())
+    targets, visits = run_sync(run())
     payload: dict[str, Any] = {
         "targets": [t.as_json() for t in targets],
         "pages_crawled": sum(v.pages for v in visits),

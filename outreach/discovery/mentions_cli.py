@@ -6,6 +6,7 @@ from typing import Any
 import click
 
 from outreach.cli import fail, load_settings_or_exit, print_json
+from outreach.lib.aio import run_sync
 
 
 @click.command("mentions")
@@ -21,8 +22,6 @@ from outreach.cli import fail, load_settings_or_exit, print_json
 def mentions(ctx: click.Context, seeds: tuple[str, ...], target: str, images: tuple[str, ...],
              brands: tuple[str, ...], max_pages: int, campaign_id: int | None, as_json: bool) -> None:
     """Crawl SEED sites for pages that show the infographic or name the brand, and whether they link back."""
-    import asyncio
-
     from outreach.crawler.crawl import parse_seeds
     from outreach.discovery.mentions import find_mentions
     from outreach.discovery.prospecting import AssetError, load_image_assets
@@ -47,7 +46,7 @@ def mentions(ctx: click.Context, seeds: tuple[str, ...], target: str, images: tu
                                        brands=[b.strip() for b in brands if b.strip()], max_pages=max_pages)
 
     try:
-        result = asyncio.run(run())
+        result = run_sync(run())
     except AssetError as exc:
         fail(str(exc))
     payload: dict[str, Any] = {"mentions": [m.as_json() for m in result.mentions],

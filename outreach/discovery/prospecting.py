@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from outreach.campaigns.service import CampaignError, ProspectConflict, add_prospect, site_for
 from outreach.discovery.mentions import IMAGE_MAX_BYTES, ImageAsset, Mention, image_fingerprint
 from outreach.discovery.site_walk import WalkProgress
+from outreach.lib.aio import run_sync
 from outreach.lib.clock import utcnow
 from outreach.lib.http import Fetcher, FetchSettings
 from outreach.lib.urls import BadURL, ensure_http_url, normalize_url
@@ -425,7 +426,7 @@ def run_one(factory: sessionmaker[Session], settings: dict[str, Any], stopping: 
             reporter.cancel()
 
     try:
-        outcome = asyncio.run(main())
+        outcome = run_sync(main())
     except Exception as exc:
         log.exception("prospecting run %s failed", run_id)
         with factory() as session, session.begin():

@@ -1,7 +1,6 @@
 """The Prospecting tab of a campaign (runs, search, contacts, opportunities) and a client's assets."""
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -20,6 +19,7 @@ from outreach.discovery.prospecting_forms import (
     RunForm,
     SearchForm,
 )
+from outreach.lib.aio import run_sync
 from outreach.models import Campaign, Client, Contact, Opportunity, Site
 from outreach.models.prospecting import Asset, ProspectingRun
 from outreach.web.auth import campaign_or_404, can_view_client, staff_required
@@ -214,11 +214,13 @@ def search(campaign_id: int) -> str:
         form.queries.errors = [SETUP_HINT]
         return _page(campaign, search_form=form)
 
-    async def go() -> Any:
-        async with Fetcher(FetchSettings.from_settings(settings())) as fetcher:
-            return await run_queries(provider, fetcher, queries, per_query=form.per_query.data or 10)
+    fetch_settings, per_query = FetchSettings.from_settings(settings()), form.per_query.data or 10
 
-    results, errors = asyncio.run(go())
+    async def go() -> Any:  # may run in a helper thread: no Flask globals inside
+        async with Fetcher(fetch_settings) as fetcher:
+            return await run_queries(provider, fetcher, queries, per_query=per_query)
+
+    results, errors = run_sync(go())
     run_form = _run_form(campaign)
     run_form.kind.data = form.kind.data
     run_form.seeds.data = "\n".join(r.url for r in results)
@@ -245,11 +247,13 @@ def find_contacts(campaign_id: int) -> str:
         form.url.errors = [str(exc)]
         return _page(campaign, contacts_form=form)
 
-    async def go() -> Any:
-        async with Fetcher(FetchSettings.from_settings(settings())) as fetcher:
-            return await find(fetcher, [url], AddressChecker.from_settings(settings()), max_pages=6)
+    fetch_settings, checker = FetchSettings.from_settings(settings()), AddressChecker.from_settings(settings())
 
-    (found,) = asyncio.run(go())
+    async def go() -> Any:  # may run in a helper thread: no Flask globals inside
+        async with Fetcher(fetch_settings) as fetcher:
+            return await find(fetcher, [url], checker, max_pages=6)
+
+    (found,) = run_sync(go())
     session = db_session()
     prospect = session.scalar(select(Prospect).join(Site).where(Prospect.campaign_id == campaign.id,
                                                                 Site.domain == registrable_domain(url)))

@@ -1,7 +1,6 @@
 """Finding a site's contacts over a real test web, checking them against a real DNS server, and the CLI."""
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
@@ -10,6 +9,7 @@ from pathlib import Path
 
 from outreach.contacts.finder import SiteContacts, find_contacts
 from outreach.contacts.validation import AddressChecker
+from outreach.lib.aio import run_sync
 from outreach.lib.http import Fetcher
 from tests.contacts.conftest import make_settings
 from tests.contacts.dnsserver import DNSServer
@@ -34,7 +34,7 @@ def run_finder(web: TestWeb, checker: AddressChecker | None, **kwargs: object) -
     async def go() -> list[SiteContacts]:
         async with Fetcher(make_settings()) as fetcher:
             return await find_contacts(fetcher, [web.url("/blog/post")], checker, **kwargs)  # type: ignore[arg-type]
-    return asyncio.run(go())[0]
+    return run_sync(go())[0]
 
 
 def test_it_finds_the_sites_addresses_on_its_contact_pages(web: TestWeb) -> None:
@@ -70,7 +70,7 @@ def test_an_unreachable_page_is_an_error_not_a_crash() -> None:
     async def go() -> list[SiteContacts]:
         async with Fetcher(make_settings(timeout=1.0)) as fetcher:
             return await find_contacts(fetcher, ["http://127.0.0.22:9/"], None)
-    (found,) = asyncio.run(go())
+    (found,) = run_sync(go())
     assert found.error == "refused" and found.addresses == []
 
 

@@ -1,12 +1,12 @@
 """Guest-post targets: classifying guidelines pages (with decoys), requirements, and runs over test webs."""
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 
 import pytest
 
 from outreach.discovery.guest_posts import classify, find_guest_post_targets, requirements
+from outreach.lib.aio import run_sync
 from outreach.lib.html import parse_page
 from outreach.lib.http import Fetcher
 from tests.discovery.guest_web import PAGES, build
@@ -65,7 +65,7 @@ def run(seeds: list[str], **kwargs: object) -> tuple[list, list]:
     async def go() -> tuple[list, list]:
         async with Fetcher(make_settings()) as fetcher:
             return await find_guest_post_targets(fetcher, seeds, **kwargs)  # type: ignore[arg-type]
-    return asyncio.run(go())
+    return run_sync(go())
 
 
 def test_a_run_finds_accepting_sites_by_their_footer_links_and_skips_refusing_ones(webs: list[TestWeb]) -> None:

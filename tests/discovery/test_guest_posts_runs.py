@@ -131,9 +131,9 @@ def test_pasted_lists_and_csv_exports_become_urls() -> None:
 
 
 def test_a_sitemap_index_with_gzip_expands_to_page_urls(webs: list[TestWeb]) -> None:
-    import asyncio
     import gzip
 
+    from outreach.lib.aio import run_sync
     from outreach.lib.http import Fetcher
     from tests.lib.conftest import make_settings
 
@@ -147,4 +147,4 @@ def test_a_sitemap_index_with_gzip_expands_to_page_urls(webs: list[TestWeb]) -> 
     async def go() -> Any:
         async with Fetcher(make_settings()) as fetcher:
             return await prospecting.expand_sitemap(fetcher, web.url("/sitemap.xml"))
-    assert asyncio.run(go()) == [web.url("/a"), web.url("/b")]
+    assert run_sync(go()) == [web.url("/a"), web.url("/b")]

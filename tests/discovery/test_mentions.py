@@ -1,7 +1,6 @@
 """Infographic and brand mentions over a test web with decoys; precision and recall per case set."""
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -14,6 +13,7 @@ from outreach.discovery.mentions import (
     image_fingerprint,
     phash_distance,
 )
+from outreach.lib.aio import run_sync
 from outreach.lib.http import Fetcher
 from tests.discovery.images import chart, copies, encode, logo
 from tests.lib.conftest import make_settings
@@ -95,7 +95,7 @@ def run(seed: str, target: str, **kwargs: object) -> MentionRun:
     async def go() -> MentionRun:
         async with Fetcher(make_settings()) as fetcher:
             return await find_mentions(fetcher, [seed], target=target, **kwargs)  # type: ignore[arg-type]
-    return asyncio.run(go())
+    return run_sync(go())
 
 
 def precision_recall(got: set, expected: set) -> tuple[float, float]:

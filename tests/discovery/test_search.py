@@ -1,7 +1,6 @@
 """Search providers against a local server answering in each API's JSON format (the shared fixtures)."""
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from outreach.discovery.search import (
 )
 from outreach.discovery.search.brave import BraveSearch
 from outreach.discovery.search.serpapi import SerpApiSearch
+from outreach.lib.aio import run_sync
 from outreach.lib.http import Fetcher
 from tests.lib.conftest import make_settings
 from tests.lib.testweb import TestWeb, send
@@ -71,7 +71,7 @@ def search(provider: Any, query: str, **kwargs: Any) -> Any:
     async def go() -> Any:
         async with Fetcher(make_settings()) as fetcher:
             return await provider.search(fetcher, query, **kwargs)
-    return asyncio.run(go())
+    return run_sync(go())
 
 
 def test_brave_results_and_request(api: TestWeb) -> None:
@@ -122,9 +122,9 @@ def test_running_queries_dedupes_urls_and_stops_at_an_auth_error(api: TestWeb) -
         async with Fetcher(make_settings()) as fetcher:
             provider = BraveSearch(key, endpoint=api.url("/brave"))
             return await run_queries(provider, fetcher, ["a", "b", "too fast", "c"])
-    results, errors = asyncio.run(go("good-key"))
+    results, errors = run_sync(go("good-key"))
     assert len(results) == 10 and len(errors) == 1 and errors[0].startswith("too fast: ")
-    results, errors = asyncio.run(go("bad-key"))
+    results, errors = run_sync(go("bad-key"))
     assert results == [] and len(errors) == 1  # the key is wrong for every query: asked once
 
 
