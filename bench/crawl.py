@@ -96,10 +96,11 @@ def timed(cmd: list[str], stdout_path: Path, env: dict[str, str] | None = None) 
     return wall, int(rss_file.read_text().strip().splitlines()[-1])
 
 
-def run_outreach(root: Path, seed: str, pages: int) -> dict[str, float | int | set[str]]:
+def run_outreach(root: Path, seed: str, pages: int, concurrency: int) -> dict[str, float | int | set[str]]:
     config = root / "outreach.toml"
     config.write_text(f'[database]\nurl = "sqlite:///{root}/bench.db"\n\n[crawl]\nallow_private_addresses = true\n'
-                      "per_host_delay = 0\nconcurrency = 64\nper_host_concurrency = 64\ntimeout = 15\n")
+                      f"per_host_delay = 0\nconcurrency = {concurrency}\nper_host_concurrency = {concurrency}\n"
+                      "timeout = 15\n")
     out = root / "outreach.json"
     wall, rss = timed([str(ROOT / ".venv/bin/outreach"), "--config", str(config), "discover", "broken-links",
                        seed, "--max-pages", str(pages + 1), "--json"], out)
@@ -129,6 +130,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pages", type=int, default=20000)
     ap.add_argument("--threads", type=int, default=10, help="LinkChecker threads (its default is 10)")
+    ap.add_argument("--concurrency", type=int, default=64, help="outreach's requests in flight")
     ap.add_argument("--skip-linkchecker", action="store_true")
     args = ap.parse_args()
     if not shutil.which("nginx"):
@@ -146,7 +148,7 @@ def main() -> int:
               file=sys.stderr)
         pidfile = start_nginx(root, site_port, ext_port)
         seed = site + "/"
-        results = {"outreach": run_outreach(root, seed, args.pages)}
+        results = {"outreach": run_outreach(root, seed, args.pages, args.concurrency)}
         if not args.skip_linkchecker:
             results["linkchecker"] = run_linkchecker(root, seed, args.threads)
         print(f"{'tool':<12} {'pages':>7} {'links':>7} {'wall s':>8} {'pages/s':>9} {'links/s':>9} {'peak RSS':>9} "
