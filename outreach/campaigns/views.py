@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
 from outreach.campaigns import listing, service
 from outreach.campaigns.forms import KIND_LABELS, CampaignForm, ClientForm, NoteForm, ProspectForm
-from outreach.models import Activity, Campaign, Client, Contact, Prospect, Site, Tag, User
+from outreach.models import Activity, Campaign, Client, Prospect, Tag, User
 from outreach.models.campaigns import prospect_tags
 from outreach.web.auth import campaign_or_404, can_view_client, prospect_or_404, staff_required
 from outreach.web.forms import options
@@ -156,46 +156,39 @@ def edit_campaign(campaign_id: int) -> str | Response:
     return render_template("campaigns/campaign_form.html", form=form, campaign=campaign)
 
 
+#: cards shown per board column; the rest are in the campaign's prospect list
+BOARD_COLUMN_LIMIT = 200
+
+
 @bp.route("/campaigns/<int:campaign_id>")
 @login_required
 def board(campaign_id: int) -> str:
     campaign = campaign_or_404(campaign_id)
     session = db_session()
     f = listing.parse_filters(request.args, sorts=[], default_sort="")
-    query = (select(Prospect).where(Prospect.campaign_id == campaign.id)
+    f.ranges, f.stage = {}, ""
+    conditions = listing.prospect_conditions(f, campaign_id=campaign.id)
+    ranked = (select(Prospect.id, func.row_number().over(partition_by=Prospect.stage,
+                                                         order_by=(Prospect.position, Prospect.id)).label("rn"))
+              .where(*conditions).subquery())
+    query = (select(Prospect)
+             .where(Prospect.id.in_(select(ranked.c.id).where(ranked.c.rn <= BOARD_COLUMN_LIMIT)))
              .options(selectinload(Prospect.site), selectinload(Prospect.contact),
                       selectinload(Prospect.owner), selectinload(Prospect.tags))
              .order_by(Prospect.position, Prospect.id))
-    query = _board_filters(query, f)
     columns: dict[str, list[Prospect]] = {}
     for prospect in session.scalars(query):
         columns.setdefault(prospect.stage, []).append(prospect)
-    has_any = bool(columns) or session.scalar(
+    totals = dict(session.execute(select(Prospect.stage, func.count()).where(*conditions)
+                                  .group_by(Prospect.stage)).all())
+    has_any = bool(totals) or session.scalar(
         select(Prospect.id).where(Prospect.campaign_id == campaign.id).limit(1)) is not None
     users = session.scalars(select(User).where(User.role != "client_viewer", User.is_active)
                             .order_by(User.name, User.email)).all()
     tags = session.scalars(select(Tag.name).join(prospect_tags).join(Prospect)
                            .where(Prospect.campaign_id == campaign.id).distinct().order_by(Tag.name)).all()
-    return render_template("campaigns/board.html", campaign=campaign, columns=columns, f=f, users=users,
-                           tags=tags, has_any=has_any, form=ProspectForm(), kind_labels=KIND_LABELS)
-
-
-def _board_filters(query: Select[tuple[Prospect]], f: listing.ListFilters) -> Select[tuple[Prospect]]:
-    if f.tag:
-        query = query.where(Prospect.id.in_(select(prospect_tags.c.prospect_id).join(Tag)
-                                            .where(Tag.name == f.tag)))
-    if f.owner == "none":
-        query = query.where(Prospect.owner_id.is_(None))
-    elif f.owner:
-        query = query.where(Prospect.owner_id == int(f.owner))
-    if f.q:
-        pattern = listing._like(f.q)
-        query = query.where(or_(
-            Prospect.site_id.in_(select(Site.id).where(func.lower(Site.domain).like(pattern, escape="\\"))),
-            Prospect.contact_id.in_(select(Contact.id).where(or_(
-                func.lower(Contact.email).like(pattern, escape="\\"),
-                func.lower(Contact.name).like(pattern, escape="\\"))))))
-    return query
+    return render_template("campaigns/board.html", campaign=campaign, columns=columns, totals=totals, f=f,
+                           users=users, tags=tags, has_any=has_any, form=ProspectForm(), kind_labels=KIND_LABELS)
 
 
 @bp.route("/campaigns/<int:campaign_id>/prospects/new", methods=["GET", "POST"])

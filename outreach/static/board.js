@@ -15,11 +15,10 @@
     statusBox.className = "board-status " + (isError ? "flash flash-error" : "flash flash-success");
   }
 
-  function recount() {
-    board.querySelectorAll(".column").forEach(function (column) {
-      var count = column.querySelector(".count");
-      if (count) { count.textContent = column.querySelectorAll(".pcard").length; }
-    });
+  // column counts include cards not shown (a column shows its first 200), so they move by one
+  function bump(stage, delta) {
+    var count = board.querySelector('.column[data-stage="' + stage + '"] .count');
+    if (count) { count.textContent = String(parseInt(count.textContent, 10) + delta); }
   }
 
   function positionOf(card) {
@@ -52,9 +51,13 @@
   }
 
   function applied(card, data) {
+    var before = card.getAttribute("data-stage");
+    if (before !== data.stage) {
+      bump(before, -1);
+      bump(data.stage, 1);
+    }
     card.setAttribute("data-stage", data.stage);
     card.setAttribute("data-position", data.position);
-    recount();
   }
 
   function move(card, stage, position, restore) {
@@ -65,7 +68,6 @@
       say(data.changed ? domain + " moved to " + data.label + "." : domain + " reordered.", false);
     }).catch(function (error) {
       restore();
-      recount();
       say("Could not move " + domain + ": " + error.message, true);
     }).then(function () { card.classList.remove("saving"); });
   }
@@ -125,7 +127,6 @@
     }
     board.querySelectorAll(".drop-target").forEach(function (c) { c.classList.remove("drop-target"); });
     dragged = null;
-    recount();
   });
 
   // "Move to…": the keyboard and touch fallback; without script the link opens the prospect's page

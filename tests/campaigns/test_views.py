@@ -285,3 +285,14 @@ def test_a_campaign_is_created_from_the_form_and_starts_active(login: Any, team:
     fresh(db)
     campaign = db.scalar(select(Campaign).where(Campaign.name == "Guest posts"))
     assert campaign is not None and campaign.status == "active" and campaign.kind == "guest_posts"
+
+
+def test_a_long_column_shows_its_first_cards_and_links_to_the_rest(login: Any, team: dict[str, Any], db: Session,
+                                                                  monkeypatch: Any) -> None:
+    from outreach.campaigns import views
+
+    monkeypatch.setattr(views, "BOARD_COLUMN_LIMIT", 2)
+    make_many(db, team["campaign"], 3)
+    html = page_text(login(team["owner"]).get(f"/campaigns/{team['campaign'].id}"))
+    assert 'data-testid="count-new">3<' in html and html.count('class="pcard"') == 2
+    assert "+ 1 more in the list" in html and "site002.test" not in html
