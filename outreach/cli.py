@@ -16,6 +16,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "worker": "outreach.runtime.cli:worker",
     "db": "outreach.runtime.cli:db",
     "user": "outreach.accounts.cli:user",
+    "import": "outreach.campaigns.cli:import_csv",
     "contacts": "outreach.contacts.cli:contacts",
     "verify": "outreach.backlinks.cli:verify",
     "discover": "outreach.discovery.cli:discover",
