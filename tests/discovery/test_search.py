@@ -61,8 +61,17 @@ def api() -> Iterator[TestWeb]:
         else:
             send(req, 200, fixture("serpapi-google.json"), content_type="application/json")
 
+    def cse(req: Any) -> None:
+        params = parse_qs(urlsplit(req.path).query)
+        web.requests.append({"params": params})
+        if params["q"][0] == "too many":
+            send(req, 429, fixture("google-cse-error-429.json"), content_type="application/json")
+        else:
+            send(req, 200, fixture("google-cse.json"), content_type="application/json")
+
     web.routes["/brave"] = brave
     web.routes["/serpapi"] = serpapi
+    web.routes["/customsearch/v1"] = cse
     yield web
     web.close()
 
@@ -133,8 +142,24 @@ def test_the_provider_comes_from_settings() -> None:
     assert provider_from_settings({"search": {"provider": "brave", "api_key": "", "endpoint": ""}}) is None
     provider = provider_from_settings({"search": {"provider": "serpapi", "api_key": "k", "endpoint": ""}})
     assert isinstance(provider, SerpApiSearch) and provider.endpoint == "https://serpapi.com/search.json"
-    with pytest.raises(SearchError, match="not supported"):
+    with pytest.raises(SearchError, match="needs the search engine id"):
         provider_from_settings({"search": {"provider": "google_cse", "api_key": "k", "endpoint": ""}})
+    with pytest.raises(SearchError, match="not supported"):
+        provider_from_settings({"search": {"provider": "bing", "api_key": "k", "endpoint": ""}})
+
+
+def test_google_custom_search_results_paging_and_quota(api: TestWeb) -> None:
+    from outreach.discovery.search.google_cse import GoogleCustomSearch
+
+    provider = GoogleCustomSearch("k", endpoint=api.url("/customsearch/v1?cx=engine1"))
+    results = search(provider, "widget resources", page=1)
+    assert results and results[0].position == 11 and results[0].url.startswith("http")
+    assert api.requests[0]["params"]["cx"] == ["engine1"] and api.requests[0]["params"]["start"] == ["11"]
+    assert search(provider, "widget resources", page=10) == []  # past the API's 100 results: not asked
+    assert len(api.requests) == 1
+    with pytest.raises(SearchError) as caught:
+        search(provider, "too many")
+    assert caught.value.code == "quota" and "Quota exceeded" in str(caught.value)
 
 
 def test_footprints() -> None:

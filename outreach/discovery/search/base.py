@@ -37,7 +37,8 @@ class SearchProvider(Protocol):
 
 #: setting value -> (module, class) of the providers we ship
 PROVIDERS = {"brave": ("outreach.discovery.search.brave", "BraveSearch"),
-             "serpapi": ("outreach.discovery.search.serpapi", "SerpApiSearch")}
+             "serpapi": ("outreach.discovery.search.serpapi", "SerpApiSearch"),
+             "google_cse": ("outreach.discovery.search.google_cse", "GoogleCustomSearch")}
 SETUP_HINT = ('No search provider is configured: add to the config file  [search] provider = "brave" and '
               'api_key = "<your key>" (or provider = "serpapi"), or set OUTREACH_SEARCH_PROVIDER and '
               "OUTREACH_SEARCH_API_KEY; keys come from https://api-dashboard.search.brave.com or "
@@ -54,7 +55,8 @@ def provider_from_settings(settings: dict[str, Any]) -> SearchProvider | None:
     if not name or not search.get("api_key"):
         return None
     if name not in PROVIDERS:
-        raise SearchError("unsupported", f"search provider {name!r} is not supported (use brave or serpapi)")
+        raise SearchError("unsupported",
+                          f"search provider {name!r} is not supported (use brave, serpapi or google_cse)")
     module, cls = PROVIDERS[name]
     return getattr(importlib.import_module(module), cls)(search["api_key"], endpoint=search.get("endpoint") or None)
 
