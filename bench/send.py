@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import random
 import signal
 import statistics
@@ -165,13 +166,16 @@ def delays(factory: Any, accepted: list[tuple[str, float]]) -> list[float]:
 def backlog(n: int, workdir: Path) -> dict[str, Any]:
     sink = SinkProcess()
     settings, factory, render_seconds = make_world(f"sqlite:///{workdir / 'backlog.db'}", workdir, n, sink.port)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     sent = Sender(settings, factory, SecretBox(settings["app"]["secret_key"])).run()
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     accepted = sink.stop()
     d = delays(factory, accepted)
     return {"messages": n, "sent": sent, "accepted": len(accepted), "render_enrol_s": round(render_seconds, 2),
             "send_s": round(seconds, 2), "messages_per_s": round(sent / seconds, 1),
+            # the sender's own CPU time: what one worker costs, whatever else the machine is running
+            "sender_cpu_s": round(cpu, 2), "messages_per_cpu_s": round(sent / cpu, 1),
+            "load_average": os.getloadavg()[0],
             "p99_delay_s": round(p99(d), 2), "duplicates": len(accepted) - len({m for m, _ in accepted})}
 
 

@@ -20,8 +20,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from outreach.campaigns.service import move_prospect, record
 from outreach.lib.clock import utcnow
@@ -33,7 +33,7 @@ from outreach.mail.render import RenderError
 from outreach.mail.sequences import create_message
 from outreach.mail.stops import EARLY_STAGES, hard_bounce, stop_enrollment, suppression_reason
 from outreach.mail.unsubscribe import signing_secret, unsubscribe_url
-from outreach.models import Campaign, Prospect
+from outreach.models import Campaign, Prospect, Suppression
 from outreach.models.mail import CampaignMail, Enrollment, Mailbox, Message, SequenceStep
 
 log = logging.getLogger(__name__)
@@ -111,6 +111,9 @@ class Sender:
                 plan.append((message_id, mailbox))
             session.commit()  # end the reads: on SQLite the claims must start their transaction with a write
             claimed: list[tuple[Message, Mailbox | None]] = []
+            if not any(m is not None and (m.min_spacing_seconds or m.jitter_seconds) for _, m in plan):
+                claimed = self._claim_unspaced(session, plan, now)
+                plan = []
             for message_id, mailbox in plan:
                 if mailbox is not None:
                     if mailbox.id in self.blocked or (mailbox.daily_cap and self.cap_left.get(mailbox.id, 1) <= 0):
@@ -143,6 +146,29 @@ class Sender:
                 finish(session, message, outcome, self.settings, self.secret)
             session.commit()
             return sum(1 for _, outcome in outcomes if outcome.kind == "sent")
+
+    def _claim_unspaced(self, session: Session, plan: list[tuple[int, Mailbox | None]], now: datetime
+                        ) -> list[tuple[Message, Mailbox | None]]:
+        """Claim in one go what no spacing holds back, within each mailbox's remaining daily cap."""
+        budget: dict[int, int] = {}
+        take: list[tuple[int, Mailbox | None]] = []
+        for message_id, mailbox in plan:
+            if mailbox is not None and mailbox.daily_cap:
+                left = budget.setdefault(mailbox.id, self.cap_left.get(mailbox.id, 1))
+                if left <= 0:
+                    self.blocked.add(mailbox.id)
+                    continue
+                budget[mailbox.id] = left - 1
+            take.append((message_id, mailbox))
+        messages = claim_many(session, [message_id for message_id, _ in take], now)
+        claimed = []
+        for message_id, mailbox in take:
+            message = messages.get(message_id)
+            if message is not None:
+                if mailbox is not None:
+                    self.cap_left[mailbox.id] = self.cap_left.get(mailbox.id, 1) - 1
+                claimed.append((message, mailbox))
+        return claimed
 
     def _may_send(self, session: Session, mailbox: Mailbox, now: datetime) -> bool:
         if not mailbox.is_active or not in_window(mailbox, now):
@@ -246,27 +272,25 @@ def claim(session: Session, message_id: int, now: datetime, mailbox: Mailbox | N
         if slot.rowcount != 1:  # type: ignore[attr-defined]
             _unclaim(session, [message_id])
             return "busy"
-    info = session.execute(
-        select(Enrollment.status, Enrollment.stop_reason, Enrollment.paused_until, CampaignMail.is_paused,
-               Campaign.status.label("campaign_status"), Prospect.stage, Message.to_email)
-        .select_from(Message)
-        .join(Enrollment, Enrollment.id == Message.enrollment_id)
-        .join(Campaign, Campaign.id == Message.campaign_id)
-        .join(Prospect, Prospect.id == Message.prospect_id)
-        .outerjoin(CampaignMail, CampaignMail.campaign_id == Message.campaign_id)
-        .where(Message.id == message_id)).one()
+    info = session.execute(_info_query().where(Message.id == message_id)).one()
     verdict = _stop_check(session, info, now)
     if verdict is None:
         message = session.get(Message, message_id, populate_existing=True)
         if commit:
             session.commit()
         return message
+    _apply_verdict(session, message_id, verdict)
+    if commit:
+        session.commit()
+    return None
+
+
+def _apply_verdict(session: Session, message_id: int, verdict: tuple[str, object]) -> None:
+    """A claimed message that must not go now: give it back, postpone it, or cancel it with the reason."""
     kind, value = verdict
     if kind == "wait":
         _unclaim(session, [message_id])
-        if commit:
-            session.commit()
-        return None
+        return
     message = session.get(Message, message_id, populate_existing=True)
     assert message is not None
     if kind == "postpone":
@@ -277,9 +301,54 @@ def claim(session: Session, message_id: int, now: datetime, mailbox: Mailbox | N
         session.refresh(message.prospect)
         _cancel_claimed(session, message, str(value))
     session.flush()
-    if commit:
-        session.commit()
-    return None
+
+
+def claim_many(session: Session, message_ids: list[int], now: datetime) -> dict[int, Message]:
+    """claim() for several messages of mailboxes without spacing, in a handful of statements (caller commits)."""
+    if not message_ids:
+        return {}
+    claimed = list(session.execute(
+        update(Message).where(Message.id.in_(message_ids), Message.status == "scheduled", Message.send_at <= now)
+        .values(status="sending", claimed_at=now, attempts=Message.attempts + 1, data_started_at=None)
+        .returning(Message.id).execution_options(synchronize_session=False)).scalars())
+    if not claimed:
+        return {}
+    infos = session.execute(_info_query().where(Message.id.in_(claimed))).all()
+    emails = {info.to_email.lower() for info in infos}
+    domains = {email.rsplit("@", 1)[-1] for email in emails}
+    found = {(kind, value): reason for kind, value, reason in session.execute(
+        select(Suppression.kind, Suppression.value, Suppression.reason).where(or_(
+            and_(Suppression.kind == "email", Suppression.value.in_(emails)),
+            and_(Suppression.kind == "domain", Suppression.value.in_(domains)))))}
+
+    def suppressed(email: str) -> str | None:
+        email = email.lower()
+        for key in (("email", email), ("domain", email.rsplit("@", 1)[-1])):
+            if key in found:
+                return f"{key[1]} is suppressed ({found[key]})"
+        return None
+
+    ok = []
+    for info in infos:
+        verdict = _stop_check(session, info, now, suppressed)
+        if verdict is None:
+            ok.append(info.id)
+        else:
+            _apply_verdict(session, info.id, verdict)
+    messages = session.scalars(select(Message).where(Message.id.in_(ok))
+                               .options(selectinload(Message.enrollment), selectinload(Message.prospect))
+                               .execution_options(populate_existing=True)).all()
+    return {m.id: m for m in messages}
+
+
+def _info_query() -> Any:
+    return (select(Message.id, Enrollment.status, Enrollment.stop_reason, Enrollment.paused_until,
+                   CampaignMail.is_paused, Campaign.status.label("campaign_status"), Prospect.stage, Message.to_email)
+            .select_from(Message)
+            .join(Enrollment, Enrollment.id == Message.enrollment_id)
+            .join(Campaign, Campaign.id == Message.campaign_id)
+            .join(Prospect, Prospect.id == Message.prospect_id)
+            .outerjoin(CampaignMail, CampaignMail.campaign_id == Message.campaign_id))
 
 
 def _unclaim(session: Session, message_ids: list[int]) -> None:
@@ -290,14 +359,15 @@ def _unclaim(session: Session, message_ids: list[int]) -> None:
                     .execution_options(synchronize_session=False))
 
 
-def _stop_check(session: Session, info: Any, now: datetime) -> tuple[str, object] | None:
+def _stop_check(session: Session, info: Any, now: datetime,
+                suppressed: Callable[[str], str | None] | None = None) -> tuple[str, object] | None:
     if info.status != "active":
         return "cancel", f"sequence {info.status}" + (f" ({info.stop_reason})" if info.stop_reason else "")
     if info.is_paused or info.campaign_status != "active":
         return "wait", None
     if info.paused_until is not None and info.paused_until > now:
         return "postpone", info.paused_until
-    reason = suppression_reason(session, info.to_email)
+    reason = suppressed(info.to_email) if suppressed else suppression_reason(session, info.to_email)
     if reason:
         return "stop", reason
     if info.stage not in EARLY_STAGES:
