@@ -339,6 +339,8 @@ def assign_owner(session: Session, prospect: Prospect, owner_id: int | None, act
     owner = session.get(User, owner_id) if owner_id else None
     if owner_id and owner is None:
         raise CampaignError("no such user", field="owner_id")
+    if owner is not None and owner.role == "client_viewer":
+        raise CampaignError("the owner must be a team member, not a client viewer", field="owner_id")
     if prospect.owner_id != owner_id:
         prospect.owner_id = owner_id
         record(session, prospect, "owner", f"Owner: {owner.display_name if owner else 'nobody'}", actor)

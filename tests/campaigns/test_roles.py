@@ -92,3 +92,13 @@ def test_bulk_assign_refuses_a_client_viewer_as_owner(login: Any, team: dict[str
     assert db.scalar(select(Prospect.owner_id).where(Prospect.id == cards["mine"].id)) is None
     with pytest.raises(service.CampaignError, match="select at least one prospect"):
         service.bulk_update(db, [], "stage", "new", None)
+
+
+def test_a_client_viewer_cannot_be_made_owner_of_a_prospect(login: Any, team: dict[str, Any], db: Session,
+                                                            cards: dict[str, Prospect]) -> None:
+    client = login(team["owner"])
+    response = client.post(f"/prospects/{cards['mine'].id}/details",
+                           data={"tags": "", "owner_id": str(team["viewer"].id)}, follow_redirects=True)
+    assert "the owner must be a team member, not a client viewer" in response.get_data(as_text=True)
+    db.rollback()
+    assert db.scalar(select(Prospect.owner_id).where(Prospect.id == cards["mine"].id)) is None
