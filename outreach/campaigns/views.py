@@ -217,7 +217,10 @@ def new_prospect(campaign_id: int) -> str | Response:
 @bp.route("/prospects/<int:prospect_id>")
 @login_required
 def prospect(prospect_id: int) -> str:
-    prospect = prospect_or_404(prospect_id)
+    return _render_prospect(prospect_or_404(prospect_id), NoteForm())
+
+
+def _render_prospect(prospect: Prospect, note_form: NoteForm) -> str:
     session = db_session()
     activities = session.scalars(select(Activity).where(Activity.prospect_id == prospect.id)
                                  .options(selectinload(Activity.user))
@@ -225,7 +228,7 @@ def prospect(prospect_id: int) -> str:
     users = session.scalars(select(User).where(User.role != "client_viewer", User.is_active)
                             .order_by(User.email)).all()
     return render_template("campaigns/prospect.html", prospect=prospect, campaign=prospect.campaign,
-                           activities=activities, note_form=NoteForm(), users=users)
+                           activities=activities, note_form=note_form, users=users)
 
 
 @bp.post("/prospects/<int:prospect_id>/stage")
@@ -259,17 +262,22 @@ def move(prospect_id: int) -> str | Response | tuple[str, int] | tuple[dict[str,
 
 @bp.post("/prospects/<int:prospect_id>/notes")
 @staff_required
-def add_note(prospect_id: int) -> Response:
+def add_note(prospect_id: int) -> str | Response:
     prospect = prospect_or_404(prospect_id, edit=True)
     form = NoteForm()
     session = db_session()
     if form.validate_on_submit():
-        service.add_note(session, prospect, form.text.data or "", current_user)
-        session.commit()
-        flash("Note added.", "success")
-    else:
-        flash("The note is empty.", "error")
-    return redirect(url_for("campaigns.prospect", prospect_id=prospect.id))
+        try:
+            service.add_note(session, prospect, form.text.data or "", current_user)
+        except service.CampaignError as exc:
+            _field_error(form, exc, "text")
+        else:
+            session.commit()
+            flash("Note added.", "success")
+            return redirect(url_for("campaigns.prospect", prospect_id=prospect.id))
+    elif not (form.text.data or "").strip():
+        form.text.errors = ["write something first: the note is empty"]
+    return _render_prospect(prospect, form)
 
 
 @bp.post("/prospects/<int:prospect_id>/details")

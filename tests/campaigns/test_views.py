@@ -296,3 +296,13 @@ def test_a_long_column_shows_its_first_cards_and_links_to_the_rest(login: Any, t
     html = page_text(login(team["owner"]).get(f"/campaigns/{team['campaign'].id}"))
     assert 'data-testid="count-new">3<' in html and html.count('class="pcard"') == 2
     assert "+ 1 more in the list" in html and "site002.test" not in html
+
+
+def test_an_empty_note_is_refused_next_to_the_field(login: Any, team: dict[str, Any], db: Session,
+                                                    make_prospect: Any) -> None:
+    p = make_prospect(team["campaign"])
+    response = login(team["owner"]).post(f"/prospects/{p.id}/notes", data={"text": "   "})
+    html = page_text(response)
+    assert response.status_code == 200 and 'role="alert">write something first: the note is empty<' in html
+    fresh(db)
+    assert db.scalar(select(func.count()).select_from(Activity).where(Activity.kind == "note")) == 0
