@@ -130,13 +130,18 @@ async def find_contacts(fetcher: Fetcher, urls: list[str], checker: AddressCheck
     sites = await asyncio.gather(*(find_site_contacts(fetcher, u, max_pages=max_pages, allow_domains=allow_domains,
                                                       site_domain=site_domain) for u in urls))
     if checker is not None:
-        by_domain: dict[str, list[str]] = {}
-        for email in sorted({a.email for s in sites for a in s.addresses}):
-            by_domain.setdefault(email.rsplit("@", 1)[1], []).append(email)
-        # one thread per domain: its addresses share one (cached) DNS lookup
-        groups = await asyncio.gather(*(asyncio.to_thread(lambda es: [checker.check(e) for e in es], emails)
-                                        for emails in by_domain.values()))
-        table = {v.email: v for group in groups for v in group}
+        table = await check_addresses(checker, [a.email for s in sites for a in s.addresses])
         for site in sites:
             site.verdicts = {a.email: table[a.email] for a in site.addresses}
     return sites
+
+
+async def check_addresses(checker: AddressChecker, emails: Iterable[str]) -> dict[str, Verdict]:
+    """Verdicts by address; one thread per domain, so a domain's addresses share one (cached) DNS lookup."""
+    by_domain: dict[str, list[str]] = {}
+    for email in sorted(set(emails)):
+        by_domain.setdefault(email.rsplit("@", 1)[-1], []).append(email)
+    groups = await asyncio.gather(*(asyncio.to_thread(lambda es: [checker.check(e) for e in es], group)
+                                    for group in by_domain.values()))
+    return {email: verdict for group, verdicts in zip(by_domain.values(), groups, strict=True)
+            for email, verdict in zip(group, verdicts, strict=True)}

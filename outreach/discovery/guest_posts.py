@@ -204,17 +204,20 @@ class GuestPostTarget:
     score: float = 0.0
     score_parts: dict[str, Any] = field(default_factory=dict)
     pages_crawled: int = 0
+    #: email -> {"status", "reason", "is_role"} when the addresses were checked
+    email_checks: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         return {"site": self.site, "page": self.page, "emails": self.emails, "score": self.score,
                 "score_parts": self.score_parts, "requirements": self.verdict.requirements,
-                "form_urls": self.verdict.form_urls, "reasons": self.verdict.reasons}
+                "form_urls": self.verdict.form_urls, "reasons": self.verdict.reasons,
+                "email_checks": self.email_checks}
 
     def details(self) -> dict[str, Any]:
         """The opportunity's evidence."""
         return {"guidelines_url": self.page, "emails": self.emails, "requirements": self.verdict.requirements,
                 "form_urls": self.verdict.form_urls, "reasons": self.verdict.reasons,
-                "score_parts": self.score_parts}
+                "score_parts": self.score_parts, "email_checks": self.email_checks}
 
 
 @dataclass

@@ -381,6 +381,7 @@ async def execute(run: ProspectingRun, settings: dict[str, Any], assets: list[As
             targets, visits = await find_guest_post_targets(
                 fetcher, seeds, max_pages=run.max_pages, keywords=keywords, language=options.get("language", "en"),
                 metrics=metrics, pages=pages, progress=progress)
+            await check_target_emails(targets, settings)
             results = {"seeds": seeds, "targets": [t.as_json() for t in targets],
                        "rejected": [{"site": v.origin, "page": url, "reasons": verdict.reasons}
                                     for v in visits if v.accepted is None for url, verdict in v.rejected],
@@ -394,6 +395,20 @@ async def execute(run: ProspectingRun, settings: dict[str, Any], assets: list[As
         results = {"seeds": seeds, "target": target, "mentions": [m.as_json() for m in found.mentions],
                    "images_checked": found.images_checked}
         return RunOutcome(results, [], found.mentions)
+
+
+async def check_target_emails(targets: list[Any], settings: dict[str, Any]) -> None:
+    """Check the targets' addresses (syntax, MX) and keep the verdicts with each target."""
+    from outreach.contacts.finder import check_addresses
+    from outreach.contacts.validation import AddressChecker
+
+    emails = [e for t in targets for e in t.emails]
+    if not emails:
+        return
+    verdicts = await check_addresses(AddressChecker.from_settings(settings), emails)
+    for target in targets:
+        target.email_checks = {e: {"status": verdicts[e].status, "reason": verdicts[e].reason,
+                                   "is_role": verdicts[e].is_role} for e in target.emails if e in verdicts}
 
 
 def run_one(factory: sessionmaker[Session], settings: dict[str, Any], stopping: Callable[[], bool],
@@ -504,14 +519,38 @@ def _upsert_opportunity(session: Session, campaign: Campaign, kind: str, page_ur
 
 def add_guest_post_opportunities(session: Session, campaign: Campaign, targets: Iterable[Any], *,
                                  run_id: int | None = None) -> list[Opportunity]:
+    """Accepting sites become opportunities; their addresses become the site's contacts (one per address)."""
     made = []
     for target in targets:
         details = {**target.details(), "run_id": run_id, "site": target.site}
         opportunity = _upsert_opportunity(session, campaign, "guest_post", target.page, details, target.score)
         if opportunity is not None:
             made.append(opportunity)
+            _save_target_contacts(session, opportunity, target)
     session.flush()
     return made
+
+
+def _save_target_contacts(session: Session, opportunity: Opportunity, target: Any) -> None:
+    from outreach.campaigns.service import contact_for
+    from outreach.contacts.extraction import is_role_address
+
+    session.flush()
+    site = session.get(Site, opportunity.site_id)
+    for email in target.emails:
+        try:
+            with session.begin_nested():
+                contact = contact_for(session, email, site=site, found_on=target.page)
+        except CampaignError:
+            continue
+        contact.is_guessed = False
+        contact.is_role = is_role_address(contact.email)
+        if contact.site_id is None and site is not None:
+            contact.site_id = site.id
+        check = (getattr(target, "email_checks", None) or {}).get(email)
+        if check:
+            contact.status, contact.status_reason = check["status"], check["reason"][:300]
+            contact.checked_at = utcnow()
 
 
 def add_mention_opportunities(session: Session, campaign: Campaign, mentions: Iterable[Mention], *,

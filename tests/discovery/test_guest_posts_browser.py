@@ -13,6 +13,7 @@ from outreach.discovery.prospecting_jobs import run_prospecting
 from outreach.jobs.ticks import JobContext
 from tests.conftest import PASSWORD
 from tests.discovery.guest_web import build
+from tests.discovery.test_guest_posts_runs import site_dns  # noqa: F401 (a fixture)
 from tests.lib.testweb import TestWeb, send
 
 
@@ -41,6 +42,7 @@ def shot(page: Any, name: str) -> None:
 
 
 @pytest.mark.browser
+@pytest.mark.usefixtures("site_dns")
 def test_a_run_shows_live_progress_then_results_to_add_as_prospects(
         app: Flask, live_server: str, page: Any, team: dict[str, Any],
         held_site: tuple[TestWeb, threading.Event]) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from outreach.campaigns.service import add_prospect
 from outreach.discovery import prospecting
-from outreach.models import Campaign, Opportunity, Prospect, Suppression
+from outreach.models import Campaign, Contact, Opportunity, Prospect, Suppression
 from outreach.models.prospecting import ProspectingRun
 from tests.discovery.guest_web import build
 from tests.lib.testweb import TestWeb
@@ -25,13 +25,27 @@ def webs() -> Iterator[list[TestWeb]]:
         server.close()
 
 
+@pytest.fixture
+def site_dns(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The app's resolver is a DNS server on loopback that knows site.test (and nothing else)."""
+    from outreach.contacts.validation import CACHE
+    from tests.contacts.dnsserver import DNSServer
+
+    CACHE.clear()
+    with DNSServer({("site.test", "MX"): ["10 mx.site.test."]}) as server:
+        monkeypatch.setitem(app.extensions["outreach"].settings, "dns",
+                            {"nameservers": ["127.0.0.1"], "port": server.port, "timeout": 1.0, "cache_seconds": 0})
+        yield
+    CACHE.clear()
+
+
 def run_queued(app: Flask) -> bool:
     state = app.extensions["outreach"]
     return prospecting.run_one(state.sessionmaker, state.settings, lambda: False, progress_every=0.05)
 
 
 def test_a_run_stores_accepting_sites_as_guest_post_opportunities(
-        app: Flask, db: Session, make_campaign: Callable[..., Campaign], webs: list[TestWeb]) -> None:
+        app: Flask, db: Session, make_campaign: Callable[..., Campaign], webs: list[TestWeb], site_dns: None) -> None:
     good, closed = webs
     build(good)
     build(closed, accepts=False)
@@ -52,10 +66,15 @@ def test_a_run_stores_accepting_sites_as_guest_post_opportunities(
     assert opportunity.details["emails"][0] == "editor@site.test"
     assert opportunity.details["score_parts"]["relevance"] > 0 and opportunity.score > 0
     assert opportunity.details["requirements"]["word_count"] == ["1,200–2,000 words"]
+    # the target's addresses are checked and become the site's contacts
+    assert opportunity.details["email_checks"]["editor@site.test"]["status"] == "valid"
+    contacts = {c.email: c for c in db.scalars(select(Contact))}
+    assert contacts["editor@site.test"].status == "valid" and contacts["editor@site.test"].is_role
+    assert contacts["editor@site.test"].site_id == opportunity.site_id
 
 
 def test_running_again_updates_the_opportunity_instead_of_duplicating_it(
-        app: Flask, db: Session, make_campaign: Callable[..., Campaign], webs: list[TestWeb]) -> None:
+        app: Flask, db: Session, make_campaign: Callable[..., Campaign], webs: list[TestWeb], site_dns: None) -> None:
     build(webs[0])
     campaign = make_campaign()
     for _ in range(2):

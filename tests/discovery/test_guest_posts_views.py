@@ -47,7 +47,7 @@ def test_roles_on_the_tab(client: FlaskClient, login: Callable[..., FlaskClient]
 
 def test_a_typed_run_is_queued_shows_progress_and_its_results(
         app: Flask, client: FlaskClient, db: Session, login: Callable[..., FlaskClient], team: dict[str, Any],
-        web: TestWeb) -> None:
+        web: TestWeb, dns: None) -> None:
     build(web)
     login(team["owner"])
     response = client.post(url(team, "/runs"), data={"kind": "guest_posts", "seeds": web.url("/"), "max_pages": 5,
