@@ -231,8 +231,10 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium for one test module: Playwright's sync API keeps an event loop running in this thread
+    while it is open, which would break asyncio.run in every later test of the session."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:

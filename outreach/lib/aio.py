@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -16,10 +17,11 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     except RuntimeError:
         return asyncio.run(coro)
     outcome: dict[str, Any] = {}
+    context = contextvars.copy_context()  # keeps Flask's app and request context in the helper thread
 
     def target() -> None:
         try:
-            outcome["value"] = asyncio.run(coro)
+            outcome["value"] = context.run(asyncio.run, coro)
         except BaseException as exc:
             outcome["error"] = exc
 
