@@ -37,6 +37,10 @@ def mentions(ctx: click.Context, seeds: tuple[str, ...], target: str, images: tu
         fail("give at least one --image or --brand to look for")
     if max_pages < 1:
         fail(f"--max-pages must be 1 or more, got {max_pages}")
+    if campaign_id is not None:
+        from outreach.discovery.prospecting import campaign_keywords_or_exit
+
+        campaign_keywords_or_exit(settings, campaign_id)  # exits 2 when there is no such campaign
 
     async def run() -> Any:
         async with Fetcher(FetchSettings.from_settings(settings)) as fetcher:

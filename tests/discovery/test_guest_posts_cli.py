@@ -55,3 +55,39 @@ def test_a_refusing_site_is_not_a_target_and_says_why(web: TestWeb, tmp_path: Pa
 def test_bad_input_exits_2_with_one_line(tmp_path: Path, args: list[str], message: str) -> None:
     run = outreach(["discover", "guest-posts", *args, "--json"], tmp_path)
     assert run.returncode == 2 and message in run.stderr and run.stderr.count("\n") == 1
+
+
+def make_campaign_db(tmp_path: Path) -> str:
+    """A migrated SQLite database with one client and campaign (id 1); returns its URL."""
+    from sqlalchemy import create_engine, text
+
+    db_url = f"sqlite:///{tmp_path / 'campaign.db'}"
+    assert outreach(["db", "upgrade"], tmp_path, db_url).returncode == 0
+    engine = create_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO clients (name, website, report_emails, notes, created_at) "
+                          "VALUES ('A', '', '', '', '2026-01-01 00:00:00+00')"))
+        conn.execute(text("INSERT INTO campaigns (client_id, name, kind, status, target_urls, keywords, created_at) "
+                          "VALUES (1, 'C', 'guest_posts', 'active', '', 'widget tools', '2026-01-01 00:00:00+00')"))
+    engine.dispose()
+    return db_url
+
+
+def test_with_a_campaign_targets_become_opportunities_scored_by_its_keywords(web: TestWeb, tmp_path: Path) -> None:
+    from sqlalchemy import create_engine, text
+
+    build(web)
+    db_url = make_campaign_db(tmp_path)
+    missing = outreach(["discover", "guest-posts", web.url("/"), "--campaign", "9", "--json"], tmp_path, db_url)
+    assert missing.returncode == 2 and "campaign 9 does not exist" in missing.stderr
+    run = outreach(["discover", "guest-posts", web.url("/"), "--max-pages", "5", "--campaign", "1", "--json"],
+                   tmp_path, db_url)
+    assert run.returncode == 0, run.stderr
+    payload = json.loads(run.stdout)
+    assert payload["stored"] == {"opportunities": 1}
+    assert payload["targets"][0]["score_parts"]["relevance"] > 0  # the campaign's keywords were used
+    engine = create_engine(db_url)
+    with engine.connect() as conn:
+        kind, page = conn.execute(text("SELECT kind, page_url FROM opportunities")).one()
+    engine.dispose()
+    assert (kind, page) == ("guest_post", web.url("/guidelines"))
