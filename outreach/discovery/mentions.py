@@ -12,7 +12,8 @@ too small to be an infographic are skipped by their declared size.
 A brand mention is the brand name, as a whole word and in any case, in the visible text: not in
 scripts, styles or attributes, and not only inside a link to another site (inside a link to the
 target's site it counts, and that link is the attribution). A mention "links to the target" when the
-page has any link to the target's registrable domain; the exact target URL is noted separately.
+page has any link to the target's registrable domain; the exact target URL is noted separately, and
+so is nofollow / sponsored / ugc on the best such link (a weak credit link is still a link).
 """
 from __future__ import annotations
 
@@ -70,11 +71,13 @@ class Mention:
     #: how an image matched (url, sha256, phash:N) or which brand name was found
     match: str = ""
     asset: str = ""
+    #: nofollow / sponsored / ugc on the page's best link to the target (empty: followed, or no link)
+    link_rel: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {"page": self.page, "kind": self.kind, "links_to_target": self.links_to_target,
                 "links_to_exact_target": self.links_to_exact_target, "evidence": self.evidence,
-                "match": self.match, "asset": self.asset}
+                "match": self.match, "asset": self.asset, "link_rel": self.link_rel}
 
 
 def image_fingerprint(data: bytes) -> tuple[str, str]:
@@ -226,8 +229,11 @@ def _domain(host_or_url: str) -> str:
         return ""
 
 
-def target_links(page: ParsedPage, target: str) -> tuple[bool, bool]:
-    """(links to the target's site, links to the exact target URL)."""
+def target_links(page: ParsedPage, target: str) -> tuple[bool, bool, list[str]]:
+    """(links to the target's site, links to the exact target URL, rel tokens of the best such link).
+
+    A followed link beats a nofollow/sponsored/ugc one, so an empty rel list means a followed link.
+    """
     try:
         exact = normalize_url(target)
     except BadURL:
@@ -235,13 +241,17 @@ def target_links(page: ParsedPage, target: str) -> tuple[bool, bool]:
     target_host = urlsplit(exact).hostname or ""
     domain = _domain(target_host)
     site = exact_hit = False
+    rel: list[str] | None = None
     for link in page.links:
         host = urlsplit(link.href).hostname or ""
         if host == target_host or (domain and _domain(host) == domain):
             site = True
+            weak = [r for r in link.rel if r in ("nofollow", "sponsored", "ugc")]
+            if rel is None or (rel and not weak):
+                rel = weak
             if link.href == exact:
                 exact_hit = True
-    return site, exact_hit
+    return site, exact_hit, rel or []
 
 
 @dataclass
@@ -283,7 +293,7 @@ async def find_mentions(fetcher: Fetcher, seeds: list[str], *, target: str, imag
                                     progress=progress):
             run.pages_crawled += 1
             url = page.result.final_url
-            site_link, exact = target_links(page.parsed, target)
+            site_link, exact, rel = target_links(page.parsed, target)
             if images:
                 refs = image_candidates(page.html, page.parsed)[:MAX_IMAGES_PER_PAGE]
                 hits = await asyncio.gather(*(check_image(r) for r in refs))
@@ -294,13 +304,13 @@ async def find_mentions(fetcher: Fetcher, seeds: list[str], *, target: str, imag
                     seen_assets.add(hit[0].sha256)
                     run.mentions.append(Mention(page=url, kind="image", links_to_target=site_link,
                                                 links_to_exact_target=exact, evidence=ref.url,
-                                                match=hit[1], asset=hit[0].label))
+                                                match=hit[1], asset=hit[0].label, link_rel=rel))
             if brands:
                 text = brand_text(page.html, url, target_domain)
                 for brand, snippet in find_brand_mentions(text, brands):
                     run.mentions.append(Mention(page=url, kind="brand", links_to_target=site_link,
                                                 links_to_exact_target=exact, evidence=snippet, match=brand,
-                                                asset=brand))
+                                                asset=brand, link_rel=rel))
         if progress is not None:
             progress.sites_done += 1
             progress.found = len(run.mentions)

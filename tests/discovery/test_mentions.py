@@ -129,10 +129,13 @@ def test_each_match_says_how_it_matched_and_shows_its_evidence(web: TestWeb, cli
     assert by_page["rehosted"].links_to_target and not by_page["rehosted"].links_to_exact_target
 
 
-def test_the_exact_target_is_noted(web: TestWeb, client_site: TestWeb) -> None:
+def test_the_exact_target_and_a_weak_link_are_noted(web: TestWeb, client_site: TestWeb) -> None:
     web.page("/", html(f'<p>{BRAND} made <a href="{client_site.url("/tool")}">this</a>.</p>'))
     (mention,) = run(web.url("/"), client_site.url("/tool"), images=[], brands=[BRAND], max_pages=1).mentions
-    assert mention.links_to_target and mention.links_to_exact_target
+    assert mention.links_to_target and mention.links_to_exact_target and mention.link_rel == []
+    web.page("/", html(f'<p>{BRAND} made <a rel="nofollow ugc" href="{client_site.url("/")}">this</a>.</p>'))
+    (mention,) = run(web.url("/"), client_site.url("/tool"), images=[], brands=[BRAND], max_pages=1).mentions
+    assert mention.links_to_target and not mention.links_to_exact_target and mention.link_rel == ["nofollow", "ugc"]
 
 
 def test_the_documented_threshold_separates_copies_from_other_charts() -> None:
