@@ -230,6 +230,42 @@ def prospect_count(f: ListFilters, *, campaign_id: int | None = None,
         *prospect_conditions(f, campaign_id=campaign_id, client_ids=client_ids))
 
 
+#: which joined table a sort column needs in the page-of-ids query
+_SORT_JOINS = {"domain": "site", "dr": "site", "da": "site", "as": "site", "traffic": "site",
+               "contact": "contact", "owner": "owner", "campaign": "campaign"}
+
+
+def prospect_page(session: Session, f: ListFilters, *, campaign_id: int | None = None,
+                  client_ids: Sequence[int] | None = None) -> Page:
+    """One page of prospects: ids first (on the prospects table, joined only for the sort), then the rows.
+
+    The same few queries whatever the number of rows: count, page of ids, the prospects, and one
+    select-in each for sites, contacts, owners, campaigns, clients and tags.
+    """
+    conditions = prospect_conditions(f, campaign_id=campaign_id, client_ids=client_ids)
+    total = session.scalar(select(func.count()).select_from(Prospect).where(*conditions)) or 0
+    f.page = min(f.page, max(1, -(-total // f.per_page)))
+    ids_query = select(Prospect.id).where(*conditions)
+    join = _SORT_JOINS.get(f.sort)
+    if join == "site":
+        ids_query = ids_query.join(Prospect.site)
+    elif join == "contact":
+        ids_query = ids_query.outerjoin(Prospect.contact)
+    elif join == "owner":
+        ids_query = ids_query.outerjoin(Prospect.owner)
+    elif join == "campaign":
+        ids_query = ids_query.join(Prospect.campaign)
+    column = PROSPECT_SORTS.get(f.sort, Prospect.id)
+    order = column.desc().nulls_last() if f.desc else column.asc().nulls_last()
+    ids = list(session.scalars(ids_query.order_by(order, Prospect.id.desc() if f.desc else Prospect.id)
+                               .limit(f.per_page).offset((f.page - 1) * f.per_page)))
+    rows = session.scalars(select(Prospect).where(Prospect.id.in_(ids)).options(
+        selectinload(Prospect.site), selectinload(Prospect.contact), selectinload(Prospect.owner),
+        selectinload(Prospect.campaign).selectinload(Campaign.client), selectinload(Prospect.tags))).all()
+    by_id = {p.id: p for p in rows}
+    return Page(items=[by_id[i] for i in ids if i in by_id], total=total, page=f.page, per_page=f.per_page)
+
+
 PROSPECT_CSV_HEADER = ("campaign", "client", "domain", "page_url", "stage", "contact_email", "contact_name",
                        "owner", "tags", "domain_rating", "domain_authority", "authority_score",
                        "organic_traffic", "created_at", "stage_changed_at")

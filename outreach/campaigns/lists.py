@@ -36,8 +36,8 @@ def _prospect_filters() -> listing.ListFilters:
 def _render_prospects(campaign: Campaign | None) -> str:
     session = db_session()
     f = _prospect_filters()
-    scope = {"campaign_id": campaign.id if campaign else None, "client_ids": _client_scope()}
-    page = listing.paginate(session, listing.prospect_query(f, **scope), f, count=listing.prospect_count(f, **scope))
+    page = listing.prospect_page(session, f, campaign_id=campaign.id if campaign else None,
+                                 client_ids=_client_scope())
     tags = session.scalars(select(Tag.name).order_by(Tag.name).limit(500)).all()
     endpoint = "lists.campaign_prospects" if campaign else "lists.prospects"
     base_args = {"campaign_id": campaign.id} if campaign else {}

@@ -187,8 +187,11 @@ def board(campaign_id: int) -> str:
                             .order_by(User.name, User.email)).all()
     tags = session.scalars(select(Tag.name).join(prospect_tags).join(Prospect)
                            .where(Prospect.campaign_id == campaign.id).distinct().order_by(Tag.name)).all()
+    # one url_for for all cards: /prospects/<id> and /prospects/<id>/stage
+    prefix = url_for("campaigns.prospect", prospect_id=0).removesuffix("0")
     return render_template("campaigns/board.html", campaign=campaign, columns=columns, totals=totals, f=f,
-                           users=users, tags=tags, has_any=has_any, form=ProspectForm(), kind_labels=KIND_LABELS)
+                           users=users, tags=tags, has_any=has_any, form=ProspectForm(), kind_labels=KIND_LABELS,
+                           prospect_prefix=prefix)
 
 
 @bp.route("/campaigns/<int:campaign_id>/prospects/new", methods=["GET", "POST"])
