@@ -207,29 +207,6 @@ def prospect_conditions(f: ListFilters, *, campaign_id: int | None = None,
     return conditions
 
 
-def prospect_query(f: ListFilters, *, campaign_id: int | None = None,
-                   client_ids: Sequence[int] | None = None) -> Select[tuple[Prospect]]:
-    """Prospects matching the filters, with site, contact, owner, campaign and tags eager-loaded."""
-    query = (select(Prospect)
-             .join(Prospect.site).outerjoin(Prospect.contact).outerjoin(Prospect.owner)
-             .join(Prospect.campaign)
-             .options(contains_eager(Prospect.site), contains_eager(Prospect.contact),
-                      contains_eager(Prospect.owner),
-                      contains_eager(Prospect.campaign).selectinload(Campaign.client),
-                      selectinload(Prospect.tags))
-             .where(*prospect_conditions(f, campaign_id=campaign_id, client_ids=client_ids)))
-    column = PROSPECT_SORTS.get(f.sort, Prospect.id)
-    order = column.desc().nulls_last() if f.desc else column.asc().nulls_last()
-    return query.order_by(order, Prospect.id.desc() if f.desc else Prospect.id)
-
-
-def prospect_count(f: ListFilters, *, campaign_id: int | None = None,
-                   client_ids: Sequence[int] | None = None) -> Select[tuple[int]]:
-    """How many prospects match, counted on the prospects table alone."""
-    return select(func.count()).select_from(Prospect).where(
-        *prospect_conditions(f, campaign_id=campaign_id, client_ids=client_ids))
-
-
 #: which joined table a sort column needs in the page-of-ids query
 _SORT_JOINS = {"domain": "site", "dr": "site", "da": "site", "as": "site", "traffic": "site",
                "contact": "contact", "owner": "owner", "campaign": "campaign"}
