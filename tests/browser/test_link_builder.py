@@ -236,3 +236,4 @@ def test_lists_bulk_actions_export_overrides_and_the_do_not_contact_list(
     expect(page.locator('input[name="ids"]')).to_have_count(0)
     expect(page.locator("nav.mainnav")).not_to_contain_text("Do not contact")
     assert page.goto(f"{base}/campaigns/{other_campaign.id}").status == 404
+    page.context.close()  # let the live server stop at once: no keep-alive connection left open
