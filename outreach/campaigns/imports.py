@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from outreach.campaigns import importer
@@ -63,11 +64,16 @@ def _discard_upload(token: str) -> None:
 
 @bp.route("/campaigns/<int:campaign_id>/import", methods=["GET", "POST"])
 @staff_required
-def upload(campaign_id: int) -> str | Response:
+def upload(campaign_id: int) -> str | Response | tuple[str, int]:
     campaign = campaign_or_404(campaign_id, edit=True)
     error = None
     if request.method == "POST":
-        file = request.files.get("file")
+        try:
+            file = request.files.get("file")
+        except RequestEntityTooLarge:
+            limit = (current_app.config.get("MAX_CONTENT_LENGTH") or 0) // (1024 * 1024)
+            return render_template("campaigns/import_upload.html", campaign=campaign, fields=importer.FIELD_LABELS,
+                                   error=f"the file is larger than {limit} MB; split it and import the parts"), 413
         data = file.read() if file else b""
         if not file or not file.filename:
             error = "choose a CSV file to upload"

@@ -118,3 +118,16 @@ def test_an_upload_belongs_to_its_user_and_campaign(login: Any, team: dict[str, 
     other = app.test_client()
     other.post("/login", data={"email": team["teammate"].email, "password": "correct horse battery"})
     assert other.get(preview_url).status_code == 404
+
+
+def test_a_file_over_the_size_limit_is_refused_next_to_the_field(login: Any, team: dict[str, Any],
+                                                                 app: Any) -> None:
+    client = login(team["owner"])
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
+    try:
+        response = upload(client, team["campaign"].id, b"URL\n" + b"https://a.test/\n" * 80_000)
+    finally:
+        app.config["MAX_CONTENT_LENGTH"] = limit
+    assert response.status_code == 413
+    assert "the file is larger than 1 MB; split it and import the parts" in response.get_data(as_text=True)
