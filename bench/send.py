@@ -96,8 +96,8 @@ class SinkProcess:
 
 # --- setup -------------------------------------------------------------------------------------
 
-def make_world(url: str, workdir: Path, n: int, sink_port: int, imap_cfg: dict[str, Any] | None = None,
-               send_at: Any = None) -> tuple[dict[str, Any], Any, float]:
+def make_world(url: str, workdir: Path, n: int, sink_port: int, imap_cfg: dict[str, Any] | None = None
+               ) -> tuple[dict[str, Any], Any, float]:
     """A database with one campaign of n prospects enrolled in a one-step sequence; returns render time."""
     settings = load_settings(overrides={
         "app": {"secret_key": "bench-secret-key", "instance_path": str(workdir)},
@@ -144,10 +144,6 @@ def make_world(url: str, workdir: Path, n: int, sink_port: int, imap_cfg: dict[s
         enroll_prospects(session, campaign, [p.id for p in prospects], settings, signing_secret(settings))
         session.commit()
         render_seconds = time.perf_counter() - started
-        if send_at is not None:
-            for i, mid in enumerate(session.scalars(select(Message.id).order_by(Message.id))):
-                session.execute(update(Message).where(Message.id == mid).values(send_at=send_at(i)))
-            session.commit()
     return settings, factory, render_seconds
 
 
@@ -181,9 +177,13 @@ def backlog(n: int, workdir: Path) -> dict[str, Any]:
 
 def paced(n: int, rate: float, workdir: Path) -> dict[str, Any]:
     sink = SinkProcess()
-    start = datetime.now(UTC) + timedelta(seconds=5 + n / 2000)
-    settings, factory, _ = make_world(f"sqlite:///{workdir / 'paced.db'}", workdir, n, sink.port,
-                                      send_at=lambda i: start + timedelta(seconds=i / rate))
+    settings, factory, _ = make_world(f"sqlite:///{workdir / 'paced.db'}", workdir, n, sink.port)
+    start = datetime.now(UTC) + timedelta(seconds=2 + n / 1000)  # after the rescheduling below
+    with factory() as session:
+        for i, mid in enumerate(session.scalars(select(Message.id).order_by(Message.id)).all()):
+            session.execute(update(Message).where(Message.id == mid)
+                            .values(send_at=start + timedelta(seconds=i / rate)))
+        session.commit()
     sender_box = SecretBox(settings["app"]["secret_key"])
     end = start + timedelta(seconds=n / rate + 30)
     while datetime.now(UTC) < end:
