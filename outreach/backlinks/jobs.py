@@ -61,7 +61,7 @@ def check_due(ctx: JobContext, *, batch: int = BATCH) -> int:
     if not jobs:
         send_alerts(ctx)
         return 0
-    from outreach.backlinks.verify import run_sync
+    from outreach.lib.aio import run_sync
 
     outcomes = run_sync(run_checks(jobs, ctx.settings))
     done = 0

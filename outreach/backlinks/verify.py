@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable, Coroutine
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from outreach.backlinks.evidence import WEAK_RELS, CheckResult, FoundLink
+from outreach.lib.aio import run_sync
 from outreach.lib.html import ParsedPage, parse_page
 from outreach.lib.http import Fetcher, FetchResult, FetchSettings
 from outreach.lib.urls import BadURL, normalize_url, registrable_domain
@@ -212,16 +212,6 @@ async def verify_page(fetcher: Fetcher, page_url: str, target: str, *, match_mod
         allowed_googlebot = await fetcher.allowed_by_robots(fetched.final_url, GOOGLEBOT)
         allowed_agent = await fetcher.allowed_by_robots(fetched.final_url)
     return _finish(result, allowed_googlebot, allowed_agent)
-
-
-def run_sync(coro: Coroutine[Any, Any, T]) -> T:
-    """asyncio.run, also from a thread whose event loop is already running (then in a helper thread)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()
 
 
 def verify(page_url: str, target: str, settings: dict[str, dict[str, Any]], *, match_mode: str = "exact",

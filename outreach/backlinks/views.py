@@ -197,7 +197,7 @@ def check(backlink_id: int) -> Response:
     """Check now, in the request (one page, bounded by the fetch timeout); alerts go out after the commit."""
     from outreach.backlinks.alerts import send_pending_alerts
     from outreach.backlinks.jobs import Job, run_checks
-    from outreach.backlinks.verify import run_sync
+    from outreach.lib.aio import run_sync
 
     backlink = _backlink_or_404(backlink_id, edit=True)
     session = db_session()

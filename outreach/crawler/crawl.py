@@ -16,8 +16,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from outreach.crawler.checker import LinkChecker, Outcome
+from outreach.lib.aio import run_sync
 from outreach.lib.html import parse_page
-from outreach.lib.http import Fetcher, FetchSettings, run_sync
+from outreach.lib.http import Fetcher, FetchSettings
 from outreach.lib.urls import BadURL, ensure_http_url, normalize_url
 
 HTML_TYPES = ("text/html", "application/xhtml+xml", "")
@@ -227,4 +228,4 @@ class Crawler:
 def crawl(seeds: Iterable[str], settings: FetchSettings, **kwargs: Any) -> CrawlResult:
     """Run a crawl from synchronous code."""
     crawler = Crawler(list(seeds), settings, **kwargs)
-    return run_sync(crawler.run)
+    return run_sync(crawler.run())

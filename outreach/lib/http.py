@@ -15,8 +15,6 @@ import socket
 import ssl
 import time
 import zlib
-from collections.abc import Callable, Coroutine
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -25,6 +23,7 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 
+from outreach.lib.aio import run_sync
 from outreach.lib.urls import BadURL, normalize_url
 
 #: robots.txt bodies are read up to this size (RFC 9309 asks for at least 500 KiB)
@@ -479,17 +478,6 @@ def _connect_error(error: OSError | None) -> str:
     return "refused" if error is not None and error.errno in (111, 113, 101) else "reset"
 
 
-def run_sync(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """asyncio.run(make()), also from a thread whose event loop is already running (Playwright's sync
-    API, a Jupyter cell): then the coroutine runs to completion on a loop of its own in another thread."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(make())
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="outreach-fetch") as pool:
-        return pool.submit(lambda: asyncio.run(make())).result()
-
-
 def fetch_one(url: str, settings: FetchSettings, **kwargs: Any) -> FetchResult:
     """Fetch one URL from synchronous code (asyncio.run around a Fetcher)."""
 
@@ -497,7 +485,7 @@ def fetch_one(url: str, settings: FetchSettings, **kwargs: Any) -> FetchResult:
         async with Fetcher(settings) as fetcher:
             return await fetcher.fetch(url, **kwargs)
 
-    return run_sync(run)
+    return run_sync(run())
 
 
 def check_url(url: str) -> str:
@@ -508,4 +496,4 @@ def check_url(url: str) -> str:
 
 
 __all__ = ["ERROR_CODES", "BadURL", "FetchResult", "FetchSettings", "Fetcher", "check_url", "fetch_one",
-           "is_public_address", "literal_address", "run_sync"]
+           "is_public_address", "literal_address"]
