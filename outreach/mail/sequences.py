@@ -16,7 +16,7 @@ from outreach.mail.mailboxes import MailError
 from outreach.mail.render import Rendered, RenderError, check_syntax, render_email, wrap
 from outreach.mail.stops import EARLY_STAGES, suppression_reason
 from outreach.mail.unsubscribe import unsubscribe_url
-from outreach.models import Campaign, Opportunity, Prospect, User
+from outreach.models import Campaign, Contact, Opportunity, Prospect, User
 from outreach.models.mail import CampaignMail, Enrollment, Mailbox, Message, Sequence, SequenceStep, Template
 
 LOCAL_DOMAIN = "outreach.local"
@@ -160,31 +160,35 @@ def new_message_id(mailbox: Mailbox | None) -> str:
 def create_message(session: Session, enrollment: Enrollment, step: SequenceStep, send_at: datetime,
                    settings: dict[str, dict[str, Any]], secret: str, first: Message | None = None) -> Message:
     """Render the step and put it in the outbox with its Message-ID (RenderError if it cannot)."""
-    prospect = enrollment.prospect
-    mailbox = enrollment.mailbox
-    message_id = new_message_id(mailbox)
-    rendered = render_for(session, step.template, prospect, mailbox,
+    message_id = new_message_id(enrollment.mailbox)
+    rendered = render_for(session, step.template, enrollment.prospect, enrollment.mailbox,
                           unsubscribe_url(settings, secret, message_id))
-    subject = rendered.subject
     in_reply_to = references = ""
     if first is not None:
-        subject = first.subject if first.subject.lower().startswith("re:") else f"Re: {first.subject}"
         previous = session.scalar(select(Message).where(Message.enrollment_id == enrollment.id,
                                                         Message.step == step.position - 1))
         in_reply_to = (previous or first).message_id
         references = " ".join(filter(None, [(previous or first).references, in_reply_to]))
-    contact = enrollment.contact
-    message = Message(enrollment_id=enrollment.id, campaign_id=enrollment.campaign_id, prospect_id=prospect.id,
-                      contact_id=contact.id, mailbox_id=mailbox.id if mailbox else None, step=step.position,
-                      message_id=message_id, in_reply_to=in_reply_to, references=references,
-                      from_email=mailbox.from_email if mailbox else f"outbox@{LOCAL_DOMAIN}",
-                      from_name=mailbox.from_name if mailbox else "", to_email=contact.email,
-                      to_name=contact.name, subject=subject[:500], body_text=rendered.body_text,
-                      body_html=rendered.body_html, send_at=send_at, status="scheduled",
-                      transport="smtp" if mailbox else "local")
+        subject = first.subject if first.subject.lower().startswith("re:") else f"Re: {first.subject}"
+        rendered = Rendered(subject, rendered.body_text, rendered.body_html)
+    message = _message_row(enrollment, enrollment.prospect, enrollment.contact, enrollment.mailbox, step.position,
+                           message_id, rendered, send_at, in_reply_to, references)
     session.add(message)
     session.flush()
     return message
+
+
+def _message_row(enrollment: Enrollment, prospect: Prospect, contact: Contact, mailbox: Mailbox | None, step: int,
+                 message_id: str, rendered: Rendered, send_at: datetime, in_reply_to: str = "",
+                 references: str = "") -> Message:
+    return Message(enrollment=enrollment, campaign_id=prospect.campaign_id, prospect_id=prospect.id,
+                   contact_id=contact.id, mailbox_id=mailbox.id if mailbox else None, step=step,
+                   message_id=message_id, in_reply_to=in_reply_to, references=references,
+                   from_email=mailbox.from_email if mailbox else f"outbox@{LOCAL_DOMAIN}",
+                   from_name=mailbox.from_name if mailbox else "", to_email=contact.email,
+                   to_name=contact.name, subject=rendered.subject[:500], body_text=rendered.body_text,
+                   body_html=rendered.body_html, send_at=send_at, status="scheduled",
+                   transport="smtp" if mailbox else "local")
 
 
 # --- enrolment -----------------------------------------------------------------------------------
@@ -252,26 +256,36 @@ def enroll_prospects(session: Session, campaign: Campaign, prospect_ids: list[in
         else:
             accepted.append(prospect)
     errors = []
+    first_emails: list[tuple[str, Rendered]] = []
     for prospect in accepted:
+        # every step is rendered now, so that a template that fails for anyone schedules nothing at all;
+        # the first email's rendering (with its own Message-ID and unsubscribe link) is the one that is kept
+        message_id = new_message_id(config.mailbox)
         for step in steps:
+            url = unsubscribe_url(settings, secret, message_id) if step.position == 1 else "https://unsubscribe.check/"
             try:
-                render_for(session, step.template, prospect, config.mailbox, "https://unsubscribe.check/")
+                rendered = render_for(session, step.template, prospect, config.mailbox, url)
             except RenderError as exc:
                 errors.append(f"step {step.position}: {exc}")
+                continue
+            if step.position == 1:
+                first_emails.append((message_id, rendered))
     if errors:
         more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
         raise MailError("nothing was scheduled: " + "; ".join(errors[:3]) + more, "prospect_ids")
-    for prospect in accepted:
-        enrollment = Enrollment(campaign_id=campaign.id, prospect_id=prospect.id, contact_id=prospect.contact_id,
-                                sequence_id=config.sequence.id, mailbox_id=config.mailbox_id, status="active",
-                                created_by_id=actor.id if actor else None)
-        session.add(enrollment)
-        session.flush()
-        message = create_message(session, enrollment, steps[0], now, settings, secret)
-        record(session, prospect, "email_scheduled",
-               f"Enrolled in “{config.sequence.name}”: “{message.subject}” scheduled", actor,
-               {"message_id": message.message_id})
-        result.enrolled.append(prospect)
+    with session.no_autoflush:
+        for prospect, (message_id, rendered) in zip(accepted, first_emails, strict=True):
+            enrollment = Enrollment(campaign_id=campaign.id, prospect_id=prospect.id, contact_id=prospect.contact_id,
+                                    sequence_id=config.sequence.id, mailbox_id=config.mailbox_id, status="active",
+                                    created_by_id=actor.id if actor else None, mailbox=config.mailbox)
+            session.add(enrollment)
+            message = _message_row(enrollment, prospect, prospect.contact, config.mailbox, 1, message_id, rendered,
+                                   now)
+            session.add(message)
+            record(session, prospect, "email_scheduled",
+                   f"Enrolled in “{config.sequence.name}”: “{message.subject}” scheduled", actor,
+                   {"message_id": message.message_id})
+            result.enrolled.append(prospect)
     session.flush()
     return result
 
