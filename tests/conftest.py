@@ -224,7 +224,7 @@ def live_server(app: Flask) -> Iterator[str]:
         yield f"http://127.0.0.1:{server.effective_port}"
     finally:
         server.close()
-        thread.join(timeout=5)
+        thread.join(timeout=1)  # a browser may keep a connection open; the thread is a daemon
 
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
