@@ -209,18 +209,20 @@ def crash(n: int, kills: int, workdir: Path) -> dict[str, Any]:
     try:
         settings, factory, _ = make_world(f"sqlite:///{workdir / 'crash.db'}", workdir, n, sink.port, imap_cfg)
         done_kills = rounds = 0
+        recovered: dict[str, int] = {}
         while True:
             rounds += 1
             proc = subprocess.Popen([sys.executable, "-m", "outreach.mail.crashable", json.dumps(settings)],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             if done_kills < kills:
-                timer = threading.Timer(rng.uniform(0.6, 2.5), proc.send_signal, (signal.SIGKILL,))
+                timer = threading.Timer(rng.uniform(0.5, 1.0), proc.send_signal, (signal.SIGKILL,))
                 timer.start()
             proc.wait(600)
             if proc.returncode == -signal.SIGKILL:
                 done_kills += 1
             with factory() as session:
-                recover_stale(session, settings, lease_seconds=0)
+                for key, value in recover_stale(session, settings, lease_seconds=0).items():
+                    recovered[key] = recovered.get(key, 0) + value
                 session.commit()
                 from outreach.models.mail import Mailbox
 
@@ -240,7 +242,10 @@ def crash(n: int, kills: int, workdir: Path) -> dict[str, Any]:
             counts[mid] = counts.get(mid, 0) + 1
         sent = [m for m, s in statuses.items() if s == "sent"]
         unknown = [m for m, s in statuses.items() if s == "unknown"]
-        return {"messages": n, "kills": done_kills, "restarts": rounds, "sent": len(sent), "unknown": len(unknown),
+        return {"messages": n, "kills": done_kills, "restarts": rounds,
+                # left `sending` by a kill: before DATA (rescheduled) / during or after DATA (looked up in Sent)
+                "claimed_before_data_rescheduled": recovered.get("rescheduled", 0),
+                "killed_after_data_start": recovered.get("unknown", 0), "sent": len(sent), "unknown": len(unknown),
                 "other": len(statuses) - len(sent) - len(unknown),
                 "arrived_exactly_once": sum(1 for m in sent if counts.get(m) == 1),
                 "arrived_twice_or_more": sum(1 for c in counts.values() if c > 1),
