@@ -61,6 +61,8 @@ class Sender:
         #: mailboxes that may send nothing more in this tick (window, cap, spacing, connection failure)
         self.blocked: set[int] = set()
         self.cap_left: dict[int, int] = {}
+        #: why a mailbox's SMTP server could not be reached in this tick
+        self.connect_errors: dict[int, str] = {}
         #: mailboxes read once per tick
         self.mailboxes: dict[int, Mailbox] = {}
 
@@ -197,11 +199,14 @@ class Sender:
         except HeaderError as exc:
             return smtp.Outcome("permanent", str(exc))
         conn = self.connections.get(mailbox.id)
+        if conn is None and mailbox.id in self.connect_errors:
+            return smtp.Outcome("retry", self.connect_errors[mailbox.id])
         if conn is None:
             try:
                 conn = smtp.connect(smtp_account(mailbox, self.secret_box, self.timeout))
             except (smtp.SmtpConnectError, ValueError) as exc:
                 self.blocked.add(mailbox.id)
+                self.connect_errors[mailbox.id] = str(exc)
                 return smtp.Outcome("retry", str(exc))
             self.connections[mailbox.id] = conn
 

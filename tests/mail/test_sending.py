@@ -314,3 +314,17 @@ def test_a_person_resolves_an_unknown_message_from_the_queue(app, db, smtp_sink,
     fresh(db)
     assert db.get(Message, first.id).status == "sent" and db.get(Message, second.id).status == "sent"
     assert smtp_sink.ids()[second.message_id] == 2  # a deliberate resend, same Message-ID
+
+
+def test_an_unreachable_smtp_server_reschedules_the_batch_after_one_attempt(app, db, make_mailbox, outreach_campaign,
+                                                                            job_context):
+    from tests.conftest import free_port
+
+    mailbox = make_mailbox(None, smtp_port=free_port())  # nothing listens there
+    campaign, prospects = outreach_campaign(mailbox, n=3)
+    with time_machine.travel(MONDAY, tick=False):
+        enroll(db, app, campaign, prospects)
+        assert send_due(job_context) == 0
+    queued = messages(db)
+    assert {m.status for m in queued} == {"scheduled"}
+    assert all(m.send_at == MONDAY + timedelta(minutes=5) and "cannot connect" in m.last_error for m in queued)
