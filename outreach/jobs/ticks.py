@@ -68,6 +68,7 @@ TICK_MODULES: list[str] = [
     "outreach.reports.jobs",
     "outreach.mail.jobs",
     "outreach.crawler.jobs",
+    "outreach.contacts.jobs",
 ]
 
 

@@ -11,6 +11,12 @@ import click
 from outreach.cli import fail, load_settings_or_exit
 
 
+def _logging() -> None:
+    _logging()
+    # every tick start and end at INFO would bury what matters
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
 def _job_context(settings: dict[str, dict[str, Any]], stop: threading.Event) -> Any:
     from pathlib import Path
 
@@ -54,7 +60,7 @@ def _serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
 @click.pass_context
 def run(ctx: click.Context, host: str, port: int, no_migrate: bool) -> None:
     """Web app, scheduler and workers in one process (the embedded default)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _logging()
     settings = load_settings_or_exit(ctx)
     if not no_migrate:
         _upgrade(settings)
@@ -91,7 +97,7 @@ def scheduler(ctx: click.Context) -> None:
     """Only the scheduler: run exactly one (claims still protect against a second)."""
     from outreach.jobs.scheduler import build_scheduler
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _logging()
     settings = load_settings_or_exit(ctx)
     stop = threading.Event()
     sched = build_scheduler(_job_context(settings, stop), blocking=True)
@@ -110,7 +116,7 @@ def scheduler(ctx: click.Context) -> None:
 @click.pass_context
 def worker(ctx: click.Context, concurrency: int) -> None:
     """A worker that runs ticks enqueued by `outreach scheduler` (scheduler.backend = "celery")."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _logging()
     settings = load_settings_or_exit(ctx)
     if settings["scheduler"]["backend"] != "celery":
         fail('`outreach worker` needs scheduler.backend = "celery" (with "threads", `outreach run` does the work)')

@@ -1,0 +1,46 @@
+"""The validation tick checks addresses that were added without a check."""
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import time_machine
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from outreach.contacts.jobs import validate_unchecked
+from outreach.jobs.ticks import JobContext
+from outreach.lib.clock import utcnow
+from outreach.models import Contact
+from tests.contacts.dnsserver import DNSServer
+
+
+def job_context(app: Flask, server: DNSServer) -> JobContext:
+    state = app.extensions["outreach"]
+    settings = {**state.settings, "dns": {"nameservers": ["127.0.0.1"], "port": server.port, "timeout": 1.0,
+                                          "cache_seconds": 0}}
+    return JobContext(settings=settings, sessionmaker=state.sessionmaker, secret_box=state.secret_box)
+
+
+def test_it_checks_unchecked_contacts_once(app: Flask, db: Session, make_prospect: Any,
+                                           dns_server: DNSServer) -> None:
+    make_prospect(url="https://site.test/links", email="editor@site.test")
+    make_prospect(url="https://nomx.test/links", email="editor@nomx.test")
+    ctx = job_context(app, dns_server)
+    assert validate_unchecked(ctx) == 2
+    db.rollback()
+    statuses = {c.email: (c.status, c.status_reason) for c in db.scalars(select(Contact))}
+    assert statuses["editor@site.test"] == ("valid", "MX mx.site.test")
+    assert statuses["editor@nomx.test"][0] == "invalid"
+    assert validate_unchecked(ctx) == 0
+
+
+def test_an_unknown_verdict_is_retried_a_day_later(app: Flask, db: Session, make_prospect: Any,
+                                                   dns_server: DNSServer) -> None:
+    make_prospect(url="https://slow.test/links", email="editor@slow.test")
+    ctx = job_context(app, dns_server)
+    assert validate_unchecked(ctx) == 1
+    assert validate_unchecked(ctx) == 0
+    with time_machine.travel(utcnow() + timedelta(days=1, minutes=1)):
+        assert validate_unchecked(ctx) == 1
