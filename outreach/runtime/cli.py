@@ -12,7 +12,7 @@ from outreach.cli import fail, load_settings_or_exit
 
 
 def _logging() -> None:
-    _logging()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # every tick start and end at INFO would bury what matters
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
