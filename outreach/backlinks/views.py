@@ -6,11 +6,13 @@ from datetime import UTC, datetime, time
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import Select, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
 from outreach.backlinks import service
 from outreach.backlinks.forms import BacklinkForm, EditBacklinkForm, ImportForm
+from outreach.backlinks.reclaim import ReclaimPanel, reclaim_panel
 from outreach.models import Backlink, BacklinkCheck, BacklinkEvent, Campaign, Client
 from outreach.models.backlinks import BACKLINK_STATUSES
 from outreach.web.auth import campaign_or_404, can_view_client, staff_required
@@ -159,7 +161,42 @@ def detail(backlink_id: int) -> str:
         form = EditBacklinkForm(obj=backlink)
         form.deadline.data = backlink.deadline_at.date() if backlink.deadline_at else None
         form.price.data = "" if backlink.price is None else f"{backlink.price:g}"
-    return render_template("backlinks/detail.html", backlink=backlink, checks=checks, events=events, form=form)
+    return render_template("backlinks/detail.html", backlink=backlink, checks=checks, events=events, form=form,
+                           reclaim=_reclaim_panel(backlink))
+
+
+def _reclaim_panel(backlink: Backlink) -> ReclaimPanel | None:
+    if current_user.role == "client_viewer":
+        return None
+    return reclaim_panel(db_session(), backlink, settings(), request.args.get("reclaim_template", type=int))
+
+
+@bp.route("/backlinks/<int:backlink_id>/reclaim", methods=["POST"])
+@staff_required
+def send_reclaim(backlink_id: int) -> Response:
+    """Schedule the reclaim email in the original thread; the outbox sends it like any other message."""
+    from outreach.mail.mailboxes import MailError
+    from outreach.mail.reclaim import schedule_reclaim
+    from outreach.mail.unsubscribe import signing_secret
+
+    backlink = _backlink_or_404(backlink_id, edit=True)
+    template_id = request.form.get("template_id", type=int) or 0
+    session = db_session()
+    try:
+        message = schedule_reclaim(session, backlink, template_id, settings(), signing_secret(settings()),
+                                   actor=current_user)
+        session.commit()
+    except MailError as exc:
+        session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("backlinks.detail", backlink_id=backlink_id, reclaim_template=template_id or None))
+    except IntegrityError:  # the same form sent twice at once: the other request scheduled it
+        session.rollback()
+        flash("No reclaim email: one was just scheduled for this link.", "error")
+        return redirect(url_for("backlinks.detail", backlink_id=backlink_id))
+    flash(f"Reclaim email to {message.to_email} scheduled: it goes out with the next send, within the mailbox's "
+          "window and limits.", "success")
+    return redirect(url_for("backlinks.detail", backlink_id=backlink_id))
 
 
 @bp.route("/backlinks/<int:backlink_id>/edit", methods=["POST"])
@@ -188,7 +225,8 @@ def edit(backlink_id: int) -> str | Response:
                              .order_by(BacklinkCheck.id.desc()).limit(50)).all()
     events = session.scalars(select(BacklinkEvent).where(BacklinkEvent.backlink_id == backlink.id)
                              .order_by(BacklinkEvent.id.desc()).limit(50)).all()
-    return render_template("backlinks/detail.html", backlink=backlink, checks=checks, events=events, form=form), 400
+    return render_template("backlinks/detail.html", backlink=backlink, checks=checks, events=events, form=form,
+                           reclaim=_reclaim_panel(backlink)), 400
 
 
 @bp.route("/backlinks/<int:backlink_id>/check", methods=["POST"])

@@ -29,6 +29,8 @@ from outreach.lib.secrets import SecretBox
 from outreach.mail import smtp
 from outreach.mail.headers import HeaderError
 from outreach.mail.mailboxes import add_business_days, in_window, sent_today, smtp_account
+from outreach.mail.reclaim import is_reclaim
+from outreach.mail.reclaim import stop_reason as reclaim_stop_reason
 from outreach.mail.render import RenderError
 from outreach.mail.sequences import create_message
 from outreach.mail.stops import EARLY_STAGES, hard_bounce, stop_enrollment, suppression_reason
@@ -347,7 +349,7 @@ def claim_many(session: Session, message_ids: list[int], now: datetime) -> dict[
 
 
 def _info_query() -> Any:
-    return (select(Message.id, Enrollment.status, Enrollment.stop_reason, Enrollment.paused_until,
+    return (select(Message.id, Message.step, Enrollment.status, Enrollment.stop_reason, Enrollment.paused_until,
                    CampaignMail.is_paused, Campaign.status.label("campaign_status"), Prospect.stage, Message.to_email)
             .select_from(Message)
             .join(Enrollment, Enrollment.id == Message.enrollment_id)
@@ -366,6 +368,12 @@ def _unclaim(session: Session, message_ids: list[int]) -> None:
 
 def _stop_check(session: Session, info: Any, now: datetime,
                 suppressed: Callable[[str], str | None] | None = None) -> tuple[str, object] | None:
+    if is_reclaim(info.step):  # a one-off reply in a finished thread: the sequence and stage do not matter
+        if info.is_paused or info.campaign_status != "active":
+            return "wait", None
+        reason = (suppressed(info.to_email) if suppressed else suppression_reason(session, info.to_email)) or \
+            reclaim_stop_reason(session, info.id)
+        return ("stop", reason) if reason else None
     if info.status != "active":
         return "cancel", f"sequence {info.status}" + (f" ({info.stop_reason})" if info.stop_reason else "")
     if info.is_paused or info.campaign_status != "active":
@@ -385,7 +393,8 @@ def _cancel_claimed(session: Session, message: Message, reason: str) -> None:
     message.status_reason = reason[:500]
     record(session, message.prospect, "email_cancelled", f"Cancelled step {message.step} “{message.subject}”: "
            f"{reason}", details={"message_id": message.message_id, "reason": reason})
-    stop_enrollment(session, message.enrollment, "stopped", reason)
+    if not is_reclaim(message.step):
+        stop_enrollment(session, message.enrollment, "stopped", reason)
 
 
 def begin_write(session: Session, message_id: int) -> None:
@@ -405,7 +414,7 @@ def mark_data_started(session: Session, message: Message) -> bool:
         return False
     status = session.scalar(select(Enrollment.status).where(Enrollment.id == message.enrollment_id))
     reason = suppression_reason(session, message.to_email) or (
-        None if status == "active" else f"sequence {status}")
+        None if status == "active" or is_reclaim(message.step) else f"sequence {status}")
     if reason:
         session.refresh(message.enrollment)
         message.data_started_at = None
@@ -451,7 +460,8 @@ def finish(session: Session, message: Message, outcome: smtp.Outcome, settings: 
         message.last_error = message.status_reason = outcome.detail[:500]
         record(session, message.prospect, "email_failed", f"Sending “{message.subject}” failed: {outcome.detail}",
                details={"message_id": message.message_id})
-        stop_enrollment(session, message.enrollment, "failed", outcome.detail)
+        if not is_reclaim(message.step):
+            stop_enrollment(session, message.enrollment, "failed", outcome.detail)
     session.flush()
 
 
@@ -462,7 +472,8 @@ def mark_sent(session: Session, message: Message, when: datetime, settings: dict
     message.sent_at = when
     message.last_error = ""
     where = "the local outbox" if message.transport == "local" else message.from_email
-    record(session, message.prospect, "email_sent", f"Sent step {message.step} “{message.subject}” to "
+    what = "the reclaim email" if is_reclaim(message.step) else f"step {message.step}"
+    record(session, message.prospect, "email_sent", f"Sent {what} “{message.subject}” to "
            f"{message.to_email} from {where}", details={"message_id": message.message_id, "detail": detail})
     if message.prospect.stage in ("new", "qualified"):
         # the end of the column, without a max() query per message
@@ -473,7 +484,7 @@ def mark_sent(session: Session, message: Message, when: datetime, settings: dict
 def schedule_next(session: Session, message: Message, when: datetime, settings: dict[str, dict[str, Any]],
                   secret: str) -> None:
     enrollment = message.enrollment
-    if enrollment.status != "active":
+    if enrollment.status != "active" or is_reclaim(message.step):
         return
     step = session.scalar(select(SequenceStep).where(SequenceStep.sequence_id == enrollment.sequence_id,
                                                      SequenceStep.position == message.step + 1))
