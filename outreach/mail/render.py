@@ -48,6 +48,9 @@ VARIABLES: list[tuple[str, str]] = [
     ("sender.name", "the mailbox's sender name"),
     ("sender.email", "the mailbox's address"),
     ("unsubscribe_url", "this recipient's unsubscribe link (also added below every email)"),
+    ("backlink.page_url", "reclaim emails only: the page where the lost link was"),
+    ("backlink.target_url", "reclaim emails only: the client's page it linked to"),
+    ("backlink.anchor", "reclaim emails only: the agreed (or last seen) anchor text"),
 ]
 
 _REFUSED_NODES = (nodes.Macro, nodes.CallBlock, nodes.Import, nodes.FromImport, nodes.Include,

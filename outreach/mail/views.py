@@ -288,25 +288,56 @@ def campaign_settings(campaign_id: int) -> Response:
     return redirect(url_for("mail.campaign", campaign_id=camp.id))
 
 
+def _safe_next(target: str | None) -> str | None:
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None
+
+
 @bp.route("/campaigns/<int:campaign_id>/outreach/enroll", methods=["POST"])
 @staff_required
 def enroll(campaign_id: int) -> str | Response:
+    """Enrol the chosen prospects (from the Outreach tab, the board, the prospect list or a prospect's page)."""
     camp = campaign_or_404(campaign_id, edit=True)
-    ids = [int(v) for v in request.form.getlist("prospect_ids") if v.isdigit()]
+    # the board and the Outreach tab send prospect_ids, the prospect list's bulk form sends ids
+    ids = [int(v) for v in request.form.getlist("prospect_ids") + request.form.getlist("ids") if v.isdigit()][:1000]
+    back = _safe_next(request.form.get("next")) or url_for("mail.campaign", campaign_id=camp.id)
     session = db_session()
+    if not ids:
+        flash("Select the prospects to enrol first.", "error")
+        return redirect(back)
     try:
         result = sequences.enroll_prospects(session, camp, ids, settings(), signing_secret(settings()),
                                             actor=current_user)
     except MailError as exc:
         session.rollback()
         flash(str(exc), "error")
-        return redirect(url_for("mail.campaign", campaign_id=camp.id))
+        return redirect(back)
     session.commit()
     if result.enrolled:
         flash(f"Enrolled {len(result.enrolled)} prospect(s); their first emails are in the queue.", "success")
     for prospect, reason in result.refused:
         flash(f"Not enrolled: {prospect.site.domain}: {reason}", "error")
-    return redirect(url_for("mail.campaign", campaign_id=camp.id))
+    return redirect(back)
+
+
+@bp.app_template_global()
+def mail_sequence(campaign_id: int) -> Sequence | None:
+    """The sequence a campaign enrols into (for the board's and the list's "Enrol" buttons)."""
+    config = db_session().get(CampaignMail, campaign_id)
+    return config.sequence if config else None
+
+
+@bp.app_template_global()
+def mail_enrollment(prospect: Prospect) -> dict[str, Any]:
+    """A prospect's place in the campaign's sequence, or why it cannot be enrolled (for the prospect page)."""
+    session = db_session()
+    enrollment = session.scalar(select(Enrollment).where(Enrollment.prospect_id == prospect.id))
+    if enrollment is not None:
+        return {"enrollment": enrollment}
+    sequence = mail_sequence(prospect.campaign_id)
+    return {"enrollment": None, "sequence": sequence,
+            "refusal": sequences.refusal(session, prospect) if sequence else None}
 
 
 @bp.route("/campaigns/<int:campaign_id>/outreach/pause", methods=["POST"])
