@@ -29,7 +29,7 @@ from outreach.lib.secrets import SecretBox
 from outreach.mail import smtp
 from outreach.mail.headers import HeaderError
 from outreach.mail.mailboxes import add_business_days, in_window, sent_today, smtp_account
-from outreach.mail.reclaim import is_reclaim
+from outreach.mail.reclaim import is_reclaim, step_label
 from outreach.mail.reclaim import stop_reason as reclaim_stop_reason
 from outreach.mail.render import RenderError
 from outreach.mail.sequences import create_message
@@ -391,7 +391,7 @@ def _stop_check(session: Session, info: Any, now: datetime,
 def _cancel_claimed(session: Session, message: Message, reason: str) -> None:
     message.status = "cancelled"
     message.status_reason = reason[:500]
-    record(session, message.prospect, "email_cancelled", f"Cancelled step {message.step} “{message.subject}”: "
+    record(session, message.prospect, "email_cancelled", f"Cancelled {step_label(message.step)} “{message.subject}”: "
            f"{reason}", details={"message_id": message.message_id, "reason": reason})
     if not is_reclaim(message.step):
         stop_enrollment(session, message.enrollment, "stopped", reason)
@@ -472,8 +472,7 @@ def mark_sent(session: Session, message: Message, when: datetime, settings: dict
     message.sent_at = when
     message.last_error = ""
     where = "the local outbox" if message.transport == "local" else message.from_email
-    what = "the reclaim email" if is_reclaim(message.step) else f"step {message.step}"
-    record(session, message.prospect, "email_sent", f"Sent {what} “{message.subject}” to "
+    record(session, message.prospect, "email_sent", f"Sent {step_label(message.step)} “{message.subject}” to "
            f"{message.to_email} from {where}", details={"message_id": message.message_id, "detail": detail})
     if message.prospect.stage in ("new", "qualified"):
         # the end of the column, without a max() query per message

@@ -32,6 +32,11 @@ def is_reclaim(step: int) -> bool:
     return step >= RECLAIM_STEP
 
 
+def step_label(step: int) -> str:
+    """How the timeline names a message: "step 2" or "the reclaim email"."""
+    return "the reclaim email" if is_reclaim(step) else f"step {step}"
+
+
 def last_sent(session: Session, prospect_id: int) -> Message | None:
     """The last message we sent this prospect: the thread a reclaim email answers."""
     return session.scalar(select(Message).where(Message.prospect_id == prospect_id, Message.status == "sent")

@@ -17,6 +17,8 @@ EARLY_STAGES = ("new", "qualified", "contacted")
 
 def cancel_scheduled(session: Session, enrollment: Enrollment, reason: str) -> int:
     """Cancel the enrollment's scheduled messages, each noted on the timeline."""
+    from outreach.mail.reclaim import step_label  # reclaim imports this module
+
     messages = session.scalars(select(Message).where(Message.enrollment_id == enrollment.id,
                                                      Message.status == "scheduled")).all()
     for message in messages:
@@ -24,7 +26,7 @@ def cancel_scheduled(session: Session, enrollment: Enrollment, reason: str) -> i
                                  .values(status="cancelled", status_reason=reason[:500]))
         if result.rowcount == 1:  # type: ignore[attr-defined]
             record(session, message.prospect, "email_cancelled",
-                   f"Cancelled step {message.step} “{message.subject}”: {reason}",
+                   f"Cancelled {step_label(message.step)} “{message.subject}”: {reason}",
                    details={"message_id": message.message_id, "reason": reason})
     session.flush()
     return len(messages)
