@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    DDL,
     JSON,
     CheckConstraint,
     Column,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -79,10 +81,19 @@ class Campaign(Base):
         return [line.strip() for line in self.keywords.splitlines() if line.strip()]
 
 
+# the trigram indexes' operator class; migration 0006 creates it too (create_all in tests needs it here)
+event.listen(Base.metadata, "before_create",
+             DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm").execute_if(dialect="postgresql"))
+
+
 class Site(Base):
     """A registrable domain: the unit of 'never contact twice'."""
 
     __tablename__ = "sites"
+    __table_args__ = (
+        #: substring search (ILIKE '%q%') on PostgreSQL; a plain index on SQLite
+        Index("ix_sites_domain_trgm", "domain", postgresql_using="gin", postgresql_ops={"domain": "gin_trgm_ops"}),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     domain: Mapped[str] = mapped_column(String(255), unique=True)
@@ -102,6 +113,9 @@ class Contact(Base):
     __tablename__ = "contacts"
     __table_args__ = (
         CheckConstraint("status IN ('unchecked', 'valid', 'invalid', 'unknown')", name="status"),
+        #: substring search on address or name (ILIKE '%q%') on PostgreSQL; a covering index on SQLite
+        Index("ix_contacts_search_trgm", "email", "name", postgresql_using="gin",
+              postgresql_ops={"email": "gin_trgm_ops", "name": "gin_trgm_ops"}),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -148,6 +162,8 @@ class Prospect(Base):
         UniqueConstraint("campaign_id", "site_id", name="uq_prospects_campaign_site"),
         CheckConstraint(f"stage IN {STAGES}", name="stage"),
         Index("ix_prospects_campaign_stage", "campaign_id", "stage", "position"),
+        #: lists filtered by stage across campaigns (covers the site join of metric filters)
+        Index("ix_prospects_stage_site", "stage", "site_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
