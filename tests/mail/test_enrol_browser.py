@@ -40,6 +40,12 @@ def test_enrol_a_column_from_the_board_then_reclaim_the_lost_link(
     page.get_by_text("Enrolled 1 prospect(s)").wait_for()
     page.get_by_text("Not enrolled: blocked.test: blocked.test is suppressed (manual)").wait_for()
     shot(page, "enrol-board.png")
+    page.get_by_role("link", name="Prospects").last.click()
+    page.get_by_test_id("enrol").wait_for()
+    shot(page, "enrol-list.png")
+    page.get_by_role("link", name="good.test").click()
+    page.get_by_test_id("outreach").get_by_text("active").wait_for()
+    shot(page, "enrol-prospect.png")
 
     assert send_due(job_context) == 1
     fresh(db)
