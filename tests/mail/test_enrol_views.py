@@ -116,3 +116,25 @@ def test_client_viewers_see_no_enrol_controls_and_cannot_enrol(db, board, team, 
     response = client.post(f"/campaigns/{campaign.id}/outreach/enroll", data={"prospect_ids": [ok.id]})
     assert response.status_code == 403
     assert enrolled(db) == []
+
+
+def test_a_contact_already_emailed_in_another_campaign_is_refused_with_that_reason(
+        db, team, login, outreach_campaign, make_campaign, make_prospect, make_sequence, job_context, app):
+    from outreach.campaigns.service import move_prospect
+    from outreach.mail.jobs import send_due
+    from tests.mail.test_sending import enroll
+
+    first, (old,) = outreach_campaign(None, n=1)
+    enroll(db, app, first, [old], now=None)
+    assert send_due(job_context) == 1
+    fresh(db)
+    move_prospect(db, old, "declined")
+    second = make_campaign(team["client"], "Second try")
+    again = make_prospect(second, old.page_url, email=old.contact.email)
+    configure_campaign(db, second, None, make_sequence().id)
+    db.commit()
+    response = login(team["owner"]).post(f"/campaigns/{second.id}/outreach/enroll",
+                                         data={"prospect_ids": [again.id], "next": f"/campaigns/{second.id}"},
+                                         follow_redirects=True)
+    assert (f"Not enrolled: {again.site.domain}: {old.contact.email} was already contacted in “{first.name}”"
+            in response.get_data(as_text=True))
