@@ -9,7 +9,7 @@ import time_machine
 from sqlalchemy import select
 
 from outreach.campaigns.service import move_prospect
-from outreach.mail.jobs import send_due
+from outreach.mail.jobs import poll_mailboxes, send_due
 from outreach.mail.mailboxes import MailError
 from outreach.mail.reclaim import RECLAIM_STEP, schedule_reclaim
 from outreach.mail.sequences import save_template
@@ -17,6 +17,7 @@ from outreach.mail.stops import suppress
 from outreach.mail.unsubscribe import signing_secret
 from outreach.models import Activity, Backlink
 from outreach.models.mail import Enrollment, Message
+from tests.mail.test_inbound import reply_to
 from tests.mail.test_sending import MONDAY, enroll, fresh, messages
 
 LATER = MONDAY + timedelta(days=30)
@@ -26,8 +27,8 @@ LATER = MONDAY + timedelta(days=30)
 def lost_link(app, db, smtp_sink, make_mailbox, outreach_campaign, job_context):  # type: ignore[no-untyped-def]
     """A prospect who got the whole sequence (it finished), whose won link was then lost."""
 
-    def make(status="lost", sequence=None):  # type: ignore[no-untyped-def]
-        mailbox = make_mailbox(smtp_sink)
+    def make(status="lost", sequence=None, imap=None):  # type: ignore[no-untyped-def]
+        mailbox = make_mailbox(smtp_sink, imap)
         campaign, (prospect,) = outreach_campaign(mailbox, n=1, sequence=sequence)
         with time_machine.travel(MONDAY, tick=False):
             enroll(db, app, campaign, [prospect])
@@ -149,6 +150,22 @@ def test_it_is_cancelled_at_claim_time_when_the_link_came_back_or_the_contact_un
     assert "suppressed (unsubscribed)" in db.get(Message, unsubscribed.id).status_reason
     assert smtp_sink.ids()[came_back.message_id] == 0
     assert {e.status for e in db.scalars(select(Enrollment))} == {"finished"}  # the sequences were not touched
+
+
+def test_a_reply_that_arrives_before_it_goes_cancels_it_even_when_the_sequence_had_stopped(
+        app, db, smtp_sink, imap_server, lost_link, one_step, job_context):
+    backlink, template = lost_link(sequence=one_step, imap=imap_server)
+    (first,) = messages(db, "sent")
+    db.scalar(select(Enrollment)).status = "stopped"  # as after the reply that won the link
+    db.commit()
+    with time_machine.travel(LATER, tick=False):
+        message = schedule(app, db, backlink, template)
+        imap_server.append("INBOX", reply_to(first, body="We moved the article, here is the new URL."))
+        assert poll_mailboxes(job_context) == 1
+        assert send_due(job_context) == 0
+    fresh(db)
+    assert db.get(Message, message.id).status_reason == "the contact replied after it was scheduled"
+    assert smtp_sink.ids()[message.message_id] == 0
 
 
 # --- the lost link's page ------------------------------------------------------------------------
