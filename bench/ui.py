@@ -12,6 +12,7 @@ interface as a logged-in admin and prints a table. Queries are counted with a
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import random
 import sys
@@ -247,6 +248,9 @@ def run_one(backend: str, scale: float, requests: int, workdir: Path) -> list[Re
         if response.status_code != 302:
             raise SystemExit(f"login failed: {response.status_code}")
         counter = QueryCounter(engine)
+        # as `outreach run` / `outreach web` do before serving (outreach.runtime.cli._freeze_startup_objects)
+        gc.collect()
+        gc.freeze()
         campaigns, prospects = data["campaigns"], data["prospects"]
         pick = random.Random(11)
         sample_campaigns = [pick.choice(campaigns) for _ in range(requests + 3)]
@@ -291,6 +295,7 @@ def run_one(backend: str, scale: float, requests: int, workdir: Path) -> list[Re
         results.append(Result(backend, scale, counts["prospects"], "CSV export, all (once)", elapsed * 1000,
                               elapsed * 1000, counter.count, counter.count, f"{lines:,} rows"))
         engine.dispose()
+        gc.unfreeze()
     return results
 
 
