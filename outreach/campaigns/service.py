@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from outreach.accounts.service import audit
@@ -57,7 +57,7 @@ def create_client(session: Session, name: str, *, website: str = "", report_emai
     name = name.strip()
     if not name:
         raise CampaignError("the client needs a name", field="name")
-    if session.scalar(select(Client.id).where(func.lower(Client.name) == name.lower())) is not None:
+    if session.scalar(select(Client.id).where(_same_name(name))) is not None:
         raise CampaignError(f"a client called {name!r} exists already", field="name")
     client = Client(name=name[:200], website=_optional_url(website, "website"),
                     report_emails=_email_list(report_emails), notes=notes)
@@ -72,8 +72,7 @@ def update_client(session: Session, client: Client, *, name: str, website: str, 
     name = name.strip()
     if not name:
         raise CampaignError("the client needs a name", field="name")
-    clash = session.scalar(select(Client.id).where(func.lower(Client.name) == name.lower(),
-                                                   Client.id != client.id))
+    clash = session.scalar(select(Client.id).where(_same_name(name), Client.id != client.id))
     if clash is not None:
         raise CampaignError(f"a client called {name!r} exists already", field="name")
     client.name, client.notes = name[:200], notes
@@ -81,6 +80,11 @@ def update_client(session: Session, client: Client, *, name: str, website: str, 
     client.report_emails = _email_list(report_emails)
     session.flush()
     audit(session, actor, "client.update", "client", client.id, {})
+
+
+def _same_name(name: str) -> ColumnElement[bool]:
+    # SQLite's lower() folds only ASCII letters: compare exactly too, so the unique constraint never fires
+    return or_(func.lower(Client.name) == name.lower(), Client.name == name)
 
 
 def create_campaign(session: Session, client_id: int, name: str, *, kind: str = "custom",

@@ -20,7 +20,10 @@ def _psl() -> PublicSuffixList:
 def hostname(url: str) -> str:
     """The lower-cased host of an absolute http(s) URL, or BadURL with a one-line reason."""
     text = url.strip()
-    parts = urlsplit(text if "://" in text else "http://" + text)
+    try:
+        parts = urlsplit(text if "://" in text else "http://" + text)
+    except ValueError:  # e.g. "Invalid IPv6 URL"
+        raise BadURL(f"{url!r} is not a valid URL") from None
     if parts.scheme not in ("http", "https"):
         raise BadURL(f"{url!r} is not an http(s) URL")
     try:

@@ -1,0 +1,27 @@
+"""Bad input to the campaign services is refused with a one-line reason, never a crash."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.orm import Session
+
+from outreach.campaigns.service import CampaignError, create_client
+from outreach.lib.urls import BadURL, ensure_http_url
+
+
+@pytest.mark.parametrize("url", ["]", "https://[x/", "http://[::1", "https://exa mple.test/"])
+def test_a_malformed_url_is_a_bad_url(url: str) -> None:
+    with pytest.raises(BadURL):
+        ensure_http_url(url)
+
+
+def test_a_client_name_differing_only_in_non_ascii_case_is_refused_cleanly(db: Session) -> None:
+    create_client(db, "ÀJ Média")
+    db.commit()
+    with pytest.raises(CampaignError, match="exists already"):
+        create_client(db, "ÀJ Média")
+
+
+def test_a_malformed_website_is_refused_naming_the_field(db: Session) -> None:
+    with pytest.raises(CampaignError) as excinfo:
+        create_client(db, "Acme", website="]")
+    assert excinfo.value.field == "website"
