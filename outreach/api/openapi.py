@@ -56,6 +56,8 @@ def _schemas() -> dict[str, Any]:
             "message": {**STR, "description": "one sentence for a person"},
             "field": {**nullable(STR), "description": "the body field or query parameter at fault"},
             "conflicts": {"type": "array", "items": ref("Conflict")},
+            "refused": {"type": "array", "items": ref("Refused"),
+                        "description": "what an 'add as prospects' request refused"},
         }, required=["code", "message", "field"])}),
         "Conflict": obj({
             "reason": {"type": "string", "enum": ["active_campaign", "do_not_contact"]},
@@ -303,23 +305,26 @@ def _paths() -> dict[str, Any]:
 
 
 def build_spec() -> dict[str, Any]:
+    from outreach.api import openapi_discovery
+
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "Outreach API", "version": "1",
-            "description": "Clients, campaigns, prospects, contacts, stage changes and notes. Authenticate with "
+            "description": "Clients, campaigns, prospects, contacts, stage changes, notes, discovery and backlinks. "
+                           "Authenticate with "
                            "'Authorization: Bearer <token>' (create a token on your account page). Admins and "
                            "members may change anything; a client-viewer reads its own client's records only. "
                            "Errors are {\"error\": {\"code\", \"message\", \"field\"}}.",
         },
         "security": [{"bearerAuth": []}],
         "tags": [{"name": n} for n in ("clients", "campaigns", "prospects", "stage changes", "notes", "contacts",
-                                       "meta")],
-        "paths": _paths(),
+                                       "discovery", "backlinks", "meta")],
+        "paths": {**_paths(), **openapi_discovery.paths()},
         "components": {
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
                                                "description": "an API token from the account page"}},
-            "schemas": _schemas(),
+            "schemas": {**_schemas(), **openapi_discovery.schemas()},
             "responses": RESPONSES,
             "parameters": PARAMETERS,
         },

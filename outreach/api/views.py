@@ -462,3 +462,7 @@ def unknown(rest: str) -> Response:
         return response
     raise ApiError(404, "not_found", f"no API endpoint at {request.path} (the endpoints are listed in "
                                      f"{url_for('api.openapi', _external=True)})")
+
+
+# the routes of the other parts, registered on this blueprint (they import it, so they come last)
+from outreach.api import backlinks, discovery  # noqa: E402, F401

@@ -1,0 +1,286 @@
+"""The OpenAPI paths and schemas of discovery (crawls, prospecting, assets, opportunities) and backlinks."""
+from __future__ import annotations
+
+from typing import Any
+
+from outreach.api.openapi import (
+    BOOL,
+    ID,
+    INT,
+    LINES,
+    NUM,
+    STR,
+    STR_LIST,
+    TIME,
+    URL,
+    _json,
+    _op,
+    _param,
+    _path_id,
+    nullable,
+    obj,
+    ref,
+)
+from outreach.models.backlinks import AGREED_RELS, BACKLINK_STATUSES, CHECK_STATUSES, EVENT_KINDS, MATCH_MODES
+from outreach.models.campaigns import OPPORTUNITY_KINDS
+from outreach.models.crawl import CRAWL_KINDS, CRAWL_STATUSES
+from outreach.models.prospecting import ASSET_KINDS, RUN_KINDS, RUN_STATUSES
+
+OPPORTUNITY_STATUSES = ["new", "accepted", "dismissed"]
+IDS = {"type": "array", "items": ID, "minItems": 1, "maxItems": 500}
+OBJ = {"type": "object"}
+LIST_NAMES = ("CrawlJob", "Finding", "ProspectingRun", "Asset", "Opportunity", "Backlink")
+
+
+def schemas() -> dict[str, Any]:
+    backlink_fields = {
+        "page_url": {**STR, "maxLength": 2000, "description": "the page carrying the link; may be empty while "
+                                                             "site_url says where to look for it"},
+        "site_url": {**STR, "maxLength": 2000},
+        "target_url": {**STR, "maxLength": 2000, "description": "your client's page the link points to"},
+        "match_mode": {"type": "string", "enum": list(MATCH_MODES)},
+        "agreed_anchor": {**STR, "maxLength": 500},
+        "agreed_rel": {"type": "string", "enum": list(AGREED_RELS)},
+        "price": nullable({"type": "number", "minimum": 0, "maximum": 1e15}),
+        "notes": STR,
+        "deadline_at": nullable({**STR, "maxLength": 40,
+                                 "description": "a date (2026-12-31, the end of that day UTC) or a date-time"}),
+        "render_js": BOOL,
+    }
+    backlink = {"id": INT, "client_id": INT, "campaign_id": nullable(INT), "prospect_id": nullable(INT),
+                "page_url": STR, "site_url": STR, "target_url": STR,
+                "match_mode": {"type": "string", "enum": list(MATCH_MODES)}, "agreed_anchor": STR,
+                "agreed_rel": {"type": "string", "enum": list(AGREED_RELS)}, "price": nullable(NUM), "notes": STR,
+                "deadline_at": nullable(TIME), "render_js": BOOL,
+                "status": {"type": "string", "enum": list(BACKLINK_STATUSES)}, "consecutive_failures": INT,
+                "next_check_at": nullable(TIME), "last_checked_at": nullable(TIME),
+                "first_live_at": nullable(TIME), "live_since": nullable(TIME), "lost_at": nullable(TIME),
+                "seen_rel": STR_LIST, "seen_anchor": STR, "is_follow": nullable(BOOL),
+                "is_indexable": nullable(BOOL), "created_at": TIME, "url": URL}
+    return {
+        "CrawlJob": obj({"id": INT, "campaign_id": nullable(INT), "kind": {"type": "string", "enum": list(CRAWL_KINDS)},
+                         "seeds": STR_LIST, "max_pages": INT,
+                         "status": {"type": "string", "enum": list(CRAWL_STATUSES)}, "is_finished": BOOL,
+                         "is_cancel_requested": BOOL,
+                         "progress": obj({"pages_crawled": INT, "links_checked": INT, "broken_found": INT,
+                                          "queued_urls": INT, "elapsed_seconds": NUM, "pages_per_second": NUM}),
+                         "error": STR, "created_at": TIME, "started_at": nullable(TIME),
+                         "finished_at": nullable(TIME), "url": URL, "findings_url": URL}),
+        "CrawlJobInput": obj({"seeds": {**STR_LIST, "minItems": 1, "maxItems": 50,
+                                        "description": "http(s) URLs; each is crawled within its own host"},
+                              "max_pages": {"type": "integer", "minimum": 1, "maximum": 100_000, "default": 500}},
+                             required=["seeds"]),
+        "Finding": obj({"id": INT, "url": STR, "reason": STR, "status": nullable(INT), "page_count": INT,
+                        "found_on": {"type": "array", "items": obj({"page": STR, "anchor": STR})}},
+                       description="a dead URL and every page that links to it"),
+        "FindingsToProspects": obj({"finding_ids": IDS,
+                                    "override_reason": nullable({**STR, "maxLength": 500})},
+                                   required=["finding_ids"]),
+        "Refused": obj({"site": STR, "opportunity_id": INT, "message": STR}, required=["message"]),
+        "FindingsAdded": obj({"added": {**STR_LIST, "description": "domains put on the board"},
+                              "already_in_campaign": STR_LIST,
+                              "refused": {"type": "array", "items": ref("Refused")},
+                              "opportunities": {**INT, "description": "broken-link opportunities recorded"}}),
+        "ProspectingRun": obj({"id": INT, "campaign_id": INT, "kind": {"type": "string", "enum": list(RUN_KINDS)},
+                               "seeds": STR_LIST, "sitemaps": STR_LIST, "keywords": STR_LIST,
+                               "asset_ids": {"type": "array", "items": INT}, "max_pages": INT,
+                               "status": {"type": "string", "enum": list(RUN_STATUSES)}, "is_finished": BOOL,
+                               "is_cancel_requested": BOOL,
+                               "progress": obj({"sites": INT, "sites_done": INT, "pages_crawled": INT, "found": INT,
+                                                "percent": INT}),
+                               "error": STR, "created_at": TIME, "started_at": nullable(TIME),
+                               "finished_at": nullable(TIME), "url": URL, "results_url": URL}),
+        "ProspectingRunInput": obj({
+            "kind": {"type": "string", "enum": list(RUN_KINDS)},
+            "seeds": LINES, "sitemaps": LINES,
+            "keywords": {**STR_LIST, "description": "guest posts: topic words (default: the campaign's)"},
+            "asset_ids": {**IDS, "description": "mentions: the client's assets to look for"},
+            "max_pages": {"type": "integer", "minimum": 1, "maximum": 500, "default": 20,
+                          "description": "pages per site"},
+        }, required=["kind"]),
+        "ProspectingResults": obj({"run": ref("ProspectingRun"),
+                                   "results": {**OBJ, "description": "targets (guest posts) or mentions, as the "
+                                                                     "discover commands print them"},
+                                   "opportunities": {"type": "array", "items": ref("Opportunity")}}),
+        "Asset": obj({"id": INT, "client_id": INT, "kind": {"type": "string", "enum": list(ASSET_KINDS)},
+                      "name": STR, "target_url": STR, "brand_names": STR_LIST, "image_url": STR,
+                      "image_sha256": STR, "image_type": STR, "created_at": TIME}),
+        "AssetInput": obj({
+            "kind": {"type": "string", "enum": list(ASSET_KINDS)},
+            "name": {**STR, "maxLength": 200},
+            "target_url": {**STR, "maxLength": 2000, "description": "the client's page a mention should link to"},
+            "brand_names": {**LINES, "description": "brand: the names to look for (3 characters or more)"},
+            "image_url": {**STR, "maxLength": 2000, "description": "image: where to download the image from"},
+            "image_base64": {**STR, "description": "image: the image file itself, base64-encoded"},
+        }, required=["kind", "target_url"]),
+        "Opportunity": obj({"id": INT, "campaign_id": INT, "kind": {"type": "string", "enum": list(OPPORTUNITY_KINDS)},
+                            "status": {"type": "string", "enum": OPPORTUNITY_STATUSES}, "page_url": STR,
+                            "site": obj({"id": INT, "domain": STR}), "score": NUM, "details": OBJ,
+                            "prospect_id": nullable(INT), "crawl_job_id": nullable(INT), "created_at": TIME}),
+        "OpportunitiesToProspects": obj({"opportunity_ids": IDS,
+                                         "override_reason": nullable({**STR, "maxLength": 500})},
+                                        required=["opportunity_ids"]),
+        "OpportunitiesAdded": obj({"added": {"type": "array",
+                                             "items": obj({"opportunity_id": INT, "prospect_id": INT})},
+                                   "refused": {"type": "array", "items": ref("Refused")}}),
+        "Backlink": obj(backlink),
+        "BacklinkCheck": obj({"id": INT, "checked_at": TIME, "page_url": STR, "final_url": STR,
+                              "http_status": nullable(INT), "error": STR,
+                              "status": {"type": "string", "enum": list(CHECK_STATUSES)}, "follow": BOOL,
+                              "indexable": BOOL, "found_in": STR, "problems": STR_LIST,
+                              "evidence": {**OBJ, "description": "the whole result as `outreach verify --json` "
+                                                                 "prints it"}}),
+        "BacklinkEvent": obj({"id": INT, "kind": {"type": "string", "enum": list(EVENT_KINDS)}, "text": STR,
+                              "created_at": TIME}),
+        "BacklinkDetail": obj({**backlink, "latest_check": nullable(ref("BacklinkCheck")),
+                               "checks": {"type": "array", "items": ref("BacklinkCheck"),
+                                          "description": "the last 50 checks, newest first"},
+                               "events": {"type": "array", "items": ref("BacklinkEvent"),
+                                          "description": "the last 50 events, newest first"}}),
+        "BacklinkInput": obj({"client_id": {**ID, "description": "default: the campaign's client"},
+                              "campaign_id": nullable(ID), **backlink_fields}, required=["target_url"]),
+        "BacklinkPatch": obj(backlink_fields, required=[]),
+        "Report": obj({
+            "client_id": INT, "campaign_id": nullable(INT), "from": {**STR, "format": "date"},
+            "to": {**STR, "format": "date"}, "generated_at": TIME,
+            "won": {**INT, "description": "links first seen live in the range"},
+            "live": {**INT, "description": "links live at the end of the range"},
+            "lost": {**INT, "description": "losses in the range"},
+            "pending": {**INT, "description": "links promised and not seen yet"},
+            "series": {"type": "array", "items": obj({"date": {**STR, "format": "date"}, "live": INT})},
+            "rel_split": {"type": "array", "items": obj({"rel": STR, "count": INT})},
+            "anchors": {"type": "array", "items": obj({"anchor": STR, "count": INT})},
+            "domains": {"type": "array", "items": obj({"domain": STR, "links": INT, "live": INT})},
+            "links": {"type": "array", "items": obj({
+                "backlink_id": INT, "page": STR, "domain": STR, "target": STR, "status": STR, "http_status": STR,
+                "rel": STR, "follow": STR, "indexable": STR, "anchor": STR, "last_checked": STR,
+                "live_since": STR, "problems": STR})},
+        }, description="the figures of the web report"),
+        **{f"{name}List": obj({"data": {"type": "array", "items": ref(name)}, "meta": ref("PageMeta"),
+                               "links": ref("PageLinks")}) for name in LIST_NAMES},
+    }
+
+
+def _conflict_409(what: str) -> dict[str, Any]:
+    return {"description": f"some {what} would contact a site twice or against the do-not-contact list; nothing "
+                           "was added; error.refused lists them (send override_reason to add them anyway)",
+            "content": {"application/json": {"schema": ref("Error")}}}
+
+
+FINISHED_409 = {"description": "it has already finished", "content": {"application/json": {"schema": ref("Error")}}}
+
+
+def paths() -> dict[str, Any]:
+    campaign_id, client_id = _path_id("campaign_id", "campaign"), _path_id("client_id", "client")
+    job_id, run_id = _path_id("job_id", "crawl job"), _path_id("run_id", "prospecting run")
+    opportunity_id, backlink_id = _path_id("opportunity_id", "opportunity"), _path_id("backlink_id", "backlink")
+    return {
+        "/api/v1/campaigns/{campaign_id}/crawl-jobs": {
+            "get": _op("List a campaign's broken-link crawls, newest first", "discovery",
+                       {"200": _json("CrawlJobList", "a page of crawl jobs")},
+                       params=[campaign_id], listing=True, lookup=True),
+            "post": _op("Start a broken-link crawl (queued; a worker runs it)", "discovery",
+                        {"201": _json("CrawlJob", "the queued crawl")},
+                        params=[campaign_id], body="CrawlJobInput", write=True, lookup=True),
+        },
+        "/api/v1/crawl-jobs/{job_id}": {
+            "get": _op("A crawl's status and progress counters", "discovery",
+                       {"200": _json("CrawlJob", "the crawl job")}, params=[job_id], lookup=True),
+        },
+        "/api/v1/crawl-jobs/{job_id}/cancel": {
+            "post": _op("Cancel a crawl (a running one stops at its next progress update)", "discovery",
+                        {"200": _json("CrawlJob", "the crawl job"), "409": FINISHED_409},
+                        params=[job_id], write=True, lookup=True),
+        },
+        "/api/v1/crawl-jobs/{job_id}/findings": {
+            "get": _op("A crawl's dead URLs with the pages linking to each, most-linked first", "discovery",
+                       {"200": _json("FindingList", "a page of findings")}, params=[job_id], listing=True,
+                       lookup=True),
+        },
+        "/api/v1/crawl-jobs/{job_id}/prospects": {
+            "post": _op("Add the sites linking to the chosen dead URLs as prospects", "discovery",
+                        {"200": _json("FindingsAdded", "what was added"), "409": _conflict_409("sites")},
+                        params=[job_id], body="FindingsToProspects", write=True, lookup=True),
+        },
+        "/api/v1/campaigns/{campaign_id}/prospecting-runs": {
+            "get": _op("List a campaign's guest-post and mention runs, newest first", "discovery",
+                       {"200": _json("ProspectingRunList", "a page of runs")},
+                       params=[campaign_id], listing=True, lookup=True),
+            "post": _op("Start a guest-post or mention run (queued; a worker runs it)", "discovery",
+                        {"201": _json("ProspectingRun", "the queued run")},
+                        params=[campaign_id], body="ProspectingRunInput", write=True, lookup=True),
+        },
+        "/api/v1/prospecting-runs/{run_id}": {
+            "get": _op("A run's status and progress", "discovery", {"200": _json("ProspectingRun", "the run")},
+                       params=[run_id], lookup=True),
+        },
+        "/api/v1/prospecting-runs/{run_id}/cancel": {
+            "post": _op("Cancel a run", "discovery", {"200": _json("ProspectingRun", "the run"), "409": FINISHED_409},
+                        params=[run_id], write=True, lookup=True),
+        },
+        "/api/v1/prospecting-runs/{run_id}/results": {
+            "get": _op("What a run found, and the opportunities it made", "discovery",
+                       {"200": _json("ProspectingResults", "the results")}, params=[run_id], lookup=True),
+        },
+        "/api/v1/clients/{client_id}/assets": {
+            "get": _op("List a client's assets (infographics and brand names to find mentions of)", "discovery",
+                       {"200": _json("AssetList", "a page of assets")}, params=[client_id], listing=True,
+                       lookup=True),
+            "post": _op("Create a brand asset, or an image asset from a URL or base64 bytes", "discovery",
+                        {"201": _json("Asset", "the new asset")}, params=[client_id], body="AssetInput",
+                        write=True, lookup=True),
+        },
+        "/api/v1/campaigns/{campaign_id}/opportunities": {
+            "get": _op("List a campaign's opportunities, best score first", "discovery",
+                       {"200": _json("OpportunityList", "a page of opportunities")},
+                       params=[campaign_id,
+                               _param("kind", {"type": "string", "enum": list(OPPORTUNITY_KINDS)}, "only this kind"),
+                               _param("status", {"type": "string", "enum": OPPORTUNITY_STATUSES}, "only this status")],
+                       listing=True, lookup=True),
+        },
+        "/api/v1/campaigns/{campaign_id}/opportunities/prospects": {
+            "post": _op("Add the chosen opportunities as prospects", "discovery",
+                        {"200": _json("OpportunitiesAdded", "what was added"),
+                         "409": _conflict_409("opportunities")},
+                        params=[campaign_id], body="OpportunitiesToProspects", write=True, lookup=True),
+        },
+        "/api/v1/opportunities/{opportunity_id}/dismiss": {
+            "post": _op("Dismiss an opportunity", "discovery",
+                        {"200": _json("Opportunity", "the dismissed opportunity"),
+                         "409": {"description": "it is already a prospect",
+                                 "content": {"application/json": {"schema": ref("Error")}}}},
+                        params=[opportunity_id], write=True, lookup=True),
+        },
+        "/api/v1/backlinks": {
+            "get": _op("List backlinks, newest first", "backlinks", {"200": _json("BacklinkList", "a page of links")},
+                       params=[_param("client_id", ID, "only this client's"),
+                               _param("campaign_id", ID, "only this campaign's"),
+                               _param("status", {"type": "string", "enum": list(BACKLINK_STATUSES)},
+                                      "only this status"),
+                               {"$ref": "#/components/parameters/search"}], listing=True),
+            "post": _op("Add a backlink to the ledger (its first check is due at once)", "backlinks",
+                        {"201": _json("BacklinkDetail", "the new backlink")}, body="BacklinkInput", write=True,
+                        lookup=True),
+        },
+        "/api/v1/backlinks/{backlink_id}": {
+            "get": _op("A backlink with its latest check's evidence, its check history and events", "backlinks",
+                       {"200": _json("BacklinkDetail", "the backlink")}, params=[backlink_id], lookup=True),
+            "patch": _op("Change what was agreed or where to look", "backlinks",
+                         {"200": _json("BacklinkDetail", "the changed backlink")}, params=[backlink_id],
+                         body="BacklinkPatch", write=True, lookup=True),
+        },
+        "/api/v1/backlinks/{backlink_id}/check": {
+            "post": _op("Check now: the link becomes due and the next backlink tick checks it", "backlinks",
+                        {"202": _json("BacklinkDetail", "the backlink, due now")}, params=[backlink_id], write=True,
+                        lookup=True),
+        },
+        "/api/v1/clients/{client_id}/report": {
+            "get": _op("A client's link report for a date range (the web report's figures)", "backlinks",
+                       {"200": _json("Report", "the report")},
+                       params=[client_id, _param("campaign_id", ID, "only this campaign's links"),
+                               _param("from", {"type": "string", "format": "date"}, "first day (default: 90 days "
+                                                                                     "before 'to')"),
+                               _param("to", {"type": "string", "format": "date"}, "last day (default: today)")],
+                       lookup=True),
+        },
+    }
