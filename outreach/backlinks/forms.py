@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import Optional
 
 from outreach.web.forms import options
@@ -30,6 +30,8 @@ class EditBacklinkForm(FlaskForm):
 class BacklinkForm(EditBacklinkForm):
     client_id = SelectField("Client", coerce=int)
     campaign_id = SelectField("Campaign", coerce=int)
+    #: set when the form was opened from a prospect's page: the link then belongs to that prospect
+    prospect_id = HiddenField()
 
 
 class ImportForm(FlaskForm):

@@ -54,6 +54,10 @@ def create_backlink(session: Session, *, client_id: int, target_url: str, page_u
     values = _validated(session, client_id=client_id, target_url=target_url, page_url=page_url,
                         site_url=site_url, campaign_id=campaign_id, match_mode=match_mode,
                         agreed_rel=agreed_rel, price=price)
+    if prospect_id is not None:
+        prospect = session.get(Prospect, prospect_id)
+        if prospect is None or campaign_id is None or prospect.campaign_id != campaign_id:
+            raise BacklinkError("the prospect's link must stay in the prospect's campaign", field="campaign_id")
     backlink = Backlink(client_id=client_id, prospect_id=prospect_id, agreed_anchor=agreed_anchor.strip()[:500],
                         notes=notes, deadline_at=deadline_at, render_js=render_js, status="pending",
                         consecutive_failures=0, next_check_at=utcnow(),
@@ -111,6 +115,15 @@ def _price(value: float | str | None) -> float | None:
     if price < 0:
         raise BacklinkError("price cannot be negative", field="price")
     return price
+
+
+def defaults_for_prospect(prospect: Prospect) -> dict[str, str]:
+    """Target, page and site URLs to suggest for a prospect's link, as the automatic one on *promised* gets."""
+    campaign = prospect.campaign
+    targets = campaign.target_url_list or ([campaign.client.website] if campaign.client.website else [""])
+    unknown_page = campaign.kind == "guest_posts" or not prospect.page_url
+    return {"target_url": targets[0], "page_url": "" if unknown_page else prospect.page_url,
+            "site_url": _origin(prospect.page_url) if prospect.page_url else f"https://{prospect.site.domain}/"}
 
 
 def _origin(url: str) -> str:

@@ -1,6 +1,7 @@
 """The link ledger: all backlinks, a campaign's Links tab, a backlink's checks, add, import, check now."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, time
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -13,7 +14,7 @@ from werkzeug.wrappers import Response
 from outreach.backlinks import service
 from outreach.backlinks.forms import BacklinkForm, EditBacklinkForm, ImportForm
 from outreach.backlinks.reclaim import ReclaimPanel, reclaim_panel
-from outreach.models import Backlink, BacklinkCheck, BacklinkEvent, Campaign, Client
+from outreach.models import Backlink, BacklinkCheck, BacklinkEvent, Campaign, Client, Prospect
 from outreach.models.backlinks import BACKLINK_STATUSES
 from outreach.web.auth import campaign_or_404, can_view_client, staff_required
 from outreach.web.forms import options
@@ -114,16 +115,23 @@ def _deadline(value: object) -> datetime | None:
 def new() -> str | Response:
     form = BacklinkForm()
     _fill_choices(form)
+    prospect = _prospect_from(request.args if request.method == "GET" else request.form)
     if request.method == "GET":
-        campaign = db_session().get(Campaign, request.args.get("campaign_id", type=int) or 0)
+        campaign = prospect.campaign if prospect else db_session().get(
+            Campaign, request.args.get("campaign_id", type=int) or 0)
         if campaign is not None:
             form.campaign_id.data, form.client_id.data = campaign.id, campaign.client_id
             form.target_url.data = (campaign.target_url_list or [""])[0]
+        if prospect is not None:
+            form.prospect_id.data = str(prospect.id)
+            for name, value in service.defaults_for_prospect(prospect).items():
+                getattr(form, name).data = value
     if form.validate_on_submit():
         session = db_session()
         try:
             backlink = service.create_backlink(
                 session, client_id=form.client_id.data, campaign_id=form.campaign_id.data or None,
+                prospect_id=prospect.id if prospect else None,
                 page_url=form.page_url.data or "", site_url=form.site_url.data or "",
                 target_url=form.target_url.data or "", match_mode=form.match_mode.data,
                 agreed_anchor=form.agreed_anchor.data or "", agreed_rel=form.agreed_rel.data,
@@ -135,7 +143,21 @@ def new() -> str | Response:
             session.commit()
             flash("Link added to the ledger. Its first check runs within a minute, or use “Check now”.", "success")
             return redirect(url_for("backlinks.detail", backlink_id=backlink.id))
-    return render_template("backlinks/form.html", form=form, backlink=None)
+    return render_template("backlinks/form.html", form=form, backlink=None, prospect=prospect)
+
+
+def _prospect_from(values: Mapping[str, str]) -> Prospect | None:
+    """The prospect the form was opened from (?prospect_id=, then a hidden field), if the user may see it."""
+    try:
+        prospect_id = int(values.get("prospect_id") or 0)
+    except ValueError:
+        abort(400)
+    if not prospect_id:
+        return None
+    prospect = db_session().get(Prospect, prospect_id)
+    if prospect is None or not can_view_client(current_user, prospect.campaign.client_id):
+        abort(404)
+    return prospect
 
 
 def _backlink_or_404(backlink_id: int, *, edit: bool = False) -> Backlink:

@@ -1,15 +1,19 @@
 """Dashboard, clients, campaigns, the pipeline board and the prospect page."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from collections import Counter
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased, contains_eager, selectinload
 from werkzeug.wrappers import Response
 
 from outreach.campaigns import listing, service
+from outreach.campaigns.dashboard import STAGE_COLOURS
+from outreach.campaigns.dashboard import figures as dashboard_figures
 from outreach.campaigns.forms import KIND_LABELS, CampaignForm, ClientForm, NoteForm, ProspectForm
-from outreach.models import Activity, Campaign, Client, Prospect, Tag, User
+from outreach.models import Activity, Backlink, Campaign, Client, Prospect, Tag, User
 from outreach.models.campaigns import prospect_tags
 from outreach.web.auth import campaign_or_404, can_view_client, prospect_or_404, staff_required
 from outreach.web.forms import options
@@ -17,6 +21,9 @@ from outreach.web.state import db_session
 from outreach.web.templating import STAGE_LABELS
 
 bp = Blueprint("campaigns", __name__)
+
+#: stages in which a prospect's page offers to add its backlink by hand
+LINK_STAGES = ("negotiating", "promised", "live", "lost")
 
 
 def _field_error(form: object, exc: service.CampaignError, default: str) -> None:
@@ -40,14 +47,14 @@ def dashboard() -> str:
     campaigns = session.scalars(select(Campaign).where(Campaign.client_id.in_(client_ids))
                                 .options(selectinload(Campaign.client), selectinload(Campaign.owner))
                                 .order_by(Campaign.status, Campaign.created_at.desc())).all()
-    counts: dict[int, dict[str, int]] = {}
-    for campaign_id, stage, n in session.execute(
-            select(Prospect.campaign_id, Prospect.stage, func.count())
-            .where(Prospect.campaign_id.in_([c.id for c in campaigns]))
-            .group_by(Prospect.campaign_id, Prospect.stage)):
-        counts.setdefault(campaign_id, {})[stage] = n
+    staff = current_user.role != "client_viewer"
+    figures = dashboard_figures(session, campaign_ids=[c.id for c in campaigns],
+                                active_ids=[c.id for c in campaigns if c.status == "active"],
+                                client_ids=client_ids, with_mail=staff and "mail.index" in current_app.view_functions)
+    campaigns_per_client = Counter(c.client_id for c in campaigns)
     return render_template("campaigns/dashboard.html", clients=clients, campaigns=campaigns,
-                           counts=counts, kind_labels=KIND_LABELS)
+                           counts=figures.counts, figures=figures, campaigns_per_client=campaigns_per_client,
+                           stage_colours=STAGE_COLOURS, kind_labels=KIND_LABELS)
 
 
 @bp.route("/clients/new", methods=["GET", "POST"])
@@ -233,8 +240,12 @@ def _render_prospect(prospect: Prospect, note_form: NoteForm) -> str:
                                  .order_by(Activity.created_at.desc(), Activity.id.desc())).all()
     users = session.scalars(select(User).where(User.role != "client_viewer", User.is_active)
                             .order_by(User.email)).all()
+    backlinks = session.scalars(select(Backlink).where(Backlink.prospect_id == prospect.id,
+                                                       Backlink.client_id == prospect.campaign.client_id)
+                                .order_by(Backlink.id.desc())).all()
     return render_template("campaigns/prospect.html", prospect=prospect, campaign=prospect.campaign,
-                           activities=activities, note_form=note_form, users=users)
+                           activities=activities, note_form=note_form, users=users, backlinks=backlinks,
+                           link_stages=LINK_STAGES)
 
 
 @bp.post("/prospects/<int:prospect_id>/stage")

@@ -257,6 +257,27 @@ def bar_chart_svg(bars: list[tuple[str, int]], width: int = 360) -> Markup:
     return Markup("".join(parts))
 
 
+def stacked_bar_svg(segments: list[tuple[str, int, str]], *, label: str, width: int = 200,
+                    height: int = 14) -> Markup:
+    """One compact horizontal bar split into (name, count, colour) segments; each names itself on hover."""
+    total = sum(n for _, n, _ in segments)
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" '
+             f'width="{width}" height="{height}" role="img" aria-label="{escape(label)}">']
+    if not total:
+        parts.append(f'<rect x="0" y="0" width="{width}" height="{height}" rx="3" fill="#eef1f6">'
+                     f"<title>{escape(label)}: nothing yet</title></rect>")
+    x = 0.0
+    for name, n, colour in segments:
+        if not n:
+            continue
+        w = width * n / total
+        parts.append(f'<rect x="{x:.1f}" y="0" width="{w:.1f}" height="{height}" fill="{escape(colour)}">'
+                     f"<title>{escape(name)}: {n}</title></rect>")
+        x += w
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
 # --- CSV, standalone HTML and PDF -----------------------------------------------------------------
 
 CSV_HEADER = ["page_url", "referring_domain", "target_url", "status", "http_status", "rel", "follow", "indexable",
