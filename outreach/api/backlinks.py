@@ -8,13 +8,14 @@ from flask import Response, jsonify, request, url_for
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import selectinload
 
+from outreach.accounts.service import audit
 from outreach.api import queries
 from outreach.api.errors import ApiError, bad_parameter, invalid, not_found
 from outreach.api.inputs import MAX_ID, Body, query_choice, query_int
 from outreach.api.serialize import when
 from outreach.api.views import _body, _campaign, _client, _commit, _created, _paginate, _user, bp
 from outreach.backlinks import service
-from outreach.models import Backlink, BacklinkCheck, BacklinkEvent, User
+from outreach.models import Backlink, BacklinkCheck, BacklinkEvent, Prospect, User
 from outreach.models.backlinks import BACKLINK_STATUSES
 from outreach.reports import service as reports
 from outreach.web.state import db_session
@@ -178,7 +179,8 @@ def get_backlink(backlink_id: int) -> dict[str, Any]:
 @bp.patch("/backlinks/<int:backlink_id>")
 def update_backlink(backlink_id: int) -> dict[str, Any]:
     b = _backlink(backlink_id, edit=True)
-    body = _body(*FIELDS)
+    body = _body(*FIELDS, "paused")
+    paused = _flag(body, "paused", b.status == "paused") if "paused" in body else None
     try:
         service.update_backlink(
             db_session(), b, page_url=body.string("page_url", default=b.page_url, max_length=2000),
@@ -193,8 +195,27 @@ def update_backlink(backlink_id: int) -> dict[str, Any]:
     except service.BacklinkError as exc:
         db_session().rollback()
         raise _service_error(exc) from None
+    if paused is not None:
+        service.set_paused(db_session(), b, paused, _user())
     _commit()
     return _detail(b)
+
+
+@bp.delete("/backlinks/<int:backlink_id>")
+def delete_backlink(backlink_id: int) -> tuple[str, int]:
+    """Remove a link from the ledger with its checks and events (a promised prospect's link is kept)."""
+    b = _backlink(backlink_id, edit=True)
+    session = db_session()
+    if b.prospect_id is not None:
+        stage = session.scalar(select(Prospect.stage).where(Prospect.id == b.prospect_id))
+        if stage == "promised":
+            # the ledger tick would add it again at once: every promised prospect has its backlink
+            raise ApiError(409, "conflict", "this link belongs to a prospect at stage promised; move the prospect "
+                                            "on (or pause the link with PATCH paused=true) instead")
+    audit(session, _user(), "backlink.delete", "backlink", b.id, {"target": b.target_url, "page": b.page_url})
+    session.delete(b)
+    _commit()
+    return "", 204
 
 
 @bp.post("/backlinks/<int:backlink_id>/check")

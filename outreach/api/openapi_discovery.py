@@ -139,7 +139,9 @@ def schemas() -> dict[str, Any]:
                                           "description": "the last 50 events, newest first"}}),
         "BacklinkInput": obj({"client_id": {**ID, "description": "default: the campaign's client"},
                               "campaign_id": nullable(ID), **backlink_fields}, required=["target_url"]),
-        "BacklinkPatch": obj(backlink_fields, required=[]),
+        "BacklinkPatch": obj({**backlink_fields,
+                              "paused": {**BOOL, "description": "true stops the checks; false resumes them"}},
+                             required=[]),
         "Report": obj({
             "client_id": INT, "campaign_id": nullable(INT), "from": {**STR, "format": "date"},
             "to": {**STR, "format": "date"}, "generated_at": TIME,
@@ -268,6 +270,11 @@ def paths() -> dict[str, Any]:
             "patch": _op("Change what was agreed or where to look", "backlinks",
                          {"200": _json("BacklinkDetail", "the changed backlink")}, params=[backlink_id],
                          body="BacklinkPatch", write=True, lookup=True),
+            "delete": _op("Remove a link from the ledger with its checks and events", "backlinks",
+                          {"204": {"description": "deleted"},
+                           "409": {"description": "the link belongs to a prospect at stage promised",
+                                   "content": {"application/json": {"schema": ref("Error")}}}},
+                          params=[backlink_id], write=True, lookup=True),
         },
         "/api/v1/backlinks/{backlink_id}/check": {
             "post": _op("Check now: the link becomes due and the next backlink tick checks it", "backlinks",

@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from outreach.backlinks.service import create_backlink
-from outreach.models import Backlink, BacklinkCheck, BacklinkEvent
+from outreach.campaigns.service import move_prospect
+from outreach.models import AuditLog, Backlink, BacklinkCheck, BacklinkEvent
 from outreach.reports.service import build_report
 from tests.api.conftest import error_of
 
@@ -53,6 +54,7 @@ ENDPOINTS: list[tuple[str, str, Any, bool]] = [
     ("PATCH", "/backlinks/{backlink}", {"agreed_anchor": "Widgets"}, True),
     ("POST", "/backlinks/{backlink}/check", None, True),
     ("GET", "/clients/{client}/report", None, False),
+    ("DELETE", "/backlinks/{backlink}", None, True),
 ]
 CREATE = {"target_url": "https://acme.example/pricing", "site_url": "https://reviews.example/"}
 
@@ -63,7 +65,7 @@ def test_staff_read_and_change_every_backlink(api_as: Any, team: dict[str, Any],
     api = api_as(team[who])
     for method, path, body, _writes in ENDPOINTS:
         response = api.call(method, path.format(**links), body)
-        assert response.status_code in (200, 201, 202), (method, path, response.get_json())
+        assert response.status_code in (200, 201, 202, 204), (method, path, response.get_json())
     response = api.post("/backlinks", {**CREATE, "campaign_id": links["campaign"]})
     assert response.status_code == 201
     assert response.get_json()["client_id"] == links["client"]
@@ -234,3 +236,41 @@ def test_the_report_refuses_a_campaign_of_another_client(api_as: Any, team: dict
     response = api_as(team["owner"]).get(f"/clients/{links['client']}/report", campaign_id=team["other_campaign"].id)
     assert response.status_code == 400
     assert error_of(response)["field"] == "campaign_id"
+
+
+def test_it_pauses_and_resumes_a_link(api_as: Any, team: dict[str, Any], links: dict[str, int]) -> None:
+    api = api_as(team["owner"])
+    path = f"/backlinks/{links['backlink']}"
+    body = api.patch(path, {"paused": True}).get_json()
+    assert (body["status"], body["next_check_at"]) == ("paused", None)
+    assert api.patch(path, {"paused": False}).get_json()["status"] == "live"
+    response = api.patch(path, {"paused": "no"})
+    assert response.status_code == 422
+    assert error_of(response)["field"] == "paused"
+
+
+def test_deleting_a_link_removes_its_checks_and_events_and_is_audited(api_as: Any, team: dict[str, Any],
+                                                                      links: dict[str, int], db: Session) -> None:
+    response = api_as(team["owner"]).delete(f"/backlinks/{links['backlink']}")
+    assert response.status_code == 204
+    db.rollback()
+    assert db.get(Backlink, links["backlink"]) is None
+    assert db.scalar(select(func.count()).select_from(BacklinkCheck)) == 0
+    assert db.scalar(select(func.count()).select_from(BacklinkEvent)) == 0
+    assert db.scalar(select(AuditLog.user_id).where(AuditLog.action == "backlink.delete")) == team["owner"].id
+    assert api_as(team["owner"]).get(f"/backlinks/{links['backlink']}").status_code == 404
+
+
+def test_the_link_of_a_promised_prospect_is_not_deleted(api_as: Any, team: dict[str, Any], make_prospect: Any,
+                                                        db: Session) -> None:
+    team["campaign"].target_urls = "https://acme.example/"
+    prospect = make_prospect(team["campaign"], "https://blog.example/post")
+    move_prospect(db, prospect, "promised", actor=team["owner"])
+    db.commit()
+    backlink = db.scalar(select(Backlink).where(Backlink.prospect_id == prospect.id))
+    assert backlink is not None
+    response = api_as(team["owner"]).delete(f"/backlinks/{backlink.id}")
+    assert response.status_code == 409
+    assert "promised" in error_of(response)["message"]
+    db.rollback()
+    assert db.get(Backlink, backlink.id) is not None

@@ -16,6 +16,7 @@ from outreach.models.crawl import CrawlFinding, CrawlJob
 from outreach.models.prospecting import Asset, ProspectingRun
 from tests.api.conftest import error_of
 from tests.discovery.images import chart, encode
+from tests.lib.testweb import TestWeb
 
 
 @pytest.fixture
@@ -333,3 +334,26 @@ def test_opportunities_become_prospects_and_conflicts_need_an_override(api_as: A
     response = api.post(f"/opportunities/{found['guest']}/dismiss")
     assert response.status_code == 409
     assert fingerprint(db) == before
+
+
+def test_an_image_asset_can_come_from_a_url(api_as: Any, team: dict[str, Any], found: dict[str, int],
+                                            db: Session) -> None:
+    web = TestWeb("127.0.0.41")
+    try:
+        web.page("/chart.png", encode(chart(5, (200, 300))), content_type="image/png")
+        web.page("/gone.png", "missing", status=404)
+        api = api_as(team["owner"])
+        path = f"/clients/{found['client']}/assets"
+        response = api.post(path, {"kind": "image", "target_url": "https://acme.example/",
+                                   "image_url": web.url("/chart.png")})
+        assert response.status_code == 201, response.get_json()
+        assert (response.get_json()["image_url"], response.get_json()["image_type"]) == (web.url("/chart.png"),
+                                                                                        "image/png")
+        before = fingerprint(db)
+        response = api.post(path, {"kind": "image", "target_url": "https://acme.example/",
+                                   "image_url": web.url("/gone.png")})
+        assert response.status_code == 422
+        assert error_of(response)["field"] == "image_url"
+        assert fingerprint(db) == before
+    finally:
+        web.close()
