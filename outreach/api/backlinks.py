@@ -6,7 +6,6 @@ from typing import Any
 
 from flask import Response, jsonify, request, url_for
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import selectinload
 
 from outreach.accounts.service import audit
 from outreach.api import queries
@@ -86,9 +85,9 @@ def _deadline(body: Body, default: datetime | None) -> datetime | None:
             day = date.fromisoformat(raw)
             return datetime(day.year, day.month, day.day, 23, 59, 59, tzinfo=UTC)
         value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
         raise invalid("deadline_at", "deadline_at must be a date (2026-12-31) or a date-time") from None
-    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _price(body: Body, default: float | None) -> float | None:
@@ -113,8 +112,7 @@ def _service_error(exc: service.BacklinkError) -> ApiError:
 
 def _ledger_query(user: User) -> Select[tuple[Backlink]]:
     args = request.args
-    query = (select(Backlink).options(selectinload(Backlink.client))
-             .order_by(Backlink.created_at.desc(), Backlink.id.desc()))
+    query = select(Backlink).order_by(Backlink.created_at.desc(), Backlink.id.desc())
     if not queries.is_staff(user):
         query = query.where(Backlink.client_id == user.client_id)
     client_id = query_int(args, "client_id")

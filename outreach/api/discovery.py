@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Response, jsonify, request, url_for
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from outreach.api import queries
 from outreach.api.errors import ApiError, invalid, not_found
@@ -274,10 +274,10 @@ def prospecting_results(run_id: int) -> dict[str, Any]:
     """What the run found (as stored by the worker) and the opportunities it made, to add as prospects."""
     run = _run(run_id)
     kinds = ("guest_post",) if run.kind == "guest_posts" else ("image_mention", "brand_mention")
-    made = [o for o in db_session().scalars(
-        select(Opportunity).where(Opportunity.campaign_id == run.campaign_id, Opportunity.kind.in_(kinds))
+    made = db_session().scalars(
+        select(Opportunity).where(Opportunity.campaign_id == run.campaign_id, Opportunity.kind.in_(kinds),
+                                  Opportunity.details["run_id"].as_integer() == run.id)
         .order_by(Opportunity.score.desc(), Opportunity.id))
-        if (o.details or {}).get("run_id") == run.id]
     return {"run": run_json(run), "results": run.results or {},
             "opportunities": [opportunity_json(o) for o in made]}
 
@@ -332,7 +332,7 @@ def create_asset(client_id: int) -> tuple[Response, int]:
 def list_opportunities(campaign_id: int) -> dict[str, Any]:
     campaign = _campaign(campaign_id)
     query = (select(Opportunity).where(Opportunity.campaign_id == campaign.id)
-             .order_by(Opportunity.score.desc(), Opportunity.id.desc()))
+             .options(selectinload(Opportunity.site)).order_by(Opportunity.score.desc(), Opportunity.id.desc()))
     kind = query_choice(request.args, "kind", OPPORTUNITY_KINDS)
     if kind:
         query = query.where(Opportunity.kind == kind)

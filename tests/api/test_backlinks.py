@@ -151,6 +151,8 @@ def test_it_creates_a_backlink_without_a_page_and_with_a_deadline(api_as: Any, t
     ({"target_url": "https://acme.example/", "page_url": "https://x.example/", "deadline_at": "next week"},
      "deadline_at"),
     ({"target_url": "https://acme.example/", "page_url": "https://x.example/", "price": -5}, "price"),
+    ({"target_url": "https://acme.example/", "page_url": "https://x.example/",
+      "deadline_at": "0001-01-01T00:00:00+05:00"}, "deadline_at"),
     ({"target_url": "https://acme.example/", "page_url": "https://x.example/", "render_js": "yes"}, "render_js"),
     ({"target_url": "https://acme.example/", "page_url": "https://x.example/", "colour": "red"}, "colour"),
 ])

@@ -226,7 +226,12 @@ def test_adding_findings_of_another_crawl_is_refused(api_as: Any, team: dict[str
 
 # --- prospecting runs and assets -----------------------------------------------------------------
 
-def test_it_starts_runs_and_shows_their_results(api_as: Any, team: dict[str, Any], found: dict[str, int]) -> None:
+def test_it_starts_runs_and_shows_their_results(api_as: Any, team: dict[str, Any], found: dict[str, int],
+                                                db: Session) -> None:
+    db.add(Opportunity(campaign_id=found["campaign"], site_id=site_for(db, "https://older.example/").id,
+                       page_url="https://older.example/write", kind="guest_post", score=0.9, status="new",
+                       details={"run_id": found["run"] + 1}))
+    db.commit()
     api = api_as(team["owner"])
     response = api.post(f"/campaigns/{found['campaign']}/prospecting-runs", {
         "kind": "mentions", "seeds": "https://blog.example/\nhttps://news.example/a", "asset_ids": [found["asset"]],
