@@ -46,8 +46,11 @@ class Figures:
 
 
 def figures(session: Session, *, campaign_ids: list[int], active_ids: list[int], client_ids: list[int],
-            with_mail: bool) -> Figures:
-    """Stage counts per campaign (one GROUP BY), links per status and the emails due today: at most 3 queries."""
+            with_mail: bool, links_of_campaigns: bool = False) -> Figures:
+    """Stage counts per campaign (one GROUP BY), links per status and the emails due today: at most 3 queries.
+
+    Links are counted over the clients' whole ledger, or with `links_of_campaigns` over the campaigns' links only.
+    """
     counts: dict[int, dict[str, int]] = {}
     if campaign_ids:
         for campaign_id, stage, n in session.execute(
@@ -58,10 +61,11 @@ def figures(session: Session, *, campaign_ids: list[int], active_ids: list[int],
     result = Figures(counts)
     for campaign_id in active_ids:
         result.stages.update(counts.get(campaign_id, {}))
-    if client_ids:
-        result.links = dict(session.execute(
-            select(Backlink.status, func.count()).where(Backlink.client_id.in_(client_ids))
-            .group_by(Backlink.status)).all())
+    links = select(Backlink.status, func.count()).where(Backlink.client_id.in_(client_ids))
+    if links_of_campaigns:
+        links = links.where(Backlink.campaign_id.in_(campaign_ids))
+    if client_ids and (campaign_ids or not links_of_campaigns):
+        result.links = dict(session.execute(links.group_by(Backlink.status)).all())
     if with_mail:
         result.due_today = 0
         if active_ids:

@@ -1,8 +1,6 @@
 """Dashboard, clients, campaigns, the pipeline board and the prospect page."""
 from __future__ import annotations
 
-from collections import Counter
-
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
@@ -44,15 +42,22 @@ def dashboard() -> str:
     session = db_session()
     clients = _visible_clients()
     client_ids = [c.id for c in clients]
-    campaigns = session.scalars(select(Campaign).where(Campaign.client_id.in_(client_ids))
-                                .options(selectinload(Campaign.client), selectinload(Campaign.owner))
-                                .order_by(Campaign.status, Campaign.created_at.desc())).all()
     staff = current_user.role != "client_viewer"
+    #: staff can narrow the dashboard to the campaigns they own
+    mine = staff and request.args.get("mine") == "1"
+    query = select(Campaign).where(Campaign.client_id.in_(client_ids))
+    if mine:
+        query = query.where(Campaign.owner_id == current_user.id)
+    campaigns = session.scalars(query.options(selectinload(Campaign.client), selectinload(Campaign.owner))
+                                .order_by(Campaign.status, Campaign.created_at.desc())).all()
     figures = dashboard_figures(session, campaign_ids=[c.id for c in campaigns],
                                 active_ids=[c.id for c in campaigns if c.status == "active"],
-                                client_ids=client_ids, with_mail=staff and "mail.index" in current_app.view_functions)
-    campaigns_per_client = Counter(c.client_id for c in campaigns)
-    return render_template("campaigns/dashboard.html", clients=clients, campaigns=campaigns,
+                                client_ids=client_ids, links_of_campaigns=mine,
+                                with_mail=staff and "mail.index" in current_app.view_functions)
+    campaigns_per_client = dict(session.execute(
+        select(Campaign.client_id, func.count()).where(Campaign.client_id.in_(client_ids))
+        .group_by(Campaign.client_id)).all()) if client_ids else {}
+    return render_template("campaigns/dashboard.html", clients=clients, campaigns=campaigns, mine=mine,
                            counts=figures.counts, figures=figures, campaigns_per_client=campaigns_per_client,
                            stage_colours=STAGE_COLOURS, kind_labels=KIND_LABELS)
 

@@ -160,3 +160,28 @@ def test_the_discovery_suggestion_is_for_staff_and_for_empty_boards_only(
     client.post("/logout")
     _fill(db, campaign, {"new": 1})
     assert 'data-testid="discover"' not in _board(login, team["owner"], campaign)
+
+
+def test_my_campaigns_narrows_the_table_and_the_summary_to_the_campaigns_i_own(
+        login: Any, team: dict[str, Any], db: Session, make_campaign: Any) -> None:
+    mine = make_campaign(team["client"], "Mine", owner_id=team["owner"].id)
+    _fill(db, mine, {"contacted": 2})
+    _fill(db, team["campaign"], {"contacted": 5})
+    _link(db, mine, "live")
+    _link(db, team["campaign"], "live")
+    client = login(team["owner"])
+    everything = client.get("/").get_data(as_text=True)
+    assert _stat(everything, "in-progress") == "7" and _stat(everything, "live") == "2"
+    html = client.get("/?mine=1").get_data(as_text=True)
+    assert f'data-campaign="{mine.id}"' in html and f'data-campaign="{team["campaign"].id}"' not in html
+    assert _stat(html, "in-progress") == "2" and _stat(html, "live") == "1"
+    assert "in your active campaigns" in html
+    assert re.search(r'<td><a href="/clients/\d+">Acme Widgets</a></td>\s*<td>[^<]*</td><td class="num">2</td>', html)
+    client.post("/logout")
+    empty = login(team["teammate"]).get("/?mine=1").get_data(as_text=True)
+    assert "You own no campaigns." in empty and "Show all campaigns" in empty
+
+
+def test_a_client_viewer_cannot_narrow_to_its_own_campaigns(login: Any, team: dict[str, Any]) -> None:
+    html = login(team["viewer"]).get("/?mine=1").get_data(as_text=True)
+    assert "Acme resource pages" in html and 'data-testid="scope"' not in html
