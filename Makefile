@@ -30,8 +30,10 @@ test:
 lint: install-test
 	$(BIN)/ruff check .
 
+# Each benchmark prints its figures and compares with its peer in the same run.
+BENCHES := ui crawl prospecting send verify
 bench: install-test
-	$(BIN)/python bench/run_all.py
+	for b in $(BENCHES); do echo "== bench/$$b.py"; $(BIN)/python bench/$$b.py || exit 1; done
 
 contract: install
 	python3 ../shared/checks/cli_contract.py --outreach $(BIN)/outreach
