@@ -133,6 +133,15 @@ def _store(settings: dict[str, Any], campaign_id: int, seeds: list[str], max_pag
         engine.dispose()
 
 
+_UNKNOWN_WHY = {
+    "blocked_address": "(a private or loopback address: the SSRF guard refuses it unless "
+                       "crawl.allow_private_addresses = true)",
+    "robots_disallowed": "(robots.txt disallows it)",
+    "rate_limited": "(the server asked us to slow down; try again later)",
+    "blocked": "(a bot challenge answered instead of the page)",
+}
+
+
 def _print_text(payload: dict[str, Any]) -> None:
     click.echo(f"{payload['pages_crawled']} pages crawled, {payload['links_checked']} links checked, "
                f"{len(payload['broken'])} broken")
@@ -142,6 +151,9 @@ def _print_text(payload: dict[str, Any]) -> None:
         for source in row["found_on"]:
             anchor = f'  "{source["anchor"]}"' if source["anchor"] else ""
             click.echo(f"    {source['page']}{anchor}")
+    for row in payload.get("unknown", []):
+        why = _UNKNOWN_WHY.get(row["reason"], row["reason"])
+        click.echo(f"\ncould not tell: {row['url']}  [{row['reason']}] {why}")
     if "stored" in payload:
         click.echo(f"\nstored as crawl job {payload['stored']['crawl_job']}: "
                    f"{payload['stored']['opportunities']} opportunities")
