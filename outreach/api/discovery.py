@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from outreach.api import queries
+from outreach.api import serialize as out
 from outreach.api.errors import ApiError, invalid, not_found
 from outreach.api.inputs import MAX_ID, Body, query_choice
 from outreach.api.serialize import when
@@ -375,3 +376,43 @@ def add_opportunities_as_prospects(campaign_id: int) -> dict[str, Any]:
                                                                           Opportunity.prospect_id.is_not(None)))
                       if o.prospect_id in {p.id for p in result.added}],
             "refused": [{"opportunity_id": i, "message": m} for i, m in result.conflicts.items()]}
+
+
+# --- contacts of a site --------------------------------------------------------------------------
+
+@bp.post("/campaigns/<int:campaign_id>/contacts/find")
+def find_contacts(campaign_id: int) -> dict[str, Any]:
+    """Fetch the page and its site's contact pages now (a few pages), check the addresses and save them.
+
+    The site's prospect in this campaign gets the best address as its contact when it has none.
+    """
+    from outreach.contacts.finder import find_contacts as find
+    from outreach.contacts.service import save_site_contacts
+    from outreach.contacts.validation import AddressChecker
+    from outreach.lib.aio import run_sync
+    from outreach.lib.http import BadURL, Fetcher, FetchSettings, check_url
+    from outreach.lib.urls import registrable_domain
+    from outreach.models import Prospect, Site
+
+    campaign = _campaign(campaign_id, edit=True)
+    body = _body("url")
+    try:
+        url = check_url(body.string("url", required=True, max_length=2000))
+    except BadURL as exc:
+        raise invalid("url", str(exc)) from None
+    fetch_settings, checker = FetchSettings.from_settings(settings()), AddressChecker.from_settings(settings())
+    session = db_session()
+    session.rollback()  # no transaction held open during the fetches
+
+    async def go() -> Any:  # may run in a helper thread: no Flask globals inside
+        async with Fetcher(fetch_settings) as fetcher:
+            return await find(fetcher, [url], checker, max_pages=6)
+
+    (found,) = run_sync(go())
+    prospect = session.scalar(select(Prospect).join(Site).where(Prospect.campaign_id == campaign.id,
+                                                                Site.domain == registrable_domain(url)))
+    saved = save_site_contacts(session, found, prospect=prospect)
+    _commit()
+    return {"url": url, "error": found.error, "pages_fetched": list(found.pages_fetched),
+            "prospect_id": prospect.id if prospect is not None else None,
+            "contacts": [out.contact(c) for c in saved]}

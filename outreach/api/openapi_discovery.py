@@ -123,6 +123,12 @@ def schemas() -> dict[str, Any]:
         "OpportunitiesAdded": obj({"added": {"type": "array",
                                              "items": obj({"opportunity_id": INT, "prospect_id": INT})},
                                    "refused": {"type": "array", "items": ref("Refused")}}),
+        "ContactsFindInput": obj({"url": {**STR, "maxLength": 2000, "description": "a page of the site (http or "
+                                                                                   "https)"}}),
+        "ContactsFound": obj({"url": STR, "error": {**nullable(STR), "description": "why the page could not be "
+                                                                                  "fetched"},
+                              "pages_fetched": STR_LIST, "prospect_id": nullable(INT),
+                              "contacts": {"type": "array", "items": ref("Contact")}}),
         "Backlink": obj(backlink),
         "BacklinkCheck": obj({"id": INT, "checked_at": TIME, "page_url": STR, "final_url": STR,
                               "http_status": nullable(INT), "error": STR,
@@ -228,9 +234,10 @@ def paths() -> dict[str, Any]:
             "get": _op("List a client's assets (infographics and brand names to find mentions of)", "discovery",
                        {"200": _json("AssetList", "a page of assets")}, params=[client_id], listing=True,
                        lookup=True),
-            "post": _op("Create a brand asset, or an image asset from a URL or base64 bytes", "discovery",
-                        {"201": _json("Asset", "the new asset")}, params=[client_id], body="AssetInput",
-                        write=True, lookup=True),
+            "post": {**_op("Create a brand asset, or an image asset from a URL (downloaded now) or base64 bytes",
+                           "discovery", {"201": _json("Asset", "the new asset")}, params=[client_id],
+                           body="AssetInput", write=True, lookup=True),
+                     "x-fetches": True},
         },
         "/api/v1/campaigns/{campaign_id}/opportunities": {
             "get": _op("List a campaign's opportunities, best score first", "discovery",
@@ -245,6 +252,13 @@ def paths() -> dict[str, Any]:
                         {"200": _json("OpportunitiesAdded", "what was added"),
                          "409": _conflict_409("opportunities")},
                         params=[campaign_id], body="OpportunitiesToProspects", write=True, lookup=True),
+        },
+        "/api/v1/campaigns/{campaign_id}/contacts/find": {
+            "post": {**_op("Find a site's contacts now: the page and its contact, about and team pages (at most 6), "
+                           "addresses checked (syntax, MX) and saved; the site's prospect gets the best one",
+                           "contacts", {"200": _json("ContactsFound", "what was found and saved")},
+                           params=[campaign_id], body="ContactsFindInput", write=True, lookup=True),
+                     "x-fetches": True},
         },
         "/api/v1/opportunities/{opportunity_id}/dismiss": {
             "post": _op("Dismiss an opportunity", "discovery",

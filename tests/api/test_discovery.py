@@ -2,19 +2,24 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from outreach.campaigns.service import site_for
+from outreach.contacts.validation import CACHE
 from outreach.crawler.service import start_crawl
 from outreach.discovery.prospecting import create_brand_asset, start_run
-from outreach.models import Opportunity, Prospect
+from outreach.models import Contact, Opportunity, Prospect
 from outreach.models.crawl import CrawlFinding, CrawlJob
 from outreach.models.prospecting import Asset, ProspectingRun
 from tests.api.conftest import error_of
+from tests.contacts.dnsserver import DNSServer
+from tests.discovery.guest_web import build
 from tests.discovery.images import chart, encode
 from tests.lib.testweb import TestWeb
 
@@ -362,3 +367,50 @@ def test_an_image_asset_can_come_from_a_url(api_as: Any, team: dict[str, Any], f
         assert fingerprint(db) == before
     finally:
         web.close()
+
+
+# --- contacts of a site --------------------------------------------------------------------------
+
+@pytest.fixture
+def dns(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The app's resolver is a DNS server on loopback that knows site.test."""
+    CACHE.clear()
+    with DNSServer({("site.test", "MX"): ["10 mx.site.test."]}) as server:
+        monkeypatch.setitem(app.extensions["outreach"].settings, "dns",
+                            {"nameservers": ["127.0.0.1"], "port": server.port, "timeout": 1.0, "cache_seconds": 0})
+        yield
+    CACHE.clear()
+
+
+def test_it_finds_a_sites_contacts_and_gives_its_prospect_one(api_as: Any, team: dict[str, Any],
+                                                               make_prospect: Any, db: Session, dns: None) -> None:
+    web = TestWeb("127.0.0.42")
+    try:
+        build(web)
+        prospect = make_prospect(team["campaign"], web.url("/"))
+        api, viewer, outsider = api_as(team["owner"]), api_as(team["viewer"]), api_as(team["outsider"])
+        response = api.post(f"/campaigns/{team['campaign'].id}/contacts/find", {"url": web.url("/")})
+        assert response.status_code == 200, response.get_json()
+        body = response.get_json()
+        assert (body["error"], body["prospect_id"]) == (None, prospect.id)
+        assert web.url("/contact") in body["pages_fetched"]
+        found = {c["email"]: c["status"] for c in body["contacts"]}
+        assert found["hello@site.test"] == "valid"
+        db.rollback()
+        chosen = db.scalar(select(Contact.email).join(Prospect, Prospect.contact_id == Contact.id)
+                           .where(Prospect.id == prospect.id))
+        assert chosen in found
+        db.rollback()
+        assert viewer.post(f"/campaigns/{team['campaign'].id}/contacts/find", {"url": web.url("/")}).status_code == 403
+        assert outsider.post(f"/campaigns/{team['campaign'].id}/contacts/find",
+                             {"url": web.url("/")}).status_code == 404
+    finally:
+        web.close()
+
+
+def test_finding_contacts_refuses_a_bad_url(api_as: Any, team: dict[str, Any], db: Session) -> None:
+    for body in ({}, {"url": "ftp://files.example/"}, {"url": 42}):
+        response = api_as(team["owner"]).post(f"/campaigns/{team['campaign'].id}/contacts/find", body)
+        assert response.status_code == 422
+        assert error_of(response)["field"] == "url"
+    assert db.scalar(select(func.count()).select_from(Contact)) == 0

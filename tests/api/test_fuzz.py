@@ -23,6 +23,8 @@ def test_the_api_answers_generated_requests_as_documented(app: Flask, team: dict
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 20
     for operation in operations:
+        if operation.definition.raw.get("x-fetches"):
+            continue  # fetches the URL it is given: generated hosts would reach the DNS resolver (tested on loopback)
 
         @given(case=operation.as_strategy())
         @settings(max_examples=15, deadline=None, database=None, derandomize=True,
