@@ -24,6 +24,8 @@ from outreach.models.prospecting import Asset, ProspectingRun
 from outreach.web.state import db_session, settings
 
 OPPORTUNITY_STATUSES = ("new", "accepted", "dismissed")
+#: the kinds of footprint queries (outreach.discovery.search.footprint_queries)
+SEARCH_KINDS = ("guest_posts", "resources", "mentions")
 #: ids per "add as prospects" request
 MAX_IDS = 500
 
@@ -416,3 +418,58 @@ def find_contacts(campaign_id: int) -> dict[str, Any]:
     return {"url": url, "error": found.error, "pages_fetched": list(found.pages_fetched),
             "prospect_id": prospect.id if prospect is not None else None,
             "contacts": [out.contact(c) for c in saved]}
+
+
+# --- footprint search ----------------------------------------------------------------------------
+
+@bp.post("/campaigns/<int:campaign_id>/search")
+def footprint_search(campaign_id: int) -> dict[str, Any]:
+    """Run footprint queries (given, or built from the campaign's keywords and the client's brand assets) through
+    the configured search provider; the result URLs are seeds for a prospecting run."""
+    from outreach.discovery.search import (
+        SETUP_HINT,
+        SearchError,
+        footprint_queries,
+        provider_from_settings,
+        run_queries,
+    )
+    from outreach.lib.aio import run_sync
+    from outreach.lib.http import Fetcher, FetchSettings
+
+    campaign = _campaign(campaign_id, edit=True)
+    body = _body("kind", "queries", "per_query")
+    kind = body.string("kind", default="guest_posts", max_length=20)
+    if kind not in SEARCH_KINDS:
+        raise invalid("kind", f"kind must be one of: {', '.join(SEARCH_KINDS)}")
+    queries = [q.strip() for q in body.string_list("queries", max_items=10) if q.strip()]
+    if any(len(q) > 500 for q in queries):
+        raise invalid("queries", "a query is longer than 500 characters")
+    if "queries" not in body:
+        brands = [b for a in db_session().scalars(select(Asset).where(Asset.client_id == campaign.client_id,
+                                                                      Asset.kind == "brand"))
+                  for b in a.brand_list]
+        queries = footprint_queries(kind, campaign.keyword_list, brands=brands,
+                                    client_site=campaign.client.website)[:10]
+    if not queries:
+        raise invalid("queries", "give at least one query (or add keywords to the campaign for ready-made "
+                                 "footprints)")
+    per_query = body.data.get("per_query", 10)
+    if isinstance(per_query, bool) or not isinstance(per_query, int) or not 1 <= per_query <= 20:
+        raise invalid("per_query", "per_query must be an integer from 1 to 20")
+    try:
+        provider = provider_from_settings(settings())
+    except SearchError as exc:
+        raise ApiError(409, "search_not_configured", str(exc)) from None
+    if provider is None:
+        raise ApiError(409, "search_not_configured", SETUP_HINT)
+    fetch_settings = FetchSettings.from_settings(settings())
+    db_session().rollback()  # no transaction held open during the searches
+
+    async def go() -> Any:  # may run in a helper thread: no Flask globals inside
+        async with Fetcher(fetch_settings) as fetcher:
+            return await run_queries(provider, fetcher, queries, per_query=per_query)
+
+    results, errors = run_sync(go())
+    return {"provider": provider.name, "queries": queries, "errors": errors,
+            "results": [{"url": r.url, "title": r.title, "snippet": r.snippet, "position": r.position,
+                         "query": r.query} for r in results]}

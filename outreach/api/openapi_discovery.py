@@ -123,6 +123,16 @@ def schemas() -> dict[str, Any]:
         "OpportunitiesAdded": obj({"added": {"type": "array",
                                              "items": obj({"opportunity_id": INT, "prospect_id": INT})},
                                    "refused": {"type": "array", "items": ref("Refused")}}),
+        "SearchInput": obj({
+            "kind": {"type": "string", "enum": ["guest_posts", "resources", "mentions"], "default": "guest_posts",
+                     "description": "which footprints to build when queries is not given"},
+            "queries": {"type": "array", "items": {**STR, "maxLength": 500}, "maxItems": 10,
+                        "description": "default: footprints from the campaign's keywords (or the client's brands)"},
+            "per_query": {"type": "integer", "minimum": 1, "maximum": 20, "default": 10},
+        }, required=[]),
+        "SearchResults": obj({"provider": STR, "queries": STR_LIST, "errors": STR_LIST,
+                              "results": {"type": "array", "items": obj({"url": STR, "title": STR, "snippet": STR,
+                                                                         "position": INT, "query": STR})}}),
         "ContactsFindInput": obj({"url": {**STR, "maxLength": 2000, "description": "a page of the site (http or "
                                                                                    "https)"}}),
         "ContactsFound": obj({"url": STR, "error": {**nullable(STR), "description": "why the page could not be "
@@ -252,6 +262,16 @@ def paths() -> dict[str, Any]:
                         {"200": _json("OpportunitiesAdded", "what was added"),
                          "409": _conflict_409("opportunities")},
                         params=[campaign_id], body="OpportunitiesToProspects", write=True, lookup=True),
+        },
+        "/api/v1/campaigns/{campaign_id}/search": {
+            "post": {**_op("Run footprint queries through the configured search provider (the result URLs are seeds "
+                           "for a prospecting run)", "discovery",
+                           {"200": _json("SearchResults", "the results, one per URL, and the queries' errors"),
+                            "409": {"description": "no search provider is configured (error.message says how to "
+                                                   "add one)",
+                                    "content": {"application/json": {"schema": ref("Error")}}}},
+                           params=[campaign_id], body="SearchInput", write=True, lookup=True),
+                     "x-fetches": True},
         },
         "/api/v1/campaigns/{campaign_id}/contacts/find": {
             "post": {**_op("Find a site's contacts now: the page and its contact, about and team pages (at most 6), "

@@ -21,7 +21,8 @@ from tests.api.conftest import error_of
 from tests.contacts.dnsserver import DNSServer
 from tests.discovery.guest_web import build
 from tests.discovery.images import chart, encode
-from tests.lib.testweb import TestWeb
+from tests.discovery.test_search import fixture
+from tests.lib.testweb import TestWeb, send
 
 
 @pytest.fixture
@@ -414,3 +415,40 @@ def test_finding_contacts_refuses_a_bad_url(api_as: Any, team: dict[str, Any], d
         assert response.status_code == 422
         assert error_of(response)["field"] == "url"
     assert db.scalar(select(func.count()).select_from(Contact)) == 0
+
+
+# --- footprint search ----------------------------------------------------------------------------
+
+def test_footprint_search_runs_the_campaigns_footprints_through_the_provider(
+        app: Flask, api_as: Any, team: dict[str, Any], db: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    web = TestWeb("127.0.0.44")
+    try:
+        web.routes["/brave"] = lambda req: send(req, 200, fixture("brave-web-search.json"),
+                                                content_type="application/json")
+        team["campaign"].keywords = "widgets"
+        db.commit()
+        api, viewer, outsider = api_as(team["owner"]), api_as(team["viewer"]), api_as(team["outsider"])
+        path = f"/campaigns/{team['campaign'].id}/search"
+        response = api.post(path, {})
+        assert response.status_code == 409
+        assert "No search provider is configured" in error_of(response)["message"]
+        monkeypatch.setitem(app.extensions["outreach"].settings, "search",
+                            {"provider": "brave", "api_key": "k", "endpoint": web.url("/brave")})
+        response = api.post(path, {"per_query": 10})
+        assert response.status_code == 200, response.get_json()
+        body = response.get_json()
+        assert body["provider"] == "brave"
+        assert body["queries"][0] == '"widgets" "write for us"'
+        assert body["errors"] == []
+        assert "https://www.toolreviews.test/best-widget-tools/" in [r["url"] for r in body["results"]]
+        response = api.post(path, {"queries": ['"widgets" intitle:resources'], "per_query": 5})
+        assert response.get_json()["queries"] == ['"widgets" intitle:resources']
+        for bad, field in [({"kind": "links"}, "kind"), ({"per_query": 21}, "per_query"),
+                           ({"queries": "widgets"}, "queries"), ({"queries": ["  "]}, "queries")]:
+            response = api.post(path, bad)
+            assert response.status_code == 422, bad
+            assert error_of(response)["field"] == field
+        assert viewer.post(path, {}).status_code == 403
+        assert outsider.post(path, {}).status_code == 404
+    finally:
+        web.close()
