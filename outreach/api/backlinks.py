@@ -169,6 +169,29 @@ def create_backlink() -> tuple[Response, int, dict[str, str]]:
     return _created(_detail(backlink))
 
 
+@bp.post("/backlinks/import")
+def import_backlinks() -> tuple[Response, int]:
+    """Backlinks from CSV text (the web import's columns); one bad row and nothing is created, every bad row named."""
+    if not queries.is_staff(_user()):
+        raise ApiError(403, "forbidden", "client-viewers have read-only access")
+    body = _body("client_id", "campaign_id", "csv")
+    campaign_id = body.integer("campaign_id")
+    client_id = body.integer("client_id") or (_campaign(campaign_id).client_id if campaign_id else None)
+    if client_id is None:
+        raise invalid("client_id", "client_id is required (or give campaign_id)")
+    client = _client(client_id)
+    text = body.string("csv", required=True, max_length=5_000_000)
+    report = service.import_csv(db_session(), text, client_id=client.id, campaign_id=campaign_id, actor=_user())
+    if report.errors:
+        db_session().rollback()
+        line, message = report.errors[0]
+        more = f" (and {len(report.errors) - 1} more bad rows)" if len(report.errors) > 1 else ""
+        raise ApiError(422, "invalid", f"line {line}: {message}{more}; nothing was imported", "csv",
+                       {"refused": [{"line": n, "message": m} for n, m in report.errors]})
+    _commit()
+    return jsonify({"created": [backlink_json(b) for b in report.created]}), 201
+
+
 @bp.get("/backlinks/<int:backlink_id>")
 def get_backlink(backlink_id: int) -> dict[str, Any]:
     return _detail(_backlink(backlink_id))

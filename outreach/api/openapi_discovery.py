@@ -21,6 +21,7 @@ from outreach.api.openapi import (
     obj,
     ref,
 )
+from outreach.backlinks.service import CSV_COLUMNS
 from outreach.models.backlinks import AGREED_RELS, BACKLINK_STATUSES, CHECK_STATUSES, EVENT_KINDS, MATCH_MODES
 from outreach.models.campaigns import OPPORTUNITY_KINDS
 from outreach.models.crawl import CRAWL_KINDS, CRAWL_STATUSES
@@ -76,7 +77,8 @@ def schemas() -> dict[str, Any]:
         "FindingsToProspects": obj({"finding_ids": IDS,
                                     "override_reason": nullable({**STR, "maxLength": 500})},
                                    required=["finding_ids"]),
-        "Refused": obj({"site": STR, "opportunity_id": INT, "message": STR}, required=["message"]),
+        "Refused": obj({"site": STR, "opportunity_id": INT, "line": {**INT, "description": "a CSV import's line"},
+                        "message": STR}, required=["message"]),
         "FindingsAdded": obj({"added": {**STR_LIST, "description": "domains put on the board"},
                               "already_in_campaign": STR_LIST,
                               "refused": {"type": "array", "items": ref("Refused")},
@@ -155,6 +157,11 @@ def schemas() -> dict[str, Any]:
                                           "description": "the last 50 events, newest first"}}),
         "BacklinkInput": obj({"client_id": {**ID, "description": "default: the campaign's client"},
                               "campaign_id": nullable(ID), **backlink_fields}, required=["target_url"]),
+        "BacklinkImport": obj({"client_id": {**ID, "description": "default: the campaign's client"},
+                               "campaign_id": nullable(ID),
+                               "csv": {**STR, "minLength": 1, "description": "the CSV file's text, header row first"}},
+                              required=["csv"]),
+        "BacklinksImported": obj({"created": {"type": "array", "items": ref("Backlink")}}),
         "BacklinkPatch": obj({**backlink_fields,
                               "paused": {**BOOL, "description": "true stops the checks; false resumes them"}},
                              required=[]),
@@ -297,6 +304,12 @@ def paths() -> dict[str, Any]:
             "post": _op("Add a backlink to the ledger (its first check is due at once)", "backlinks",
                         {"201": _json("BacklinkDetail", "the new backlink")}, body="BacklinkInput", write=True,
                         lookup=True),
+        },
+        "/api/v1/backlinks/import": {
+            "post": _op("Import backlinks from CSV text (columns: " + ", ".join(CSV_COLUMNS) + "); a bad row and "
+                        "nothing is created: error.refused names every bad line", "backlinks",
+                        {"201": _json("BacklinksImported", "the created backlinks")}, body="BacklinkImport",
+                        write=True, lookup=True),
         },
         "/api/v1/backlinks/{backlink_id}": {
             "get": _op("A backlink with its latest check's evidence, its check history and events", "backlinks",

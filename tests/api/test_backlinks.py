@@ -276,3 +276,30 @@ def test_the_link_of_a_promised_prospect_is_not_deleted(api_as: Any, team: dict[
     assert "promised" in error_of(response)["message"]
     db.rollback()
     assert db.get(Backlink, backlink.id) is not None
+
+
+def test_it_imports_backlinks_from_csv_and_refuses_a_file_with_a_bad_row(api_as: Any, team: dict[str, Any],
+                                                                        links: dict[str, int], db: Session) -> None:
+    # tokens first: a token made while fingerprint() holds its read snapshot would be refused by SQLite
+    api, viewer = api_as(team["owner"]), api_as(team["viewer"])
+    good = ("page_url,target_url,agreed_anchor,deadline\n"
+            "https://one.example/post,https://acme.example/,Acme,2026-12-31\n"
+            ",https://acme.example/b,\n")
+    before = fingerprint(db)
+    response = api.post("/backlinks/import", {"campaign_id": links["campaign"],
+                                              "csv": good + "ftp://x.example/,https://acme.example/,\n"})
+    assert response.status_code == 422
+    error = error_of(response)
+    assert error["field"] == "csv"
+    assert error["message"].startswith("line 3: ")
+    assert [r["line"] for r in error["refused"]] == [3, 4]
+    assert fingerprint(db) == before
+    response = api.post("/backlinks/import", {"campaign_id": links["campaign"],
+                                              "csv": good.replace(",https://acme.example/b", "https://two.example/,"
+                                                                                             "https://acme.example/b")})
+    assert response.status_code == 201, response.get_json()
+    created = response.get_json()["created"]
+    assert [(b["page_url"], b["client_id"], b["campaign_id"]) for b in created] == [
+        ("https://one.example/post", links["client"], links["campaign"]),
+        ("https://two.example/", links["client"], links["campaign"])]
+    assert viewer.post("/backlinks/import", {"client_id": links["client"], "csv": good}).status_code == 403
