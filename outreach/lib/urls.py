@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from functools import lru_cache
 from urllib.parse import urlsplit
 
 from publicsuffixlist import PublicSuffixList
+
+_OTHER_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+-]*:(?!\d)")
 
 
 class BadURL(ValueError):
@@ -42,6 +45,8 @@ def ensure_http_url(url: str) -> str:
     if not text:
         raise BadURL("empty URL")
     if "://" not in text:
+        if _OTHER_SCHEME.match(text):  # mailto:, tel:, javascript:, data: ... (not host:port)
+            raise BadURL(f"{url!r} is not an http(s) URL")
         text = "https://" + text.lstrip("/")
     scheme = text.split("://", 1)[0].lower()
     if scheme not in ("http", "https"):

@@ -25,3 +25,15 @@ def test_a_malformed_website_is_refused_naming_the_field(db: Session) -> None:
     with pytest.raises(CampaignError) as excinfo:
         create_client(db, "Acme", website="]")
     assert excinfo.value.field == "website"
+
+
+@pytest.mark.parametrize("url", ["mailto:ed@site.test", "javascript:alert(1)", "tel:+123", "data:text/html,x"])
+def test_other_schemes_are_refused(url: str) -> None:
+    with pytest.raises(BadURL, match="not an http"):
+        ensure_http_url(url)
+
+
+@pytest.mark.parametrize(("url", "expected"), [("site.test:8080/x", "https://site.test:8080/x"),
+                                               ("localhost:5000", "https://localhost:5000")])
+def test_a_host_with_a_port_is_not_taken_for_a_scheme(url: str, expected: str) -> None:
+    assert ensure_http_url(url) == expected
