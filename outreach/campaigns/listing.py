@@ -195,7 +195,7 @@ def prospect_conditions(f: ListFilters, *, campaign_id: int | None = None,
     elif f.owner:
         conditions.append(Prospect.owner_id == int(f.owner))
     if f.q:
-        conditions.append(Prospect.id.in_(_search_ids(f.q)))
+        conditions.append(Prospect.id.in_(search_prospect_ids(f.q)))
     metrics = _metric_conditions(f)
     if metrics:
         # EXISTS lets the planner start from the prospects (e.g. by stage) and look each site up
@@ -203,7 +203,7 @@ def prospect_conditions(f: ListFilters, *, campaign_id: int | None = None,
     return conditions
 
 
-def _search_ids(q: str) -> CompoundSelect[Any]:
+def search_prospect_ids(q: str) -> CompoundSelect[Any]:
     """Ids of the prospects whose site domain, contact address or contact name contains `q`.
 
     A UNION of two index lookups rather than `site_id IN (...) OR contact_id IN (...)`, which no
