@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from outreach.crawler.crawl import Progress, parse_seeds
+from outreach.jobs.claims import claim_oldest_queued
 from outreach.lib.clock import utcnow
 from outreach.lib.urls import BadURL
 from outreach.models import Campaign, User
@@ -61,19 +62,10 @@ def request_cancel(session: Session, job: CrawlJob) -> None:
 
 def claim_next(session: Session, worker: str) -> CrawlJob | None:
     """Claim the oldest queued job with a conditional update (two workers never run the same job)."""
-    while True:
-        job_id = session.scalar(select(CrawlJob.id).where(CrawlJob.status == "queued")
-                                .order_by(CrawlJob.created_at, CrawlJob.id).limit(1))
-        if job_id is None:
-            return None
-        now = utcnow()
-        claimed = session.execute(
-            update(CrawlJob).where(CrawlJob.id == job_id, CrawlJob.status == "queued")
-            .values(status="running", started_at=now, heartbeat_at=now, worker=worker, error="",
-                    pages_crawled=0, links_checked=0, broken_found=0, queued_urls=0)).rowcount
-        session.flush()
-        if claimed == 1:
-            return session.get(CrawlJob, job_id, populate_existing=True)
+    now = utcnow()
+    return claim_oldest_queued(session, CrawlJob, {
+        "status": "running", "started_at": now, "heartbeat_at": now, "worker": worker, "error": "",
+        "pages_crawled": 0, "links_checked": 0, "broken_found": 0, "queued_urls": 0})
 
 
 def mark_interrupted(session: Session) -> int:

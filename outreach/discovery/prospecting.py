@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from outreach.campaigns.service import CampaignError, ProspectConflict, add_prospect, site_for
 from outreach.discovery.mentions import IMAGE_MAX_BYTES, ImageAsset, Mention, image_fingerprint
 from outreach.discovery.site_walk import WalkProgress
+from outreach.jobs.claims import claim_oldest_queued
 from outreach.lib.aio import run_sync
 from outreach.lib.clock import utcnow
 from outreach.lib.http import Fetcher, FetchSettings
@@ -314,19 +315,10 @@ def worker_name() -> str:
 
 def claim_next(session: Session, worker: str) -> ProspectingRun | None:
     """Claim the oldest queued run with a conditional update (two workers never run the same run)."""
-    while True:
-        run_id = session.scalar(select(ProspectingRun.id).where(ProspectingRun.status == "queued")
-                                .order_by(ProspectingRun.created_at, ProspectingRun.id).limit(1))
-        if run_id is None:
-            return None
-        now = utcnow()
-        claimed = session.execute(
-            update(ProspectingRun).where(ProspectingRun.id == run_id, ProspectingRun.status == "queued")
-            .values(status="running", started_at=now, heartbeat_at=now, worker=worker, error="",
-                    pages_crawled=0, sites_done=0, found=0)).rowcount
-        session.flush()
-        if claimed == 1:
-            return session.get(ProspectingRun, run_id, populate_existing=True)
+    now = utcnow()
+    return claim_oldest_queued(session, ProspectingRun, {
+        "status": "running", "started_at": now, "heartbeat_at": now, "worker": worker, "error": "",
+        "pages_crawled": 0, "sites_done": 0, "found": 0})
 
 
 def mark_interrupted(session: Session) -> int:
