@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from outreach.crawler.checker import LinkChecker, Outcome
 from outreach.lib.aio import run_sync
-from outreach.lib.html import parse_page
+from outreach.lib.html import page_links
 from outreach.lib.http import Fetcher, FetchSettings
 from outreach.lib.urls import BadURL, ensure_http_url, normalize_url
 
@@ -213,14 +213,13 @@ class Crawler:
             return
         if result.content_type not in HTML_TYPES or _origin(result.final_url) not in self.origins:
             return
-        page = parse_page(result.text(), result.final_url, with_text=False)
-        if "nofollow" in page.meta_robots and self.settings.respect_robots:
-            links: Any = ()
-        else:
-            links = page.links
-        for link in links:
+        links, nofollow = page_links(result.text(), result.final_url)
+        if nofollow and self.settings.respect_robots:
+            return
+        add_link = self._add_link
+        for href, anchor in links:
             try:
-                self._add_link(link.href, url, link.anchor)
+                add_link(href, url, anchor)
             except BadURL:
                 continue
 

@@ -170,3 +170,60 @@ def parse_page(html: str, url: str, *, with_text: bool = True) -> ParsedPage:
         root = tree.body or tree.root
         page.text = _clean(root.text(separator=" ")) if root is not None else ""
     return page
+
+
+_ROBOTS_NAMES = re.compile(r"robots|googlebot", re.IGNORECASE)
+_BASE_TAG = re.compile(r"<base", re.IGNORECASE)
+
+
+def _squash(text: str) -> str:
+    return " ".join(text.split())  # the same as _clean: str.split and re's \s agree on Unicode whitespace
+
+
+def page_links(html: str, url: str) -> tuple[list[tuple[str, str]], bool]:
+    """(href, anchor) of every a[href]/area[href] in document order, and whether meta robots says nofollow.
+
+    The crawler's cut of parse_page: the same hrefs and anchors, without title, rel, canonical, mailtos or
+    text, and without the base/meta queries when the page has no <base or robots meta at all.
+    """
+    tree = LexborHTMLParser(html)
+    base_url = url
+    if _BASE_TAG.search(html):
+        base = tree.css_first("base[href]")
+        if base is not None:
+            candidate = (base.attributes.get("href") or "").strip()
+            if candidate:
+                try:
+                    joined = urljoin(url, candidate)
+                except ValueError:
+                    joined = url
+                if joined.lower().startswith(("http://", "https://")):
+                    base_url = joined
+    origin = _origin_of(base_url)
+    links: list[tuple[str, str]] = []
+    for node in tree.css("a[href], area[href]"):
+        attrs = node.attributes
+        raw = attrs.get("href") or ""
+        href = _absolute(base_url, raw, origin)
+        if href is None:
+            continue
+        if node.tag == "area":
+            anchor = _squash(attrs.get("alt") or "")
+        else:
+            anchor = _squash(node.text(deep=True))
+            if not anchor:
+                child = node.child
+                if child is not None and (child.next is not None or child.tag != "-text"):
+                    img = node.css_first("img")
+                    if img is not None:
+                        anchor = _squash(img.attributes.get("alt") or "")
+        links.append((href, anchor))
+    nofollow = False
+    if _ROBOTS_NAMES.search(html):
+        for meta in tree.css("meta[name]"):
+            name = (meta.attributes.get("name") or "").strip().lower()
+            if name in ("robots", "googlebot"):
+                tokens = (meta.attributes.get("content") or "").split(",")
+                if any(token.strip().lower() == "nofollow" for token in tokens):
+                    nofollow = True
+    return links, nofollow

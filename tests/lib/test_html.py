@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from outreach.lib.html import decode_html, parse_page
+import pytest
+
+from outreach.lib.html import decode_html, page_links, parse_page
 
 PAGE = """<!doctype html><html><head><title> Best  tools </title>
 <base href=" https://example.com/guides/ ">
@@ -79,3 +81,21 @@ def test_undecodable_bytes_never_raise() -> None:
     assert "\ufffd" in decode_html(b"\xfa\xfb broken", "text/html; charset=utf-8")
     assert decode_html(b"caf\xe9", None) == "café"
     assert decode_html(b"x", "text/html; charset=no-such-charset") == "x"
+
+
+_TRICKY = [
+    PAGE,
+    PAGE.replace("<base", "<BASE").replace("NOFOLLOW", "noarchive"),
+    '<html><body><a href="/a">one<a href=/b>two</p></div><table><a href="/c"',
+    '<p><a href="/x"> <img alt=" Logo\u00a0mark "> </a><a href="/y"><b>Bold</b>\ttext\n</a><a href="#top">top</a>',
+    '<meta name="GoogleBot" content="index, NoFollow"><a href="//cdn.example/z">cdn</a><a href="?q=1">q</a>',
+    '<a href="http://[bad">bad</a><a href="HTTP://Example.COM:80/./a/../b">norm</a>',
+]
+
+
+@pytest.mark.parametrize("html", _TRICKY)
+def test_page_links_gives_the_crawler_the_same_links_anchors_and_nofollow_as_parse_page(html: str) -> None:
+    page = parse_page(html, "https://example.com/dir/index.html", with_text=False)
+    links, nofollow = page_links(html, "https://example.com/dir/index.html")
+    assert links == [(link.href, link.anchor) for link in page.links]
+    assert nofollow == ("nofollow" in page.meta_robots)
