@@ -8,7 +8,6 @@ command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v dovecot >/dev/null 2>&1 || need_apt+=(dovecot-imapd)
 command -v nginx >/dev/null 2>&1 || need_apt+=(nginx)
 command -v pdftotext >/dev/null 2>&1 || need_apt+=(poppler-utils)
-command -v dnsmasq >/dev/null 2>&1 || need_apt+=(dnsmasq-base)
 ldconfig -p 2>/dev/null | grep -q libpango-1.0 || need_apt+=(libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "test.sh: installing Debian packages: ${need_apt[*]}" >&2
