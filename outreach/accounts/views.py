@@ -12,6 +12,7 @@ from outreach.accounts.forms import LoginForm, PasswordForm, SetupForm, TokenFor
 from outreach.models import ApiToken, Client, User
 from outreach.web.auth import admin_required
 from outreach.web.forms import options
+from outreach.web.redirects import safe_next
 from outreach.web.state import app_state, db_session, settings
 
 bp = Blueprint("accounts", __name__)
@@ -67,9 +68,7 @@ def login() -> str | Response:
 
 def _safe_next(target: str | None) -> str:
     """Only same-site paths: never an open redirect."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("campaigns.dashboard")
+    return safe_next(target) or url_for("campaigns.dashboard")
 
 
 @bp.post("/logout")

@@ -18,6 +18,7 @@ from outreach.models import Backlink, BacklinkCheck, BacklinkEvent, Campaign, Cl
 from outreach.models.backlinks import BACKLINK_STATUSES
 from outreach.web.auth import campaign_or_404, can_view_client, staff_required
 from outreach.web.forms import options
+from outreach.web.redirects import safe_next
 from outreach.web.state import app_state, db_session, settings
 
 bp = Blueprint("backlinks", __name__)
@@ -268,7 +269,7 @@ def check(backlink_id: int) -> Response:
     outcome = run_sync(run_checks([job], settings())).get(backlink.id)
     if outcome is None:
         flash("The check could not run; see the server log.", "error")
-        return redirect(request.form.get("next") or url_for("backlinks.detail", backlink_id=backlink_id))
+        return redirect(_safe_next() or url_for("backlinks.detail", backlink_id=backlink_id))
     backlink = _backlink_or_404(backlink_id, edit=True)
     if outcome.found_page and not backlink.page_url:
         service.attach_page(session, backlink, outcome.found_page)
@@ -284,8 +285,7 @@ def check(backlink_id: int) -> Response:
 
 
 def _safe_next() -> str | None:
-    target = request.form.get("next", "")
-    return target if target.startswith("/") and not target.startswith("//") else None
+    return safe_next(request.form.get("next"))
 
 
 @bp.route("/backlinks/<int:backlink_id>/pause", methods=["POST"])

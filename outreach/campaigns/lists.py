@@ -13,6 +13,7 @@ from outreach.campaigns import listing, service
 from outreach.lib.clock import utcnow
 from outreach.models import Campaign, Prospect, Tag, User
 from outreach.web.auth import campaign_or_404, can_view_client, staff_required
+from outreach.web.redirects import safe_next
 from outreach.web.state import app_state, db_session
 
 bp = Blueprint("lists", __name__)
@@ -100,9 +101,7 @@ def export_campaign_prospects(campaign_id: int) -> Response:
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("lists.prospects")
+    return safe_next(target) or url_for("lists.prospects")
 
 
 @bp.post("/prospects/bulk")

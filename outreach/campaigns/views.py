@@ -15,6 +15,7 @@ from outreach.models import Activity, Backlink, Campaign, Client, Prospect, Tag,
 from outreach.models.campaigns import prospect_tags
 from outreach.web.auth import campaign_or_404, can_view_client, prospect_or_404, staff_required
 from outreach.web.forms import options
+from outreach.web.redirects import safe_next
 from outreach.web.state import db_session
 from outreach.web.templating import STAGE_LABELS
 
@@ -276,10 +277,7 @@ def move(prospect_id: int) -> str | Response | tuple[str, int] | tuple[dict[str,
     if request.headers.get("HX-Request"):
         return render_template("campaigns/_card.html", p=prospect)
     flash(f"Moved {prospect.site.domain} to {STAGE_LABELS[prospect.stage]}.", "success")
-    next_url = request.form.get("next", "")
-    if not (next_url.startswith("/") and not next_url.startswith("//") and "\\" not in next_url):
-        next_url = url_for("campaigns.prospect", prospect_id=prospect.id)
-    return redirect(next_url)
+    return redirect(safe_next(request.form.get("next")) or url_for("campaigns.prospect", prospect_id=prospect.id))
 
 
 @bp.post("/prospects/<int:prospect_id>/notes")

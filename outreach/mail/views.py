@@ -20,6 +20,7 @@ from outreach.models import Prospect
 from outreach.models.mail import CampaignMail, Enrollment, Mailbox, Message, Sequence, SequenceStep, Template
 from outreach.web.auth import campaign_or_404, prospect_or_404, staff_required
 from outreach.web.forms import options
+from outreach.web.redirects import safe_next
 from outreach.web.state import app_state, db_session, settings
 
 bp = Blueprint("mail", __name__)
@@ -289,9 +290,7 @@ def campaign_settings(campaign_id: int) -> Response:
 
 
 def _safe_next(target: str | None) -> str | None:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
+    return safe_next(target)
 
 
 @bp.route("/campaigns/<int:campaign_id>/outreach/enroll", methods=["POST"])
@@ -362,7 +361,7 @@ def cancel(prospect_id: int) -> Response:
         flash(f"Sequence cancelled for {prospect.site.domain}.", "success")
     else:
         flash(f"{prospect.site.domain} has no running sequence.", "info")
-    return redirect(request.form.get("next") or url_for("mail.campaign", campaign_id=prospect.campaign_id))
+    return redirect(_safe_next(request.form.get("next")) or url_for("mail.campaign", campaign_id=prospect.campaign_id))
 
 
 @bp.route("/mail/messages/<int:message_id>/resolve", methods=["POST"])
