@@ -55,12 +55,17 @@ def nav_items() -> list[NavItem]:
     """The navigation the current user may see; parts not installed are left out."""
     from flask import current_app
 
+    # every tab of a campaign (its board, links, outreach, discovery...) is inside Campaigns
+    in_campaign = "campaign_id" in (request.view_args or {})
     items = []
     for endpoint, label, roles, marker in NAV:
         if current_user.role not in roles or endpoint not in current_app.view_functions:
             continue
-        active = (request.blueprint == marker) if "." not in marker else (
-            (request.endpoint or "").startswith(marker))
+        if in_campaign:
+            active = marker == "campaigns"
+        else:
+            active = (request.blueprint == marker) if "." not in marker else (
+                (request.endpoint or "").startswith(marker))
         items.append(NavItem(url_for(endpoint), label, active))
     return items
 

@@ -1,0 +1,27 @@
+"""The main navigation marks where the user is."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+
+def active_nav(html: str) -> list[str]:
+    nav = html.split("<nav", 1)[1].split("</nav>", 1)[0]
+    return re.findall(r'class="active">([^<]+)</a>', nav)
+
+
+def test_it_marks_campaigns_on_every_tab_of_a_campaign(login: Any, team: dict[str, Any]) -> None:
+    client = login(team["owner"])
+    campaign = team["campaign"]
+    for path in ("", "/prospects", "/links", "/broken-links", "/prospecting"):
+        response = client.get(f"/campaigns/{campaign.id}{path}")
+        if response.status_code == 404:  # a part that is not installed
+            continue
+        assert response.status_code == 200, path
+        assert active_nav(response.get_data(as_text=True)) == ["Campaigns"], path
+
+
+def test_it_still_marks_the_section_outside_a_campaign(login: Any, team: dict[str, Any]) -> None:
+    client = login(team["owner"])
+    assert active_nav(client.get("/backlinks").get_data(as_text=True)) == ["Backlinks"]
+    assert active_nav(client.get("/prospects").get_data(as_text=True)) == ["Prospects"]
