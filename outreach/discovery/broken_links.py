@@ -7,15 +7,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING, Any
 
 from outreach.crawler.crawl import CrawlResult, Progress, crawl
 from outreach.lib.http import FetchSettings
-from outreach.models import Campaign, Opportunity, User
-from outreach.models.crawl import CrawlFinding, CrawlJob
+
+if TYPE_CHECKING:  # the CLI crawl without --campaign never loads SQLAlchemy (about 0.25 s of start-up)
+    from sqlalchemy.orm import Session
+
+    from outreach.models import Campaign, Opportunity, User
+    from outreach.models.crawl import CrawlFinding, CrawlJob
 
 
 def find_broken_links(seeds: Iterable[str], settings: FetchSettings, *, max_pages: int = 500,
@@ -48,6 +49,8 @@ def report(result: CrawlResult) -> dict[str, Any]:
 
 def save_findings(session: Session, job: CrawlJob, result: CrawlResult) -> int:
     """Store a crawl job's broken links; returns how many."""
+    from outreach.models.crawl import CrawlFinding
+
     rows = findings(result)
     for row in rows:
         session.add(CrawlFinding(crawl_job_id=job.id, url=row["url"][:2000], reason=row["reason"],
@@ -59,6 +62,10 @@ def save_findings(session: Session, job: CrawlJob, result: CrawlResult) -> int:
 
 def job_findings(session: Session, job: CrawlJob) -> list[CrawlFinding]:
     """A job's broken links, most-linked first."""
+    from sqlalchemy import select
+
+    from outreach.models.crawl import CrawlFinding
+
     return list(session.scalars(select(CrawlFinding).where(CrawlFinding.crawl_job_id == job.id)
                                 .order_by(CrawlFinding.page_count.desc(), CrawlFinding.url)))
 
@@ -67,7 +74,10 @@ def add_opportunities(session: Session, campaign: Campaign, rows: list[dict[str,
                       crawl_job_id: int | None = None, prospect_ids: dict[str, int] | None = None,
                       actor: User | None = None) -> list[Opportunity]:
     """One broken_link opportunity per (linking page, dead URL); ones already stored are kept, not doubled."""
+    from sqlalchemy import select
+
     from outreach.campaigns.service import CampaignError, site_for
+    from outreach.models import Opportunity
 
     existing = {(o.page_url, (o.details or {}).get("dead_url")): o for o in session.scalars(
         select(Opportunity).where(Opportunity.campaign_id == campaign.id, Opportunity.kind == "broken_link"))}
@@ -122,6 +132,8 @@ def add_findings_as_prospects(session: Session, campaign: Campaign, items: list[
     The foundation's rules apply: a site already in the campaign keeps its card; one in another active
     campaign or on the do-not-contact list is refused unless an override reason is given.
     """
+    from sqlalchemy import select
+
     from outreach.campaigns.service import CampaignError, ProspectConflict, add_prospect, site_for
     from outreach.models import Prospect
 

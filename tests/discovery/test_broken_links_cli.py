@@ -99,3 +99,13 @@ def test_an_unknown_campaign_is_refused_before_crawling(app: Flask, tmp_path: Pa
                  "--campaign", "999999")
     assert result.exit_code == 2 and "campaign 999999 does not exist" in result.stderr
     assert site.hits["/"] == 0
+
+
+def test_a_crawl_without_campaign_does_not_load_sqlalchemy() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, outreach.cli, outreach.discovery.cli, outreach.discovery.broken_links; "
+            "print('sqlalchemy' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
