@@ -18,6 +18,7 @@ from outreach.models import Backlink, BacklinkCheck, BacklinkEvent, Campaign, Cl
 from outreach.models.backlinks import BACKLINK_STATUSES
 from outreach.web.auth import campaign_or_404, can_view_client, staff_required
 from outreach.web.forms import options
+from outreach.web.ids import parse_id
 from outreach.web.redirects import safe_next
 from outreach.web.state import app_state, db_session, settings
 
@@ -149,12 +150,12 @@ def new() -> str | Response:
 
 def _prospect_from(values: Mapping[str, str]) -> Prospect | None:
     """The prospect the form was opened from (?prospect_id=, then a hidden field), if the user may see it."""
-    try:
-        prospect_id = int(values.get("prospect_id") or 0)
-    except ValueError:
-        abort(400)
-    if not prospect_id:
+    raw = (values.get("prospect_id") or "").strip()
+    if not raw:
         return None
+    prospect_id = parse_id(raw)
+    if prospect_id is None:
+        abort(404)
     prospect = db_session().get(Prospect, prospect_id)
     if prospect is None or not can_view_client(current_user, prospect.campaign.client_id):
         abort(404)

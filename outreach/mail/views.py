@@ -20,6 +20,7 @@ from outreach.models import Prospect
 from outreach.models.mail import CampaignMail, Enrollment, Mailbox, Message, Sequence, SequenceStep, Template
 from outreach.web.auth import campaign_or_404, prospect_or_404, staff_required
 from outreach.web.forms import options
+from outreach.web.ids import parse_id
 from outreach.web.redirects import safe_next
 from outreach.web.state import app_state, db_session, settings
 
@@ -190,10 +191,11 @@ def sequence(sequence_id: int | None = None) -> str | Response:
         name = request.form.get("name", "")
         steps = []
         for i in range(1, 7):
-            template_id = request.form.get(f"template_{i}", type=int)
+            raw_template = request.form.get(f"template_{i}", "").strip()
             delay = request.form.get(f"delay_{i}", type=int)
-            if template_id:
-                steps.append((template_id, delay if delay is not None else 3))
+            if raw_template and raw_template != "0":
+                # an id no table can hold names no template: -1 lets the service refuse it in one line
+                steps.append((parse_id(raw_template) or -1, delay if delay is not None else 3))
         try:
             seq = sequences.save_sequence(session, name, steps, seq)
         except MailError as exc:

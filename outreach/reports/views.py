@@ -9,6 +9,7 @@ from outreach.lib.clock import utcnow
 from outreach.models import Campaign, Client, ReportShare
 from outreach.reports import service
 from outreach.web.auth import can_view_client, staff_required
+from outreach.web.ids import parse_id
 from outreach.web.state import db_session, settings
 
 bp = Blueprint("reports", __name__)
@@ -30,6 +31,13 @@ def _client_or_404(client_id: int) -> Client:
     return client
 
 
+def _campaign_id(raw: str | None) -> int | None:
+    """None for "all campaigns"; a value that cannot be a campaign's id is a 404, not a database error."""
+    if not (raw or "").strip():
+        return None
+    return parse_id(raw) or abort(404)
+
+
 def _campaign_of(client: Client, campaign_id: int | None) -> Campaign | None:
     if not campaign_id:
         return None
@@ -40,7 +48,7 @@ def _campaign_of(client: Client, campaign_id: int | None) -> Campaign | None:
 
 
 def _report_from_args(client: Client) -> tuple[service.Report | None, str | None]:
-    campaign = _campaign_of(client, request.args.get("campaign", type=int))
+    campaign = _campaign_of(client, _campaign_id(request.args.get("campaign")))
     try:
         start, end = service.parse_range(request.args.get("from"), request.args.get("to"))
     except service.ReportError as exc:
@@ -118,7 +126,7 @@ def _pdf_response(report: service.Report) -> Response:
 @staff_required
 def create_share(client_id: int) -> Response:
     client = _client_or_404(client_id)
-    campaign = _campaign_of(client, request.form.get("campaign", type=int))
+    campaign = _campaign_of(client, _campaign_id(request.form.get("campaign")))
     session = db_session()
     try:
         start, end = service.parse_range(request.form.get("from"), request.form.get("to"))

@@ -14,6 +14,7 @@ from outreach import paths
 from outreach.config import load_settings
 from outreach.db import make_engine, make_sessionmaker
 from outreach.lib.secrets import SecretBox, load_or_create_secret_key
+from outreach.web.ids import IdConverter
 from outreach.web.state import AppState
 
 csrf = CSRFProtect()
@@ -42,6 +43,7 @@ def build_app(overrides: dict[str, dict[str, Any]] | None = None, config_path: s
     settings = load_settings(config_path, overrides)
     app = Flask("outreach", template_folder=str(paths.TEMPLATES), static_folder=str(paths.STATIC),
                 instance_path=str(Path(settings["app"]["instance_path"]).resolve()))
+    app.url_map.converters["int"] = IdConverter  # an id too big for the database is a 404, not a 500
     secret_key = settings["app"]["secret_key"] or load_or_create_secret_key(Path(app.instance_path))
     app.config.update(
         SECRET_KEY=secret_key,

@@ -51,3 +51,55 @@ def _password() -> str:
     from tests.conftest import PASSWORD
 
     return PASSWORD
+
+
+# --- ids no table can hold: 404 or a one-line error, never a database error (500) ---------------------
+
+HUGE = "99999999999999999999"
+
+
+def test_it_answers_404_for_an_id_too_big_for_the_database_on_every_page(app: Any, login: Any,
+                                                                          team: dict[str, Any]) -> None:
+    browser = login(team["admin"])
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        if "GET" not in rule.methods or rule.rule.startswith("/api/") or not rule.arguments:
+            continue
+        if any(type(rule._converters[name]).__name__ != "IdConverter" for name in rule.arguments):
+            continue
+        url = rule.rule
+        for name in rule.arguments:
+            url = url.replace(f"<int:{name}>", HUGE)
+        assert browser.get(url).status_code == 404, url
+        checked += 1
+    assert checked > 20
+
+
+def test_it_answers_404_for_a_report_of_a_campaign_id_too_big(login: Any, team: dict[str, Any]) -> None:
+    browser = login(team["owner"])
+    assert browser.get(f"/reports/clients/{team['client'].id}", query_string={"campaign": HUGE}).status_code == 404
+    response = browser.post(f"/reports/clients/{team['client'].id}/shares", data={"campaign": HUGE, "days": "30"})
+    assert response.status_code == 404
+
+
+def test_it_answers_404_for_a_backlink_form_opened_from_a_prospect_id_too_big(login: Any,
+                                                                               team: dict[str, Any]) -> None:
+    response = login(team["owner"]).post("/backlinks/new", data={"client_id": str(team["client"].id),
+                                                                 "prospect_id": HUGE})
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize("value", [HUGE, "abc"])
+def test_it_refuses_a_sequence_step_naming_no_template_in_one_line(login: Any, team: dict[str, Any],
+                                                                   db: Any, value: str) -> None:
+    from sqlalchemy import func, select
+
+    from outreach.mail.sequences import save_template
+    from outreach.models import Sequence
+
+    save_template(db, "Pitch", "Hello", "Hi {{ contact.name }}")
+    db.commit()
+    response = login(team["owner"]).post("/mail/sequences/new", data={"name": "Broken", "template_1": value})
+    assert response.status_code == 200
+    assert "step 1: choose an existing template" in response.get_data(as_text=True)
+    assert db.scalar(select(func.count(Sequence.id))) == 0
