@@ -44,6 +44,15 @@ def campaign_tabs() -> list[tuple[str, str]]:
     return [(e, label) for e, label in CAMPAIGN_TABS if e in current_app.view_functions]
 
 
+def active_campaign_tab() -> str | None:
+    """The tab to mark: the page's own, else its part's tab (an import preview is under Import, a run under
+    Prospecting)."""
+    endpoints = [e for e, _label in campaign_tabs()]
+    if request.endpoint in endpoints:
+        return request.endpoint
+    return next((e for e in endpoints if e.split(".", 1)[0] == request.blueprint), None)
+
+
 @dataclass
 class NavItem:
     url: str
@@ -76,7 +85,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["number"] = number
     app.jinja_env.globals.update(
         PIPELINE_STAGES=PIPELINE_STAGES, STAGE_EXITS=STAGE_EXITS, STAGES=STAGES,
-        STAGE_LABELS=STAGE_LABELS, nav_items=nav_items, campaign_tabs=campaign_tabs)
+        STAGE_LABELS=STAGE_LABELS, nav_items=nav_items, campaign_tabs=campaign_tabs,
+        active_campaign_tab=active_campaign_tab)
 
 
 def when(value: datetime | None) -> str:

@@ -25,3 +25,20 @@ def test_it_still_marks_the_section_outside_a_campaign(login: Any, team: dict[st
     client = login(team["owner"])
     assert active_nav(client.get("/backlinks").get_data(as_text=True)) == ["Backlinks"]
     assert active_nav(client.get("/prospects").get_data(as_text=True)) == ["Prospects"]
+
+
+def active_tab(html: str) -> list[str]:
+    tabs = html.split('<nav class="tabs">', 1)[1].split("</nav>", 1)[0]
+    return re.findall(r'class="active">([^<]+)</a>', tabs)
+
+
+def test_it_marks_the_campaign_tab_a_page_belongs_to(login: Any, team: dict[str, Any], db: Any) -> None:
+    from outreach.discovery.prospecting import start_run
+
+    campaign = team["campaign"]
+    run = start_run(db, campaign, "guest_posts", ["https://blog.example/"], max_pages=5)
+    db.commit()
+    client = login(team["owner"])
+    assert active_tab(client.get(f"/campaigns/{campaign.id}").get_data(as_text=True)) == ["Board"]
+    html = client.get(f"/campaigns/{campaign.id}/prospecting/runs/{run.id}").get_data(as_text=True)
+    assert active_tab(html) == ["Prospecting"]
