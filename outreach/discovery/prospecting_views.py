@@ -41,11 +41,13 @@ def _client_assets(campaign: Campaign) -> list[Asset]:
 
 def _run_form(campaign: Campaign) -> RunForm:
     form = RunForm()
+    assets = _client_assets(campaign)
     form.asset_ids.choices = options((a.id, f"{a.name} ({'image' if a.kind == 'image' else 'brand'})")
-                                     for a in _client_assets(campaign))
-    if request.method == "GET":
+                                     for a in assets)
+    if request.endpoint != "prospecting.start_run":  # a fresh form, also under another form's errors
         form.keywords.data = "\n".join(campaign.keyword_list)
         form.kind.data = "mentions" if campaign.kind == "mentions" else "guest_posts"
+        form.asset_ids.data = [a.id for a in assets]  # look for all of them unless told otherwise
     return form
 
 

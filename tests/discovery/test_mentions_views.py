@@ -63,3 +63,16 @@ def test_viewers_read_only_and_outsiders_not_at_all(client: FlaskClient, db: Ses
     login(team["outsider"])
     assert client.get(path).status_code == 404
     assert client.get(f"/assets/{asset.id}/image").status_code == 404
+
+
+def test_the_run_form_looks_for_all_the_clients_assets_until_told_otherwise(
+        client: FlaskClient, db: Session, login: Callable[..., FlaskClient], team: dict[str, Any]) -> None:
+    from outreach.discovery.prospecting import create_brand_asset
+
+    a = create_brand_asset(db, team["client"], name="Acme", brand_names="Acme Widgets", target_url="https://acme.test/")
+    b = create_brand_asset(db, team["client"], name="Widgets", brand_names="AcmeCo", target_url="https://acme.test/")
+    db.commit()
+    login(team["owner"])
+    tab = client.get(f"/campaigns/{team['campaign'].id}/prospecting").get_data(as_text=True)
+    for asset in (a, b):
+        assert f'selected value="{asset.id}"' in tab or f'value="{asset.id}" selected' in tab
