@@ -172,8 +172,6 @@ def parse_page(html: str, url: str, *, with_text: bool = True) -> ParsedPage:
     return page
 
 
-_ROBOTS_NAMES = re.compile(r"robots|googlebot", re.IGNORECASE)
-_BASE_TAG = re.compile(r"<base", re.IGNORECASE)
 
 
 def _squash(text: str) -> str:
@@ -184,11 +182,12 @@ def page_links(html: str, url: str) -> tuple[list[tuple[str, str]], bool]:
     """(href, anchor) of every a[href]/area[href] in document order, and whether meta robots says nofollow.
 
     The crawler's cut of parse_page: the same hrefs and anchors, without title, rel, canonical, mailtos or
-    text, and without the base/meta queries when the page has no <base or robots meta at all.
+    text, and without the base/meta queries when the page has no <base or <meta tag at all.
     """
     tree = LexborHTMLParser(html)
+    lowered = html.lower()  # one pass; the tag-name tests below are 10x cheaper than case-blind regexes
     base_url = url
-    if _BASE_TAG.search(html):
+    if "<base" in lowered:
         base = tree.css_first("base[href]")
         if base is not None:
             candidate = (base.attributes.get("href") or "").strip()
@@ -219,7 +218,7 @@ def page_links(html: str, url: str) -> tuple[list[tuple[str, str]], bool]:
                         anchor = _squash(img.attributes.get("alt") or "")
         links.append((href, anchor))
     nofollow = False
-    if _ROBOTS_NAMES.search(html):
+    if "<meta" in lowered:  # not a test for "robots": the name may be spelled with character references
         for meta in tree.css("meta[name]"):
             name = (meta.attributes.get("name") or "").strip().lower()
             if name in ("robots", "googlebot"):

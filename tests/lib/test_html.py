@@ -90,6 +90,7 @@ _TRICKY = [
     '<p><a href="/x"> <img alt=" Logo\u00a0mark "> </a><a href="/y"><b>Bold</b>\ttext\n</a><a href="#top">top</a>',
     '<meta name="GoogleBot" content="index, NoFollow"><a href="//cdn.example/z">cdn</a><a href="?q=1">q</a>',
     '<a href="http://[bad">bad</a><a href="HTTP://Example.COM:80/./a/../b">norm</a>',
+    '<META NAME="&#114;obots" CONTENT="nofollow"><a href="/r">r</a>',
 ]
 
 
