@@ -13,7 +13,6 @@ check must tell. Crawls (page discovery) do obey it.
 """
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Callable
 from functools import lru_cache
@@ -236,6 +235,11 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
+#: response headers the fetcher has already acted on (it decompresses, follows redirects, keeps no cookies)
+_NOT_FORWARDED = frozenset({"content-encoding", "content-length", "transfer-encoding", "connection", "keep-alive",
+                            "location", "set-cookie", "set-cookie2"})
+
+
 class RenderError(RuntimeError):
     """The page could not be rendered (Chromium missing, timeout, crash)."""
 
@@ -249,6 +253,7 @@ class Renderer:
         self._pw: Any = None
         self._browser: Any = None
         self._context: Any = None
+        self._fetcher: Fetcher | None = None
 
     async def __aenter__(self) -> Renderer:
         try:
@@ -266,23 +271,43 @@ class Renderer:
         self._context = await self._browser.new_context(user_agent=self.settings["crawl"]["user_agent"],
                                                         service_workers="block")
         await self._context.route("**/*", self._guard)
+        self._fetcher = await Fetcher(FetchSettings.from_settings(self.settings)).__aenter__()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        if self._fetcher is not None:
+            await self._fetcher.__aexit__(*exc)
         if self._browser is not None:
             await self._browser.close()
         if self._pw is not None:
             await self._pw.stop()
 
     async def _guard(self, route: Any) -> None:
+        """Chromium makes no request of its own: each one is fetched by the guarded fetcher.
+
+        Playwright calls a route handler only for the first URL of a redirect chain, so letting Chromium
+        continue a request would let a redirect (of the page, a script, an iframe) reach a private address.
+        The fetcher follows redirects itself and checks every hop after DNS resolution.
+        """
         request = route.request
-        if request.resource_type in ("image", "media", "font"):
-            await route.abort()
+        if request.resource_type in ("image", "media", "font") or request.method not in ("GET", "HEAD"):
+            await route.abort()  # nothing a link check needs; no side effects on anyone's server
             return
-        if not await _address_allowed(request.url, self.settings["crawl"]["allow_private_addresses"]):
+        scheme = urlsplit(request.url).scheme
+        if scheme in ("data", "blob", "about"):
+            await route.continue_()
+            return
+        if scheme not in ("http", "https") or self._fetcher is None:
             await route.abort("addressunreachable")
             return
-        await route.continue_()
+        accept = request.headers.get("accept")
+        fetched = await self._fetcher.fetch(request.url, method=request.method, polite=False,
+                                            headers={"Accept": accept} if accept else None)
+        if fetched.status is None or fetched.error is not None:
+            await route.abort("addressunreachable" if fetched.error == "blocked_address" else "failed")
+            return
+        headers = {name: value for name, value in fetched.headers.items() if name not in _NOT_FORWARDED}
+        await route.fulfill(status=fetched.status, headers=headers, body=fetched.body)
 
     async def render(self, url: str) -> str:
         """The DOM of url after its scripts ran, as HTML."""
@@ -297,23 +322,3 @@ class Renderer:
             return await page.content()
         finally:
             await page.close()
-
-
-async def _address_allowed(url: str, allow_private: bool) -> bool:
-    from outreach.lib.http import is_public_address, literal_address
-
-    parts = urlsplit(url)
-    if parts.scheme in ("data", "blob", "about"):
-        return True
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return False
-    if allow_private:
-        return True
-    literal = literal_address(parts.hostname)
-    if literal is not None:
-        return is_public_address(literal)
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(parts.hostname, parts.port or 443)
-    except OSError:
-        return False
-    return bool(infos) and all(is_public_address(info[4][0]) for info in infos)
