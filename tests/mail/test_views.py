@@ -227,3 +227,12 @@ def test_a_template_in_use_cannot_be_deleted_but_an_unused_one_can(db, team, log
     fresh(db)
     assert db.get(Template, used) is None
     assert client.post("/mail/nothing/1/delete").status_code == 404
+
+
+def test_a_prospect_that_cannot_be_emailed_links_to_its_page_to_add_a_contact(team, login, client, make_prospect):
+    campaign = team["campaign"]
+    prospect = make_prospect(campaign, "https://nocontact.test/")
+    login(team["owner"])
+    page = client.get(f"/campaigns/{campaign.id}/outreach").get_data(as_text=True)
+    assert "no contact address yet" in page
+    assert f'href="/prospects/{prospect.id}">nocontact.test</a>' in page
