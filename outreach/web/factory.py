@@ -15,6 +15,7 @@ from outreach.config import load_settings
 from outreach.db import make_engine, make_sessionmaker
 from outreach.lib.secrets import SecretBox, load_or_create_secret_key
 from outreach.web.ids import IdConverter
+from outreach.web.sanitize import strip_nul_characters
 from outreach.web.state import AppState
 
 csrf = CSRFProtect()
@@ -74,6 +75,7 @@ def build_app(overrides: dict[str, dict[str, Any]] | None = None, config_path: s
             csrf.exempt(blueprint)
 
     app.teardown_appcontext(_close_session)
+    app.before_request(strip_nul_characters)
     app.before_request(_require_setup)
     app.after_request(_security_headers)
     return app

@@ -103,3 +103,30 @@ def test_it_refuses_a_sequence_step_naming_no_template_in_one_line(login: Any, t
     assert response.status_code == 200
     assert "step 1: choose an existing template" in response.get_data(as_text=True)
     assert db.scalar(select(func.count(Sequence.id))) == 0
+
+
+# --- NUL characters: PostgreSQL refuses them in text, which made every form and search box a 500 ---------
+
+def test_it_saves_a_form_with_a_nul_character_without_it(login: Any, team: dict[str, Any], db: Any) -> None:
+    from sqlalchemy import select
+
+    from outreach.models import Client
+
+    response = login(team["owner"]).post("/clients/new", data={"name": "Nul\x00 Widgets", "notes": "a\x00b",
+                                                               "website": "https://nul\x00widgets.example/"})
+    assert response.status_code == 302
+    client = db.scalar(select(Client).where(Client.name == "Nul Widgets"))
+    assert client is not None and client.notes == "ab"
+
+
+@pytest.mark.parametrize("url", ["/prospects?q=%00", "/contacts?q=a%00b", "/sites?q=%00",
+                                 "/campaigns/{campaign}?q=%00", "/campaigns/{campaign}/prospects?q=%00"])
+def test_it_answers_a_search_for_a_nul_character(login: Any, team: dict[str, Any], url: str) -> None:
+    assert login(team["owner"]).get(url.format(campaign=team["campaign"].id)).status_code == 200
+
+
+def test_it_refuses_a_template_name_of_only_a_nul_character_in_one_line(login: Any, team: dict[str, Any]) -> None:
+    response = login(team["owner"]).post("/mail/templates/new", data={"name": "\x00", "subject": "Hi",
+                                                                      "body_text": "Hello"})
+    assert response.status_code == 200
+    assert "the template needs a name" in response.get_data(as_text=True)
