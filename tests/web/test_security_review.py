@@ -129,4 +129,4 @@ def test_it_refuses_a_template_name_of_only_a_nul_character_in_one_line(login: A
     response = login(team["owner"]).post("/mail/templates/new", data={"name": "\x00", "subject": "Hi",
                                                                       "body_text": "Hello"})
     assert response.status_code == 200
-    assert "the template needs a name" in response.get_data(as_text=True)
+    assert "This field is required." in response.get_data(as_text=True)
