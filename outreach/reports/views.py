@@ -104,7 +104,9 @@ def client_pdf(client_id: int) -> Response:
 
 
 def _filename(report: service.Report, ext: str) -> str:
-    base = "".join(ch if ch.isalnum() else "-" for ch in report.client.name.lower()).strip("-") or "client"
+    # ASCII only: a header must be Latin-1 for WSGI, and "日本" passed isalnum() (a 500 under waitress)
+    base = "".join(ch if ch.isascii() and ch.isalnum() else "-" for ch in report.client.name.lower()).strip("-")
+    base = "-".join(part for part in base.split("-") if part) or "client"
     return f"links-{base}-{report.date_from}-{report.date_to}.{ext}"
 
 

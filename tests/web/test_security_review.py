@@ -130,3 +130,16 @@ def test_it_refuses_a_template_name_of_only_a_nul_character_in_one_line(login: A
                                                                       "body_text": "Hello"})
     assert response.status_code == 200
     assert "This field is required." in response.get_data(as_text=True)
+
+
+# --- download names: a response header must be Latin-1 (PEP 3333); a client name need not be -------------
+
+@pytest.mark.parametrize("fmt", ["csv", "pdf"])
+def test_it_names_a_report_download_in_ascii_whatever_the_client_is_called(login: Any, make_client: Any,
+                                                                           team: dict[str, Any], fmt: str) -> None:
+    client = make_client("Café 日本 \"Widgets\"\r\n")
+    response = login(team["owner"]).get(f"/reports/clients/{client.id}/report.{fmt}")
+    assert response.status_code == 200
+    disposition = response.headers["Content-Disposition"]
+    assert disposition.isascii() and '"' not in disposition.split('filename="', 1)[1][:-1]
+    assert 'filename="links-caf-widgets-' in disposition
