@@ -80,7 +80,7 @@ def _page(campaign: Campaign, **extra: Any) -> str:
         "kind_labels": KIND_LABELS, "run_kind_labels": RUN_KIND_LABELS, "assets": _client_assets(campaign),
         "provider": settings()["search"]["provider"] if settings()["search"]["api_key"] else "",
         "max_listed": MAX_LISTED, "add_form": AddForm(formdata=None),
-        "contacts_form": ContactsForm(formdata=None),
+        "contacts_form": ContactsForm(formdata=None, url=request.args.get("find", "")[:2000]),  # from a prospect
     }
     if current_user.role != "client_viewer":
         context.setdefault("run_form", _run_form(campaign))
