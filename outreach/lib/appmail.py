@@ -54,11 +54,17 @@ def render(name: str, to: list[str], subject: str, **context: Any) -> AppEmail:
                     html=env.get_template(f"emails/{name}.html").render(**context))
 
 
+def one_line(text: str) -> str:
+    """Header text on one line: a client name or page title with a line break in it would otherwise
+    make the email package refuse the message (ValueError), and so the alert or report never leave."""
+    return " ".join("".join(ch if ch.isprintable() or ch.isspace() else " " for ch in text).split())
+
+
 def build_message(email: AppEmail, from_email: str) -> EmailMessage:
     message = EmailMessage()
     message["From"] = from_email
     message["To"] = ", ".join(email.to)
-    message["Subject"] = email.subject
+    message["Subject"] = one_line(email.subject)
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain=from_email.rsplit("@", 1)[-1] or "localhost")
     message["Auto-Submitted"] = "auto-generated"

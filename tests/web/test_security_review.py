@@ -143,3 +143,15 @@ def test_it_names_a_report_download_in_ascii_whatever_the_client_is_called(login
     disposition = response.headers["Content-Disposition"]
     assert disposition.isascii() and '"' not in disposition.split('filename="', 1)[1][:-1]
     assert 'filename="links-caf-widgets-' in disposition
+
+
+# --- the app's own emails: a line break in a client name or page title must not break the header ----------
+
+def test_it_sends_an_app_email_whose_subject_had_line_breaks_on_one_line() -> None:
+    from outreach.lib.appmail import AppEmail, build_message
+
+    email = AppEmail(to=["owner@agency.test"], subject="Links report: Acme\r\nBcc: evil@attacker.test\x00",
+                     text="Hello", html="<p>Hello</p>")
+    message = build_message(email, "alerts@agency.test")
+    assert message["Subject"] == "Links report: Acme Bcc: evil@attacker.test"
+    assert message["Bcc"] is None and b"\r\nBcc:" not in bytes(message)
