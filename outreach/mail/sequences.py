@@ -256,6 +256,7 @@ def enroll_prospects(session: Session, campaign: Campaign, prospect_ids: list[in
         else:
             accepted.append(prospect)
     errors = []
+    empty: list[str] = []  # variables that were missing or empty: the flash says how to give a fallback
     first_emails: list[tuple[str, Rendered]] = []
     for prospect in accepted:
         # every step is rendered now, so that a template that fails for anyone schedules nothing at all;
@@ -267,12 +268,15 @@ def enroll_prospects(session: Session, campaign: Campaign, prospect_ids: list[in
                 rendered = render_for(session, step.template, prospect, config.mailbox, url)
             except RenderError as exc:
                 errors.append(f"step {step.position}: {exc}")
+                if exc.variable and exc.variable not in empty:
+                    empty.append(exc.variable)
                 continue
             if step.position == 1:
                 first_emails.append((message_id, rendered))
     if errors:
         more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
-        raise MailError("nothing was scheduled: " + "; ".join(errors[:3]) + more, "prospect_ids")
+        hint = f' (for a fallback write {{{{ {empty[0]} or "…" }}}} in the template)' if empty else ""
+        raise MailError("nothing was scheduled: " + "; ".join(errors[:3]) + more + hint, "prospect_ids")
     with session.no_autoflush:
         for prospect, (message_id, rendered) in zip(accepted, first_emails, strict=True):
             enrollment = Enrollment(campaign_id=campaign.id, prospect_id=prospect.id, contact_id=prospect.contact_id,

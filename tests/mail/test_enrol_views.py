@@ -77,6 +77,7 @@ def test_a_template_that_does_not_render_names_the_prospect_and_the_variable_and
                            follow_redirects=True)
     text = response.get_data(as_text=True)
     assert "nothing was scheduled: step 1: good.test" in text and "contact.nickname" in text
+    assert "for a fallback write {{ contact.nickname or" in text
     assert enrolled(db) == []
 
 
