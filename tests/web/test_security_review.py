@@ -155,3 +155,91 @@ def test_it_sends_an_app_email_whose_subject_had_line_breaks_on_one_line() -> No
     message = build_message(email, "alerts@agency.test")
     assert message["Subject"] == "Links report: Acme Bcc: evil@attacker.test"
     assert message["Bcc"] is None and b"\r\nBcc:" not in bytes(message)
+
+
+# --- sweeps over every route: guards for routes added later -----------------------------------------------
+
+PUBLIC = ("/api/", "/static", "/r/", "/unsubscribe", "/login", "/setup", "/logout")
+
+
+def _urls(app: Any, ids: dict[str, int]) -> list[tuple[str, str, Any]]:
+    """(method, url, rule) for every web route, its ids filled from `ids` (1 for the others)."""
+    found = []
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith(PUBLIC):
+            continue
+        url = rule.rule.replace("<kind>", "templates").replace("<token>", "x")
+        for name in rule.arguments:
+            url = url.replace(f"<int:{name}>", str(ids.get(name, 1)))
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            found.append((method, url, rule))
+    return found
+
+
+@pytest.fixture
+def ids(team: dict[str, Any], make_prospect: Any) -> dict[str, int]:
+    prospect = make_prospect(team["campaign"])
+    return {"campaign_id": team["campaign"].id, "prospect_id": prospect.id, "client_id": team["client"].id,
+            "user_id": team["owner"].id}
+
+
+def test_it_lets_a_client_viewer_change_nothing_anywhere(app: Any, login: Any, team: dict[str, Any],
+                                                         ids: dict[str, int]) -> None:
+    browser = login(team["viewer"])
+    allowed = []
+    for method, url, _rule in _urls(app, ids):
+        if method != "GET" and not url.startswith("/account"):
+            status = browser.open(url, method=method, data={}).status_code
+            if status not in (403, 404):
+                allowed.append((method, url, status))
+    assert allowed == []
+
+
+def test_it_shows_another_clients_viewer_nothing_of_acme(app: Any, login: Any, team: dict[str, Any],
+                                                         ids: dict[str, int]) -> None:
+    browser = login(team["outsider"])
+    shown = []
+    for method, url, rule in _urls(app, ids):
+        if method == "GET" and {"campaign_id", "prospect_id", "client_id"} & set(rule.arguments):
+            status = browser.get(url).status_code
+            if status not in (403, 404):
+                shown.append((url, status))
+    assert shown == []
+
+
+def test_it_sends_anonymous_visitors_of_every_page_to_the_login_page(app: Any, client: Any, team: dict[str, Any],
+                                                                     ids: dict[str, int]) -> None:
+    wrong = []
+    for method, url, _rule in _urls(app, ids):
+        response = client.open(url, method=method, data={})
+        if response.status_code != 302 or not response.headers["Location"].startswith("/login"):
+            wrong.append((method, url, response.status_code))
+    assert wrong == []
+
+
+def test_it_refuses_every_web_post_without_a_csrf_token(app: Any, login: Any, team: dict[str, Any],
+                                                        ids: dict[str, int]) -> None:
+    browser = login(team["admin"])
+    app.config["WTF_CSRF_ENABLED"] = True
+    accepted = []
+    for method, url, _rule in _urls(app, ids):
+        if method == "POST" and browser.post(url, data={}).status_code != 400:
+            accepted.append(url)
+    assert accepted == []
+
+
+def test_it_never_echoes_a_mailbox_password_back_into_the_form(login: Any, team: dict[str, Any]) -> None:
+    browser = login(team["owner"])
+    form = {"name": "Outreach", "from_email": "me@agency.test", "smtp_host": "smtp.agency.test", "smtp_port": "587",
+            "smtp_security": "starttls", "smtp_username": "me", "smtp_password": "Smtp-Secret-4471",
+            "imap_port": "993", "imap_security": "ssl", "imap_password": "Imap-Secret-9902", "daily_cap": "50",
+            "min_spacing_seconds": "120", "jitter_seconds": "60", "window_days": "1,2,3,4,5",
+            "window_start_hour": "9", "window_end_hour": "17", "timezone": "Not/AZone"}
+    response = browser.post("/mail/mailboxes/new", data=form)
+    refused = response.get_data(as_text=True)
+    assert response.status_code == 200 and "Not/AZone" in refused
+    assert "Smtp-Secret-4471" not in refused and "Imap-Secret-9902" not in refused
+    saved = browser.post("/mail/mailboxes/new", data={**form, "timezone": "Europe/Paris"})
+    assert saved.status_code == 302
+    page = browser.get(saved.headers["Location"]).get_data(as_text=True)
+    assert "Smtp-Secret-4471" not in page and "Imap-Secret-9902" not in page
