@@ -95,6 +95,7 @@ def account() -> str | Response:
                 _add_error(password_form, exc, "current_password")
             else:
                 session.commit()
+                login_user(current_user._get_current_object())  # this session goes on; every other one ends
                 flash("Your password is changed.", "success")
                 return redirect(url_for("accounts.account"))
     elif request.method == "POST" and request.form.get("action") == "token" and token_form.validate_on_submit():

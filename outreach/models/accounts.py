@@ -1,6 +1,7 @@
 """Users, API tokens and the audit log."""
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any
 
@@ -45,7 +46,12 @@ class User(Base):
         return False
 
     def get_id(self) -> str:
-        return str(self.id)
+        """The id and a fingerprint of the password hash: a new password ends every other session."""
+        return f"{self.id}:{self.session_fingerprint}"
+
+    @property
+    def session_fingerprint(self) -> str:
+        return hashlib.sha256(self.password_hash.encode()).hexdigest()[:20]
 
     @property
     def is_admin(self) -> bool:

@@ -1,6 +1,7 @@
 """Login sessions and the role checks every view uses."""
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
@@ -25,11 +26,15 @@ def init_app(app: Flask) -> None:
 
 
 @login_manager.user_loader
-def _load_user(user_id: str) -> User | None:
-    if not user_id.isdigit():
+def _load_user(session_id: str) -> User | None:
+    """The user of a session or remember cookie, unless deactivated or the password changed since."""
+    user_id, _, fingerprint = session_id.partition(":")
+    if not user_id.isascii() or not user_id.isdigit() or len(user_id) > 10:
         return None
     user = db_session().get(User, int(user_id))
-    return user if user is not None and user.is_active else None
+    if user is None or not user.is_active:
+        return None
+    return user if hmac.compare_digest(user.session_fingerprint, fingerprint) else None
 
 
 def roles_required(*roles: str) -> Callable[[F], F]:

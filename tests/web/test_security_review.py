@@ -243,3 +243,22 @@ def test_it_never_echoes_a_mailbox_password_back_into_the_form(login: Any, team:
     assert saved.status_code == 302
     page = browser.get(saved.headers["Location"]).get_data(as_text=True)
     assert "Smtp-Secret-4471" not in page and "Imap-Secret-9902" not in page
+
+
+# --- sessions: a new password ends every other session (and remember-me cookie) ---------------------------
+
+def test_it_ends_other_sessions_when_the_password_changes(app: Any, team: dict[str, Any]) -> None:
+    from tests.conftest import PASSWORD
+
+    laptop, phone = app.test_client(), app.test_client()
+    for browser in (laptop, phone):
+        assert browser.post("/login", data={"email": team["owner"].email, "password": PASSWORD,
+                                            "remember": "y"}).status_code == 302
+    changed = laptop.post("/account", data={"action": "password", "pw-current_password": PASSWORD,
+                                            "pw-new_password": "another long passphrase 42",
+                                            "pw-confirm": "another long passphrase 42"})
+    assert changed.status_code == 302
+    assert laptop.get("/account").status_code == 200  # the session that changed it goes on
+    response = phone.get("/account")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+
