@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import session as web_session
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -61,6 +62,7 @@ def login() -> str | Response:
             form.password.errors = [str(exc)]
         else:
             session.commit()
+            web_session.clear()  # nothing from before the login (a planted CSRF token) carries over
             login_user(user, remember=bool(form.remember.data))
             return redirect(_safe_next(request.args.get("next")))
     return render_template("accounts/login.html", form=form)

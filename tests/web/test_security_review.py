@@ -262,3 +262,14 @@ def test_it_ends_other_sessions_when_the_password_changes(app: Any, team: dict[s
     response = phone.get("/account")
     assert response.status_code == 302 and response.headers["Location"].startswith("/login")
 
+
+
+def test_it_starts_a_fresh_session_at_login(app: Any, team: dict[str, Any]) -> None:
+    from tests.conftest import PASSWORD
+
+    browser = app.test_client()
+    with browser.session_transaction() as session:
+        session["csrf_token"] = "planted-by-an-attacker"
+    assert browser.post("/login", data={"email": team["owner"].email, "password": PASSWORD}).status_code == 302
+    with browser.session_transaction() as session:
+        assert session.get("csrf_token") != "planted-by-an-attacker" and "_user_id" in session
