@@ -219,7 +219,7 @@ def live_chart_svg(series: list[tuple[date, int]], width: int = 720, height: int
 
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart wide" viewBox="0 0 {width} {height}" '
              f'width="{width}" height="{height}" role="img" aria-label="Live links over time">']
-    for frac in (0, 0.5, 1):
+    for frac in ((0, 0.5, 1) if peak % 2 == 0 else (0, 1)):  # a middle line only where it is a whole number
         y = top + plot_h - plot_h * frac
         parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="#e3e6eb"/>')
         parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end" fill="#667085">'

@@ -162,3 +162,18 @@ def test_monitoring_settings_are_saved_per_client_and_checked(db: Session, login
     assert saved.live_check_days == 3 and saved.is_monthly_report is False
     client.post("/logout")
     assert login(team["viewer"]).post(url, data={"live_check_days": "3"}).status_code == 403
+
+
+def test_the_live_links_chart_labels_each_gridline_with_its_true_value() -> None:
+    import re
+    from datetime import date
+
+    from outreach.reports.service import live_chart_svg
+
+    def labels(peak: int) -> list[str]:
+        svg = str(live_chart_svg([(date(2026, 11, 24), 0), (date(2026, 11, 25), peak)]))
+        return re.findall(r'text-anchor="end" fill="#667085">(\d+)</text>', svg)
+
+    assert labels(1) == ["0", "1"]
+    assert labels(3) == ["0", "3"]
+    assert labels(4) == ["0", "2", "4"]
