@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from outreach.campaigns import listing, service
 from outreach.lib.clock import utcnow
+from outreach.lib.ids import parse_id
 from outreach.models import Campaign, Prospect, Tag, User
 from outreach.web.auth import campaign_or_404, can_view_client, staff_required
 from outreach.web.redirects import safe_next
@@ -109,7 +110,7 @@ def _safe_next(target: str | None) -> str:
 def bulk() -> str | Response:
     session = db_session()
     next_url = _safe_next(request.form.get("next"))
-    ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()][:1000]
+    ids = [n for n in map(parse_id, request.form.getlist("ids")) if n is not None][:1000]
     action = request.form.get("action", "")
     chosen = session.scalars(select(Prospect).where(Prospect.id.in_(ids))
                              .options(selectinload(Prospect.site), selectinload(Prospect.tags),

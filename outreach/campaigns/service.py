@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from outreach.accounts.service import audit
 from outreach.lib import addresses
+from outreach.lib.ids import MAX_ID
 from outreach.lib.urls import BadURL, ensure_http_url, registrable_domain
 from outreach.models import (
     STAGES,
@@ -383,7 +384,7 @@ def bulk_update(session: Session, prospects: list[Prospect], action: str, value:
             raise CampaignError("choose an owner", field="owner_id")
         owner_id = int(value) if value.isdigit() else None
         if owner_id is not None:
-            owner = session.get(User, owner_id)
+            owner = session.get(User, owner_id) if owner_id <= MAX_ID else None
             if owner is None or owner.role == "client_viewer":
                 raise CampaignError("the owner must be a team member", field="owner_id")
         changed = [p for p in prospects if p.owner_id != owner_id]

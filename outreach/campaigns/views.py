@@ -11,6 +11,7 @@ from outreach.campaigns import listing, service
 from outreach.campaigns.dashboard import STAGE_COLOURS
 from outreach.campaigns.dashboard import figures as dashboard_figures
 from outreach.campaigns.forms import KIND_LABELS, CampaignForm, ClientForm, NoteForm, ProspectForm
+from outreach.lib.ids import chosen_id
 from outreach.models import Activity, Backlink, Campaign, Client, Prospect, Tag, User
 from outreach.models.campaigns import prospect_tags
 from outreach.web.auth import campaign_or_404, can_view_client, prospect_or_404, staff_required
@@ -307,7 +308,7 @@ def update_details(prospect_id: int) -> Response:
     session = db_session()
     try:
         service.set_tags(session, prospect, request.form.get("tags", "").split(","), current_user)
-        service.assign_owner(session, prospect, request.form.get("owner_id", type=int) or None, current_user)
+        service.assign_owner(session, prospect, chosen_id(request.form.get("owner_id")), current_user)
     except service.CampaignError as exc:
         flash(str(exc), "error")
     else:

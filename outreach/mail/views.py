@@ -10,6 +10,7 @@ from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
 from outreach.lib.clock import utcnow
+from outreach.lib.ids import chosen_id
 from outreach.mail import imap, sequences, smtp
 from outreach.mail.forms import CampaignMailForm, MailboxForm, TemplateForm
 from outreach.mail.mailboxes import MailboxInput, MailError, imap_password, save_mailbox, sent_today, smtp_account
@@ -278,8 +279,8 @@ def campaign(campaign_id: int) -> str:
 @staff_required
 def campaign_settings(campaign_id: int) -> Response:
     camp = campaign_or_404(campaign_id, edit=True)
-    mailbox_id = request.form.get("mailbox_id", type=int) or None
-    sequence_id = request.form.get("sequence_id", type=int) or None
+    mailbox_id = chosen_id(request.form.get("mailbox_id"))
+    sequence_id = chosen_id(request.form.get("sequence_id"))
     session = db_session()
     try:
         sequences.configure_campaign(session, camp, mailbox_id, sequence_id)

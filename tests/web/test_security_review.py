@@ -273,3 +273,23 @@ def test_it_starts_a_fresh_session_at_login(app: Any, team: dict[str, Any]) -> N
     assert browser.post("/login", data={"email": team["owner"].email, "password": PASSWORD}).status_code == 302
     with browser.session_transaction() as session:
         assert session.get("csrf_token") != "planted-by-an-attacker" and "_user_id" in session
+
+
+def test_it_refuses_an_owner_id_too_big_for_the_database(login: Any, team: dict[str, Any], make_prospect: Any,
+                                                         db: Any) -> None:
+    prospect = make_prospect(team["campaign"])
+    browser = login(team["owner"])
+    response = browser.post(f"/prospects/{prospect.id}/details", data={"owner_id": HUGE, "tags": ""},
+                            follow_redirects=True)
+    assert response.status_code == 200 and "no such user" in response.get_data(as_text=True)
+    db.refresh(prospect)
+    assert prospect.owner_id is None
+    bulk = browser.post("/prospects/bulk", data={"ids": [str(prospect.id), HUGE], "action": "owner",
+                                                 "owner_id": HUGE}, follow_redirects=True)
+    assert bulk.status_code == 200 and "the owner must be a team member" in bulk.get_data(as_text=True)
+
+
+def test_it_refuses_a_mailbox_or_sequence_id_too_big_for_the_database(login: Any, team: dict[str, Any]) -> None:
+    response = login(team["owner"]).post(f"/campaigns/{team['campaign'].id}/outreach/settings",
+                                         data={"mailbox_id": HUGE, "sequence_id": "0"}, follow_redirects=True)
+    assert response.status_code == 200 and "choose an existing mailbox" in response.get_data(as_text=True)
