@@ -38,10 +38,16 @@ CAMPAIGN_TABS: list[tuple[str, str]] = [
 ]
 
 
+#: tabs only staff can open (a client viewer would get a 403)
+STAFF_ONLY_TABS = {"imports.upload"}
+
+
 def campaign_tabs() -> list[tuple[str, str]]:
     from flask import current_app
 
-    return [(e, label) for e, label in CAMPAIGN_TABS if e in current_app.view_functions]
+    viewer = current_user.is_authenticated and current_user.role == "client_viewer"
+    return [(e, label) for e, label in CAMPAIGN_TABS
+            if e in current_app.view_functions and not (viewer and e in STAFF_ONLY_TABS)]
 
 
 def active_campaign_tab() -> str | None:

@@ -42,3 +42,13 @@ def test_it_marks_the_campaign_tab_a_page_belongs_to(login: Any, team: dict[str,
     assert active_tab(client.get(f"/campaigns/{campaign.id}").get_data(as_text=True)) == ["Board"]
     html = client.get(f"/campaigns/{campaign.id}/prospecting/runs/{run.id}").get_data(as_text=True)
     assert active_tab(html) == ["Prospecting"]
+
+
+def test_a_client_viewer_sees_no_tab_it_cannot_open(login: Any, team: dict[str, Any], client: Any) -> None:
+    campaign = team["campaign"]
+    login(team["viewer"])
+    html = client.get(f"/campaigns/{campaign.id}").get_data(as_text=True)
+    tabs = html.split('<nav class="tabs">', 1)[1].split("</nav>", 1)[0]
+    for href in re.findall(r'href="([^"]+)"', tabs):
+        assert client.get(href).status_code == 200, href
+    assert "Import" not in tabs and "Board" in tabs
