@@ -153,9 +153,11 @@ def _prospect_from(values: Mapping[str, str]) -> Prospect | None:
     raw = (values.get("prospect_id") or "").strip()
     if not raw:
         return None
+    if not (raw.isascii() and raw.isdigit()):
+        abort(400)  # not an id at all
     prospect_id = parse_id(raw)
     if prospect_id is None:
-        abort(404)
+        abort(404)  # a number no record can have
     prospect = db_session().get(Prospect, prospect_id)
     if prospect is None or not can_view_client(current_user, prospect.campaign.client_id):
         abort(404)
