@@ -12,16 +12,13 @@ from outreach.accounts import service
 from outreach.accounts.forms import LoginForm, PasswordForm, SetupForm, TokenForm, UserEditForm, UserForm
 from outreach.models import ApiToken, Client, User
 from outreach.web.auth import admin_required
-from outreach.web.forms import options
+from outreach.web.forms import error_next_to_field, options
 from outreach.web.redirects import safe_next
 from outreach.web.state import app_state, db_session, settings
 
 bp = Blueprint("accounts", __name__)
 
 
-def _add_error(form: object, exc: service.AccountError, default_field: str) -> None:
-    field = getattr(form, exc.field or default_field, None) or getattr(form, default_field)
-    field.errors = [*list(field.errors), str(exc)]
 
 
 @bp.route("/setup", methods=["GET", "POST"])
@@ -35,7 +32,7 @@ def setup() -> str | Response:
             user = service.create_first_admin(session, form.email.data or "", form.password.data or "",
                                               form.name.data or "")
         except service.AccountError as exc:
-            _add_error(form, exc, "email")
+            error_next_to_field(form, exc, "email")
         else:
             session.commit()
             app_state().has_users = True
@@ -94,7 +91,7 @@ def account() -> str | Response:
                 service.change_password(session, current_user, password_form.current_password.data or "",
                                         password_form.new_password.data or "")
             except service.AccountError as exc:
-                _add_error(password_form, exc, "current_password")
+                error_next_to_field(password_form, exc, "current_password")
             else:
                 session.commit()
                 login_user(current_user._get_current_object())  # this session goes on; every other one ends
@@ -104,7 +101,7 @@ def account() -> str | Response:
         try:
             _token, new_secret = service.create_api_token(session, current_user, token_form.name.data or "")
         except service.AccountError as exc:
-            _add_error(token_form, exc, "name")
+            error_next_to_field(token_form, exc, "name")
         else:
             session.commit()
             token_form = TokenForm(prefix="tok", formdata=None)
@@ -144,7 +141,7 @@ def users() -> str | Response:
                                        name=form.name.data or "", role=form.role.data,
                                        client_id=form.client_id.data or None, actor=current_user)
         except service.AccountError as exc:
-            _add_error(form, exc, "email")
+            error_next_to_field(form, exc, "email")
         else:
             session.commit()
             flash(f"{user.email} can now log in with the password you chose.", "success")
@@ -170,7 +167,7 @@ def edit_user(user_id: int) -> str | Response:
                                 is_active=bool(form.is_active.data), client_id=form.client_id.data or None,
                                 name=form.name.data or "")
         except service.AccountError as exc:
-            _add_error(form, exc, "role")
+            error_next_to_field(form, exc, "role")
         else:
             session.commit()
             flash(f"{user.email} is updated.", "success")

@@ -17,7 +17,7 @@ from outreach.backlinks.reclaim import ReclaimPanel, reclaim_panel
 from outreach.models import Backlink, BacklinkCheck, BacklinkEvent, Campaign, Client, Prospect
 from outreach.models.backlinks import BACKLINK_STATUSES
 from outreach.web.auth import campaign_or_404, can_view_client, staff_required
-from outreach.web.forms import options
+from outreach.web.forms import error_next_to_field, options
 from outreach.web.ids import parse_id
 from outreach.web.redirects import safe_next
 from outreach.web.state import app_state, db_session, settings
@@ -103,9 +103,6 @@ def _fill_choices(form: BacklinkForm | ImportForm) -> None:
                                                             for c in campaigns])
 
 
-def _field_error(form: EditBacklinkForm | ImportForm, exc: service.BacklinkError, default: str) -> None:
-    field = getattr(form, exc.field or default, None) or getattr(form, default)
-    field.errors = [*list(field.errors), str(exc)]
 
 
 def _deadline(value: object) -> datetime | None:
@@ -140,7 +137,7 @@ def new() -> str | Response:
                 price=form.price.data, notes=form.notes.data or "", deadline_at=_deadline(form.deadline.data),
                 render_js=bool(form.render_js.data), actor=current_user)
         except service.BacklinkError as exc:
-            _field_error(form, exc, "page_url")
+            error_next_to_field(form, exc, "page_url")
         else:
             session.commit()
             flash("Link added to the ledger. Its first check runs within a minute, or use “Check now”.", "success")
@@ -241,7 +238,7 @@ def edit(backlink_id: int) -> str | Response:
                 render_js=bool(form.render_js.data), actor=current_user)
         except service.BacklinkError as exc:
             session.rollback()
-            _field_error(form, exc, "page_url")
+            error_next_to_field(form, exc, "page_url")
         else:
             session.commit()
             flash("Saved.", "success")

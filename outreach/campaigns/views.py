@@ -15,7 +15,7 @@ from outreach.lib.ids import chosen_id
 from outreach.models import Activity, Backlink, Campaign, Client, Prospect, Tag, User
 from outreach.models.campaigns import prospect_tags
 from outreach.web.auth import campaign_or_404, can_view_client, prospect_or_404, staff_required
-from outreach.web.forms import options
+from outreach.web.forms import error_next_to_field, options
 from outreach.web.redirects import safe_next
 from outreach.web.state import db_session
 from outreach.web.templating import STAGE_LABELS
@@ -26,9 +26,6 @@ bp = Blueprint("campaigns", __name__)
 LINK_STAGES = ("negotiating", "promised", "live", "lost")
 
 
-def _field_error(form: object, exc: service.CampaignError, default: str) -> None:
-    field = getattr(form, exc.field or default, None) or getattr(form, default)
-    field.errors = [*list(field.errors), str(exc)]
 
 
 def _visible_clients() -> list[Client]:
@@ -75,7 +72,7 @@ def new_client() -> str | Response:
                                            report_emails=form.report_emails.data or "",
                                            notes=form.notes.data or "", actor=current_user)
         except service.CampaignError as exc:
-            _field_error(form, exc, "name")
+            error_next_to_field(form, exc, "name")
         else:
             session.commit()
             flash(f"Client {client.name} created. Now create its first campaign.", "success")
@@ -101,7 +98,7 @@ def client(client_id: int) -> str | Response:
                                       report_emails=form.report_emails.data or "",
                                       notes=form.notes.data or "", actor=current_user)
             except service.CampaignError as exc:
-                _field_error(form, exc, "name")
+                error_next_to_field(form, exc, "name")
             else:
                 session.commit()
                 flash("Client saved.", "success")
@@ -138,7 +135,7 @@ def new_campaign() -> str | Response:
                 target_urls=form.target_urls.data or "", keywords=form.keywords.data or "",
                 owner_id=form.owner_id.data or None, actor=current_user)
         except service.CampaignError as exc:
-            _field_error(form, exc, "name")
+            error_next_to_field(form, exc, "name")
         else:
             session.commit()
             flash(f"Campaign {campaign.name} created. Add prospects or import a CSV.", "success")
@@ -162,7 +159,7 @@ def edit_campaign(campaign_id: int) -> str | Response:
                                     keywords=form.keywords.data or "", owner_id=form.owner_id.data or None,
                                     status=form.status.data, actor=current_user)
         except service.CampaignError as exc:
-            _field_error(form, exc, "name")
+            error_next_to_field(form, exc, "name")
         else:
             session.commit()
             flash("Campaign saved.", "success")
@@ -226,7 +223,7 @@ def new_prospect(campaign_id: int) -> str | Response:
         except service.ProspectConflict as exc:
             conflicts = exc.conflicts
         except service.CampaignError as exc:
-            _field_error(form, exc, "url")
+            error_next_to_field(form, exc, "url")
         else:
             session.commit()
             flash(f"{prospect.site.domain} added to the board.", "success")
@@ -291,7 +288,7 @@ def add_note(prospect_id: int) -> str | Response:
         try:
             service.add_note(session, prospect, form.text.data or "", current_user)
         except service.CampaignError as exc:
-            _field_error(form, exc, "text")
+            error_next_to_field(form, exc, "text")
         else:
             session.commit()
             flash("Note added.", "success")

@@ -20,7 +20,7 @@ from outreach.mail.unsubscribe import read_token, signing_secret, unsubscribe, u
 from outreach.models import Prospect
 from outreach.models.mail import CampaignMail, Enrollment, Mailbox, Message, Sequence, SequenceStep, Template
 from outreach.web.auth import campaign_or_404, prospect_or_404, staff_required
-from outreach.web.forms import options
+from outreach.web.forms import error_next_to_field, options
 from outreach.web.ids import parse_id
 from outreach.web.redirects import safe_next
 from outreach.web.state import app_state, db_session, settings
@@ -34,9 +34,6 @@ QUEUE_STATUSES = ("scheduled", "sending", "unknown")
 ENROL_LIST_LIMIT = 300
 
 
-def _error(form: Any, exc: MailError, default: str) -> None:
-    field = getattr(form, exc.field or default, None) or getattr(form, default)
-    field.errors = [*list(field.errors), str(exc)]
 
 
 # --- overview and mailboxes ------------------------------------------------------------------------
@@ -72,7 +69,7 @@ def mailbox(mailbox_id: int | None = None) -> str | Response:
         try:
             box = save_mailbox(session, app_state().secret_box, data, box)
         except MailError as exc:
-            _error(form, exc, "name")
+            error_next_to_field(form, exc, "name")
         else:
             session.commit()
             flash(f"Mailbox {box.name} saved. Test its connection before a campaign sends from it.", "success")
@@ -151,7 +148,7 @@ def template(template_id: int | None = None) -> str | Response:
             tpl = sequences.save_template(session, form.name.data or "", form.subject.data or "",
                                           form.body_text.data or "", form.body_html.data or "", tpl)
         except MailError as exc:
-            _error(form, exc, "name")
+            error_next_to_field(form, exc, "name")
         else:
             session.commit()
             flash(f"Template {tpl.name} saved.", "success")
