@@ -305,10 +305,13 @@ def move_prospect(session: Session, prospect: Prospect, stage: str, *, actor: Us
         prospect.position = _next_position(session, prospect.campaign_id, stage)
     session.flush()
     if changed:
-        # a prospect that reaches *promised* gets its backlink in the ledger, in the same transaction
-        from outreach.backlinks.service import on_stage_changed
+        # in the same transaction: a card moved on by hand ends its email sequence, and one that
+        # reaches *promised* gets its backlink in the ledger
+        from outreach.backlinks.service import on_stage_changed as backlinks_on_stage_changed
+        from outreach.mail.stops import on_stage_changed as mail_on_stage_changed
 
-        on_stage_changed(session, prospect, old, stage, actor)
+        mail_on_stage_changed(session, prospect, old, stage)
+        backlinks_on_stage_changed(session, prospect, old, stage, actor)
     return changed
 
 

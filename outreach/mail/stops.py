@@ -49,6 +49,20 @@ def stop_enrollment(session: Session, enrollment: Enrollment, reason: str, detai
     session.flush()
 
 
+def on_stage_changed(session: Session, prospect: Prospect, old: str, new: str) -> None:
+    """A card moved past *contacted* by hand (replied, negotiating, promised, ...) ends its sequence now.
+
+    The sender would cancel the next step at claim time anyway; stopping here keeps the queue and the
+    prospect page from showing a follow-up as "scheduled" that will never go.
+    """
+    if new in EARLY_STAGES:
+        return
+    enrollments = session.scalars(select(Enrollment).where(Enrollment.prospect_id == prospect.id,
+                                                           Enrollment.status == "active")).all()
+    for enrollment in enrollments:
+        stop_enrollment(session, enrollment, "stage", f"the prospect moved to stage {new}")
+
+
 def suppress(session: Session, email: str, reason: str, note: str) -> None:
     """Put the address on the global do-not-contact list (once)."""
     email = email.lower()

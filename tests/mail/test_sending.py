@@ -9,6 +9,7 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
+from outreach.campaigns.service import move_prospect
 from outreach.jobs.ticks import JobContext
 from outreach.mail.jobs import reconcile, send_due
 from outreach.mail.outbox import Sender
@@ -328,3 +329,21 @@ def test_an_unreachable_smtp_server_reschedules_the_batch_after_one_attempt(app,
     queued = messages(db)
     assert {m.status for m in queued} == {"scheduled"}
     assert all(m.send_at == MONDAY + timedelta(minutes=5) and "cannot connect" in m.last_error for m in queued)
+
+
+def test_moving_a_card_past_contacted_by_hand_ends_its_sequence_at_once(
+        app, db, smtp_sink, make_mailbox, outreach_campaign, job_context):
+    campaign, prospects = outreach_campaign(make_mailbox(smtp_sink), n=2)
+    with time_machine.travel(MONDAY, tick=False):
+        enroll(db, app, campaign, prospects)
+        assert send_due(job_context) == 2  # step 1 out; step 2 scheduled for both
+    fresh(db)
+    negotiating = db.get(Prospect, prospects[0].id)
+    move_prospect(db, negotiating, "negotiating")
+    db.commit()
+    statuses = {(m.prospect_id, m.step, m.status) for m in messages(db) if m.step == 2}
+    assert (negotiating.id, 2, "cancelled") in statuses
+    assert (prospects[1].id, 2, "scheduled") in statuses
+    enrollment = db.scalar(select(Enrollment).where(Enrollment.prospect_id == negotiating.id))
+    assert (enrollment.status, enrollment.stop_reason) == ("stopped", "stage")
+    assert db.get(Prospect, negotiating.id).stage == "negotiating"  # the stop does not move the card back
