@@ -16,6 +16,7 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 from outreach.lib.http import Fetcher, FetchResult
+from outreach.lib.urls import url_origin
 
 #: reasons that make a link broken
 BROKEN_REASONS = ("not_found", "server_error", "client_error", "dns", "refused", "timeout", "tls",
@@ -94,14 +95,14 @@ class LinkChecker:
 
     async def check(self, url: str, *, page_bytes: int | None = None) -> tuple[Outcome, FetchResult]:
         """Check url. With page_bytes, GET it whole (a page to crawl) instead of HEAD first."""
-        origin = _origin(url)
+        site = url_origin(url)
         if self.fetcher.settings.respect_robots and not await self.fetcher.allowed_by_robots(url):
             # robots.txt unreachable because the host is (dns, refused...): the link fails the same way
             unreachable = self.fetcher.robots_error(url)
             reason = self._classify(FetchResult(url, url, None, error=unreachable)) if unreachable else None
             return (Outcome(url, False, reason or "robots_disallowed", None, url),
                     FetchResult(url, url, None, error=unreachable))
-        get_first = page_bytes is not None or origin in self._head_unreliable
+        get_first = page_bytes is not None or site in self._head_unreliable
         attempt = 0
         while True:
             result = await self._request(url, get_first, page_bytes)
@@ -131,7 +132,7 @@ class LinkChecker:
                               "redirect_loop", "too_many_redirects"):
                 return head  # GET would meet the same fate
             if head.status in (405, 501, 403, 400):
-                self._head_unreliable.add(_origin(url))
+                self._head_unreliable.add(url_origin(url))
         return await self.fetcher.fetch(url, max_bytes=page_bytes or self.check_bytes)
 
     @staticmethod
@@ -158,7 +159,7 @@ class LinkChecker:
         parts = urlsplit(url)
         if parts.path in ("", "/") and not parts.query:
             return False
-        probe = await self._probe(_origin(url))
+        probe = await self._probe(url_origin(url))
         if not probe.soft:
             return False
         if not result.body:  # it was a HEAD: the comparison needs the page
@@ -179,6 +180,8 @@ class LinkChecker:
 
     async def _probe(self, origin: str) -> _Probe:
         future = self._probes.get(origin)
+        if future is not None and future.done():
+            return future.result()  # the common case, without a shield around a finished future
         if future is None:
             future = self._probes[origin] = asyncio.get_running_loop().create_future()
             try:
@@ -198,8 +201,3 @@ class LinkChecker:
 
         text = parse_page(result.text(), result.final_url).text if result.body else ""
         return _Probe(True, result.final_url, text.replace(path.strip("/"), ""), bool(result.redirects))
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme.lower()}://{parts.netloc.lower()}"

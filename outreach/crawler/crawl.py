@@ -11,15 +11,13 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
-from urllib.parse import urlsplit
 
 from outreach.crawler.checker import LinkChecker, Outcome
 from outreach.lib.aio import run_sync
 from outreach.lib.html import page_links
 from outreach.lib.http import Fetcher, FetchSettings
-from outreach.lib.urls import BadURL, ensure_http_url, normalize_url
+from outreach.lib.urls import BadURL, ensure_http_url, normalize_url, url_origin
 
 HTML_TYPES = ("text/html", "application/xhtml+xml", "")
 
@@ -73,12 +71,6 @@ def parse_seeds(seeds: Iterable[str]) -> list[str]:
     return out
 
 
-@lru_cache(maxsize=65536)
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
 class Crawler:
     """One crawl over the given seeds. Call `await run()` inside a running event loop."""
 
@@ -93,7 +85,7 @@ class Crawler:
         self.should_stop = should_stop or (lambda: False)
         self.progress_every = progress_every
         self.backoff, self.max_retry_after = backoff, max_retry_after
-        self.origins = {_origin(s) for s in self.seeds}
+        self.origins = {url_origin(s) for s in self.seeds}
         self.progress = Progress()
         self.result = CrawlResult(self.seeds, self.progress)
         self._seen: set[str] = set()
@@ -121,7 +113,7 @@ class Crawler:
             return
         self._seen.add(url)
         self._pending_sources[url] = [(page, anchor)]
-        as_page = self._pages_budget > 0 and _origin(url) in self.origins
+        as_page = self._pages_budget > 0 and url_origin(url) in self.origins
         if as_page:
             self._pages_budget -= 1
         self._enqueue(url, as_page)
@@ -211,7 +203,7 @@ class Crawler:
         self._record(outcome)
         if not outcome.ok or result.status is None or result.status >= 300 or not result.body:
             return
-        if result.content_type not in HTML_TYPES or _origin(result.final_url) not in self.origins:
+        if result.content_type not in HTML_TYPES or url_origin(result.final_url) not in self.origins:
             return
         links, nofollow = page_links(result.text(), result.final_url)
         if nofollow and self.settings.respect_robots:

@@ -1,10 +1,11 @@
 """The one guarded fetcher for all outbound HTTP (crawler, verifier, search providers, images).
 
 Every fetch is bounded (a total deadline, compressed and decompressed size caps, a redirect limit
-with loop detection, http/https only) and guarded against SSRF: host names are resolved by our own
-resolver, which refuses loopback, private, link-local, multicast, reserved and metadata addresses
-(also in IPv4-mapped, NAT64 and 6to4 forms); the connection then goes to the checked address. The
-same check runs on every redirect hop. Per-host concurrency and delay (and robots.txt Crawl-delay)
+with loop detection, http/https only) and guarded against SSRF: host names are resolved by the
+connection pool (outreach.lib.http_client), which refuses loopback, private, link-local, multicast,
+reserved and metadata addresses (also in IPv4-mapped, NAT64 and 6to4 forms) and then connects to the
+checked address; an address written in the URL is judged here before the pool sees it. The same
+checks run on every redirect hop. Per-host concurrency and delay (and robots.txt Crawl-delay)
 are applied here too, so every caller is polite without doing anything.
 """
 from __future__ import annotations
@@ -18,13 +19,11 @@ import zlib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, TypeVar
-from urllib.parse import urljoin, urlsplit
-
-import aiohttp
-from aiohttp.abc import AbstractResolver, ResolveResult
+from urllib.parse import quote, urljoin, urlsplit
 
 from outreach.lib.aio import run_sync
-from outreach.lib.urls import BadURL, normalize_url
+from outreach.lib.http_client import ConnectionPool, FetchError
+from outreach.lib.urls import BadURL, normalize_url, url_origin
 
 #: robots.txt bodies are read up to this size (RFC 9309 asks for at least 500 KiB)
 ROBOTS_MAX_BYTES = 512 * 1024
@@ -36,6 +35,8 @@ _METADATA = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00
 _NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
 _SIX_TO_FOUR = ipaddress.ip_network("2002::/16")
 _SHARED = ipaddress.ip_network("100.64.0.0/10")  # carrier-grade NAT: not global
+#: characters a request target keeps as they are (others, such as spaces and non-ASCII, are %-encoded)
+_TARGET_SAFE = "/%:@!$&'()*+,;=-._~?[]"
 T = TypeVar("T")
 
 
@@ -93,10 +94,6 @@ class FetchResult:
         return decode_html(self.body, self.headers.get("content-type"))
 
 
-class BlockedAddress(OSError):
-    """The host resolves to an address the SSRF guard refuses."""
-
-
 def is_public_address(address: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     """True for a globally routable unicast address (checking the IPv4 inside mapped/NAT64/6to4 forms)."""
     try:
@@ -140,31 +137,6 @@ def literal_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address 
     return None
 
 
-class GuardedResolver(AbstractResolver):
-    """Resolves with the system resolver and refuses non-public answers unless private ones are allowed."""
-
-    def __init__(self, allow_private: bool) -> None:
-        self.allow_private = allow_private
-
-    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-                      ) -> list[ResolveResult]:
-        loop = asyncio.get_running_loop()
-        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, family=family)
-        results: list[ResolveResult] = []
-        for fam, _type, proto, _canon, sockaddr in infos:
-            address = sockaddr[0]
-            if not self.allow_private and not is_public_address(address.split("%", 1)[0]):
-                raise BlockedAddress(f"{host} resolves to {address}, which is not a public address")
-            results.append({"hostname": host, "host": address, "port": sockaddr[1], "family": fam,
-                            "proto": proto, "flags": socket.AI_NUMERICHOST | socket.AI_NUMERICSERV})
-        if not results:
-            raise OSError(f"{host} has no address")
-        return results
-
-    async def close(self) -> None:
-        return None
-
-
 class _HostState:
     __slots__ = ("delay", "next_at", "robots", "robots_error", "robots_lock", "semaphore", "slot_lock")
 
@@ -178,34 +150,25 @@ class _HostState:
         self.delay: float | None = None  # seconds between requests, once robots.txt is known
 
 
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
-
-
 class Fetcher:
     """One per run; an async context manager holding the connection pool and per-host state."""
 
-    def __init__(self, settings: FetchSettings) -> None:
+    def __init__(self, settings: FetchSettings, *, tls: ssl.SSLContext | None = None) -> None:
         self.settings = settings
-        self._session: aiohttp.ClientSession | None = None
+        self._tls = tls
+        self._pool: ConnectionPool | None = None
         self._global = asyncio.Semaphore(settings.concurrency)
         self._hosts: dict[str, _HostState] = {}
 
     async def __aenter__(self) -> Fetcher:
-        connector = aiohttp.TCPConnector(
-            limit=self.settings.concurrency, limit_per_host=0, ttl_dns_cache=300,
-            resolver=GuardedResolver(self.settings.allow_private_addresses), enable_cleanup_closed=False)
-        self._session = aiohttp.ClientSession(
-            connector=connector, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar(),
-            headers={"User-Agent": self.settings.user_agent, "Accept-Encoding": "gzip, deflate"},
-            timeout=aiohttp.ClientTimeout(total=None), max_line_size=16384, max_field_size=16384)
+        self._pool = ConnectionPool(allow_private=self.settings.allow_private_addresses, guard=is_public_address,
+                                    user_agent=self.settings.user_agent, ssl_context=self._tls)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
     def _host(self, origin: str) -> _HostState:
         state = self._hosts.get(origin)
@@ -243,7 +206,7 @@ class Fetcher:
                     headers: dict[str, str] | None = None, follow_redirects: bool = True,
                     timeout: float | None = None, polite: bool = True) -> FetchResult:
         """Fetch url within the total deadline; never raises for network trouble (see FetchResult.error)."""
-        assert self._session is not None, "use Fetcher as an async context manager"
+        assert self._pool is not None, "use Fetcher as an async context manager"
         result = FetchResult(url=url, final_url=url, status=None)
         started = time.monotonic()
         try:
@@ -267,7 +230,7 @@ class Fetcher:
                 result.error, result.final_url = error, current
                 return
             seen.add(normalize_url(current))
-            origin = _origin(current)
+            origin = url_origin(current)
             state = self._host(origin)
             async with state.semaphore:
                 if polite:
@@ -275,8 +238,7 @@ class Fetcher:
                 async with self._global:
                     if deadline is None:
                         deadline = loop.time() + timeout
-                    async with asyncio.timeout_at(deadline):
-                        status, location = await self._one(result, current, method, max_bytes, headers)
+                    status, location = await self._one(result, current, method, max_bytes, headers, deadline)
             result.final_url = current
             if status is None or not follow_redirects or status not in _REDIRECTS or not location:
                 return
@@ -302,86 +264,35 @@ class Fetcher:
     def _check_target(self, url: str) -> str | None:
         return _target_problem(url, self.settings.allow_private_addresses)
 
-    async def _one(self, result: FetchResult, url: str, method: str, max_bytes: int,
-                   headers: dict[str, str]) -> tuple[int | None, str | None]:
+    async def _one(self, result: FetchResult, url: str, method: str, max_bytes: int, headers: dict[str, str],
+                   deadline: float) -> tuple[int | None, str | None]:
         """One request; fills result (status, headers, body, error) and returns (status, Location)."""
-        assert self._session is not None
-        try:
-            async with self._session.request(method, url, headers=headers, allow_redirects=False,
-                                             ssl=True) as response:
-                result.status = response.status
-                merged: dict[str, str] = {}
-                for name, value in response.headers.items():
-                    key = name.lower()
-                    merged[key] = f"{merged[key]}, {value}" if key in merged else value
-                result.headers = merged
-                location = response.headers.get("Location")
-                if response.status in _REDIRECTS and location:
-                    return response.status, location
-                if method != "HEAD":
-                    await self._read_body(result, response, max_bytes)
-                return response.status, None
-        except aiohttp.ClientConnectorDNSError as exc:
-            result.error = "blocked_address" if isinstance(exc.os_error, BlockedAddress) else "dns"
-        except aiohttp.ClientConnectorCertificateError:
-            result.error = "tls"
-        except aiohttp.ClientSSLError:
-            result.error = "tls"
-        except aiohttp.ClientConnectorError as exc:
-            result.error = _connect_error(exc.os_error)
-        except aiohttp.InvalidURL:
+        assert self._pool is not None
+        where = _request_parts(url)
+        if where is None:
             result.error = "bad_url"
-        except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError, aiohttp.ClientOSError,
-                ConnectionResetError, aiohttp.ClientResponseError) as exc:
-            result.error = "tls" if isinstance(exc, ssl.SSLError) else "reset"
-        except aiohttp.ClientError:
-            result.error = "reset"
-        return None, None
-
-    async def _read_body(self, result: FetchResult, response: aiohttp.ClientResponse, max_bytes: int) -> None:
-        encoding = response.headers.get("Content-Encoding", "").strip().lower()
-        decoder: Any = None
-        if encoding in ("gzip", "x-gzip"):
-            decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        elif encoding == "deflate":
-            decoder = _Deflate()
-        elif response.content_length is not None and response.content_length <= max_bytes:
-            # the common case: a plain body of announced, acceptable size, read in one go
-            try:
-                result.body = await response.content.readexactly(response.content_length)
-            except asyncio.IncompleteReadError as exc:
-                result.body = exc.partial  # the server sent less than it announced
-            return
-        chunks: list[bytes] = []
-        size = 0
-        wire = 0
-        async for chunk in response.content.iter_chunked(65536):
-            wire += len(chunk)
-            if decoder is not None:
-                try:
-                    data = decoder.decompress(chunk, max_bytes - size + 1)
-                    while data:
-                        chunks.append(data)
-                        size += len(data)
-                        if size > max_bytes or not decoder.unconsumed_tail:
-                            break
-                        data = decoder.decompress(decoder.unconsumed_tail, max_bytes - size + 1)
-                except zlib.error:
-                    break  # keep what decoded; a corrupt tail does not fail the page
-            else:
-                chunks.append(chunk)
-                size += len(chunk)
-            if size > max_bytes or wire > max_bytes:
-                result.truncated = True
-                break
-        body = b"".join(chunks)
-        if len(body) > max_bytes:
-            body, result.truncated = body[:max_bytes], True
-        result.body = body
+            return None, None
+        scheme, host, port, target = where
+        try:
+            raw = await self._pool.request(method, scheme, host, port, target, headers, max_bytes + 1, deadline)
+        except FetchError as exc:
+            result.error = exc.code
+            return None, None
+        result.status = raw.status
+        merged: dict[str, str] = {}
+        for key, value in raw.headers:
+            merged[key] = f"{merged[key]}, {value}" if key in merged else value
+        result.headers = merged
+        location = _first(raw.headers, "location")
+        if raw.status in _REDIRECTS and location:
+            return raw.status, location
+        if method != "HEAD":
+            _decode_body(result, raw.body, raw.truncated, max_bytes)
+        return raw.status, None
 
     async def robots_for(self, url: str) -> Any:
         """The parsed robots.txt of url's origin: a Protego parser, True (allow all) or False (deny all)."""
-        origin = _origin(url)
+        origin = url_origin(url)
         state = self._host(origin)
         if state.robots is not None:
             return state.robots
@@ -392,7 +303,7 @@ class Fetcher:
 
     def robots_error(self, url: str) -> str | None:
         """The error code met fetching url's robots.txt (dns, refused, timeout...), if it failed."""
-        state = self._hosts.get(_origin(url))
+        state = self._hosts.get(url_origin(url))
         return state.robots_error if state else None
 
     async def _load_robots(self, origin: str, state: _HostState) -> Any:
@@ -436,6 +347,57 @@ class _Deflate:
         return out
 
 
+@lru_cache(maxsize=65536)
+def _request_parts(url: str) -> tuple[str, str, int, str] | None:
+    """(scheme, host, port, request target) of an http(s) URL, or None when its host or port is malformed."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        host = parts.hostname
+        port = parts.port or (443 if scheme == "https" else 80)
+    except ValueError:
+        return None
+    if not host:
+        return None
+    target = quote(parts.path or "/", safe=_TARGET_SAFE)
+    if parts.query:
+        target += "?" + quote(parts.query, safe=_TARGET_SAFE)
+    return scheme, host, port, target
+
+
+def _first(headers: list[tuple[str, str]], name: str) -> str | None:
+    return next((value for key, value in headers if key == name), None)
+
+
+def _decode_body(result: FetchResult, wire: bytes, cut: bool, max_bytes: int) -> None:
+    """result.body from the body as sent: decompressed (gzip, deflate) and capped at max_bytes either way."""
+    encoding = result.headers.get("content-encoding", "").strip().lower()
+    decoder: Any = None
+    if encoding in ("gzip", "x-gzip"):
+        decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    elif encoding == "deflate":
+        decoder = _Deflate()
+    if decoder is None:
+        body = wire
+    else:
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            data = decoder.decompress(wire, max_bytes + 1)
+            while data:
+                chunks.append(data)
+                size += len(data)
+                if size > max_bytes or not decoder.unconsumed_tail:
+                    break
+                data = decoder.decompress(decoder.unconsumed_tail, max_bytes - size + 1)
+        except zlib.error:
+            pass  # keep what decoded; a corrupt tail does not fail the page
+        body = b"".join(chunks)
+    if cut or len(body) > max_bytes:
+        body, result.truncated = body[:max_bytes], True
+    result.body = body
+
+
 def _target_problem(url: str, allow_private: bool) -> str | None:
     """Why url must not be requested (scheme, malformed host, guarded literal address), or None."""
     scheme, sep, rest = url.partition("://")
@@ -464,18 +426,6 @@ def _origin_problem(scheme: str, netloc: str, allow_private: bool) -> str | None
         if isinstance(literal, ipaddress.IPv4Address) and str(literal) != host.rstrip("."):
             return "bad_url"  # a decimal/hex/octal spelling of a public address
     return None
-
-
-def _connect_error(error: OSError | None) -> str:
-    if isinstance(error, ConnectionRefusedError):
-        return "refused"
-    if isinstance(error, ssl.SSLError):
-        return "tls"
-    if isinstance(error, TimeoutError):
-        return "timeout"
-    if isinstance(error, socket.gaierror):
-        return "dns"
-    return "refused" if error is not None and error.errno in (111, 113, 101) else "reset"
 
 
 def fetch_one(url: str, settings: FetchSettings, **kwargs: Any) -> FetchResult:

@@ -204,7 +204,7 @@ def test_the_ssrf_guard_refuses_redirects_into_private_addresses(web: TestWeb, c
             first = {web.url(p) for p in ("/to-canary", "/to-metadata", "/to-decimal")}
             fetcher._check_target = (  # type: ignore[method-assign]
                 lambda url: None if url in first else guard._check_target(url))
-            fetcher._session._connector._resolver.allow_private = False  # type: ignore[union-attr]
+            fetcher._pool.allow_private = False  # type: ignore[union-attr]
             results = [await fetcher.fetch(web.url(p)) for p in ("/to-canary", "/to-metadata", "/to-decimal")]
             return [r.error for r in results]
 
