@@ -31,7 +31,7 @@ lint: install-test
 	$(BIN)/ruff check .
 
 # Each benchmark prints its figures and compares with its peer in the same run.
-BENCHES := ui crawl prospecting send verify
+BENCHES := ui crawl http_client prospecting send verify
 bench: install-test
 	for b in $(BENCHES); do echo "== bench/$$b.py"; $(BIN)/python bench/$$b.py || exit 1; done
 

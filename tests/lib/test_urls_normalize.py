@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from outreach.lib.urls import BadURL, normalize_url
+from outreach.lib.urls import BadURL, _normalize, normalize_url, url_origin
 
 
 @pytest.mark.parametrize(("given", "expected"), [
@@ -38,3 +40,28 @@ def test_it_leaves_other_schemes_alone() -> None:
 def test_it_refuses_a_malformed_port() -> None:
     with pytest.raises(BadURL):
         normalize_url("http://example.com:99999999/")
+
+
+_PIECES = ["a", "Z", "0", "-", ".", "..", "/", "%", "%7e", "%2F", "?", "#", "=", "&", ":", "@", "~", " ", "ü", "[",
+           "'", "+", "!", ";", ","]
+
+
+@settings(max_examples=400, deadline=None)
+@given(host=st.sampled_from(["example.com", "Example.COM", "a-b.c", "127.0.0.2", "x.", "-bad.com", "xn--bcher-kva.de"]),
+       port=st.sampled_from(["", ":80", ":443", ":8080", ":0", ":65535", ":65536", ":080"]),
+       scheme=st.sampled_from(["http", "https", "HTTP"]),
+       path=st.lists(st.sampled_from(_PIECES), max_size=8).map("".join))
+def test_the_fast_path_agrees_with_the_full_normalisation(host: str, port: str, scheme: str, path: str) -> None:
+    url = f"{scheme}://{host}{port}/{path}"
+    try:
+        full = _normalize(url)
+    except BadURL:
+        return
+    assert normalize_url(url) == full
+    assert normalize_url(full) == full
+
+
+def test_url_origin_is_scheme_and_host_lower_cased() -> None:
+    assert url_origin("HTTP://Ex.com:81/a?b") == "http://ex.com:81"
+    assert url_origin("http://ex.com?x=/y") == "http://ex.com"
+    assert url_origin("https://ex.com#/frag") == "https://ex.com"
