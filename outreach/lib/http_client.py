@@ -234,7 +234,8 @@ class ConnectionPool:
         self.user_agent = user_agent
         self.ssl_context = ssl_context or _default_tls()
         self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
-        self._idle_count = 0
+        #: every idle connection, the longest idle first
+        self._idle_order: dict[_Connection, None] = {}
         self._dns: dict[tuple[str, int], tuple[float, list[tuple[int, str]]]] = {}
         self._lookups: dict[tuple[str, int], asyncio.Future[list[tuple[int, str]]]] = {}
 
@@ -265,8 +266,8 @@ class ConnectionPool:
         idle = self._idle.get(key)
         now = time.monotonic()
         while idle:
-            conn = idle.pop()
-            self._idle_count -= 1
+            conn = idle[-1]
+            self._forget(conn)
             if not conn.closed and now - conn.idle_since < IDLE_SECONDS:
                 return conn
             conn.close()
@@ -276,23 +277,19 @@ class ConnectionPool:
         if not conn.reusable:
             conn.close()
             return
-        if self._idle_count >= MAX_IDLE_CONNECTIONS:
-            self._close_oldest()
-        conn.idle_since = time.monotonic()
-        self._idle.setdefault(conn.key, []).append(conn)
-        self._idle_count += 1
-
-    def _close_oldest(self) -> None:
-        oldest = min((conns[0] for conns in self._idle.values() if conns), key=lambda c: c.idle_since, default=None)
-        if oldest is not None:
+        if len(self._idle_order) >= MAX_IDLE_CONNECTIONS:
+            oldest = next(iter(self._idle_order))
             self._forget(oldest)
             oldest.close()
+        conn.idle_since = time.monotonic()
+        self._idle.setdefault(conn.key, []).append(conn)
+        self._idle_order[conn] = None
 
     def _forget(self, conn: _Connection) -> None:
-        idle = self._idle.get(conn.key)
-        if idle and conn in idle:
+        if conn in self._idle_order:
+            del self._idle_order[conn]
+            idle = self._idle[conn.key]
             idle.remove(conn)
-            self._idle_count -= 1
             if not idle:
                 del self._idle[conn.key]
 
@@ -364,7 +361,7 @@ class ConnectionPool:
             for conn in conns:
                 conn.close()
         self._idle.clear()
-        self._idle_count = 0
+        self._idle_order.clear()
 
 
 @lru_cache(maxsize=1)

@@ -255,3 +255,19 @@ def test_https_checks_the_certificate(tmp_path: Path) -> None:
         server.server_close()
     assert (untrusted.status, untrusted.error) == (None, "tls")
     assert (trusted.status, trusted.body) == (200, b"secure")
+
+
+def test_the_longest_idle_connection_is_closed_when_too_many_are_kept(raw, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import outreach.lib.http_client as client
+
+    def script(conn: socket.socket) -> None:
+        while read_request(conn):
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    monkeypatch.setattr(client, "MAX_IDLE_CONNECTIONS", 2)
+    servers = [raw(script) for _ in range(3)]
+    got = fetch_all([("GET", s.url + "/") for s in servers] + [("GET", servers[0].url + "/again"),
+                                                                 ("GET", servers[2].url + "/again")])
+    assert all(r.status == 200 for r in got)
+    # the first server's connection was the oldest when the third was kept: it needed a new one
+    assert [s.connections for s in servers] == [2, 1, 1]
