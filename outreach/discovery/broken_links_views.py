@@ -71,8 +71,8 @@ def page(campaign_id: int) -> tuple[str, int] | Response:
     elif jobs:
         job = jobs[0]
     findings = job_findings(session, job) if job is not None and job.is_finished else []
-    if job is not None and not job.is_finished and not form.seeds.data:
-        form.seeds.data = "\n".join(job.seeds)
+    if job is not None and request.method == "GET":
+        form.seeds.data, form.max_pages.data = "\n".join(job.seeds), job.max_pages  # ready to run again
     return render_template("discovery/broken_links.html", campaign=campaign, form=form, jobs=jobs, job=job,
                            findings=findings, add_form=AddProspectsForm(), staff=_staff()), 400 if form.errors else 200
 

@@ -78,6 +78,18 @@ def test_it_starts_a_crawl_job_that_the_tick_runs(app: Flask, db: Session, login
     assert page.index(other.url("/dead-guide")) < page.index(other.url("/gone-tool"))
 
 
+def test_the_form_keeps_the_shown_crawls_seeds_and_page_limit_to_run_it_again(
+        app: Flask, db: Session, login: Any, team: dict[str, Any], resource_site: tuple[TestWeb, TestWeb]) -> None:
+    client = login(team["owner"])
+    campaign = team["campaign"]
+    start(client, campaign.id, resource_site[0].url("/"), max_pages="37")
+    run_crawl_jobs(ctx_for(app))
+    page = client.get(f"/campaigns/{campaign.id}/broken-links").get_data(as_text=True)
+    form = page[page.index('name="seeds"'):]
+    assert form.index(resource_site[0].url("/")) < form.index("</textarea>")
+    assert 'value="37"' in page
+
+
 def test_the_progress_fragment_asks_for_a_reload_when_the_crawl_is_over(
         app: Flask, db: Session, login: Any, team: dict[str, Any], resource_site: tuple[TestWeb, TestWeb]) -> None:
     client = login(team["owner"])
