@@ -117,14 +117,14 @@ def analyse(fetched: FetchResult, target: str, *, match_mode: str = "exact", anc
         problems.append("link_missing")
         return result
     html = fetched.text()
-    page = parse_page(html, fetched.final_url)
+    page = parse_page(html, fetched.final_url, with_text=False)
     matches = target_matcher(target, match_mode)
     links = [FoundLink(href=link.href, anchor=link.anchor, rel=list(link.rel), is_image=link.is_image)
              for link in page.links if matches(link.href)]
     if links and _only_in_noscript(html, page, matches):
         problems.append("only_in_noscript")
     if rendered_html is not None:
-        dom = parse_page(rendered_html, fetched.final_url)
+        dom = parse_page(rendered_html, fetched.final_url, with_text=False)
         static_keys = {(link.href, _norm(link.anchor)) for link in links}
         for link in dom.links:
             if matches(link.href) and (link.href, _norm(link.anchor)) not in static_keys:
@@ -174,7 +174,8 @@ def _only_in_noscript(html: str, page: ParsedPage, matches: Callable[[str], bool
     blocks = _NOSCRIPT.findall(html)
     if not blocks:
         return False
-    inside = sum(1 for block in blocks for link in parse_page(block, page.base_url).links if matches(link.href))
+    inside = sum(1 for block in blocks
+                 for link in parse_page(block, page.base_url, with_text=False).links if matches(link.href))
     total = sum(1 for link in page.links if matches(link.href))
     return inside >= total > 0
 

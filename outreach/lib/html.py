@@ -14,7 +14,6 @@ from outreach.lib.urls import BadURL, normalize_url
 SKIPPED_SCHEMES = ("mailto:", "tel:", "javascript:", "data:", "sms:", "callto:", "about:", "blob:")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_\-:.]+)""", re.IGNORECASE)
 _HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?([^"';\s]+)""", re.IGNORECASE)
-_SPACES = re.compile(r"\s+")
 _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 
 
@@ -74,7 +73,8 @@ def decode_html(body: bytes, content_type: str | None = None) -> str:
 
 
 def _clean(text: str) -> str:
-    return _SPACES.sub(" ", text).strip()
+    """Whitespace runs as one space, none at the ends (str.split and re's \\s agree on Unicode whitespace)."""
+    return " ".join(text.split())
 
 
 def _absolute(base: str, raw: str, origin: str | None = None) -> str | None:
@@ -174,10 +174,6 @@ def parse_page(html: str, url: str, *, with_text: bool = True) -> ParsedPage:
 
 
 
-def _squash(text: str) -> str:
-    return " ".join(text.split())  # the same as _clean: str.split and re's \s agree on Unicode whitespace
-
-
 def page_links(html: str, url: str) -> tuple[list[tuple[str, str]], bool]:
     """(href, anchor) of every a[href]/area[href] in document order, and whether meta robots says nofollow.
 
@@ -207,15 +203,15 @@ def page_links(html: str, url: str) -> tuple[list[tuple[str, str]], bool]:
         if href is None:
             continue
         if node.tag == "area":
-            anchor = _squash(attrs.get("alt") or "")
+            anchor = _clean(attrs.get("alt") or "")
         else:
-            anchor = _squash(node.text(deep=True))
+            anchor = _clean(node.text(deep=True))
             if not anchor:
                 child = node.child
                 if child is not None and (child.next is not None or child.tag != "-text"):
                     img = node.css_first("img")
                     if img is not None:
-                        anchor = _squash(img.attributes.get("alt") or "")
+                        anchor = _clean(img.attributes.get("alt") or "")
         links.append((href, anchor))
     nofollow = False
     if "<meta" in lowered:  # not a test for "robots": the name may be spelled with character references
