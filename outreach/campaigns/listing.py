@@ -15,6 +15,7 @@ from sqlalchemy import CompoundSelect, Select, and_, func, or_, select, union
 from sqlalchemy.orm import Session, aliased, contains_eager, selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
+from outreach.lib.spreadsheet import formula_safe
 from outreach.models import STAGES, Campaign, Client, Contact, Prospect, Site, Tag, User
 from outreach.models.campaigns import ACTIVE_STAGES, prospect_tags
 
@@ -356,6 +357,4 @@ def _safe_cell(value: Any) -> Any:
         return ""
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+    return formula_safe(value) if isinstance(value, str) else value

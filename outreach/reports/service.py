@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from outreach import paths
 from outreach.backlinks.evidence import WEAK_RELS
 from outreach.lib.clock import utcnow
+from outreach.lib.spreadsheet import formula_safe
 from outreach.lib.urls import BadURL, registrable_domain
 from outreach.models import Backlink, BacklinkCheck, BacklinkEvent, Campaign, Client, ReportShare, User
 
@@ -299,8 +300,7 @@ def report_csv(report: Report) -> str:
 
 def _safe_cell(value: Any) -> str:
     """No spreadsheet formulas from publisher-controlled text (anchors, URLs)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return formula_safe("" if value is None else str(value))
 
 
 @lru_cache(maxsize=1)
