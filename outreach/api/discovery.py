@@ -373,10 +373,13 @@ def add_opportunities_as_prospects(campaign_id: int) -> dict[str, Any]:
                                   "override_reason to add them anyway",
                          [{"opportunity_id": i, "message": m} for i, m in result.conflicts.items()])
     _commit()
-    return {"added": [{"opportunity_id": o.id, "prospect_id": o.prospect_id}
-                      for o in session.scalars(select(Opportunity).where(Opportunity.id.in_(ids),
-                                                                          Opportunity.prospect_id.is_not(None)))
-                      if o.prospect_id in {p.id for p in result.added}],
+    placed = list(session.scalars(select(Opportunity).where(Opportunity.id.in_(ids),
+                                                            Opportunity.prospect_id.is_not(None))))
+    added, attached = {p.id for p in result.added}, {p.id for p in result.attached}
+    return {"added": [{"opportunity_id": o.id, "prospect_id": o.prospect_id} for o in placed
+                      if o.prospect_id in added],
+            "attached": [{"opportunity_id": o.id, "prospect_id": o.prospect_id} for o in placed
+                         if o.prospect_id in attached and o.prospect_id not in added],
             "refused": [{"opportunity_id": i, "message": m} for i, m in result.conflicts.items()]}
 
 

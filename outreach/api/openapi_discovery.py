@@ -124,6 +124,9 @@ def schemas() -> dict[str, Any]:
                                         required=["opportunity_ids"]),
         "OpportunitiesAdded": obj({"added": {"type": "array",
                                              "items": obj({"opportunity_id": INT, "prospect_id": INT})},
+                                   "attached": {"type": "array", "description": "opportunities on sites that "
+                                                "already had a card in the campaign: they joined that card",
+                                                "items": obj({"opportunity_id": INT, "prospect_id": INT})},
                                    "refused": {"type": "array", "items": ref("Refused")}}),
         "SearchInput": obj({
             "kind": {"type": "string", "enum": ["guest_posts", "resources", "mentions"], "default": "guest_posts",

@@ -15,7 +15,7 @@ import logging
 import os
 import socket
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from xml.etree import ElementTree
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from outreach.campaigns.service import CampaignError, ProspectConflict, add_prospect, site_for
+from outreach.campaigns.service import CampaignError, ProspectConflict, add_prospect, record, site_for
 from outreach.discovery.mentions import IMAGE_MAX_BYTES, ImageAsset, Mention, image_fingerprint
 from outreach.discovery.site_walk import WalkProgress
 from outreach.jobs.claims import claim_oldest_queued
@@ -566,11 +566,20 @@ class AddResult:
     added: list[Prospect]
     conflicts: dict[int, str]
     errors: dict[int, str]
+    #: the site already had a card in this campaign: the opportunity joined it
+    attached: list[Prospect] = field(default_factory=list)
+
+
+_KIND_NAMES = {"broken_link": "Broken link", "guest_post": "Guest post", "image_mention": "Image mention",
+               "brand_mention": "Brand mention"}
 
 
 def add_as_prospects(session: Session, campaign: Campaign, opportunity_ids: Iterable[int], *,
                      actor: User | None = None, override_reason: str = "") -> AddResult:
-    """Put the chosen opportunities on the board; conflicts are reported (and need the override reason)."""
+    """Put the chosen opportunities on the board; conflicts are reported (and need the override reason).
+
+    An opportunity on a site that already has a card in this campaign joins that card.
+    """
     result = AddResult([], {}, {})
     for opportunity_id in opportunity_ids:
         opportunity = session.get(Opportunity, opportunity_id)
@@ -579,6 +588,14 @@ def add_as_prospects(session: Session, campaign: Campaign, opportunity_ids: Iter
             continue
         if opportunity.prospect_id is not None:
             result.errors[opportunity_id] = "already a prospect"
+            continue
+        existing = _card_of_site(session, campaign, opportunity.page_url)
+        if existing is not None:
+            opportunity.prospect_id, opportunity.status = existing.id, "accepted"
+            record(session, existing, "opportunity",
+                   f"{_KIND_NAMES.get(opportunity.kind, opportunity.kind)} opportunity: {opportunity.page_url}", actor,
+                   {"opportunity_id": opportunity.id})
+            result.attached.append(existing)
             continue
         emails = (opportunity.details or {}).get("emails") or []
         try:
@@ -595,6 +612,14 @@ def add_as_prospects(session: Session, campaign: Campaign, opportunity_ids: Iter
         result.added.append(prospect)
     session.flush()
     return result
+
+
+def _card_of_site(session: Session, campaign: Campaign, page_url: str) -> Prospect | None:
+    try:
+        site = site_for(session, page_url)
+    except CampaignError:
+        return None  # add_prospect says why
+    return session.scalar(select(Prospect).where(Prospect.campaign_id == campaign.id, Prospect.site_id == site.id))
 
 
 # --- CLI helpers (the discover commands' --campaign) ----------------------------------------------

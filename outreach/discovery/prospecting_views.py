@@ -283,6 +283,9 @@ def add(campaign_id: int) -> str | Response:
     session.commit()
     if result.added:
         flash(f"Added {len(result.added)} prospect(s) to the board.", "success")
+    if result.attached:
+        names = ", ".join(sorted({p.site.domain for p in result.attached}))
+        flash(f"Already on the board, the opportunity joined their card: {names}.", "info")
     if result.conflicts or result.errors:
         return _page(campaign, add_form=form, conflicts=result.conflicts, add_errors=result.errors)
     return redirect(url_for("prospecting.tab", campaign_id=campaign.id))

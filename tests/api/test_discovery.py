@@ -347,6 +347,18 @@ def test_opportunities_become_prospects_and_conflicts_need_an_override(api_as: A
     assert fingerprint(db) == before
 
 
+def test_an_opportunity_on_a_site_already_on_the_board_joins_its_card(api_as: Any, team: dict[str, Any],
+                                                                        found: dict[str, int], make_prospect: Any,
+                                                                        db: Session) -> None:
+    mention = db.get(Opportunity, found["mention"])
+    card = make_prospect(team["campaign"], mention.page_url)
+    response = api_as(team["owner"]).post(f"/campaigns/{found['campaign']}/opportunities/prospects",
+                                          {"opportunity_ids": [found["mention"]]})
+    assert response.status_code == 200
+    assert response.get_json() == {"added": [], "refused": [],
+                                   "attached": [{"opportunity_id": found["mention"], "prospect_id": card.id}]}
+
+
 def test_an_image_asset_can_come_from_a_url(api_as: Any, team: dict[str, Any], found: dict[str, int],
                                             db: Session) -> None:
     web = TestWeb("127.0.0.41")

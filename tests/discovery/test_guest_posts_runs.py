@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from outreach.campaigns.service import add_prospect
 from outreach.discovery import prospecting
-from outreach.models import Campaign, Contact, Opportunity, Prospect, Suppression
+from outreach.models import Activity, Campaign, Contact, Opportunity, Prospect, Suppression
 from outreach.models.prospecting import ProspectingRun
 from tests.discovery.guest_web import build
 from tests.lib.testweb import TestWeb
@@ -128,6 +128,22 @@ def test_chosen_opportunities_become_prospects_and_conflicts_are_shown(
     again = prospecting.add_as_prospects(db, campaign, [opportunities[0].id])
     assert again.errors == {opportunities[0].id: "already a prospect"}
     assert db.scalar(select(Prospect).where(Prospect.campaign_id == campaign.id)) is not None
+
+
+def test_an_opportunity_on_a_site_already_on_the_board_joins_its_card(
+        app: Flask, db: Session, make_campaign: Callable[..., Campaign], webs: list[TestWeb]) -> None:
+    campaign = make_campaign()
+    card = add_prospect(db, campaign, webs[0].url("/"))
+    db.commit()
+    opportunities = _guest_opportunities(db, campaign, webs[:1])
+    result = prospecting.add_as_prospects(db, campaign, [o.id for o in opportunities])
+    db.commit()
+    assert result.added == [] and result.conflicts == {} and result.errors == {}
+    assert [p.id for p in result.attached] == [card.id]
+    opportunity = db.get(Opportunity, opportunities[0].id)
+    assert (opportunity.prospect_id, opportunity.status) == (card.id, "accepted")
+    entry = db.scalar(select(Activity).where(Activity.prospect_id == card.id, Activity.kind == "opportunity"))
+    assert entry is not None and entry.text == f"Guest post opportunity: {webs[0].url('/guidelines')}"
 
 
 def _guest_opportunities(db: Session, campaign: Campaign, webs: list[TestWeb]) -> list[Opportunity]:

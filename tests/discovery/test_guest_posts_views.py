@@ -164,6 +164,22 @@ def test_adding_results_as_prospects_shows_conflicts(
     assert db.get(Opportunity, made[1].id).prospect_id is None
 
 
+def test_a_result_on_a_site_already_on_the_board_joins_its_card(
+        client: FlaskClient, db: Session, login: Callable[..., FlaskClient], team: dict[str, Any]) -> None:
+    from outreach.discovery.guest_posts import GuestPostTarget, GuidelinesVerdict
+
+    target = GuestPostTarget(site="https://known.test", page="https://known.test/write-for-us",
+                             verdict=GuidelinesVerdict(True, True), emails=[], score=10.0)
+    (made,) = prospecting.add_guest_post_opportunities(db, team["campaign"], [target])
+    card = add_prospect(db, team["campaign"], "https://known.test/")
+    db.commit()
+    login(team["owner"])
+    page = client.post(url(team, "/add"), data={"opportunity": [str(made.id)]}, follow_redirects=True)
+    assert "Already on the board, the opportunity joined their card: known.test." in page.get_data(as_text=True)
+    db.expire_all()
+    assert db.get(Opportunity, made.id).prospect_id == card.id
+
+
 def test_a_prospect_without_a_contact_links_to_find_contacts_prefilled_with_its_page(
         client: FlaskClient, login: Callable[..., FlaskClient], team: dict[str, Any],
         make_prospect: Callable[..., Prospect]) -> None:
