@@ -39,3 +39,9 @@ class ProspectForm(FlaskForm):
 
 class NoteForm(FlaskForm):
     text = TextAreaField("Note", validators=[DataRequired(), Length(max=10000)])
+
+
+class ContactForm(FlaskForm):
+    email = StringField("Email address", validators=[DataRequired("Give an address."), Length(max=320)])
+    name = StringField("Name", validators=[Optional(), Length(max=200)])
+    override_reason = StringField("Override reason", validators=[Optional(), Length(max=500)])

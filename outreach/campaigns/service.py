@@ -40,7 +40,7 @@ class CampaignError(ValueError):
 class Conflict:
     """Why contacting a site or address now would contact it twice, or against a do-not-contact."""
 
-    reason: str  # "active_campaign" | "do_not_contact"
+    reason: str  # "active_campaign" | "do_not_contact" | "undeliverable"
     message: str
     campaign_id: int | None = None
 
@@ -322,6 +322,47 @@ def add_note(session: Session, prospect: Prospect, text: str, actor: User | None
     activity = record(session, prospect, "note", text[:10000], actor)
     session.flush()
     return activity
+
+
+def set_contact(session: Session, prospect: Prospect, email: str, *, name: str = "", actor: User | None = None,
+                override_reason: str | None = None) -> Contact:
+    """Make this address the prospect's contact.
+
+    The same rules as adding a prospect: an address on the do-not-contact list or already contacted in
+    another active campaign, or one whose check found it undeliverable, needs an override reason.
+    """
+    from outreach.models.mail import Enrollment
+
+    address = normalise_address(email)
+    if prospect.contact is not None and prospect.contact.email == address:
+        return prospect.contact
+    if session.scalar(select(Enrollment.id).where(Enrollment.prospect_id == prospect.id,
+                                                  Enrollment.status == "active")) is not None:
+        raise CampaignError("its email sequence is running: stop it on the Outreach tab before changing the contact",
+                            field="email")
+    site_only = find_conflicts(session, prospect.site, None, campaign_id=prospect.campaign_id)
+    conflicts = [c for c in find_conflicts(session, prospect.site, address, campaign_id=prospect.campaign_id)
+                 if c not in site_only]  # the site's own conflicts were judged when the card was made
+    known = session.scalar(select(Contact).where(Contact.email == address))
+    if known is not None and known.status == "invalid":
+        conflicts.append(Conflict("undeliverable", f"{address} failed its check ({known.status_reason or 'invalid'})"))
+    reason = (override_reason or "").strip()
+    if conflicts and not reason:
+        raise ProspectConflict(conflicts)
+    contact = contact_for(session, address, name=name, site=prospect.site)
+    if contact.site_id is None:
+        contact.site_id = prospect.site_id
+    previous = prospect.contact.email if prospect.contact is not None else None
+    prospect.contact_id = contact.id
+    session.flush()
+    session.refresh(prospect, ["contact"])
+    text = f"Contact set to {address}" + (f" (was {previous})" if previous else "")
+    record(session, prospect, "contact", text, actor, {"email": address, "previous": previous})
+    if conflicts:
+        record(session, prospect, "override", f"Contact {address} despite: "
+               f"{'; '.join(c.message for c in conflicts)}. Reason: {reason[:500]}", actor,
+               {"conflicts": [c.message for c in conflicts]})
+    return contact
 
 
 def set_tags(session: Session, prospect: Prospect, names: list[str], actor: User | None) -> None:

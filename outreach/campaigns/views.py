@@ -10,9 +10,9 @@ from werkzeug.wrappers import Response
 from outreach.campaigns import listing, service
 from outreach.campaigns.dashboard import STAGE_COLOURS
 from outreach.campaigns.dashboard import figures as dashboard_figures
-from outreach.campaigns.forms import KIND_LABELS, CampaignForm, ClientForm, NoteForm, ProspectForm
+from outreach.campaigns.forms import KIND_LABELS, CampaignForm, ClientForm, ContactForm, NoteForm, ProspectForm
 from outreach.lib.ids import chosen_id
-from outreach.models import Activity, Backlink, Campaign, Client, Prospect, Tag, User
+from outreach.models import Activity, Backlink, Campaign, Client, Contact, Prospect, Tag, User
 from outreach.models.campaigns import prospect_tags
 from outreach.web.auth import campaign_or_404, can_view_client, prospect_or_404, staff_required
 from outreach.web.forms import error_next_to_field, options
@@ -237,8 +237,11 @@ def prospect(prospect_id: int) -> str:
     return _render_prospect(prospect_or_404(prospect_id), NoteForm())
 
 
-def _render_prospect(prospect: Prospect, note_form: NoteForm) -> str:
+def _render_prospect(prospect: Prospect, note_form: NoteForm, contact_form: ContactForm | None = None,
+                     contact_conflicts: list[str] | None = None) -> str:
     session = db_session()
+    site_contacts = session.scalars(select(Contact).where(Contact.site_id == prospect.site_id)
+                                    .order_by(Contact.is_guessed, Contact.is_role, Contact.email).limit(50)).all()
     activities = session.scalars(select(Activity).where(Activity.prospect_id == prospect.id)
                                  .options(selectinload(Activity.user))
                                  .order_by(Activity.created_at.desc(), Activity.id.desc())).all()
@@ -249,7 +252,9 @@ def _render_prospect(prospect: Prospect, note_form: NoteForm) -> str:
                                 .order_by(Backlink.id.desc())).all()
     return render_template("campaigns/prospect.html", prospect=prospect, campaign=prospect.campaign,
                            activities=activities, note_form=note_form, users=users, backlinks=backlinks,
-                           link_stages=LINK_STAGES)
+                           link_stages=LINK_STAGES, site_contacts=site_contacts,
+                           contact_form=contact_form or ContactForm(formdata=None),
+                           contact_conflicts=contact_conflicts or [])
 
 
 @bp.post("/prospects/<int:prospect_id>/stage")
@@ -296,6 +301,30 @@ def add_note(prospect_id: int) -> str | Response:
     elif not (form.text.data or "").strip():
         form.text.errors = ["write something first: the note is empty"]
     return _render_prospect(prospect, form)
+
+
+@bp.post("/prospects/<int:prospect_id>/contact")
+@staff_required
+def set_contact(prospect_id: int) -> str | Response | tuple[str, int]:
+    prospect = prospect_or_404(prospect_id, edit=True)
+    form = ContactForm()
+    session = db_session()
+    conflicts: list[str] = []
+    if form.validate_on_submit():
+        try:
+            contact = service.set_contact(session, prospect, form.email.data or "", name=form.name.data or "",
+                                          actor=current_user, override_reason=form.override_reason.data)
+        except service.ProspectConflict as exc:
+            conflicts = [c.message for c in exc.conflicts]
+            form.override_reason.errors = ["give a reason to use this address anyway"]
+        except service.CampaignError as exc:
+            error_next_to_field(form, exc, "email")
+        else:
+            session.commit()
+            flash(f"{contact.email} is now the contact.", "success")
+            return redirect(url_for("campaigns.prospect", prospect_id=prospect.id))
+    session.rollback()
+    return _render_prospect(prospect, NoteForm(formdata=None), form, conflicts), 400
 
 
 @bp.post("/prospects/<int:prospect_id>/details")

@@ -236,3 +236,12 @@ def test_a_prospect_that_cannot_be_emailed_links_to_its_page_to_add_a_contact(te
     page = client.get(f"/campaigns/{campaign.id}/outreach").get_data(as_text=True)
     assert "no contact address yet" in page
     assert f'href="/prospects/{prospect.id}">nocontact.test</a>' in page
+
+
+def test_the_contact_of_a_prospect_in_a_running_sequence_cannot_change(db, sent_message):  # type: ignore[no-untyped-def]
+    from outreach.campaigns.service import CampaignError, set_contact
+
+    _, prospect = sent_message
+    with pytest.raises(CampaignError, match="its email sequence is running"):
+        set_contact(db, prospect, "someone.else@u.test")
+    assert prospect.contact.email == "u@u.test"
