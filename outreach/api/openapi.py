@@ -113,7 +113,13 @@ def _schemas() -> dict[str, Any]:
             "tags": STR_LIST,
         }, required=["url"]),
         "ProspectPatch": obj({"tags": {**STR_LIST, "description": "replaces the tags"},
-                              "owner_id": nullable(ID)}, required=[]),
+                              "owner_id": nullable(ID),
+                              "contact_email": {**STR, "maxLength": 320, "description":
+                                                "makes this address the prospect's contact (409 when it is on the "
+                                                "do-not-contact list, contacted in another active campaign or "
+                                                "failed its check, unless override_reason is given)"},
+                              "contact_name": nullable({**STR, "maxLength": 200}),
+                              "override_reason": nullable({**STR, "maxLength": 500})}, required=[]),
         "Activity": obj({"id": INT, "prospect_id": INT,
                          "kind": {**STR, "description": "created, stage, note, tags, owner, override, ..."},
                          "text": STR, "details": {"type": "object"}, "user": nullable(ref("UserRef")),
@@ -264,7 +270,7 @@ def _paths() -> dict[str, Any]:
         "/api/v1/prospects/{prospect_id}": {
             "get": _op("Get a prospect", "prospects", {"200": _json("Prospect", "the prospect")},
                        params=[prospect_id], lookup=True),
-            "patch": _op("Change a prospect's tags or owner", "prospects",
+            "patch": _op("Change a prospect's tags, owner or contact", "prospects",
                          {"200": _json("Prospect", "the changed prospect")},
                          params=[prospect_id], body="ProspectPatch", write=True, lookup=True),
             "delete": _op("Delete a prospect and its timeline", "prospects",

@@ -138,6 +138,12 @@ def _service_error(exc: service.CampaignError) -> ApiError:
     return invalid(exc.field or "body", str(exc))
 
 
+def _conflict_error(exc: service.ProspectConflict, what: str) -> ApiError:
+    return ApiError(409, "conflict", f"{exc}; send override_reason to {what}", "override_reason",
+                    {"conflicts": [{"reason": c.reason, "message": c.message, "campaign_id": c.campaign_id}
+                                   for c in exc.conflicts]})
+
+
 # --- lookups that enforce the role rules ---------------------------------------------------------
 
 def _client(client_id: int, *, edit: bool = False) -> Client:
@@ -327,9 +333,7 @@ def create_prospect(campaign_id: int) -> tuple[Response, int, dict[str, str]]:
         if "tags" in body:
             service.set_tags(session, prospect, body.string_list("tags"), _user())
     except service.ProspectConflict as exc:
-        raise ApiError(409, "conflict", f"{exc}; send override_reason to add it anyway", "override_reason",
-                       {"conflicts": [{"reason": c.reason, "message": c.message, "campaign_id": c.campaign_id}
-                                      for c in exc.conflicts]}) from None
+        raise _conflict_error(exc, "add it anyway") from None
     except service.CampaignError as exc:
         raise _service_error(exc) from None
     _commit()
@@ -354,18 +358,36 @@ def get_prospect(prospect_id: int) -> dict[str, Any]:
 @bp.patch("/prospects/<int:prospect_id>")
 def update_prospect(prospect_id: int) -> dict[str, Any]:
     prospect = _prospect(prospect_id, edit=True)
-    body = _body("tags", "owner_id")
+    body = _body("tags", "owner_id", "contact_email", "contact_name", "override_reason")
     session = db_session()
     try:
         if "tags" in body:
             service.set_tags(session, prospect, body.string_list("tags"), _user())
         if "owner_id" in body:
             service.assign_owner(session, prospect, _owner_id(body), _user())
+        if "contact_email" in body:
+            _set_contact(prospect, body)
+    except service.ProspectConflict as exc:
+        session.rollback()
+        raise _conflict_error(exc, "use this address anyway") from None
     except service.CampaignError as exc:
+        session.rollback()
         raise _service_error(exc) from None
     _commit()
     db_session().expire(prospect)  # reload the owner and tags relationships
     return out.prospect(_prospect(prospect.id))
+
+
+def _set_contact(prospect: Prospect, body: Any) -> None:
+    email = body.string("contact_email", required=True, max_length=320)
+    try:
+        service.set_contact(db_session(), prospect, email, actor=_user(),
+                            name=body.optional_string("contact_name", max_length=200) or "",
+                            override_reason=body.optional_string("override_reason", max_length=500))
+    except service.ProspectConflict:
+        raise
+    except service.CampaignError as exc:
+        raise invalid("contact_email", str(exc)) from None
 
 
 @bp.delete("/prospects/<int:prospect_id>")

@@ -183,6 +183,27 @@ def test_it_changes_tags_and_owner(staff: Any, team: dict[str, Any], make_prospe
     assert response.get_json()["owner"] is None and response.get_json()["tags"] == []
 
 
+def test_it_changes_the_contact_and_conflicts_need_an_override(staff: Any, team: dict[str, Any], db: Session,
+                                                                make_prospect: Any) -> None:
+    prospect = make_prospect(team["campaign"], "https://widgets.example/links")
+    add_suppression(db, "gone@widgets.example", reason="bounced")
+    db.commit()
+    response = staff.patch(f"/prospects/{prospect.id}", {"contact_email": "Ed@Widgets.example", "contact_name": "Ed"})
+    assert response.status_code == 200 and response.get_json()["contact"]["email"] == "ed@widgets.example"
+    response = staff.patch(f"/prospects/{prospect.id}", {"contact_email": "gone@widgets.example", "tags": ["x"]})
+    assert response.status_code == 409
+    assert [c["reason"] for c in error_of(response)["conflicts"]] == ["do_not_contact"]
+    db.rollback()
+    db.expire_all()
+    assert db.get(Prospect, prospect.id).contact.email == "ed@widgets.example"
+    assert [t.name for t in db.get(Prospect, prospect.id).tags] == []  # nothing changed
+    response = staff.patch(f"/prospects/{prospect.id}", {"contact_email": "gone@widgets.example",
+                                                         "override_reason": "they asked to be added back"})
+    assert response.status_code == 200 and response.get_json()["contact"]["email"] == "gone@widgets.example"
+    response = staff.patch(f"/prospects/{prospect.id}", {"contact_email": "not an address"})
+    assert response.status_code == 422 and error_of(response)["field"] == "contact_email"
+
+
 def test_it_deletes_a_prospect_and_its_timeline(staff: Any, team: dict[str, Any], make_prospect: Any,
                                                 db: Session) -> None:
     prospect = make_prospect(team["campaign"])
