@@ -3,15 +3,15 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask import session as web_session
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, login_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
-from outreach.accounts import service
+from outreach.accounts import logins, service
 from outreach.accounts.forms import LoginForm, PasswordForm, SetupForm, TokenForm, UserEditForm, UserForm
 from outreach.models import ApiToken, Client, User
-from outreach.web.auth import admin_required
+from outreach.web.auth import admin_required, log_in, log_out
 from outreach.web.forms import error_next_to_field, options
 from outreach.web.redirects import safe_next
 from outreach.web.state import app_state, db_session, settings
@@ -36,7 +36,7 @@ def setup() -> str | Response:
         else:
             session.commit()
             app_state().has_users = True
-            login_user(user)
+            log_in(user)
             flash("Welcome! Your admin account is ready. Start by adding a client.", "success")
             return redirect(url_for("campaigns.dashboard"))
     return render_template("accounts/setup.html", form=form)
@@ -60,7 +60,7 @@ def login() -> str | Response:
         else:
             session.commit()
             web_session.clear()  # nothing from before the login (a planted CSRF token) carries over
-            login_user(user, remember=bool(form.remember.data))
+            log_in(user, remember=bool(form.remember.data))
             return redirect(_safe_next(request.args.get("next")))
     return render_template("accounts/login.html", form=form)
 
@@ -73,7 +73,7 @@ def _safe_next(target: str | None) -> str:
 @bp.post("/logout")
 @login_required
 def logout() -> Response:
-    logout_user()
+    log_out()
     flash("You are logged out.", "info")
     return redirect(url_for("accounts.login"))
 
@@ -93,6 +93,7 @@ def account() -> str | Response:
             except service.AccountError as exc:
                 error_next_to_field(password_form, exc, "current_password")
             else:
+                logins.end_other_logins(session, current_user, current_user.login_token)
                 session.commit()
                 login_user(current_user._get_current_object())  # this session goes on; every other one ends
                 flash("Your password is changed.", "success")
@@ -107,8 +108,34 @@ def account() -> str | Response:
             token_form = TokenForm(prefix="tok", formdata=None)
     tokens = session.scalars(select(ApiToken).where(ApiToken.user_id == current_user.id)
                              .order_by(ApiToken.created_at.desc())).all()
+    sessions = logins.logins_of(session, current_user)
     return render_template("accounts/account.html", password_form=password_form, token_form=token_form,
-                           tokens=tokens, new_secret=new_secret)
+                           tokens=tokens, new_secret=new_secret, sessions=sessions,
+                           is_current=lambda login: logins.is_current(login, current_user.login_token))
+
+
+@bp.post("/account/sessions/<int:login_id>/end")
+@login_required
+def end_session(login_id: int) -> Response:
+    session = db_session()
+    try:
+        logins.end_login(session, current_user, login_id)
+    except service.AccountError as exc:
+        flash(str(exc), "error")
+    else:
+        session.commit()
+        flash("That browser is logged out.", "success")
+    return redirect(url_for("accounts.account", _anchor="sessions"))
+
+
+@bp.post("/account/sessions/end-others")
+@login_required
+def end_other_sessions() -> Response:
+    session = db_session()
+    ended = logins.end_other_logins(session, current_user, current_user.login_token)
+    session.commit()
+    flash(f"Logged out {ended} other browser(s)." if ended else "No other browser was logged in.", "success")
+    return redirect(url_for("accounts.account", _anchor="sessions"))
 
 
 @bp.post("/account/tokens/<int:token_id>/revoke")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from outreach.db import Base
-from outreach.models.accounts import ApiToken, AuditLog, User
+from outreach.models.accounts import ApiToken, AuditLog, LoginSession, User
 from outreach.models.backlinks import (
     Backlink,
     BacklinkCheck,
@@ -59,6 +59,7 @@ __all__ = [
     "CrawlJob",
     "Enrollment",
     "InboundMessage",
+    "LoginSession",
     "Mailbox",
     "Message",
     "Opportunity",

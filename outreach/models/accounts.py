@@ -45,9 +45,13 @@ class User(Base):
     def is_anonymous(self) -> bool:
         return False
 
+    #: the token of the login session this request runs under (set at login and by the loader; not stored)
+    login_token = ""
+
     def get_id(self) -> str:
-        """The id and a fingerprint of the password hash: a new password ends every other session."""
-        return f"{self.id}:{self.session_fingerprint}"
+        """id:password fingerprint:login token. A new password ends every other session; logging out
+        deletes the login session the token names, so a copied cookie stops working too."""
+        return f"{self.id}:{self.session_fingerprint}:{self.login_token}"
 
     @property
     def session_fingerprint(self) -> str:
@@ -76,6 +80,22 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship()
+
+
+class LoginSession(Base):
+    """One browser's login; the session and remember-me cookies name it by its token."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    #: sha256 of the token; the token itself lives only in the browser's signed cookies
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+    ip: Mapped[str] = mapped_column(String(45), default="")
+    is_remembered: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class AuditLog(Base):

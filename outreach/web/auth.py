@@ -6,11 +6,12 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Flask, abort
-from flask_login import LoginManager, current_user, login_required
+from flask import Flask, abort, request
+from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 
+from outreach.accounts import logins
 from outreach.models import Campaign, Prospect, User
-from outreach.web.state import db_session
+from outreach.web.state import app_state, db_session
 
 login_manager = LoginManager()
 login_manager.login_view = "accounts.login"
@@ -27,14 +28,38 @@ def init_app(app: Flask) -> None:
 
 @login_manager.user_loader
 def _load_user(session_id: str) -> User | None:
-    """The user of a session or remember cookie, unless deactivated or the password changed since."""
-    user_id, _, fingerprint = session_id.partition(":")
+    """The user of a session or remember cookie, unless deactivated, logged out or the password changed since."""
+    user_id, _, rest = session_id.partition(":")
+    fingerprint, _, token = rest.partition(":")
     if not user_id.isascii() or not user_id.isdigit() or len(user_id) > 10:
         return None
-    user = db_session().get(User, int(user_id))
-    if user is None or not user.is_active:
+    session = db_session()
+    user = session.get(User, int(user_id))
+    if user is None or not user.is_active or not hmac.compare_digest(user.session_fingerprint, fingerprint):
         return None
-    return user if hmac.compare_digest(user.session_fingerprint, fingerprint) else None
+    login = logins.find_login(session, user.id, token)
+    if login is None:
+        return None
+    logins.touch(app_state().engine, login)
+    user.login_token = token
+    return user
+
+
+def log_in(user: User, *, remember: bool = False) -> None:
+    """Open a login session for user in this browser (committed) and put it in the session cookie."""
+    session = db_session()
+    user.login_token = logins.open_login(session, user, user_agent=request.user_agent.string,
+                                         ip=request.remote_addr or "", remembered=remember)
+    session.commit()
+    login_user(user, remember=remember)
+
+
+def log_out() -> None:
+    """End the current login session on the server, then in the browser."""
+    session = db_session()
+    logins.close_login(session, current_user, current_user.login_token)
+    session.commit()
+    logout_user()
 
 
 def roles_required(*roles: str) -> Callable[[F], F]:

@@ -89,6 +89,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["when"] = when
     app.jinja_env.filters["ago"] = ago
     app.jinja_env.filters["number"] = number
+    app.jinja_env.filters["browser"] = browser
     app.jinja_env.globals.update(
         PIPELINE_STAGES=PIPELINE_STAGES, STAGE_EXITS=STAGE_EXITS, STAGES=STAGES,
         STAGE_LABELS=STAGE_LABELS, nav_items=nav_items, campaign_tabs=campaign_tabs,
@@ -125,3 +126,18 @@ def number(value: float | int | None) -> str:
     if isinstance(value, float) and not value.is_integer():
         return f"{value:,.1f}"
     return f"{int(value):,}"
+
+
+_BROWSERS = (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"),
+             ("Chromium/", "Chromium"), ("Safari/", "Safari"), ("curl/", "curl"))
+_SYSTEMS = (("Android", "Android"), ("iPhone", "iPhone"), ("iPad", "iPad"), ("Windows", "Windows"),
+            ("Mac OS X", "macOS"), ("CrOS", "ChromeOS"), ("Linux", "Linux"))
+
+
+def browser(user_agent: str) -> str:
+    """A User-Agent header as people say it: "Firefox on Windows"."""
+    name = next((label for marker, label in _BROWSERS if marker in user_agent), "")
+    system = next((label for marker, label in _SYSTEMS if marker in user_agent), "")
+    if name and system:
+        return f"{name} on {system}"
+    return name or system or "unknown browser"
