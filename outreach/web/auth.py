@@ -7,7 +7,15 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask import Flask, abort, request
-from flask_login import LoginManager, current_user, login_required, login_user, logout_user
+from flask import session as web_session
+from flask_login import (
+    LoginManager,
+    current_user,
+    login_required,
+    login_user,
+    logout_user,
+    user_loaded_from_cookie,
+)
 
 from outreach.accounts import logins
 from outreach.models import Campaign, Prospect, User
@@ -24,6 +32,16 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def init_app(app: Flask) -> None:
     login_manager.init_app(app)
+    user_loaded_from_cookie.connect(_bind_session_to_browser, app)
+
+
+def _bind_session_to_browser(_app: Flask, user: User) -> None:
+    """A login from the remember-me cookie gets the browser fingerprint a password login gets.
+
+    Flask-Login sets none there, so with strong protection the next request saw a mismatch and ended
+    the session (and the remember cookie): "keep me logged in" lasted one request after a restart.
+    """
+    web_session["_id"] = login_manager._session_identifier_generator()
 
 
 @login_manager.user_loader

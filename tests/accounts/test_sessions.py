@@ -53,9 +53,16 @@ def test_logging_out_ends_the_session_for_a_copied_cookie_too(app: Flask, team: 
 def test_logging_out_ends_a_copied_remember_me_cookie(app: Flask, team: dict[str, Any]) -> None:
     laptop = log_in(app, team["owner"], remember=True)
     thief = copy_of(app, laptop, "remember_token")  # no session cookie: the remember cookie logs it in
-    assert logged_in(thief)
+    assert logged_in(thief) and logged_in(thief)
     laptop.post("/logout")
     assert not logged_in(thief)
+    assert not logged_in(copy_of(app, thief, "remember_token"))
+
+
+def test_keep_me_logged_in_outlasts_the_browser_session(app: Flask, team: dict[str, Any]) -> None:
+    laptop = log_in(app, team["owner"], remember=True)
+    restarted = copy_of(app, laptop, "remember_token")  # the browser was closed: only the remember cookie is left
+    assert [logged_in(restarted) for _ in range(3)] == [True, True, True]
 
 
 def test_the_account_page_lists_browsers_and_logs_one_out(app: Flask, team: dict[str, Any], db: Session) -> None:
