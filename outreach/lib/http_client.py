@@ -219,8 +219,9 @@ class _Connection(asyncio.Protocol):
 def _new_parser(conn: _Connection) -> httptools.HttpResponseParser:
     parser = httptools.HttpResponseParser(conn)
     # real servers send bare LFs and odd header bytes; a crawler reads what browsers read
+    # (and some send a Content-Length beside chunked framing: the chunks win, as in browsers)
     parser.set_dangerous_leniencies(lenient_headers=True, lenient_optional_cr_before_lf=True,
-                                    lenient_spaces_after_chunk_size=True)
+                                    lenient_spaces_after_chunk_size=True, lenient_chunked_length=True)
     return parser
 
 

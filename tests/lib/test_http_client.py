@@ -156,6 +156,16 @@ def test_chunked_and_read_until_close_bodies(raw) -> None:  # type: ignore[no-un
     assert (got[1].status, len(got[1].body), got[1].error) == (200, 100_000, None)
 
 
+def test_a_content_length_beside_chunked_framing_is_read_as_chunks(raw) -> None:  # type: ignore[no-untyped-def]
+    def script(conn: socket.socket) -> None:
+        read_request(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     b"5\r\nhello\r\n0\r\n\r\n")
+
+    got = fetch_all([("GET", raw(script).url + "/")])[0]
+    assert (got.status, got.body, got.error) == (200, b"hello", None)
+
+
 def test_endless_headers_end_the_request(raw) -> None:  # type: ignore[no-untyped-def]
     def script(conn: socket.socket) -> None:
         read_request(conn)
