@@ -16,4 +16,16 @@
       event.preventDefault();
     }
   }, true);
+  // A form that waits on other servers (search, contact pages, SMTP) says so while it does, and is
+  // not sent twice by an impatient second click.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var label = form.getAttribute("data-busy");
+    if (!label || event.defaultPrevented) { return; }
+    var button = event.submitter || form.querySelector('button[type="submit"], button:not([type])');
+    form.setAttribute("aria-busy", "true");
+    window.setTimeout(function () {  // after the browser has read the form
+      if (button) { button.disabled = true; button.textContent = label; }
+    }, 0);
+  });
 })();

@@ -77,3 +77,27 @@ def test_a_run_shows_live_progress_then_results_to_add_as_prospects(
     page.get_by_role("button", name="Add selected as prospects").click()
     page.get_by_text("Added 1 prospect(s) to the board.").wait_for()
     shot(page, "prospecting-results.png")
+
+
+@pytest.mark.browser
+@pytest.mark.usefixtures("site_dns")
+def test_finding_contacts_says_it_is_busy_while_it_reads_the_site(
+        live_server: str, page: Any, team: dict[str, Any], held_site: tuple[TestWeb, threading.Event]) -> None:
+    web, release = held_site
+    page.goto(f"{live_server}/login")
+    page.fill("input[name=email]", team["owner"].email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.goto(f"{live_server}/campaigns/{team['campaign'].id}/prospecting")
+    form = page.locator("#contacts form")
+    form.locator("input[name=url]").fill(web.url("/about"))  # answers only once released
+    # Playwright's click and locators wait for the answer's page: read the waiting page with evaluate
+    state = page.evaluate("""() => new Promise(resolve => {
+        const form = document.querySelector('#contacts form');
+        form.querySelector('button').click();
+        setTimeout(() => { const b = form.querySelector('button');
+                           resolve([b.textContent, b.disabled, form.getAttribute('aria-busy')]); }, 300);
+    })""")
+    assert state == ["Reading the site's pages…", True, "true"]
+    release.set()
+    page.locator("#contacts form button", has_text="Find contacts").wait_for()  # the answer's page
