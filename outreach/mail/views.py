@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 from outreach.lib.clock import utcnow
 from outreach.lib.ids import chosen_id
 from outreach.mail import imap, sequences, smtp
+from outreach.mail.estimate import expected_for
 from outreach.mail.forms import CampaignMailForm, MailboxForm, TemplateForm
 from outreach.mail.mailboxes import MailboxInput, MailError, imap_password, save_mailbox, sent_today, smtp_account
 from outreach.mail.outbox import local_path, resolve_unknown
@@ -255,8 +256,9 @@ def campaign(campaign_id: int) -> str:
     box_ids = {m.mailbox_id for m in queue if m.mailbox_id} | ({config.mailbox_id} if config and config.mailbox_id
                                                                 else set())
     now = utcnow()
-    usage = [(box, sent_today(session, box, now)) for box in
-             session.scalars(select(Mailbox).where(Mailbox.id.in_(box_ids)).order_by(Mailbox.name))]
+    boxes = session.scalars(select(Mailbox).where(Mailbox.id.in_(box_ids)).order_by(Mailbox.name)).all()
+    usage = [(box, sent_today(session, box, now)) for box in boxes]
+    expected = expected_for(session, boxes, now)
     candidates = []
     for prospect in session.scalars(select(Prospect).where(Prospect.campaign_id == camp.id)
                                     .where(Prospect.id.not_in(select(Enrollment.prospect_id)
@@ -269,6 +271,7 @@ def campaign(campaign_id: int) -> str:
                                   .order_by(Enrollment.id.desc()).limit(200)).all()
     return render_template("mail/campaign.html", campaign=camp, config=config, form=form, queue=queue,
                            recent=recent, usage=usage, candidates=candidates, enrollments=enrollments,
+                           expected=expected, paused=bool(config and config.is_paused),
                            refused=request.args.getlist("refused"))
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from flask import Flask, request, url_for
 from flask_login import current_user
@@ -98,7 +98,9 @@ def init_app(app: Flask) -> None:
 
 def when(value: datetime | None) -> str:
     """A UTC time as 2026-11-25 14:03 UTC."""
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
+    if value is None:
+        return "—"
+    return (value.astimezone(UTC) if value.tzinfo else value).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def ago(value: datetime | None) -> str:

@@ -245,3 +245,19 @@ def test_the_contact_of_a_prospect_in_a_running_sequence_cannot_change(db, sent_
     with pytest.raises(CampaignError, match="its email sequence is running"):
         set_contact(db, prospect, "someone.else@u.test")
     assert prospect.contact.email == "u@u.test"
+
+
+def test_the_queue_shows_when_the_daily_cap_lets_each_email_go(app, db, team, login, outreach_campaign,
+                                                               make_mailbox):  # type: ignore[no-untyped-def]
+    from outreach.mail.sequences import enroll_prospects
+
+    campaign, prospects = outreach_campaign(mailbox=make_mailbox(daily_cap=1), n=3)
+    settings = app.extensions["outreach"].settings
+    enroll_prospects(db, campaign, [p.id for p in prospects], settings, signing_secret(settings))
+    db.commit()
+    page = login(team["owner"]).get(f"/campaigns/{campaign.id}/outreach").get_data(as_text=True)
+    cells = re.findall(r'data-testid="expected">(.*?)</td>', page, re.S)
+    assert len(cells) == 3
+    assert "daily cap" not in cells[0] and all("daily cap" in c for c in cells[1:])
+    days = [re.search(r"\d{4}-\d\d-\d\d", c).group(0) for c in cells]  # type: ignore[union-attr]
+    assert len(set(days)) == 3  # one a day
