@@ -30,6 +30,8 @@ REDIRECT_BODY_BYTES = 64 * 1024
 MAX_IDLE_CONNECTIONS = 256
 IDLE_SECONDS = 30.0
 DNS_TTL_SECONDS = 300.0
+#: a host with several addresses gets this long per address before the next is tried (the last gets the rest)
+ADDRESS_CONNECT_SECONDS = 2.5
 _REDIRECTS = (301, 302, 303, 307, 308)
 _HEADER_END = (b"\r\n\r\n", b"\n\n")
 #: request headers the client writes itself (a caller's value is ignored)
@@ -98,7 +100,10 @@ class _Connection(asyncio.Protocol):
             self._fail(FetchError("reset", "the server switched protocols"))
             return
         except httptools.HttpParserError as exc:
-            self._fail(FetchError("reset", f"malformed response: {exc}"))
+            # on a kept connection, garbage before any status line is most likely a late leftover of the
+            # previous answer (a body sent after a HEAD answer): try again on a new connection
+            stale = self.requests > 1 and not self._headers_done
+            self._fail(_StaleConnection() if stale else FetchError("reset", f"malformed response: {exc}"))
             return
         if self._waiter.done():
             return
@@ -120,12 +125,19 @@ class _Connection(asyncio.Protocol):
         waiter = self._waiter
         if waiter is None or waiter.done():
             return
-        if self._headers_done:
-            self._complete(False)  # the body ends where the connection did (or was cut short: keep what came)
+        if self._headers_done and not self._framed():
+            self._complete(False)  # a body without framing ends where the connection does
+        elif self._headers_done:
+            waiter.set_exception(FetchError("reset", "the server closed the connection in the middle of the body"))
         elif self._received == 0 and self.requests > 1:
             waiter.set_exception(_StaleConnection())
         else:
             waiter.set_exception(FetchError("reset", "the server closed the connection"))
+
+    def _framed(self) -> bool:
+        """Whether the body's end is announced (Content-Length or chunked), so a close before it is a cut."""
+        return any(name == "content-length" or (name == "transfer-encoding" and "chunked" in value.lower())
+                   for name, value in self._headers)
 
     # httptools callbacks
 
@@ -204,6 +216,9 @@ class _Connection(asyncio.Protocol):
         if not self.reusable:
             self.close()
         assert self._response is not None
+        if self._response.status == 408 and self.requests > 1:
+            self.close()  # the server timed the idle connection out as the request went: not an answer to it
+            raise _StaleConnection()
         return self._response
 
     @property
@@ -298,16 +313,22 @@ class ConnectionPool:
         scheme, host, port = key
         loop = asyncio.get_running_loop()
         tls = self.ssl_context if scheme == "https" else None
+        addresses = await self._addresses(host, port)
         last: FetchError | None = None
-        for family, address in await self._addresses(host, port):
+        for index, (family, address) in enumerate(addresses):
             conn = _Connection(key, self._forget)
+            connecting = loop.create_connection(lambda conn=conn: conn, address, port, family=family, ssl=tls,
+                                                server_hostname=host if tls else None)
             try:
-                await loop.create_connection(lambda conn=conn: conn, address, port, family=family, ssl=tls,
-                                             server_hostname=host.strip("[]") if tls else None)
+                if index == len(addresses) - 1:
+                    await connecting
+                else:  # an address that drops packets must not use up the whole deadline: try the next
+                    async with asyncio.timeout(ADDRESS_CONNECT_SECONDS):
+                        await connecting
                 return conn
             except ssl.SSLError as exc:
                 raise FetchError("tls", str(exc)) from None
-            except OSError as exc:
+            except OSError as exc:  # TimeoutError included
                 last = FetchError(connect_error_code(exc), str(exc))
         raise last or FetchError("dns", f"{host} has no address")
 

@@ -7,6 +7,7 @@ import http.server
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -281,3 +282,81 @@ def test_the_longest_idle_connection_is_closed_when_too_many_are_kept(raw, monke
     assert all(r.status == 200 for r in got)
     # the first server's connection was the oldest when the third was kept: it needed a new one
     assert [s.connections for s in servers] == [2, 1, 1]
+
+
+def test_a_body_cut_short_of_its_length_or_last_chunk_is_a_reset(raw) -> None:  # type: ignore[no-untyped-def]
+    def short(conn: socket.socket) -> None:
+        read_request(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nhello")
+
+    def unfinished_chunks(conn: socket.socket) -> None:
+        read_request(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+
+    got = fetch_all([("GET", raw(short).url + "/"), ("GET", raw(unfinished_chunks).url + "/")])
+    assert [(r.status, r.error) for r in got] == [(None, "reset"), (None, "reset")]
+
+
+def test_a_408_or_leftover_bytes_on_a_kept_connection_are_not_taken_as_the_answer(raw) -> None:  # type: ignore[no-untyped-def]
+    def times_out_the_second(conn: socket.socket) -> None:
+        read_request(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst")
+        read_request(conn)
+        conn.sendall(b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+
+    def late_head_body(conn: socket.socket) -> None:
+        while request := read_request(conn):
+            if request.startswith(b"HEAD"):
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n")
+                time.sleep(0.05)  # then, against the rules, the body
+                conn.sendall(b"<p>x</p>\n")
+            else:
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nanswer")
+
+    timing_out, leftover = raw(times_out_the_second), raw(late_head_body)
+
+    async def run() -> list[FetchResult]:
+        async with Fetcher(make_settings()) as fetcher:
+            first = await fetcher.fetch(timing_out.url + "/1")
+            second = await fetcher.fetch(timing_out.url + "/2")
+            head = await fetcher.fetch(leftover.url + "/h", method="HEAD")
+            await asyncio.sleep(0.01)  # the request below goes out before the leftover arrives
+            after = await fetcher.fetch(leftover.url + "/g")
+            return [first, second, head, after]
+
+    got = asyncio.run(run())
+    assert [(r.status, r.body) for r in got] == [(200, b"first"), (200, b"first"), (200, b""), (200, b"answer")]
+    assert timing_out.connections == 2
+
+
+def test_an_address_that_drops_packets_does_not_use_up_the_deadline(monkeypatch, raw) -> None:  # type: ignore[no-untyped-def]
+    import outreach.lib.http_client as client
+
+    good = raw(lambda conn: (read_request(conn), conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")))
+    port = int(good.url.rsplit(":", 1)[1])
+    hole = socket.socket()
+    hole.bind(("127.0.0.12", port))
+    hole.listen(0)
+    queued = []
+    for _ in range(3):  # fill the accept queue: from then on the kernel drops SYNs, as a firewall would
+        sock = socket.socket()
+        sock.setblocking(False)
+        sock.connect_ex(("127.0.0.12", port))
+        queued.append(sock)
+    time.sleep(0.2)
+    monkeypatch.setattr(client, "ADDRESS_CONNECT_SECONDS", 0.3)
+
+    async def run() -> FetchResult:
+        async with Fetcher(make_settings(timeout=5.0)) as fetcher:
+            assert fetcher._pool is not None
+            fetcher._pool._dns[("dual.test", port)] = (time.monotonic() + 60,
+                                                       [(socket.AF_INET, "127.0.0.12"), (socket.AF_INET, "127.0.0.11")])
+            return await fetcher.fetch(f"http://dual.test:{port}/")
+
+    try:
+        got = asyncio.run(run())
+    finally:
+        for sock in (*queued, hole):
+            sock.close()
+    assert (got.status, got.body, got.error) == (200, b"ok", None)
+    assert got.elapsed < 3
