@@ -94,8 +94,10 @@ def account() -> str | Response:
                 error_next_to_field(password_form, exc, "current_password")
             else:
                 logins.end_other_logins(session, current_user, current_user.login_token)
+                current = logins.find_login(session, current_user.id, current_user.login_token)
                 session.commit()
-                login_user(current_user._get_current_object())  # this session goes on; every other one ends
+                # this session goes on (its remember-me cookie renewed with the new fingerprint); every other ends
+                login_user(current_user._get_current_object(), remember=bool(current and current.is_remembered))
                 flash("Your password is changed.", "success")
                 return redirect(url_for("accounts.account"))
     elif request.method == "POST" and request.form.get("action") == "token" and token_form.validate_on_submit():

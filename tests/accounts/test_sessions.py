@@ -121,3 +121,13 @@ def test_user_agents_read_as_browser_and_system() -> None:
     assert browser("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36 Edg/131.0") \
         == "Edge on Linux"
     assert browser("") == "unknown browser"
+
+
+def test_a_new_password_keeps_this_browser_logged_in_after_a_restart(app: Flask, team: dict[str, Any]) -> None:
+    laptop = log_in(app, team["owner"], remember=True)
+    changed = laptop.post("/account", data={"action": "password", "pw-current_password": PASSWORD,
+                                            "pw-new_password": "another long passphrase 42",
+                                            "pw-confirm": "another long passphrase 42"})
+    assert changed.status_code == 302
+    restarted = copy_of(app, laptop, "remember_token")
+    assert logged_in(restarted) and logged_in(restarted)
