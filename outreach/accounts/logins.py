@@ -35,15 +35,15 @@ def open_login(session: Session, user: User, *, user_agent: str = "", ip: str = 
     return token
 
 
-def find_login(session: Session, user_id: int, token: str) -> LoginSession | None:
-    """The live login session this token names for this user, or None (logged out, ended, idle too long)."""
+def find_login(session: Session, user_id: int, token: str) -> tuple[User, LoginSession] | None:
+    """The user and the live login session this token names for them, in one query; None when the
+    session was logged out, ended or idle too long."""
     if not token:
         return None
-    login = session.scalar(select(LoginSession).where(LoginSession.token_hash == _hash(token),
-                                                      LoginSession.user_id == user_id))
-    if login is None or login.last_seen_at < utcnow() - timedelta(days=IDLE_DAYS):
-        return None
-    return login
+    row = session.execute(select(User, LoginSession).join(LoginSession, LoginSession.user_id == User.id)
+                          .where(User.id == user_id, LoginSession.token_hash == _hash(token),
+                                 LoginSession.last_seen_at >= utcnow() - timedelta(days=IDLE_DAYS))).first()
+    return (row[0], row[1]) if row is not None else None
 
 
 def touch(engine: Engine, login: LoginSession) -> None:

@@ -97,7 +97,7 @@ def account() -> str | Response:
                 current = logins.find_login(session, current_user.id, current_user.login_token)
                 session.commit()
                 # this session goes on (its remember-me cookie renewed with the new fingerprint); every other ends
-                login_user(current_user._get_current_object(), remember=bool(current and current.is_remembered))
+                login_user(current_user._get_current_object(), remember=bool(current and current[1].is_remembered))
                 flash("Your password is changed.", "success")
                 return redirect(url_for("accounts.account"))
     elif request.method == "POST" and request.form.get("action") == "token" and token_form.validate_on_submit():

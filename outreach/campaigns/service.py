@@ -187,20 +187,24 @@ def contact_for(session: Session, email: str, *, name: str = "", site: Site | No
     return contact
 
 
-def find_conflicts(session: Session, site: Site, email: str | None, *,
-                   campaign_id: int | None = None) -> list[Conflict]:
-    """Every reason adding this site/address to a campaign would contact it twice or against a DNC."""
+def find_conflicts(session: Session, site: Site, email: str | None, *, campaign_id: int | None = None,
+                   site_too: bool = True) -> list[Conflict]:
+    """Every reason adding this site/address to a campaign would contact it twice or against a DNC.
+
+    site_too=False leaves out the site's own conflicts (judged already when its card was made).
+    """
     conflicts: list[Conflict] = []
-    rows = session.execute(
-        select(Campaign.id, Campaign.name, Prospect.stage)
-        .join(Prospect, Prospect.campaign_id == Campaign.id)
-        .where(Prospect.site_id == site.id, Prospect.stage.in_(ACTIVE_STAGES),
-               Campaign.status != "archived", Campaign.id != (campaign_id or -1))
-    ).all()
-    for cid, cname, stage in rows:
-        conflicts.append(Conflict("active_campaign",
-                                  f"{site.domain} is already in campaign “{cname}” (stage {stage})", cid))
-    values = {("domain", site.domain)}
+    if site_too:
+        rows = session.execute(
+            select(Campaign.id, Campaign.name, Prospect.stage)
+            .join(Prospect, Prospect.campaign_id == Campaign.id)
+            .where(Prospect.site_id == site.id, Prospect.stage.in_(ACTIVE_STAGES),
+                   Campaign.status != "archived", Campaign.id != (campaign_id or -1))
+        ).all()
+        for cid, cname, stage in rows:
+            conflicts.append(Conflict("active_campaign",
+                                      f"{site.domain} is already in campaign “{cname}” (stage {stage})", cid))
+    values = {("domain", site.domain)} if site_too else set()
     if email:
         values.add(("email", email.lower()))
         values.add(("domain", email.rsplit("@", 1)[-1].lower()))
@@ -340,9 +344,7 @@ def set_contact(session: Session, prospect: Prospect, email: str, *, name: str =
                                                   Enrollment.status == "active")) is not None:
         raise CampaignError("its email sequence is running: stop it on the Outreach tab before changing the contact",
                             field="email")
-    site_only = find_conflicts(session, prospect.site, None, campaign_id=prospect.campaign_id)
-    conflicts = [c for c in find_conflicts(session, prospect.site, address, campaign_id=prospect.campaign_id)
-                 if c not in site_only]  # the site's own conflicts were judged when the card was made
+    conflicts = find_conflicts(session, prospect.site, address, campaign_id=prospect.campaign_id, site_too=False)
     known = session.scalar(select(Contact).where(Contact.email == address))
     if known is not None and known.status == "invalid":
         conflicts.append(Conflict("undeliverable", f"{address} failed its check ({known.status_reason or 'invalid'})"))

@@ -32,7 +32,7 @@ from outreach.jobs.claims import claim_oldest_queued
 from outreach.lib.aio import run_sync
 from outreach.lib.clock import utcnow
 from outreach.lib.http import Fetcher, FetchSettings
-from outreach.lib.urls import BadURL, ensure_http_url, normalize_url
+from outreach.lib.urls import BadURL, ensure_http_url, normalize_url, registrable_domain
 from outreach.models import Campaign, Client, Opportunity, Prospect, Site, User
 from outreach.models.prospecting import Asset, ProspectingRun
 
@@ -615,11 +615,13 @@ def add_as_prospects(session: Session, campaign: Campaign, opportunity_ids: Iter
 
 
 def _card_of_site(session: Session, campaign: Campaign, page_url: str) -> Prospect | None:
+    """The campaign's card of this page's site (looked up without creating the site: a refusal adds nothing)."""
     try:
-        site = site_for(session, page_url)
-    except CampaignError:
+        domain = registrable_domain(ensure_http_url(page_url))
+    except BadURL:
         return None  # add_prospect says why
-    return session.scalar(select(Prospect).where(Prospect.campaign_id == campaign.id, Prospect.site_id == site.id))
+    return session.scalar(select(Prospect).join(Site, Site.id == Prospect.site_id)
+                          .where(Prospect.campaign_id == campaign.id, Site.domain == domain))
 
 
 # --- CLI helpers (the discover commands' --campaign) ----------------------------------------------

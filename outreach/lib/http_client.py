@@ -2,7 +2,7 @@
 
 Why not aiohttp: a crawl makes tens of thousands of small requests, and aiohttp's request path costs
 about 200 µs of CPU each where this one (an asyncio Protocol around the llhttp parser of httptools)
-costs about 40 (bench/http_client.py measures both in one run). It does only what the fetcher needs:
+costs about 50 (bench/http_client.py measures both in one run). It does only what the fetcher needs:
 GET and HEAD without a request body, one request at a time per connection, no cookies, no proxies.
 
 Safety lives here too: a host name is resolved by us and every address it resolves to must pass the

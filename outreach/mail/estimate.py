@@ -9,7 +9,7 @@ from datetime import UTC, datetime, time, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from outreach.mail.mailboxes import local_midnight, next_window_start, sent_today, zone
+from outreach.mail.mailboxes import local_midnight, next_window_start, zone
 from outreach.models import Campaign
 from outreach.models.mail import CampaignMail, Mailbox, Message
 
@@ -62,13 +62,14 @@ def expected_send_times(due: Iterable[tuple[int, datetime]], mailbox: Mailbox, *
     return out
 
 
-def expected_for(session: Session, mailboxes: Iterable[Mailbox], now: datetime) -> dict[int, Expected]:
-    """Expected send times of every message the sender will take from these mailboxes, by message id.
+def expected_for(session: Session, usage: Iterable[tuple[Mailbox, int]], now: datetime) -> dict[int, Expected]:
+    """Expected send times of every message the sender will take from these mailboxes (each with what it
+    sent today), by message id.
 
     Messages of paused or inactive campaigns wait and take no turn; an inactive mailbox sends nothing.
     """
     out: dict[int, Expected] = {}
-    for mailbox in mailboxes:
+    for mailbox, used in usage:
         if not mailbox.is_active:
             continue
         due = session.execute(
@@ -78,8 +79,7 @@ def expected_for(session: Session, mailboxes: Iterable[Mailbox], now: datetime) 
             .where(Message.mailbox_id == mailbox.id, Message.status == "scheduled", Campaign.status == "active",
                    or_(CampaignMail.is_paused.is_(False), CampaignMail.campaign_id.is_(None)))
             .order_by(Message.send_at, Message.id).limit(MAX_SIMULATED)).all()
-        out.update(expected_send_times([(row.id, row.send_at) for row in due], mailbox, now=now,
-                                       sent_today=sent_today(session, mailbox, now)))
+        out.update(expected_send_times([(row.id, row.send_at) for row in due], mailbox, now=now, sent_today=used))
     return out
 
 

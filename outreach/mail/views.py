@@ -256,9 +256,9 @@ def campaign(campaign_id: int) -> str:
     box_ids = {m.mailbox_id for m in queue if m.mailbox_id} | ({config.mailbox_id} if config and config.mailbox_id
                                                                 else set())
     now = utcnow()
-    boxes = session.scalars(select(Mailbox).where(Mailbox.id.in_(box_ids)).order_by(Mailbox.name)).all()
-    usage = [(box, sent_today(session, box, now)) for box in boxes]
-    expected = expected_for(session, boxes, now)
+    usage = [(box, sent_today(session, box, now)) for box in
+             session.scalars(select(Mailbox).where(Mailbox.id.in_(box_ids)).order_by(Mailbox.name))]
+    expected = expected_for(session, usage, now)
     candidates = []
     for prospect in session.scalars(select(Prospect).where(Prospect.campaign_id == camp.id)
                                     .where(Prospect.id.not_in(select(Enrollment.prospect_id)

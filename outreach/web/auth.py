@@ -51,12 +51,11 @@ def _load_user(session_id: str) -> User | None:
     fingerprint, _, token = rest.partition(":")
     if not user_id.isascii() or not user_id.isdigit() or len(user_id) > 10:
         return None
-    session = db_session()
-    user = session.get(User, int(user_id))
-    if user is None or not user.is_active or not hmac.compare_digest(user.session_fingerprint, fingerprint):
+    found = logins.find_login(db_session(), int(user_id), token)
+    if found is None:
         return None
-    login = logins.find_login(session, user.id, token)
-    if login is None:
+    user, login = found
+    if not user.is_active or not hmac.compare_digest(user.session_fingerprint, fingerprint):
         return None
     logins.touch(app_state().engine, login)
     user.login_token = token
