@@ -7,7 +7,7 @@ from outreach.api.inputs import MAX_ID, MAX_PER_PAGE
 from outreach.api.queries import PROSPECT_SORTS
 from outreach.campaigns.service import METRIC_FIELDS
 from outreach.models import STAGES
-from outreach.models.campaigns import CAMPAIGN_KINDS, CAMPAIGN_STATUSES
+from outreach.models.campaigns import CAMPAIGN_KINDS, CAMPAIGN_STATUSES, OPPORTUNITY_KINDS
 
 CONTACT_STATUSES = ["unchecked", "valid", "invalid", "unknown"]
 
@@ -99,7 +99,21 @@ def _schemas() -> dict[str, Any]:
                          "stage": {"type": "string", "enum": list(STAGES)}, "position": NUM,
                          "owner": nullable(ref("UserRef")), "tags": STR_LIST, "override_reason": STR,
                          "created_at": TIME, "updated_at": TIME, "stage_changed_at": TIME, "url": URL,
-                         "timeline_url": URL}),
+                         "timeline_url": URL, "opportunity": ref("OpportunityContext")}),
+        "DeadLink": obj({"url": STR, "reason": STR, "status": nullable(INT), "anchor": STR, "anchors": STR_LIST,
+                         "linking_pages": STR_LIST, "first_seen_at": nullable(TIME), "wayback_url": STR},
+                        description="a dead URL the prospect's site links to, with every page of theirs linking to it"),
+        "GuestPostContext": obj({"guidelines_url": STR, "requirements": {"type": "object"},
+                                 "submission_emails": STR_LIST, "form_urls": STR_LIST, "reasons": STR_LIST}),
+        "MentionEvidence": obj({"kind": {"type": "string", "enum": ["image", "brand"]}, "page_url": STR,
+                                "image_url": STR, "sentence": STR, "match_method": STR, "distance": nullable(INT),
+                                "asset": STR}),
+        "OpportunityContext": obj({
+            "kinds": {"type": "array", "items": {"type": "string", "enum": list(OPPORTUNITY_KINDS)}},
+            "page_url": STR, "broken_links": {"type": "array", "items": ref("DeadLink")},
+            "guest_post": nullable(ref("GuestPostContext")),
+            "mentions": {"type": "array", "items": ref("MentionEvidence")}},
+            description="what made the prospect an opportunity (the same values templates see as `opportunity`)"),
         "ProspectInput": obj({
             "url": {**STR, "description": "the page on the prospect's site (http or https)", "maxLength": 2000},
             "email": nullable({**STR, "maxLength": 320}),

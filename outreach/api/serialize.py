@@ -5,7 +5,10 @@ from datetime import datetime
 from typing import Any
 
 from flask import url_for
+from sqlalchemy.orm import object_session
 
+from outreach.campaigns import opportunity_context
+from outreach.campaigns.opportunity_context import OpportunityContext
 from outreach.models import Activity, Campaign, Client, Contact, Prospect, Site, User
 
 
@@ -52,14 +55,18 @@ def contact(c: Contact) -> dict[str, Any]:
             "url": url_for("api.get_contact", contact_id=c.id, _external=True)}
 
 
-def prospect(p: Prospect) -> dict[str, Any]:
+def prospect(p: Prospect, opportunity: OpportunityContext | None = None) -> dict[str, Any]:
+    """A prospect with what made it an opportunity (looked up when not given)."""
+    if opportunity is None:
+        opportunity = opportunity_context.for_prospect(object_session(p), p)  # type: ignore[arg-type]
     return {"id": p.id, "campaign_id": p.campaign_id, "page_url": p.page_url, "site": site(p.site),
             "contact": contact_ref(p.contact), "stage": p.stage, "position": p.position,
             "owner": user_ref(p.owner), "tags": [t.name for t in p.tags],
             "override_reason": p.override_reason, "created_at": when(p.created_at),
             "updated_at": when(p.updated_at), "stage_changed_at": when(p.stage_changed_at),
             "url": url_for("api.get_prospect", prospect_id=p.id, _external=True),
-            "timeline_url": url_for("api.timeline", prospect_id=p.id, _external=True)}
+            "timeline_url": url_for("api.timeline", prospect_id=p.id, _external=True),
+            "opportunity": opportunity.as_json()}
 
 
 def activity(a: Activity) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from outreach.api.inputs import (
     query_float,
     query_int,
 )
-from outreach.campaigns import service
+from outreach.campaigns import opportunity_context, service
 from outreach.campaigns.service import METRIC_FIELDS
 from outreach.models import STAGES, Campaign, Client, Contact, Prospect, User
 from outreach.models.campaigns import CAMPAIGN_KINDS, CAMPAIGN_STATUSES
@@ -307,15 +307,23 @@ def _prospect_filters(campaign_id: int | None) -> queries.ProspectFilters:
         sort=query_choice(args, "sort", sorts, default="-created_at") or "-created_at")
 
 
+def _prospect_page(query: Any) -> dict[str, Any]:
+    """A page of prospects, their opportunity contexts read in one query."""
+    page, per_page = pagination(request.args, settings()["app"]["page_size"])
+    found = queries.paginate(db_session(), query, page, per_page)
+    contexts = opportunity_context.for_prospects(db_session(), found.items)
+    return _listing(found, lambda p: out.prospect(p, contexts[p.id]))
+
+
 @bp.get("/prospects")
 def list_prospects() -> dict[str, Any]:
-    return _paginate(queries.prospects_query(_user(), _prospect_filters(None)), out.prospect)
+    return _prospect_page(queries.prospects_query(_user(), _prospect_filters(None)))
 
 
 @bp.get("/campaigns/<int:campaign_id>/prospects")
 def campaign_prospects(campaign_id: int) -> dict[str, Any]:
     campaign = _campaign(campaign_id)
-    return _paginate(queries.prospects_query(_user(), _prospect_filters(campaign.id)), out.prospect)
+    return _prospect_page(queries.prospects_query(_user(), _prospect_filters(campaign.id)))
 
 
 @bp.post("/campaigns/<int:campaign_id>/prospects")

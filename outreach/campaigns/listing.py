@@ -15,6 +15,7 @@ from sqlalchemy import CompoundSelect, Select, and_, func, or_, select, union
 from sqlalchemy.orm import Session, aliased, contains_eager, selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
+from outreach.campaigns import opportunity_context
 from outreach.lib.spreadsheet import formula_safe
 from outreach.models import STAGES, Campaign, Client, Contact, Prospect, Site, Tag, User
 from outreach.models.campaigns import ACTIVE_STAGES, prospect_tags
@@ -261,7 +262,7 @@ def prospect_page(session: Session, f: ListFilters, *, campaign_id: int | None =
 
 PROSPECT_CSV_HEADER = ("campaign", "client", "domain", "page_url", "stage", "contact_email", "contact_name",
                        "owner", "tags", "domain_rating", "domain_authority", "authority_score",
-                       "organic_traffic", "created_at", "stage_changed_at")
+                       "organic_traffic", "created_at", "stage_changed_at", *opportunity_context.CSV_HEADER)
 
 
 def prospect_export_query(f: ListFilters, *, campaign_id: int | None = None,
@@ -282,13 +283,17 @@ def prospect_export_query(f: ListFilters, *, campaign_id: int | None = None,
 
 
 def prospect_csv_rows(session: Session, query: Select[Any]) -> Iterator[Sequence[Any]]:
-    """Rows for the CSV export, streamed from the database 2,000 at a time."""
-    result = session.execute(query.execution_options(yield_per=2000))
+    """Rows for the CSV export, streamed from the database 2,000 at a time, each with its opportunity."""
+    result = session.execute(query.add_columns(Prospect.id, Prospect.campaign_id, Prospect.site_id)
+                             .execution_options(yield_per=2000))
     try:
-        for row in result:
-            *head, tags, dr, da, as_, traffic, created_at, stage_changed_at = row
-            yield (*[v or "" for v in head], ", ".join(sorted((tags or "").split(", "))).strip(", "),
-                   dr, da, as_, traffic, created_at.isoformat(), stage_changed_at.isoformat())
+        for chunk in result.partitions():
+            contexts = opportunity_context.for_keys(session, [tuple(row[-3:]) for row in chunk])
+            for row in chunk:
+                *head, tags, dr, da, as_, traffic, created_at, stage_changed_at, prospect_id, _, _ = row
+                yield (*[v or "" for v in head], ", ".join(sorted((tags or "").split(", "))).strip(", "),
+                       dr, da, as_, traffic, created_at.isoformat(), stage_changed_at.isoformat(),
+                       *contexts[prospect_id].csv_values())
     finally:
         result.close()
 

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import aliased, contains_eager, selectinload
 from werkzeug.wrappers import Response
 
-from outreach.campaigns import listing, service
+from outreach.campaigns import listing, opportunity_context, service
 from outreach.campaigns.dashboard import STAGE_COLOURS
 from outreach.campaigns.dashboard import figures as dashboard_figures
 from outreach.campaigns.forms import KIND_LABELS, CampaignForm, ClientForm, ContactForm, NoteForm, ProspectForm
@@ -203,9 +203,10 @@ def board(campaign_id: int) -> str:
                            .where(Prospect.campaign_id == campaign.id).distinct().order_by(Tag.name)).all()
     # one url_for for all cards: /prospects/<id> and /prospects/<id>/stage
     prefix = url_for("campaigns.prospect", prospect_id=0).removesuffix("0")
+    contexts = opportunity_context.for_prospects(session, [p for cards in columns.values() for p in cards])
     return render_template("campaigns/board.html", campaign=campaign, columns=columns, totals=totals, f=f,
                            users=users, tags=tags, has_any=has_any, form=ProspectForm(), kind_labels=KIND_LABELS,
-                           prospect_prefix=prefix)
+                           prospect_prefix=prefix, summaries={pid: c.summary for pid, c in contexts.items()})
 
 
 @bp.route("/campaigns/<int:campaign_id>/prospects/new", methods=["GET", "POST"])
@@ -251,6 +252,7 @@ def _render_prospect(prospect: Prospect, note_form: NoteForm, contact_form: Cont
                                                        Backlink.client_id == prospect.campaign.client_id)
                                 .order_by(Backlink.id.desc())).all()
     return render_template("campaigns/prospect.html", prospect=prospect, campaign=prospect.campaign,
+                           opportunity=opportunity_context.for_prospect(session, prospect),
                            activities=activities, note_form=note_form, users=users, backlinks=backlinks,
                            link_stages=LINK_STAGES, site_contacts=site_contacts,
                            contact_form=contact_form or ContactForm(formdata=None),
@@ -278,7 +280,8 @@ def move(prospect_id: int) -> str | Response | tuple[str, int] | tuple[dict[str,
         return {"id": prospect.id, "stage": prospect.stage, "position": prospect.position,
                 "changed": changed, "label": STAGE_LABELS[prospect.stage]}, 200
     if request.headers.get("HX-Request"):
-        return render_template("campaigns/_card.html", p=prospect)
+        return render_template("campaigns/_card.html", p=prospect,
+                               summary=opportunity_context.for_prospect(session, prospect).summary)
     flash(f"Moved {prospect.site.domain} to {STAGE_LABELS[prospect.stage]}.", "success")
     return redirect(safe_next(request.form.get("next")) or url_for("campaigns.prospect", prospect_id=prospect.id))
 

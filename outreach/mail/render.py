@@ -31,26 +31,50 @@ MAX_VALUE = 100_000
 MAX_OUTPUT = 200_000
 TIME_LIMIT = 1.0
 
-#: documented on the templates page: (variable, what it holds)
-VARIABLES: list[tuple[str, str]] = [
-    ("contact.first_name", "first word of the contact's name"),
-    ("contact.name", "the contact's full name"),
-    ("contact.email", "the contact's address"),
-    ("site.domain", "the prospect's registrable domain, e.g. example.com"),
-    ("prospect.page_url", "the page on their site this email is about"),
-    ("opportunity.broken_url", "the dead URL they link to (broken-link campaigns)"),
-    ("opportunity.anchor", "the anchor text of that link"),
-    ("opportunity.page_url", "the page where the opportunity was found"),
-    ("campaign.name", "the campaign's name"),
-    ("client.name", "the client's name"),
-    ("client.website", "the client's website"),
-    ("target_url", "the campaign's first target URL (the page you pitch)"),
-    ("sender.name", "the mailbox's sender name"),
-    ("sender.email", "the mailbox's address"),
-    ("unsubscribe_url", "this recipient's unsubscribe link (also added below every email)"),
-    ("backlink.page_url", "reclaim emails only: the page where the lost link was"),
-    ("backlink.target_url", "reclaim emails only: the client's page it linked to"),
-    ("backlink.anchor", "reclaim emails only: the agreed (or last seen) anchor text"),
+#: documented on the templates page, with an example each: (variable, what it holds, example).
+#: `name[].field` is a field of each item of the list `name` (`{% for link in opportunity.broken_links %}`).
+VARIABLES: list[tuple[str, str, str]] = [
+    ("contact.first_name", "first word of the contact's name", "Jane"),
+    ("contact.name", "the contact's full name", "Jane Doe"),
+    ("contact.email", "the contact's address", "jane@example.com"),
+    ("site.domain", "the prospect's registrable domain", "example.com"),
+    ("prospect.page_url", "the page on their site this email is about", "https://example.com/resources"),
+    ("opportunity.kind", "broken_link, guest_post, image_mention or brand_mention", "broken_link"),
+    ("opportunity.page_url", "the page where the opportunity was found", "https://example.com/resources"),
+    ("opportunity.broken_url", "broken links: the dead URL linked from the most of their pages",
+     "https://gone.example/guide"),
+    ("opportunity.anchor", "broken links: the anchor text of that dead link", "the complete guide"),
+    ("opportunity.linking_page", "broken links: their page that links to it", "https://example.com/resources"),
+    ("opportunity.wayback_url", "broken links: the Wayback Machine's captures of the dead URL",
+     "https://web.archive.org/web/*/https://gone.example/guide"),
+    ("opportunity.broken_links", "broken links: every dead link on their site (a list, for a loop)", ""),
+    ("opportunity.broken_links[].url", "each dead URL", "https://gone.example/guide"),
+    ("opportunity.broken_links[].anchor", "its anchor text", "the complete guide"),
+    ("opportunity.broken_links[].page_url", "their page that links to it", "https://example.com/resources"),
+    ("opportunity.broken_links[].status", "what the dead URL answers", "HTTP 404"),
+    ("opportunity.broken_links[].wayback_url", "its Wayback Machine captures",
+     "https://web.archive.org/web/*/https://gone.example/guide"),
+    ("opportunity.guidelines_url", "guest posts: their guidelines page", "https://example.com/write-for-us"),
+    ("opportunity.submission_email", "guest posts: the address the guidelines give", "editor@example.com"),
+    ("opportunity.form_url", "guest posts: the submission form the guidelines link to",
+     "https://example.com/submit"),
+    ("opportunity.requirements", "guest posts: what the guidelines ask for", "word count: 1,500 words"),
+    ("opportunity.mention_page", "mentions: the page that uses the image or names the brand",
+     "https://example.com/blog/post"),
+    ("opportunity.image_url", "image mentions: the matched copy of the client's image",
+     "https://example.com/img/infographic.png"),
+    ("opportunity.mention_text", "brand mentions: the sentence naming the brand", "We love Acme's widgets."),
+    ("campaign.name", "the campaign's name", "Resource pages Q1"),
+    ("client.name", "the client's name", "Acme"),
+    ("client.website", "the client's website", "https://acme.example"),
+    ("target_url", "the campaign's first target URL (the page you pitch)", "https://acme.example/guide"),
+    ("sender.name", "the mailbox's sender name", "Sam"),
+    ("sender.email", "the mailbox's address", "sam@agency.example"),
+    ("unsubscribe_url", "this recipient's unsubscribe link (also added below every email)",
+     "https://outreach.example/u/…"),
+    ("backlink.page_url", "reclaim emails only: the page where the lost link was", "https://example.com/resources"),
+    ("backlink.target_url", "reclaim emails only: the client's page it linked to", "https://acme.example/guide"),
+    ("backlink.anchor", "reclaim emails only: the agreed (or last seen) anchor text", "Acme guide"),
 ]
 
 _REFUSED_NODES = (nodes.Macro, nodes.CallBlock, nodes.Import, nodes.FromImport, nodes.Include,
@@ -301,6 +325,9 @@ def wrap(values: dict[str, Any], prefix: str = "") -> Namespace:
             out[key] = Var("", path)
         elif isinstance(value, str):
             out[key] = Var(value, path)
+        elif isinstance(value, list):
+            out[key] = [wrap(item, f"{path}[{i}].") if isinstance(item, dict) else item
+                        for i, item in enumerate(value)]
         else:
             out[key] = value
     return out

@@ -9,14 +9,16 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from outreach.campaigns import opportunity_context
 from outreach.campaigns.service import find_conflicts, record
 from outreach.lib.clock import utcnow
 from outreach.mail.headers import HeaderError, check_header
 from outreach.mail.mailboxes import MailError
 from outreach.mail.render import Rendered, RenderError, check_syntax, render_email, wrap
 from outreach.mail.stops import EARLY_STAGES, suppression_reason
+from outreach.mail.template_check import check_template
 from outreach.mail.unsubscribe import unsubscribe_url
-from outreach.models import Campaign, Contact, Opportunity, Prospect, User
+from outreach.models import Campaign, Contact, Prospect, User
 from outreach.models.mail import CampaignMail, Enrollment, Mailbox, Message, Sequence, SequenceStep, Template
 
 LOCAL_DOMAIN = "outreach.local"
@@ -43,6 +45,7 @@ def save_template(session: Session, name: str, subject: str, body_text: str, bod
         raise MailError("the plain-text body is required", "body_text")
     try:
         check_syntax(subject, body_text, body_html)
+        check_template(subject, body_text, body_html)
     except RenderError as exc:
         where = "subject" if "subject" in str(exc) else "body_html" if "HTML" in str(exc) else "body_text"
         raise MailError(str(exc), where) from None
@@ -116,24 +119,13 @@ def set_paused(session: Session, campaign: Campaign, paused: bool, actor: User |
 def context_for(session: Session, prospect: Prospect, mailbox: Mailbox | None, unsubscribe: str) -> dict[str, Any]:
     """The variables a template sees for this prospect (see render.VARIABLES)."""
     contact = prospect.contact
-    opportunity = session.scalar(select(Opportunity).where(Opportunity.prospect_id == prospect.id)
-                                 .order_by(Opportunity.score.desc()).limit(1))
-    if opportunity is None:
-        opportunity = session.scalar(select(Opportunity).where(
-            Opportunity.campaign_id == prospect.campaign_id, Opportunity.site_id == prospect.site_id)
-            .order_by(Opportunity.score.desc()).limit(1))
-    details = opportunity.details if opportunity else {}
-    anchors = details.get("anchors") or []
-    anchor = details.get("anchor") or (anchors[0] if anchors and isinstance(anchors[0], str) else "")
     campaign = prospect.campaign
     return wrap({
         "contact": {"first_name": contact.first_name if contact else "", "name": contact.name if contact else "",
                     "email": contact.email if contact else ""},
         "site": {"domain": prospect.site.domain},
         "prospect": {"page_url": prospect.page_url},
-        "opportunity": {"broken_url": details.get("broken_url") or details.get("url") or "",
-                        "anchor": anchor, "page_url": opportunity.page_url if opportunity else "",
-                        "kind": opportunity.kind if opportunity else ""},
+        "opportunity": opportunity_context.for_prospect(session, prospect).template_values(),
         "campaign": {"name": campaign.name},
         "client": {"name": campaign.client.name, "website": campaign.client.website},
         "target_url": (campaign.target_url_list or [""])[0],

@@ -68,7 +68,7 @@ def test_the_prospect_lists_bulk_action_enrols_the_ticked_rows(db, board, team, 
 def test_a_template_that_does_not_render_names_the_prospect_and_the_variable_and_schedules_nothing(
         db, board, team, login):
     campaign, ok, *_ = board
-    template = save_template(db, "Nickname", "Hi", "Hi {{ contact.nickname }}")
+    template = save_template(db, "Dead link", "Hi", "Your link to {{ opportunity.broken_url }} is dead")
     configure_campaign(db, campaign, None, save_sequence(db, "Broken", [(template.id, 0)]).id)
     db.commit()
     client = login(team["owner"])
@@ -76,8 +76,8 @@ def test_a_template_that_does_not_render_names_the_prospect_and_the_variable_and
                            data={"prospect_ids": [ok.id], "next": f"/campaigns/{campaign.id}"},
                            follow_redirects=True)
     text = response.get_data(as_text=True)
-    assert "nothing was scheduled: step 1: good.test" in text and "contact.nickname" in text
-    assert "for a fallback write {{ contact.nickname or" in text
+    assert "nothing was scheduled: step 1: good.test" in text and "opportunity.broken_url is empty" in text
+    assert "for a fallback write {{ opportunity.broken_url or" in text
     assert enrolled(db) == []
 
 

@@ -127,9 +127,9 @@ def test_it_refuses_a_link_that_is_not_lost(app, db, lost_link, status):
 
 def test_it_names_the_variable_when_the_template_does_not_render(app, db, lost_link):
     backlink, _ = lost_link()
-    broken = save_template(db, "Broken", "x", "Hi {{ contact.nickname }}")
+    broken = save_template(db, "Broken", "x", "See {{ opportunity.guidelines_url }}")
     db.commit()
-    with pytest.raises(MailError, match=r"contact\.nickname"):
+    with pytest.raises(MailError, match=r"opportunity\.guidelines_url"):
         schedule(app, db, backlink, broken)
     assert db.scalar(select(Message).where(Message.step >= RECLAIM_STEP)) is None
 

@@ -94,6 +94,26 @@ def test_a_template_that_does_not_compile_is_refused(db, team, login):
     assert db.scalar(select(Template)) is None
 
 
+def test_a_template_with_a_misspelled_variable_is_refused_with_its_line_and_a_suggestion(db, team, login):
+    client = login(team["owner"])
+    response = client.post("/mail/templates/new", data={
+        "name": "Typo", "subject": "Hello", "body_text": "Hi there,\nHi {{ contact.firstname }}"})
+    page = response.get_data(as_text=True)
+    assert "line 2 of the plain-text body: contact.firstname is not a known variable " \
+           "(did you mean contact.first_name?)" in page
+    assert 'id="body_text-error"' in page or "has-error" in page
+    response = client.post("/mail/templates/new", data={
+        "name": "Loop", "subject": "Hello", "body_text": "{% for link in opportunity.broken_links %}{{ link.urll }}"
+                                                        "{% endfor %}"})
+    assert "link.urll is not a known variable (did you mean link.url?)" in response.get_data(as_text=True)
+    assert db.scalar(select(Template)) is None
+    db.rollback()
+    client.post("/mail/templates/new", data={
+        "name": "Fine", "subject": "About {{ opportunity.broken_url }}",
+        "body_text": "{% for link in opportunity.broken_links %}{{ link.url }} {{ link.anchor }}{% endfor %}"})
+    assert db.scalar(select(Template.name)) == "Fine"
+
+
 def test_the_preview_renders_against_a_real_prospect_and_names_a_missing_variable(db, team, login, make_prospect):
     client = login(team["owner"])
     prospect = make_prospect(team["campaign"], "https://blog.site.test/links", email="jo@site.test",
