@@ -1,6 +1,9 @@
 """Migrations: one head, the models match, and upgrading a populated database keeps its rows."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -19,8 +22,9 @@ def test_there_is_a_single_head() -> None:
 def empty_database_url(database_url: str) -> str:
     """A database with nothing in it, of the same backend as database_url."""
     if database_url.startswith("sqlite"):
-        path = database_url.replace("sqlite:///", "")
-        return f"sqlite:///{path}.migrations.db"
+        path = Path(database_url.replace("sqlite:///", "") + ".migrations.db")
+        path.unlink(missing_ok=True)  # each test starts from nothing, whatever the one before left
+        return f"sqlite:///{path}"
     admin = create_engine(database_url.rsplit("/", 1)[0] + "/test", isolation_level="AUTOCOMMIT")
     name = database_url.rsplit("/", 1)[1] + "_mig"
     with admin.connect() as conn:
@@ -54,10 +58,18 @@ def test_upgrading_a_populated_database_keeps_its_rows(empty_database_url: str) 
                           "created_at, updated_at, stage_changed_at) VALUES (1, 1, 'https://site.example/', "
                           "'contacted', 1, '', '2026-01-01 00:00:00+00', '2026-01-01 00:00:00+00', "
                           "'2026-01-01 00:00:00+00')"))
+        conn.execute(text("INSERT INTO sites (domain, created_at) VALUES ('busy.example', '2026-01-01 00:00:00+00')"))
+        conn.execute(text("INSERT INTO prospects (campaign_id, site_id, page_url, stage, position, override_reason, "
+                          "created_at, updated_at, stage_changed_at) VALUES (1, 2, 'https://busy.example/', "
+                          "'new', 2, 'client approved', '2026-01-01 00:00:00+00', '2026-01-01 00:00:00+00', "
+                          "'2026-01-01 00:00:00+00')"))
     engine.dispose()
     upgrade(empty_database_url)
     engine = make_engine(empty_database_url)
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT stage FROM prospects")).scalar_one() == "contacted"
+        assert conn.execute(text("SELECT stage FROM prospects ORDER BY id")).scalars().all() == ["contacted", "new"]
         assert conn.execute(text("SELECT name FROM clients")).scalar_one() == "Acme"
+        # an override from before overrides named their conflicts still covers them
+        overridden = dict(conn.execute(text("SELECT id, overridden FROM prospects ORDER BY id")).all())
+        assert [json.loads(v) if isinstance(v, str) else v for v in overridden.values()] == [[], ["*"]]
     engine.dispose()

@@ -60,7 +60,7 @@ def _schemas() -> dict[str, Any]:
                         "description": "what an 'add as prospects' request refused"},
         }, required=["code", "message", "field"])}),
         "Conflict": obj({
-            "reason": {"type": "string", "enum": ["active_campaign", "do_not_contact"]},
+            "reason": {"type": "string", "enum": ["active_campaign", "do_not_contact", "undeliverable", "contacted"]},
             "message": STR,
             "campaign_id": nullable(INT),
         }, description="why adding the site would contact it twice or against the do-not-contact list"),

@@ -24,7 +24,7 @@ from outreach.api.inputs import (
     query_float,
     query_int,
 )
-from outreach.campaigns import opportunity_context, service
+from outreach.campaigns import contact_rules, opportunity_context, service
 from outreach.campaigns.service import METRIC_FIELDS
 from outreach.models import STAGES, Campaign, Client, Contact, Prospect, User
 from outreach.models.campaigns import CAMPAIGN_KINDS, CAMPAIGN_STATUSES
@@ -138,7 +138,7 @@ def _service_error(exc: service.CampaignError) -> ApiError:
     return invalid(exc.field or "body", str(exc))
 
 
-def _conflict_error(exc: service.ProspectConflict, what: str) -> ApiError:
+def _conflict_error(exc: contact_rules.ProspectConflict, what: str) -> ApiError:
     return ApiError(409, "conflict", f"{exc}; send override_reason to {what}", "override_reason",
                     {"conflicts": [{"reason": c.reason, "message": c.message, "campaign_id": c.campaign_id}
                                    for c in exc.conflicts]})
@@ -340,7 +340,7 @@ def create_prospect(campaign_id: int) -> tuple[Response, int, dict[str, str]]:
             owner_id=_owner_id(body))
         if "tags" in body:
             service.set_tags(session, prospect, body.string_list("tags"), _user())
-    except service.ProspectConflict as exc:
+    except contact_rules.ProspectConflict as exc:
         raise _conflict_error(exc, "add it anyway") from None
     except service.CampaignError as exc:
         raise _service_error(exc) from None
@@ -375,7 +375,7 @@ def update_prospect(prospect_id: int) -> dict[str, Any]:
             service.assign_owner(session, prospect, _owner_id(body), _user())
         if "contact_email" in body:
             _set_contact(prospect, body)
-    except service.ProspectConflict as exc:
+    except contact_rules.ProspectConflict as exc:
         session.rollback()
         raise _conflict_error(exc, "use this address anyway") from None
     except service.CampaignError as exc:
@@ -392,7 +392,7 @@ def _set_contact(prospect: Prospect, body: Any) -> None:
         service.set_contact(db_session(), prospect, email, actor=_user(),
                             name=body.optional_string("contact_name", max_length=200) or "",
                             override_reason=body.optional_string("override_reason", max_length=500))
-    except service.ProspectConflict:
+    except contact_rules.ProspectConflict:
         raise
     except service.CampaignError as exc:
         raise invalid("contact_email", str(exc)) from None

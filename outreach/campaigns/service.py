@@ -1,13 +1,14 @@
 """Campaign and prospect operations. They flush; the request, CLI command or job commits."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from outreach.accounts.service import audit
+from outreach.campaigns.contact_rules import check_override, find_conflicts, record_override
+from outreach.campaigns.errors import CampaignError
 from outreach.lib import addresses
 from outreach.lib.ids import MAX_ID
 from outreach.lib.urls import BadURL, ensure_http_url, registrable_domain
@@ -19,36 +20,12 @@ from outreach.models import (
     Contact,
     Prospect,
     Site,
-    Suppression,
     Tag,
     User,
 )
-from outreach.models.campaigns import ACTIVE_STAGES, CAMPAIGN_KINDS
+from outreach.models.campaigns import CAMPAIGN_KINDS
 
 METRIC_FIELDS = ("domain_rating", "domain_authority", "authority_score", "organic_traffic")
-
-
-class CampaignError(ValueError):
-    """A one-line reason an operation was refused; `field` names the form field when there is one."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
-
-
-@dataclass(frozen=True)
-class Conflict:
-    """Why contacting a site or address now would contact it twice, or against a do-not-contact."""
-
-    reason: str  # "active_campaign" | "do_not_contact" | "undeliverable"
-    message: str
-    campaign_id: int | None = None
-
-
-class ProspectConflict(CampaignError):
-    def __init__(self, conflicts: list[Conflict]) -> None:
-        super().__init__("; ".join(c.message for c in conflicts))
-        self.conflicts = conflicts
 
 
 # --- clients and campaigns -------------------------------------------------------------------
@@ -187,48 +164,6 @@ def contact_for(session: Session, email: str, *, name: str = "", site: Site | No
     return contact
 
 
-def find_conflicts(session: Session, site: Site, email: str | None, *, campaign_id: int | None = None,
-                   site_too: bool = True) -> list[Conflict]:
-    """Every reason adding this site/address to a campaign would contact it twice or against a DNC.
-
-    site_too=False leaves out the site's own conflicts (judged already when its card was made).
-    """
-    conflicts: list[Conflict] = []
-    if site_too:
-        rows = session.execute(
-            select(Campaign.id, Campaign.name, Prospect.stage)
-            .join(Prospect, Prospect.campaign_id == Campaign.id)
-            .where(Prospect.site_id == site.id, Prospect.stage.in_(ACTIVE_STAGES),
-                   Campaign.status != "archived", Campaign.id != (campaign_id or -1))
-        ).all()
-        for cid, cname, stage in rows:
-            conflicts.append(Conflict("active_campaign",
-                                      f"{site.domain} is already in campaign “{cname}” (stage {stage})", cid))
-    values = {("domain", site.domain)} if site_too else set()
-    if email:
-        values.add(("email", email.lower()))
-        values.add(("domain", email.rsplit("@", 1)[-1].lower()))
-    for kind, value in sorted(values):
-        found = session.scalar(select(Suppression).where(Suppression.kind == kind, Suppression.value == value))
-        if found is not None:
-            why = {"manual": "is on the do-not-contact list", "unsubscribed": "unsubscribed",
-                   "bounced": "bounced", "complained": "complained"}[found.reason]
-            note = f" ({found.note})" if found.note else ""
-            conflicts.append(Conflict("do_not_contact", f"{value} {why}{note}"))
-    if email:
-        rows = session.execute(
-            select(Campaign.id, Campaign.name)
-            .join(Prospect, Prospect.campaign_id == Campaign.id)
-            .join(Contact, Contact.id == Prospect.contact_id)
-            .where(Contact.email == email.lower(), Prospect.stage.in_(ACTIVE_STAGES),
-                   Prospect.site_id != site.id, Campaign.status != "archived",
-                   Campaign.id != (campaign_id or -1))
-        ).all()
-        for cid, cname in rows:
-            conflicts.append(Conflict("active_campaign", f"{email} is already contacted in “{cname}”", cid))
-    return conflicts
-
-
 def add_prospect(session: Session, campaign: Campaign, url: str, *, email: str | None = None,
                  contact_name: str = "", metrics: dict[str, Any] | None = None,
                  actor: User | None = None, override_reason: str | None = None,
@@ -245,8 +180,7 @@ def add_prospect(session: Session, campaign: Campaign, url: str, *, email: str |
     if existing is not None:
         raise CampaignError(f"{site.domain} is already in this campaign", field="url")
     conflicts = find_conflicts(session, site, email, campaign_id=campaign.id)
-    if conflicts and not (override_reason and override_reason.strip()):
-        raise ProspectConflict(conflicts)
+    reason = check_override(conflicts, override_reason)
     if metrics:
         apply_metrics(site, metrics)
     contact = contact_for(session, email, name=contact_name, site=site) if email else None
@@ -257,10 +191,10 @@ def add_prospect(session: Session, campaign: Campaign, url: str, *, email: str |
     session.flush()
     record(session, prospect, "created", f"Added {site.domain}", actor)
     if conflicts:
-        prospect.override_reason = override_reason.strip()[:500] if override_reason else ""
+        record_override(prospect, conflicts, reason)
         record(session, prospect, "override",
                f"Added despite: {'; '.join(c.message for c in conflicts)}. Reason: {prospect.override_reason}",
-               actor, {"conflicts": [c.message for c in conflicts]})
+               actor, {"conflicts": [c.message for c in conflicts], "keys": [c.key for c in conflicts]})
     return prospect
 
 
@@ -345,12 +279,7 @@ def set_contact(session: Session, prospect: Prospect, email: str, *, name: str =
         raise CampaignError("its email sequence is running: stop it on the Outreach tab before changing the contact",
                             field="email")
     conflicts = find_conflicts(session, prospect.site, address, campaign_id=prospect.campaign_id, site_too=False)
-    known = session.scalar(select(Contact).where(Contact.email == address))
-    if known is not None and known.status == "invalid":
-        conflicts.append(Conflict("undeliverable", f"{address} failed its check ({known.status_reason or 'invalid'})"))
-    reason = (override_reason or "").strip()
-    if conflicts and not reason:
-        raise ProspectConflict(conflicts)
+    reason = check_override(conflicts, override_reason)
     contact = contact_for(session, address, name=name, site=prospect.site)
     if contact.site_id is None:
         contact.site_id = prospect.site_id
@@ -361,9 +290,10 @@ def set_contact(session: Session, prospect: Prospect, email: str, *, name: str =
     text = f"Contact set to {address}" + (f" (was {previous})" if previous else "")
     record(session, prospect, "contact", text, actor, {"email": address, "previous": previous})
     if conflicts:
+        record_override(prospect, conflicts, reason)
         record(session, prospect, "override", f"Contact {address} despite: "
-               f"{'; '.join(c.message for c in conflicts)}. Reason: {reason[:500]}", actor,
-               {"conflicts": [c.message for c in conflicts]})
+               f"{'; '.join(c.message for c in conflicts)}. Reason: {reason}", actor,
+               {"conflicts": [c.message for c in conflicts], "keys": [c.key for c in conflicts]})
     return contact
 
 
@@ -450,51 +380,3 @@ def delete_prospects(session: Session, prospects: list[Prospect], actor: User | 
         session.delete(p)
     session.flush()
     return len(prospects)
-
-
-# --- the do-not-contact list ---------------------------------------------------------------------
-
-SUPPRESSION_REASONS = ("manual", "unsubscribed", "bounced", "complained")
-
-
-def add_suppression(session: Session, value: str, *, kind: str = "", reason: str = "manual", note: str = "",
-                    actor: User | None = None) -> Suppression:
-    """Put a domain or an address on the do-not-contact list (kind guessed from an '@')."""
-    value = value.strip()
-    if not value:
-        raise CampaignError("type a domain or an email address", field="value")
-    kind = kind or ("email" if "@" in value else "domain")
-    if kind == "email":
-        value = normalise_address(value, field="value")
-    elif kind == "domain":
-        try:
-            value = registrable_domain(ensure_http_url(value))
-        except BadURL as exc:
-            raise CampaignError(f"not a domain: {exc}", field="value") from None
-    else:
-        raise CampaignError(f"unknown kind {kind!r}", field="kind")
-    if reason not in SUPPRESSION_REASONS:
-        raise CampaignError(f"unknown reason {reason!r}", field="reason")
-    found = session.scalar(select(Suppression).where(Suppression.kind == kind, Suppression.value == value))
-    if found is not None:
-        raise CampaignError(f"{value} is already on the do-not-contact list ({found.reason})", field="value")
-    suppression = Suppression(kind=kind, value=value, reason=reason, note=note.strip()[:500],
-                              created_by_id=actor.id if actor else None)
-    session.add(suppression)
-    session.flush()
-    audit(session, actor, "suppression.add", "suppression", suppression.id, {"kind": kind, "value": value})
-    return suppression
-
-
-def update_suppression(session: Session, suppression: Suppression, *, note: str,
-                       actor: User | None = None) -> None:
-    suppression.note = note.strip()[:500]
-    session.flush()
-    audit(session, actor, "suppression.update", "suppression", suppression.id, {"value": suppression.value})
-
-
-def remove_suppression(session: Session, suppression: Suppression, actor: User | None = None) -> None:
-    audit(session, actor, "suppression.remove", "suppression", suppression.id,
-          {"kind": suppression.kind, "value": suppression.value, "reason": suppression.reason})
-    session.delete(suppression)
-    session.flush()

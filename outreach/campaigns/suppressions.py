@@ -6,7 +6,7 @@ from flask_login import current_user
 from sqlalchemy import func, or_, select
 from werkzeug.wrappers import Response
 
-from outreach.campaigns import listing, service
+from outreach.campaigns import contact_rules, listing, service
 from outreach.models import Suppression, User
 from outreach.web.auth import staff_required
 from outreach.web.state import db_session
@@ -26,7 +26,7 @@ def index() -> str | Response:
     if request.method == "POST":
         value, note = request.form.get("value", ""), request.form.get("note", "")
         try:
-            added = service.add_suppression(session, value, note=note, actor=current_user)
+            added = contact_rules.add_suppression(session, value, note=note, actor=current_user)
         except service.CampaignError as exc:
             error = str(exc)
         else:
@@ -65,7 +65,7 @@ def _suppression_or_404(suppression_id: int) -> Suppression:
 def update(suppression_id: int) -> Response:
     suppression = _suppression_or_404(suppression_id)
     session = db_session()
-    service.update_suppression(session, suppression, note=request.form.get("note", ""), actor=current_user)
+    contact_rules.update_suppression(session, suppression, note=request.form.get("note", ""), actor=current_user)
     session.commit()
     flash(f"Note saved for {suppression.value}.", "success")
     return redirect(url_for("dnc.index"))
@@ -77,7 +77,7 @@ def remove(suppression_id: int) -> Response:
     suppression = _suppression_or_404(suppression_id)
     session = db_session()
     value = suppression.value
-    service.remove_suppression(session, suppression, actor=current_user)
+    contact_rules.remove_suppression(session, suppression, actor=current_user)
     session.commit()
     flash(f"{value} removed from the do-not-contact list; it can be contacted again.", "success")
     return redirect(url_for("dnc.index"))

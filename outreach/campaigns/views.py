@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import aliased, contains_eager, selectinload
 from werkzeug.wrappers import Response
 
-from outreach.campaigns import listing, opportunity_context, service
+from outreach.campaigns import contact_rules, listing, opportunity_context, service
 from outreach.campaigns.dashboard import STAGE_COLOURS
 from outreach.campaigns.dashboard import figures as dashboard_figures
 from outreach.campaigns.forms import KIND_LABELS, CampaignForm, ClientForm, ContactForm, NoteForm, ProspectForm
@@ -214,14 +214,14 @@ def board(campaign_id: int) -> str:
 def new_prospect(campaign_id: int) -> str | Response:
     campaign = campaign_or_404(campaign_id, edit=True)
     form = ProspectForm()
-    conflicts: list[service.Conflict] = []
+    conflicts: list[contact_rules.Conflict] = []
     if form.validate_on_submit():
         session = db_session()
         try:
             prospect = service.add_prospect(session, campaign, form.url.data or "", email=form.email.data,
                                             contact_name=form.contact_name.data or "", actor=current_user,
                                             override_reason=form.override_reason.data)
-        except service.ProspectConflict as exc:
+        except contact_rules.ProspectConflict as exc:
             conflicts = exc.conflicts
         except service.CampaignError as exc:
             error_next_to_field(form, exc, "url")
@@ -317,7 +317,7 @@ def set_contact(prospect_id: int) -> str | Response | tuple[str, int]:
         try:
             contact = service.set_contact(session, prospect, form.email.data or "", name=form.name.data or "",
                                           actor=current_user, override_reason=form.override_reason.data)
-        except service.ProspectConflict as exc:
+        except contact_rules.ProspectConflict as exc:
             conflicts = [c.message for c in exc.conflicts]
             form.override_reason.errors = ["give a reason to use this address anyway"]
         except service.CampaignError as exc:

@@ -134,7 +134,8 @@ def add_findings_as_prospects(session: Session, campaign: Campaign, items: list[
     """
     from sqlalchemy import select
 
-    from outreach.campaigns.service import CampaignError, ProspectConflict, add_prospect, site_for
+    from outreach.campaigns.contact_rules import ProspectConflict
+    from outreach.campaigns.service import CampaignError, add_prospect, site_for
     from outreach.models import Prospect
 
     outcome = ProspectsAdded()

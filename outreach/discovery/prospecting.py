@@ -25,7 +25,8 @@ from xml.etree import ElementTree
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from outreach.campaigns.service import CampaignError, ProspectConflict, add_prospect, record, site_for
+from outreach.campaigns.contact_rules import ProspectConflict
+from outreach.campaigns.service import CampaignError, add_prospect, record, site_for
 from outreach.discovery.mentions import IMAGE_MAX_BYTES, ImageAsset, Mention, image_fingerprint
 from outreach.discovery.site_walk import WalkProgress
 from outreach.jobs.claims import claim_oldest_queued

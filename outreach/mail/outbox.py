@@ -20,9 +20,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from outreach.campaigns.contact_rules import ContactRules, send_block
 from outreach.campaigns.service import move_prospect, record
 from outreach.lib.clock import utcnow
 from outreach.lib.secrets import SecretBox
@@ -33,9 +34,9 @@ from outreach.mail.reclaim import is_reclaim, step_label
 from outreach.mail.reclaim import stop_reason as reclaim_stop_reason
 from outreach.mail.render import RenderError
 from outreach.mail.sequences import create_message
-from outreach.mail.stops import EARLY_STAGES, hard_bounce, stop_enrollment, suppression_reason
+from outreach.mail.stops import EARLY_STAGES, hard_bounce, stop_enrollment
 from outreach.mail.unsubscribe import signing_secret, unsubscribe_url
-from outreach.models import Campaign, Prospect, Suppression
+from outreach.models import Campaign, Prospect
 from outreach.models.mail import CampaignMail, Enrollment, Mailbox, Message, SequenceStep
 
 log = logging.getLogger(__name__)
@@ -321,23 +322,10 @@ def claim_many(session: Session, message_ids: list[int], now: datetime) -> dict[
     if not claimed:
         return {}
     infos = session.execute(_info_query().where(Message.id.in_(claimed))).all()
-    emails = {info.to_email.lower() for info in infos}
-    domains = {email.rsplit("@", 1)[-1] for email in emails}
-    found = {(kind, value): reason for kind, value, reason in session.execute(
-        select(Suppression.kind, Suppression.value, Suppression.reason).where(or_(
-            and_(Suppression.kind == "email", Suppression.value.in_(emails)),
-            and_(Suppression.kind == "domain", Suppression.value.in_(domains)))))}
-
-    def suppressed(email: str) -> str | None:
-        email = email.lower()
-        for key in (("email", email), ("domain", email.rsplit("@", 1)[-1])):
-            if key in found:
-                return f"{key[1]} is suppressed ({found[key]})"
-        return None
-
+    rules = ContactRules(session).load([], [info.to_email for info in infos])
     ok = []
     for info in infos:
-        verdict = _stop_check(session, info, now, suppressed)
+        verdict = _stop_check(session, info, now, rules)
         if verdict is None:
             ok.append(info.id)
         else:
@@ -350,7 +338,8 @@ def claim_many(session: Session, message_ids: list[int], now: datetime) -> dict[
 
 def _info_query() -> Any:
     return (select(Message.id, Message.step, Enrollment.status, Enrollment.stop_reason, Enrollment.paused_until,
-                   CampaignMail.is_paused, Campaign.status.label("campaign_status"), Prospect.stage, Message.to_email)
+                   CampaignMail.is_paused, Campaign.status.label("campaign_status"), Prospect.stage, Message.to_email,
+                   Prospect.overridden)
             .select_from(Message)
             .join(Enrollment, Enrollment.id == Message.enrollment_id)
             .join(Campaign, Campaign.id == Message.campaign_id)
@@ -367,12 +356,12 @@ def _unclaim(session: Session, message_ids: list[int]) -> None:
 
 
 def _stop_check(session: Session, info: Any, now: datetime,
-                suppressed: Callable[[str], str | None] | None = None) -> tuple[str, object] | None:
+                rules: ContactRules | None = None) -> tuple[str, object] | None:
+    rules = rules or ContactRules(session).load([], [info.to_email])
     if is_reclaim(info.step):  # a one-off reply in a finished thread: the sequence and stage do not matter
         if info.is_paused or info.campaign_status != "active":
             return "wait", None
-        reason = (suppressed(info.to_email) if suppressed else suppression_reason(session, info.to_email)) or \
-            reclaim_stop_reason(session, info.id)
+        reason = rules.send_block(info.to_email, info.overridden) or reclaim_stop_reason(session, info.id)
         return ("stop", reason) if reason else None
     if info.status != "active":
         return "cancel", f"sequence {info.status}" + (f" ({info.stop_reason})" if info.stop_reason else "")
@@ -380,7 +369,7 @@ def _stop_check(session: Session, info: Any, now: datetime,
         return "wait", None
     if info.paused_until is not None and info.paused_until > now:
         return "postpone", info.paused_until
-    reason = suppressed(info.to_email) if suppressed else suppression_reason(session, info.to_email)
+    reason = rules.send_block(info.to_email, info.overridden)
     if reason:
         return "stop", reason
     if info.stage not in EARLY_STAGES:
@@ -413,7 +402,7 @@ def mark_data_started(session: Session, message: Message) -> bool:
         session.rollback()
         return False
     status = session.scalar(select(Enrollment.status).where(Enrollment.id == message.enrollment_id))
-    reason = suppression_reason(session, message.to_email) or (
+    reason = send_block(session, message.to_email, message.prospect.overridden) or (
         None if status == "active" or is_reclaim(message.step) else f"sequence {status}")
     if reason:
         session.refresh(message.enrollment)

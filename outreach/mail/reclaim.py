@@ -12,12 +12,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from outreach.campaigns.contact_rules import send_block
 from outreach.campaigns.service import record
 from outreach.lib.clock import utcnow
 from outreach.mail.mailboxes import MailError
 from outreach.mail.render import Rendered, RenderError, render_email, wrap
 from outreach.mail.sequences import _message_row, context_for, new_message_id
-from outreach.mail.stops import suppression_reason
 from outreach.mail.unsubscribe import unsubscribe_url
 from outreach.models import Backlink, User
 from outreach.models.mail import InboundMessage, Message, Template
@@ -66,7 +66,7 @@ def refusal(session: Session, backlink: Backlink) -> str | None:
     previous = last_sent(session, prospect.id)
     if previous is None:
         return f"nothing was ever sent to {prospect.site.domain} from Outreach, so there is no thread to reply in"
-    suppressed = suppression_reason(session, previous.to_email)
+    suppressed = send_block(session, previous.to_email, prospect.overridden)
     if suppressed:
         return suppressed
     if previous.contact.status == "invalid":

@@ -10,12 +10,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from outreach.campaigns import opportunity_context
-from outreach.campaigns.service import find_conflicts, record
+from outreach.campaigns.contact_rules import enrolment_conflicts
+from outreach.campaigns.service import record
 from outreach.lib.clock import utcnow
 from outreach.mail.headers import HeaderError, check_header
 from outreach.mail.mailboxes import MailError
 from outreach.mail.render import Rendered, RenderError, check_syntax, render_email, wrap
-from outreach.mail.stops import EARLY_STAGES, suppression_reason
+from outreach.mail.stops import EARLY_STAGES
 from outreach.mail.template_check import check_template
 from outreach.mail.unsubscribe import unsubscribe_url
 from outreach.models import Campaign, Contact, Prospect, User
@@ -193,30 +194,15 @@ class EnrollResult:
 
 
 def refusal(session: Session, prospect: Prospect) -> str | None:
-    """Why this prospect cannot be emailed now, in one sentence, or None."""
-    contact = prospect.contact
-    if contact is None:
+    """Why this prospect cannot be emailed now, in one sentence, or None (contact_rules decides conflicts)."""
+    if prospect.contact is None:
         return "no contact address yet"
-    if contact.status == "invalid":
-        return f"{contact.email} is invalid ({contact.status_reason or 'failed validation'})"
     if prospect.stage not in EARLY_STAGES:
         return f"the prospect is at stage {prospect.stage}"
     if session.scalar(select(Enrollment.id).where(Enrollment.prospect_id == prospect.id)) is not None:
         return "already enrolled in this campaign's sequence"
-    suppressed = suppression_reason(session, contact.email)
-    if suppressed:
-        return suppressed
-    for conflict in find_conflicts(session, prospect.site, contact.email, campaign_id=prospect.campaign_id):
-        if conflict.reason == "do_not_contact":
-            return conflict.message
-        if not prospect.override_reason:
-            return conflict.message
-    elsewhere = session.scalar(select(Campaign.name).join(Message, Message.campaign_id == Campaign.id).where(
-        Message.contact_id == contact.id, Message.campaign_id != prospect.campaign_id,
-        Message.status.in_(("sent", "sending", "unknown"))).limit(1))
-    if elsewhere is not None and not prospect.override_reason:
-        return f"{contact.email} was already contacted in “{elsewhere}”"
-    return None
+    conflicts = enrolment_conflicts(session, prospect)
+    return "; ".join(c.message for c in conflicts) if conflicts else None
 
 
 def enroll_prospects(session: Session, campaign: Campaign, prospect_ids: list[int],

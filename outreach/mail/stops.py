@@ -6,9 +6,10 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from outreach.campaigns.contact_rules import suppress
 from outreach.campaigns.service import move_prospect, record
 from outreach.lib.clock import utcnow
-from outreach.models import Contact, Prospect, Suppression
+from outreach.models import Contact, Prospect
 from outreach.models.mail import Enrollment, Message
 
 #: prospect stages from which a stop moves the card (a card further along stays where the user put it)
@@ -63,15 +64,6 @@ def on_stage_changed(session: Session, prospect: Prospect, old: str, new: str) -
         stop_enrollment(session, enrollment, "stage", f"the prospect moved to stage {new}")
 
 
-def suppress(session: Session, email: str, reason: str, note: str) -> None:
-    """Put the address on the global do-not-contact list (once)."""
-    email = email.lower()
-    found = session.scalar(select(Suppression).where(Suppression.kind == "email", Suppression.value == email))
-    if found is None:
-        session.add(Suppression(kind="email", value=email, reason=reason, note=note[:500]))
-        session.flush()
-
-
 def stop_contact_everywhere(session: Session, contact: Contact, reason: str, detail: str, *, stage: str,
                             source_message_id: str | None = None) -> int:
     """Stop every active enrollment of this contact, in every campaign."""
@@ -84,19 +76,6 @@ def stop_contact_everywhere(session: Session, contact: Contact, reason: str, det
                                                            Prospect.stage.in_(EARLY_STAGES))):
         move_prospect(session, prospect, stage, reason=detail[:200])
     return len(enrollments)
-
-
-def suppression_reason(session: Session, email: str) -> str | None:
-    """Why this address must not be emailed (suppressed address or domain), or None."""
-    email = email.lower()
-    domain = email.rsplit("@", 1)[-1]
-    row = session.execute(
-        select(Suppression.kind, Suppression.value, Suppression.reason)
-        .where(((Suppression.kind == "email") & (Suppression.value == email))
-               | ((Suppression.kind == "domain") & (Suppression.value == domain))).limit(1)).first()
-    if row is None:
-        return None
-    return f"{row.value} is suppressed ({row.reason})"
 
 
 def hard_bounce(session: Session, message: Message, detail: str, when: datetime | None = None) -> None:

@@ -44,7 +44,8 @@ def unsubscribe_url(settings: dict[str, dict[str, Any]], secret: str, message_id
 
 def unsubscribe(session: Session, message_id: str, *, via: str) -> Message | None:
     """Suppress the recipient of this message everywhere and stop all their sequences (idempotent)."""
-    from outreach.mail.stops import stop_contact_everywhere, suppress
+    from outreach.campaigns.contact_rules import suppress
+    from outreach.mail.stops import stop_contact_everywhere
 
     message = session.scalar(select(Message).where(Message.message_id == message_id))
     if message is None:

@@ -179,6 +179,8 @@ class Prospect(Base):
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     #: set when the prospect was added although its site was in another campaign or do-not-contact
     override_reason: Mapped[str] = mapped_column(String(500), default="")
+    #: the keys of the conflicts that override set aside (contact_rules.Conflict.key; "*": all, from before keys)
+    overridden: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     stage_changed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -6,7 +6,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from outreach.campaigns.service import add_suppression, move_prospect, set_tags
+from outreach.campaigns.contact_rules import add_suppression
+from outreach.campaigns.service import move_prospect, set_tags
 from outreach.models import Activity, Prospect, Site
 from tests.api.conftest import error_of
 

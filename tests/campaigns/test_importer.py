@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from outreach.campaigns import importer, service
+from outreach.campaigns import contact_rules, importer
 from outreach.models import Activity, Contact, Prospect, Site
 
 
@@ -107,8 +107,8 @@ def test_it_imports_good_rows_and_reports_campaign_duplicates_and_conflicts(
     other = make_campaign(name="Other")
     make_prospect(campaign, "https://already.test/x")
     make_prospect(other, "https://busy.test/y")
-    service.add_suppression(db, "blocked.test", note="asked us")
-    service.add_suppression(db, "nope@mail.test", reason="unsubscribed")
+    contact_rules.add_suppression(db, "blocked.test", note="asked us")
+    contact_rules.add_suppression(db, "nope@mail.test", reason="unsubscribed")
     db.commit()
     data = (b"URL,Email,DR\n"
             b"https://new.test/a,Ann@New.test,40\n"
@@ -139,7 +139,7 @@ def test_it_imports_good_rows_and_reports_campaign_duplicates_and_conflicts(
 def test_an_override_imports_conflicts_and_records_why(db: Session, make_campaign: Any, make_user: Any) -> None:
     user = make_user()
     campaign = make_campaign()
-    service.add_suppression(db, "blocked.test")
+    contact_rules.add_suppression(db, "blocked.test")
     db.commit()
     parsed = importer.parse_csv(b"URL\nhttps://blocked.test/\n")
     plan = importer.plan_import(db, campaign, parsed, ["url"])

@@ -9,7 +9,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from outreach.campaigns import service
+from outreach.campaigns import contact_rules
 from outreach.models import Activity, Prospect, Site
 
 
@@ -92,7 +92,7 @@ def test_conflicts_are_skipped_unless_overridden_with_a_reason(login: Any, team:
 
 def test_without_override_a_conflict_is_reported_as_a_skipped_row(login: Any, team: dict[str, Any],
                                                                   db: Session) -> None:
-    service.add_suppression(db, "dnc.test", reason="bounced")
+    contact_rules.add_suppression(db, "dnc.test", reason="bounced")
     db.commit()
     client = login(team["owner"])
     preview_url = upload(client, team["campaign"].id, b"URL\nhttps://dnc.test/\n").headers["Location"]

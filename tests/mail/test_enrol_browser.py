@@ -38,7 +38,8 @@ def test_enrol_a_column_from_the_board_then_reclaim_the_lost_link(
     page.get_by_text("2 cards selected").wait_for()
     page.get_by_role("button", name="Enrol selected in").click()
     page.get_by_text("Enrolled 1 prospect(s)").wait_for()
-    page.get_by_text("Not enrolled: blocked.test: blocked.test is suppressed (manual)").wait_for()
+    page.get_by_text("Not enrolled: blocked.test: blocked.test is on the do-not-contact list (asked us to stop)"
+                     ).wait_for()
     shot(page, "enrol-board.png")
     page.get_by_role("link", name="Prospects").last.click()
     page.get_by_test_id("enrol").wait_for()

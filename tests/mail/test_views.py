@@ -149,7 +149,7 @@ def test_enrolment_from_the_list_refuses_each_prospect_with_its_reason(app, db, 
     page = response.get_data(as_text=True)
     assert "Enrolled 2 prospect" in page
     assert "nocontact.test: no contact address yet" in page
-    assert "gone@gone.test is suppressed" in page
+    assert "gone.test: gone@gone.test unsubscribed" in page
     fresh(db)
     assert sorted(e.prospect_id for e in db.scalars(select(Enrollment))) == [ok.id, twice.id]
     queue = client.get(f"/campaigns/{campaign.id}/outreach").get_data(as_text=True)

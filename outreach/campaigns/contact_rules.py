@@ -1,0 +1,272 @@
+"""Never contact a site or an address twice, nor one on the do-not-contact list, without a deliberate override.
+
+The one home of the rules, for adding a prospect (by hand, import or findings), setting its contact,
+enrolling it and the send-time claim, one at a time or in bulk through the same `ContactRules`:
+
+- the site is in another active campaign;
+- the address is the contact of a prospect on another site in an active campaign, or was already emailed
+  from another campaign;
+- the domain or the address is on the do-not-contact list (by hand, unsubscribed, bounced, complained);
+- the address failed its check.
+
+Each conflict has a stable key. An override (a reason, kept on the timeline) stores the keys it covers on
+the prospect, so the decision made when a site was added holds at enrolment and at send time; a conflict
+that arises later (the address unsubscribes) is not covered. Unsubscribes and complaints are never
+overridden at enrolment or send time.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import and_, select
+from sqlalchemy.orm import Session
+
+from outreach.accounts.service import audit
+from outreach.campaigns.errors import CampaignError
+from outreach.lib import addresses
+from outreach.lib.urls import BadURL, ensure_http_url, registrable_domain
+from outreach.models import Campaign, Contact, Prospect, Site, Suppression, User
+from outreach.models.campaigns import ACTIVE_STAGES
+from outreach.models.mail import Message
+
+SUPPRESSION_REASONS = ("manual", "unsubscribed", "bounced", "complained")
+#: do-not-contact reasons no override can set aside
+NEVER_OVERRIDDEN = ("unsubscribed", "complained")
+_WHY = {"manual": "is on the do-not-contact list", "unsubscribed": "unsubscribed", "bounced": "bounced",
+        "complained": "complained"}
+#: message statuses that mean an address was emailed
+_EMAILED = ("sent", "sending", "unknown")
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """Why contacting a site or address now would contact it twice, or against a do-not-contact."""
+
+    reason: str  # "active_campaign" | "do_not_contact" | "undeliverable" | "contacted"
+    message: str
+    campaign_id: int | None = None
+    #: what the conflict is about ("site:example.com@12", "dnc:email:a@b.example"...): overrides name these
+    key: str = ""
+    is_overridable: bool = True
+
+
+class ProspectConflict(CampaignError):
+    def __init__(self, conflicts: list[Conflict]) -> None:
+        super().__init__("; ".join(c.message for c in conflicts))
+        self.conflicts = conflicts
+
+
+#: an override recorded before overrides named their keys covers whatever could be overridden
+COVERS_ALL = "*"
+
+
+def not_overridden(conflicts: Iterable[Conflict], overridden: Iterable[str] | None) -> list[Conflict]:
+    """The conflicts an override with these keys does not cover."""
+    covered = set(overridden or ())
+    return [c for c in conflicts if not (c.is_overridable and (c.key in covered or COVERS_ALL in covered))]
+
+
+def check_override(conflicts: Sequence[Conflict], reason: str | None) -> str:
+    """The override reason that lets these conflicts pass, or ProspectConflict listing them.
+
+    A conflict that can never be overridden (an unsubscribe) lets the site on the board with a reason, but
+    enrolment and sending still refuse that address.
+    """
+    reason = (reason or "").strip()
+    if conflicts and not reason:
+        raise ProspectConflict(list(conflicts))
+    return reason[:500]
+
+
+class ContactRules:
+    """The rules' facts for some sites and addresses, read in a few queries (chunked), then asked per row."""
+
+    def __init__(self, session: Session, *, campaign_id: int | None = None) -> None:
+        self.session = session
+        self.campaign_id = campaign_id
+        self._busy_sites: dict[int, list[tuple[int, str, str]]] = {}
+        self._busy_emails: dict[str, list[tuple[int, int, str]]] = {}
+        self._emailed: dict[str, list[tuple[int, str]]] = {}
+        self._suppressed: dict[tuple[str, str], tuple[str, str]] = {}
+        self._invalid: dict[str, str] = {}
+
+    def load(self, sites: Iterable[Site], emails: Iterable[str | None] = ()) -> ContactRules:
+        site_list = {site.id: site for site in sites if site is not None}
+        email_list = sorted({e.lower() for e in emails if e})
+        others = Campaign.id != (self.campaign_id or -1)
+        live = and_(Prospect.stage.in_(ACTIVE_STAGES), Campaign.status != "archived", others)
+        for chunk in _chunks(list(site_list)):
+            for site_id, cid, name, stage in self.session.execute(
+                    select(Prospect.site_id, Campaign.id, Campaign.name, Prospect.stage)
+                    .join(Campaign, Campaign.id == Prospect.campaign_id)
+                    .where(Prospect.site_id.in_(chunk), live)):
+                self._busy_sites.setdefault(site_id, []).append((cid, name, stage))
+        keys = {("domain", site.domain) for site in site_list.values()}
+        keys |= {("email", e) for e in email_list} | {("domain", e.rsplit("@", 1)[-1]) for e in email_list}
+        for kind in ("domain", "email"):
+            for chunk in _chunks(sorted(v for k, v in keys if k == kind)):
+                for value, reason, note in self.session.execute(
+                        select(Suppression.value, Suppression.reason, Suppression.note)
+                        .where(Suppression.kind == kind, Suppression.value.in_(chunk))):
+                    self._suppressed[(kind, value)] = (reason, note)
+        for chunk in _chunks(email_list):
+            for email, site_id, cid, name in self.session.execute(
+                    select(Contact.email, Prospect.site_id, Campaign.id, Campaign.name)
+                    .join(Prospect, Prospect.contact_id == Contact.id)
+                    .join(Campaign, Campaign.id == Prospect.campaign_id)
+                    .where(Contact.email.in_(chunk), live)):
+                self._busy_emails.setdefault(email, []).append((site_id, cid, name))
+            for email, cid, name in self.session.execute(
+                    select(Contact.email, Campaign.id, Campaign.name).distinct()
+                    .join(Message, Message.contact_id == Contact.id)
+                    .join(Campaign, Campaign.id == Message.campaign_id)
+                    .where(Contact.email.in_(chunk), Message.status.in_(_EMAILED), others)):
+                self._emailed.setdefault(email, []).append((cid, name))
+            for email, why in self.session.execute(select(Contact.email, Contact.status_reason)
+                                                   .where(Contact.email.in_(chunk), Contact.status == "invalid")):
+                self._invalid[email] = why or "invalid"
+        return self
+
+    def conflicts(self, site: Site | None, email: str | None, *, site_too: bool = True) -> list[Conflict]:
+        """Every reason putting this site/address in the campaign would contact it twice or against a DNC.
+
+        site_too=False leaves out the site's own conflicts (judged when its card was made).
+        """
+        found: list[Conflict] = []
+        if site is not None and site_too:
+            for cid, name, stage in self._busy_sites.get(site.id, []):
+                message = f"{site.domain} is already in campaign “{name}” (stage {stage})"
+                found.append(Conflict("active_campaign", message, cid, f"site:{site.domain}@{cid}"))
+            suppressed = self.suppression(site.domain, kind="domain")
+            if suppressed is not None:
+                found.append(suppressed)
+        if email:
+            email = email.lower()
+            suppressed = self.suppression(email)
+            if suppressed is not None:
+                found.append(suppressed)
+            busy = {(cid, name) for site_id, cid, name in self._busy_emails.get(email, [])
+                    if site is None or site_id != site.id}
+            for cid, name in sorted(busy):
+                found.append(Conflict("active_campaign", f"{email} is already contacted in “{name}”", cid,
+                                      f"email:{email}@{cid}"))
+            for cid, name in sorted(self._emailed.get(email, [])):
+                if (cid, name) not in busy:
+                    found.append(Conflict("contacted", f"{email} was already contacted in “{name}”", cid,
+                                          f"emailed:{email}@{cid}"))
+            if email in self._invalid:
+                found.append(Conflict("undeliverable", f"{email} failed its check ({self._invalid[email]})",
+                                      key=f"invalid:{email}"))
+        return list({c.key: c for c in found}.values())
+
+    def suppression(self, value: str, *, kind: str = "email") -> Conflict | None:
+        """The do-not-contact entry that blocks this address (or its domain), or this domain."""
+        value = value.lower()
+        candidates = [(kind, value)] + ([("domain", value.rsplit("@", 1)[-1])] if kind == "email" else [])
+        for key in candidates:
+            if key in self._suppressed:
+                reason, note = self._suppressed[key]
+                extra = f" ({note})" if note else ""
+                return Conflict("do_not_contact", f"{key[1]} {_WHY[reason]}{extra}", None, f"dnc:{key[0]}:{key[1]}",
+                                is_overridable=reason not in NEVER_OVERRIDDEN)
+        return None
+
+    def send_block(self, email: str, overridden: Iterable[str] | None) -> str | None:
+        """Why an email to this address must not leave now (a do-not-contact entry not overridden), or None."""
+        conflict = self.suppression(email)
+        if conflict is None or not_overridden([conflict], overridden) == []:
+            return None
+        return conflict.message
+
+
+def find_conflicts(session: Session, site: Site | None, email: str | None, *, campaign_id: int | None = None,
+                   site_too: bool = True) -> list[Conflict]:
+    """ContactRules for one site and address."""
+    return ContactRules(session, campaign_id=campaign_id).load([site] if site else [], [email]).conflicts(
+        site, email, site_too=site_too)
+
+
+def send_block(session: Session, email: str, overridden: Iterable[str] | None = None) -> str | None:
+    """ContactRules.send_block for one address."""
+    return ContactRules(session).load([], [email]).send_block(email, overridden)
+
+
+def enrolment_conflicts(session: Session, prospect: Prospect) -> list[Conflict]:
+    """What stands between this prospect's contact and a first email, less what its overrides cover."""
+    conflicts = find_conflicts(session, prospect.site, prospect.contact.email if prospect.contact else None,
+                               campaign_id=prospect.campaign_id)
+    return not_overridden(conflicts, prospect.overridden)
+
+
+def record_override(prospect: Prospect, conflicts: Iterable[Conflict], reason: str) -> None:
+    """Remember that these conflicts were set aside for this prospect (the caller records the timeline entry)."""
+    keys = [c.key for c in conflicts if c.key]
+    prospect.override_reason = reason[:500]
+    prospect.overridden = sorted(set(prospect.overridden or []) | set(keys))
+
+
+# --- the do-not-contact list ----------------------------------------------------------------------
+
+def add_suppression(session: Session, value: str, *, kind: str = "", reason: str = "manual", note: str = "",
+                    actor: User | None = None) -> Suppression:
+    """Put a domain or an address on the do-not-contact list by hand (kind guessed from an '@')."""
+    value = value.strip()
+    if not value:
+        raise CampaignError("type a domain or an email address", field="value")
+    kind = kind or ("email" if "@" in value else "domain")
+    if kind == "email":
+        try:
+            value = addresses.normalise_address(value)
+        except addresses.BadAddress as exc:
+            raise CampaignError(str(exc), field="value") from None
+    elif kind == "domain":
+        try:
+            value = registrable_domain(ensure_http_url(value))
+        except BadURL as exc:
+            raise CampaignError(f"not a domain: {exc}", field="value") from None
+    else:
+        raise CampaignError(f"unknown kind {kind!r}", field="kind")
+    if reason not in SUPPRESSION_REASONS:
+        raise CampaignError(f"unknown reason {reason!r}", field="reason")
+    found = session.scalar(select(Suppression).where(Suppression.kind == kind, Suppression.value == value))
+    if found is not None:
+        raise CampaignError(f"{value} is already on the do-not-contact list ({found.reason})", field="value")
+    suppression = _insert(session, kind, value, reason, note, actor)
+    audit(session, actor, "suppression.add", "suppression", suppression.id, {"kind": kind, "value": value})
+    return suppression
+
+
+def suppress(session: Session, email: str, reason: str, note: str) -> None:
+    """Put an address on the do-not-contact list because it unsubscribed, bounced or complained (once)."""
+    email = email.lower()
+    if session.scalar(select(Suppression.id).where(Suppression.kind == "email", Suppression.value == email)) is None:
+        _insert(session, "email", email, reason, note, None)
+
+
+def _insert(session: Session, kind: str, value: str, reason: str, note: str, actor: User | None) -> Suppression:
+    suppression = Suppression(kind=kind, value=value, reason=reason, note=note.strip()[:500],
+                              created_by_id=actor.id if actor else None)
+    session.add(suppression)
+    session.flush()
+    return suppression
+
+
+def update_suppression(session: Session, suppression: Suppression, *, note: str,
+                       actor: User | None = None) -> None:
+    suppression.note = note.strip()[:500]
+    session.flush()
+    audit(session, actor, "suppression.update", "suppression", suppression.id, {"value": suppression.value})
+
+
+def remove_suppression(session: Session, suppression: Suppression, actor: User | None = None) -> None:
+    audit(session, actor, "suppression.remove", "suppression", suppression.id,
+          {"kind": suppression.kind, "value": suppression.value, "reason": suppression.reason})
+    session.delete(suppression)
+    session.flush()
+
+
+def _chunks(values: list[object]) -> Iterable[list[object]]:
+    for start in range(0, len(values), _CHUNK):
+        yield values[start:start + _CHUNK]
