@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
-from outreach.backlinks import service
+from outreach.backlinks import service, terms
 from outreach.backlinks.forms import BacklinkForm, EditBacklinkForm, ImportForm
 from outreach.backlinks.reclaim import ReclaimPanel, reclaim_panel
 from outreach.models import Backlink, BacklinkCheck, BacklinkEvent, Campaign, Client, Prospect
@@ -277,10 +277,15 @@ def check(backlink_id: int) -> Response:
     session.commit()
     send_pending_alerts(settings(), app_state().sessionmaker)
     result = outcome.result
-    summary = {"live": "Live", "missing": "Missing", "error": "Error"}[result.status]
+    summary = terms.status_label(backlink) if result.is_live else {"missing": "Missing", "error": "Error"}[result.status]
     problems = f" Problems: {', '.join(result.problems)}." if result.problems else ""
-    flash(f"{summary}: HTTP {result.http_status or result.error}.{problems}",
-          "success" if result.is_live and not result.problems else "warning")
+    failing = terms.failing_label(backlink)
+    if failing:
+        rules = settings()["backlinks"]
+        failing = (f" The link is {failing}; it is called lost after {rules['lost_after_failures']} failed checks "
+                   f"over at least {rules['lost_after_hours']} hours.")
+    flash(f"{summary}: HTTP {result.http_status or result.error}.{problems}{failing}",
+          "success" if backlink.status == "live" and not result.problems else "warning")
     return redirect(_safe_next() or url_for("backlinks.detail", backlink_id=backlink_id))
 
 
