@@ -24,6 +24,13 @@ from outreach.web.state import app_state, db_session, settings
 
 bp = Blueprint("backlinks", __name__)
 PAGE_SIZE = 100
+# how a link's state reads on every page that shows it (ledger, link page, prospect page)
+bp.add_app_template_filter(terms.status_label, "link_status")
+bp.add_app_template_filter(terms.failing_label, "link_failing")
+bp.add_app_template_filter(terms.sentence, "link_difference")
+bp.add_app_template_filter(lambda b: terms.agreed_label(b.agreed_anchor, b.agreed_rel), "link_agreed")
+bp.add_app_template_global(terms.STATUS_BADGES, "LINK_BADGES")
+bp.add_app_template_global(terms.STATUS_LABELS, "LINK_STATUS_LABELS")
 
 
 def _ledger_query(client_id: int | None = None, campaign_id: int | None = None) -> Select[tuple[Backlink]]:
@@ -277,7 +284,7 @@ def check(backlink_id: int) -> Response:
     session.commit()
     send_pending_alerts(settings(), app_state().sessionmaker)
     result = outcome.result
-    summary = terms.status_label(backlink) if result.is_live else {"missing": "Missing", "error": "Error"}[result.status]
+    summary = terms.status_label(backlink) if result.is_live else result.status.capitalize()
     problems = f" Problems: {', '.join(result.problems)}." if result.problems else ""
     failing = terms.failing_label(backlink)
     if failing:
