@@ -11,8 +11,8 @@ STATUS_LABELS = {
     "pending": "Pending", "live": "Live", "terms_not_met": "Live – terms not met", "lost": "Lost",
     "missed": "Missed deadline", "paused": "Paused",
 }
-#: the badge colour of each status in the app's pages
-STATUS_BADGES = {"live": "ok", "terms_not_met": "warn", "lost": "bad", "missed": "bad", "pending": "warn"}
+#: the badge classes of each status in the app's pages ("long": its label says what differs, so it may wrap)
+STATUS_BADGES = {"live": "ok", "terms_not_met": "warn long", "lost": "bad", "missed": "bad", "pending": "warn"}
 #: a link is on its page in these states (and can be failing, then lost)
 ON_PAGE = ("live", "terms_not_met")
 #: what a page-level nofollow (meta robots or X-Robots-Tag) reads as

@@ -42,6 +42,8 @@ class LinkRow:
     status: str
     #: the status as read: "Live – terms not met: nofollow"
     status_label: str
+    #: "failing: 2 failed checks in a row since ..." for a link on its page whose checks fail, else ""
+    failing: str
     #: its badge colour (ok, warn, bad)
     badge: str
     http_status: str
@@ -203,11 +205,6 @@ def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d") if value else "—"
 
 
-def _status_label(b: Backlink) -> str:
-    failing = failing_label(b)
-    return status_label(b) + (f" ({failing})" if failing else "")
-
-
 def _row(b: Backlink, check: BacklinkCheck | None) -> LinkRow:
     live = b.status in ON_PAGE
     http = "—"
@@ -215,7 +212,7 @@ def _row(b: Backlink, check: BacklinkCheck | None) -> LinkRow:
         http = str(check.http_status) if check.http_status is not None else (check.error or "no answer")
     return LinkRow(
         backlink=b, page=b.page_url or f"(looking on {b.site_url})", domain=_domain(b.page_url or b.site_url),
-        target=b.target_url, status=b.status, status_label=_status_label(b),
+        target=b.target_url, status=b.status, status_label=status_label(b), failing=failing_label(b),
         badge=STATUS_BADGES.get(b.status, ""), http_status=http,
         # rel and indexability describe a link that is there: for one that is not, they are not shown
         rel=(b.seen_rel or "followed") if live else "—",
@@ -311,7 +308,8 @@ def report_csv(report: Report) -> str:
     for row in report.rows:
         b = row.backlink
         writer.writerow([_safe_cell(v) for v in (
-            b.page_url, row.domain, b.target_url, b.status, row.status_label, row.http_status, b.seen_rel, row.follow,
+            b.page_url, row.domain, b.target_url, b.status,
+            row.status_label + (f" ({row.failing})" if row.failing else ""), row.http_status, b.seen_rel, row.follow,
             row.indexable, b.seen_anchor, row.last_checked, row.live_since, _when(b.first_live_at), _when(b.lost_at),
             row.problems, b.campaign.name if b.campaign else "")])
     return out.getvalue()
