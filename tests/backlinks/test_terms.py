@@ -116,6 +116,8 @@ def test_a_wrong_anchor_is_not_live_and_the_anchor_forgives_case_and_spacing(
     assert "anchor is “click here”, agreed “Acme widgets”" in page
     prospect_page = client.get(f"/prospects/{promised.id}").get_data(as_text=True)
     assert "Live – terms not met: anchor “click here”" in prospect_page
+    dashboard = client.get("/").get_data(as_text=True)
+    assert "1 more live with terms not met" in dashboard
 
     publish(web, body=f'<a href="{TARGET}">  acme\n   WIDGETS </a>')
     clock.shift(timedelta(days=7))
