@@ -274,3 +274,22 @@ def test_the_status_reads_the_same_everywhere() -> None:
     assert terms.failing_label(link) == ""
     assert terms.agreed_label("Acme", "follow") == "anchor “Acme”, followed"
     assert terms.agreed_label("", "sponsored") == "any anchor, sponsored or followed"
+
+
+def test_terms_imported_from_csv_are_the_ones_checked(db: Session, web: TestWeb, ctx: JobContext,
+                                                       make_client: Callable[..., object],
+                                                       clock: time_machine.Coordinates) -> None:
+    from outreach.backlinks import service
+
+    acme = make_client("Acme")
+    report = service.import_csv(db, "page_url,target_url,agreed_anchor,agreed_rel\n"
+                                    f"{web.url('/article')},{TARGET},Acme widgets,follow\n", client_id=acme.id)
+    db.commit()
+    assert not report.errors
+    publish(web, body=f'<a href="{TARGET}" rel="ugc">Widgets by Acme</a>')
+    check_due(ctx)
+    fresh(db)
+    backlink = db.get(Backlink, report.created[0].id)
+    assert backlink.status == "terms_not_met"
+    assert terms.describe(backlink.unmet_terms) == ("rel is ugc, agreed follow; "
+                                                    "anchor is “Widgets by Acme”, agreed “Acme widgets”")
