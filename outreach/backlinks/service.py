@@ -492,5 +492,3 @@ def _failure(result: CheckResult) -> str:
     if result.http_status and result.http_status >= 400:
         return f"HTTP {result.http_status}"
     return "the page no longer links to the target"
-
-
