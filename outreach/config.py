@@ -73,6 +73,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "backlinks": {
         "lost_after_failures": 3,
+        "lost_after_hours": 48,
         "pending_check_hours": 24,
         "live_check_days": 7,
         "render_javascript": False,
@@ -191,6 +192,8 @@ def _validate(settings: dict[str, dict[str, Any]]) -> None:
                 raise ConfigError(f"{name}: must be one of {shown}, got {value!r}")
     if settings["crawl"]["per_host_delay"] < 0:
         raise ConfigError("crawl.per_host_delay: must be 0 or more")
+    if (hours := settings["backlinks"]["lost_after_hours"]) < 0:
+        raise ConfigError(f"backlinks.lost_after_hours: must be 0 or more, got {hours!r}")
     url = settings["database"]["url"]
     if not url.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://", "postgres://")):
         raise ConfigError(f"database.url: must start with sqlite:// or postgresql://, got {url!r}")

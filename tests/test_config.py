@@ -31,6 +31,9 @@ def test_it_merges_file_then_environment(tmp_path: Path) -> None:
     ("[crawl]\nallow_private_addresses = 'yes'\n", "crawl.allow_private_addresses: expected true or false"),
     ("[dns]\nnameservers = ['not-an-ip']\n", "dns.nameservers"),
     ("[scheduler]\nbackend = 'rq'\n", "scheduler.backend: must be one of"),
+    ("[backlinks]\nlost_after_hours = -1\n", "backlinks.lost_after_hours: must be 0 or more"),
+    ("[backlinks]\nlost_after_hours = 'two days'\n", "backlinks.lost_after_hours: expected a number"),
+    ("[backlinks]\nlost_after_failures = 0\n", "backlinks.lost_after_failures: must be greater than 0"),
     ("this is not toml", "is not valid TOML"),
 ])
 def test_it_names_the_bad_key_in_one_line(tmp_path: Path, content: str, message: str) -> None:

@@ -13,7 +13,7 @@ from outreach.api.errors import ApiError, bad_parameter, invalid, not_found
 from outreach.api.inputs import MAX_ID, Body, query_choice, query_int
 from outreach.api.serialize import when
 from outreach.api.views import _body, _campaign, _client, _commit, _created, _paginate, _user, bp
-from outreach.backlinks import service
+from outreach.backlinks import service, terms
 from outreach.models import Backlink, BacklinkCheck, BacklinkEvent, Prospect, User
 from outreach.models.backlinks import BACKLINK_STATUSES
 from outreach.reports import service as reports
@@ -42,7 +42,10 @@ def backlink_json(b: Backlink) -> dict[str, Any]:
             "page_url": b.page_url, "site_url": b.site_url, "target_url": b.target_url,
             "match_mode": b.match_mode, "agreed_anchor": b.agreed_anchor, "agreed_rel": b.agreed_rel,
             "price": b.price, "notes": b.notes, "deadline_at": when(b.deadline_at), "render_js": b.render_js,
-            "status": b.status, "consecutive_failures": b.consecutive_failures,
+            "status": b.status, "status_label": terms.status_label(b),
+            "unmet_terms": [{**d, "text": terms.sentence(d)} for d in b.unmet_terms or []],
+            "consecutive_failures": b.consecutive_failures, "failing_since": when(b.failing_since),
+            "failing": terms.failing_label(b),
             "next_check_at": when(b.next_check_at), "last_checked_at": when(b.last_checked_at),
             "first_live_at": when(b.first_live_at), "live_since": when(b.live_since), "lost_at": when(b.lost_at),
             "seen_rel": b.seen_rel.split(), "seen_anchor": b.seen_anchor, "is_follow": b.is_follow,
@@ -272,13 +275,15 @@ def client_report(client_id: int) -> dict[str, Any]:
     return {
         "client_id": client.id, "campaign_id": campaign.id if campaign else None,
         "from": start.isoformat(), "to": end.isoformat(), "generated_at": when(report.generated_at),
-        "won": report.won, "live": report.live, "lost": report.lost, "pending": report.pending,
+        "won": report.won, "live": report.live, "terms_not_met": report.terms_not_met, "lost": report.lost,
+        "pending": report.pending,
         "series": [{"date": day.isoformat(), "live": count} for day, count in report.series],
         "rel_split": [{"rel": rel, "count": count} for rel, count in report.rel_split],
         "anchors": [{"anchor": anchor, "count": count} for anchor, count in report.anchors],
         "domains": [{"domain": domain, "links": links, "live": live} for domain, links, live in report.domains],
         "links": [{"backlink_id": r.backlink.id, "page": r.page, "domain": r.domain, "target": r.target,
-                   "status": r.status, "http_status": r.http_status, "rel": r.rel, "follow": r.follow,
+                   "status": r.status, "status_label": r.status_label, "http_status": r.http_status,
+                   "rel": r.rel, "follow": r.follow,
                    "indexable": r.indexable, "anchor": r.anchor, "last_checked": r.last_checked,
                    "live_since": r.live_since, "problems": r.problems} for r in report.rows],
     }

@@ -53,7 +53,19 @@ def schemas() -> dict[str, Any]:
                 "match_mode": {"type": "string", "enum": list(MATCH_MODES)}, "agreed_anchor": STR,
                 "agreed_rel": {"type": "string", "enum": list(AGREED_RELS)}, "price": nullable(NUM), "notes": STR,
                 "deadline_at": nullable(TIME), "render_js": BOOL,
-                "status": {"type": "string", "enum": list(BACKLINK_STATUSES)}, "consecutive_failures": INT,
+                "status": {"type": "string", "enum": list(BACKLINK_STATUSES),
+                           "description": "live: found on the agreed anchor and rel; terms_not_met: found, but "
+                                          "unmet_terms says how it differs; lost: after [backlinks] "
+                                          "lost_after_failures failed checks over at least lost_after_hours"},
+                "status_label": {**STR, "description": "the status as the app shows it, e.g. "
+                                                       "\"Live – terms not met: nofollow\""},
+                "unmet_terms": {"type": "array", "items": obj({
+                    "term": {"type": "string", "enum": ["rel", "anchor"]}, "found": STR, "agreed": STR,
+                    "text": {**STR, "description": "e.g. \"rel is nofollow, agreed follow\""}})},
+                "consecutive_failures": INT,
+                "failing_since": nullable({**TIME, "description": "the first failed check of the current run"}),
+                "failing": {**STR, "description": "e.g. \"failing: 2 failed checks in a row since ...\"; empty "
+                                                  "unless a link on its page fails its checks"},
                 "next_check_at": nullable(TIME), "last_checked_at": nullable(TIME),
                 "first_live_at": nullable(TIME), "live_since": nullable(TIME), "lost_at": nullable(TIME),
                 "seen_rel": STR_LIST, "seen_anchor": STR, "is_follow": nullable(BOOL),
@@ -172,7 +184,9 @@ def schemas() -> dict[str, Any]:
             "client_id": INT, "campaign_id": nullable(INT), "from": {**STR, "format": "date"},
             "to": {**STR, "format": "date"}, "generated_at": TIME,
             "won": {**INT, "description": "links first seen live in the range"},
-            "live": {**INT, "description": "links live at the end of the range"},
+            "live": {**INT, "description": "links live on the agreed terms at the end of the range"},
+            "terms_not_met": {**INT, "description": "links on their pages at the end of the range but not on the "
+                                                    "agreed anchor or rel (not counted in live)"},
             "lost": {**INT, "description": "losses in the range"},
             "pending": {**INT, "description": "links promised and not seen yet"},
             "series": {"type": "array", "items": obj({"date": {**STR, "format": "date"}, "live": INT})},
@@ -180,7 +194,8 @@ def schemas() -> dict[str, Any]:
             "anchors": {"type": "array", "items": obj({"anchor": STR, "count": INT})},
             "domains": {"type": "array", "items": obj({"domain": STR, "links": INT, "live": INT})},
             "links": {"type": "array", "items": obj({
-                "backlink_id": INT, "page": STR, "domain": STR, "target": STR, "status": STR, "http_status": STR,
+                "backlink_id": INT, "page": STR, "domain": STR, "target": STR, "status": STR, "status_label": STR,
+                "http_status": STR,
                 "rel": STR, "follow": STR, "indexable": STR, "anchor": STR, "last_checked": STR,
                 "live_since": STR, "problems": STR})},
         }, description="the figures of the web report"),

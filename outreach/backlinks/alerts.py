@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from outreach.backlinks import terms
 from outreach.backlinks.service import ALERT_KINDS
 from outreach.db import session_scope
 from outreach.lib import appmail
@@ -20,6 +21,7 @@ HEADLINES = {
     "went_live": "Link is live", "relive": "Link is live again", "lost": "Link lost",
     "rel_changed": "Link rel changed", "anchor_changed": "Link anchor changed",
     "became_noindex": "Linking page is no longer indexable", "missed": "Link missed its deadline",
+    "terms_not_met": "Link live, terms not met", "terms_met": "Link now meets the agreed terms",
 }
 
 
@@ -91,4 +93,6 @@ def _email_for(session: Session, settings: dict[str, dict[str, Any]], event: Bac
     where = backlink.page_url or backlink.site_url
     link = settings["app"]["base_url"].rstrip("/") + f"/backlinks/{backlink.id}"
     return appmail.render("backlink_alert", [owner.email], f"{headline}: {where}", headline=headline,
-                          event=event, backlink=backlink, check=check, link=link)
+                          event=event, backlink=backlink, check=check, link=link,
+                          status=terms.status_label(backlink), failing=terms.failing_label(backlink),
+                          agreed=terms.agreed_label(backlink.agreed_anchor, backlink.agreed_rel))

@@ -19,8 +19,10 @@ class EditBacklinkForm(FlaskForm):
     site_url = StringField("Site URL", description="Where to look for the page while its URL is unknown.")
     target_url = StringField("Target URL", description="Your client's page the link should point to.")
     match_mode = SelectField("Match", choices=options(MATCH_LABELS))
-    agreed_anchor = StringField("Agreed anchor text")
-    agreed_rel = SelectField("Agreed link type", choices=options(REL_LABELS))
+    agreed_anchor = StringField("Agreed anchor text", description="Checked without regard to case or spacing. "
+                                                                  "Leave empty to accept any anchor.")
+    agreed_rel = SelectField("Agreed link type", choices=options(REL_LABELS),
+                             description="Followed: a nofollow, sponsored or ugc link is “live, terms not met”.")
     price = StringField("Price")
     deadline = DateField("Live by", validators=[Optional()])
     notes = TextAreaField("Notes")

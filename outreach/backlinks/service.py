@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,7 +12,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from outreach.accounts.service import audit
-from outreach.backlinks.evidence import CheckResult
+from outreach.backlinks import terms
+from outreach.backlinks.evidence import WEAK_RELS, CheckResult, FoundLink
 from outreach.lib.clock import utcnow
 from outreach.lib.urls import BadURL, ensure_http_url, registrable_domain
 from outreach.models import (
@@ -32,7 +34,8 @@ CLAIM_LEASE = timedelta(minutes=10)
 CSV_COLUMNS = ("page_url", "target_url", "site_url", "match_mode", "agreed_anchor", "agreed_rel", "price",
                "deadline", "notes", "render_js")
 #: events that send the owner an alert email
-ALERT_KINDS = ("went_live", "lost", "relive", "rel_changed", "anchor_changed", "became_noindex", "missed")
+ALERT_KINDS = ("went_live", "lost", "relive", "rel_changed", "anchor_changed", "became_noindex", "missed",
+               "terms_not_met", "terms_met")
 
 
 class BacklinkError(ValueError):
@@ -140,10 +143,14 @@ def update_backlink(session: Session, backlink: Backlink, *, page_url: str, targ
     values = _validated(session, client_id=backlink.client_id, target_url=target_url, page_url=page_url,
                         site_url=site_url, campaign_id=backlink.campaign_id, match_mode=match_mode,
                         agreed_rel=agreed_rel, price=price)
+    terms_before = (backlink.agreed_anchor, backlink.agreed_rel, backlink.target_url, backlink.match_mode)
     for name, value in values.items():
         setattr(backlink, name, value)
     backlink.agreed_anchor, backlink.notes = agreed_anchor.strip()[:500], notes
     backlink.deadline_at, backlink.render_js = deadline_at, render_js
+    if backlink.status in terms.ON_PAGE and terms_before != (backlink.agreed_anchor, backlink.agreed_rel,
+                                                             backlink.target_url, backlink.match_mode):
+        backlink.next_check_at = utcnow()  # what was agreed changed: judge the link against it at once
     if backlink.status == "missed" and (deadline_at is None or deadline_at > utcnow()):
         backlink.status = "pending"
         backlink.next_check_at = utcnow()
@@ -161,7 +168,7 @@ def set_paused(session: Session, backlink: Backlink, paused: bool, actor: User |
     if paused and backlink.status != "paused":
         backlink.status, backlink.next_check_at = "paused", None
     elif not paused and backlink.status == "paused":
-        backlink.status = "live" if backlink.live_since else "pending"
+        backlink.status = ("terms_not_met" if backlink.unmet_terms else "live") if backlink.live_since else "pending"
         backlink.next_check_at = utcnow()
     session.flush()
     audit(session, actor, "backlink.pause" if paused else "backlink.resume", "backlink", backlink.id, {})
@@ -356,39 +363,24 @@ def apply_check(session: Session, backlink: Backlink, result: CheckResult, setti
     pending_every = timedelta(hours=settings["backlinks"]["pending_check_hours"])
     live_every = live_check_interval(session, backlink, settings)
     if result.is_live:
-        backlink.consecutive_failures = 0
-        rel = " ".join(result.rel_tokens)
-        anchor = result.best_link.anchor if result.best_link else ""
-        if backlink.status in ("pending", "missed", "paused") and backlink.first_live_at is None:
-            event("went_live", f"Link is live on {result.page}" + _summary(result))
-            backlink.first_live_at = backlink.live_since = now
-        elif backlink.status in ("lost", "pending", "missed", "paused") or backlink.live_since is None:
-            event("relive", f"Link is live again on {result.page}" + _summary(result))
-            backlink.live_since, backlink.lost_at = now, None
-        else:
-            if rel != backlink.seen_rel:
-                event("rel_changed", f"rel changed from {backlink.seen_rel or 'followed'} to {rel or 'followed'}")
-            if _norm(anchor) != _norm(backlink.seen_anchor):
-                event("anchor_changed", f"Anchor changed from “{backlink.seen_anchor}” to “{anchor}”")
-            if backlink.is_indexable and not result.indexable:
-                event("became_noindex", "The page is no longer indexable: " + ", ".join(
-                    p for p in result.problems if p in ("noindex", "robots_disallowed", "canonical_elsewhere")))
-            elif backlink.is_indexable is False and result.indexable:
-                event("became_indexable", "The page is indexable again")
-        backlink.status = "live"
-        backlink.seen_rel, backlink.seen_anchor = rel, anchor[:500]
-        backlink.is_follow, backlink.is_indexable = result.follow, result.indexable
+        _found(backlink, result, event, now)
         backlink.next_check_at = now + live_every
     else:
         backlink.consecutive_failures += 1
+        if backlink.failing_since is None:
+            backlink.failing_since = now
         reason = _failure(result)
-        if backlink.status == "live":
-            if backlink.consecutive_failures >= settings["backlinks"]["lost_after_failures"]:
-                event("lost", f"Link lost after {backlink.consecutive_failures} failed checks in a row: {reason}")
+        if backlink.status in terms.ON_PAGE:
+            failures = backlink.consecutive_failures
+            spread = now - backlink.failing_since
+            if (failures >= settings["backlinks"]["lost_after_failures"]
+                    and spread >= timedelta(hours=settings["backlinks"]["lost_after_hours"])):
+                event("lost", f"Link lost after {failures} failed checks in a row since "
+                              f"{backlink.failing_since:%Y-%m-%d %H:%M} UTC: {reason}")
                 backlink.status, backlink.lost_at, backlink.live_since = "lost", now, None
                 backlink.next_check_at = now + live_every
             else:
-                # a transient failure: check again sooner, but it takes N in a row to call it lost
+                # failing: check again sooner, but it takes N failures over the minimum time to call it lost
                 backlink.next_check_at = now + min(pending_every, live_every)
         elif backlink.status == "pending" and backlink.deadline_at is not None and backlink.deadline_at <= now:
             event("missed", f"Link not live by its deadline {backlink.deadline_at:%Y-%m-%d}: {reason}")
@@ -405,6 +397,53 @@ def apply_check(session: Session, backlink: Backlink, result: CheckResult, setti
     session.flush()
     _record_on_prospect(session, backlink, events)
     return events
+
+
+def _found(backlink: Backlink, result: CheckResult, event: Callable[[str, str], None], now: datetime) -> None:
+    """The check found the link: live when it is on the agreed terms, else terms_not_met, with what changed."""
+    link = terms.compared_link(result, backlink.agreed_anchor, backlink.agreed_rel)
+    rel = " ".join(sorted({t for t in link.rel if t in WEAK_RELS})) if link else ""
+    anchor = link.anchor if link else ""
+    unmet = terms.unmet_terms(result, backlink.agreed_anchor, backlink.agreed_rel)
+    was = backlink.status
+    on_page = was in terms.ON_PAGE and backlink.live_since is not None
+    summary = _summary(result, link)
+    if not unmet:
+        if backlink.first_live_at is None:
+            met_now = ", now on the agreed terms" if was == "terms_not_met" else ""
+            event("went_live", f"Link is live on {result.page}{met_now}" + summary)
+            backlink.first_live_at = now
+        elif was == "terms_not_met" and on_page:
+            event("terms_met", f"Link now meets the agreed terms on {result.page}" + summary)
+        elif not on_page:
+            event("relive", f"Link is live again on {result.page}" + summary)
+    else:
+        differs = terms.describe(unmet)
+        if not on_page:
+            again = "back" if backlink.first_live_at or was == "lost" else "live"
+            event("terms_not_met", f"Link is {again} on {result.page} but not on the agreed terms: {differs}")
+        elif was == "live":
+            event("terms_not_met", f"Link no longer meets the agreed terms: {differs}")
+        elif unmet != backlink.unmet_terms:
+            event("terms_not_met", f"Link still does not meet the agreed terms: {differs}")
+    if on_page:
+        # what changed on a link that stays on its page; a change of an agreed term is said by the terms events
+        if rel != backlink.seen_rel and backlink.agreed_rel != "follow":
+            event("rel_changed", f"rel changed from {backlink.seen_rel or 'followed'} to {rel or 'followed'}")
+        if terms.norm_anchor(anchor) != terms.norm_anchor(backlink.seen_anchor) and not backlink.agreed_anchor.strip():
+            event("anchor_changed", f"Anchor changed from “{backlink.seen_anchor}” to “{anchor}”")
+        if backlink.is_indexable and not result.indexable:
+            event("became_noindex", "The page is no longer indexable: " + ", ".join(
+                p for p in result.problems if p in ("noindex", "robots_disallowed", "canonical_elsewhere")))
+        elif backlink.is_indexable is False and result.indexable:
+            event("became_indexable", "The page is indexable again")
+    else:
+        backlink.live_since, backlink.lost_at = now, None
+    backlink.status = "terms_not_met" if unmet else "live"
+    backlink.unmet_terms = unmet
+    backlink.consecutive_failures, backlink.failing_since = 0, None
+    backlink.seen_rel, backlink.seen_anchor = rel, anchor[:500]
+    backlink.is_follow, backlink.is_indexable = result.follow, result.indexable
 
 
 def attach_page(session: Session, backlink: Backlink, page_url: str, *, now: datetime | None = None) -> None:
@@ -432,17 +471,17 @@ def _record_on_prospect(session: Session, backlink: Backlink, events: list[Backl
         return
     for ev in events:
         record(session, prospect, "backlink", ev.text, None, {"backlink_id": backlink.id, "event": ev.kind})
-        if ev.kind in ("went_live", "relive") and prospect.stage != "live":
-            move_prospect(session, prospect, "live", reason="the link was found live")
+        # only a link on the agreed terms moves the card to Live (terms_not_met leaves it where it is)
+        if ev.kind in ("went_live", "relive", "terms_met") and prospect.stage != "live":
+            move_prospect(session, prospect, "live", reason="the link was found live on the agreed terms")
         elif ev.kind == "lost" and prospect.stage != "lost":
             move_prospect(session, prospect, "lost", reason="the link is gone")
 
 
-def _summary(result: CheckResult) -> str:
-    link = result.best_link
+def _summary(result: CheckResult, link: FoundLink | None) -> str:
     if link is None:
         return ""
-    rel = ", ".join(result.rel_tokens) or "followed"
+    rel = ", ".join(sorted({t for t in link.rel if t in WEAK_RELS})) or "followed"
     where = " (found only after JavaScript ran)" if result.found_in == "rendered" else ""
     return f" — anchor “{link.anchor}”, {rel}{where}"
 
@@ -453,7 +492,3 @@ def _failure(result: CheckResult) -> str:
     if result.http_status and result.http_status >= 400:
         return f"HTTP {result.http_status}"
     return "the page no longer links to the target"
-
-
-def _norm(text: str) -> str:
-    return " ".join(text.split()).casefold()

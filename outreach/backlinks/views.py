@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
-from outreach.backlinks import service
+from outreach.backlinks import service, terms
 from outreach.backlinks.forms import BacklinkForm, EditBacklinkForm, ImportForm
 from outreach.backlinks.reclaim import ReclaimPanel, reclaim_panel
 from outreach.models import Backlink, BacklinkCheck, BacklinkEvent, Campaign, Client, Prospect
@@ -24,6 +24,13 @@ from outreach.web.state import app_state, db_session, settings
 
 bp = Blueprint("backlinks", __name__)
 PAGE_SIZE = 100
+# how a link's state reads on every page that shows it (ledger, link page, prospect page)
+bp.add_app_template_filter(terms.status_label, "link_status")
+bp.add_app_template_filter(terms.failing_label, "link_failing")
+bp.add_app_template_filter(terms.sentence, "link_difference")
+bp.add_app_template_filter(lambda b: terms.agreed_label(b.agreed_anchor, b.agreed_rel), "link_agreed")
+bp.add_app_template_global(terms.STATUS_BADGES, "LINK_BADGES")
+bp.add_app_template_global(terms.STATUS_LABELS, "LINK_STATUS_LABELS")
 
 
 def _ledger_query(client_id: int | None = None, campaign_id: int | None = None) -> Select[tuple[Backlink]]:
@@ -277,10 +284,15 @@ def check(backlink_id: int) -> Response:
     session.commit()
     send_pending_alerts(settings(), app_state().sessionmaker)
     result = outcome.result
-    summary = {"live": "Live", "missing": "Missing", "error": "Error"}[result.status]
+    summary = terms.status_label(backlink) if result.is_live else result.status.capitalize()
     problems = f" Problems: {', '.join(result.problems)}." if result.problems else ""
-    flash(f"{summary}: HTTP {result.http_status or result.error}.{problems}",
-          "success" if result.is_live and not result.problems else "warning")
+    failing = terms.failing_label(backlink)
+    if failing:
+        rules = settings()["backlinks"]
+        failing = (f" The link is {failing}; it is called lost after {rules['lost_after_failures']} failed checks "
+                   f"over at least {rules['lost_after_hours']} hours.")
+    flash(f"{summary}: HTTP {result.http_status or result.error}.{problems}{failing}",
+          "success" if backlink.status == "live" and not result.problems else "warning")
     return redirect(_safe_next() or url_for("backlinks.detail", backlink_id=backlink_id))
 
 

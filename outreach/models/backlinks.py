@@ -20,16 +20,17 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from outreach.db import Base
 from outreach.lib.clock import utcnow
 
-#: pending: promised, not seen yet; live: found; lost: gone after N failed checks in a row;
-#: missed: never went live before its deadline; paused: not checked
-BACKLINK_STATUSES = ("pending", "live", "lost", "missed", "paused")
+#: pending: promised, not seen yet; live: found on the agreed terms; terms_not_met: found, but its anchor or rel
+#: is not what was agreed; lost: gone after [backlinks] lost_after_failures failed checks in a row spread over at
+#: least lost_after_hours; missed: never went live before its deadline; paused: not checked
+BACKLINK_STATUSES = ("pending", "live", "terms_not_met", "lost", "missed", "paused")
 #: exact: a link to the target URL itself; site: a link to any URL on the target's site
 MATCH_MODES = ("exact", "site")
 #: what was agreed: a followed link, or one of the weaker kinds (then a rel change is not a problem)
 AGREED_RELS = ("follow", "nofollow", "sponsored", "ugc", "any")
 CHECK_STATUSES = ("live", "missing", "error")
 EVENT_KINDS = ("went_live", "lost", "relive", "rel_changed", "anchor_changed", "became_noindex",
-               "became_indexable", "page_found", "missed")
+               "became_indexable", "page_found", "missed", "terms_not_met", "terms_met")
 
 
 class Backlink(Base):
@@ -67,11 +68,13 @@ class Backlink(Base):
     status: Mapped[str] = mapped_column(String(20), default="pending")
     #: failed checks in a row (missing or error); lost after [backlinks] lost_after_failures
     consecutive_failures: Mapped[int] = mapped_column(default=0)
+    #: the first failed check of the current run of failures (None while the last check found the link)
+    failing_since: Mapped[datetime | None]
     next_check_at: Mapped[datetime | None]
     last_checked_at: Mapped[datetime | None]
-    #: the first time the link was ever seen live ("won")
+    #: the first time the link was ever seen live on the agreed terms ("won")
     first_live_at: Mapped[datetime | None]
-    #: the start of the current live spell
+    #: the start of the current spell on the page (live, or live with its terms not met)
     live_since: Mapped[datetime | None]
     lost_at: Mapped[datetime | None]
     #: what the last successful check saw: rel tokens (space-separated), anchor, follow, indexable
@@ -79,6 +82,9 @@ class Backlink(Base):
     seen_anchor: Mapped[str] = mapped_column(String(500), default="")
     is_follow: Mapped[bool | None]
     is_indexable: Mapped[bool | None]
+    #: how the last check's link differs from the agreed terms: [{"term": "rel"|"anchor", "found": ..,
+    #: "agreed": ..}]; empty when the terms are met (see outreach.backlinks.terms)
+    unmet_terms: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from outreach import paths
 from outreach.backlinks.evidence import WEAK_RELS
+from outreach.backlinks.terms import ON_PAGE, STATUS_BADGES, failing_label, status_label
 from outreach.lib.clock import utcnow
 from outreach.lib.spreadsheet import formula_safe
 from outreach.lib.urls import BadURL, registrable_domain
@@ -39,6 +40,12 @@ class LinkRow:
     domain: str
     target: str
     status: str
+    #: the status as read: "Live – terms not met: nofollow"
+    status_label: str
+    #: "failing: 2 failed checks in a row since ..." for a link on its page whose checks fail, else ""
+    failing: str
+    #: its badge colour (ok, warn, bad)
+    badge: str
     http_status: str
     rel: str
     follow: str
@@ -58,6 +65,8 @@ class Report:
     generated_at: datetime
     won: int = 0
     live: int = 0
+    #: on their pages at the end of the range, but not on the agreed anchor or rel (not counted in live)
+    terms_not_met: int = 0
     lost: int = 0
     pending: int = 0
     series: list[tuple[date, int]] = field(default_factory=list)
@@ -116,16 +125,17 @@ def build_report(session: Session, client: Client, *, campaign: Campaign | None 
     if ids:
         for backlink_id, at, kind in session.execute(
                 select(BacklinkEvent.backlink_id, BacklinkEvent.created_at, BacklinkEvent.kind)
-                .where(BacklinkEvent.backlink_id.in_(ids), BacklinkEvent.kind.in_(("went_live", "relive", "lost")))
+                .where(BacklinkEvent.backlink_id.in_(ids), BacklinkEvent.kind.in_(SPELL_KINDS))
                 .order_by(BacklinkEvent.created_at, BacklinkEvent.id)):
             events.setdefault(backlink_id, []).append((at, kind))
     latest = _latest_checks(session, ids)
     report.won = sum(1 for b in backlinks if b.first_live_at and start <= b.first_live_at <= end)
     report.lost = sum(1 for spells in events.values() for at, kind in spells if kind == "lost" and start <= at <= end)
-    report.live = sum(1 for b in backlinks if _live_at(events.get(b.id, []), end))
+    report.live = sum(1 for b in backlinks if _state_at(events.get(b.id, []), end) == "live")
+    report.terms_not_met = sum(1 for b in backlinks if _state_at(events.get(b.id, []), end) == "terms_not_met")
     report.pending = sum(1 for b in backlinks if b.status == "pending")
     report.series = _series(backlinks, events, date_from, date_to)
-    live_now = [b for b in backlinks if b.status == "live"]
+    live_now = [b for b in backlinks if b.status in ON_PAGE]
     rels = Counter()
     for b in live_now:
         tokens = [t for t in b.seen_rel.split() if t in WEAK_RELS]
@@ -154,13 +164,18 @@ def _latest_checks(session: Session, ids: list[int]) -> dict[int, BacklinkCheck]
     return {c.backlink_id: c for c in checks}
 
 
-def _live_at(spells: list[tuple[datetime, str]], moment: datetime) -> bool:
-    live = False
+#: the events that start or end a link's spells on its page
+SPELL_KINDS = ("went_live", "relive", "terms_met", "terms_not_met", "lost")
+
+
+def _state_at(spells: list[tuple[datetime, str]], moment: datetime) -> str | None:
+    """"live", "terms_not_met" or None (not on its page) at that moment, from the link's spell events."""
+    state = None
     for at, kind in spells:
         if at > moment:
             break
-        live = kind != "lost"
-    return live
+        state = None if kind == "lost" else ("terms_not_met" if kind == "terms_not_met" else "live")
+    return state
 
 
 def _series(backlinks: list[Backlink], events: dict[int, list[tuple[datetime, str]]], date_from: date,
@@ -171,11 +186,11 @@ def _series(backlinks: list[Backlink], events: dict[int, list[tuple[datetime, st
     day = date_from
     while day <= date_to:
         moment = _end_of(day)
-        points.append((day, sum(1 for b in backlinks if _live_at(events.get(b.id, []), moment))))
+        points.append((day, sum(1 for b in backlinks if _state_at(events.get(b.id, []), moment) == "live")))
         day += timedelta(days=step)
     if points[-1][0] != date_to:
         moment = _end_of(date_to)
-        points.append((date_to, sum(1 for b in backlinks if _live_at(events.get(b.id, []), moment))))
+        points.append((date_to, sum(1 for b in backlinks if _state_at(events.get(b.id, []), moment) == "live")))
     return points
 
 
@@ -191,13 +206,14 @@ def _when(value: datetime | None) -> str:
 
 
 def _row(b: Backlink, check: BacklinkCheck | None) -> LinkRow:
-    live = b.status == "live"
+    live = b.status in ON_PAGE
     http = "—"
     if check is not None:
         http = str(check.http_status) if check.http_status is not None else (check.error or "no answer")
     return LinkRow(
         backlink=b, page=b.page_url or f"(looking on {b.site_url})", domain=_domain(b.page_url or b.site_url),
-        target=b.target_url, status=b.status, http_status=http,
+        target=b.target_url, status=b.status, status_label=status_label(b), failing=failing_label(b),
+        badge=STATUS_BADGES.get(b.status, ""), http_status=http,
         # rel and indexability describe a link that is there: for one that is not, they are not shown
         rel=(b.seen_rel or "followed") if live else "—",
         follow=("yes" if b.is_follow else "no") if live else "—",
@@ -281,8 +297,8 @@ def stacked_bar_svg(segments: list[tuple[str, int, str]], *, label: str, width: 
 
 # --- CSV, standalone HTML and PDF -----------------------------------------------------------------
 
-CSV_HEADER = ["page_url", "referring_domain", "target_url", "status", "http_status", "rel", "follow", "indexable",
-              "anchor", "last_checked", "live_since", "first_live", "lost_at", "problems", "campaign"]
+CSV_HEADER = ["page_url", "referring_domain", "target_url", "status", "status_text", "http_status", "rel", "follow",
+              "indexable", "anchor", "last_checked", "live_since", "first_live", "lost_at", "problems", "campaign"]
 
 
 def report_csv(report: Report) -> str:
@@ -292,9 +308,10 @@ def report_csv(report: Report) -> str:
     for row in report.rows:
         b = row.backlink
         writer.writerow([_safe_cell(v) for v in (
-            b.page_url, row.domain, b.target_url, b.status, row.http_status, b.seen_rel, row.follow, row.indexable,
-            b.seen_anchor, row.last_checked, row.live_since, _when(b.first_live_at), _when(b.lost_at), row.problems,
-            b.campaign.name if b.campaign else "")])
+            b.page_url, row.domain, b.target_url, b.status,
+            row.status_label + (f" ({row.failing})" if row.failing else ""), row.http_status, b.seen_rel, row.follow,
+            row.indexable, b.seen_anchor, row.last_checked, row.live_since, _when(b.first_live_at), _when(b.lost_at),
+            row.problems, b.campaign.name if b.campaign else "")])
     return out.getvalue()
 
 

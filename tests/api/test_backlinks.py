@@ -303,3 +303,40 @@ def test_it_imports_backlinks_from_csv_and_refuses_a_file_with_a_bad_row(api_as:
         ("https://one.example/post", links["client"], links["campaign"]),
         ("https://two.example/", links["client"], links["campaign"])]
     assert viewer.post("/backlinks/import", {"client_id": links["client"], "csv": good}).status_code == 403
+
+
+def test_a_link_off_its_agreed_terms_reads_so_and_is_counted_apart_from_live(
+        api_as: Any, team: dict[str, Any], links: dict[str, int], db: Session) -> None:
+    from outreach.backlinks import service
+    from outreach.backlinks.evidence import CheckResult, FoundLink
+
+    backlink = db.get(Backlink, links["backlink"])
+    found = CheckResult(page=backlink.page_url, final_url=backlink.page_url, http_status=200, status="live",
+                        links=[FoundLink(href="https://acme.example/", anchor="Acme widgets", rel=["nofollow"])],
+                        follow=False, indexable=True, found_in="static", problems=["nofollow"])
+    with time_machine.travel(NOW, tick=False):
+        service.apply_check(db, backlink, found, {"backlinks": {"pending_check_hours": 24, "live_check_days": 7,
+                                                                "lost_after_failures": 3, "lost_after_hours": 48}})
+    db.commit()
+    api = api_as(team["viewer"])
+    body = api.get(f"/backlinks/{links['backlink']}").get_json()
+    assert body["status"] == "terms_not_met" and body["status_label"] == "Live – terms not met: nofollow"
+    assert body["unmet_terms"] == [{"term": "rel", "found": "nofollow", "agreed": "follow",
+                                    "text": "rel is nofollow, agreed follow"}]
+    assert body["failing"] == "" and body["failing_since"] is None
+    assert [e["kind"] for e in body["events"]] == ["terms_not_met", "went_live"]
+    schema = api_as(None).get("/openapi.json").get_json()["components"]["schemas"]["Backlink"]
+    assert "terms_not_met" in schema["properties"]["status"]["enum"]
+    assert set(body) - {"latest_check", "checks", "events"} == set(schema["properties"])
+    assert set(body["unmet_terms"][0]) == set(schema["properties"]["unmet_terms"]["items"]["properties"])
+    assert {b["id"] for b in api.get("/backlinks", status="terms_not_met").get_json()["data"]} == {links["backlink"]}
+    with time_machine.travel(NOW, tick=False):
+        report = api.get(f"/clients/{links['client']}/report", **{"from": "2026-11-01", "to": "2026-11-20"})
+    figures = report.get_json()
+    assert (figures["live"], figures["terms_not_met"]) == (0, 1)
+    assert figures["links"][0]["status_label"] == "Live – terms not met: nofollow"
+
+    with time_machine.travel(NOW + timedelta(hours=1), tick=False):
+        patched = api_as(team["owner"]).patch(f"/backlinks/{links['backlink']}", {"agreed_rel": "nofollow"})
+    assert patched.status_code == 200
+    assert patched.get_json()["next_check_at"] == (NOW + timedelta(hours=1)).isoformat()  # judged again at once

@@ -175,6 +175,8 @@ def test_transient_errors_keep_evidence_but_do_not_lose_a_live_link(
 
 def test_rel_anchor_and_noindex_changes_are_events(db: Session, web: TestWeb, ctx: JobContext,
                                                    promised: Prospect, clock: time_machine.Coordinates) -> None:
+    backlink_of(db, promised).agreed_rel = "any"  # no agreed rel: a change of rel is news, not a broken term
+    db.commit()
     publish(web)
     check_due(ctx)
     publish(web, body=f'<a href="{TARGET}" rel="sponsored noopener">Cheap widgets</a>',

@@ -127,7 +127,7 @@ def test_csv_import_creates_the_links(db: Session, login: Callable[[User], Flask
 def test_check_now_records_the_evidence_and_shows_it(db: Session, web: TestWeb, login: Callable[[User], FlaskClient],
                                                      team: dict[str, Any]) -> None:
     web.page("/post", f'<html><body><a href="{TARGET}" rel="ugc">Acme</a></body></html>')
-    backlink = add(db, team, web.url("/post"))
+    backlink = add(db, team, web.url("/post"), agreed_rel="ugc")  # agreed so: live, with its weakness shown
     client = login(team["owner"])
     response = client.post(f"/backlinks/{backlink.id}/check")
     assert response.status_code == 302

@@ -76,5 +76,5 @@ def test_a_link_builder_reads_the_dashboard_and_files_a_prospects_backlink(
     page.goto(f"{base}/prospects/{negotiating.id}")
     links = page.get_by_test_id("prospect-links")
     expect(links.locator("a.url")).to_have_text("https://pub.test/2026/acme-review")
-    expect(links.locator(".badge")).to_have_text("pending")
+    expect(links.locator(".badge")).to_have_text("Pending")
     _shot(page, "prospect-links.png")

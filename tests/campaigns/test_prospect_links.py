@@ -42,7 +42,8 @@ def test_it_lists_the_prospects_backlinks_with_status_page_check_and_link_qualit
     card = _card(login(team["owner"]).get(f"/prospects/{prospect.id}").get_data(as_text=True))
     assert f'href="/backlinks/{live.id}" class="url">https://blog.pub.test/2026/tools</a>' in card
     assert f'href="/backlinks/{lost.id}" class="url">https://blog.pub.test/old</a>' in card
-    assert '<span class="badge ok">live</span>' in card and '<span class="badge bad">lost</span>' in card
+    assert '<span class="badge ok" data-testid="link-status">Live</span>' in card
+    assert '<span class="badge bad" data-testid="link-status">Lost</span>' in card
     live_row, lost_row = card.split(f'data-backlink="{live.id}"')[1], card.split(f'data-backlink="{lost.id}"')[1]
     live_row = live_row.split("</li>")[0]
     lost_row = lost_row.split("</li>")[0]

@@ -35,13 +35,15 @@ def missing(page: str) -> CheckResult:
 def history(db: Session, team: dict[str, Any]) -> dict[str, Backlink]:
     """Three links of Acme: one live since Oct 2, one nofollow live since Oct 10 then lost Oct 20, one pending;
     and one link of another client that must never show."""
-    settings = {"backlinks": {"pending_check_hours": 24, "live_check_days": 7, "lost_after_failures": 1}}
+    settings = {"backlinks": {"pending_check_hours": 24, "live_check_days": 7, "lost_after_failures": 1,
+                              "lost_after_hours": 0}}
     made: dict[str, Backlink] = {}
     with time_machine.travel(T0, tick=False) as clock:
         for name, page in (("kept", "https://www.news.example/a"), ("lost", "https://blog.example/b"),
                            ("pending", "https://zine.example/c")):
             made[name] = backlinks.create_backlink(db, client_id=team["client"].id, campaign_id=team["campaign"].id,
-                                                   target_url=TARGET, page_url=page)
+                                                   target_url=TARGET, page_url=page,
+                                                   agreed_rel="nofollow" if name == "lost" else "follow")
         made["other"] = backlinks.create_backlink(db, client_id=team["other_client"].id, target_url=TARGET,
                                                   page_url="https://secret-other.example/x")
         db.commit()

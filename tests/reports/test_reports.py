@@ -177,3 +177,48 @@ def test_the_live_links_chart_labels_each_gridline_with_its_true_value() -> None
     assert labels(1) == ["0", "1"]
     assert labels(3) == ["0", "3"]
     assert labels(4) == ["0", "2", "4"]
+
+
+@pytest.fixture
+def off_terms(db: Session, team: dict[str, Any], history: dict[str, Backlink]) -> Backlink:
+    """A fourth link of Acme, found on Oct 15 with the wrong anchor (agreed "Acme widgets")."""
+    from outreach.backlinks import service as backlinks
+    from tests.reports.conftest import TARGET, live
+
+    settings = {"backlinks": {"pending_check_hours": 24, "live_check_days": 7, "lost_after_failures": 3,
+                              "lost_after_hours": 48}}
+    with time_machine.travel(datetime(2026, 10, 15, 12, 0, tzinfo=UTC), tick=False):
+        link = backlinks.create_backlink(db, client_id=team["client"].id, campaign_id=team["campaign"].id,
+                                         target_url=TARGET, page_url="https://reviews.example/d",
+                                         agreed_anchor="Acme widgets")
+        backlinks.apply_check(db, link, live(link.page_url, anchor="click here"), settings)
+    db.commit()
+    return link
+
+
+def test_a_link_off_its_terms_is_counted_apart_from_live_in_every_format(
+        db: Session, login: Callable[[User], FlaskClient], team: dict[str, Any], off_terms: Backlink) -> None:
+    report = service.build_report(db, team["client"], date_from=date(2026, 10, 1), date_to=date(2026, 10, 31))
+    assert (report.won, report.live, report.terms_not_met) == (2, 1, 1)
+    assert dict(report.series)[date(2026, 10, 15)] == 2  # the chart draws links live on their terms only
+    label = "Live – terms not met: anchor “click here”"
+    assert [r.status_label for r in report.rows if r.backlink.id == off_terms.id] == [label]
+    client = login(team["owner"])
+    html = client.get(f"/reports/clients/{team['client'].id}?{OCTOBER}").get_data(as_text=True)
+    assert 'data-testid="stat-terms-not-met">1<' in html and 'data-testid="stat-live">1<' in html
+    assert label in html
+    rows = list(csv.DictReader(io.StringIO(client.get(f"/reports/clients/{team['client'].id}/report.csv?{OCTOBER}")
+                                           .get_data(as_text=True))))
+    assert [(r["status"], r["status_text"]) for r in rows if r["page_url"] == off_terms.page_url] == [
+        ("terms_not_met", label)]
+    assert label in service.render_standalone(report, pdf=True)  # the HTML the PDF is printed from
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext (poppler-utils) is not installed")
+def test_the_pdf_says_which_link_is_off_its_terms(db: Session, login: Callable[[User], FlaskClient],
+                                                   team: dict[str, Any], off_terms: Backlink, tmp_path: Path) -> None:
+    response = login(team["owner"]).get(f"/reports/clients/{team['client'].id}/report.pdf?{OCTOBER}")
+    pdf = tmp_path / "report.pdf"
+    pdf.write_bytes(response.data)
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert "live, terms not met" in text and "Live – terms not met" in " ".join(text.split())
