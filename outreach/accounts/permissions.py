@@ -106,6 +106,16 @@ def activity_text(user: User, activity: Activity) -> str:
     return activity.text
 
 
-def without_contacts(details: dict[str, Any]) -> dict[str, Any]:
-    """An opportunity's details (or a run target) without the contact addresses found with it."""
-    return {k: v for k, v in details.items() if k not in CONTACT_DETAIL_KEYS}
+def opportunity_details(user: User, details: dict[str, Any] | None) -> dict[str, Any]:
+    """An opportunity's evidence as the user may read it: a client viewer's has no contact addresses."""
+    if can_see_internal(user):
+        return details or {}
+    return {k: v for k, v in (details or {}).items() if k not in CONTACT_DETAIL_KEYS}
+
+
+def run_results(user: User, results: dict[str, Any] | None) -> dict[str, Any]:
+    """A prospecting run's results as the user may read them: a client viewer's targets have no addresses."""
+    results = results or {}
+    if can_see_internal(user) or "targets" not in results:
+        return results
+    return {**results, "targets": [opportunity_details(user, t) for t in results["targets"]]}

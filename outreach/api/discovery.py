@@ -73,9 +73,7 @@ def asset_json(a: Asset) -> dict[str, Any]:
 
 def opportunity_json(o: Opportunity) -> dict[str, Any]:
     """The opportunity; for a client viewer without the contact addresses found with it."""
-    details = o.details or {}
-    if not permissions.can_see_internal(_user()):
-        details = permissions.without_contacts(details)
+    details = permissions.opportunity_details(_user(), o.details)
     return {"id": o.id, "campaign_id": o.campaign_id, "kind": o.kind, "status": o.status, "page_url": o.page_url,
             "site": {"id": o.site.id, "domain": o.site.domain}, "score": o.score, "details": details,
             "prospect_id": o.prospect_id, "crawl_job_id": o.crawl_job_id, "created_at": when(o.created_at)}
@@ -285,10 +283,8 @@ def prospecting_results(run_id: int) -> dict[str, Any]:
         select(Opportunity).where(Opportunity.campaign_id == run.campaign_id, Opportunity.kind.in_(kinds),
                                   Opportunity.details["run_id"].as_integer() == run.id)
         .order_by(Opportunity.score.desc(), Opportunity.id))
-    results = run.results or {}
-    if not permissions.can_see_internal(_user()) and "targets" in results:
-        results = {**results, "targets": [permissions.without_contacts(t) for t in results["targets"]]}
-    return {"run": run_json(run), "results": results, "opportunities": [opportunity_json(o) for o in made]}
+    return {"run": run_json(run), "results": permissions.run_results(_user(), run.results),
+            "opportunities": [opportunity_json(o) for o in made]}
 
 
 # --- assets of a client --------------------------------------------------------------------------

@@ -162,7 +162,8 @@ def _run_or_404(campaign: Campaign, run_id: int) -> ProspectingRun:
 def run(campaign_id: int, run_id: int) -> str:
     campaign = campaign_or_404(campaign_id)
     found = _run_or_404(campaign, run_id)
-    return render_template("prospecting/run.html", campaign=campaign, run=found, run_kind_labels=RUN_KIND_LABELS)
+    return render_template("prospecting/run.html", campaign=campaign, run=found, run_kind_labels=RUN_KIND_LABELS,
+                           results=permissions.run_results(current_user, found.results))
 
 
 @bp.route("/campaigns/<int:campaign_id>/prospecting/runs/<int:run_id>/progress")
@@ -383,7 +384,9 @@ def delete_asset(asset_id: int) -> Response:
 
 @bp.app_template_global()
 def site_contacts(site_id: int) -> list[Contact]:
-    """Contacts known for a site (for the opportunity rows)."""
+    """Contacts known for a site (for the opportunity rows); none for a client viewer."""
+    if not permissions.can_see_internal(current_user):
+        return []
     return list(db_session().scalars(select(Contact).where(Contact.site_id == site_id)
                                      .order_by(Contact.is_guessed, Contact.is_role, Contact.email).limit(5)))
 
