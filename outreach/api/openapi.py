@@ -328,7 +328,8 @@ def build_spec() -> dict[str, Any]:
             "description": "Clients, campaigns, prospects, contacts, stage changes, notes, discovery and backlinks. "
                            "Authenticate with "
                            "'Authorization: Bearer <token>' (create a token on your account page). Admins and "
-                           "members may change anything; a client-viewer reads its own client's records only. "
+                           "members may change anything; a client-viewer reads its own client's records only, "
+                           "without what is internal to the agency (notes, contacts, tags, overrides, prices). "
                            "Errors are {\"error\": {\"code\", \"message\", \"field\"}}.",
         },
         "security": [{"bearerAuth": []}],
