@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from outreach.accounts import permissions
 from outreach.lib.addresses import BadAddress, normalise_address
 from outreach.lib.clock import utcnow
 from outreach.models import ApiToken, AuditLog, Client, User
@@ -148,7 +149,7 @@ def create_api_token(session: Session, user: User, name: str) -> tuple[ApiToken,
 
 def revoke_api_token(session: Session, user: User, token_id: int) -> None:
     token = session.get(ApiToken, token_id)
-    if token is None or (token.user_id != user.id and not user.is_admin):
+    if token is None or (token.user_id != user.id and not permissions.is_admin(user)):
         raise AccountError("no such token")
     token.revoked_at = utcnow()
     session.flush()

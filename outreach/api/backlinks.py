@@ -7,8 +7,8 @@ from typing import Any
 from flask import Response, jsonify, request, url_for
 from sqlalchemy import Select, func, select
 
+from outreach.accounts import permissions
 from outreach.accounts.service import audit
-from outreach.api import queries
 from outreach.api.errors import ApiError, bad_parameter, invalid, not_found
 from outreach.api.inputs import MAX_ID, Body, query_choice, query_int
 from outreach.api.serialize import when
@@ -38,10 +38,13 @@ def event_json(e: BacklinkEvent) -> dict[str, Any]:
 
 
 def backlink_json(b: Backlink) -> dict[str, Any]:
+    """The link; for a client viewer without the price and the team's notes."""
+    internal = permissions.can_see_internal(_user())
     return {"id": b.id, "client_id": b.client_id, "campaign_id": b.campaign_id, "prospect_id": b.prospect_id,
             "page_url": b.page_url, "site_url": b.site_url, "target_url": b.target_url,
             "match_mode": b.match_mode, "agreed_anchor": b.agreed_anchor, "agreed_rel": b.agreed_rel,
-            "price": b.price, "notes": b.notes, "deadline_at": when(b.deadline_at), "render_js": b.render_js,
+            "price": b.price if internal else None, "notes": b.notes if internal else "",
+            "deadline_at": when(b.deadline_at), "render_js": b.render_js,
             "status": b.status, "status_label": terms.status_label(b),
             "unmet_terms": [{**d, "text": terms.sentence(d)} for d in b.unmet_terms or []],
             "consecutive_failures": b.consecutive_failures, "failing_since": when(b.failing_since),
@@ -68,9 +71,9 @@ def _detail(b: Backlink) -> dict[str, Any]:
 
 def _backlink(backlink_id: int, *, edit: bool = False) -> Backlink:
     backlink = db_session().get(Backlink, backlink_id) if backlink_id <= MAX_ID else None
-    if backlink is None or not queries.can_read_client(_user(), backlink.client_id):
+    if not permissions.can_see(_user(), backlink):
         raise not_found("backlink")
-    if edit and not queries.is_staff(_user()):
+    if edit and not permissions.can_change(_user(), backlink):
         raise ApiError(403, "forbidden", "client-viewers have read-only access")
     return backlink
 
@@ -116,8 +119,7 @@ def _service_error(exc: service.BacklinkError) -> ApiError:
 def _ledger_query(user: User) -> Select[tuple[Backlink]]:
     args = request.args
     query = select(Backlink).order_by(Backlink.created_at.desc(), Backlink.id.desc())
-    if not queries.is_staff(user):
-        query = query.where(Backlink.client_id == user.client_id)
+    query = query.where(permissions.client_filter(user, Backlink.client_id))
     client_id = query_int(args, "client_id")
     if client_id is not None:
         query = query.where(Backlink.client_id == client_id)
@@ -146,7 +148,7 @@ def list_backlinks() -> dict[str, Any]:
 
 @bp.post("/backlinks")
 def create_backlink() -> tuple[Response, int, dict[str, str]]:
-    if not queries.is_staff(_user()):
+    if not permissions.is_staff(_user()):
         raise ApiError(403, "forbidden", "client-viewers have read-only access")
     body = _body("client_id", "campaign_id", *FIELDS)
     campaign_id = body.integer("campaign_id")
@@ -175,7 +177,7 @@ def create_backlink() -> tuple[Response, int, dict[str, str]]:
 @bp.post("/backlinks/import")
 def import_backlinks() -> tuple[Response, int]:
     """Backlinks from CSV text (the web import's columns); one bad row and nothing is created, every bad row named."""
-    if not queries.is_staff(_user()):
+    if not permissions.is_staff(_user()):
         raise ApiError(403, "forbidden", "client-viewers have read-only access")
     body = _body("client_id", "campaign_id", "csv")
     campaign_id = body.integer("campaign_id")

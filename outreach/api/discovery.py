@@ -9,7 +9,7 @@ from flask import Response, jsonify, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from outreach.api import queries
+from outreach.accounts import permissions
 from outreach.api import serialize as out
 from outreach.api.errors import ApiError, invalid, not_found
 from outreach.api.inputs import MAX_ID, Body, query_choice
@@ -72,8 +72,10 @@ def asset_json(a: Asset) -> dict[str, Any]:
 
 
 def opportunity_json(o: Opportunity) -> dict[str, Any]:
+    """The opportunity; for a client viewer without the contact addresses found with it."""
+    details = permissions.opportunity_details(_user(), o.details)
     return {"id": o.id, "campaign_id": o.campaign_id, "kind": o.kind, "status": o.status, "page_url": o.page_url,
-            "site": {"id": o.site.id, "domain": o.site.domain}, "score": o.score, "details": o.details or {},
+            "site": {"id": o.site.id, "domain": o.site.domain}, "score": o.score, "details": details,
             "prospect_id": o.prospect_id, "crawl_job_id": o.crawl_job_id, "created_at": when(o.created_at)}
 
 
@@ -82,7 +84,7 @@ def opportunity_json(o: Opportunity) -> dict[str, Any]:
 def _crawl_job(job_id: int, *, edit: bool = False) -> CrawlJob:
     job = db_session().get(CrawlJob, job_id) if job_id <= MAX_ID else None
     campaign = db_session().get(Campaign, job.campaign_id) if job is not None and job.campaign_id else None
-    if campaign is None or not queries.can_read_client(_user(), campaign.client_id):
+    if not permissions.can_see(_user(), campaign):
         raise not_found("crawl job")  # a job without a campaign was started from the CLI: not the API's
     if edit:
         _require_staff()
@@ -92,7 +94,7 @@ def _crawl_job(job_id: int, *, edit: bool = False) -> CrawlJob:
 def _run(run_id: int, *, edit: bool = False) -> ProspectingRun:
     run = db_session().get(ProspectingRun, run_id) if run_id <= MAX_ID else None
     campaign = db_session().get(Campaign, run.campaign_id) if run is not None else None
-    if campaign is None or not queries.can_read_client(_user(), campaign.client_id):
+    if not permissions.can_see(_user(), campaign):
         raise not_found("prospecting run")
     if edit:
         _require_staff()
@@ -102,7 +104,7 @@ def _run(run_id: int, *, edit: bool = False) -> ProspectingRun:
 def _opportunity(opportunity_id: int, *, edit: bool = False) -> Opportunity:
     opportunity = db_session().get(Opportunity, opportunity_id) if opportunity_id <= MAX_ID else None
     campaign = db_session().get(Campaign, opportunity.campaign_id) if opportunity is not None else None
-    if campaign is None or not queries.can_read_client(_user(), campaign.client_id):
+    if not permissions.can_see(_user(), campaign):
         raise not_found("opportunity")
     if edit:
         _require_staff()
@@ -281,7 +283,7 @@ def prospecting_results(run_id: int) -> dict[str, Any]:
         select(Opportunity).where(Opportunity.campaign_id == run.campaign_id, Opportunity.kind.in_(kinds),
                                   Opportunity.details["run_id"].as_integer() == run.id)
         .order_by(Opportunity.score.desc(), Opportunity.id))
-    return {"run": run_json(run), "results": run.results or {},
+    return {"run": run_json(run), "results": permissions.run_results(_user(), run.results),
             "opportunities": [opportunity_json(o) for o in made]}
 
 

@@ -67,7 +67,8 @@ def _schemas() -> dict[str, Any]:
         "PageMeta": obj({"total": INT, "page": INT, "per_page": INT, "pages": INT}),
         "PageLinks": obj({"self": URL, "first": URL, "last": URL, "next": nullable(URL), "prev": nullable(URL)}),
         "UserRef": obj({"id": INT, "name": STR}),
-        "Client": obj({"id": INT, "name": STR, "website": STR, "report_emails": STR_LIST, "notes": STR,
+        "Client": obj({"id": INT, "name": STR, "website": STR, "report_emails": STR_LIST,
+                       "notes": {**STR, "description": "the team's notes; empty for a client-viewer"},
                        "created_at": TIME, "url": URL}),
         "ClientInput": obj({"name": {**STR, "maxLength": 200}, "website": STR, "report_emails": LINES,
                             "notes": STR}, required=["name"]),
@@ -95,11 +96,15 @@ def _schemas() -> dict[str, Any]:
                         "site": nullable(obj({"id": INT, "domain": STR})), "checked_at": nullable(TIME),
                         "created_at": TIME, "url": URL}),
         "Prospect": obj({"id": INT, "campaign_id": INT, "page_url": STR, "site": ref("Site"),
-                         "contact": nullable(ref("ContactRef")),
+                         "contact": {**nullable(ref("ContactRef")), "description": "null for a client-viewer"},
                          "stage": {"type": "string", "enum": list(STAGES)}, "position": NUM,
-                         "owner": nullable(ref("UserRef")), "tags": STR_LIST, "override_reason": STR,
+                         "owner": nullable(ref("UserRef")),
+                         "tags": {**STR_LIST, "description": "empty for a client-viewer"},
+                         "override_reason": {**STR, "description": "empty for a client-viewer"},
                          "created_at": TIME, "updated_at": TIME, "stage_changed_at": TIME, "url": URL,
-                         "timeline_url": URL, "opportunity": ref("OpportunityContext")}),
+                         "timeline_url": URL, "opportunity": ref("OpportunityContext")},
+                        description="a client-viewer gets the site, page, stage, owner, dates and opportunity; the "
+                                    "contact, tags, override reason and submission addresses are internal"),
         "DeadLink": obj({"url": STR, "reason": STR, "status": nullable(INT), "anchor": STR, "anchors": STR_LIST,
                          "linking_pages": STR_LIST, "first_seen_at": nullable(TIME), "wayback_url": STR},
                         description="a dead URL the prospect's site links to, with every page of theirs linking to it"),
@@ -159,7 +164,7 @@ def _error(description: str) -> dict[str, Any]:
 RESPONSES = {
     "BadRequest": _error("a query parameter or the JSON body cannot be understood (error.field names it)"),
     "Unauthorized": _error("no token, or an unknown or revoked one"),
-    "Forbidden": _error("a client-viewer tried to change something"),
+    "Forbidden": _error("a client-viewer tried to change something, or to read contact addresses"),
     "NotFound": _error("no such record, or one you may not see"),
     "Invalid": _error("a field's value is refused (error.field names it); nothing was changed"),
     "Conflict": _error("the change clashes with an existing record; nothing was changed"),
@@ -299,7 +304,8 @@ def _paths() -> dict[str, Any]:
                         params=[prospect_id], body="StageChangeInput", write=True, lookup=True),
         },
         "/api/v1/prospects/{prospect_id}/timeline": {
-            "get": _op("A prospect's timeline, newest first", "notes",
+            "get": _op("A prospect's timeline, newest first (a client-viewer gets the created, stage and backlink "
+                       "entries, stage changes without their reason)", "notes",
                        {"200": _json("ActivityList", "a page of timeline entries")},
                        params=[prospect_id, _param("kind", {"type": "string", "maxLength": 40},
                                                    "only entries of this kind, e.g. note or stage")],
@@ -310,15 +316,17 @@ def _paths() -> dict[str, Any]:
                         params=[prospect_id], body="NoteInput", write=True, lookup=True),
         },
         "/api/v1/contacts": {
-            "get": _op("List contacts (a client-viewer sees those on its client's campaigns)", "contacts",
-                       {"200": _json("ContactList", "a page of contacts")},
+            "get": _op("List contacts (staff only: a client-viewer gets 403)", "contacts",
+                       {"200": _json("ContactList", "a page of contacts"),
+                        "403": {"$ref": "#/components/responses/Forbidden"}},
                        params=[_param("campaign_id", ID, "only contacts of this campaign"),
                                _param("status", {"type": "string", "enum": CONTACT_STATUSES}, "validation status"),
                                _param("domain", {"type": "string", "maxLength": 255}, "only this site's"),
                                search], listing=True),
         },
         "/api/v1/contacts/{contact_id}": {
-            "get": _op("Get a contact", "contacts", {"200": _json("Contact", "the contact")},
+            "get": _op("Get a contact (staff only: a client-viewer gets 403)", "contacts",
+                       {"200": _json("Contact", "the contact"), "403": {"$ref": "#/components/responses/Forbidden"}},
                        params=[contact_id], lookup=True),
         },
     }
@@ -334,7 +342,8 @@ def build_spec() -> dict[str, Any]:
             "description": "Clients, campaigns, prospects, contacts, stage changes, notes, discovery and backlinks. "
                            "Authenticate with "
                            "'Authorization: Bearer <token>' (create a token on your account page). Admins and "
-                           "members may change anything; a client-viewer reads its own client's records only. "
+                           "members may change anything; a client-viewer reads its own client's records only, "
+                           "without what is internal to the agency (notes, contacts, tags, overrides, prices). "
                            "Errors are {\"error\": {\"code\", \"message\", \"field\"}}.",
         },
         "security": [{"bearerAuth": []}],

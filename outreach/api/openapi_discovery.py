@@ -51,7 +51,9 @@ def schemas() -> dict[str, Any]:
     backlink = {"id": INT, "client_id": INT, "campaign_id": nullable(INT), "prospect_id": nullable(INT),
                 "page_url": STR, "site_url": STR, "target_url": STR,
                 "match_mode": {"type": "string", "enum": list(MATCH_MODES)}, "agreed_anchor": STR,
-                "agreed_rel": {"type": "string", "enum": list(AGREED_RELS)}, "price": nullable(NUM), "notes": STR,
+                "agreed_rel": {"type": "string", "enum": list(AGREED_RELS)},
+                "price": {**nullable(NUM), "description": "null for a client-viewer"},
+                "notes": {**STR, "description": "the team's notes; empty for a client-viewer"},
                 "deadline_at": nullable(TIME), "render_js": BOOL,
                 "status": {"type": "string", "enum": list(BACKLINK_STATUSES),
                            "description": "live: found on the agreed anchor and rel; terms_not_met: found, but "
@@ -129,7 +131,9 @@ def schemas() -> dict[str, Any]:
         }, required=["kind", "target_url"]),
         "Opportunity": obj({"id": INT, "campaign_id": INT, "kind": {"type": "string", "enum": list(OPPORTUNITY_KINDS)},
                             "status": {"type": "string", "enum": OPPORTUNITY_STATUSES}, "page_url": STR,
-                            "site": obj({"id": INT, "domain": STR}), "score": NUM, "details": OBJ,
+                            "site": obj({"id": INT, "domain": STR}), "score": NUM,
+                            "details": {**OBJ, "description": "the evidence; a client-viewer's has no emails or "
+                                                              "email_checks (contact addresses)"},
                             "prospect_id": nullable(INT), "crawl_job_id": nullable(INT), "created_at": TIME}),
         "OpportunitiesToProspects": obj({"opportunity_ids": IDS,
                                          "override_reason": nullable({**STR, "maxLength": 500})},

@@ -4,9 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, false, func, or_, select, true
 from sqlalchemy.orm import Session, selectinload
 
+from outreach.accounts import permissions
 from outreach.campaigns.service import METRIC_FIELDS
 from outreach.models import Activity, Campaign, Client, Contact, Prospect, Site, Tag, User
 
@@ -14,22 +15,6 @@ T = TypeVar("T")
 
 #: the sort keys of the prospect list; a leading "-" sorts descending
 PROSPECT_SORTS = ("created_at", "updated_at", "stage_changed_at", "domain", "stage", *METRIC_FIELDS)
-
-
-def is_staff(user: User) -> bool:
-    """Admins and members run campaigns and may change anything; client-viewers only read."""
-    return user.role in ("admin", "member")
-
-
-def can_read_client(user: User, client_id: int) -> bool:
-    return is_staff(user) or user.client_id == client_id
-
-
-def visible_campaign_ids(user: User) -> Select[tuple[int]] | None:
-    """A subquery of the campaigns a client-viewer may read; None for staff (they read all)."""
-    if is_staff(user):
-        return None
-    return select(Campaign.id).where(Campaign.client_id == user.client_id)
 
 
 @dataclass
@@ -54,9 +39,7 @@ def paginate(session: Session, query: Select[Any], page: int, per_page: int) -> 
 # --- clients and campaigns ---------------------------------------------------------------------
 
 def clients_query(user: User, search: str | None = None) -> Select[tuple[Client]]:
-    query = select(Client).order_by(Client.name, Client.id)
-    if not is_staff(user):
-        query = query.where(Client.id == user.client_id)
+    query = select(Client).where(permissions.client_filter(user, Client.id)).order_by(Client.name, Client.id)
     if search:
         query = query.where(Client.name.icontains(search, autoescape=True))
     return query
@@ -64,9 +47,8 @@ def clients_query(user: User, search: str | None = None) -> Select[tuple[Client]
 
 def campaigns_query(user: User, *, client_id: int | None = None, status: str | None = None,
                     kind: str | None = None, search: str | None = None) -> Select[tuple[Campaign]]:
-    query = select(Campaign).order_by(Campaign.created_at.desc(), Campaign.id.desc())
-    if not is_staff(user):
-        query = query.where(Campaign.client_id == user.client_id)
+    query = (select(Campaign).where(permissions.client_filter(user, Campaign.client_id))
+             .order_by(Campaign.created_at.desc(), Campaign.id.desc()))
     if client_id is not None:
         query = query.where(Campaign.client_id == client_id)
     if status:
@@ -102,7 +84,7 @@ def prospects_query(user: User, filters: ProspectFilters) -> Select[tuple[Prospe
                                      selectinload(Prospect.owner), selectinload(Prospect.tags))
     if filters.metric_ranges or key in ("domain", *METRIC_FIELDS):
         query = query.join(Site, Site.id == Prospect.site_id)  # only when a filter or the order needs it
-    visible = visible_campaign_ids(user)
+    visible = permissions.visible_campaign_ids(user)
     if visible is not None:
         query = query.where(Prospect.campaign_id.in_(visible))
     if filters.campaign_id is not None:
@@ -112,7 +94,7 @@ def prospects_query(user: User, filters: ProspectFilters) -> Select[tuple[Prospe
             select(Campaign.id).where(Campaign.client_id == filters.client_id)))
     if filters.stages:
         query = query.where(Prospect.stage.in_(filters.stages))
-    if filters.tag:
+    if filters.tag and permissions.can_see_internal(user):
         query = query.where(Prospect.tags.any(Tag.name == filters.tag.strip().lower()))
     if filters.owner_id == 0:
         query = query.where(Prospect.owner_id.is_(None))
@@ -121,10 +103,11 @@ def prospects_query(user: User, filters: ProspectFilters) -> Select[tuple[Prospe
     if filters.search:
         # IN (subquery) scans sites and contacts once, instead of testing every joined prospect row
         term = filters.search.strip()
+        by_contact = Prospect.contact_id.in_(select(Contact.id).where(or_(
+            Contact.email.icontains(term, autoescape=True), Contact.name.icontains(term, autoescape=True))))
         query = query.where(or_(
             Prospect.site_id.in_(select(Site.id).where(Site.domain.icontains(term, autoescape=True))),
-            Prospect.contact_id.in_(select(Contact.id).where(or_(
-                Contact.email.icontains(term, autoescape=True), Contact.name.icontains(term, autoescape=True)))),
+            by_contact if permissions.can_see_internal(user) else false(),
             Prospect.page_url.icontains(term, autoescape=True)))
     for metric, (low, high) in filters.metric_ranges.items():
         column = getattr(Site, metric)
@@ -147,9 +130,11 @@ def prospect_with_details(session: Session, prospect_id: int) -> Prospect | None
                                    selectinload(Prospect.campaign)))
 
 
-def timeline_query(prospect_id: int, kind: str | None = None) -> Select[tuple[Activity]]:
-    """The prospect's timeline, newest first."""
+def timeline_query(user: User, prospect_id: int, kind: str | None = None) -> Select[tuple[Activity]]:
+    """The prospect's timeline as the user may read it, newest first."""
+    kinds = permissions.timeline_kinds(user)
     query = (select(Activity).where(Activity.prospect_id == prospect_id)
+             .where(Activity.kind.in_(kinds) if kinds is not None else true())
              .options(selectinload(Activity.user))
              .order_by(Activity.created_at.desc(), Activity.id.desc()))
     if kind:
@@ -161,9 +146,11 @@ def timeline_query(prospect_id: int, kind: str | None = None) -> Select[tuple[Ac
 
 def contacts_query(user: User, *, campaign_id: int | None = None, status: str | None = None,
                    search: str | None = None, domain: str | None = None) -> Select[tuple[Contact]]:
-    """Contacts: staff see all; a client-viewer sees those on its client's campaigns."""
+    """Contacts: staff see all (client viewers see none: the endpoints refuse them)."""
     query = select(Contact).options(selectinload(Contact.site)).order_by(Contact.email, Contact.id)
-    visible = visible_campaign_ids(user)
+    if not permissions.can_see_internal(user):
+        return query.where(false())
+    visible = permissions.visible_campaign_ids(user)
     if visible is not None:
         query = query.where(Contact.id.in_(
             select(Prospect.contact_id).where(Prospect.campaign_id.in_(visible))))
@@ -181,7 +168,9 @@ def contacts_query(user: User, *, campaign_id: int | None = None, status: str | 
 
 
 def can_read_contact(session: Session, user: User, contact_id: int) -> bool:
-    visible = visible_campaign_ids(user)
+    if not permissions.can_see_internal(user):
+        return False
+    visible = permissions.visible_campaign_ids(user)
     if visible is None:
         return True
     found = session.scalar(select(Prospect.id).where(Prospect.contact_id == contact_id,

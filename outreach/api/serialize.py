@@ -1,4 +1,8 @@
-"""Records as the JSON the API answers (the OpenAPI schemas in openapi.py describe these shapes)."""
+"""Records as the JSON the API answers (the OpenAPI schemas in openapi.py describe these shapes).
+
+Each record is shaped for the user who asks: a client viewer gets the same fields with what is internal
+to the agency (notes, contacts, tags, overrides, a stage change's reason) left empty.
+"""
 from __future__ import annotations
 
 from datetime import datetime
@@ -9,6 +13,7 @@ from sqlalchemy.orm import object_session
 
 from outreach.campaigns import opportunity_context
 from outreach.campaigns.opportunity_context import OpportunityContext
+from outreach.accounts import permissions
 from outreach.models import Activity, Campaign, Client, Contact, Prospect, Site, User
 
 
@@ -20,10 +25,10 @@ def user_ref(user: User | None) -> dict[str, Any] | None:
     return {"id": user.id, "name": user.display_name} if user is not None else None
 
 
-def client(c: Client) -> dict[str, Any]:
+def client(c: Client, user: User) -> dict[str, Any]:
     return {"id": c.id, "name": c.name, "website": c.website,
             "report_emails": [a.strip() for a in c.report_emails.split(",") if a.strip()],
-            "notes": c.notes, "created_at": when(c.created_at),
+            "notes": c.notes if permissions.can_see_internal(user) else "", "created_at": when(c.created_at),
             "url": url_for("api.get_client", client_id=c.id, _external=True)}
 
 
@@ -55,25 +60,31 @@ def contact(c: Contact) -> dict[str, Any]:
             "url": url_for("api.get_contact", contact_id=c.id, _external=True)}
 
 
-def prospect(p: Prospect, opportunity: OpportunityContext | None = None) -> dict[str, Any]:
-    """A prospect with what made it an opportunity (looked up when not given)."""
+def prospect(p: Prospect, user: User, opportunity: OpportunityContext | None = None) -> dict[str, Any]:
+    """A prospect with what made it an opportunity (looked up when not given).
+
+    A client viewer's has its site and metrics, page, stage, owner, dates and opportunity; no contact, tags,
+    override or submission addresses.
+    """
+    internal = permissions.can_see_internal(user)
     if opportunity is None:
         opportunity = opportunity_context.for_prospect(object_session(p), p)  # type: ignore[arg-type]
     return {"id": p.id, "campaign_id": p.campaign_id, "page_url": p.page_url, "site": site(p.site),
-            "contact": contact_ref(p.contact), "stage": p.stage, "position": p.position,
-            "owner": user_ref(p.owner), "tags": [t.name for t in p.tags],
-            "override_reason": p.override_reason, "created_at": when(p.created_at),
+            "contact": contact_ref(p.contact) if internal else None, "stage": p.stage, "position": p.position,
+            "owner": user_ref(p.owner), "tags": [t.name for t in p.tags] if internal else [],
+            "override_reason": p.override_reason if internal else "", "created_at": when(p.created_at),
             "updated_at": when(p.updated_at), "stage_changed_at": when(p.stage_changed_at),
             "url": url_for("api.get_prospect", prospect_id=p.id, _external=True),
             "timeline_url": url_for("api.timeline", prospect_id=p.id, _external=True),
-            "opportunity": opportunity.as_json()}
+            "opportunity": opportunity.as_json(internal=internal)}
 
 
-def activity(a: Activity) -> dict[str, Any]:
-    return {"id": a.id, "prospect_id": a.prospect_id, "kind": a.kind, "text": a.text, "details": a.details,
+def activity(a: Activity, user: User) -> dict[str, Any]:
+    return {"id": a.id, "prospect_id": a.prospect_id, "kind": a.kind, "text": permissions.activity_text(user, a),
+            "details": a.details,
             "user": user_ref(a.user), "created_at": when(a.created_at)}
 
 
-def stage_change(a: Activity) -> dict[str, Any]:
+def stage_change(a: Activity, user: User) -> dict[str, Any]:
     return {"id": a.id, "prospect_id": a.prospect_id, "from": a.details.get("from"), "to": a.details.get("to"),
-            "text": a.text, "user": user_ref(a.user), "created_at": when(a.created_at)}
+            "text": permissions.activity_text(user, a), "user": user_ref(a.user), "created_at": when(a.created_at)}

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
+from outreach.accounts import permissions
 from outreach.accounts.service import user_for_token
 from outreach.api import queries
 from outreach.api import serialize as out
@@ -130,8 +131,21 @@ def _created(payload: dict[str, Any]) -> tuple[Response, int, dict[str, str]]:
 
 
 def _require_staff() -> None:
-    if not queries.is_staff(_user()):
+    if not permissions.is_staff(_user()):
         raise forbidden("client-viewers have read-only access")
+
+
+def _require_internal(what: str) -> None:
+    if not permissions.can_see_internal(_user()):
+        raise forbidden(f"client-viewers do not see {what}")
+
+
+def _client_json(client: Client) -> dict[str, Any]:
+    return out.client(client, _user())
+
+
+def _prospect_json(prospect: Prospect) -> dict[str, Any]:
+    return out.prospect(prospect, _user())
 
 
 def _service_error(exc: service.CampaignError) -> ApiError:
@@ -148,7 +162,7 @@ def _conflict_error(exc: contact_rules.ProspectConflict, what: str) -> ApiError:
 
 def _client(client_id: int, *, edit: bool = False) -> Client:
     client = db_session().get(Client, client_id) if client_id <= MAX_ID else None
-    if client is None or not queries.can_read_client(_user(), client.id):
+    if not permissions.can_see(_user(), client):
         raise not_found("client")
     if edit:
         _require_staff()
@@ -157,7 +171,7 @@ def _client(client_id: int, *, edit: bool = False) -> Client:
 
 def _campaign(campaign_id: int, *, edit: bool = False) -> Campaign:
     campaign = db_session().get(Campaign, campaign_id) if campaign_id <= MAX_ID else None
-    if campaign is None or not queries.can_read_client(_user(), campaign.client_id):
+    if not permissions.can_see(_user(), campaign):
         raise not_found("campaign")
     if edit:
         _require_staff()
@@ -166,7 +180,7 @@ def _campaign(campaign_id: int, *, edit: bool = False) -> Campaign:
 
 def _prospect(prospect_id: int, *, edit: bool = False) -> Prospect:
     prospect = queries.prospect_with_details(db_session(), prospect_id) if prospect_id <= MAX_ID else None
-    if prospect is None or not queries.can_read_client(_user(), prospect.campaign.client_id):
+    if not permissions.can_see(_user(), prospect):
         raise not_found("prospect")
     if edit:
         _require_staff()
@@ -193,7 +207,7 @@ def openapi() -> Response:
 
 @bp.get("/clients")
 def list_clients() -> dict[str, Any]:
-    return _paginate(queries.clients_query(_user(), _search()), out.client)
+    return _paginate(queries.clients_query(_user(), _search()), _client_json)
 
 
 @bp.post("/clients")
@@ -209,12 +223,12 @@ def create_client() -> tuple[Response, int, dict[str, str]]:
     except service.CampaignError as exc:
         raise _service_error(exc) from None
     _commit()
-    return _created(out.client(client))
+    return _created(_client_json(client))
 
 
 @bp.get("/clients/<int:client_id>")
 def get_client(client_id: int) -> dict[str, Any]:
-    return out.client(_client(client_id))
+    return _client_json(_client(client_id))
 
 
 @bp.patch("/clients/<int:client_id>")
@@ -230,7 +244,7 @@ def update_client(client_id: int) -> dict[str, Any]:
     except service.CampaignError as exc:
         raise _service_error(exc) from None
     _commit()
-    return out.client(client)
+    return _client_json(client)
 
 
 # --- campaigns ---------------------------------------------------------------------------------
@@ -312,7 +326,7 @@ def _prospect_page(query: Any) -> dict[str, Any]:
     page, per_page = pagination(request.args, settings()["app"]["page_size"])
     found = queries.paginate(db_session(), query, page, per_page)
     contexts = opportunity_context.for_prospects(db_session(), found.items)
-    return _listing(found, lambda p: out.prospect(p, contexts[p.id]))
+    return _listing(found, lambda p: out.prospect(p, _user(), contexts[p.id]))
 
 
 @bp.get("/prospects")
@@ -345,7 +359,7 @@ def create_prospect(campaign_id: int) -> tuple[Response, int, dict[str, str]]:
     except service.CampaignError as exc:
         raise _service_error(exc) from None
     _commit()
-    return _created(out.prospect(_prospect(prospect.id)))
+    return _created(_prospect_json(_prospect(prospect.id)))
 
 
 def _owner_id(body: Body) -> int | None:
@@ -353,14 +367,14 @@ def _owner_id(body: Body) -> int | None:
     owner_id = body.integer("owner_id")
     if owner_id is not None:
         owner = db_session().get(User, owner_id)
-        if owner is None or not queries.is_staff(owner) or not owner.is_active:
+        if owner is None or not permissions.is_staff(owner) or not owner.is_active:
             raise invalid("owner_id", "the owner must be an active team member (admin or member)")
     return owner_id
 
 
 @bp.get("/prospects/<int:prospect_id>")
 def get_prospect(prospect_id: int) -> dict[str, Any]:
-    return out.prospect(_prospect(prospect_id))
+    return _prospect_json(_prospect(prospect_id))
 
 
 @bp.patch("/prospects/<int:prospect_id>")
@@ -383,7 +397,7 @@ def update_prospect(prospect_id: int) -> dict[str, Any]:
         raise _service_error(exc) from None
     _commit()
     db_session().expire(prospect)  # reload the owner and tags relationships
-    return out.prospect(_prospect(prospect.id))
+    return _prospect_json(_prospect(prospect.id))
 
 
 def _set_contact(prospect: Prospect, body: Any) -> None:
@@ -411,7 +425,7 @@ def delete_prospect(prospect_id: int) -> tuple[str, int]:
 @bp.get("/prospects/<int:prospect_id>/stage-changes")
 def list_stage_changes(prospect_id: int) -> dict[str, Any]:
     prospect = _prospect(prospect_id)
-    return _paginate(queries.timeline_query(prospect.id, "stage"), out.stage_change)
+    return _paginate(queries.timeline_query(_user(), prospect.id, "stage"), lambda a: out.stage_change(a, _user()))
 
 
 @bp.post("/prospects/<int:prospect_id>/stage-changes")
@@ -428,14 +442,14 @@ def change_stage(prospect_id: int) -> dict[str, Any]:
     except service.CampaignError as exc:
         raise _service_error(exc) from None
     _commit()
-    return {"changed": changed, "prospect": out.prospect(prospect)}
+    return {"changed": changed, "prospect": _prospect_json(prospect)}
 
 
 @bp.get("/prospects/<int:prospect_id>/timeline")
 def timeline(prospect_id: int) -> dict[str, Any]:
     prospect = _prospect(prospect_id)
     kind = request.args.get("kind", "").strip()[:40] or None
-    return _paginate(queries.timeline_query(prospect.id, kind), out.activity)
+    return _paginate(queries.timeline_query(_user(), prospect.id, kind), lambda a: out.activity(a, _user()))
 
 
 @bp.post("/prospects/<int:prospect_id>/notes")
@@ -447,13 +461,14 @@ def add_note(prospect_id: int) -> tuple[Response, int]:
     except service.CampaignError as exc:
         raise _service_error(exc) from None
     _commit()
-    return jsonify(out.activity(note)), 201
+    return jsonify(out.activity(note, _user())), 201
 
 
 # --- contacts ----------------------------------------------------------------------------------
 
 @bp.get("/contacts")
 def list_contacts() -> dict[str, Any]:
+    _require_internal("contact addresses")
     campaign_id = query_int(request.args, "campaign_id")
     domain = request.args.get("domain", "").strip()[:255] or None
     query = queries.contacts_query(_user(), campaign_id=campaign_id, search=_search(), domain=domain,
@@ -463,6 +478,7 @@ def list_contacts() -> dict[str, Any]:
 
 @bp.get("/contacts/<int:contact_id>")
 def get_contact(contact_id: int) -> dict[str, Any]:
+    _require_internal("contact addresses")
     session = db_session()
     contact = session.scalar(select(Contact).where(Contact.id == contact_id)) if contact_id <= MAX_ID else None
     if contact is None or not queries.can_read_contact(session, _user(), contact.id):

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from outreach.accounts import permissions
 from outreach.backlinks import terms
 from outreach.backlinks.service import ALERT_KINDS
 from outreach.db import session_scope
@@ -37,7 +38,7 @@ def owner_of(session: Session, backlink: Backlink) -> User | None:
     candidates.append(backlink.created_by_id)
     for user_id in candidates:
         user = session.get(User, user_id) if user_id else None
-        if user is not None and user.is_active and user.role != "client_viewer":
+        if user is not None and user.is_active and permissions.is_staff(user):
             return user
     return None
 

@@ -11,12 +11,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
+from outreach.accounts import permissions
 from outreach.backlinks import service, terms
 from outreach.backlinks.forms import BacklinkForm, EditBacklinkForm, ImportForm
 from outreach.backlinks.reclaim import ReclaimPanel, reclaim_panel
 from outreach.models import Backlink, BacklinkCheck, BacklinkEvent, Campaign, Client, Prospect
 from outreach.models.backlinks import BACKLINK_STATUSES
-from outreach.web.auth import campaign_or_404, can_view_client, staff_required
+from outreach.web.auth import campaign_or_404, record_or_404, staff_required
 from outreach.web.forms import error_next_to_field, options
 from outreach.web.ids import parse_id
 from outreach.web.redirects import safe_next
@@ -35,9 +36,8 @@ bp.add_app_template_global(terms.STATUS_LABELS, "LINK_STATUS_LABELS")
 
 def _ledger_query(client_id: int | None = None, campaign_id: int | None = None) -> Select[tuple[Backlink]]:
     query = (select(Backlink).options(selectinload(Backlink.client), selectinload(Backlink.campaign))
-             .order_by(Backlink.status != "lost", Backlink.id.desc()))
-    if current_user.role == "client_viewer":
-        query = query.where(Backlink.client_id == current_user.client_id)
+             .order_by(Backlink.status != "lost", Backlink.id.desc())
+             .where(permissions.client_filter(current_user, Backlink.client_id)))
     if client_id:
         query = query.where(Backlink.client_id == client_id)
     if campaign_id:
@@ -63,9 +63,8 @@ def _latest(backlinks: list[Backlink]) -> dict[int, BacklinkCheck]:
 
 
 def _counts(client_id: int | None = None, campaign_id: int | None = None) -> dict[str, int]:
-    query = select(Backlink.status, func.count()).group_by(Backlink.status)
-    if current_user.role == "client_viewer":
-        query = query.where(Backlink.client_id == current_user.client_id)
+    query = (select(Backlink.status, func.count()).group_by(Backlink.status)
+             .where(permissions.client_filter(current_user, Backlink.client_id)))
     if client_id:
         query = query.where(Backlink.client_id == client_id)
     if campaign_id:
@@ -95,9 +94,7 @@ def campaign_links(campaign_id: int) -> str:
 
 
 def _visible_clients() -> list[Client]:
-    query = select(Client).order_by(Client.name)
-    if current_user.role == "client_viewer":
-        query = query.where(Client.id == current_user.client_id)
+    query = select(Client).where(permissions.client_filter(current_user, Client.id)).order_by(Client.name)
     return list(db_session().scalars(query))
 
 
@@ -162,19 +159,11 @@ def _prospect_from(values: Mapping[str, str]) -> Prospect | None:
     prospect_id = parse_id(raw)
     if prospect_id is None:
         abort(404)  # a number no record can have
-    prospect = db_session().get(Prospect, prospect_id)
-    if prospect is None or not can_view_client(current_user, prospect.campaign.client_id):
-        abort(404)
-    return prospect
+    return record_or_404(db_session().get(Prospect, prospect_id))
 
 
 def _backlink_or_404(backlink_id: int, *, edit: bool = False) -> Backlink:
-    backlink = db_session().get(Backlink, backlink_id)
-    if backlink is None or not can_view_client(current_user, backlink.client_id):
-        abort(404)
-    if edit and current_user.role not in ("admin", "member"):
-        abort(403)
-    return backlink
+    return record_or_404(db_session().get(Backlink, backlink_id), edit=edit)
 
 
 @bp.route("/backlinks/<int:backlink_id>")
@@ -187,7 +176,7 @@ def detail(backlink_id: int) -> str:
     events = session.scalars(select(BacklinkEvent).where(BacklinkEvent.backlink_id == backlink.id)
                              .order_by(BacklinkEvent.id.desc()).limit(50)).all()
     form = None
-    if current_user.role != "client_viewer":
+    if permissions.can_change(current_user, backlink):
         form = EditBacklinkForm(obj=backlink)
         form.deadline.data = backlink.deadline_at.date() if backlink.deadline_at else None
         form.price.data = "" if backlink.price is None else f"{backlink.price:g}"
@@ -196,7 +185,7 @@ def detail(backlink_id: int) -> str:
 
 
 def _reclaim_panel(backlink: Backlink) -> ReclaimPanel | None:
-    if current_user.role == "client_viewer":
+    if not permissions.can_see_internal(current_user):
         return None
     return reclaim_panel(db_session(), backlink, settings(), request.args.get("reclaim_template", type=int))
 

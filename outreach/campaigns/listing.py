@@ -176,9 +176,12 @@ PROSPECT_SORTS = {
 }
 
 
-def prospect_conditions(f: ListFilters, *, campaign_id: int | None = None,
-                        client_ids: Sequence[int] | None = None) -> list[ColumnElement[bool]]:
-    """The WHERE clauses of a prospect list, on the prospects table alone (sub-selects, no joins)."""
+def prospect_conditions(f: ListFilters, *, campaign_id: int | None = None, client_ids: Sequence[int] | None = None,
+                        internal: bool = True) -> list[ColumnElement[bool]]:
+    """The WHERE clauses of a prospect list, on the prospects table alone (sub-selects, no joins).
+
+    Without `internal` (a client viewer's list) the search does not look at contacts and tags do not filter.
+    """
     conditions: list[ColumnElement[bool]] = []
     if campaign_id is not None:
         conditions.append(Prospect.campaign_id == campaign_id)
@@ -188,7 +191,7 @@ def prospect_conditions(f: ListFilters, *, campaign_id: int | None = None,
         conditions.append(Prospect.stage.in_(ACTIVE_STAGES))
     elif f.stage:
         conditions.append(Prospect.stage == f.stage)
-    if f.tag:
+    if f.tag and internal:
         conditions.append(Prospect.id.in_(
             select(prospect_tags.c.prospect_id).join(Tag, Tag.id == prospect_tags.c.tag_id)
             .where(Tag.name == f.tag)))
@@ -197,7 +200,7 @@ def prospect_conditions(f: ListFilters, *, campaign_id: int | None = None,
     elif f.owner:
         conditions.append(Prospect.owner_id == int(f.owner))
     if f.q:
-        conditions.append(Prospect.id.in_(search_prospect_ids(f.q)))
+        conditions.append(Prospect.id.in_(search_prospect_ids(f.q, contacts=internal)))
     metrics = _metric_conditions(f)
     if metrics:
         # EXISTS lets the planner start from the prospects (e.g. by stage) and look each site up
@@ -205,8 +208,8 @@ def prospect_conditions(f: ListFilters, *, campaign_id: int | None = None,
     return conditions
 
 
-def search_prospect_ids(q: str) -> CompoundSelect[Any]:
-    """Ids of the prospects whose site domain, contact address or contact name contains `q`.
+def search_prospect_ids(q: str, *, contacts: bool = True) -> CompoundSelect[Any] | Select[Any]:
+    """Ids of the prospects whose site domain, contact address or contact name (with `contacts`) contains `q`.
 
     A UNION of two index lookups rather than `site_id IN (...) OR contact_id IN (...)`, which no
     planner turns into index lookups (it tests every prospect). Domains and addresses are stored
@@ -216,9 +219,12 @@ def search_prospect_ids(q: str) -> CompoundSelect[Any]:
     """
     pattern = _like(q)
     by_site, by_contact = aliased(Prospect), aliased(Prospect)
+    on_site = select(by_site.id).where(by_site.site_id.in_(
+        select(Site.id).where(Site.domain.like(pattern, escape="\\"))))
+    if not contacts:
+        return on_site
     return union(
-        select(by_site.id).where(by_site.site_id.in_(
-            select(Site.id).where(Site.domain.like(pattern, escape="\\")))),
+        on_site,
         select(by_contact.id).where(by_contact.contact_id.in_(
             select(Contact.id).where(or_(Contact.email.like(pattern, escape="\\"),
                                          Contact.name.ilike(pattern, escape="\\"))))))
@@ -230,13 +236,13 @@ _SORT_JOINS = {"domain": "site", "dr": "site", "da": "site", "as": "site", "traf
 
 
 def prospect_page(session: Session, f: ListFilters, *, campaign_id: int | None = None,
-                  client_ids: Sequence[int] | None = None) -> Page:
+                  client_ids: Sequence[int] | None = None, internal: bool = True) -> Page:
     """One page of prospects: ids first (on the prospects table, joined only for the sort), then the rows.
 
     The same few queries whatever the number of rows: count, page of ids, the prospects, and one
     select-in each for sites, contacts, owners, campaigns, clients and tags.
     """
-    conditions = prospect_conditions(f, campaign_id=campaign_id, client_ids=client_ids)
+    conditions = prospect_conditions(f, campaign_id=campaign_id, client_ids=client_ids, internal=internal)
     total = session.scalar(select(func.count()).select_from(Prospect).where(*conditions)) or 0
     f.page = min(f.page, max(1, -(-total // f.per_page)))
     ids_query = select(Prospect.id).where(*conditions)
@@ -266,7 +272,7 @@ PROSPECT_CSV_HEADER = ("campaign", "client", "domain", "page_url", "stage", "con
 
 
 def prospect_export_query(f: ListFilters, *, campaign_id: int | None = None,
-                          client_ids: Sequence[int] | None = None) -> Select[Any]:
+                          client_ids: Sequence[int] | None = None, internal: bool = True) -> Select[Any]:
     """The export's rows as plain columns (no ORM objects): one SELECT, tags aggregated per row."""
     tags = (select(func.aggregate_strings(Tag.name, ", "))
             .select_from(prospect_tags).join(Tag, Tag.id == prospect_tags.c.tag_id)
@@ -276,7 +282,7 @@ def prospect_export_query(f: ListFilters, *, campaign_id: int | None = None,
                     Site.authority_score, Site.organic_traffic, Prospect.created_at, Prospect.stage_changed_at)
              .select_from(Prospect).join(Prospect.site).outerjoin(Prospect.contact).outerjoin(Prospect.owner)
              .join(Prospect.campaign).join(Campaign.client)
-             .where(*prospect_conditions(f, campaign_id=campaign_id, client_ids=client_ids)))
+             .where(*prospect_conditions(f, campaign_id=campaign_id, client_ids=client_ids, internal=internal)))
     column = PROSPECT_SORTS.get(f.sort, Prospect.id)
     order = column.desc().nulls_last() if f.desc else column.asc().nulls_last()
     return query.order_by(order, Prospect.id.desc() if f.desc else Prospect.id)

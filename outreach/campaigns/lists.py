@@ -9,38 +9,36 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from outreach.accounts import permissions
 from outreach.campaigns import listing, service
 from outreach.lib.clock import utcnow
 from outreach.lib.ids import parse_id
 from outreach.models import Campaign, Prospect, Tag, User
-from outreach.web.auth import campaign_or_404, can_view_client, staff_required
+from outreach.web.auth import campaign_or_404, staff_required
 from outreach.web.redirects import safe_next
 from outreach.web.state import app_state, db_session
 
 bp = Blueprint("lists", __name__)
 
 
-def _client_scope() -> list[int] | None:
-    """None for staff (every client); a client-viewer's own client otherwise."""
-    return None if current_user.role in ("admin", "member") else [current_user.client_id]
-
-
 def _team() -> Sequence[User]:
-    return db_session().scalars(select(User).where(User.role != "client_viewer", User.is_active)
+    return db_session().scalars(select(User).where(permissions.team_filter(), User.is_active)
                                 .order_by(User.name, User.email)).all()
 
 
 def _prospect_filters() -> listing.ListFilters:
-    return listing.parse_filters(request.args, sorts=list(listing.PROSPECT_SORTS), default_sort="created",
-                                 default_desc=True)
+    internal = permissions.can_see_internal(current_user)
+    sorts = [s for s in listing.PROSPECT_SORTS if internal or s not in permissions.INTERNAL_PROSPECT_COLUMNS]
+    return listing.parse_filters(request.args, sorts=sorts, default_sort="created", default_desc=True)
 
 
 def _render_prospects(campaign: Campaign | None) -> str:
     session = db_session()
     f = _prospect_filters()
+    internal = permissions.can_see_internal(current_user)
     page = listing.prospect_page(session, f, campaign_id=campaign.id if campaign else None,
-                                 client_ids=_client_scope())
-    tags = session.scalars(select(Tag.name).order_by(Tag.name).limit(500)).all()
+                                 client_ids=permissions.visible_client_ids(current_user), internal=internal)
+    tags = session.scalars(select(Tag.name).order_by(Tag.name).limit(500)).all() if internal else []
     endpoint = "lists.campaign_prospects" if campaign else "lists.prospects"
     base_args = {"campaign_id": campaign.id} if campaign else {}
     return render_template("campaigns/prospects.html", campaign=campaign, page=page, f=f, users=_team(),
@@ -87,8 +85,9 @@ def _csv_response(header: Sequence[str], rows: Callable[[Session], Iterator[Sequ
 @login_required
 def export_prospects() -> Response:
     f = _prospect_filters()
-    query = listing.prospect_export_query(f, client_ids=_client_scope())
-    return _csv_response(listing.PROSPECT_CSV_HEADER, lambda s: listing.prospect_csv_rows(s, query), "prospects")
+    query = listing.prospect_export_query(f, client_ids=permissions.visible_client_ids(current_user),
+                                          internal=permissions.can_see_internal(current_user))
+    return _prospect_csv(query, "prospects")
 
 
 @bp.route("/campaigns/<int:campaign_id>/prospects/export.csv")
@@ -96,9 +95,20 @@ def export_prospects() -> Response:
 def export_campaign_prospects(campaign_id: int) -> Response:
     campaign = campaign_or_404(campaign_id)
     f = _prospect_filters()
-    query = listing.prospect_export_query(f, campaign_id=campaign.id, client_ids=_client_scope())
-    return _csv_response(listing.PROSPECT_CSV_HEADER, lambda s: listing.prospect_csv_rows(s, query),
-                         f"campaign-{campaign.id}-prospects")
+    query = listing.prospect_export_query(f, campaign_id=campaign.id,
+                                          client_ids=permissions.visible_client_ids(current_user),
+                                          internal=permissions.can_see_internal(current_user))
+    return _prospect_csv(query, f"campaign-{campaign.id}-prospects")
+
+
+def _prospect_csv(query: Any, name: str) -> Response:
+    """The prospects export; a client viewer's has no contact addresses, names or tags."""
+    header = listing.PROSPECT_CSV_HEADER
+    if permissions.can_see_internal(current_user):
+        return _csv_response(header, lambda s: listing.prospect_csv_rows(s, query), name)
+    keep = [i for i, column in enumerate(header) if column not in permissions.INTERNAL_PROSPECT_COLUMNS]
+    return _csv_response([header[i] for i in keep],
+                         lambda s: ([row[i] for i in keep] for row in listing.prospect_csv_rows(s, query)), name)
 
 
 def _safe_next(target: str | None) -> str:
@@ -115,7 +125,7 @@ def bulk() -> str | Response:
     chosen = session.scalars(select(Prospect).where(Prospect.id.in_(ids))
                              .options(selectinload(Prospect.site), selectinload(Prospect.tags),
                                       selectinload(Prospect.campaign))).all()
-    chosen = [p for p in chosen if can_view_client(current_user, p.campaign.client_id)]
+    chosen = [p for p in chosen if permissions.can_see(current_user, p)]
     value = {"stage": request.form.get("stage", ""), "tag": request.form.get("tag", ""),
              "owner": request.form.get("owner_id", ""), "delete": ""}.get(action, "")
     if action == "delete" and chosen and request.form.get("confirmed") != "yes":

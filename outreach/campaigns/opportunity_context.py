@@ -87,10 +87,10 @@ class GuestPost:
         return "; ".join(f"{name.replace('_', ' ')}: {', '.join(values)}"
                          for name, values in self.requirements.items() if values)
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self, *, internal: bool = True) -> dict[str, Any]:
         return {"guidelines_url": self.guidelines_url, "requirements": self.requirements,
-                "submission_emails": list(self.submission_emails), "form_urls": list(self.form_urls),
-                "reasons": list(self.reasons)}
+                "submission_emails": list(self.submission_emails) if internal else [],
+                "form_urls": list(self.form_urls), "reasons": list(self.reasons)}
 
 
 @dataclass(frozen=True)
@@ -156,11 +156,11 @@ class OpportunityContext:
         parts += [KIND_LABELS[kind] for kind in self.kinds if kind != "broken_link"]
         return " · ".join(parts)
 
-    def as_json(self) -> dict[str, Any]:
-        """The API's `opportunity` object of a prospect."""
+    def as_json(self, *, internal: bool = True) -> dict[str, Any]:
+        """The API's `opportunity` object of a prospect (internal=False: without submission addresses)."""
         return {"kinds": self.kinds, "page_url": self.page_url,
                 "broken_links": [d.as_json() for d in self.broken_links],
-                "guest_post": self.guest_post.as_json() if self.guest_post else None,
+                "guest_post": self.guest_post.as_json(internal=internal) if self.guest_post else None,
                 "mentions": [m.as_json() for m in self.mentions]}
 
     def template_values(self) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
+from outreach.accounts import permissions
 from outreach.accounts.service import audit
 from outreach.campaigns.contact_rules import check_override, find_conflicts, record_override
 from outreach.campaigns.errors import CampaignError
@@ -320,7 +321,7 @@ def assign_owner(session: Session, prospect: Prospect, owner_id: int | None, act
     owner = session.get(User, owner_id) if owner_id else None
     if owner_id and owner is None:
         raise CampaignError("no such user", field="owner_id")
-    if owner is not None and owner.role == "client_viewer":
+    if owner is not None and not permissions.is_staff(owner):
         raise CampaignError("the owner must be a team member, not a client viewer", field="owner_id")
     if prospect.owner_id != owner_id:
         prospect.owner_id = owner_id
@@ -361,7 +362,7 @@ def bulk_update(session: Session, prospects: list[Prospect], action: str, value:
         owner_id = int(value) if value.isdigit() else None
         if owner_id is not None:
             owner = session.get(User, owner_id) if owner_id <= MAX_ID else None
-            if owner is None or owner.role == "client_viewer":
+            if owner is None or not permissions.is_staff(owner):
                 raise CampaignError("the owner must be a team member", field="owner_id")
         changed = [p for p in prospects if p.owner_id != owner_id]
         for p in changed:

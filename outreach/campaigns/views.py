@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 from sqlalchemy.orm import aliased, contains_eager, selectinload
 from werkzeug.wrappers import Response
 
+from outreach.accounts import permissions
 from outreach.campaigns import contact_rules, listing, opportunity_context, service
 from outreach.campaigns.dashboard import STAGE_COLOURS
 from outreach.campaigns.dashboard import figures as dashboard_figures
@@ -14,7 +15,7 @@ from outreach.campaigns.forms import KIND_LABELS, CampaignForm, ClientForm, Cont
 from outreach.lib.ids import chosen_id
 from outreach.models import Activity, Backlink, Campaign, Client, Contact, Prospect, Tag, User
 from outreach.models.campaigns import prospect_tags
-from outreach.web.auth import campaign_or_404, can_view_client, prospect_or_404, staff_required
+from outreach.web.auth import campaign_or_404, prospect_or_404, record_or_404, staff_required
 from outreach.web.forms import error_next_to_field, options
 from outreach.web.redirects import safe_next
 from outreach.web.state import db_session
@@ -29,9 +30,7 @@ LINK_STAGES = ("negotiating", "promised", "live", "lost")
 
 
 def _visible_clients() -> list[Client]:
-    query = select(Client).order_by(Client.name)
-    if current_user.role == "client_viewer":
-        query = query.where(Client.id == current_user.client_id)
+    query = select(Client).where(permissions.client_filter(current_user, Client.id)).order_by(Client.name)
     return list(db_session().scalars(query))
 
 
@@ -41,7 +40,7 @@ def dashboard() -> str:
     session = db_session()
     clients = _visible_clients()
     client_ids = [c.id for c in clients]
-    staff = current_user.role != "client_viewer"
+    staff = permissions.is_staff(current_user)
     #: staff can narrow the dashboard to the campaigns they own
     mine = staff and request.args.get("mine") == "1"
     query = select(Campaign).where(Campaign.client_id.in_(client_ids))
@@ -84,12 +83,10 @@ def new_client() -> str | Response:
 @login_required
 def client(client_id: int) -> str | Response:
     session = db_session()
-    client = session.get(Client, client_id)
-    if client is None or not can_view_client(current_user, client_id):
-        abort(404)
+    client = record_or_404(session.get(Client, client_id))
     form = ClientForm(obj=client if request.method == "GET" else None)
     if request.method == "POST":
-        if current_user.role == "client_viewer":
+        if not permissions.can_change(current_user, client):
             abort(403)
         if form.validate_on_submit():
             try:
@@ -112,7 +109,7 @@ def _fill_campaign_choices(form: CampaignForm) -> None:
         (c.id, c.name) for c in session.scalars(select(Client).order_by(Client.name)))
     form.owner_id.choices = options([(0, "—")] + [
         (u.id, u.display_name) for u in session.scalars(
-            select(User).where(User.role != "client_viewer", User.is_active).order_by(User.email))])
+            select(User).where(permissions.team_filter(), User.is_active).order_by(User.email))])
 
 
 @bp.route("/campaigns/new", methods=["GET", "POST"])
@@ -178,7 +175,8 @@ def board(campaign_id: int) -> str:
     session = db_session()
     f = listing.parse_filters(request.args, sorts=[], default_sort="")
     f.ranges, f.stage = {}, ""
-    conditions = listing.prospect_conditions(f, campaign_id=campaign.id)
+    internal = permissions.can_see_internal(current_user)
+    conditions = listing.prospect_conditions(f, campaign_id=campaign.id, internal=internal)
     # the first cards of each column, whole rows ranked in one pass over the campaign's prospects, with
     # site, contact and owner joined in (select-ins of hundreds of ids, or a second pass, cost more)
     ranked = (select(Prospect, func.row_number().over(partition_by=Prospect.stage,
@@ -197,10 +195,11 @@ def board(campaign_id: int) -> str:
                                   .group_by(Prospect.stage)).all())
     has_any = bool(totals) or session.scalar(
         select(Prospect.id).where(Prospect.campaign_id == campaign.id).limit(1)) is not None
-    users = session.scalars(select(User).where(User.role != "client_viewer", User.is_active)
+    users = session.scalars(select(User).where(permissions.team_filter(), User.is_active)
                             .order_by(User.name, User.email)).all()
     tags = session.scalars(select(Tag.name).join(prospect_tags).join(Prospect)
-                           .where(Prospect.campaign_id == campaign.id).distinct().order_by(Tag.name)).all()
+                           .where(Prospect.campaign_id == campaign.id).distinct().order_by(Tag.name)
+                           ).all() if internal else []
     # one url_for for all cards: /prospects/<id> and /prospects/<id>/stage
     prefix = url_for("campaigns.prospect", prospect_id=0).removesuffix("0")
     contexts = opportunity_context.for_prospects(session, [p for cards in columns.values() for p in cards])
@@ -241,12 +240,16 @@ def prospect(prospect_id: int) -> str:
 def _render_prospect(prospect: Prospect, note_form: NoteForm, contact_form: ContactForm | None = None,
                      contact_conflicts: list[str] | None = None) -> str:
     session = db_session()
+    internal = permissions.can_see_internal(current_user)
     site_contacts = session.scalars(select(Contact).where(Contact.site_id == prospect.site_id)
-                                    .order_by(Contact.is_guessed, Contact.is_role, Contact.email).limit(50)).all()
+                                    .order_by(Contact.is_guessed, Contact.is_role, Contact.email).limit(50)
+                                    ).all() if internal else []
+    kinds = permissions.timeline_kinds(current_user)
     activities = session.scalars(select(Activity).where(Activity.prospect_id == prospect.id)
+                                 .where(Activity.kind.in_(kinds) if kinds is not None else true())
                                  .options(selectinload(Activity.user))
                                  .order_by(Activity.created_at.desc(), Activity.id.desc())).all()
-    users = session.scalars(select(User).where(User.role != "client_viewer", User.is_active)
+    users = session.scalars(select(User).where(permissions.team_filter(), User.is_active)
                             .order_by(User.email)).all()
     backlinks = session.scalars(select(Backlink).where(Backlink.prospect_id == prospect.id,
                                                        Backlink.client_id == prospect.campaign.client_id)

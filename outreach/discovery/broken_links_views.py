@@ -9,6 +9,7 @@ from werkzeug.wrappers import Response
 from wtforms import IntegerField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional
 
+from outreach.accounts import permissions
 from outreach.crawler import service
 from outreach.discovery.broken_links import add_findings_as_prospects, job_findings
 from outreach.models import Campaign
@@ -43,7 +44,7 @@ def _job_or_404(campaign: Campaign, job_id: int) -> CrawlJob:
 
 
 def _staff() -> bool:
-    return current_user.role in ("admin", "member")
+    return permissions.is_staff(current_user)
 
 
 @bp.route("/campaigns/<int:campaign_id>/broken-links", methods=["GET", "POST"])

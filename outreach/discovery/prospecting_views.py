@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
+from outreach.accounts import permissions
 from outreach.discovery import prospecting
 from outreach.discovery.prospecting_forms import (
     RUN_KIND_LABELS,
@@ -22,7 +23,7 @@ from outreach.discovery.prospecting_forms import (
 from outreach.lib.aio import run_sync
 from outreach.models import Campaign, Client, Contact, Opportunity, Site
 from outreach.models.prospecting import Asset, ProspectingRun
-from outreach.web.auth import campaign_or_404, can_view_client, staff_required
+from outreach.web.auth import campaign_or_404, record_or_404, staff_required
 from outreach.web.forms import options
 from outreach.web.state import db_session, settings
 
@@ -82,7 +83,7 @@ def _page(campaign: Campaign, **extra: Any) -> str:
         "max_listed": MAX_LISTED, "add_form": AddForm(formdata=None),
         "contacts_form": ContactsForm(formdata=None, url=request.args.get("find", "")[:2000]),  # from a prospect
     }
-    if current_user.role != "client_viewer":
+    if permissions.is_staff(current_user):
         context.setdefault("run_form", _run_form(campaign))
         context.setdefault("search_form", _search_form(campaign, search_kind))
     context.update(extra)
@@ -161,7 +162,8 @@ def _run_or_404(campaign: Campaign, run_id: int) -> ProspectingRun:
 def run(campaign_id: int, run_id: int) -> str:
     campaign = campaign_or_404(campaign_id)
     found = _run_or_404(campaign, run_id)
-    return render_template("prospecting/run.html", campaign=campaign, run=found, run_kind_labels=RUN_KIND_LABELS)
+    return render_template("prospecting/run.html", campaign=campaign, run=found, run_kind_labels=RUN_KIND_LABELS,
+                           results=permissions.run_results(current_user, found.results))
 
 
 @bp.route("/campaigns/<int:campaign_id>/prospecting/runs/<int:run_id>/progress")
@@ -307,10 +309,7 @@ def dismiss(campaign_id: int, opportunity_id: int) -> Response:
 # --- assets -------------------------------------------------------------------------------------
 
 def _client_or_404(client_id: int) -> Client:
-    client = db_session().get(Client, client_id)
-    if client is None or not can_view_client(current_user, client_id):
-        abort(404)
-    return client
+    return record_or_404(db_session().get(Client, client_id))
 
 
 @bp.route("/clients/<int:client_id>/assets", methods=["GET", "POST"])
@@ -322,7 +321,7 @@ def assets(client_id: int) -> str | Response:
         image_form.target_url.data = brand_form.target_url.data = client.website
         brand_form.brand_names.data = client.name
     if request.method == "POST":
-        if current_user.role == "client_viewer":
+        if not permissions.can_change(current_user, client):
             abort(403)
         session = db_session()
         which = request.form.get("which")
@@ -362,7 +361,7 @@ def assets(client_id: int) -> str | Response:
 @login_required
 def asset_image(asset_id: int) -> Response:
     asset = db_session().get(Asset, asset_id)
-    if asset is None or asset.image_data is None or not can_view_client(current_user, asset.client_id):
+    if asset is None or asset.image_data is None or not permissions.can_see(current_user, asset):
         abort(404)
     response = Response(asset.image_data, mimetype=asset.image_type or "application/octet-stream")
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
@@ -385,7 +384,9 @@ def delete_asset(asset_id: int) -> Response:
 
 @bp.app_template_global()
 def site_contacts(site_id: int) -> list[Contact]:
-    """Contacts known for a site (for the opportunity rows)."""
+    """Contacts known for a site (for the opportunity rows); none for a client viewer."""
+    if not permissions.can_see_internal(current_user):
+        return []
     return list(db_session().scalars(select(Contact).where(Contact.site_id == site_id)
                                      .order_by(Contact.is_guessed, Contact.is_role, Contact.email).limit(5)))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
@@ -233,7 +233,7 @@ def outbox_message(message_id: int) -> str:
 # --- a campaign's Outreach tab -------------------------------------------------------------------
 
 @bp.route("/campaigns/<int:campaign_id>/outreach")
-@login_required
+@staff_required
 def campaign(campaign_id: int) -> str:
     session = db_session()
     camp = campaign_or_404(campaign_id)

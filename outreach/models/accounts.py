@@ -58,10 +58,6 @@ class User(Base):
         return hashlib.sha256(self.password_hash.encode()).hexdigest()[:20]
 
     @property
-    def is_admin(self) -> bool:
-        return self.role == "admin"
-
-    @property
     def display_name(self) -> str:
         return self.name or self.email
 

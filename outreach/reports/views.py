@@ -5,10 +5,11 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from outreach.accounts import permissions
 from outreach.lib.clock import utcnow
 from outreach.models import Campaign, Client, ReportShare
 from outreach.reports import service
-from outreach.web.auth import can_view_client, staff_required
+from outreach.web.auth import record_or_404, staff_required
 from outreach.web.ids import parse_id
 from outreach.web.state import db_session, settings
 
@@ -18,17 +19,14 @@ bp = Blueprint("reports", __name__)
 @bp.route("/reports")
 @login_required
 def index() -> str | Response:
-    if current_user.role == "client_viewer":
+    if not permissions.is_staff(current_user):
         return redirect(url_for("reports.client_report", client_id=current_user.client_id))
     clients = db_session().scalars(select(Client).order_by(Client.name)).all()
     return render_template("reports/index.html", clients=clients)
 
 
 def _client_or_404(client_id: int) -> Client:
-    client = db_session().get(Client, client_id)
-    if client is None or not can_view_client(current_user, client_id):
-        abort(404)
-    return client
+    return record_or_404(db_session().get(Client, client_id))
 
 
 def _campaign_id(raw: str | None) -> int | None:
@@ -75,7 +73,7 @@ def client_report(client_id: int) -> str:
     campaigns = db_session().scalars(select(Campaign).where(Campaign.client_id == client.id)
                                      .order_by(Campaign.name)).all()
     shares = []
-    if current_user.role != "client_viewer":
+    if permissions.can_change(current_user, client):
         shares = db_session().scalars(select(ReportShare).where(ReportShare.client_id == client.id)
                                       .order_by(ReportShare.id.desc()).limit(20)).all()
     secret = current_app.config["SECRET_KEY"]

@@ -17,7 +17,7 @@ from flask_login import (
     user_loaded_from_cookie,
 )
 
-from outreach.accounts import logins
+from outreach.accounts import logins, permissions
 from outreach.models import Campaign, Prospect, User
 from outreach.web.state import app_state, db_session
 
@@ -28,6 +28,7 @@ login_manager.login_message_category = "info"
 login_manager.session_protection = "strong"
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 def init_app(app: Flask) -> None:
@@ -79,14 +80,14 @@ def log_out() -> None:
     logout_user()
 
 
-def roles_required(*roles: str) -> Callable[[F], F]:
-    """Only users with one of these roles may call the view (403 otherwise)."""
+def requires(allowed: Callable[[User], bool]) -> Callable[[F], F]:
+    """Only users for whom allowed(user) holds may call the view (403 otherwise)."""
 
     def decorator(view: F) -> F:
         @wraps(view)
         @login_required
         def wrapped(*args: Any, **kwargs: Any) -> Any:
-            if current_user.role not in roles:
+            if not allowed(current_user):
                 abort(403)
             return view(*args, **kwargs)
 
@@ -96,31 +97,23 @@ def roles_required(*roles: str) -> Callable[[F], F]:
 
 
 #: admins and members run campaigns; client-viewers only read their client's results
-staff_required = roles_required("admin", "member")
-admin_required = roles_required("admin")
+staff_required = requires(permissions.is_staff)
+admin_required = requires(permissions.is_admin)
 
 
-def can_view_client(user: User, client_id: int) -> bool:
-    return user.role in ("admin", "member") or user.client_id == client_id
-
-
-def can_edit_client(user: User, client_id: int) -> bool:
-    return user.role in ("admin", "member")
+def record_or_404(record: T | None, *, edit: bool = False) -> T:
+    """The record, if the current user may see it (and change it, when asked); else 404/403."""
+    if record is None or not permissions.can_see(current_user, record):
+        abort(404)
+    if edit and not permissions.can_change(current_user, record):
+        abort(403)
+    return record
 
 
 def campaign_or_404(campaign_id: int, *, edit: bool = False) -> Campaign:
     """The campaign, if the current user may see it (and edit it, when asked); else 404/403."""
-    campaign = db_session().get(Campaign, campaign_id)
-    if campaign is None or not can_view_client(current_user, campaign.client_id):
-        abort(404)
-    if edit and not can_edit_client(current_user, campaign.client_id):
-        abort(403)
-    return campaign
+    return record_or_404(db_session().get(Campaign, campaign_id), edit=edit)
 
 
 def prospect_or_404(prospect_id: int, *, edit: bool = False) -> Prospect:
-    prospect = db_session().get(Prospect, prospect_id)
-    if prospect is None:
-        abort(404)
-    campaign_or_404(prospect.campaign_id, edit=edit)
-    return prospect
+    return record_or_404(db_session().get(Prospect, prospect_id), edit=edit)

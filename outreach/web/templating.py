@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from flask import Flask, request, url_for
 from flask_login import current_user
 
+from outreach.accounts import permissions
 from outreach.lib.clock import utcnow
 from outreach.models import PIPELINE_STAGES, STAGE_EXITS, STAGES
 
@@ -39,13 +40,13 @@ CAMPAIGN_TABS: list[tuple[str, str]] = [
 
 
 #: tabs only staff can open (a client viewer would get a 403)
-STAFF_ONLY_TABS = {"imports.upload"}
+STAFF_ONLY_TABS = {"imports.upload", "mail.campaign"}
 
 
 def campaign_tabs() -> list[tuple[str, str]]:
     from flask import current_app
 
-    viewer = current_user.is_authenticated and current_user.role == "client_viewer"
+    viewer = current_user.is_authenticated and not permissions.is_staff(current_user)
     return [(e, label) for e, label in CAMPAIGN_TABS
             if e in current_app.view_functions and not (viewer and e in STAFF_ONLY_TABS)]
 
@@ -93,7 +94,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(
         PIPELINE_STAGES=PIPELINE_STAGES, STAGE_EXITS=STAGE_EXITS, STAGES=STAGES,
         STAGE_LABELS=STAGE_LABELS, nav_items=nav_items, campaign_tabs=campaign_tabs,
-        active_campaign_tab=active_campaign_tab)
+        active_campaign_tab=active_campaign_tab, is_staff=permissions.is_staff,
+        can_see_internal=permissions.can_see_internal)
 
 
 def when(value: datetime | None) -> str:

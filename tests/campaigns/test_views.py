@@ -268,8 +268,12 @@ def test_tags_list_on_the_board_only_holds_this_campaigns_tags(login: Any, team:
     service.set_tags(db, mine, ["ours"], None)
     service.set_tags(db, theirs, ["secret-tag"], None)
     db.commit()
-    html = page_text(login(team["viewer"]).get(f"/campaigns/{team['campaign'].id}"))
+    staff = login(team["owner"])
+    html = page_text(staff.get(f"/campaigns/{team['campaign'].id}"))
     assert "ours" in html and "secret-tag" not in html
+    staff.post("/logout")
+    html = page_text(login(team["viewer"]).get(f"/campaigns/{team['campaign'].id}"))
+    assert ">ours<" not in html and '"ours"' not in html  # tags are the team's labels
     assert db.scalar(select(func.count()).select_from(Tag)) == 2
 
 

@@ -1,9 +1,12 @@
 """Findings of the security review, each pinned by a test that fails without its fix."""
 from __future__ import annotations
 
+import shutil
+import subprocess
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from outreach.web.redirects import safe_next
 
@@ -293,3 +296,157 @@ def test_it_refuses_a_mailbox_or_sequence_id_too_big_for_the_database(login: Any
     response = login(team["owner"]).post(f"/campaigns/{team['campaign'].id}/outreach/settings",
                                          data={"mailbox_id": HUGE, "sequence_id": "0"}, follow_redirects=True)
     assert response.status_code == 200 and "choose an existing mailbox" in response.get_data(as_text=True)
+
+
+# --- what a client viewer must never see: planted in every place it lives, looked for on every page ------
+
+#: distinctive text in each internal place; none may reach a client viewer, in a page, an export or the API
+PLANTED = {
+    "note": "zqnote-team-only-7f3a",
+    "client note": "zqclientnote-7f3a",
+    "backlink note": "zqlinknote-7f3a",
+    "contact email": "zq.editor-7f3a@mailhost-planted.example",
+    "contact name": "Zqname Plantedperson",
+    "other address": "zq.second-7f3a@mailhost-planted.example",
+    "message body": "zqbody-message-text-7f3a",
+    "message subject": "zqsubject-7f3a",
+    "reply": "zqreply-their-answer-7f3a",
+    "tag": "zqtag-7f3a",
+    "override": "zqoverride-7f3a",
+}
+
+
+@pytest.fixture
+def planted(team: dict[str, Any], db: Any) -> dict[str, int]:
+    """One prospect of the viewer's client carrying every kind of internal material, and the ids of its records."""
+    from outreach.backlinks.service import create_backlink
+    from outreach.campaigns import service
+    from outreach.lib.clock import utcnow
+    from outreach.models import Contact, Opportunity
+    from outreach.models.mail import Enrollment, Message, Sequence
+    from outreach.models.prospecting import ProspectingRun
+
+    now, email = utcnow(), PLANTED["contact email"]
+    campaign = db.merge(team["campaign"])
+    campaign.client.notes = PLANTED["client note"]
+    prospect = service.add_prospect(db, campaign, "https://resources-7f3a.example/links", email=email,
+                                    contact_name=PLANTED["contact name"], actor=team["owner"])
+    prospect.override_reason = PLANTED["override"]
+    db.add(Contact(email=PLANTED["other address"], site_id=prospect.site_id, name="Zqsecond Person"))
+    service.add_note(db, prospect, PLANTED["note"], team["owner"])
+    service.set_tags(db, prospect, [PLANTED["tag"]], team["owner"])
+    service.record(db, prospect, "email_sent", f"Sent step 1 “{PLANTED['message subject']}” to {email}")
+    service.record(db, prospect, "email_received", f"Reply from {email}: {PLANTED['reply']}")
+    service.move_prospect(db, prospect, "replied", reason=f"reply “{PLANTED['message subject']}” from {email}")
+    sequence = Sequence(name="Zq sequence")
+    db.add(sequence)
+    db.flush()
+    enrollment = Enrollment(campaign_id=campaign.id, prospect_id=prospect.id, contact_id=prospect.contact_id,
+                            sequence_id=sequence.id)
+    db.add(enrollment)
+    db.flush()
+    for step, status in ((1, "sent"), (2, "scheduled")):
+        db.add(Message(enrollment_id=enrollment.id, campaign_id=campaign.id, prospect_id=prospect.id,
+                       contact_id=prospect.contact_id, step=step, message_id=f"<zq-{step}@agency.test>",
+                       from_email="me@agency.test", to_email=email, to_name=PLANTED["contact name"],
+                       subject=PLANTED["message subject"], body_text=PLANTED["message body"], status=status,
+                       send_at=now, sent_at=now if status == "sent" else None, transport="local"))
+    backlink = create_backlink(db, client_id=campaign.client_id, campaign_id=campaign.id, prospect_id=prospect.id,
+                               target_url="https://acme.example/widgets", page_url=prospect.page_url,
+                               notes=PLANTED["backlink note"], actor=team["owner"])
+    checks = {email: {"status": "valid", "reason": "MX found", "is_role": False}}
+    target = {"site": "https://resources-7f3a.example", "page": prospect.page_url, "emails": [email],
+              "score": 5.0, "score_parts": {}, "requirements": {}, "form_urls": [], "reasons": ["guidelines"],
+              "email_checks": checks}
+    run = ProspectingRun(campaign_id=campaign.id, kind="guest_posts", seeds=[prospect.page_url], status="done",
+                         results={"seeds": [prospect.page_url], "targets": [target], "rejected": [],
+                                  "no_guidelines": []}, finished_at=now)
+    db.add(run)
+    db.flush()
+    opportunity = Opportunity(campaign_id=campaign.id, site_id=prospect.site_id, page_url=prospect.page_url,
+                              kind="guest_post", score=5.0, details={"guidelines_url": prospect.page_url,
+                                                                     "emails": [email], "email_checks": checks,
+                                                                     "requirements": {}, "run_id": run.id})
+    db.add(opportunity)
+    db.commit()
+    message_id = db.scalar(select(Message.id).where(Message.step == 1))
+    return {"campaign_id": campaign.id, "prospect_id": prospect.id, "client_id": campaign.client_id,
+            "backlink_id": backlink.id, "run_id": run.id, "opportunity_id": opportunity.id,
+            "message_id": message_id, "contact_id": prospect.contact_id, "sequence_id": sequence.id,
+            "user_id": team["viewer"].id}
+
+
+def _readable(response: Any) -> str:
+    """The answer as text, a PDF's text too when pdftotext is installed (the raw bytes otherwise)."""
+    data = response.get_data()
+    if response.mimetype == "application/pdf" and shutil.which("pdftotext"):
+        data += subprocess.run(["pdftotext", "-", "-"], input=data, capture_output=True, check=True).stdout
+    return data.decode("utf-8", "replace").lower()
+
+
+def _leaks(text: str) -> list[str]:
+    return [what for what, value in PLANTED.items() if value.lower() in text]
+
+
+#: pages and answers a client viewer must be able to open: the sweep is not empty by accident
+VIEWER_OPENS = {"/", "/prospects", "/prospects/export.csv", "/backlinks", "/campaigns/{campaign_id}",
+                "/campaigns/{campaign_id}/prospects", "/campaigns/{campaign_id}/prospects/export.csv",
+                "/prospects/{prospect_id}", "/backlinks/{backlink_id}", "/campaigns/{campaign_id}/prospecting",
+                "/campaigns/{campaign_id}/prospecting/runs/{run_id}", "/reports/clients/{client_id}",
+                "/reports/clients/{client_id}/report.csv", "/clients/{client_id}"}
+VIEWER_API_OPENS = {"/api/v1/prospects", "/api/v1/prospects/{prospect_id}", "/api/v1/prospects/{prospect_id}/timeline",
+                    "/api/v1/prospects/{prospect_id}/stage-changes", "/api/v1/clients/{client_id}",
+                    "/api/v1/backlinks/{backlink_id}", "/api/v1/campaigns/{campaign_id}/opportunities",
+                    "/api/v1/prospecting-runs/{run_id}/results", "/api/v1/campaigns/{campaign_id}/prospects"}
+
+
+def test_it_shows_a_client_viewer_no_note_contact_or_message_on_any_page(app: Any, login: Any, team: dict[str, Any],
+                                                                         planted: dict[str, int]) -> None:
+    staff = login(team["owner"])
+    for url in ("/prospects/{prospect_id}", "/prospects/export.csv", "/campaigns/{campaign_id}/outreach"):
+        assert _leaks(_readable(staff.get(url.format(**planted)))), f"staff should see the planted material: {url}"
+    staff.post("/logout")
+    browser = login(team["viewer"])
+    opened, leaked = set(), []
+    for method, url, _rule in _urls(app, planted):
+        if method != "GET":
+            continue
+        response = browser.get(url)
+        if response.status_code == 200:
+            opened.add(url)
+            leaked += [(url, what) for what in _leaks(_readable(response))]
+    assert leaked == []
+    assert {u.format(**planted) for u in VIEWER_OPENS} <= opened
+    searched = browser.get("/prospects", query_string={"q": "zq.editor-7f3a"}).get_data(as_text=True)
+    assert "resources-7f3a.example" not in searched  # a viewer's search does not look at contact addresses
+
+
+def test_it_answers_a_client_viewer_no_note_contact_or_message_from_any_api_endpoint(app: Any, client: Any, db: Any,
+                                                                                     team: dict[str, Any],
+                                                                                     planted: dict[str, int]) -> None:
+    from outreach.accounts.service import create_api_token
+
+    def as_user(user: Any) -> dict[str, str]:
+        _token, secret = create_api_token(db, user, "sweep")
+        db.commit()
+        return {"Authorization": f"Bearer {secret}"}
+
+    staff = as_user(team["owner"])
+    for url in ("/api/v1/prospects/{prospect_id}", "/api/v1/prospects/{prospect_id}/timeline"):
+        assert _leaks(_readable(client.get(url.format(**planted), headers=staff))), url
+    viewer = as_user(team["viewer"])
+    opened, leaked = set(), []
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1/") or "GET" not in rule.methods or rule.endpoint == "api.unknown":
+            continue
+        url = rule.rule
+        for name in rule.arguments:
+            url = url.replace(f"<int:{name}>", str(planted.get(name, 1)))
+        response = client.get(url, headers=viewer)
+        if response.status_code == 200:
+            opened.add(url)
+            leaked += [(url, what) for what in _leaks(_readable(response))]
+    assert leaked == []
+    assert {u.format(**planted) for u in VIEWER_API_OPENS} <= opened
+    found = client.get("/api/v1/prospects", query_string={"search": "zq.editor-7f3a"}, headers=viewer).get_json()
+    assert found["data"] == []  # a viewer's search does not look at contact addresses
