@@ -11,9 +11,9 @@ from typing import Any
 from flask import url_for
 from sqlalchemy.orm import object_session
 
+from outreach.accounts import permissions
 from outreach.campaigns import opportunity_context
 from outreach.campaigns.opportunity_context import OpportunityContext
-from outreach.accounts import permissions
 from outreach.models import Activity, Campaign, Client, Contact, Prospect, Site, User
 
 
