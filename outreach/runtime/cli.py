@@ -39,19 +39,43 @@ def _upgrade(settings: dict[str, dict[str, Any]]) -> None:
         fail(f"cannot migrate the database at {settings['database']['url']}: {exc}".splitlines()[0], 1)
 
 
-def _serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
-    from waitress import serve
+def _listen(ctx: click.Context, host: str, port: int, threads: int,
+            overrides: dict[str, dict[str, Any]] | None = None) -> Any:
+    """The app's server, bound to host:port; exit 2 with one line when the address cannot be used."""
+    from waitress import create_server
 
     from outreach import create_app
     from outreach.config import ConfigError
 
     try:
-        app = create_app(config_path=ctx.obj.get("config_path"))
+        app = create_app(overrides, config_path=ctx.obj.get("config_path"))
     except ConfigError as exc:
         fail(str(exc))
+    try:
+        return create_server(app, host=host, port=port, threads=threads, ident="outreach")
+    except OSError as exc:
+        fail(listen_error(host, port, exc))
+
+
+def listen_error(host: str, port: int, exc: OSError) -> str:
+    """One line saying why host:port cannot be listened on."""
+    import errno
+
+    where = f"cannot listen on {host}:{port}"
+    if exc.errno == errno.EADDRINUSE:
+        return (f"{where}: the port is in use (is Outreach already running there?); "
+                "choose another with --port (make run: PORT=8000 make run)")
+    if exc.errno == errno.EACCES:
+        return f"{where}: permission denied (ports below 1024 need root)"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"{where}: this machine has no address {host}"
+    return f"{where}: {exc.strerror or exc}"
+
+
+def _serve(server: Any, host: str, port: int) -> None:
     _freeze_startup_objects()
     click.echo(f"Outreach is running on http://{host}:{port}/  (Ctrl+C stops it)", err=True)
-    serve(app, host=host, port=port, threads=threads, ident="outreach")
+    server.run()
 
 
 def _freeze_startup_objects() -> None:
@@ -77,6 +101,7 @@ def run(ctx: click.Context, host: str, port: int, no_migrate: bool) -> None:
     settings = load_settings_or_exit(ctx)
     if not no_migrate:
         _upgrade(settings)
+    server = _listen(ctx, host, port, threads=8)  # a busy port stops the start before anything runs
     stop = threading.Event()
     scheduler = None
     if settings["scheduler"]["enabled"]:
@@ -85,7 +110,7 @@ def run(ctx: click.Context, host: str, port: int, no_migrate: bool) -> None:
         scheduler = build_scheduler(_job_context(settings, stop))
         scheduler.start()
     try:
-        _serve(ctx, host, port, threads=8)
+        _serve(server, host, port)
     finally:
         stop.set()
         if scheduler is not None:
@@ -101,7 +126,7 @@ def web(ctx: click.Context, host: str, port: int, threads: int) -> None:
     """Only the web app (run several behind a proxy; never a scheduler inside)."""
     logging.basicConfig(level=logging.INFO)
     load_settings_or_exit(ctx)
-    _serve(ctx, host, port, threads)
+    _serve(_listen(ctx, host, port, threads), host, port)
 
 
 @click.command()
