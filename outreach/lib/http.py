@@ -266,6 +266,25 @@ class Fetcher:
                 method = "GET"
             current = target
 
+    async def refusal(self, url: str) -> str | None:
+        """"blocked_address" when the SSRF guard refuses url (its literal address, or what its host resolves to),
+        before anything is requested; None otherwise (a host that does not resolve is left to the fetch)."""
+        assert self._pool is not None, "use Fetcher as an async context manager"
+        problem = self._check_target(url)
+        if problem is not None:
+            return problem if problem == "blocked_address" else None
+        parts = _request_parts(url)
+        if parts is None:
+            return None
+        try:
+            async with asyncio.timeout(self.settings.timeout):
+                await self._pool.addresses(parts[1], parts[2])
+        except FetchError as exc:
+            return exc.code if exc.code == "blocked_address" else None
+        except TimeoutError:
+            return None
+        return None
+
     def _check_target(self, url: str) -> str | None:
         return _target_problem(url, self.settings.allow_private_addresses, self.settings.allow_private_hosts)
 
@@ -434,6 +453,12 @@ def _origin_problem(scheme: str, netloc: str, allow_private: bool, private_hosts
     return None
 
 
+def blocked_message(url: str) -> str:
+    """Why the guard refused url, naming the settings that would allow it (one line)."""
+    return (f"{url} is on a private, loopback or link-local address, which the crawler refuses "
+            "(set [crawl] allow_private_addresses = true, or list its host:port in [crawl] allow_private_hosts)")
+
+
 def fetch_one(url: str, settings: FetchSettings, **kwargs: Any) -> FetchResult:
     """Fetch one URL from synchronous code (asyncio.run around a Fetcher)."""
 
@@ -451,5 +476,5 @@ def check_url(url: str) -> str:
     return normalize_url(ensure_http_url(url))
 
 
-__all__ = ["ERROR_CODES", "BadURL", "FetchResult", "FetchSettings", "Fetcher", "check_url", "fetch_one",
-           "is_public_address", "literal_address"]
+__all__ = ["ERROR_CODES", "BadURL", "FetchResult", "FetchSettings", "Fetcher", "blocked_message", "check_url",
+           "fetch_one", "is_public_address", "literal_address"]

@@ -336,6 +336,10 @@ class ConnectionPool:
                 last = FetchError(connect_error_code(exc), str(exc))
         raise last or FetchError("dns", f"{host} has no address")
 
+    async def addresses(self, host: str, port: int) -> list[tuple[int, str]]:
+        """The host's (family, address) pairs as a connection would use them; FetchError when refused or unknown."""
+        return await self._addresses(host, port)
+
     async def _addresses(self, host: str, port: int) -> list[tuple[int, str]]:
         """The host's addresses, each checked by the guard; cached, and looked up once at a time per host.
 
