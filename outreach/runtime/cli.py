@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -30,7 +31,7 @@ def _job_context(settings: dict[str, dict[str, Any]], stop: threading.Event) -> 
                       stopping=stop.is_set)
 
 
-def _upgrade(settings: dict[str, dict[str, Any]]) -> None:
+def upgrade_or_exit(settings: dict[str, dict[str, Any]]) -> None:
     from outreach.migrate import upgrade
 
     try:
@@ -57,14 +58,14 @@ def _listen(ctx: click.Context, host: str, port: int, threads: int,
         fail(listen_error(host, port, exc))
 
 
-def listen_error(host: str, port: int, exc: OSError) -> str:
+def listen_error(host: str, port: int, exc: OSError,
+                 hint: str = "choose another with --port (make run: PORT=8000 make run)") -> str:
     """One line saying why host:port cannot be listened on."""
     import errno
 
     where = f"cannot listen on {host}:{port}"
     if exc.errno == errno.EADDRINUSE:
-        return (f"{where}: the port is in use (is Outreach already running there?); "
-                "choose another with --port (make run: PORT=8000 make run)")
+        return f"{where}: the port is in use (is Outreach already running there?); {hint}"
     if exc.errno == errno.EACCES:
         return f"{where}: permission denied (ports below 1024 need root)"
     if exc.errno == errno.EADDRNOTAVAIL:
@@ -100,8 +101,14 @@ def run(ctx: click.Context, host: str, port: int, no_migrate: bool) -> None:
     _logging()
     settings = load_settings_or_exit(ctx)
     if not no_migrate:
-        _upgrade(settings)
-    server = _listen(ctx, host, port, threads=8)  # a busy port stops the start before anything runs
+        upgrade_or_exit(settings)
+    serve_all(ctx, settings, host, port)
+
+
+def serve_all(ctx: click.Context, settings: dict[str, dict[str, Any]], host: str, port: int, *,
+              overrides: dict[str, dict[str, Any]] | None = None, banner: Callable[[], None] | None = None) -> None:
+    """Bind the web app, start the scheduler and its workers, and serve until stopped (`run` and `demo`)."""
+    server = _listen(ctx, host, port, threads=8, overrides=overrides)  # a busy port stops before anything runs
     stop = threading.Event()
     scheduler = None
     if settings["scheduler"]["enabled"]:
@@ -110,6 +117,8 @@ def run(ctx: click.Context, host: str, port: int, no_migrate: bool) -> None:
         scheduler = build_scheduler(_job_context(settings, stop))
         scheduler.start()
     try:
+        if banner is not None:
+            banner()
         _serve(server, host, port)
     finally:
         stop.set()
