@@ -12,7 +12,7 @@ import click
 from outreach.cli import fail, load_settings_or_exit
 
 
-def _logging() -> None:
+def configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # every tick start and end at INFO would bury what matters
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
@@ -98,7 +98,7 @@ def _freeze_startup_objects() -> None:
 @click.pass_context
 def run(ctx: click.Context, host: str, port: int, no_migrate: bool) -> None:
     """Web app, scheduler and workers in one process (the embedded default)."""
-    _logging()
+    configure_logging()
     settings = load_settings_or_exit(ctx)
     if not no_migrate:
         upgrade_or_exit(settings)
@@ -144,7 +144,7 @@ def scheduler(ctx: click.Context) -> None:
     """Only the scheduler: run exactly one (claims still protect against a second)."""
     from outreach.jobs.scheduler import build_scheduler
 
-    _logging()
+    configure_logging()
     settings = load_settings_or_exit(ctx)
     stop = threading.Event()
     sched = build_scheduler(_job_context(settings, stop), blocking=True)
@@ -163,7 +163,7 @@ def scheduler(ctx: click.Context) -> None:
 @click.pass_context
 def worker(ctx: click.Context, concurrency: int) -> None:
     """A worker that runs ticks enqueued by `outreach scheduler` (scheduler.backend = "celery")."""
-    _logging()
+    configure_logging()
     settings = load_settings_or_exit(ctx)
     if settings["scheduler"]["backend"] != "celery":
         fail('`outreach worker` needs scheduler.backend = "celery" (with "threads", `outreach run` does the work)')
