@@ -19,9 +19,9 @@ def demo(ctx: click.Context, host: str, port: int, demo_port: int) -> None:
     """Try every strategy without your own sites: `outreach run` plus a sample web and a sample client."""
     from outreach.runtime.cli import configure_logging, listen_error, serve_all, upgrade_or_exit
 
-    configure_logging()
     settings = load_settings_or_exit(ctx)
     web = start_or_exit(demo_port, listen_error)
+    configure_logging()
     # the sample web is on loopback: allow exactly its sites, the SSRF guard stays on for every other host
     allowed = list(dict.fromkeys([*settings["crawl"]["allow_private_hosts"], *web.host_ports]))
     settings["crawl"]["allow_private_hosts"] = allowed

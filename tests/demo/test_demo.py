@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -191,3 +192,21 @@ def test_outreach_demo_serves_the_app_and_the_sample_web_and_its_crawls_reach_on
             process.kill()
             raise
         log.close()
+
+
+def test_a_busy_demo_port_stops_the_demo_with_one_line(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from outreach.cli import main
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.81", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(main, ["demo", "--demo-port", str(port)],
+                                    env={"OUTREACH_DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}"})
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        f"outreach: cannot listen on 127.0.0.81:{port}: the port is in use (is Outreach already running there?); "
+        "choose another with --demo-port"]
+    assert not (tmp_path / "demo.db").exists()  # nothing was migrated or stored
