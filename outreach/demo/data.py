@@ -55,7 +55,7 @@ def walkthrough(web: SampleWeb) -> str:
         f"1. Broken links: open “Demo: broken links” → Broken links, paste {web.url('resources', '/resources')} "
         f"and {web.url('blog', '/useful-links')}, start the crawl, then add the sites linking to the dead URLs "
         "as prospects.",
-        "2. On a prospect's page, find its contacts (the editor's name comes with the address), enrol it on the "
+        "2. On a prospect's page, find its contacts, set one as the contact and enrol it on the "
         "Outreach tab: the email lands in Mail → Local outbox.",
         f"3. Guest posts: “Demo: guest posts” → Prospecting, find guest-post targets from {web.url('magazine')}.",
         f"4. Mentions: “Demo: mentions” → Prospecting, look for the client's assets on {web.url('news')}: "
