@@ -3,10 +3,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test install install-test lint bench contract
+.PHONY: run demo test install install-test lint bench contract
 
 run: $(VENV)/.installed
 	$(BIN)/outreach run --host $${HOST:-127.0.0.1} --port $${PORT:-5000}
+
+demo: $(VENV)/.installed
+	$(BIN)/outreach demo --host $${HOST:-127.0.0.1} --port $${PORT:-5000}
 
 install: $(VENV)/.installed
 

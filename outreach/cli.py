@@ -20,6 +20,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "contacts": "outreach.contacts.cli:contacts",
     "verify": "outreach.backlinks.cli:verify",
     "discover": "outreach.discovery.cli:discover",
+    "demo": "outreach.demo.cli:demo",
 }
 
 

@@ -41,6 +41,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "crawl": {
         "allow_private_addresses": False,
+        "allow_private_hosts": [],
         "user_agent": "OutreachBot/0.1 (+https://github.com/outreach/outreach; link checking)",
         "concurrency": 32,
         "per_host_concurrency": 2,
@@ -200,6 +201,7 @@ def _validate(settings: dict[str, dict[str, Any]]) -> None:
     base = urlsplit(settings["app"]["base_url"])
     if base.scheme not in ("http", "https") or not base.netloc:
         raise ConfigError(f"app.base_url: must be an http(s) URL, got {settings['app']['base_url']!r}")
+    settings["crawl"]["allow_private_hosts"] = [host_port(entry) for entry in settings["crawl"]["allow_private_hosts"]]
     for ns in settings["dns"]["nameservers"]:
         import ipaddress
 
@@ -207,6 +209,21 @@ def _validate(settings: dict[str, dict[str, Any]]) -> None:
             ipaddress.ip_address(ns)
         except ValueError:
             raise ConfigError(f"dns.nameservers: {ns!r} is not an IP address") from None
+
+
+def host_port(entry: str) -> str:
+    """An allow_private_hosts entry in one spelling ("127.0.0.1:8765", "[::1]:8765"), or ConfigError."""
+    from outreach.lib.urls import host_key
+
+    bad = ConfigError(f"crawl.allow_private_hosts: {entry!r} must be one host:port, e.g. \"127.0.0.1:8765\"")
+    parts = urlsplit(f"//{entry.strip()}")
+    try:
+        port = parts.port
+    except ValueError:
+        raise bad from None
+    if not parts.hostname or port is None or port == 0 or parts.path or parts.query or parts.username:
+        raise bad
+    return host_key(parts.hostname, port)
 
 
 def _coerce(name: str, value: Any, kind: type) -> Any:

@@ -30,6 +30,9 @@ def test_it_merges_file_then_environment(tmp_path: Path) -> None:
     ("[database]\nurl = 'mysql://x'\n", "database.url: must start with"),
     ("[crawl]\nallow_private_addresses = 'yes'\n", "crawl.allow_private_addresses: expected true or false"),
     ("[dns]\nnameservers = ['not-an-ip']\n", "dns.nameservers"),
+    ("[crawl]\nallow_private_hosts = ['127.0.0.1']\n", "crawl.allow_private_hosts: '127.0.0.1' must be one host:port"),
+    ("[crawl]\nallow_private_hosts = ['http://127.0.0.1:8765/']\n", "crawl.allow_private_hosts: 'http:"),
+    ("[crawl]\nallow_private_hosts = '127.0.0.1:8765'\n", "crawl.allow_private_hosts: expected a list of strings"),
     ("[scheduler]\nbackend = 'rq'\n", "scheduler.backend: must be one of"),
     ("[backlinks]\nlost_after_hours = -1\n", "backlinks.lost_after_hours: must be 0 or more"),
     ("[backlinks]\nlost_after_hours = 'two days'\n", "backlinks.lost_after_hours: expected a number"),
@@ -66,3 +69,10 @@ def test_the_example_config_documents_every_key() -> None:
         for key, value in keys.items():
             assert key in example[section], f"{section}.{key}"
             assert example[section][key] == value, f"{section}.{key}"
+
+
+def test_allow_private_hosts_are_kept_in_one_spelling(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("[crawl]\nallow_private_hosts = ['127.0.0.1:8765', 'Demo.Localhost:80', '[::1]:8765']\n")
+    hosts = load_settings(path, environ={})["crawl"]["allow_private_hosts"]
+    assert hosts == ["127.0.0.1:8765", "demo.localhost:80", "[::1]:8765"]

@@ -5,6 +5,7 @@ import http.cookiejar
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -67,3 +68,20 @@ def test_it_starts_on_a_fresh_directory_and_offers_setup_once(tmp_path: Path) ->
             process.kill()
             raise
         log.close()
+
+
+def test_a_busy_port_stops_the_start_with_one_line_and_exit_2(tmp_path: Path) -> None:
+    env = {**os.environ, "OUTREACH_APP_INSTANCE_PATH": str(tmp_path / "instance"),
+           "OUTREACH_DATABASE_URL": f"sqlite:///{tmp_path / 'instance' / 'outreach.db'}"}
+    env.pop("OUTREACH_CONFIG", None)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = subprocess.run([sys.executable, "-m", "outreach.cli", "run", "--port", str(port)], cwd=tmp_path,
+                             env=env, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2
+    assert run.stderr.strip().splitlines()[-1] == (
+        f"outreach: cannot listen on 127.0.0.1:{port}: the port is in use (is Outreach already running there?); "
+        "choose another with --port (make run: PORT=8000 make run)")
+    assert "Outreach is running" not in run.stderr and "Traceback" not in run.stderr

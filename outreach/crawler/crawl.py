@@ -16,7 +16,7 @@ from typing import Any
 from outreach.crawler.checker import LinkChecker, Outcome
 from outreach.lib.aio import run_sync
 from outreach.lib.html import page_links
-from outreach.lib.http import Fetcher, FetchSettings
+from outreach.lib.http import Fetcher, FetchSettings, blocked_message
 from outreach.lib.urls import BadURL, ensure_http_url, normalize_url, url_origin
 
 HTML_TYPES = ("text/html", "application/xhtml+xml", "")
@@ -214,6 +214,37 @@ class Crawler:
                 add_link(href, url, anchor)
             except BadURL:
                 continue
+
+
+def refused_seeds(seeds: list[str], settings: FetchSettings) -> list[str]:
+    """The seeds the SSRF guard refuses (judged after DNS, before anything is fetched)."""
+
+    async def run() -> list[str]:
+        async with Fetcher(settings) as fetcher:
+            return [seed for seed in seeds if await fetcher.refusal(seed) == "blocked_address"]
+
+    return run_sync(run())
+
+
+def refusal_error(refused: list[str]) -> str:
+    """The one line a refused crawl shows (web, API, CLI): the first refused seed, the setting, how many more."""
+    more = f" (and {len(refused) - 1} more seed(s))" if len(refused) > 1 else ""
+    return blocked_message(refused[0]) + more
+
+
+def outcome(result: CrawlResult) -> tuple[str, str]:
+    """How a finished crawl ends: ("done", ""), or "refused"/"failed" with the reason when no page could be crawled.
+
+    A crawl that fetched nothing has no findings for a reason that must be said, never a clean "done"."""
+    if result.cancelled or result.progress.pages_crawled:
+        return ("cancelled" if result.cancelled else "done"), ""
+    reasons = {seed: result.problems[seed].reason for seed in result.seeds if seed in result.problems}
+    refused = [seed for seed, reason in reasons.items() if reason == "blocked_address"]
+    if refused and len(refused) == len(result.seeds):
+        return "refused", refusal_error(refused)
+    why = "; ".join(f"{seed}: {blocked_message(seed) if reason == 'blocked_address' else reason}"
+                    for seed, reason in reasons.items())
+    return "failed", "no page could be fetched" + (f" ({why})" if why else "")
 
 
 def crawl(seeds: Iterable[str], settings: FetchSettings, **kwargs: Any) -> CrawlResult:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 
 from outreach.crawler import service
-from outreach.crawler.crawl import CrawlResult, Progress
+from outreach.crawler.crawl import Progress, outcome, refusal_error, refused_seeds
 from outreach.jobs.ticks import JobContext, Tick, register
 from outreach.lib.http import FetchSettings
 from outreach.models.crawl import CrawlJob
@@ -50,6 +50,13 @@ def run_one(ctx: JobContext, **crawl_options: object) -> bool:
 
     settings = FetchSettings.from_settings(ctx.settings)
     try:
+        refused = refused_seeds(seeds, settings)
+        if refused:  # bad input: nothing is fetched, and the crawl says why instead of finding nothing
+            with ctx.sessionmaker() as session, session.begin():
+                job = session.get(CrawlJob, job_id)
+                if job is not None:
+                    service.finish(session, job, "refused", None, refusal_error(refused))
+            return True
         result = find_broken_links(seeds, settings, max_pages=max_pages, on_progress=on_progress,
                                    should_stop=should_stop, **crawl_options)  # type: ignore[arg-type]
     except Exception as exc:
@@ -70,13 +77,6 @@ def run_one(ctx: JobContext, **crawl_options: object) -> bool:
             service.finish(session, job, "cancelled", result.progress)
         else:
             save_findings(session, job, result)
-            service.finish(session, job, "done", result.progress, _seed_trouble(result))
+            status, error = outcome(result)
+            service.finish(session, job, status, result.progress, error)
     return True
-
-
-def _seed_trouble(result: CrawlResult) -> str:
-    """Why no page could be crawled (a dead or refused seed), so an empty result is not read as "no broken links"."""
-    if result.progress.pages_crawled:
-        return ""
-    reasons = [f"{seed}: {result.problems[seed].reason}" for seed in result.seeds if seed in result.problems]
-    return "no page could be fetched" + (f" ({'; '.join(reasons)})" if reasons else "")

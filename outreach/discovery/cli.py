@@ -58,7 +58,7 @@ def discover() -> None:
 def broken_links(ctx: click.Context, seeds: tuple[str, ...], max_pages: int, campaign_id: int | None,
                  as_json: bool) -> None:
     """Crawl SEED sites and list their dead links, grouped by dead URL (most-linked first)."""
-    from outreach.crawler.crawl import Progress, parse_seeds
+    from outreach.crawler.crawl import Progress, parse_seeds, refusal_error, refused_seeds
     from outreach.discovery.broken_links import find_broken_links, report
     from outreach.lib.http import BadURL, FetchSettings
 
@@ -71,6 +71,10 @@ def broken_links(ctx: click.Context, seeds: tuple[str, ...], max_pages: int, cam
         fail(f"--max-pages must be 1 or more, got {max_pages}")
     if campaign_id is not None:
         _campaign_or_exit(settings, campaign_id)
+    fetch_settings = FetchSettings.from_settings(settings)
+    refused = refused_seeds(urls, fetch_settings)
+    if refused:  # a seed the SSRF guard refuses is bad input: say so, crawl nothing, store nothing
+        fail(refusal_error(refused))
     interactive = sys.stderr.isatty()
     last = [0.0]
 
@@ -80,8 +84,7 @@ def broken_links(ctx: click.Context, seeds: tuple[str, ...], max_pages: int, cam
             click.echo(f"\r{p.pages_crawled} pages, {p.links_checked} links checked, {p.broken_found} broken, "
                        f"{p.queued} queued", err=True, nl=False)
 
-    result = find_broken_links(urls, FetchSettings.from_settings(settings), max_pages=max_pages,
-                               on_progress=on_progress)
+    result = find_broken_links(urls, fetch_settings, max_pages=max_pages, on_progress=on_progress)
     if interactive:
         click.echo("", err=True)
     payload = report(result)
@@ -112,6 +115,7 @@ def _campaign_or_exit(settings: dict[str, Any], campaign_id: int) -> None:
 
 def _store(settings: dict[str, Any], campaign_id: int, seeds: list[str], max_pages: int, result: Any) -> dict[str, int]:
     from outreach.crawler import service
+    from outreach.crawler.crawl import outcome
     from outreach.db import make_engine, make_sessionmaker, session_scope
     from outreach.discovery.broken_links import add_opportunities, findings, save_findings
     from outreach.models import Campaign
@@ -126,7 +130,8 @@ def _store(settings: dict[str, Any], campaign_id: int, seeds: list[str], max_pag
             job.started_at = job.created_at
             job.worker = service.worker_name()
             save_findings(session, job, result)
-            service.finish(session, job, "done", result.progress)
+            status, error = outcome(result)
+            service.finish(session, job, status, result.progress, error)
             made = add_opportunities(session, campaign, findings(result), crawl_job_id=job.id)
             return {"crawl_job": job.id, "opportunities": len(made)}
     finally:
@@ -134,8 +139,6 @@ def _store(settings: dict[str, Any], campaign_id: int, seeds: list[str], max_pag
 
 
 _UNKNOWN_WHY = {
-    "blocked_address": "(a private or loopback address: the SSRF guard refuses it unless "
-                       "crawl.allow_private_addresses = true)",
     "robots_disallowed": "(robots.txt disallows it)",
     "rate_limited": "(the server asked us to slow down; try again later)",
     "blocked": "(a bot challenge answered instead of the page)",
@@ -143,6 +146,8 @@ _UNKNOWN_WHY = {
 
 
 def _print_text(payload: dict[str, Any]) -> None:
+    from outreach.lib.http import blocked_message
+
     click.echo(f"{payload['pages_crawled']} pages crawled, {payload['links_checked']} links checked, "
                f"{len(payload['broken'])} broken")
     for row in payload["broken"]:
@@ -152,7 +157,8 @@ def _print_text(payload: dict[str, Any]) -> None:
             anchor = f'  "{source["anchor"]}"' if source["anchor"] else ""
             click.echo(f"    {source['page']}{anchor}")
     for row in payload.get("unknown", []):
-        why = _UNKNOWN_WHY.get(row["reason"], row["reason"])
+        why = f"({blocked_message(row['url'])})" if row["reason"] == "blocked_address" else \
+            _UNKNOWN_WHY.get(row["reason"], row["reason"])
         click.echo(f"\ncould not tell: {row['url']}  [{row['reason']}] {why}")
     if "stored" in payload:
         click.echo(f"\nstored as crawl job {payload['stored']['crawl_job']}: "

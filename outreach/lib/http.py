@@ -23,7 +23,7 @@ from urllib.parse import quote, urljoin, urlsplit
 
 from outreach.lib.aio import run_sync
 from outreach.lib.http_client import ConnectionPool, FetchError
-from outreach.lib.urls import BadURL, normalize_url, url_origin
+from outreach.lib.urls import BadURL, host_key, normalize_url, url_origin
 
 #: robots.txt bodies are read up to this size (RFC 9309 asks for at least 500 KiB)
 ROBOTS_MAX_BYTES = 512 * 1024
@@ -52,6 +52,9 @@ class FetchSettings:
     per_host_delay: float = 1.0
     retries: int = 2
     respect_robots: bool = True
+    #: "host:port" origins that may be on private addresses even when allow_private_addresses is off
+    #: (the demo's sample web on loopback); any other private address stays refused
+    allow_private_hosts: frozenset[str] = frozenset()
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any]) -> FetchSettings:
@@ -64,6 +67,7 @@ class FetchSettings:
             concurrency=int(crawl["concurrency"]), per_host_concurrency=int(crawl["per_host_concurrency"]),
             per_host_delay=float(crawl["per_host_delay"]), retries=int(crawl["retries"]),
             respect_robots=bool(crawl["respect_robots"]),
+            allow_private_hosts=frozenset(crawl.get("allow_private_hosts", ())),
         )
 
 
@@ -162,7 +166,8 @@ class Fetcher:
 
     async def __aenter__(self) -> Fetcher:
         self._pool = ConnectionPool(allow_private=self.settings.allow_private_addresses, guard=is_public_address,
-                                    user_agent=self.settings.user_agent, ssl_context=self._tls)
+                                    user_agent=self.settings.user_agent, ssl_context=self._tls,
+                                    private_hosts=self.settings.allow_private_hosts)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -261,8 +266,27 @@ class Fetcher:
                 method = "GET"
             current = target
 
+    async def refusal(self, url: str) -> str | None:
+        """"blocked_address" when the SSRF guard refuses url (its literal address, or what its host resolves to),
+        before anything is requested; None otherwise (a host that does not resolve is left to the fetch)."""
+        assert self._pool is not None, "use Fetcher as an async context manager"
+        problem = self._check_target(url)
+        if problem is not None:
+            return problem if problem == "blocked_address" else None
+        parts = _request_parts(url)
+        if parts is None:
+            return None
+        try:
+            async with asyncio.timeout(self.settings.timeout):
+                await self._pool.addresses(parts[1], parts[2])
+        except FetchError as exc:
+            return exc.code if exc.code == "blocked_address" else None
+        except TimeoutError:
+            return None
+        return None
+
     def _check_target(self, url: str) -> str | None:
-        return _target_problem(url, self.settings.allow_private_addresses)
+        return _target_problem(url, self.settings.allow_private_addresses, self.settings.allow_private_hosts)
 
     async def _one(self, result: FetchResult, url: str, method: str, max_bytes: int, headers: dict[str, str],
                    deadline: float) -> tuple[int | None, str | None]:
@@ -398,34 +422,41 @@ def _decode_body(result: FetchResult, wire: bytes, cut: bool, max_bytes: int) ->
     result.body = body
 
 
-def _target_problem(url: str, allow_private: bool) -> str | None:
+def _target_problem(url: str, allow_private: bool, private_hosts: frozenset[str] = frozenset()) -> str | None:
     """Why url must not be requested (scheme, malformed host, guarded literal address), or None."""
     scheme, sep, rest = url.partition("://")
     if not sep:
         return "bad_scheme"
     netloc = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
-    return _origin_problem(scheme.lower(), netloc, allow_private)
+    return _origin_problem(scheme.lower(), netloc, allow_private, private_hosts)
 
 
 @lru_cache(maxsize=4096)
-def _origin_problem(scheme: str, netloc: str, allow_private: bool) -> str | None:
+def _origin_problem(scheme: str, netloc: str, allow_private: bool, private_hosts: frozenset[str]) -> str | None:
     if scheme not in ("http", "https"):
         return "bad_scheme"
     parts = urlsplit(f"{scheme}://{netloc}/")
     try:
         host = parts.hostname
-        _ = parts.port
+        port = parts.port or (443 if scheme == "https" else 80)
     except ValueError:
         return "bad_url"
     if not host:
         return "bad_url"
     literal = literal_address(host)
     if literal is not None:
-        if not allow_private and not is_public_address(literal):
+        if (not allow_private and not is_public_address(literal)
+                and not (private_hosts and host_key(host, port) in private_hosts)):
             return "blocked_address"
         if isinstance(literal, ipaddress.IPv4Address) and str(literal) != host.rstrip("."):
             return "bad_url"  # a decimal/hex/octal spelling of a public address
     return None
+
+
+def blocked_message(url: str) -> str:
+    """Why the guard refused url, naming the settings that would allow it (one line)."""
+    return (f"{url} is on a private, loopback or link-local address, which the crawler refuses "
+            "(set [crawl] allow_private_addresses = true, or list its host:port in [crawl] allow_private_hosts)")
 
 
 def fetch_one(url: str, settings: FetchSettings, **kwargs: Any) -> FetchResult:
@@ -445,5 +476,5 @@ def check_url(url: str) -> str:
     return normalize_url(ensure_http_url(url))
 
 
-__all__ = ["ERROR_CODES", "BadURL", "FetchResult", "FetchSettings", "Fetcher", "check_url", "fetch_one",
-           "is_public_address", "literal_address"]
+__all__ = ["ERROR_CODES", "BadURL", "FetchResult", "FetchSettings", "Fetcher", "blocked_message", "check_url",
+           "fetch_one", "is_public_address", "literal_address"]

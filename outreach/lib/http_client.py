@@ -22,6 +22,8 @@ from functools import lru_cache
 
 import httptools
 
+from outreach.lib.urls import host_key
+
 #: total size of a response's status line and headers
 MAX_HEADER_BYTES = 64 * 1024
 #: bodies of redirects are read (to keep the connection) up to this size, then the connection ends
@@ -244,9 +246,11 @@ class ConnectionPool:
     """Connections by (scheme, host, port), kept alive between requests; one per Fetcher."""
 
     def __init__(self, *, allow_private: bool, guard: Callable[[str], bool], user_agent: str,
-                 ssl_context: ssl.SSLContext | None = None) -> None:
+                 ssl_context: ssl.SSLContext | None = None, private_hosts: frozenset[str] = frozenset()) -> None:
         self.allow_private = allow_private
         self.guard = guard
+        #: "host:port" names (outreach.lib.urls.host_key) whose private addresses are allowed all the same
+        self.private_hosts = private_hosts
         self.user_agent = user_agent
         self.ssl_context = ssl_context or _default_tls()
         self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
@@ -332,6 +336,10 @@ class ConnectionPool:
                 last = FetchError(connect_error_code(exc), str(exc))
         raise last or FetchError("dns", f"{host} has no address")
 
+    async def addresses(self, host: str, port: int) -> list[tuple[int, str]]:
+        """The host's (family, address) pairs as a connection would use them; FetchError when refused or unknown."""
+        return await self._addresses(host, port)
+
     async def _addresses(self, host: str, port: int) -> list[tuple[int, str]]:
         """The host's addresses, each checked by the guard; cached, and looked up once at a time per host.
 
@@ -366,9 +374,10 @@ class ConnectionPool:
         except (socket.gaierror, UnicodeError) as exc:
             raise FetchError("dns", f"{host} does not resolve: {exc}") from None
         addresses: list[tuple[int, str]] = []
+        allowed = self.allow_private or host_key(host, port) in self.private_hosts
         for family, _type, _proto, _canon, sockaddr in infos:
             address = str(sockaddr[0])
-            if not self.allow_private and not self.guard(address.split("%", 1)[0]):
+            if not allowed and not self.guard(address.split("%", 1)[0]):
                 raise FetchError("blocked_address", f"{host} resolves to {address}, which is not a public address")
             if (family, address) not in addresses:
                 addresses.append((family, address))

@@ -55,6 +55,13 @@ def ensure_http_url(url: str) -> str:
     return text
 
 
+def host_key(host: str, port: int) -> str:
+    """One spelling of a host and port ("127.0.0.1:8765", "[::1]:8765", "demo.test:80"), as
+    [crawl] allow_private_hosts names them."""
+    bare = host.strip("[]").rstrip(".").lower()
+    return f"[{bare}]:{port}" if ":" in bare else f"{bare}:{port}"
+
+
 def registrable_domain(url_or_host: str) -> str:
     """example.co.uk for https://www.example.co.uk/x; an IP address stays itself."""
     host = hostname(url_or_host) if ("/" in url_or_host or ":" in url_or_host) else url_or_host.lower()

@@ -245,6 +245,8 @@ def render_one(source: str, context: dict[str, Any], *, what: str = "template", 
     template = _compiled(source, html, what)
     deadline = time.monotonic() + time_limit
     previous = sys.gettrace()
+    #: the compiled template's module: every frame of the template's own code runs with these globals
+    own_globals = template.root_render_func.__globals__
 
     def local(frame: Any, event: str, arg: Any) -> Any:
         if time.monotonic() > deadline:
@@ -254,17 +256,17 @@ def render_one(source: str, context: dict[str, Any], *, what: str = "template", 
         return local
 
     def tracer(frame: Any, event: str, arg: Any) -> Any:
-        if frame.f_code.co_filename == "<template>":
-            return local
-        if time.monotonic() > deadline:
-            raise _TimeUp("time")
-        return None
+        # only the template's own frames are watched: the limit must never fire inside other code that
+        # happens to run meanwhile (a garbage-collection callback, a finalizer), where the exception
+        # would be swallowed or break that code; the next line of the template sees the time instead
+        return local if frame.f_globals is own_globals else None
 
     chunks: list[str] = []
     size = 0
+    generator = template.generate(context)
     sys.settrace(tracer)
     try:
-        for chunk in template.generate(context):
+        for chunk in generator:
             size += len(chunk)
             if size > MAX_OUTPUT:
                 raise RenderError(f"the {what} renders to more than {MAX_OUTPUT:,} characters")
@@ -283,6 +285,7 @@ def render_one(source: str, context: dict[str, Any], *, what: str = "template", 
         raise RenderError(f"the {what} failed: {type(exc).__name__}: {exc}") from None
     finally:
         sys.settrace(previous)
+        generator.close()  # now, untraced: not later in some other render's finalizer pass
     return "".join(chunks)
 
 

@@ -11,9 +11,10 @@ from outreach.db import Base
 from outreach.lib.clock import utcnow
 
 CRAWL_KINDS = ("broken_links",)
-#: queued -> running -> done | failed | cancelled | interrupted (the process died mid-crawl)
-CRAWL_STATUSES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
-FINISHED_STATUSES = ("done", "failed", "cancelled", "interrupted")
+#: queued -> running -> done | failed | cancelled | interrupted (the process died mid-crawl) | refused (the
+#: SSRF guard refused its seeds: nothing was fetched; `error` says why and names the setting)
+CRAWL_STATUSES = ("queued", "running", "done", "failed", "cancelled", "interrupted", "refused")
+FINISHED_STATUSES = ("done", "failed", "cancelled", "interrupted", "refused")
 
 
 class CrawlJob(Base):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -11,7 +12,7 @@ import click
 from outreach.cli import fail, load_settings_or_exit
 
 
-def _logging() -> None:
+def configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # every tick start and end at INFO would bury what matters
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
@@ -30,7 +31,7 @@ def _job_context(settings: dict[str, dict[str, Any]], stop: threading.Event) -> 
                       stopping=stop.is_set)
 
 
-def _upgrade(settings: dict[str, dict[str, Any]]) -> None:
+def upgrade_or_exit(settings: dict[str, dict[str, Any]]) -> None:
     from outreach.migrate import upgrade
 
     try:
@@ -39,19 +40,43 @@ def _upgrade(settings: dict[str, dict[str, Any]]) -> None:
         fail(f"cannot migrate the database at {settings['database']['url']}: {exc}".splitlines()[0], 1)
 
 
-def _serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
-    from waitress import serve
+def _listen(ctx: click.Context, host: str, port: int, threads: int,
+            overrides: dict[str, dict[str, Any]] | None = None) -> Any:
+    """The app's server, bound to host:port; exit 2 with one line when the address cannot be used."""
+    from waitress import create_server
 
     from outreach import create_app
     from outreach.config import ConfigError
 
     try:
-        app = create_app(config_path=ctx.obj.get("config_path"))
+        app = create_app(overrides, config_path=ctx.obj.get("config_path"))
     except ConfigError as exc:
         fail(str(exc))
+    try:
+        return create_server(app, host=host, port=port, threads=threads, ident="outreach")
+    except OSError as exc:
+        fail(listen_error(host, port, exc))
+
+
+def listen_error(host: str, port: int, exc: OSError,
+                 hint: str = "choose another with --port (make run: PORT=8000 make run)") -> str:
+    """One line saying why host:port cannot be listened on."""
+    import errno
+
+    where = f"cannot listen on {host}:{port}"
+    if exc.errno == errno.EADDRINUSE:
+        return f"{where}: the port is in use (is Outreach already running there?); {hint}"
+    if exc.errno == errno.EACCES:
+        return f"{where}: permission denied (ports below 1024 need root)"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"{where}: this machine has no address {host}"
+    return f"{where}: {exc.strerror or exc}"
+
+
+def _serve(server: Any, host: str, port: int) -> None:
     _freeze_startup_objects()
     click.echo(f"Outreach is running on http://{host}:{port}/  (Ctrl+C stops it)", err=True)
-    serve(app, host=host, port=port, threads=threads, ident="outreach")
+    server.run()
 
 
 def _freeze_startup_objects() -> None:
@@ -73,10 +98,17 @@ def _freeze_startup_objects() -> None:
 @click.pass_context
 def run(ctx: click.Context, host: str, port: int, no_migrate: bool) -> None:
     """Web app, scheduler and workers in one process (the embedded default)."""
-    _logging()
+    configure_logging()
     settings = load_settings_or_exit(ctx)
     if not no_migrate:
-        _upgrade(settings)
+        upgrade_or_exit(settings)
+    serve_all(ctx, settings, host, port)
+
+
+def serve_all(ctx: click.Context, settings: dict[str, dict[str, Any]], host: str, port: int, *,
+              overrides: dict[str, dict[str, Any]] | None = None, banner: Callable[[], None] | None = None) -> None:
+    """Bind the web app, start the scheduler and its workers, and serve until stopped (`run` and `demo`)."""
+    server = _listen(ctx, host, port, threads=8, overrides=overrides)  # a busy port stops before anything runs
     stop = threading.Event()
     scheduler = None
     if settings["scheduler"]["enabled"]:
@@ -85,7 +117,9 @@ def run(ctx: click.Context, host: str, port: int, no_migrate: bool) -> None:
         scheduler = build_scheduler(_job_context(settings, stop))
         scheduler.start()
     try:
-        _serve(ctx, host, port, threads=8)
+        if banner is not None:
+            banner()
+        _serve(server, host, port)
     finally:
         stop.set()
         if scheduler is not None:
@@ -101,7 +135,7 @@ def web(ctx: click.Context, host: str, port: int, threads: int) -> None:
     """Only the web app (run several behind a proxy; never a scheduler inside)."""
     logging.basicConfig(level=logging.INFO)
     load_settings_or_exit(ctx)
-    _serve(ctx, host, port, threads)
+    _serve(_listen(ctx, host, port, threads), host, port)
 
 
 @click.command()
@@ -110,7 +144,7 @@ def scheduler(ctx: click.Context) -> None:
     """Only the scheduler: run exactly one (claims still protect against a second)."""
     from outreach.jobs.scheduler import build_scheduler
 
-    _logging()
+    configure_logging()
     settings = load_settings_or_exit(ctx)
     stop = threading.Event()
     sched = build_scheduler(_job_context(settings, stop), blocking=True)
@@ -129,7 +163,7 @@ def scheduler(ctx: click.Context) -> None:
 @click.pass_context
 def worker(ctx: click.Context, concurrency: int) -> None:
     """A worker that runs ticks enqueued by `outreach scheduler` (scheduler.backend = "celery")."""
-    _logging()
+    configure_logging()
     settings = load_settings_or_exit(ctx)
     if settings["scheduler"]["backend"] != "celery":
         fail('`outreach worker` needs scheduler.backend = "celery" (with "threads", `outreach run` does the work)')

@@ -129,33 +129,53 @@
     dragged = null;
   });
 
-  // "Move to…": the keyboard and touch fallback; without script the link opens the prospect's page
+  // "Move to…": the keyboard and touch fallback; without script the link opens the prospect's page.
+  // A menu of buttons: arrow keys move the focus, Enter (or a click) moves the card, Escape closes.
   var menu = document.getElementById("move-menu");
-  function closeMenu(select) {
-    var link = select.previousElementSibling;
-    if (link) { link.hidden = false; }
-    select.remove();
+  function closeMenu(list, refocus) {
+    var link = list.previousElementSibling;
+    list.remove();
+    if (link) {
+      link.setAttribute("aria-expanded", "false");
+      if (refocus) { link.focus(); }
+    }
   }
   board.addEventListener("click", function (event) {
     var link = event.target.closest && event.target.closest("[data-move]");
     if (!link || !menu) { return; }
     event.preventDefault();
+    var open = link.nextElementSibling;
+    if (open && open.classList.contains("moveto-menu")) { closeMenu(open, true); return; }
     var card = link.closest(".pcard");
-    var select = menu.content.firstElementChild.cloneNode(true);
+    var list = menu.content.firstElementChild.cloneNode(true);
     var domain = card.querySelector(".domain").textContent;
-    select.setAttribute("aria-label", "Move " + domain + " to");
-    Array.prototype.forEach.call(select.options, function (option) {
-      option.hidden = option.value === card.getAttribute("data-stage");
+    list.setAttribute("aria-label", "Move " + domain + " to");
+    list.querySelectorAll('[data-stage="' + card.getAttribute("data-stage") + '"]').forEach(function (item) { item.remove(); });
+    var items = Array.prototype.slice.call(list.querySelectorAll("[role=menuitem]"));
+    link.setAttribute("aria-expanded", "true");
+    link.after(list);
+    items[0].focus();
+    list.addEventListener("keydown", function (e) {
+      var at = items.indexOf(document.activeElement);
+      var next = null;
+      if (e.key === "ArrowDown") { next = items[(at + 1) % items.length]; }
+      else if (e.key === "ArrowUp") { next = items[(at - 1 + items.length) % items.length]; }
+      else if (e.key === "Home") { next = items[0]; }
+      else if (e.key === "End") { next = items[items.length - 1]; }
+      else if (e.key === "Escape") { e.preventDefault(); closeMenu(list, true); return; }
+      else if (e.key === "Tab") { closeMenu(list, false); return; }
+      if (next) { e.preventDefault(); next.focus(); }
     });
-    link.hidden = true;
-    link.after(select);
-    select.focus();
-    select.addEventListener("keydown", function (e) { if (e.key === "Escape") { closeMenu(select); link.focus(); } });
-    select.addEventListener("blur", function () { window.setTimeout(function () { if (select.isConnected && !select.value) { closeMenu(select); } }, 150); });
-    select.addEventListener("change", function () {
-      if (!select.value) { return; }
-      var stage = select.value;
-      closeMenu(select);
+    list.addEventListener("focusout", function (e) {
+      if (!list.contains(e.relatedTarget)) {
+        window.setTimeout(function () { if (list.isConnected && !list.contains(document.activeElement)) { closeMenu(list, false); } }, 150);
+      }
+    });
+    list.addEventListener("click", function (e) {
+      var item = e.target.closest("[role=menuitem]");
+      if (!item) { return; }
+      var stage = item.getAttribute("data-stage");
+      closeMenu(list, false);
       var column = board.querySelector('.column[data-stage="' + stage + '"] .cards');
       var back = {parent: card.parentNode, next: card.nextElementSibling};
       if (column) { column.appendChild(card); }

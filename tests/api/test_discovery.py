@@ -153,6 +153,23 @@ def test_it_starts_a_crawl_and_reports_its_progress(api_as: Any, team: dict[str,
         job["id"], found["job"]]
 
 
+def test_a_crawl_the_guard_refuses_reads_refused_with_the_setting(app: Flask, api_as: Any,
+                                                                  team: dict[str, Any]) -> None:
+    from outreach.crawler.jobs import run_crawl_jobs
+    from outreach.jobs.ticks import JobContext
+
+    api = api_as(team["owner"])
+    job = api.post(f"/campaigns/{team['campaign'].id}/crawl-jobs", {"seeds": ["http://127.0.0.1:9/"]}).get_json()
+    state = app.extensions["outreach"]
+    guarded = {**state.settings, "crawl": {**state.settings["crawl"], "allow_private_addresses": False}}
+    assert run_crawl_jobs(JobContext(settings=guarded, sessionmaker=state.sessionmaker,
+                                     secret_box=state.secret_box)) == 1
+    refused = api.get(f"/crawl-jobs/{job['id']}").get_json()
+    assert (refused["status"], refused["is_finished"]) == ("refused", True)
+    assert "[crawl] allow_private_addresses" in refused["error"] and "http://127.0.0.1:9/" in refused["error"]
+    assert api.get(f"/crawl-jobs/{job['id']}/findings").get_json()["data"] == []
+
+
 @pytest.mark.parametrize(("body", "field"), [
     ({}, "seeds"),
     ({"seeds": []}, "seeds"),

@@ -76,6 +76,36 @@ def test_bad_input_exits_2_with_one_line(tmp_path: Path, args: list[str], messag
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
+def test_a_seed_the_guard_refuses_exits_2_naming_the_setting_and_crawls_nothing(
+        app: Flask, db: Session, tmp_path: Path, team: dict[str, Any], site: TestWeb, database_url: str) -> None:
+    path = tmp_path / "guarded.toml"
+    path.write_text(f'[database]\nurl = "{database_url}"\n\n[crawl]\nallow_private_addresses = false\n')
+    for extra in ([], ["--json"], ["--campaign", str(team["campaign"].id)]):
+        result = run("--config", str(path), "discover", "broken-links", site.url("/"), *extra)
+        assert result.exit_code == 2 and result.stdout == ""
+        assert result.stderr.strip().splitlines() == [
+            f"outreach: {site.url('/')} is on a private, loopback or link-local address, which the crawler refuses "
+            "(set [crawl] allow_private_addresses = true, or list its host:port in [crawl] allow_private_hosts)"]
+    assert site.hits["/"] == 0 and site.hits["/robots.txt"] == 0
+    db.commit()
+    assert db.scalars(select(CrawlJob)).all() == []
+    # the same seed named in allow_private_hosts is crawled, the guard still on for everything else
+    path.write_text(f'[database]\nurl = "{database_url}"\n\n[crawl]\nallow_private_addresses = false\n'
+                    f'allow_private_hosts = ["{site.host}:{site.port}"]\nper_host_delay = 0\n')
+    result = run("--config", str(path), "discover", "broken-links", site.url("/"), "--json")
+    assert result.exit_code == 0 and json.loads(result.stdout)["pages_crawled"] == 5
+
+
+def test_a_crawl_that_fetches_no_page_is_stored_as_failed(app: Flask, db: Session, tmp_path: Path,
+                                                          team: dict[str, Any], database_url: str) -> None:
+    result = run("--config", config(tmp_path, database_url), "discover", "broken-links",
+                 "http://no-such-host.invalid/", "--campaign", str(team["campaign"].id), "--json")
+    assert result.exit_code == 0, result.output
+    db.commit()
+    job = db.get(CrawlJob, json.loads(result.stdout)["stored"]["crawl_job"])
+    assert (job.status, job.error) == ("failed", "no page could be fetched (http://no-such-host.invalid/: dns)")
+
+
 def test_campaign_stores_the_crawl_and_opportunities(app: Flask, db: Session, tmp_path: Path, team: dict[str, Any],
                                                      site: TestWeb, database_url: str) -> None:
     campaign = team["campaign"]

@@ -301,7 +301,27 @@ def test_a_seed_that_cannot_be_fetched_is_explained(app: Flask, db: Session, log
     run_crawl_jobs(ctx_for(app))
     fresh(db)
     job = db.scalar(select(CrawlJob))
-    assert job.status == "done" and job.pages_crawled == 0
+    assert job.status == "failed" and job.pages_crawled == 0
     assert job.error == "no page could be fetched (http://no-such-host.invalid/: dns)"
     page = client.get(f"/campaigns/{team['campaign'].id}/broken-links").get_data(as_text=True)
-    assert "no page could be fetched" in page
+    assert "no page could be fetched" in page and "No broken links" not in page
+
+
+def test_a_crawl_of_a_private_address_is_refused_and_names_the_setting(
+        app: Flask, db: Session, login: Any, team: dict[str, Any], resource_site: tuple[TestWeb, TestWeb]) -> None:
+    web, _other = resource_site
+    client = login(team["owner"])
+    start(client, team["campaign"].id, web.url("/"))
+    ctx = ctx_for(app)
+    ctx.settings = {**ctx.settings, "crawl": {**ctx.settings["crawl"], "allow_private_addresses": False}}
+    assert run_crawl_jobs(ctx) == 1
+    fresh(db)
+    job = db.scalar(select(CrawlJob))
+    assert (job.status, job.pages_crawled, job.is_finished) == ("refused", 0, True)
+    assert job.error == (f"{web.url('/')} is on a private, loopback or link-local address, which the crawler refuses "
+                         "(set [crawl] allow_private_addresses = true, or list its host:port in "
+                         "[crawl] allow_private_hosts)")
+    assert web.hits["/"] == 0 and web.hits["/robots.txt"] == 0
+    page = client.get(f"/campaigns/{team['campaign'].id}/broken-links").get_data(as_text=True)
+    assert 'data-testid="crawl-status">refused<' in page and "[crawl] allow_private_addresses" in page
+    assert "No broken links" not in page and 'data-testid="findings"' not in page

@@ -212,6 +212,23 @@ def test_the_ssrf_guard_refuses_redirects_into_private_addresses(web: TestWeb, c
     assert canary.connections == 0
 
 
+def test_allow_private_hosts_lets_only_the_named_host_and_port_through(web: TestWeb, canary: Canary) -> None:
+    """The demo's sample web is allowed by name; its neighbours, other ports and redirects elsewhere are not."""
+    web.page("/", "<html><body>demo</body></html>")
+    web.redirect("/to-canary", f"http://127.0.0.1:{canary.port}/")
+    settings = make_settings(allow_private_addresses=False, allow_private_hosts=frozenset({f"127.0.0.10:{web.port}"}))
+    assert fetch_one(web.url("/"), settings).status == 200
+    assert fetch_one(web.url("/to-canary"), settings).error == "blocked_address"
+    assert fetch_one(f"http://127.0.0.1:{canary.port}/", settings).error == "blocked_address"
+    assert fetch_one(f"http://127.0.0.10:{canary.port}/", settings).error == "blocked_address"  # another port
+    assert fetch_one(f"http://localhost:{canary.port}/", settings).error == "blocked_address"  # through DNS
+    assert canary.connections == 0
+    # a name is checked after DNS by the client: allowed by its own host:port, it connects
+    by_name = make_settings(allow_private_addresses=False, allow_private_hosts=frozenset({f"localhost:{canary.port}"}))
+    assert fetch_one(f"http://localhost:{canary.port}/", by_name).error != "blocked_address"
+    assert canary.connections >= 1
+
+
 def test_public_addresses_pass_the_guard() -> None:
     assert is_public_address("93.184.216.34")
     assert is_public_address("2606:2800:220:1:248:1893:25c8:1946")

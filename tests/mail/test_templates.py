@@ -2,14 +2,18 @@
 from __future__ import annotations
 
 import email
+import gc
+import sys
 from datetime import UTC, datetime
 from email.policy import default as default_policy
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from outreach.mail import render as render_module
 from outreach.mail.headers import FORBIDDEN, HeaderError
 from outreach.mail.render import RenderError, render_email, render_one, wrap
 from outreach.mail.smtp import build_message
@@ -75,6 +79,35 @@ def test_a_slow_template_is_stopped_by_the_time_limit():
            "{% endfor %}{% endfor %}"
     with pytest.raises(RenderError, match="took longer than"):
         render_one(slow, context(), time_limit=0.2)
+
+
+def test_the_time_limit_fires_in_the_template_and_never_inside_other_code(monkeypatch):
+    """A garbage-collection callback that runs during a render, late, is left alone; the template stops after it."""
+    clock = [1000.0]
+    monkeypatch.setattr(render_module, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    unraisable: list = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    finished: list[str] = []
+
+    def helper() -> None:
+        finished.append("helper")
+
+    def late_callback(phase: str, info: dict) -> None:
+        if phase == "start":
+            clock[0] += 10  # the machine is busy: the deadline passes while the collector runs
+            helper()        # a call in other code, after the deadline
+            finished.append("callback")
+
+    ctx = context()
+    ctx["collect"] = gc.collect
+    gc.callbacks.append(late_callback)
+    try:
+        with pytest.raises(RenderError, match="took longer than"):
+            render_one("{{ collect() }}\n{{ contact.first_name }}\n", ctx, time_limit=1.0)
+    finally:
+        gc.callbacks.remove(late_callback)
+    assert finished == ["helper", "callback"]
+    assert not unraisable
 
 
 def test_an_undefined_or_empty_variable_names_the_variable():
