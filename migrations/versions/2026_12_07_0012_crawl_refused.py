@@ -1,7 +1,7 @@
 """crawl jobs: a "refused" status for crawls whose seeds the SSRF guard refused
 
 Revision ID: 0012
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-07 12:30:00
 
 Such crawls used to end "done" with nothing found, which read as a clean result.
@@ -11,7 +11,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = '0012'
-down_revision = '0007'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 

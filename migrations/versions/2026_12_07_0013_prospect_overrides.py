@@ -1,7 +1,7 @@
 """prospects remember which conflicts their override set aside, so enrolment and sending honour it
 
 Revision ID: 0013
-Revises: 0008
+Revises: 0012
 Create Date: 2026-12-07 12:00:00
 
 A prospect overridden before this revision covers every conflict an override can set aside ("*"), as
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0013'
-down_revision = '0008'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
