@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outreach.campaigns.service import create_campaign, create_client
-from outreach.demo.web import BRAND, PLACED_PAGE, SampleWeb, infographic
+from outreach.demo.web import BRAND, SampleWeb, infographic
 from outreach.discovery.prospecting import create_brand_asset, create_image_asset, image_fingerprint
 from outreach.mail.sequences import configure_campaign, save_sequence, save_template
 from outreach.models import Campaign, Client
@@ -26,18 +26,24 @@ MAIL_DOMAINS = ("gardentoolsweekly.test", "urbanharvest.test", "greenthumbmag.te
 CAMPAIGNS: dict[str, tuple[str, str, str, str, str]] = {
     "broken_links": (
         "Demo: broken links", "broken_links", "Demo: a dead link on your page", "A dead link on {{ site.domain }}",
-        "Hi {{ contact.first_name or 'there' }},\n\nyour page {{ opportunity.page_url }} links to "
-        "{{ opportunity.broken_url }} (\"{{ opportunity.anchor }}\"), which no longer works. Our guide covers the "
-        "same ground and could replace it: {{ target_url }}\n\nBest wishes,\nthe {{ client.name }} team\n"),
+        "Hi {{ contact.first_name or 'there' }},\n\nyour page {{ opportunity.linking_page }} links to "
+        "{{ opportunity.broken_url }} (\"{{ opportunity.anchor }}\"), which no longer works"
+        "{% if opportunity.broken_links|length > 1 %}; so do these:\n"
+        "{% for link in opportunity.broken_links[1:] %}- {{ link.url }} ({{ link.status }})\n{% endfor %}"
+        "{% else %}.{% endif %}\n\nOur guide covers the same ground and could replace it: {{ target_url }}\n\n"
+        "Best wishes,\nthe {{ client.name }} team\n"),
     "guest_posts": (
         "Demo: guest posts", "guest_posts", "Demo: a guest post pitch", "A guest post idea for {{ site.domain }}",
-        "Hi {{ contact.first_name or 'there' }},\n\nI read your guidelines and would love to write for "
-        "{{ site.domain }} about keeping a compost heap healthy. A recent guide of ours: {{ target_url }}\n\n"
-        "Best wishes,\nthe {{ client.name }} team\n"),
+        "Hi {{ contact.first_name or 'there' }},\n\nI read your guidelines ({{ opportunity.guidelines_url }})"
+        "{% if opportunity.requirements %}, noted what you ask for ({{ opportunity.requirements }}){% endif %} "
+        "and would love to write for {{ site.domain }} about keeping a compost heap healthy. A recent guide of "
+        "ours: {{ target_url }}\n\nBest wishes,\nthe {{ client.name }} team\n"),
     "mentions": (
         "Demo: mentions", "mentions", "Demo: credit for our work", "Thanks for featuring {{ client.name }}",
-        "Hi {{ contact.first_name or 'there' }},\n\nthank you for featuring {{ client.name }} on "
-        "{{ prospect.page_url }}. Would you add a link to {{ target_url }} so readers can find the source?\n\n"
+        "Hi {{ contact.first_name or 'there' }},\n\nthank you for "
+        "{% if opportunity.image_url %}using our infographic ({{ opportunity.image_url }})"
+        "{% else %}writing \"{{ opportunity.mention_text }}\"{% endif %} on {{ opportunity.mention_page }}. "
+        "Would you add a link to {{ target_url }} so readers can find the source?\n\n"
         "Best wishes,\nthe {{ client.name }} team\n"),
 }
 
@@ -60,8 +66,9 @@ def walkthrough(web: SampleWeb) -> str:
         f"3. Guest posts: “Demo: guest posts” → Prospecting, find guest-post targets from {web.url('magazine')}.",
         f"4. Mentions: “Demo: mentions” → Prospecting, look for the client's assets on {web.url('news')}: "
         "the infographic is embedded and the brand named, both without a link.",
-        f"5. Links: when a prospect is promised, place the link at {web.url('news', '/_demo')} and check "
-        f"{web.url('news', PLACED_PAGE)} on the Links tab: live; remove it and it is lost.",
+        "5. Links: when a prospect is promised, play the publisher: place the client's link at "
+        f"{web.url('resources', '/_demo')}, {web.url('magazine', '/_demo')} or {web.url('news', '/_demo')}, "
+        "then Check now on the Links tab: live; remove it and it is lost.",
     ])
 
 

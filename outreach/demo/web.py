@@ -33,6 +33,9 @@ DEFAULT_PORT = 8765
 BRAND = "Acme Garden Co"
 #: the article of the news site where the client's link appears once placed
 PLACED_PAGE = "/2026/composting-tips"
+#: per strategy, the page where the client's link appears once placed: the resource page that dropped its
+#: dead link (broken links), the published guest post (guest posts), the article that named the brand (mentions)
+PLACED_PAGES = {"resources": "/resources", "magazine": "/2026/small-space-composting", "news": PLACED_PAGE}
 #: the anchor text the client asked for
 PLACED_ANCHOR = "composting guide"
 
@@ -67,7 +70,8 @@ class SampleWeb:
 
     port: int
     addresses: dict[str, str]                   # site key -> 127.0.0.x
-    placed: bool = False
+    #: the sites whose page in PLACED_PAGES carries the client's link
+    placed_on: set[str] = field(default_factory=set)
     servers: list[http.server.ThreadingHTTPServer] = field(default_factory=list)
 
     def base(self, site: str) -> str:
@@ -81,9 +85,21 @@ class SampleWeb:
         """What [crawl] allow_private_hosts must name so that the app may fetch these sites (and nothing else)."""
         return [f"{address}:{self.port}" for address in self.addresses.values()]
 
-    def place(self, on: bool = True) -> None:
-        """Put the client's link on the news site's article (or take it away again)."""
-        self.placed = on
+    @property
+    def placed(self) -> bool:
+        return "news" in self.placed_on
+
+    def place(self, on: bool = True, site: str = "news") -> None:
+        """Put the client's link on the site's page in PLACED_PAGES (or take it away again)."""
+        if on:
+            self.placed_on.add(site)
+        else:
+            self.placed_on.discard(site)
+
+    def placed_link(self, site: str, before: str = "") -> str:
+        """The client's link as the site publishes it once placed, else nothing."""
+        guide = self.url("client", "/guides/composting")
+        return f'{before}<a href="{guide}">{PLACED_ANCHOR}</a>' if site in self.placed_on else ""
 
     def close(self) -> None:
         for server in self.servers:
@@ -99,19 +115,33 @@ class SampleWeb:
         if (site, path) in (("client", "/infographic.png"), ("news", "/uploads/soil-chart.png")):
             return 200, "image/png", infographic()
         pages = getattr(self, f"_{site}")()
+        if path == "/_demo" and site in PLACED_PAGES:
+            pages[path] = self._controls(site)
         if path in pages:
             return 200, "text/html; charset=utf-8", _page(SITES[site][1], pages[path])
         if site == "dead" and path == "/retired-soil-calculator":
             return 410, "text/html; charset=utf-8", _page("Gone", "<h1>This tool was retired.</h1>")
         return 404, "text/html; charset=utf-8", _page("Not found", "<h1>Not found</h1>")
 
+    def _controls(self, site: str) -> str:
+        """The page that places or removes the client's link on this site (what the publisher would do)."""
+        page = PLACED_PAGES[site]
+        state = "placed" if site in self.placed_on else "not placed"
+        return ("<h1>Sample web controls</h1><p>The client's link on "
+                f'<a href="{page}">{html.escape(page)}</a> is <strong>{state}</strong>.</p>'
+                '<form method="post" action="/_demo/place"><button name="on" value="1">Place the link'
+                '</button> <button name="on" value="0">Remove the link</button></form>')
+
     def _resources(self) -> dict[str, str]:
         dead, client = self.base("dead"), self.base("client")
+        # once placed, the client's guide replaces the dead one (what the pitch asked for)
+        first = (f"{self.placed_link('resources')} by {BRAND}" if "resources" in self.placed_on
+                 else f'<a href="{dead}/old-composting-guide">The beginner\'s composting guide</a>')
         return {
             "/": '<h1>Garden Tools Weekly</h1><p>Reviews of tools for small gardens.</p>'
                  '<nav><a href="/resources">Resources</a> · <a href="/contact">Contact</a></nav>',
             "/resources": "<h1>The best composting resources</h1><p>Guides and tools our readers love.</p><ul>"
-                          f'<li><a href="{dead}/old-composting-guide">The beginner\'s composting guide</a></li>'
+                          f"<li>{first}</li>"
                           f'<li><a href="{dead}/retired-soil-calculator">Soil pH calculator</a></li>'
                           '<li><a href="http://seed-catalogue.invalid/">Heirloom seed catalogue</a></li>'
                           f'<li><a href="{dead}/still-here">Soil Lab\'s archive</a></li>'
@@ -143,6 +173,9 @@ class SampleWeb:
                              "and not published elsewhere.</li><li>One link to your own site, in the author bio."
                              "</li><li>Photos you own, or none.</li></ul><p>Send your pitch to our editor "
                              "Sarah Kim at pitches@greenthumbmag.test.</p>",
+            PLACED_PAGES["magazine"]: "<h1>Composting in small spaces</h1><p>A guest post.</p>"
+                                      f"<p class=\"bio\">The author works at {BRAND}."
+                                      f"{self.placed_link('magazine', ' Read their ')}</p>",
             "/contact": "<h1>Contact</h1><p>Sarah Kim, editor: sarah@greenthumbmag.test</p>",
         }
 
@@ -151,8 +184,7 @@ class SampleWeb:
                 "/still-here": "<h1>Soil Lab archive</h1><p>Old studies, kept for reference.</p>"}
 
     def _news(self) -> dict[str, str]:
-        guide = self.url("client", "/guides/composting")
-        link = (f'<p>Start with the <a href="{guide}">{PLACED_ANCHOR}</a> by {BRAND}.</p>' if self.placed
+        link = (f"<p>Start with the {self.placed_link('news')} by {BRAND}.</p>" if self.placed
                 else "<p>Start with a good guide.</p>")
         return {
             "/": '<h1>Backyard News</h1><ul><li><a href="/2026/soil-study">What is in your soil?</a></li>'
@@ -165,11 +197,6 @@ class SampleWeb:
                                   f"{BRAND}, sturdy and easy to turn.</p>",
             PLACED_PAGE: f"<h1>Composting tips</h1><p>Five habits for a healthy heap.</p>{link}",
             "/contact": "<h1>Contact</h1><p>News desk: Lee Park, lee@backyardnews.test</p>",
-            "/_demo": "<h1>Sample web controls</h1><p>The client's link on "
-                      f'<a href="{PLACED_PAGE}">Composting tips</a> is '
-                      f"<strong>{'placed' if self.placed else 'not placed'}</strong>.</p>"
-                      '<form method="post" action="/_demo/place"><button name="on" value="1">Place the link'
-                      '</button> <button name="on" value="0">Remove the link</button></form>',
         }
 
     def _client(self) -> dict[str, str]:
@@ -218,8 +245,8 @@ def _handler(web: SampleWeb, site: str) -> type[http.server.BaseHTTPRequestHandl
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             form = self.rfile.read(min(length, 1000)).decode("latin-1")
-            if site == "news" and self.path == "/_demo/place":
-                web.place("on=1" in form.split("&"))
+            if site in PLACED_PAGES and self.path == "/_demo/place":
+                web.place("on=1" in form.split("&"), site)
                 self.send_response(303)
                 self.send_header("Location", "/_demo")
                 self.send_header("Content-Length", "0")
