@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outreach.accounts.service import audit
 from outreach.backlinks.evidence import CheckResult
+from outreach.jobs.claims import claim_rows
 from outreach.lib.clock import utcnow
 from outreach.lib.urls import BadURL, ensure_http_url, registrable_domain
 from outreach.models import (
@@ -313,18 +314,12 @@ def _bool(value: str) -> bool:
 # --- monitoring: claims and the state machine ---------------------------------------------------
 
 def claim_due(session: Session, *, limit: int, now: datetime | None = None) -> list[int]:
-    """Claim up to `limit` due backlinks with one conditional update; rows another scheduler claimed first
-    no longer match `next_check_at <= now` and are left out (the update returns only what it moved)."""
+    """Claim up to `limit` due backlinks (a lease of CLAIM_LEASE) in one statement; a scheduler claiming
+    at the same time takes the next due ones (see claim_rows)."""
     now = now or utcnow()
-    # one statement, so that on SQLite the transaction starts with the write lock instead of a stale read
-    due = (select(Backlink.id).where(Backlink.next_check_at <= now)
-           .order_by(Backlink.next_check_at).limit(limit))
-    claimed = session.scalars(update(Backlink)
-                              .where(Backlink.id.in_(due), Backlink.next_check_at <= now)
-                              .values(next_check_at=now + CLAIM_LEASE)
-                              .returning(Backlink.id)
-                              .execution_options(synchronize_session=False))
-    return sorted(claimed)
+    return sorted(claim_rows(session, Backlink, where=[Backlink.next_check_at <= now],
+                             order_by=[Backlink.next_check_at, Backlink.id], limit=limit,
+                             values={"next_check_at": now + CLAIM_LEASE}))
 
 
 def live_check_interval(session: Session, backlink: Backlink, settings: dict[str, dict[str, Any]]) -> timedelta:
