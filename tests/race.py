@@ -65,3 +65,39 @@ def race_rounds(factory: sessionmaker[Session], prepare: Callable[[], Collection
         assert_each_once(taken, expected)
         results.append(taken)
     return results
+
+
+def claim_together(factory: sessionmaker[Session], claim: Claim, *, workers: int = 2, hold: float = 1.0
+                   ) -> tuple[list[list[Hashable]], bool]:
+    """Each worker claims once at the same moment and keeps its transaction open until every other worker's
+    claim has returned (at most `hold` seconds), then commits. Returns what each took, and whether every
+    claim returned while the others still held theirs (False when one queued behind another's locks)."""
+    barrier = threading.Barrier(workers)
+    returned = threading.Condition()
+    claimed = [0]
+    overlapped: list[bool] = []
+    taken: list[list[Hashable]] = [[] for _ in range(workers)]
+    errors: list[BaseException] = []
+
+    def work(i: int) -> None:
+        try:
+            with factory() as session:
+                barrier.wait(timeout=30)
+                taken[i].extend(claim(session) or [])
+                with returned:
+                    claimed[0] += 1
+                    returned.notify_all()
+                    overlapped.append(returned.wait_for(lambda: claimed[0] == workers, timeout=hold))
+                session.commit()
+        except BaseException as exc:
+            errors.append(exc)
+            barrier.abort()
+
+    threads = [threading.Thread(target=work, args=(i,), name=f"claimer-{i}") for i in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    if errors:
+        raise errors[0]
+    return taken, all(overlapped)

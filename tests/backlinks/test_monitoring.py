@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +21,7 @@ from outreach.jobs.ticks import JobContext
 from outreach.models import Activity, Backlink, BacklinkCheck, BacklinkEvent, Campaign, Prospect, User
 from tests.backlinks.conftest import TARGET
 from tests.lib.testweb import TestWeb
+from tests.race import assert_each_once, claim_together, race_rounds
 
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 ARTICLE = "<html><head><title>A</title>{head}</head><body><p>Our picks</p>{body}</body></html>"
@@ -306,32 +308,33 @@ def test_an_alert_that_cannot_be_sent_is_retried(db: Session, web: TestWeb, ctx:
     assert len(outbox(ctx)) == 1
 
 
-def test_two_schedulers_claiming_at_once_never_share_a_backlink(app: Any, db: Session, promised: Prospect,
-                                                                make_client: Callable[..., Any]) -> None:
-    import threading
-
-    acme = make_client("Many")
-    for i in range(30):
-        service.create_backlink(db, client_id=acme.id, target_url=TARGET, page_url=f"https://p{i}.example/")
+def due_backlinks(db: Session, client_id: int, n: int) -> list[int]:
+    backlinks = [service.create_backlink(db, client_id=client_id, target_url=TARGET,
+                                         page_url=f"https://p{uuid.uuid4().hex[:8]}.example/") for _ in range(n)]
     db.commit()
-    factory = app.extensions["outreach"].sessionmaker
-    claims: list[list[int]] = []
-    first = factory()
-    claims.append(service.claim_due(first, limit=20))  # holds its write until it commits
+    return [b.id for b in backlinks]
 
-    def other() -> None:
-        with factory() as second:
-            claims.append(service.claim_due(second, limit=100))
-            second.commit()
 
-    thread = threading.Thread(target=other)
-    thread.start()
-    thread.join(timeout=0.5)
-    first.commit()
-    first.close()
-    thread.join(timeout=30)
-    assert len(claims) == 2 and len(claims[0]) == 20 and len(claims[1]) == 11
-    assert not set(claims[0]) & set(claims[1])
+def test_two_schedulers_claiming_at_once_take_each_due_backlink_once(app: Any, db: Session,
+                                                                      make_client: Callable[..., Any]) -> None:
+    acme = make_client("Many")
+    race_rounds(app.extensions["outreach"].sessionmaker, lambda: due_backlinks(db, acme.id, 7),
+                lambda session: service.claim_due(session, limit=3))
+
+
+def test_a_claim_made_while_another_holds_its_batch_takes_the_next_batch(app: Any, db: Session,
+                                                                         make_client: Callable[..., Any]) -> None:
+    """Checking grows with workers: on PostgreSQL neither claim waits for the other (SKIP LOCKED); on SQLite
+    the second runs after the first commits. Either way two claims of 20 over 40 due links take all 40."""
+    acme = make_client("Many")
+    state = app.extensions["outreach"]
+    for _ in range(3):
+        ids = due_backlinks(db, acme.id, 2 * 20)
+        taken, overlapped = claim_together(state.sessionmaker, lambda session: service.claim_due(session, limit=20),
+                                           hold=0.5)
+        assert [len(batch) for batch in taken] == [20, 20]
+        assert_each_once(taken, ids)
+        assert overlapped or state.engine.dialect.name == "sqlite"
 
 
 def test_a_campaign_without_a_target_says_so_once_and_adds_nothing(
