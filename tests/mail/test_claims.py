@@ -1,13 +1,14 @@
 """Two senders, pollers or reconcilers at once: every claim of the mail ticks takes each unit once."""
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from outreach.lib.clock import utcnow
+from outreach.mail.jobs import claim_poll, due_polls
 from outreach.mail.outbox import BATCH, claim, claim_many, due
 from outreach.models.mail import Mailbox, Message
 from tests.mail.test_sending import enroll, messages
@@ -67,3 +68,21 @@ def test_two_senders_take_a_spaced_mailbox_slot_once(app: Any, db: Session, make
         return ["slot"]
 
     race_rounds(app.extensions["outreach"].sessionmaker, prepare, take_slot)
+
+
+def test_two_pollers_claim_each_due_mailbox_once(app: Any, db: Session, make_mailbox: Any) -> None:
+    ids = [make_mailbox(imap_host="127.0.0.1", imap_port=1143, imap_security="none", imap_username="u",
+                        imap_password="p").id for _ in range(5)]
+
+    def due_again() -> list[int]:
+        db.execute(update(Mailbox).values(next_poll_at=None))
+        db.commit()
+        return ids
+
+    def claim_each(session: Session) -> list[int]:
+        now = utcnow()
+        due = due_polls(session, now)
+        session.commit()
+        return [i for i in due if claim_poll(session, i, now, timedelta(minutes=5)) and not session.commit()]
+
+    race_rounds(app.extensions["outreach"].sessionmaker, due_again, claim_each)
