@@ -11,8 +11,8 @@ T = TypeVar("T")
 
 
 def claim_rows(session: Session, model: type[Any], *, where: Sequence[ColumnElement[bool]],
-               order_by: Sequence[Any], limit: int, values: dict[str, Any]) -> list[int]:
-    """Set `values` on the first `limit` rows matching `where` and return their ids, in one UPDATE.
+               order_by: Sequence[Any], limit: int | None, values: dict[str, Any]) -> list[int]:
+    """Set `values` on the first `limit` rows matching `where` (all when None) and return their ids, in one UPDATE.
 
     `values` must make a claimed row stop matching `where` (a new status, a lease in the future).
     PostgreSQL picks the rows FOR UPDATE SKIP LOCKED: a worker claiming at the same time takes the

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from outreach.lib.clock import utcnow
 from outreach.mail.jobs import claim_poll, due_polls
-from outreach.mail.outbox import BATCH, claim, claim_many, due
+from outreach.mail.outbox import BATCH, claim, claim_many, claim_stale, due
 from outreach.models.mail import Mailbox, Message
 from tests.mail.test_sending import enroll, messages
 from tests.race import race_rounds
@@ -86,3 +86,18 @@ def test_two_pollers_claim_each_due_mailbox_once(app: Any, db: Session, make_mai
         return [i for i in due if claim_poll(session, i, now, timedelta(minutes=5)) and not session.commit()]
 
     race_rounds(app.extensions["outreach"].sessionmaker, due_again, claim_each)
+
+
+def test_two_reconcilers_claim_each_message_a_dead_sender_left_once(app: Any, db: Session, outreach_campaign: Any
+                                                                    ) -> None:
+    campaign, prospects = outreach_campaign(None, n=6)
+    enroll(db, app, campaign, prospects, now=datetime.now(UTC))
+    ids = [m.id for m in messages(db)]
+
+    def left_sending() -> list[int]:
+        db.execute(update(Message).values(status="sending", claimed_at=utcnow() - timedelta(hours=1)))
+        db.commit()
+        return ids
+
+    race_rounds(app.extensions["outreach"].sessionmaker, left_sending,
+                lambda session: claim_stale(session, utcnow() - timedelta(minutes=10), utcnow()))
