@@ -538,6 +538,14 @@ def claim_stale(session: Session, cutoff: datetime, now: datetime) -> list[int]:
                       order_by=[Message.id], limit=None, values={"claimed_at": now})
 
 
+def claim_unknown(session: Session, message_ids: list[int]) -> list[int]:
+    """Of these `unknown` messages (found in the Sent folder), claim as sent those no other worker took first."""
+    if not message_ids:
+        return []
+    return claim_rows(session, Message, where=[Message.id.in_(message_ids), Message.status == "unknown"],
+                      order_by=[Message.id], limit=None, values={"status": "sent"})
+
+
 def resolve_unknown(session: Session, message: Message, action: str, settings: dict[str, dict[str, Any]],
                     actor_name: str) -> None:
     """A person decides what an `unknown` message became: "sent" (they saw it went) or "resend"."""

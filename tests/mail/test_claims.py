@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from outreach.lib.clock import utcnow
 from outreach.mail.jobs import claim_poll, due_polls
-from outreach.mail.outbox import BATCH, claim, claim_many, claim_stale, due
+from outreach.mail.outbox import BATCH, claim, claim_many, claim_stale, claim_unknown, due
 from outreach.models.mail import Mailbox, Message
 from tests.mail.test_sending import enroll, messages
 from tests.race import race_rounds
@@ -101,3 +101,17 @@ def test_two_reconcilers_claim_each_message_a_dead_sender_left_once(app: Any, db
 
     race_rounds(app.extensions["outreach"].sessionmaker, left_sending,
                 lambda session: claim_stale(session, utcnow() - timedelta(minutes=10), utcnow()))
+
+
+def test_two_reconcilers_mark_each_unknown_message_found_in_sent_once(app: Any, db: Session, outreach_campaign: Any
+                                                                      ) -> None:
+    campaign, prospects = outreach_campaign(None, n=6)
+    enroll(db, app, campaign, prospects, now=datetime.now(UTC))
+    ids = [m.id for m in messages(db)]
+
+    def unknown_again() -> list[int]:
+        db.execute(update(Message).values(status="unknown"))
+        db.commit()
+        return ids
+
+    race_rounds(app.extensions["outreach"].sessionmaker, unknown_again, lambda session: claim_unknown(session, ids))
