@@ -9,42 +9,55 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable, Collection, Hashable, Iterable
+from typing import TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
+T = TypeVar("T")
 Claim = Callable[[Session], Iterable[Hashable] | None]
+
+
+def together(work: Callable[[int], T], workers: int = 2) -> list[T]:
+    """Run work(0), work(1), ... in threads released at the same moment by a barrier; returns their results."""
+    barrier = threading.Barrier(workers)
+    results: dict[int, T] = {}
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            results[i] = work(i)
+        except BaseException as exc:  # re-raised in the test's thread
+            errors.append(exc)
+            barrier.abort()
+
+    threads = [threading.Thread(target=run, args=(i,), name=f"worker-{i}") for i in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "a worker is still running after 120 s"
+    if errors:
+        raise errors[0]
+    return [results[i] for i in range(workers)]
 
 
 def race(factory: sessionmaker[Session], claim: Claim, *, workers: int = 2, attempts: int = 50
          ) -> list[list[Hashable]]:
     """Start `workers` claimers at once; returns what each one took, attempt after attempt."""
-    barrier = threading.Barrier(workers)
-    taken: list[list[Hashable]] = [[] for _ in range(workers)]
-    errors: list[BaseException] = []
 
-    def work(i: int) -> None:
-        try:
-            with factory() as session:
-                barrier.wait(timeout=30)
-                for _ in range(attempts):
-                    got = list(claim(session) or [])
-                    session.commit()
-                    if not got:
-                        return
-                    taken[i].extend(got)
-        except BaseException as exc:  # re-raised in the test's thread
-            errors.append(exc)
-            barrier.abort()
+    def work(_: int) -> list[Hashable]:
+        taken: list[Hashable] = []
+        with factory() as session:
+            for _ in range(attempts):
+                got = list(claim(session) or [])
+                session.commit()
+                if not got:
+                    break
+                taken.extend(got)
+        return taken
 
-    threads = [threading.Thread(target=work, args=(i,), name=f"claimer-{i}") for i in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a claimer is still waiting after 120 s"
-    if errors:
-        raise errors[0]
-    return taken
+    return together(work, workers)
 
 
 def assert_each_once(taken: list[list[Hashable]], expected: Collection[Hashable]) -> None:
@@ -72,32 +85,18 @@ def claim_together(factory: sessionmaker[Session], claim: Claim, *, workers: int
     """Each worker claims once at the same moment and keeps its transaction open until every other worker's
     claim has returned (at most `hold` seconds), then commits. Returns what each took, and whether every
     claim returned while the others still held theirs (False when one queued behind another's locks)."""
-    barrier = threading.Barrier(workers)
     returned = threading.Condition()
     claimed = [0]
-    overlapped: list[bool] = []
-    taken: list[list[Hashable]] = [[] for _ in range(workers)]
-    errors: list[BaseException] = []
 
-    def work(i: int) -> None:
-        try:
-            with factory() as session:
-                barrier.wait(timeout=30)
-                taken[i].extend(claim(session) or [])
-                with returned:
-                    claimed[0] += 1
-                    returned.notify_all()
-                    overlapped.append(returned.wait_for(lambda: claimed[0] == workers, timeout=hold))
-                session.commit()
-        except BaseException as exc:
-            errors.append(exc)
-            barrier.abort()
+    def work(_: int) -> tuple[list[Hashable], bool]:
+        with factory() as session:
+            taken = list(claim(session) or [])
+            with returned:
+                claimed[0] += 1
+                returned.notify_all()
+                overlapped = returned.wait_for(lambda: claimed[0] == workers, timeout=hold)
+            session.commit()
+        return taken, overlapped
 
-    threads = [threading.Thread(target=work, args=(i,), name=f"claimer-{i}") for i in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    if errors:
-        raise errors[0]
-    return taken, all(overlapped)
+    results = together(work, workers)
+    return [taken for taken, _ in results], all(overlapped for _, overlapped in results)

@@ -14,7 +14,7 @@ from outreach.jobs.ticks import JobContext
 from outreach.lib.clock import utcnow
 from outreach.models import Contact
 from tests.contacts.dnsserver import DNSServer
-from tests.race import race_rounds
+from tests.race import race_rounds, together
 
 
 def job_context(app: Flask, server: DNSServer) -> JobContext:
@@ -72,3 +72,12 @@ def test_a_tick_told_to_stop_gives_back_the_addresses_it_did_not_check(app: Flas
     assert rows[0].status == "valid"
     assert [(r.status, r.check_claimed_at) for r in rows[1:]] == [("unchecked", None)] * 2
     assert validate_unchecked(job_context(app, dns_server)) == 2
+
+
+def test_two_ticks_at_once_check_each_address_once(app: Flask, db: Session, make_prospect: Any,
+                                                   dns_server: DNSServer) -> None:
+    for i in range(6):
+        make_prospect(email=f"editor{i}@site.test")
+    ctx = job_context(app, dns_server)
+    assert sum(together(lambda _: validate_unchecked(ctx))) == 6
+    assert validate_unchecked(ctx) == 0
