@@ -15,13 +15,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outreach.backlinks import service
+from outreach.backlinks.alerts import claim_alert, send_pending_alerts
 from outreach.backlinks.jobs import check_due
 from outreach.campaigns.service import move_prospect
 from outreach.jobs.ticks import JobContext
 from outreach.models import Activity, Backlink, BacklinkCheck, BacklinkEvent, Campaign, Prospect, User
 from tests.backlinks.conftest import TARGET
 from tests.lib.testweb import TestWeb
-from tests.race import assert_each_once, claim_together, race_rounds
+from tests.race import assert_each_once, claim_together, race_rounds, together
 
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 ARTICLE = "<html><head><title>A</title>{head}</head><body><p>Our picks</p>{body}</body></html>"
@@ -335,6 +336,37 @@ def test_a_claim_made_while_another_holds_its_batch_takes_the_next_batch(app: An
         assert [len(batch) for batch in taken] == [20, 20]
         assert_each_once(taken, ids)
         assert overlapped or state.engine.dialect.name == "sqlite"
+
+
+def unsent_alerts(db: Session, backlink_ids: list[int]) -> list[int]:
+    """A "went live" alert about each backlink, waiting to be sent."""
+    events = [BacklinkEvent(backlink_id=i, kind="went_live", text="live") for i in backlink_ids]
+    db.add_all(events)
+    db.commit()
+    return [e.id for e in events]
+
+
+def test_two_alert_ticks_claiming_at_once_take_each_alert_once(app: Any, db: Session,
+                                                              make_client: Callable[..., Any]) -> None:
+    backlink_ids = due_backlinks(db, make_client("Many").id, 6)
+
+    def claim(session: Session) -> list[int]:
+        event_id = claim_alert(session)
+        return [event_id] if event_id is not None else []
+
+    race_rounds(app.extensions["outreach"].sessionmaker, lambda: unsent_alerts(db, backlink_ids), claim)
+
+
+def test_two_alert_ticks_at_once_send_each_alert_once(app: Any, db: Session, ctx: JobContext,
+                                                      make_client: Callable[..., Any],
+                                                      make_user: Callable[..., User]) -> None:
+    owner, client = make_user("owner@agency.test"), make_client("Many")
+    backlinks = [service.create_backlink(db, client_id=client.id, target_url=TARGET,
+                                         page_url=f"https://p{i}.example/", actor=owner) for i in range(6)]
+    db.commit()
+    unsent_alerts(db, [b.id for b in backlinks])
+    assert sum(together(lambda _: send_pending_alerts(ctx.settings, ctx.sessionmaker))) == 6
+    assert len(outbox(ctx)) == 6
 
 
 def test_a_campaign_without_a_target_says_so_once_and_adds_nothing(
