@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from outreach.accounts.service import audit
@@ -204,15 +204,24 @@ def on_stage_changed(session: Session, prospect: Prospect, old: str, new: str,
 
 
 def ensure_promised_backlinks(session: Session, *, limit: int = 100) -> int:
-    """Give every promised prospect without a backlink its backlink (catches moves made outside move_prospect)."""
-    prospects = session.scalars(select(Prospect)
-                                .outerjoin(Backlink, Backlink.prospect_id == Prospect.id)
-                                .where(Prospect.stage == "promised", Backlink.id.is_(None))
-                                .order_by(Prospect.id).limit(limit)).all()
+    """Give every promised prospect without a backlink its backlink (catches moves made outside move_prospect).
+
+    Commits each prospect. Its row is written first (a no-op) as the claim: a second scheduler waits for that
+    commit, then finds the backlink and adds none.
+    """
+    ids = session.scalars(select(Prospect.id)
+                          .outerjoin(Backlink, Backlink.prospect_id == Prospect.id)
+                          .where(Prospect.stage == "promised", Backlink.id.is_(None))
+                          .order_by(Prospect.id).limit(limit)).all()
+    session.commit()  # end the read: each claim below starts its transaction with its write
     created = 0
-    for prospect in prospects:
-        if on_stage_changed(session, prospect, "", "promised", explain=False) is not None:
+    for prospect_id in ids:
+        session.execute(update(Prospect).where(Prospect.id == prospect_id)
+                        .values(updated_at=Prospect.updated_at).execution_options(synchronize_session=False))
+        prospect = session.get(Prospect, prospect_id, populate_existing=True)
+        if prospect is not None and on_stage_changed(session, prospect, "", prospect.stage, explain=False):
             created += 1
+        session.commit()
     return created
 
 
