@@ -1,4 +1,4 @@
-"""Claiming due rows in one statement, so two workers never take the same row and neither waits for nothing."""
+"""Claiming due rows in one statement: two workers never take the same row, and on PostgreSQL neither waits."""
 from __future__ import annotations
 
 from collections.abc import Sequence
