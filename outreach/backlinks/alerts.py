@@ -2,15 +2,18 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_
 from sqlalchemy.orm import Session, sessionmaker
 
 from outreach.accounts import permissions
 from outreach.backlinks import terms
 from outreach.backlinks.service import ALERT_KINDS
 from outreach.db import session_scope
+from outreach.jobs.claims import claim_rows
 from outreach.lib import appmail
 from outreach.lib.clock import utcnow
 from outreach.models import Backlink, BacklinkCheck, BacklinkEvent, Campaign, Prospect, User
@@ -18,6 +21,8 @@ from outreach.models import Backlink, BacklinkCheck, BacklinkEvent, Campaign, Pr
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
+#: a claimed alert not sent by then (its process died) is claimed again
+CLAIM_LEASE = timedelta(minutes=10)
 HEADLINES = {
     "went_live": "Link is live", "relive": "Link is live again", "lost": "Link lost",
     "rel_changed": "Link rel changed", "anchor_changed": "Link anchor changed",
@@ -43,29 +48,35 @@ def owner_of(session: Session, backlink: Backlink) -> User | None:
     return None
 
 
+def claim_alert(session: Session, now: datetime | None = None, *, tried: Collection[int] = ()) -> int | None:
+    """Claim the oldest alert still to send (a lease of CLAIM_LEASE, one attempt more) but those `tried` in
+    this tick; None when none is left."""
+    now = now or utcnow()
+    claimed = claim_rows(session, BacklinkEvent, where=[
+        BacklinkEvent.notified_at.is_(None), BacklinkEvent.notify_attempts < MAX_ATTEMPTS,
+        BacklinkEvent.id.not_in(tried),
+        or_(BacklinkEvent.notify_claimed_at.is_(None), BacklinkEvent.notify_claimed_at <= now - CLAIM_LEASE)],
+        order_by=[BacklinkEvent.id], limit=1,
+        values={"notify_attempts": BacklinkEvent.notify_attempts + 1, "notify_claimed_at": now})
+    return claimed[0] if claimed else None
+
+
 def send_pending_alerts(settings: dict[str, dict[str, Any]], factory: sessionmaker[Session],
                         *, limit: int = 100) -> int:
     """Email the owner about each committed, unsent event; returns how many were handled."""
-    with session_scope(factory) as session:
-        rows = session.execute(select(BacklinkEvent.id, BacklinkEvent.notify_attempts)
-                               .where(BacklinkEvent.notified_at.is_(None),
-                                      BacklinkEvent.notify_attempts < MAX_ATTEMPTS)
-                               .order_by(BacklinkEvent.id).limit(limit)).all()
     done = 0
-    for event_id, attempts in rows:
+    tried: list[int] = []
+    for _ in range(limit):
         with session_scope(factory) as session:
-            # the claim: only one process moves attempts from this value
-            claimed = session.execute(update(BacklinkEvent)
-                                      .where(BacklinkEvent.id == event_id, BacklinkEvent.notified_at.is_(None),
-                                             BacklinkEvent.notify_attempts == attempts)
-                                      .values(notify_attempts=attempts + 1)
-                                      .execution_options(synchronize_session=False)).rowcount == 1
-        if not claimed:
-            continue
+            event_id = claim_alert(session, tried=tried)
+        if event_id is None:
+            break
+        tried.append(event_id)
         with session_scope(factory) as session:
             event = session.get(BacklinkEvent, event_id)
             assert event is not None
             email = _email_for(session, settings, event)
+            session.commit()  # end the reads: on SQLite the result's transaction must start with its write
             error = ""
             if email is not None:
                 try:
@@ -75,6 +86,7 @@ def send_pending_alerts(settings: dict[str, dict[str, Any]], factory: sessionmak
                     log.warning("alert %s not sent: %s", event_id, exc)
             if error:
                 event.notify_error = error[:500]
+                event.notify_claimed_at = None  # the next tick tries again
             else:
                 event.notified_at = utcnow()
                 event.notify_error = "" if email else "no owner to notify"

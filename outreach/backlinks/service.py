@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from outreach.accounts.service import audit
 from outreach.backlinks import terms
 from outreach.backlinks.evidence import WEAK_RELS, CheckResult, FoundLink
+from outreach.jobs.claims import claim_rows
 from outreach.lib.clock import utcnow
 from outreach.lib.urls import BadURL, ensure_http_url, registrable_domain
 from outreach.models import (
@@ -210,15 +211,24 @@ def on_stage_changed(session: Session, prospect: Prospect, old: str, new: str,
 
 
 def ensure_promised_backlinks(session: Session, *, limit: int = 100) -> int:
-    """Give every promised prospect without a backlink its backlink (catches moves made outside move_prospect)."""
-    prospects = session.scalars(select(Prospect)
-                                .outerjoin(Backlink, Backlink.prospect_id == Prospect.id)
-                                .where(Prospect.stage == "promised", Backlink.id.is_(None))
-                                .order_by(Prospect.id).limit(limit)).all()
+    """Give every promised prospect without a backlink its backlink (catches moves made outside move_prospect).
+
+    Commits each prospect. Its row is written first (a no-op) as the claim: a second scheduler waits for that
+    commit, then finds the backlink and adds none.
+    """
+    ids = session.scalars(select(Prospect.id)
+                          .outerjoin(Backlink, Backlink.prospect_id == Prospect.id)
+                          .where(Prospect.stage == "promised", Backlink.id.is_(None))
+                          .order_by(Prospect.id).limit(limit)).all()
+    session.commit()  # end the read: each claim below starts its transaction with its write
     created = 0
-    for prospect in prospects:
-        if on_stage_changed(session, prospect, "", "promised", explain=False) is not None:
+    for prospect_id in ids:
+        session.execute(update(Prospect).where(Prospect.id == prospect_id)
+                        .values(updated_at=Prospect.updated_at).execution_options(synchronize_session=False))
+        prospect = session.get(Prospect, prospect_id, populate_existing=True)
+        if prospect is not None and on_stage_changed(session, prospect, "", prospect.stage, explain=False):
             created += 1
+        session.commit()
     return created
 
 
@@ -320,18 +330,12 @@ def _bool(value: str) -> bool:
 # --- monitoring: claims and the state machine ---------------------------------------------------
 
 def claim_due(session: Session, *, limit: int, now: datetime | None = None) -> list[int]:
-    """Claim up to `limit` due backlinks with one conditional update; rows another scheduler claimed first
-    no longer match `next_check_at <= now` and are left out (the update returns only what it moved)."""
+    """Claim up to `limit` due backlinks (a lease of CLAIM_LEASE) in one statement; a scheduler claiming
+    at the same time takes the next due ones (see claim_rows)."""
     now = now or utcnow()
-    # one statement, so that on SQLite the transaction starts with the write lock instead of a stale read
-    due = (select(Backlink.id).where(Backlink.next_check_at <= now)
-           .order_by(Backlink.next_check_at).limit(limit))
-    claimed = session.scalars(update(Backlink)
-                              .where(Backlink.id.in_(due), Backlink.next_check_at <= now)
-                              .values(next_check_at=now + CLAIM_LEASE)
-                              .returning(Backlink.id)
-                              .execution_options(synchronize_session=False))
-    return sorted(claimed)
+    return sorted(claim_rows(session, Backlink, where=[Backlink.next_check_at <= now],
+                             order_by=[Backlink.next_check_at, Backlink.id], limit=limit,
+                             values={"next_check_at": now + CLAIM_LEASE}))
 
 
 def live_check_interval(session: Session, backlink: Backlink, settings: dict[str, dict[str, Any]]) -> timedelta:

@@ -1,28 +1,37 @@
-"""Claiming queued rows: one conditional UPDATE, so two workers never take the same row."""
+"""Claiming due rows in one statement: two workers never take the same row, and on PostgreSQL neither waits."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 T = TypeVar("T")
 
 
-def claim_oldest_queued(session: Session, model: type[T], values: dict[str, Any]) -> T | None:
-    """Move the oldest row with status "queued" to `values` (which set its new status) and return it.
+def claim_rows(session: Session, model: type[Any], *, where: Sequence[ColumnElement[bool]],
+               order_by: Sequence[Any], limit: int | None, values: dict[str, Any]) -> list[int]:
+    """Set `values` on the first `limit` rows matching `where` (all when None) and return their ids, in one UPDATE.
 
-    A single UPDATE ... WHERE id = (oldest queued) AND status = 'queued' RETURNING id: on SQLite the
-    statement takes the write lock at once instead of upgrading an earlier read; on PostgreSQL a
-    racing worker re-checks the status after the row lock and gets nothing (the next tick retries).
+    `values` must make a claimed row stop matching `where` (a new status, a lease in the future).
+    PostgreSQL picks the rows FOR UPDATE SKIP LOCKED: a worker claiming at the same time takes the
+    next rows instead of queueing behind these, and a row another worker claimed and committed meanwhile
+    is checked against `where` again and left out. On SQLite the statement starts the transaction
+    with the write lock, so a second claimer runs after the first one's commit and sees its result.
     """
+    chosen = (select(model.id).where(*where).order_by(*order_by).limit(limit)
+              .with_for_update(skip_locked=True).subquery())
+    return list(session.scalars(update(model).where(model.id == chosen.c.id).values(**values)
+                                .returning(model.id).execution_options(synchronize_session=False)))
+
+
+def claim_oldest_queued(session: Session, model: type[T], values: dict[str, Any]) -> T | None:
+    """Move the oldest row with status "queued" to `values` (which set its new status) and return it."""
     table: Any = model
-    oldest = (select(table.id).where(table.status == "queued")
-              .order_by(table.created_at, table.id).limit(1).scalar_subquery())
-    claimed_id = session.execute(
-        update(table).where(table.id == oldest, table.status == "queued").values(**values)
-        .returning(table.id)).scalar_one_or_none()
+    claimed = claim_rows(session, table, where=[table.status == "queued"], order_by=[table.created_at, table.id],
+                         limit=1, values=values)
     session.flush()
-    if claimed_id is None:
+    if not claimed:
         return None
-    return session.get(model, claimed_id, populate_existing=True)
+    return session.get(model, claimed[0], populate_existing=True)

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from outreach.campaigns.service import move_prospect, record
 from outreach.lib.clock import utcnow
 from outreach.mail.mailboxes import next_window_start, zone
-from outreach.mail.outbox import mark_sent
+from outreach.mail.outbox import claim_unknown, mark_sent
 from outreach.mail.stops import EARLY_STAGES, hard_bounce, stop_enrollment
 from outreach.models.mail import Enrollment, InboundMessage, Mailbox, Message
 
@@ -364,12 +364,14 @@ def reconcile_unknown(session: Session, conn: imaplib.IMAP4, mailbox: Mailbox, s
         return 0
     found = in_sent_folder(conn, mailbox.imap_sent_folder, [m.message_id for m in unknown])
     now = utcnow()
+    session.commit()  # end the read: on SQLite the claim must start its transaction with a write
+    sent = set(claim_unknown(session, [m.id for m in unknown if m.message_id in found]))
     for message in unknown:
-        if message.message_id in found:
+        if message.id in sent:
             mark_sent(session, message, message.data_started_at or now, settings, secret,
                       f"found in the {mailbox.imap_sent_folder} folder")
-        else:
+        elif message.message_id not in found:
             message.last_error = f"not in the {mailbox.imap_sent_folder} folder as of {now:%Y-%m-%d %H:%M} UTC"
     session.commit()
-    return len(found)
+    return len(sent)
 

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy.orm import Session
 
 from outreach.jobs.ticks import JobContext, Tick, register
 from outreach.lib.clock import utcnow
@@ -32,23 +33,36 @@ def poll_mailboxes(ctx: JobContext) -> int:
     now = utcnow()
     interval = timedelta(minutes=ctx.settings["mail"]["poll_minutes"])
     with ctx.sessionmaker() as session:
-        ids = session.scalars(select(Mailbox.id).where(
-            Mailbox.imap_host != "", Mailbox.is_active.is_(True),
-            or_(Mailbox.next_poll_at.is_(None), Mailbox.next_poll_at <= now))).all()
+        ids = due_polls(session, now)
     for mailbox_id in ids:
         if ctx.stopping():
             break
         with ctx.sessionmaker() as session:
-            claimed = session.execute(update(Mailbox).where(
-                Mailbox.id == mailbox_id, or_(Mailbox.next_poll_at.is_(None), Mailbox.next_poll_at <= now))
-                .values(next_poll_at=now + interval))
+            claimed = claim_poll(session, mailbox_id, now, interval)
             session.commit()
-            if claimed.rowcount != 1:
+            if not claimed:
                 continue
             mailbox = session.get(Mailbox, mailbox_id)
             assert mailbox is not None
             done += poll_one(ctx, session, mailbox)
     return done
+
+
+def _poll_due(now: datetime) -> ColumnElement[bool]:
+    return or_(Mailbox.next_poll_at.is_(None), Mailbox.next_poll_at <= now)
+
+
+def due_polls(session: Session, now: datetime) -> list[int]:
+    """Active IMAP mailboxes whose poll is due."""
+    return list(session.scalars(select(Mailbox.id).where(Mailbox.imap_host != "", Mailbox.is_active.is_(True),
+                                                         _poll_due(now))))
+
+
+def claim_poll(session: Session, mailbox_id: int, now: datetime, interval: timedelta) -> bool:
+    """Move the mailbox's next poll `interval` ahead if it is still due; False when another worker did."""
+    claimed = session.execute(update(Mailbox).where(Mailbox.id == mailbox_id, _poll_due(now))
+                              .values(next_poll_at=now + interval))
+    return claimed.rowcount == 1  # type: ignore[attr-defined]
 
 
 def poll_one(ctx: JobContext, session, mailbox: Mailbox) -> int:  # type: ignore[no-untyped-def]

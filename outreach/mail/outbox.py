@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from outreach.campaigns.contact_rules import ContactRules, send_block
 from outreach.campaigns.service import move_prospect, record
+from outreach.jobs.claims import claim_rows
 from outreach.lib.clock import utcnow
 from outreach.lib.secrets import SecretBox
 from outreach.mail import smtp
@@ -497,8 +498,9 @@ def recover_stale(session: Session, settings: dict[str, dict[str, Any]], *, leas
     """Messages left in `sending` by a process that died: back to scheduled, sent or unknown."""
     now = now or utcnow()
     counts = {"rescheduled": 0, "sent": 0, "unknown": 0}
-    cutoff = now - timedelta(seconds=lease_seconds)
-    stale = session.scalars(select(Message).where(Message.status == "sending", Message.claimed_at <= cutoff)).all()
+    ids = claim_stale(session, now - timedelta(seconds=lease_seconds), now)
+    stale = session.scalars(select(Message).where(Message.id.in_(ids)).order_by(Message.id)
+                            .execution_options(populate_existing=True)).all()
     secret = signing_secret(settings)
     for message in stale:
         if message.transport == "local" and local_path(settings, message).exists():
@@ -517,6 +519,20 @@ def recover_stale(session: Session, settings: dict[str, dict[str, Any]], *, leas
             counts["unknown"] += 1
     session.flush()
     return counts
+
+
+def claim_stale(session: Session, cutoff: datetime, now: datetime) -> list[int]:
+    """Claim the messages left in `sending` since before `cutoff` (their claim is renewed to `now`)."""
+    return claim_rows(session, Message, where=[Message.status == "sending", Message.claimed_at <= cutoff],
+                      order_by=[Message.id], limit=None, values={"claimed_at": now})
+
+
+def claim_unknown(session: Session, message_ids: list[int]) -> list[int]:
+    """Of these `unknown` messages (found in the Sent folder), claim as sent those no other worker took first."""
+    if not message_ids:
+        return []
+    return claim_rows(session, Message, where=[Message.id.in_(message_ids), Message.status == "unknown"],
+                      order_by=[Message.id], limit=None, values={"status": "sent"})
 
 
 def resolve_unknown(session: Session, message: Message, action: str, settings: dict[str, dict[str, Any]],

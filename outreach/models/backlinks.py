@@ -143,6 +143,8 @@ class BacklinkEvent(Base):
     #: when the alert email went out (or was found to need none)
     notified_at: Mapped[datetime | None]
     notify_attempts: Mapped[int] = mapped_column(default=0)
+    #: when a tick claimed the alert to send it; others leave it alone for backlinks.alerts.CLAIM_LEASE
+    notify_claimed_at: Mapped[datetime | None]
     notify_error: Mapped[str] = mapped_column(String(500), default="")
 
     backlink: Mapped[Backlink] = relationship()

@@ -4,10 +4,12 @@ from __future__ import annotations
 import logging
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
 
 from outreach.db import session_scope
+from outreach.jobs.claims import claim_rows
 from outreach.jobs.ticks import JobContext, Tick, register
 from outreach.lib import appmail
 from outreach.lib.clock import utcnow
@@ -27,7 +29,7 @@ def last_month(now: datetime) -> tuple[date, date]:
 
 
 def send_monthly_reports(ctx: JobContext) -> int:
-    """Claim (client, month) by inserting its delivery row, then build, render and send; returns emails sent."""
+    """Claim each (client, month), then build, render and send its report; returns emails sent."""
     from outreach.models import Backlink, Client, ClientLinkSettings
 
     start, end = last_month(utcnow())
@@ -43,30 +45,28 @@ def send_monthly_reports(ctx: JobContext) -> int:
     for client_id in client_ids:
         if ctx.stopping():
             break
-        if _claim(ctx, client_id, period) and _deliver(ctx, client_id, period, start, end):
+        if claim_delivery(ctx.sessionmaker, client_id, period) and _deliver(ctx, client_id, period, start, end):
             sent += 1
     return sent
 
 
-def _claim(ctx: JobContext, client_id: int, period: str) -> bool:
+def claim_delivery(factory: sessionmaker[Session], client_id: int, period: str) -> bool:
+    """Claim (client, month): insert its delivery row (the unique key lets one process in), or move a failed
+    delivery with attempts left back to sending; False when another process has it or it is done."""
     from outreach.models import ReportDelivery
 
     try:
-        with session_scope(ctx.sessionmaker) as session:
+        with session_scope(factory) as session:
             session.add(ReportDelivery(client_id=client_id, period=period, status="sending", attempts=1))
         return True
     except IntegrityError:
         pass
-    with session_scope(ctx.sessionmaker) as session:
-        row = session.scalar(select(ReportDelivery).where(ReportDelivery.client_id == client_id,
-                                                          ReportDelivery.period == period))
-        if row is None or row.status != "failed" or row.attempts >= MAX_ATTEMPTS:
-            return False
-        return session.execute(update(ReportDelivery)
-                               .where(ReportDelivery.id == row.id, ReportDelivery.status == "failed",
-                                      ReportDelivery.attempts == row.attempts)
-                               .values(status="sending", attempts=row.attempts + 1)
-                               .execution_options(synchronize_session=False)).rowcount == 1
+    with session_scope(factory) as session:
+        return bool(claim_rows(session, ReportDelivery, where=[
+            ReportDelivery.client_id == client_id, ReportDelivery.period == period,
+            ReportDelivery.status == "failed", ReportDelivery.attempts < MAX_ATTEMPTS],
+            order_by=[ReportDelivery.id], limit=1,
+            values={"status": "sending", "attempts": ReportDelivery.attempts + 1}))
 
 
 def _deliver(ctx: JobContext, client_id: int, period: str, start: date, end: date) -> bool:

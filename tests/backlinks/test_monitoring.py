@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,16 +11,18 @@ from typing import Any
 
 import pytest
 import time_machine
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from outreach.backlinks import service
+from outreach.backlinks.alerts import claim_alert, send_pending_alerts
 from outreach.backlinks.jobs import check_due
 from outreach.campaigns.service import move_prospect
 from outreach.jobs.ticks import JobContext
 from outreach.models import Activity, Backlink, BacklinkCheck, BacklinkEvent, Campaign, Prospect, User
 from tests.backlinks.conftest import TARGET
 from tests.lib.testweb import TestWeb
+from tests.race import assert_each_once, claim_together, race_rounds, together
 
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 ARTICLE = "<html><head><title>A</title>{head}</head><body><p>Our picks</p>{body}</body></html>"
@@ -308,32 +311,83 @@ def test_an_alert_that_cannot_be_sent_is_retried(db: Session, web: TestWeb, ctx:
     assert len(outbox(ctx)) == 1
 
 
-def test_two_schedulers_claiming_at_once_never_share_a_backlink(app: Any, db: Session, promised: Prospect,
-                                                                make_client: Callable[..., Any]) -> None:
-    import threading
-
-    acme = make_client("Many")
-    for i in range(30):
-        service.create_backlink(db, client_id=acme.id, target_url=TARGET, page_url=f"https://p{i}.example/")
+def due_backlinks(db: Session, client_id: int, n: int) -> list[int]:
+    backlinks = [service.create_backlink(db, client_id=client_id, target_url=TARGET,
+                                         page_url=f"https://p{uuid.uuid4().hex[:8]}.example/") for _ in range(n)]
     db.commit()
+    return [b.id for b in backlinks]
+
+
+def test_two_schedulers_claiming_at_once_take_each_due_backlink_once(app: Any, db: Session,
+                                                                      make_client: Callable[..., Any]) -> None:
+    acme = make_client("Many")
+    race_rounds(app.extensions["outreach"].sessionmaker, lambda: due_backlinks(db, acme.id, 7),
+                lambda session: service.claim_due(session, limit=3))
+
+
+def test_a_claim_made_while_another_holds_its_batch_takes_the_next_batch(app: Any, db: Session,
+                                                                         make_client: Callable[..., Any]) -> None:
+    """Checking grows with workers: on PostgreSQL neither claim waits for the other (SKIP LOCKED); on SQLite
+    the second runs after the first commits. Either way two claims of 20 over 40 due links take all 40."""
+    acme = make_client("Many")
+    state = app.extensions["outreach"]
+    for _ in range(3):
+        ids = due_backlinks(db, acme.id, 2 * 20)
+        taken, overlapped = claim_together(state.sessionmaker, lambda session: service.claim_due(session, limit=20),
+                                           hold=0.5)
+        assert [len(batch) for batch in taken] == [20, 20]
+        assert_each_once(taken, ids)
+        assert overlapped or state.engine.dialect.name == "sqlite"
+
+
+def unsent_alerts(db: Session, backlink_ids: list[int]) -> list[int]:
+    """A "went live" alert about each backlink, waiting to be sent."""
+    events = [BacklinkEvent(backlink_id=i, kind="went_live", text="live") for i in backlink_ids]
+    db.add_all(events)
+    db.commit()
+    return [e.id for e in events]
+
+
+def test_two_alert_ticks_claiming_at_once_take_each_alert_once(app: Any, db: Session,
+                                                              make_client: Callable[..., Any]) -> None:
+    backlink_ids = due_backlinks(db, make_client("Many").id, 6)
+
+    def claim(session: Session) -> list[int]:
+        event_id = claim_alert(session)
+        return [event_id] if event_id is not None else []
+
+    race_rounds(app.extensions["outreach"].sessionmaker, lambda: unsent_alerts(db, backlink_ids), claim)
+
+
+def test_two_alert_ticks_at_once_send_each_alert_once(app: Any, db: Session, ctx: JobContext,
+                                                      make_client: Callable[..., Any],
+                                                      make_user: Callable[..., User]) -> None:
+    owner, client = make_user("owner@agency.test"), make_client("Many")
+    backlinks = [service.create_backlink(db, client_id=client.id, target_url=TARGET,
+                                         page_url=f"https://p{i}.example/", actor=owner) for i in range(6)]
+    db.commit()
+    unsent_alerts(db, [b.id for b in backlinks])
+    assert sum(together(lambda _: send_pending_alerts(ctx.settings, ctx.sessionmaker))) == 6
+    assert len(outbox(ctx)) == 6
+
+
+def test_two_schedulers_at_once_give_each_promised_prospect_one_backlink(
+        app: Any, db: Session, make_campaign: Callable[..., Campaign], make_prospect: Callable[..., Prospect]) -> None:
+    campaign = make_campaign(name="Widgets", target_urls=TARGET)
+    prospects = [make_prospect(campaign).id for _ in range(5)]
+    db.execute(update(Prospect).values(stage="promised"))
     factory = app.extensions["outreach"].sessionmaker
-    claims: list[list[int]] = []
-    first = factory()
-    claims.append(service.claim_due(first, limit=20))  # holds its write until it commits
 
-    def other() -> None:
-        with factory() as second:
-            claims.append(service.claim_due(second, limit=100))
-            second.commit()
+    def ensure(_: int) -> int:
+        with factory() as session:
+            return service.ensure_promised_backlinks(session)
 
-    thread = threading.Thread(target=other)
-    thread.start()
-    thread.join(timeout=0.5)
-    first.commit()
-    first.close()
-    thread.join(timeout=30)
-    assert len(claims) == 2 and len(claims[0]) == 20 and len(claims[1]) == 11
-    assert not set(claims[0]) & set(claims[1])
+    for _ in range(10):
+        db.execute(delete(Backlink))
+        db.commit()
+        assert sum(together(ensure)) == 5
+        fresh(db)
+        assert sorted(db.scalars(select(Backlink.prospect_id))) == prospects
 
 
 def test_a_campaign_without_a_target_says_so_once_and_adds_nothing(

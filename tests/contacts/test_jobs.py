@@ -6,14 +6,15 @@ from typing import Any
 
 import time_machine
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from outreach.contacts.jobs import validate_unchecked
+from outreach.contacts.jobs import claim_unchecked, validate_unchecked
 from outreach.jobs.ticks import JobContext
 from outreach.lib.clock import utcnow
 from outreach.models import Contact
 from tests.contacts.dnsserver import DNSServer
+from tests.race import race_rounds, together
 
 
 def job_context(app: Flask, server: DNSServer) -> JobContext:
@@ -44,3 +45,39 @@ def test_an_unknown_verdict_is_retried_a_day_later(app: Flask, db: Session, make
     assert validate_unchecked(ctx) == 0
     with time_machine.travel(utcnow() + timedelta(days=1, minutes=1)):
         assert validate_unchecked(ctx) == 1
+
+
+def test_two_ticks_claiming_at_once_claim_each_address_once(app: Flask, db: Session, make_prospect: Any) -> None:
+    ids = [make_prospect(email=f"editor{i}@site.test").contact_id for i in range(7)]
+
+    def unchecked_again() -> list[int]:
+        db.execute(update(Contact).values(status="unchecked", check_claimed_at=None))
+        db.commit()
+        return ids
+
+    race_rounds(app.extensions["outreach"].sessionmaker, unchecked_again,
+                lambda session: claim_unchecked(session, 3))
+
+
+def test_a_tick_told_to_stop_gives_back_the_addresses_it_did_not_check(app: Flask, db: Session, make_prospect: Any,
+                                                                       dns_server: DNSServer) -> None:
+    for i in range(3):
+        make_prospect(email=f"editor{i}@site.test")
+    calls = iter([False, False, True])
+    ctx = job_context(app, dns_server)
+    ctx.stopping = lambda: next(calls, True)
+    assert validate_unchecked(ctx) == 1
+    db.rollback()
+    rows = db.execute(select(Contact.status, Contact.check_claimed_at).order_by(Contact.id)).all()
+    assert rows[0].status == "valid"
+    assert [(r.status, r.check_claimed_at) for r in rows[1:]] == [("unchecked", None)] * 2
+    assert validate_unchecked(job_context(app, dns_server)) == 2
+
+
+def test_two_ticks_at_once_check_each_address_once(app: Flask, db: Session, make_prospect: Any,
+                                                   dns_server: DNSServer) -> None:
+    for i in range(6):
+        make_prospect(email=f"editor{i}@site.test")
+    ctx = job_context(app, dns_server)
+    assert sum(together(lambda _: validate_unchecked(ctx))) == 6
+    assert validate_unchecked(ctx) == 0

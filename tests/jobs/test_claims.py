@@ -1,10 +1,15 @@
 """Claims: the oldest queued row goes to exactly one claimer."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Flask
 from sqlalchemy.orm import Session
 
 from outreach.crawler.service import claim_next, start_crawl
+from outreach.discovery import prospecting
+from outreach.models import Campaign
+from tests.race import race_rounds
 
 
 def test_each_queued_job_is_claimed_once_oldest_first(app: Flask, db: Session) -> None:
@@ -22,3 +27,33 @@ def test_each_queued_job_is_claimed_once_oldest_first(app: Flask, db: Session) -
         other.close()
     assert (got_a.id, got_a.worker, got_a.status) == (first.id, "a", "running")
     assert (got_b.id, got_b.worker) == (second.id, "b")
+
+
+def test_two_workers_claiming_crawls_at_once_take_each_once(app: Flask, db: Session) -> None:
+    def prepare() -> list[int]:
+        jobs = [start_crawl(db, [f"http://127.0.0.77/{i}"], max_pages=5) for i in range(6)]
+        db.commit()
+        return [job.id for job in jobs]
+
+    def claim(session: Session) -> list[int]:
+        job = claim_next(session, "racer")
+        return [job.id] if job else []
+
+    race_rounds(app.extensions["outreach"].sessionmaker, prepare, claim)
+
+
+def test_two_workers_claiming_prospecting_runs_at_once_take_each_once(
+        app: Flask, db: Session, make_campaign: Callable[..., Campaign]) -> None:
+    campaign = make_campaign()
+
+    def prepare() -> list[int]:
+        runs = [prospecting.start_run(db, campaign, "guest_posts", [f"https://s{i}.example/"], max_pages=5)
+                for i in range(6)]
+        db.commit()
+        return [run.id for run in runs]
+
+    def claim(session: Session) -> list[int]:
+        run = prospecting.claim_next(session, "racer")
+        return [run.id] if run else []
+
+    race_rounds(app.extensions["outreach"].sessionmaker, prepare, claim)

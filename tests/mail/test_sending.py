@@ -17,6 +17,7 @@ from outreach.mail.sequences import enroll_prospects, set_paused
 from outreach.mail.unsubscribe import signing_secret
 from outreach.models import Activity, Prospect, Suppression
 from outreach.models.mail import Enrollment, Mailbox, Message
+from tests.race import together
 
 MONDAY = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
@@ -195,13 +196,7 @@ def test_two_senders_at_once_send_each_message_once(app, db, smtp_sink, make_mai
     mailbox = make_mailbox(smtp_sink)
     campaign, prospects = outreach_campaign(mailbox, n=12)
     enroll(db, app, campaign, prospects, now=datetime.now(UTC))
-    results: list[int] = []
-    threads = [threading.Thread(target=lambda: results.append(send_due(job_context))) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sum(results) == 12
+    assert sum(together(lambda _: send_due(job_context), workers=3)) == 12
     assert len(smtp_sink.received) == 12
     assert set(smtp_sink.ids().values()) == {1}
 

@@ -3,18 +3,22 @@ from __future__ import annotations
 
 import email
 import email.policy
+from collections.abc import Callable
 from datetime import UTC, datetime
+from itertools import count
 from pathlib import Path
 from typing import Any
 
 import time_machine
-from sqlalchemy import select
+from flask import Flask
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from outreach.jobs.ticks import JobContext
-from outreach.models import Backlink, ClientLinkSettings, ReportDelivery
-from outreach.reports.jobs import send_monthly_reports
+from outreach.models import Backlink, Client, ClientLinkSettings, ReportDelivery
+from outreach.reports.jobs import claim_delivery, send_monthly_reports
 from tests.conftest import free_port
+from tests.race import race_rounds
 
 NOVEMBER_1 = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
 
@@ -70,3 +74,26 @@ def test_a_failed_delivery_is_retried_and_an_opted_out_client_gets_none(
     deliveries = db.scalars(select(ReportDelivery)).all()
     assert [(d.client_id, d.status, d.attempts) for d in deliveries] == [(team["client"].id, "sent", 2)]
     assert [m["To"] for m in outbox(ctx)] == ["boss@acme.test"]
+
+
+def test_two_schedulers_claim_each_clients_month_once(app: Flask, db: Session,
+                                                      make_client: Callable[..., Client]) -> None:
+    """Even rounds claim a new month (inserting its rows), odd rounds retry that month's failed deliveries."""
+    factory = app.extensions["outreach"].sessionmaker
+    clients = [make_client().id for _ in range(5)]
+    rounds = count()
+    month = [""]
+
+    def prepare() -> list[tuple[int, str]]:
+        i = next(rounds)
+        if i % 2 == 0:
+            month[0] = f"2026-{i // 2 + 1:02d}"
+        else:
+            db.execute(update(ReportDelivery).where(ReportDelivery.period == month[0]).values(status="failed"))
+            db.commit()
+        return [(client_id, month[0]) for client_id in clients]
+
+    def claim(_: Session) -> list[tuple[int, str]]:
+        return [(client_id, month[0]) for client_id in clients if claim_delivery(factory, client_id, month[0])]
+
+    race_rounds(factory, prepare, claim)
