@@ -16,6 +16,7 @@ from urllib.parse import unquote
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from outreach.contacts.names import name_beside, name_in_link_text
 from outreach.lib.addresses import BadAddress, normalise_address
 from outreach.lib.urls import BadURL, hostname, registrable_domain
 
@@ -164,7 +165,7 @@ def extract_contacts(html: str, page_url: str, *, allow_domains: Iterable[str] =
         if href[:7].lower() == "mailto:":
             target = unquote(href[7:].split("?", 1)[0])
             for part in target.split(","):
-                raw.append((part, "mailto", _name_from_anchor(node, part)))
+                raw.append((part, "mailto", name_in_link_text(node.text(deep=True), part)))
         elif "/cdn-cgi/l/email-protection#" in href:
             decoded = decode_cfemail(href.rsplit("#", 1)[1])
             if decoded:
@@ -223,6 +224,7 @@ def extract_contacts(html: str, page_url: str, *, allow_domains: Iterable[str] =
             entry.source = source
         if name and not entry.name:
             entry.name = name
+    _names_beside(tree, [a for a in found.values() if not a.name])
     return PageContacts(url=page_url, addresses=list(found.values()), people=_unique(people),
                         ignored=sorted(ignored.items()))
 
@@ -238,15 +240,127 @@ def visible_text(tree: LexborHTMLParser) -> str:
     return root.text(separator=" ", deep=True) if root is not None else ""
 
 
-def _name_from_anchor(node: LexborNode, address: str) -> str:
-    text = " ".join(node.text(deep=True).split())
-    if not text or "@" in text or len(text) > 60:
-        return ""
-    words = text.split()
-    if 2 <= len(words) <= 4 and all(w[:1].isupper() for w in words) and not any(
-            w.lower() in ("email", "contact", "us", "write", "send", "mail") for w in words):
+#: elements whose start and end separate one piece of text from the next (a cell, a paragraph, a line)
+BLOCK_TAGS = _words("p li tr td th dd dt div address h1 h2 h3 h4 h5 h6 blockquote figcaption section article "
+                    "aside header footer table tbody thead tfoot ul ol dl br hr caption form nav main")
+#: the smallest blocks that hold one record: an address's name is looked for in its record
+RECORD_TAGS = _words("p li tr dd dt address h1 h2 h3 h4 h5 h6 blockquote figcaption div section article aside "
+                     "header footer body")
+_HIDDEN_TAGS = frozenset(("script", "style", "template", "noscript", "svg", "head"))
+#: how far either side of an address a name may be written
+BEFORE_CHARS, AFTER_CHARS = 160, 80
+
+
+def _names_beside(tree: LexborHTMLParser, addresses: list[FoundAddress]) -> None:
+    """Give each address the person's name written beside it (in its list item, paragraph or table row)."""
+    body = tree.body
+    if not addresses or body is None:
+        return
+    wanted = {a.email: a for a in addresses}
+    spots: dict[str, list[LexborNode]] = {}
+    for node in body.traverse(include_text=True):
+        if node.tag == "a":
+            href = (node.attributes.get("href") or "")
+            if href[:7].lower() == "mailto:":
+                for part in unquote(href[7:].split("?", 1)[0]).split(","):
+                    email = part.strip().lower()
+                    if email in wanted:
+                        spots.setdefault(email, []).append(node)
+        elif node.tag == "-text" and node.parent is not None and node.parent.tag not in _HIDDEN_TAGS:
+            text = node.text_content or ""
+            for email in wanted:
+                if email.split("@", 1)[0] in text.lower() and _locate(text, email) is not None:
+                    spots.setdefault(email, []).append(node)
+    for email, nodes in spots.items():
+        address = wanted[email]
+        for node in nodes:
+            before, after = _beside(node, email)
+            name = name_beside(before, after, email, is_role=address.is_role)
+            if name:
+                address.name = name
+                break
+
+
+def _locate(text: str, email: str) -> tuple[int, int] | None:
+    """Where the address is written in the text, plainly or obfuscated."""
+    for pattern in (PLAIN, BRACKETED, BARE):
+        for match in pattern.finditer(text):
+            host = _DOT_WORD.sub(".", match.group(2))
+            if f"{match.group(1)}@{host}".lower() == email:
+                return match.start(), match.end()
+    return None
+
+
+def _beside(spot: LexborNode, email: str) -> tuple[str, str]:
+    """The text of the spot's record block before and after the spot, other addresses cut off."""
+    block = spot.parent
+    while block is not None and block.tag not in RECORD_TAGS:
+        block = block.parent
+    if block is None:
+        return "", ""
+    if block.tag in ("td", "th") and block.parent is not None:
+        block = block.parent
+    text = _block_text(block, spot.mem_id, email)
+    # a block holding nothing but the address (a cell, a <p>): its record is the one around it
+    for _ in range(2):
+        bare = text.replace("\x00", "").replace("\x01", "")
+        parent = block.parent
+        if parent is None or block.tag == "body" or re.search(r"[^\W\d_]{2}", _outside(text)) or len(bare) > 400:
+            break
+        block = parent
+        text = _block_text(block, spot.mem_id, email)
+    if "\x00" not in text:
+        return "", ""
+    before, rest = text.split("\x00", 1)
+    after = rest.split("\x01", 1)[1] if "\x01" in rest else ""
+    previous = list(PLAIN.finditer(before))
+    if previous:
+        before = before[previous[-1].end():]
+    following = PLAIN.search(after)
+    if following:
+        after = after[:following.start()]
+    return before[-BEFORE_CHARS:], after[:AFTER_CHARS]
+
+
+def _outside(text: str) -> str:
+    if "\x00" not in text:
         return text
-    return ""
+    before, rest = text.split("\x00", 1)
+    return before + (rest.split("\x01", 1)[1] if "\x01" in rest else "")
+
+
+def _block_text(block: LexborNode, spot_id: int, email: str) -> str:
+    """The block's visible text with a newline between blocks and \\x00 … \\x01 around the spot."""
+    parts: list[str] = []
+
+    def walk(node: LexborNode) -> None:
+        for child in node.iter(include_text=True):
+            tag = child.tag
+            if tag in _HIDDEN_TAGS:
+                continue
+            is_spot = child.mem_id == spot_id
+            if is_spot:
+                parts.append("\x00")
+            if tag == "-text":
+                text = child.text_content or ""
+                where = _locate(text, email) if is_spot else None
+                if where is not None:  # the address inside a longer text: mark just the address
+                    parts[-1:] = [text[:where[0]], "\x00", text[where[0]:where[1]], "\x01", text[where[1]:]]
+                    continue
+                parts.append(text)
+            else:
+                if tag in BLOCK_TAGS:
+                    parts.append("\n")
+                walk(child)
+                if tag in BLOCK_TAGS:
+                    parts.append("\n")
+            if is_spot:
+                parts.append("\x01")
+
+    walk(block)
+    text = "".join(parts)
+    text = re.sub(r"[ \t\r\f\v\u00a0]+", " ", text)
+    return re.sub(r" ?\n[\s]*", "\n", text)
 
 
 def _jsonld_entries(raw: str) -> Iterator[tuple[str, str, str]]:

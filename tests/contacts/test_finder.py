@@ -5,7 +5,9 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from typing import Any
 
 from outreach.contacts.finder import SiteContacts, find_contacts
 from outreach.contacts.validation import AddressChecker
@@ -13,7 +15,7 @@ from outreach.lib.aio import run_sync
 from outreach.lib.http import Fetcher
 from tests.contacts.conftest import make_settings
 from tests.contacts.dnsserver import DNSServer
-from tests.lib.testweb import TestWeb
+from tests.lib.testweb import TestWeb, send
 
 
 def build_site(web: TestWeb) -> None:
@@ -46,6 +48,52 @@ def test_it_finds_the_sites_addresses_on_its_contact_pages(web: TestWeb) -> None
     assert web.hits["/private/staff"] == 0  # robots.txt
     assert dict(found.ignored)["support@bighost.test"] == "on another domain than site.test"
     assert "logo@2x.png" not in {a.email for a in found.addresses}
+
+
+def build_linked_site(web: TestWeb) -> None:
+    """A site whose contact page is linked only from its home page, under a name no one would guess."""
+    web.page("/blog/post", '<html><body><p>A post about widgets.</p><a href="/">Home</a></body></html>')
+    web.page("/", '<html><body><nav><a href="/blog/all-about-widgets">All about widgets</a>'
+                  '<a href="/de/kontakt">Kontakt</a></nav></body></html>')
+    web.page("/de/kontakt", '<html><body><p>Anzeigen: <a href="mailto:tom@site.test">Tom Baker</a></p>'
+                            '<a href="/de/redaktion">Redaktion</a><a href="/shop">Shop</a></body></html>')
+    web.page("/de/redaktion", '<html><body><ul><li>Chefredakteurin: Jane Doe – jane@site.test</li></ul>'
+                              '<a href="/de/redaktion/max-muster">Max Muster</a></body></html>')
+
+
+def test_it_follows_the_contact_page_the_home_page_links_and_one_level_below_it(web: TestWeb) -> None:
+    build_linked_site(web)
+    found = run_finder(web, None, site_domain="site.test")
+    assert {a.email: (a.name, a.found_on) for a in found.addresses} == {
+        "tom@site.test": ("Tom Baker", web.url("/de/kontakt")),
+        "jane@site.test": ("Jane Doe", web.url("/de/redaktion"))}
+    assert found.pages_fetched[:4] == [web.url(p) for p in ("/blog/post", "/", "/de/kontakt", "/de/redaktion")]
+    # not a contact page, and two levels below: not read
+    assert web.hits["/blog/all-about-widgets"] == web.hits["/shop"] == web.hits["/de/redaktion/max-muster"] == 0
+    assert web.hits["/contact"] == 0  # a contact page was linked: the usual path is not tried
+
+
+def test_the_page_limit_bounds_the_walk(web: TestWeb) -> None:
+    build_linked_site(web)
+    found = run_finder(web, None, site_domain="site.test", max_pages=3)
+    assert found.pages_fetched == [web.url(p) for p in ("/blog/post", "/", "/de/kontakt")]
+    assert web.hits["/de/redaktion"] == 0 and [a.email for a in found.addresses] == ["tom@site.test"]
+
+
+def test_a_time_limit_drops_the_pages_that_did_not_answer_in_time(web: TestWeb) -> None:
+    build_linked_site(web)
+    release = threading.Event()
+
+    def slow(req: Any) -> None:
+        release.wait(10)
+        send(req, 200, "<html><body>late@site.test</body></html>")
+    web.routes["/de/kontakt"] = slow
+    try:
+        found = run_finder(web, None, site_domain="site.test", time_limit=1.5)
+    finally:
+        release.set()
+    assert found.stopped_early and web.url("/de/kontakt") not in found.pages_fetched
+    assert found.addresses == [] and web.hits["/de/redaktion"] == 0
 
 
 def test_named_authors_get_guesses_in_the_sites_pattern_marked_as_guessed(web: TestWeb) -> None:
