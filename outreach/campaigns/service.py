@@ -339,6 +339,8 @@ def set_contact(session: Session, prospect: Prospect, email: str, *, name: str =
 
     address = normalise_address(email)
     if prospect.contact is not None and prospect.contact.email == address:
+        if name.strip():
+            set_contact_name(session, prospect, name, actor=actor)
         return prospect.contact
     if session.scalar(select(Enrollment.id).where(Enrollment.prospect_id == prospect.id,
                                                   Enrollment.status == "active")) is not None:
@@ -360,10 +362,36 @@ def set_contact(session: Session, prospect: Prospect, email: str, *, name: str =
     session.refresh(prospect, ["contact"])
     text = f"Contact set to {address}" + (f" (was {previous})" if previous else "")
     record(session, prospect, "contact", text, actor, {"email": address, "previous": previous})
+    if name.strip():
+        set_contact_name(session, prospect, name, actor=actor)
     if conflicts:
         record(session, prospect, "override", f"Contact {address} despite: "
                f"{'; '.join(c.message for c in conflicts)}. Reason: {reason[:500]}", actor,
                {"conflicts": [c.message for c in conflicts]})
+    return contact
+
+
+def set_contact_name(session: Session, prospect: Prospect, name: str, *, actor: User | None = None) -> Contact:
+    """Name the prospect's current contact (an empty name clears it); refused when it has no contact.
+
+    The name belongs to the address, so every campaign that uses the address sees it.
+    """
+    contact = prospect.contact
+    if contact is None:
+        raise CampaignError("this prospect has no contact to name: set contact_email first", field="contact_name")
+    clean = " ".join(name.split())
+    if len(clean) > 200:
+        raise CampaignError("the name is longer than 200 characters", field="contact_name")
+    if "@" in clean or any(ord(c) < 32 for c in name if c not in "\t\n\r"):
+        raise CampaignError("a name cannot hold an address or control characters", field="contact_name")
+    if clean != contact.name:
+        previous = contact.name
+        contact.name = clean
+        text = (f"Contact {contact.email} named {clean}" if clean else f"Contact {contact.email}: name removed") + \
+            (f" (was {previous})" if previous else "")
+        record(session, prospect, "contact", text, actor, {"email": contact.email, "name": clean,
+                                                             "previous_name": previous})
+        session.flush()
     return contact
 
 

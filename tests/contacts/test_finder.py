@@ -13,7 +13,7 @@ from outreach.contacts.finder import SiteContacts, find_contacts
 from outreach.contacts.validation import AddressChecker
 from outreach.lib.aio import run_sync
 from outreach.lib.http import Fetcher
-from tests.contacts.conftest import make_settings
+from tests.contacts.conftest import build_linked_site, make_settings
 from tests.contacts.dnsserver import DNSServer
 from tests.lib.testweb import TestWeb, send
 
@@ -48,17 +48,6 @@ def test_it_finds_the_sites_addresses_on_its_contact_pages(web: TestWeb) -> None
     assert web.hits["/private/staff"] == 0  # robots.txt
     assert dict(found.ignored)["support@bighost.test"] == "on another domain than site.test"
     assert "logo@2x.png" not in {a.email for a in found.addresses}
-
-
-def build_linked_site(web: TestWeb) -> None:
-    """A site whose contact page is linked only from its home page, under a name no one would guess."""
-    web.page("/blog/post", '<html><body><p>A post about widgets.</p><a href="/">Home</a></body></html>')
-    web.page("/", '<html><body><nav><a href="/blog/all-about-widgets">All about widgets</a>'
-                  '<a href="/de/kontakt">Kontakt</a></nav></body></html>')
-    web.page("/de/kontakt", '<html><body><p>Anzeigen: <a href="mailto:tom@site.test">Tom Baker</a></p>'
-                            '<a href="/de/redaktion">Redaktion</a><a href="/shop">Shop</a></body></html>')
-    web.page("/de/redaktion", '<html><body><ul><li>Chefredakteurin: Jane Doe – jane@site.test</li></ul>'
-                              '<a href="/de/redaktion/max-muster">Max Muster</a></body></html>')
 
 
 def test_it_follows_the_contact_page_the_home_page_links_and_one_level_below_it(web: TestWeb) -> None:
