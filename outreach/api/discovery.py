@@ -411,7 +411,8 @@ def find_contacts(campaign_id: int) -> dict[str, Any]:
             raise invalid("url", str(exc)) from None
     else:
         url = contacts.prospect_start_url(prospect)
-    result = contacts.find_and_save(db_session(), settings(), url, prospect=prospect, campaign_id=campaign.id)
+    result = contacts.find_and_save(db_session(), settings(), url, prospect=prospect, campaign_id=campaign.id,
+                                    actor=_user())
     _commit()
     return {"url": url, "error": result.found.error, "pages_fetched": list(result.found.pages_fetched),
             "stopped_early": result.found.stopped_early,

@@ -334,7 +334,7 @@ def find_contacts(prospect_id: int) -> str:
     """Read the prospect's site now (no transaction is held meanwhile) and show what it publishes."""
     prospect = prospect_or_404(prospect_id, edit=True)
     session = db_session()
-    result = find_and_save(session, settings(), prospect_start_url(prospect), prospect=prospect)
+    result = find_and_save(session, settings(), prospect_start_url(prospect), prospect=prospect, actor=current_user)
     session.commit()
     return _render_prospect(prospect, NoteForm(formdata=None), contacts_found=result)
 

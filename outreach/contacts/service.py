@@ -7,14 +7,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from outreach.campaigns.service import CampaignError, contact_for, site_for
+from outreach.campaigns.service import CampaignError, contact_for, record, site_for
 from outreach.contacts.finder import MAX_PAGES, SiteContacts, find_contacts
 from outreach.contacts.validation import AddressChecker, Verdict
 from outreach.lib.aio import run_sync
 from outreach.lib.clock import utcnow
 from outreach.lib.http import Fetcher, FetchSettings
 from outreach.lib.urls import BadURL, registrable_domain
-from outreach.models import Contact, Prospect, Site
+from outreach.models import Contact, Prospect, Site, User
 
 #: someone waits for the answer (a web page, an API call): pages still unanswered after this long are dropped
 WAITING_TIME_LIMIT = 40.0
@@ -48,7 +48,7 @@ def read_site(settings: dict[str, Any], url: str, *, max_pages: int = MAX_PAGES,
 
 
 def find_and_save(session: Session, settings: dict[str, Any], url: str, *, prospect: Prospect | None = None,
-                  campaign_id: int | None = None, max_pages: int = MAX_PAGES,
+                  campaign_id: int | None = None, actor: User | None = None, max_pages: int = MAX_PAGES,
                   time_limit: float | None = WAITING_TIME_LIMIT) -> FindResult:
     """Find the contacts of url's site now, check and save them; a prospect without a contact gets the best.
 
@@ -67,7 +67,7 @@ def find_and_save(session: Session, settings: dict[str, Any], url: str, *, prosp
             domain = ""
         prospect = session.scalar(select(Prospect).join(Site).where(Prospect.campaign_id == campaign_id,
                                                                     Site.domain == domain))
-    saved = save_site_contacts(session, found, prospect=prospect)
+    saved = save_site_contacts(session, found, prospect=prospect, actor=actor)
     return FindResult(found=found, saved=saved, prospect=prospect)
 
 
@@ -79,7 +79,7 @@ def apply_verdict(contact: Contact, verdict: Verdict) -> None:
 
 
 def save_site_contacts(session: Session, found: SiteContacts, *, include_guesses: bool = True,
-                       prospect: Prospect | None = None) -> list[Contact]:
+                       prospect: Prospect | None = None, actor: User | None = None) -> list[Contact]:
     """Contacts for every found (and guessed) address of the site; returns them, found ones first.
 
     A published address is never marked guessed, even when an earlier run guessed it. When a
@@ -120,4 +120,7 @@ def save_site_contacts(session: Session, found: SiteContacts, *, include_guesses
         if best:
             prospect.contact_id = best[0].id
             session.flush()
+            session.refresh(prospect, ["contact"])
+            record(session, prospect, "contact", f"Contact set to {best[0].email}, found on {best[0].found_on}",
+                   actor, {"email": best[0].email, "previous": None, "found_on": best[0].found_on})
     return saved

@@ -245,7 +245,7 @@ def find_contacts(campaign_id: int) -> str:
         form.url.errors = [str(exc)]
         return _page(campaign, contacts_form=form)
     session = db_session()
-    result = find_and_save(session, settings(), url, campaign_id=campaign.id)
+    result = find_and_save(session, settings(), url, campaign_id=campaign.id, actor=current_user)
     session.commit()
     if result.found.error:
         form.url.errors = [f"could not fetch {url} ({result.found.error})"]

@@ -10,7 +10,7 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session
 
 from outreach.contacts.validation import CACHE
-from outreach.models import Contact, Prospect
+from outreach.models import Activity, Contact, Prospect
 from tests.contacts.conftest import build_linked_site
 from tests.contacts.dnsserver import DNSServer
 from tests.lib.testweb import TestWeb, send
@@ -81,6 +81,8 @@ def test_one_click_reads_the_prospects_site_and_shows_the_checked_addresses(
     names = dict(db.execute(select(Contact.email, Contact.name)).all())
     assert names == {"tom@site.test": "Tom Baker", "jane@site.test": "Jane Doe"}
     assert db.get(Prospect, prospect.id).contact.email == "tom@site.test"
+    assert db.scalars(select(Activity.text).where(Activity.prospect_id == prospect.id, Activity.kind == "contact")
+                      ).all() == [f"Contact set to tom@site.test, found on {site.url('/de/kontakt')}"]
 
 
 def test_a_site_that_does_not_answer_is_said_so(login: Any, team: dict[str, Any], db: Session,
