@@ -258,109 +258,123 @@ def _names_beside(tree: LexborHTMLParser, addresses: list[FoundAddress]) -> None
         return
     wanted = {a.email: a for a in addresses}
     spots: dict[str, list[LexborNode]] = {}
+    blocks = _Blocks()
     for node in body.traverse(include_text=True):
         if node.tag == "a":
-            href = (node.attributes.get("href") or "")
+            href = node.attributes.get("href") or ""
             if href[:7].lower() == "mailto:":
                 for part in unquote(href[7:].split("?", 1)[0]).split(","):
                     email = part.strip().lower()
                     if email in wanted:
                         spots.setdefault(email, []).append(node)
         elif node.tag == "-text" and node.parent is not None and node.parent.tag not in _HIDDEN_TAGS:
-            text = node.text_content or ""
-            for email in wanted:
-                if email.split("@", 1)[0] in text.lower() and _locate(text, email) is not None:
+            written = blocks.written[node.mem_id] = _written(_squeeze(node.text_content or ""))
+            for email in written:
+                if email in wanted:
                     spots.setdefault(email, []).append(node)
     for email, nodes in spots.items():
         address = wanted[email]
-        for node in nodes:
-            before, after = _beside(node, email)
+        for node in nodes[:3]:
+            before, after = blocks.beside(node, email)
             name = name_beside(before, after, email, is_role=address.is_role)
             if name:
                 address.name = name
                 break
 
 
-def _locate(text: str, email: str) -> tuple[int, int] | None:
-    """Where the address is written in the text, plainly or obfuscated."""
+def _squeeze(text: str) -> str:
+    return re.sub(r"\s+", " ", text)
+
+
+def _written(text: str) -> dict[str, tuple[int, int]]:
+    """Each address written in the text (plainly or obfuscated, lower case) and where."""
+    if "@" not in text and not re.search(r"\bat\b", text, re.IGNORECASE):
+        return {}
+    spans: dict[str, tuple[int, int]] = {}
     for pattern in (PLAIN, BRACKETED, BARE):
         for match in pattern.finditer(text):
             host = _DOT_WORD.sub(".", match.group(2))
-            if f"{match.group(1)}@{host}".lower() == email:
-                return match.start(), match.end()
-    return None
+            spans.setdefault(f"{match.group(1)}@{host}".lower(), (match.start(), match.end()))
+    return spans
 
 
-def _beside(spot: LexborNode, email: str) -> tuple[str, str]:
-    """The text of the spot's record block before and after the spot, other addresses cut off."""
-    block = spot.parent
-    while block is not None and block.tag not in RECORD_TAGS:
-        block = block.parent
-    if block is None:
-        return "", ""
-    if block.tag in ("td", "th") and block.parent is not None:
-        block = block.parent
-    text = _block_text(block, spot.mem_id, email)
-    # a block holding nothing but the address (a cell, a <p>): its record is the one around it
-    for _ in range(2):
-        bare = text.replace("\x00", "").replace("\x01", "")
-        parent = block.parent
-        if parent is None or block.tag == "body" or re.search(r"[^\W\d_]{2}", _outside(text)) or len(bare) > 400:
-            break
-        block = parent
-        text = _block_text(block, spot.mem_id, email)
-    if "\x00" not in text:
-        return "", ""
-    before, rest = text.split("\x00", 1)
-    after = rest.split("\x01", 1)[1] if "\x01" in rest else ""
-    previous = list(PLAIN.finditer(before))
-    if previous:
-        before = before[previous[-1].end():]
-    following = PLAIN.search(after)
-    if following:
-        after = after[:following.start()]
-    return before[-BEFORE_CHARS:], after[:AFTER_CHARS]
+class _Blocks:
+    """The text of the blocks around addresses, each built once: a newline wherever a block starts or ends,
+    and where each node's text lies in it."""
 
+    def __init__(self) -> None:
+        self.texts: dict[int, tuple[str, dict[int, tuple[int, int]]]] = {}
+        #: the addresses written in each text node, and where (see _written)
+        self.written: dict[int, dict[str, tuple[int, int]]] = {}
 
-def _outside(text: str) -> str:
-    if "\x00" not in text:
-        return text
-    before, rest = text.split("\x00", 1)
-    return before + (rest.split("\x01", 1)[1] if "\x01" in rest else "")
+    def text(self, block: LexborNode) -> tuple[str, dict[int, tuple[int, int]]]:
+        if block.mem_id not in self.texts:
+            parts: list[str] = []
+            where: dict[int, tuple[int, int]] = {}
+            size = 0
 
+            def walk(node: LexborNode) -> None:
+                nonlocal size
+                for child in node.iter(include_text=True):
+                    tag = child.tag
+                    if tag in _HIDDEN_TAGS:
+                        continue
+                    start = size
+                    if tag == "-text":
+                        piece = _squeeze(child.text_content or "")
+                        parts.append(piece)
+                        size += len(piece)
+                    else:
+                        if tag in BLOCK_TAGS:
+                            parts.append("\n")
+                            size += 1
+                        walk(child)
+                        if tag in BLOCK_TAGS:
+                            parts.append("\n")
+                            size += 1
+                    where[child.mem_id] = (start, size)
 
-def _block_text(block: LexborNode, spot_id: int, email: str) -> str:
-    """The block's visible text with a newline between blocks and \\x00 … \\x01 around the spot."""
-    parts: list[str] = []
+            walk(block)
+            self.texts[block.mem_id] = ("".join(parts), where)
+        return self.texts[block.mem_id]
 
-    def walk(node: LexborNode) -> None:
-        for child in node.iter(include_text=True):
-            tag = child.tag
-            if tag in _HIDDEN_TAGS:
-                continue
-            is_spot = child.mem_id == spot_id
-            if is_spot:
-                parts.append("\x00")
-            if tag == "-text":
-                text = child.text_content or ""
-                where = _locate(text, email) if is_spot else None
-                if where is not None:  # the address inside a longer text: mark just the address
-                    parts[-1:] = [text[:where[0]], "\x00", text[where[0]:where[1]], "\x01", text[where[1]:]]
-                    continue
-                parts.append(text)
-            else:
-                if tag in BLOCK_TAGS:
-                    parts.append("\n")
-                walk(child)
-                if tag in BLOCK_TAGS:
-                    parts.append("\n")
-            if is_spot:
-                parts.append("\x01")
+    def beside(self, spot: LexborNode, email: str) -> tuple[str, str]:
+        """The text of the spot's record block before and after the address, other addresses cut off."""
+        block = spot.parent
+        while block is not None and block.tag not in RECORD_TAGS:
+            block = block.parent
+        if block is None:
+            return "", ""
+        if block.tag in ("td", "th") and block.parent is not None:
+            block = block.parent
+        span = self._span(block, spot, email)
+        # a block holding nothing but the address (a cell, a <p>): its record is the one around it
+        for _ in range(2):
+            text = self.text(block)[0]
+            outside = text[:span[0]] + text[span[1]:]
+            parent = block.parent
+            if parent is None or block.tag == "body" or re.search(r"[^\W\d_]{2}", outside) or len(text) > 400:
+                break
+            block = parent
+            span = self._span(block, spot, email)
+        text = self.text(block)[0]
+        before, after = text[max(0, span[0] - 4 * BEFORE_CHARS):span[0]], text[span[1]:span[1] + 4 * AFTER_CHARS]
+        previous = list(PLAIN.finditer(before))
+        if previous:
+            before = before[previous[-1].end():]
+        following = PLAIN.search(after)
+        if following:
+            after = after[:following.start()]
+        return before[-BEFORE_CHARS:], after[:AFTER_CHARS]
 
-    walk(block)
-    text = "".join(parts)
-    text = re.sub(r"[ \t\r\f\v\u00a0]+", " ", text)
-    return re.sub(r" ?\n[\s]*", "\n", text)
+    def _span(self, block: LexborNode, spot: LexborNode, email: str) -> tuple[int, int]:
+        where = self.text(block)[1]
+        start, end = where.get(spot.mem_id, (0, 0))
+        if spot.tag == "-text":  # the address inside a longer text: just the address
+            inner = self.written.get(spot.mem_id, {}).get(email)
+            if inner is not None:
+                return start + inner[0], start + inner[1]
+        return start, end
 
 
 def _jsonld_entries(raw: str) -> Iterator[tuple[str, str, str]]:
