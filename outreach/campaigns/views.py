@@ -11,7 +11,8 @@ from outreach.campaigns import listing, service
 from outreach.campaigns.dashboard import STAGE_COLOURS
 from outreach.campaigns.dashboard import figures as dashboard_figures
 from outreach.campaigns.forms import KIND_LABELS, CampaignForm, ClientForm, ContactForm, NoteForm, ProspectForm
-from outreach.contacts.service import FindResult, find_and_save, prospect_start_url
+from outreach.contacts.finder import MAX_PAGES
+from outreach.contacts.service import WAITING_TIME_LIMIT, FindResult, find_and_save, prospect_start_url
 from outreach.lib.ids import chosen_id
 from outreach.models import Activity, Backlink, Campaign, Client, Contact, Prospect, Tag, User
 from outreach.models.campaigns import prospect_tags
@@ -255,7 +256,8 @@ def _render_prospect(prospect: Prospect, note_form: NoteForm, contact_form: Cont
                            activities=activities, note_form=note_form, users=users, backlinks=backlinks,
                            link_stages=LINK_STAGES, site_contacts=site_contacts,
                            contact_form=contact_form or ContactForm(formdata=None),
-                           contact_conflicts=contact_conflicts or [], contacts_found=contacts_found)
+                           contact_conflicts=contact_conflicts or [], contacts_found=contacts_found,
+                           find_pages=MAX_PAGES, find_seconds=int(WAITING_TIME_LIMIT))
 
 
 @bp.post("/prospects/<int:prospect_id>/stage")

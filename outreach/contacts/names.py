@@ -1,9 +1,9 @@
 """A person's name written next to an address: a mailto link's text, "Editor: Jane Doe – jane@…", a table row.
 
 Conservative on purpose: a name is two to four capitalised words that are not labels or roles
-("Contact us", "Email the editor", "Managing Editor" are not names), never the site's own brand, and a
-single word only when the address itself spells it (``jane@`` beside "Jane"). A team's address
-(``editor@``) takes a name only when it is written right beside it or in its link text.
+("Contact us", "Email the editor", "Managing Editor" are not names), never the site's own brand; a
+single word only as a mailto link's text that the address spells ("Jane" for ``jane@``). A team's
+address (``editor@``) takes a name only when it is written right beside it or in its link text.
 """
 from __future__ import annotations
 
@@ -34,6 +34,13 @@ NOT_NAME = _words("""
     nosotros nous contactez contacter rédaction redaction courriel écrivez ecrivez contatti contattaci scrivici
     redazione scrivi noi
 """)
+#: words that turn the capitalised words before them into a place or an organisation ("New York Office")
+ORGANISATION = _words("""
+    office offices team department dept desk group media company inc ltd llc gmbh corp limited blog magazine
+    news newsroom press support sales marketing service services hq headquarters branch store shop studio agency
+    network editorial staff club association foundation institute university school college center centre
+    project partners consulting
+""")
 #: lower-case particles allowed inside a name ("Anna de la Cruz", "Jan van der Berg")
 PARTICLES = _words("de da del della di du la le van von der den ter ten bin ibn dos das y")
 
@@ -51,7 +58,15 @@ def _adjacent(between: str) -> bool:
     words = _TOKEN.findall(between)
     if not _SEPARATORS.fullmatch(_TOKEN.sub("", between)):
         return False
+    if words and not re.match(r"\s*[^\w\s]", between):
+        return False  # "New York Office: …" is a place's office; "Jane Doe, Editor: …" is a person's
     return len(words) <= MAX_LABEL_WORDS and all(_fold(w.rstrip(".")) in NOT_NAME for w in words)
+
+
+def _names_a_place(following: str) -> bool:
+    """Whether the words before this text are a place's or an organisation's name ("New York| Office")."""
+    match = re.match(r" ([^\W\d_][\w\-]*)", following)
+    return match is not None and _fold(match.group(1)) in ORGANISATION
 
 
 def _fold(text: str) -> str:
@@ -120,10 +135,11 @@ def is_brand(name: str, email: str) -> bool:
                                      for label in domain.split(".")[:-1])
 
 
-def _acceptable(name: str, email: str) -> bool:
+def _acceptable(name: str, email: str, *, single: bool = False) -> bool:
+    """Two to four words that are not the site's brand; one word only where allowed and the address spells it."""
     if is_brand(name, email):
         return False
-    return len(name.split()) >= 2 or matches_address(name, email)
+    return len(name.split()) >= 2 or (single and matches_address(name, email))
 
 
 def name_in_link_text(text: str, email: str) -> str:
@@ -132,7 +148,7 @@ def name_in_link_text(text: str, email: str) -> str:
     if not text or "@" in text or len(text) > 80:
         return ""
     runs = [name for _, _, name in candidates(text)]
-    if len(runs) != 1 or not _acceptable(runs[0], email):
+    if len(runs) != 1 or not _acceptable(runs[0], email, single=True):
         return ""
     return runs[0][:200]
 
@@ -146,8 +162,10 @@ def name_beside(before: str, after: str, email: str, *, is_role: bool) -> str:
     any other name must be in the address's own block: written right beside it ("Jane Doe <…>",
     "Editor: Jane Doe – …", "… (Jane Doe)"), or for a person's own address, the one name before it.
     """
-    found_before = [(s, e, n) for s, e, n in candidates(before) if _acceptable(n, email)]
-    found_after = [(s, e, n) for s, e, n in candidates(after) if _acceptable(n, email)]
+    def people(text: str) -> list[tuple[int, int, str]]:
+        return [(s, e, n) for s, e, n in candidates(text) if _acceptable(n, email) and not _names_a_place(text[e:])]
+
+    found_before, found_after = people(before), people(after)
     spelled = [n for _, _, n in reversed(found_before) if matches_address(n, email)] + \
               [n for _, _, n in found_after if matches_address(n, email)]
     if spelled:

@@ -136,6 +136,9 @@ NAMED: list[tuple[str, str, str]] = [
     ("<div><h3>Garden Gazette</h3><p>Contact: hello@site.test</p></div>", "hello@site.test", ""),
     ("<p>Copyright Widget Weekly. All rights reserved. Email: info@site.test</p>", "info@site.test", ""),
     ("<p>Send Your Guest Post Ideas To pitches@site.test</p>", "pitches@site.test", ""),
+    ("<li>New York Office: ny@site.test</li>", "ny@site.test", ""),
+    ("<p>London: +44 20 7946 0000, london@site.test</p>", "london@site.test", ""),
+    ('<a href="mailto:sarah@site.test">Sarah</a>', "sarah@site.test", "Sarah"),
     # two people, two addresses: each keeps its own
     ("<p>Jane Doe: jane@site.test, Tom Baker: tom@site.test</p>", "tom@site.test", "Tom Baker"),
 ]
