@@ -9,7 +9,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from outreach.contacts.finder import SiteContacts, find_contacts
+import pytest
+
+from outreach.contacts.finder import SiteContacts, find_contacts, link_rank
 from outreach.contacts.validation import AddressChecker
 from outreach.lib.aio import run_sync
 from outreach.lib.http import Fetcher
@@ -166,3 +168,18 @@ def test_the_cli_stores_contacts_for_a_campaign(web: TestWeb, dns_server: DNSSer
         rows = dict(conn.execute(text("SELECT email, status FROM contacts")).all())
     engine.dispose()
     assert rows == {"hello@site.test": "valid", "jobs@nomx.test": "invalid"}
+
+
+@pytest.mark.parametrize(("href", "anchor", "rank"), [
+    ("https://s.test/contact-us", "", 0), ("https://s.test/x", "Get in touch", 0),
+    ("https://s.test/de/kontakt.html", "", 0), ("https://s.test/es/contacto/", "", 0),
+    ("https://s.test/p/12", "Contactez-nous", 0), ("https://s.test/write-for-us", "", 1),
+    ("https://s.test/team/", "", 1), ("https://s.test/impressum", "", 1), ("https://s.test/x", "Über uns", 2),
+    ("https://s.test/about", "", 2), ("https://s.test/chi-siamo", "", 2),
+    # posts and pages that only mention the words
+    ("https://s.test/blog/all-about-widgets", "All about widgets", None), ("https://s.test/steam-deals", "", None),
+    ("https://s.test/blog/how-to-contact-a-blogger-and-get-a-reply", "", None), ("https://s.test/shop", "Shop", None),
+])
+def test_contact_pages_are_known_by_their_links_words_in_several_languages(href: str, anchor: str,
+                                                                          rank: int | None) -> None:
+    assert link_rank(href, anchor) == rank
