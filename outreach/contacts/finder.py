@@ -85,19 +85,19 @@ def _ranked_links(links: Iterable[Link], page_url: str, *, below: bool = False) 
             continue
         href = link.href.split("#", 1)[0]
         rank = link_rank(href, link.anchor)
-        is_under = target.path.startswith(base) and len(target.path) > len(base)
-        if rank is None and below and (is_under or len(candidates_in(link.anchor)) == 1):
+        # (a page at "/", e.g. "/?page_id=12", has no sub-pages: everything would be under it)
+        is_under = base != "/" and target.path.startswith(base) and len(target.path) > len(base)
+        if rank is None and below and (is_under or _is_a_persons_name(link.anchor)):
             rank = len(CONTACT_WORDS)
         if rank is not None and rank < ranked.get(href, rank + 1):
             ranked[href] = rank
     return sorted(ranked.items(), key=lambda kv: kv[1])
 
 
-def candidates_in(anchor: str) -> list[str]:
-    """The person names a link's whole text is (a team page's link to a profile)."""
+def _is_a_persons_name(anchor: str) -> bool:
+    """Whether a link's whole text is a person's name (a team page's link to a profile)."""
     text = " ".join(anchor.split())
-    found = [n for s, e, n in name_candidates(text) if len(n.split()) >= 2 and s == 0 and e == len(text)]
-    return found
+    return any(len(n.split()) >= 2 and s == 0 and e == len(text) for s, e, n in name_candidates(text))
 
 
 @dataclass

@@ -35,9 +35,13 @@ def build_site(web: TestWeb) -> None:
 
 
 def run_finder(web: TestWeb, checker: AddressChecker | None, **kwargs: object) -> SiteContacts:
+    return run_finder_from(web, "/blog/post", checker, **kwargs)
+
+
+def run_finder_from(web: TestWeb, path: str, checker: AddressChecker | None = None, **kwargs: object) -> SiteContacts:
     async def go() -> list[SiteContacts]:
         async with Fetcher(make_settings()) as fetcher:
-            return await find_contacts(fetcher, [web.url("/blog/post")], checker, **kwargs)  # type: ignore[arg-type]
+            return await find_contacts(fetcher, [web.url(path)], checker, **kwargs)  # type: ignore[arg-type]
     return run_sync(go())[0]
 
 
@@ -62,6 +66,18 @@ def test_it_follows_the_contact_page_the_home_page_links_and_one_level_below_it(
     # not a contact page, and two levels below: not read
     assert web.hits["/blog/all-about-widgets"] == web.hits["/shop"] == web.hits["/de/redaktion/max-muster"] == 0
     assert web.hits["/contact"] == 0  # a contact page was linked: the usual path is not tried
+
+
+def test_below_a_team_page_it_reads_the_profiles_it_links_not_the_rest_of_the_site(web: TestWeb) -> None:
+    web.page("/", '<html><body><a href="/team">Team</a></body></html>')
+    web.page("/team", '<html><body><a href="/people/anna">Anna Schmidt</a><a href="/team/bo">Bo</a>'
+                      '<a href="/pricing">Pricing</a><a href="/blog">Read Our Blog</a></body></html>')
+    web.page("/people/anna", '<html><body><a href="mailto:anna@site.test">Anna Schmidt</a></body></html>')
+    web.page("/team/bo", "<html><body><p>Bo Berg: bo@site.test</p></body></html>")
+    found = run_finder_from(web, "/", site_domain="site.test")
+    assert {a.email: a.name for a in found.addresses} == {"anna@site.test": "Anna Schmidt",
+                                                         "bo@site.test": "Bo Berg"}
+    assert web.hits["/pricing"] == web.hits["/blog"] == 0
 
 
 def test_the_page_limit_bounds_the_walk(web: TestWeb) -> None:
