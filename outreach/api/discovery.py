@@ -389,40 +389,37 @@ def add_opportunities_as_prospects(campaign_id: int) -> dict[str, Any]:
 
 @bp.post("/campaigns/<int:campaign_id>/contacts/find")
 def find_contacts(campaign_id: int) -> dict[str, Any]:
-    """Fetch the page and its site's contact pages now (a few pages), check the addresses and save them.
+    """Read the site now (the page, its home page, their contact, about, team and write-for-us pages and one
+    level below), check the addresses and save them.
 
-    The site's prospect in this campaign gets the best address as its contact when it has none.
+    Give `url`, or `prospect_id` to start from that prospect's page. The prospect (given, else the
+    campaign's prospect on that site) gets the best address as its contact when it has none.
     """
-    from outreach.contacts.finder import find_contacts as find
-    from outreach.contacts.service import save_site_contacts
-    from outreach.contacts.validation import AddressChecker
-    from outreach.lib.aio import run_sync
-    from outreach.lib.http import BadURL, Fetcher, FetchSettings, check_url
-    from outreach.lib.urls import registrable_domain
-    from outreach.models import Prospect, Site
+    from outreach.contacts import service as contacts
+    from outreach.lib.http import BadURL, check_url
+    from outreach.models import Prospect
 
     campaign = _campaign(campaign_id, edit=True)
-    body = _body("url")
-    try:
-        url = check_url(body.string("url", required=True, max_length=2000))
-    except BadURL as exc:
-        raise invalid("url", str(exc)) from None
-    fetch_settings, checker = FetchSettings.from_settings(settings()), AddressChecker.from_settings(settings())
-    session = db_session()
-    session.rollback()  # no transaction held open during the fetches
-
-    async def go() -> Any:  # may run in a helper thread: no Flask globals inside
-        async with Fetcher(fetch_settings) as fetcher:
-            return await find(fetcher, [url], checker, max_pages=6)
-
-    (found,) = run_sync(go())
-    prospect = session.scalar(select(Prospect).join(Site).where(Prospect.campaign_id == campaign.id,
-                                                                Site.domain == registrable_domain(url)))
-    saved = save_site_contacts(session, found, prospect=prospect)
+    body = _body("url", "prospect_id")
+    prospect_id, prospect = body.integer("prospect_id"), None
+    if prospect_id is not None:
+        prospect = db_session().get(Prospect, prospect_id)
+        if prospect is None or prospect.campaign_id != campaign.id:
+            raise invalid("prospect_id", f"prospect {prospect_id} is not in campaign {campaign.id}")
+    if "url" in body or prospect is None:
+        try:
+            url = check_url(body.string("url", required=True, max_length=2000))
+        except BadURL as exc:
+            raise invalid("url", str(exc)) from None
+    else:
+        url = contacts.prospect_start_url(prospect)
+    result = contacts.find_and_save(db_session(), settings(), url, prospect=prospect, campaign_id=campaign.id,
+                                    actor=_user())
     _commit()
-    return {"url": url, "error": found.error, "pages_fetched": list(found.pages_fetched),
-            "prospect_id": prospect.id if prospect is not None else None,
-            "contacts": [out.contact(c) for c in saved]}
+    return {"url": url, "error": result.found.error, "pages_fetched": list(result.found.pages_fetched),
+            "stopped_early": result.found.stopped_early,
+            "prospect_id": result.prospect.id if result.prospect is not None else None,
+            "contacts": [out.contact(c) for c in result.saved]}
 
 
 # --- footprint search ----------------------------------------------------------------------------

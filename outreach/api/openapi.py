@@ -137,7 +137,10 @@ def _schemas() -> dict[str, Any]:
                                                 "makes this address the prospect's contact (409 when it is on the "
                                                 "do-not-contact list, contacted in another active campaign or "
                                                 "failed its check, unless override_reason is given)"},
-                              "contact_name": nullable({**STR, "maxLength": 200}),
+                              "contact_name": {**nullable({**STR, "maxLength": 200}), "description":
+                                               "names the prospect's contact (the one set by contact_email in the "
+                                               "same request, else the current one); empty or null removes the "
+                                               "name; 422 when the prospect has no contact"},
                               "override_reason": nullable({**STR, "maxLength": 500})}, required=[]),
         "Activity": obj({"id": INT, "prospect_id": INT,
                          "kind": {**STR, "description": "created, stage, note, tags, owner, override, ..."},

@@ -155,10 +155,17 @@ def schemas() -> dict[str, Any]:
                               "results": {"type": "array", "items": obj({"url": STR, "title": STR, "snippet": STR,
                                                                          "position": INT, "query": STR})}}),
         "ContactsFindInput": obj({"url": {**STR, "maxLength": 2000, "description": "a page of the site (http or "
-                                                                                   "https)"}}),
+                                                                                   "https); required without "
+                                                                                   "prospect_id"},
+                                  "prospect_id": {**nullable(INT), "description": "a prospect of the campaign: "
+                                                                                  "start from its page and give it "
+                                                                                  "the best address"}},
+                                 required=[]),
         "ContactsFound": obj({"url": STR, "error": {**nullable(STR), "description": "why the page could not be "
                                                                                   "fetched"},
                               "pages_fetched": STR_LIST, "prospect_id": nullable(INT),
+                              "stopped_early": {**BOOL, "description": "some pages did not answer within the time "
+                                                                       "limit and were left out"},
                               "contacts": {"type": "array", "items": ref("Contact")}}),
         "Backlink": obj(backlink),
         "BacklinkCheck": obj({"id": INT, "checked_at": TIME, "page_url": STR, "final_url": STR,
@@ -303,8 +310,10 @@ def paths() -> dict[str, Any]:
                      "x-fetches": True},
         },
         "/api/v1/campaigns/{campaign_id}/contacts/find": {
-            "post": {**_op("Find a site's contacts now: the page and its contact, about and team pages (at most 6), "
-                           "addresses checked (syntax, MX) and saved; the site's prospect gets the best one",
+            "post": {**_op("Find a site's contacts now: the page, the home page, their contact, about, team and "
+                           "write-for-us pages and the pages those link to (at most 10 pages, 40 s), addresses "
+                           "checked (syntax, MX) and saved with the names written beside them; the site's "
+                           "prospect gets the best one",
                            "contacts", {"200": _json("ContactsFound", "what was found and saved")},
                            params=[campaign_id], body="ContactsFindInput", write=True, lookup=True),
                      "x-fetches": True},

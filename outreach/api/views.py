@@ -389,6 +389,9 @@ def update_prospect(prospect_id: int) -> dict[str, Any]:
             service.assign_owner(session, prospect, _owner_id(body), _user())
         if "contact_email" in body:
             _set_contact(prospect, body)
+        if "contact_name" in body:
+            service.set_contact_name(session, prospect, body.optional_string("contact_name", max_length=200) or "",
+                                     actor=_user())
     except contact_rules.ProspectConflict as exc:
         session.rollback()
         raise _conflict_error(exc, "use this address anyway") from None
@@ -404,7 +407,6 @@ def _set_contact(prospect: Prospect, body: Any) -> None:
     email = body.string("contact_email", required=True, max_length=320)
     try:
         service.set_contact(db_session(), prospect, email, actor=_user(),
-                            name=body.optional_string("contact_name", max_length=200) or "",
                             override_reason=body.optional_string("override_reason", max_length=500))
     except contact_rules.ProspectConflict:
         raise

@@ -273,7 +273,10 @@ def set_contact(session: Session, prospect: Prospect, email: str, *, name: str =
     from outreach.models.mail import Enrollment
 
     address = normalise_address(email)
+    clean = contact_name(name)
     if prospect.contact is not None and prospect.contact.email == address:
+        if clean:
+            set_contact_name(session, prospect, name, actor=actor)
         return prospect.contact
     if session.scalar(select(Enrollment.id).where(Enrollment.prospect_id == prospect.id,
                                                   Enrollment.status == "active")) is not None:
@@ -281,20 +284,52 @@ def set_contact(session: Session, prospect: Prospect, email: str, *, name: str =
                             field="email")
     conflicts = find_conflicts(session, prospect.site, address, campaign_id=prospect.campaign_id, site_too=False)
     reason = check_override(conflicts, override_reason)
-    contact = contact_for(session, address, name=name, site=prospect.site)
+    contact = contact_for(session, address, site=prospect.site)
     if contact.site_id is None:
         contact.site_id = prospect.site_id
+    if clean:  # the name typed with the address is the one it goes by
+        contact.name = clean
     previous = prospect.contact.email if prospect.contact is not None else None
     prospect.contact_id = contact.id
     session.flush()
     session.refresh(prospect, ["contact"])
-    text = f"Contact set to {address}" + (f" (was {previous})" if previous else "")
+    text = f"Contact set to {f'{clean} <{address}>' if clean else address}" + (f" (was {previous})" if previous else "")
     record(session, prospect, "contact", text, actor, {"email": address, "previous": previous})
     if conflicts:
         record_override(prospect, conflicts, reason)
         record(session, prospect, "override", f"Contact {address} despite: "
                f"{'; '.join(c.message for c in conflicts)}. Reason: {reason}", actor,
                {"conflicts": [c.message for c in conflicts], "keys": [c.key for c in conflicts]})
+    return contact
+
+
+def contact_name(name: str) -> str:
+    """A person's name as stored: spaces squeezed; refused when too long or holding an address."""
+    clean = " ".join(name.split())
+    if len(clean) > 200:
+        raise CampaignError("the name is longer than 200 characters", field="contact_name")
+    if "@" in clean or any(ord(c) < 32 for c in name if c not in "\t\n\r"):
+        raise CampaignError("a name cannot hold an address or control characters", field="contact_name")
+    return clean
+
+
+def set_contact_name(session: Session, prospect: Prospect, name: str, *, actor: User | None = None) -> Contact:
+    """Name the prospect's current contact (an empty name clears it); refused when it has no contact.
+
+    The name belongs to the address, so every campaign that uses the address sees it.
+    """
+    contact = prospect.contact
+    if contact is None:
+        raise CampaignError("this prospect has no contact to name: set contact_email first", field="contact_name")
+    clean = contact_name(name)
+    if clean != contact.name:
+        previous = contact.name
+        contact.name = clean
+        text = (f"Contact {contact.email} named {clean}" if clean else f"Contact {contact.email}: name removed") + \
+            (f" (was {previous})" if previous else "")
+        record(session, prospect, "contact", text, actor, {"email": contact.email, "name": clean,
+                                                             "previous_name": previous})
+        session.flush()
     return contact
 
 

@@ -12,13 +12,15 @@ from outreach.campaigns import contact_rules, listing, opportunity_context, serv
 from outreach.campaigns.dashboard import STAGE_COLOURS
 from outreach.campaigns.dashboard import figures as dashboard_figures
 from outreach.campaigns.forms import KIND_LABELS, CampaignForm, ClientForm, ContactForm, NoteForm, ProspectForm
+from outreach.contacts.finder import MAX_PAGES
+from outreach.contacts.service import WAITING_TIME_LIMIT, FindResult, find_and_save, prospect_start_url
 from outreach.lib.ids import chosen_id
 from outreach.models import Activity, Backlink, Campaign, Client, Contact, Prospect, Tag, User
 from outreach.models.campaigns import prospect_tags
 from outreach.web.auth import campaign_or_404, prospect_or_404, record_or_404, staff_required
 from outreach.web.forms import error_next_to_field, options
 from outreach.web.redirects import safe_next
-from outreach.web.state import db_session
+from outreach.web.state import db_session, settings
 from outreach.web.templating import STAGE_LABELS
 
 bp = Blueprint("campaigns", __name__)
@@ -238,7 +240,7 @@ def prospect(prospect_id: int) -> str:
 
 
 def _render_prospect(prospect: Prospect, note_form: NoteForm, contact_form: ContactForm | None = None,
-                     contact_conflicts: list[str] | None = None) -> str:
+                     contact_conflicts: list[str] | None = None, contacts_found: FindResult | None = None) -> str:
     session = db_session()
     internal = permissions.can_see_internal(current_user)
     site_contacts = session.scalars(select(Contact).where(Contact.site_id == prospect.site_id)
@@ -259,7 +261,8 @@ def _render_prospect(prospect: Prospect, note_form: NoteForm, contact_form: Cont
                            activities=activities, note_form=note_form, users=users, backlinks=backlinks,
                            link_stages=LINK_STAGES, site_contacts=site_contacts,
                            contact_form=contact_form or ContactForm(formdata=None),
-                           contact_conflicts=contact_conflicts or [])
+                           contact_conflicts=contact_conflicts or [], contacts_found=contacts_found,
+                           find_pages=MAX_PAGES, find_seconds=int(WAITING_TIME_LIMIT))
 
 
 @bp.post("/prospects/<int:prospect_id>/stage")
@@ -324,13 +327,24 @@ def set_contact(prospect_id: int) -> str | Response | tuple[str, int]:
             conflicts = [c.message for c in exc.conflicts]
             form.override_reason.errors = ["give a reason to use this address anyway"]
         except service.CampaignError as exc:
-            error_next_to_field(form, exc, "email")
+            error_next_to_field(form, exc, "name" if exc.field == "contact_name" else "email")
         else:
             session.commit()
             flash(f"{contact.email} is now the contact.", "success")
             return redirect(url_for("campaigns.prospect", prospect_id=prospect.id))
     session.rollback()
     return _render_prospect(prospect, NoteForm(formdata=None), form, conflicts), 400
+
+
+@bp.post("/prospects/<int:prospect_id>/contacts/find")
+@staff_required
+def find_contacts(prospect_id: int) -> str:
+    """Read the prospect's site now (no transaction is held meanwhile) and show what it publishes."""
+    prospect = prospect_or_404(prospect_id, edit=True)
+    session = db_session()
+    result = find_and_save(session, settings(), prospect_start_url(prospect), prospect=prospect, actor=current_user)
+    session.commit()
+    return _render_prospect(prospect, NoteForm(formdata=None), contacts_found=result)
 
 
 @bp.post("/prospects/<int:prospect_id>/details")

@@ -16,8 +16,9 @@ def contacts() -> None:
 
 @contacts.command("find")
 @click.argument("urls", nargs=-1, required=True)
-@click.option("--max-pages", type=click.IntRange(1, 50), default=6, show_default=True,
-              help="Pages fetched per site (the page, then contact/about/team/write-for-us pages).")
+@click.option("--max-pages", type=click.IntRange(1, 50),
+              help="Pages read per site (default 10): the page, the home page, the contact, about, team and "
+                   "write-for-us pages they link to, and the pages those link to one level down.")
 @click.option("--allow-domain", "allow_domains", multiple=True,
               help="Also count addresses on this domain (repeatable).")
 @click.option("--no-check", is_flag=True, help="Skip the DNS (MX) check.")
@@ -26,11 +27,11 @@ def contacts() -> None:
                    "(needs a migrated database).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_context
-def find(ctx: click.Context, urls: tuple[str, ...], max_pages: int, allow_domains: tuple[str, ...],
+def find(ctx: click.Context, urls: tuple[str, ...], max_pages: int | None, allow_domains: tuple[str, ...],
          no_check: bool, campaign_id: int | None, as_json: bool) -> None:
     """Addresses published on the page and its site's contact pages, with their MX check."""
 
-    from outreach.contacts.finder import find_contacts
+    from outreach.contacts.finder import MAX_PAGES, find_contacts
     from outreach.contacts.validation import AddressChecker
     from outreach.lib.http import BadURL, Fetcher, FetchSettings, check_url
 
@@ -47,7 +48,8 @@ def find(ctx: click.Context, urls: tuple[str, ...], max_pages: int, allow_domain
 
     async def run() -> list[Any]:
         async with Fetcher(FetchSettings.from_settings(settings)) as fetcher:
-            return await find_contacts(fetcher, seeds, checker, max_pages=max_pages, allow_domains=allow_domains)
+            return await find_contacts(fetcher, seeds, checker, max_pages=max_pages or MAX_PAGES,
+                                       allow_domains=allow_domains)
 
     sites = run_sync(run())
     if campaign_id is not None:

@@ -16,6 +16,7 @@ from urllib.parse import unquote
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from outreach.contacts.names import name_beside, name_in_link_text
 from outreach.lib.addresses import BadAddress, normalise_address
 from outreach.lib.urls import BadURL, hostname, registrable_domain
 
@@ -164,7 +165,7 @@ def extract_contacts(html: str, page_url: str, *, allow_domains: Iterable[str] =
         if href[:7].lower() == "mailto:":
             target = unquote(href[7:].split("?", 1)[0])
             for part in target.split(","):
-                raw.append((part, "mailto", _name_from_anchor(node, part)))
+                raw.append((part, "mailto", name_in_link_text(node.text(deep=True), part)))
         elif "/cdn-cgi/l/email-protection#" in href:
             decoded = decode_cfemail(href.rsplit("#", 1)[1])
             if decoded:
@@ -223,6 +224,7 @@ def extract_contacts(html: str, page_url: str, *, allow_domains: Iterable[str] =
             entry.source = source
         if name and not entry.name:
             entry.name = name
+    _names_beside(tree, [a for a in found.values() if not a.name])
     return PageContacts(url=page_url, addresses=list(found.values()), people=_unique(people),
                         ignored=sorted(ignored.items()))
 
@@ -238,15 +240,141 @@ def visible_text(tree: LexborHTMLParser) -> str:
     return root.text(separator=" ", deep=True) if root is not None else ""
 
 
-def _name_from_anchor(node: LexborNode, address: str) -> str:
-    text = " ".join(node.text(deep=True).split())
-    if not text or "@" in text or len(text) > 60:
-        return ""
-    words = text.split()
-    if 2 <= len(words) <= 4 and all(w[:1].isupper() for w in words) and not any(
-            w.lower() in ("email", "contact", "us", "write", "send", "mail") for w in words):
-        return text
-    return ""
+#: elements whose start and end separate one piece of text from the next (a cell, a paragraph, a line)
+BLOCK_TAGS = _words("p li tr td th dd dt div address h1 h2 h3 h4 h5 h6 blockquote figcaption section article "
+                    "aside header footer table tbody thead tfoot ul ol dl br hr caption form nav main")
+#: the smallest blocks that hold one record: an address's name is looked for in its record
+RECORD_TAGS = _words("p li tr dd dt address h1 h2 h3 h4 h5 h6 blockquote figcaption div section article aside "
+                     "header footer body")
+_HIDDEN_TAGS = frozenset(("script", "style", "template", "noscript", "svg", "head"))
+#: how far either side of an address a name may be written
+BEFORE_CHARS, AFTER_CHARS = 160, 80
+
+
+def _names_beside(tree: LexborHTMLParser, addresses: list[FoundAddress]) -> None:
+    """Give each address the person's name written beside it (in its list item, paragraph or table row)."""
+    body = tree.body
+    if not addresses or body is None:
+        return
+    wanted = {a.email: a for a in addresses}
+    spots: dict[str, list[LexborNode]] = {}
+    blocks = _Blocks()
+    for node in body.traverse(include_text=True):
+        if node.tag == "a":
+            href = node.attributes.get("href") or ""
+            if href[:7].lower() == "mailto:":
+                for part in unquote(href[7:].split("?", 1)[0]).split(","):
+                    email = part.strip().lower()
+                    if email in wanted:
+                        spots.setdefault(email, []).append(node)
+        elif node.tag == "-text" and node.parent is not None and node.parent.tag not in _HIDDEN_TAGS:
+            written = blocks.written[node.mem_id] = _written(_squeeze(node.text_content or ""))
+            for email in written:
+                if email in wanted:
+                    spots.setdefault(email, []).append(node)
+    for email, nodes in spots.items():
+        address = wanted[email]
+        for node in nodes[:3]:
+            before, after = blocks.beside(node, email)
+            name = name_beside(before, after, email, is_role=address.is_role)
+            if name:
+                address.name = name
+                break
+
+
+def _squeeze(text: str) -> str:
+    return re.sub(r"\s+", " ", text)
+
+
+def _written(text: str) -> dict[str, tuple[int, int]]:
+    """Each address written in the text (plainly or obfuscated, lower case) and where."""
+    if "@" not in text and not re.search(r"\bat\b", text, re.IGNORECASE):
+        return {}
+    spans: dict[str, tuple[int, int]] = {}
+    for pattern in (PLAIN, BRACKETED, BARE):
+        for match in pattern.finditer(text):
+            host = _DOT_WORD.sub(".", match.group(2))
+            spans.setdefault(f"{match.group(1)}@{host}".lower(), (match.start(), match.end()))
+    return spans
+
+
+class _Blocks:
+    """The text of the blocks around addresses, each built once: a newline wherever a block starts or ends,
+    and where each node's text lies in it."""
+
+    def __init__(self) -> None:
+        self.texts: dict[int, tuple[str, dict[int, tuple[int, int]]]] = {}
+        #: the addresses written in each text node, and where (see _written)
+        self.written: dict[int, dict[str, tuple[int, int]]] = {}
+
+    def text(self, block: LexborNode) -> tuple[str, dict[int, tuple[int, int]]]:
+        if block.mem_id not in self.texts:
+            parts: list[str] = []
+            where: dict[int, tuple[int, int]] = {}
+            size = 0
+
+            def walk(node: LexborNode) -> None:
+                nonlocal size
+                for child in node.iter(include_text=True):
+                    tag = child.tag
+                    if tag in _HIDDEN_TAGS:
+                        continue
+                    start = size
+                    if tag == "-text":
+                        piece = _squeeze(child.text_content or "")
+                        parts.append(piece)
+                        size += len(piece)
+                    else:
+                        if tag in BLOCK_TAGS:
+                            parts.append("\n")
+                            size += 1
+                        walk(child)
+                        if tag in BLOCK_TAGS:
+                            parts.append("\n")
+                            size += 1
+                    where[child.mem_id] = (start, size)
+
+            walk(block)
+            self.texts[block.mem_id] = ("".join(parts), where)
+        return self.texts[block.mem_id]
+
+    def beside(self, spot: LexborNode, email: str) -> tuple[str, str]:
+        """The text of the spot's record block before and after the address, other addresses cut off."""
+        block = spot.parent
+        while block is not None and block.tag not in RECORD_TAGS:
+            block = block.parent
+        if block is None:
+            return "", ""
+        if block.tag in ("td", "th") and block.parent is not None:
+            block = block.parent
+        span = self._span(block, spot, email)
+        # a block holding nothing but the address (a cell, a <p>): its record is the one around it
+        for _ in range(2):
+            text = self.text(block)[0]
+            outside = text[:span[0]] + text[span[1]:]
+            parent = block.parent
+            if parent is None or block.tag == "body" or re.search(r"[^\W\d_]{2}", outside) or len(text) > 400:
+                break
+            block = parent
+            span = self._span(block, spot, email)
+        text = self.text(block)[0]
+        before, after = text[max(0, span[0] - 4 * BEFORE_CHARS):span[0]], text[span[1]:span[1] + 4 * AFTER_CHARS]
+        previous = list(PLAIN.finditer(before))
+        if previous:
+            before = before[previous[-1].end():]
+        following = PLAIN.search(after)
+        if following:
+            after = after[:following.start()]
+        return before[-BEFORE_CHARS:], after[:AFTER_CHARS]
+
+    def _span(self, block: LexborNode, spot: LexborNode, email: str) -> tuple[int, int]:
+        where = self.text(block)[1]
+        start, end = where.get(spot.mem_id, (0, 0))
+        if spot.tag == "-text":  # the address inside a longer text: just the address
+            inner = self.written.get(spot.mem_id, {}).get(email)
+            if inner is not None:
+                return start + inner[0], start + inner[1]
+        return start, end
 
 
 def _jsonld_entries(raw: str) -> Iterator[tuple[str, str, str]]:

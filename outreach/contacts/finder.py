@@ -1,24 +1,103 @@
-"""Find a site's contacts: the page itself, then its contact, about, team and write-for-us pages."""
+"""Find a site's contacts: the page and the home page, their contact, about, team and write-for-us pages, and
+the pages those link to one level down (a team member's profile), within a page limit."""
 from __future__ import annotations
 
 import asyncio
 import re
+import time
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from outreach.contacts.extraction import FoundAddress, extract_contacts, site_domain_of
 from outreach.contacts.guessing import Guess, guess_addresses
+from outreach.contacts.names import candidates as name_candidates
 from outreach.contacts.validation import AddressChecker, Verdict
 from outreach.lib.html import Link
 from outreach.lib.http import Fetcher
 from outreach.lib.urls import BadURL, normalize_url
 
-#: links worth following for contacts, by path or anchor text
-CONTACT_LINK = re.compile(
-    r"contact|about|team|staff|people|masthead|impressum|imprint|write[-_\s]?for[-_\s]?us|contribut|"
-    r"guest[-_\s]?post|submission|editorial|authors?\b|get[-_\s]in[-_\s]touch|reach[-_\s]us", re.IGNORECASE)
-CONTACT_PATHS = ("/contact", "/about", "/write-for-us")
+#: a site's contact pages by the words of their links (text or last path segment), best first; in a few
+#: languages, compared without accents or case
+CONTACT_WORDS: tuple[tuple[str, ...], ...] = (
+    ("contact", "contacts", "get in touch", "reach us", "kontakt", "kontaktieren", "contacto", "contactenos",
+     "contacta", "contactanos", "contato", "contatti", "contattaci", "contatto", "contactez", "nous contacter"),
+    ("write for us", "write for me", "contribute", "contributors", "contributor guidelines", "guest post",
+     "guest posts", "guest posting", "guest blogging", "submissions", "submission guidelines", "submit",
+     "gastbeitrag", "gastbeitrage", "gastautor", "escribe para nosotros", "colabora", "colaboradores",
+     "scrivi per noi", "ecrivez pour nous", "team", "our team", "the team", "meet the team", "staff", "people",
+     "masthead", "editorial", "editors", "editorial team", "authors", "our authors", "redaktion", "redaccion",
+     "redazione", "redaction", "equipe", "equipo", "impressum", "imprint", "mentions legales", "legal notice",
+     "aviso legal", "colofon"),
+    ("about", "about us", "about me", "uber uns", "ueber uns", "a propos", "qui sommes nous", "quienes somos",
+     "sobre nosotros", "sobre mi", "chi siamo", "who we are", "over ons", "om oss", "o nas"),
+)
+#: tried when no link of that rank was found (a contact page is often not linked from the page itself)
+GUESSED_PATHS = {0: "/contact", 1: "/write-for-us", 2: "/about"}
+#: pages fetched per site by default: the page, the home page, contact-like pages and one level below them
+MAX_PAGES = 10
+_EXTENSION = re.compile(r"\.(?:html?|php|aspx?|jsp|cfm)$")
+
+
+def _words_of(text: str) -> str:
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    return " ".join(re.split(r"[^a-z0-9]+", folded)).strip()
+
+
+def link_rank(href: str, anchor: str) -> int | None:
+    """0 for a contact page, 1 for write-for-us/team/imprint pages, 2 for about pages; None for other links.
+
+    The link's text must start with those words and be short ("All about widgets" is a post, not the
+    about page), or the last segment of its path must ("/kontakt", "/about-us.html", "/team/").
+    """
+    anchor_words = _words_of(anchor)
+    segment = [s for s in urlsplit(href).path.split("/") if s]
+    path_words = _words_of(_EXTENSION.sub("", unquote(segment[-1]))) if segment else ""
+    best: int | None = None
+    for text, longest in ((anchor_words, 5), (path_words, 4)):
+        if not text or len(text.split()) > longest:
+            continue
+        for rank, phrases in enumerate(CONTACT_WORDS):
+            if any(text == p or text.startswith(p + " ") for p in phrases):
+                best = rank if best is None else min(best, rank)
+                break
+    return best
+
+
+def contact_links(links: Iterable[Link], page_url: str, limit: int) -> list[str]:
+    """Same-host links that look like contact/about/team pages, best first."""
+    return [url for url, _ in _ranked_links(links, page_url)][:limit]
+
+
+def _ranked_links(links: Iterable[Link], page_url: str, *, below: bool = False) -> list[tuple[str, int]]:
+    """(URL, rank) of the page's same-host links worth reading for contacts, best first.
+
+    With below=True (links of a contact-like page) its sub-pages and links named like a person
+    ("/team/jane-doe", "Jane Doe") count too, after the contact-like ones.
+    """
+    parts = urlsplit(page_url)
+    host, base = parts.netloc.lower(), parts.path.rstrip("/") + "/"
+    ranked: dict[str, int] = {}
+    for link in links:
+        target = urlsplit(link.href)
+        if target.netloc.lower() != host or target.scheme not in ("http", "https"):
+            continue
+        href = link.href.split("#", 1)[0]
+        rank = link_rank(href, link.anchor)
+        # (a page at "/", e.g. "/?page_id=12", has no sub-pages: everything would be under it)
+        is_under = base != "/" and target.path.startswith(base) and len(target.path) > len(base)
+        if rank is None and below and (is_under or _is_a_persons_name(link.anchor)):
+            rank = len(CONTACT_WORDS)
+        if rank is not None and rank < ranked.get(href, rank + 1):
+            ranked[href] = rank
+    return sorted(ranked.items(), key=lambda kv: kv[1])
+
+
+def _is_a_persons_name(anchor: str) -> bool:
+    """Whether a link's whole text is a person's name (a team page's link to a profile)."""
+    text = " ".join(anchor.split())
+    return any(len(n.split()) >= 2 and s == 0 and e == len(text) for s, e, n in name_candidates(text))
 
 
 @dataclass
@@ -30,32 +109,25 @@ class SiteContacts:
     ignored: list[tuple[str, str]] = field(default_factory=list)
     verdicts: dict[str, Verdict] = field(default_factory=dict)
     error: str | None = None
+    #: the time limit ran out before every chosen page answered
+    stopped_early: bool = False
 
 
-def contact_links(links: Iterable[Link], page_url: str, limit: int) -> list[str]:
-    """Same-host links that look like contact/about/team pages, best first."""
-    host = urlsplit(page_url).netloc.lower()
-    scored: dict[str, int] = {}
-    for link in links:
-        parts = urlsplit(link.href)
-        if parts.netloc.lower() != host or link.href in scored:
-            continue
-        text = f"{parts.path} {link.anchor}"
-        match = CONTACT_LINK.search(text)
-        if match:
-            scored[link.href] = 0 if "contact" in match.group(0).lower() else 1
-    return [url for url, _ in sorted(scored.items(), key=lambda kv: kv[1])][:limit]
-
-
-async def find_site_contacts(fetcher: Fetcher, url: str, *, max_pages: int = 6,
+async def find_site_contacts(fetcher: Fetcher, url: str, *, max_pages: int = MAX_PAGES,
                              allow_domains: Iterable[str] = (), html: str | None = None,
-                             site_domain: str | None = None) -> SiteContacts:
-    """Addresses published on the page and the site's contact-like pages; guesses for named people.
+                             site_domain: str | None = None, time_limit: float | None = None) -> SiteContacts:
+    """Addresses published on the page and its site; guesses for named people.
 
-    Addresses count when they are on the site's registrable domain (`site_domain`, else the URL's).
+    Reads the page and the site's home page, then the contact, write-for-us, team, imprint and about
+    pages they link to (or the usual paths when none is linked), then what those link to one level
+    down (a profile on a team page): `max_pages` pages in all, robots.txt obeyed, each fetched through
+    the one guarded fetcher. With `time_limit` (seconds) it stops starting fetches after that long and
+    drops the unanswered ones (`stopped_early`). Addresses count when they are on the site's registrable
+    domain (`site_domain`, else the URL's).
     """
     found = SiteContacts(url=url)
     allow = list(allow_domains)
+    deadline = time.monotonic() + time_limit if time_limit is not None else None
     try:
         start = normalize_url(url)
     except BadURL:
@@ -70,15 +142,16 @@ async def find_site_contacts(fetcher: Fetcher, url: str, *, max_pages: int = 6,
         html, final = result.text(), result.final_url
     else:
         final = start
-    from outreach.lib.html import parse_page
-
-    parsed = parse_page(html, final)
-    found.pages_fetched.append(final)
     people: list[str] = []
     by_email: dict[str, FoundAddress] = {}
     ignored: dict[str, str] = {}
+    seen = {start, normalize_url(final)}
 
-    def take(page_html: str, page_url: str) -> None:
+    def take(page_html: str, page_url: str) -> list[Link]:
+        """Keep the page's addresses and people; returns its links."""
+        from outreach.lib.html import parse_page
+
+        found.pages_fetched.append(page_url)
         contacts = extract_contacts(page_html, page_url, allow_domains=allow, site_domain=domain)
         for address in contacts.addresses:
             known = by_email.get(address.email)
@@ -89,15 +162,7 @@ async def find_site_contacts(fetcher: Fetcher, url: str, *, max_pages: int = 6,
         people.extend(contacts.people)
         for email, why in contacts.ignored:
             ignored.setdefault(email, why)
-
-    take(html, final)
-    origin = f"{urlsplit(final).scheme}://{urlsplit(final).netloc}"
-    candidates = contact_links(parsed.links, final, max_pages)
-    for path in CONTACT_PATHS:
-        candidate = normalize_url(origin + path)
-        if candidate not in candidates:
-            candidates.append(candidate)
-    candidates = [c for c in candidates if c != normalize_url(final)][: max(0, max_pages - 1)]
+        return parse_page(page_html, page_url, with_text=False).links
 
     async def get(candidate: str) -> tuple[str, str] | None:
         if fetcher.settings.respect_robots and not await fetcher.allowed_by_robots(candidate):
@@ -107,10 +172,43 @@ async def find_site_contacts(fetcher: Fetcher, url: str, *, max_pages: int = 6,
             return None
         return got.final_url, got.text()
 
-    for item in await asyncio.gather(*(get(c) for c in candidates)):
-        if item is not None and item[0] not in found.pages_fetched:
-            found.pages_fetched.append(item[0])
-            take(item[1], item[0])
+    async def read(candidates: list[str]) -> list[tuple[str, list[Link]]]:
+        """Fetch the candidates at once (within the page and time limits); the new pages' URLs and links."""
+        room = max_pages - len(found.pages_fetched)
+        wanted = [c for c in dict.fromkeys(candidates) if c not in seen][:max(0, room)]
+        seen.update(wanted)
+        if not wanted:
+            return []
+        tasks = [asyncio.ensure_future(get(c)) for c in wanted]
+        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        done, pending = await asyncio.wait(tasks, timeout=remaining)
+        for task in pending:
+            task.cancel()
+        if pending:
+            found.stopped_early = True
+            await asyncio.gather(*pending, return_exceptions=True)
+        pages = []
+        for task in tasks:  # in the order asked, so the best pages are kept first
+            item = task.result() if task in done and not task.cancelled() else None
+            if item is not None and item[0] not in found.pages_fetched:
+                seen.add(normalize_url(item[0]))
+                pages.append((item[0], take(item[1], item[0])))
+        return pages
+
+    links = take(html, final)
+    parts = urlsplit(final)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    for _home, home_links in await read([normalize_url(origin + "/")]):
+        links += home_links
+    ranked = _ranked_links(links, final)
+    level_one = [u for u, _ in ranked]
+    for rank, path in GUESSED_PATHS.items():
+        if rank not in {r for _, r in ranked}:
+            level_one.append(normalize_url(origin + path))
+    below: list[tuple[str, int]] = []
+    for page_url, page_links in await read(level_one):
+        below += _ranked_links(page_links, page_url, below=True)
+    await read([u for u, _ in sorted(below, key=lambda kv: kv[1])])
     found.addresses = list(by_email.values())
     found.ignored = sorted(ignored.items())
     if domain:
@@ -124,11 +222,12 @@ async def find_site_contacts(fetcher: Fetcher, url: str, *, max_pages: int = 6,
 
 
 async def find_contacts(fetcher: Fetcher, urls: list[str], checker: AddressChecker | None, *,
-                        max_pages: int = 6, allow_domains: Iterable[str] = (),
-                        site_domain: str | None = None) -> list[SiteContacts]:
+                        max_pages: int = MAX_PAGES, allow_domains: Iterable[str] = (),
+                        site_domain: str | None = None, time_limit: float | None = None) -> list[SiteContacts]:
     """Contacts of each URL's site, with every found address checked when a checker is given."""
     sites = await asyncio.gather(*(find_site_contacts(fetcher, u, max_pages=max_pages, allow_domains=allow_domains,
-                                                      site_domain=site_domain) for u in urls))
+                                                      site_domain=site_domain, time_limit=time_limit)
+                                   for u in urls))
     if checker is not None:
         table = await check_addresses(checker, [a.email for s in sites for a in s.addresses])
         for site in sites:

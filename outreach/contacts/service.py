@@ -1,13 +1,74 @@
-"""Store found contacts: one Contact per address across campaigns, attached to its site (and prospect)."""
+"""Find and store contacts: one Contact per address across campaigns, attached to its site (and prospect)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from outreach.campaigns.service import CampaignError, contact_for, site_for
-from outreach.contacts.finder import SiteContacts
-from outreach.contacts.validation import Verdict
+from outreach.campaigns.service import CampaignError, contact_for, record, site_for
+from outreach.contacts.finder import MAX_PAGES, SiteContacts, find_contacts
+from outreach.contacts.validation import AddressChecker, Verdict
+from outreach.lib.aio import run_sync
 from outreach.lib.clock import utcnow
-from outreach.models import Contact, Prospect
+from outreach.lib.http import Fetcher, FetchSettings
+from outreach.lib.urls import BadURL, registrable_domain
+from outreach.models import Contact, Prospect, Site, User
+
+#: someone waits for the answer (a web page, an API call): pages still unanswered after this long are dropped
+WAITING_TIME_LIMIT = 40.0
+
+
+@dataclass
+class FindResult:
+    found: SiteContacts
+    #: the site's contacts for every found (and guessed) address, found ones first
+    saved: list[Contact]
+    #: the prospect that was given its best address (or already had one), when there is one
+    prospect: Prospect | None
+
+
+def prospect_start_url(prospect: Prospect) -> str:
+    """Where Find contacts starts for a prospect: its page (the home page and contact pages follow)."""
+    return prospect.page_url or f"https://{prospect.site.domain}/"
+
+
+def read_site(settings: dict[str, Any], url: str, *, max_pages: int = MAX_PAGES,
+              time_limit: float | None = WAITING_TIME_LIMIT) -> SiteContacts:
+    """Read the site's pages from url and check each address found; touches no database."""
+    fetch_settings, checker = FetchSettings.from_settings(settings), AddressChecker.from_settings(settings)
+
+    async def go() -> list[SiteContacts]:  # may run in a helper thread
+        async with Fetcher(fetch_settings) as fetcher:
+            return await find_contacts(fetcher, [url], checker, max_pages=max_pages, time_limit=time_limit)
+
+    (found,) = run_sync(go())
+    return found
+
+
+def find_and_save(session: Session, settings: dict[str, Any], url: str, *, prospect: Prospect | None = None,
+                  campaign_id: int | None = None, actor: User | None = None, max_pages: int = MAX_PAGES,
+                  time_limit: float | None = WAITING_TIME_LIMIT) -> FindResult:
+    """Find the contacts of url's site now, check and save them; a prospect without a contact gets the best.
+
+    The prospect is the one given, else the campaign's prospect on that site. The session's
+    transaction is ended before the first fetch (it must hold no unsaved change), so no lock is held
+    while the site is read; afterwards it flushes, and the caller commits.
+    """
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("find_and_save needs a session without unsaved changes: it ends its transaction")
+    session.rollback()
+    found = read_site(settings, url, max_pages=max_pages, time_limit=time_limit)
+    if prospect is None and campaign_id is not None:
+        try:
+            domain = registrable_domain(url)
+        except BadURL:
+            domain = ""
+        prospect = session.scalar(select(Prospect).join(Site).where(Prospect.campaign_id == campaign_id,
+                                                                    Site.domain == domain))
+    saved = save_site_contacts(session, found, prospect=prospect, actor=actor)
+    return FindResult(found=found, saved=saved, prospect=prospect)
 
 
 def apply_verdict(contact: Contact, verdict: Verdict) -> None:
@@ -18,7 +79,7 @@ def apply_verdict(contact: Contact, verdict: Verdict) -> None:
 
 
 def save_site_contacts(session: Session, found: SiteContacts, *, include_guesses: bool = True,
-                       prospect: Prospect | None = None) -> list[Contact]:
+                       prospect: Prospect | None = None, actor: User | None = None) -> list[Contact]:
     """Contacts for every found (and guessed) address of the site; returns them, found ones first.
 
     A published address is never marked guessed, even when an earlier run guessed it. When a
@@ -59,4 +120,7 @@ def save_site_contacts(session: Session, found: SiteContacts, *, include_guesses
         if best:
             prospect.contact_id = best[0].id
             session.flush()
+            session.refresh(prospect, ["contact"])
+            record(session, prospect, "contact", f"Contact set to {best[0].email}, found on {best[0].found_on}",
+                   actor, {"email": best[0].email, "previous": None, "found_on": best[0].found_on})
     return saved

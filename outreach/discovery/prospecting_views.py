@@ -21,7 +21,7 @@ from outreach.discovery.prospecting_forms import (
     SearchForm,
 )
 from outreach.lib.aio import run_sync
-from outreach.models import Campaign, Client, Contact, Opportunity, Site
+from outreach.models import Campaign, Client, Contact, Opportunity
 from outreach.models.prospecting import Asset, ProspectingRun
 from outreach.web.auth import campaign_or_404, record_or_404, staff_required
 from outreach.web.forms import options
@@ -234,12 +234,8 @@ def search(campaign_id: int) -> str:
 @bp.route("/campaigns/<int:campaign_id>/prospecting/contacts", methods=["POST"])
 @staff_required
 def find_contacts(campaign_id: int) -> str:
-    from outreach.contacts.finder import find_contacts as find
-    from outreach.contacts.service import save_site_contacts
-    from outreach.contacts.validation import AddressChecker
-    from outreach.lib.http import BadURL, Fetcher, FetchSettings, check_url
-    from outreach.lib.urls import registrable_domain
-    from outreach.models import Prospect
+    from outreach.contacts.service import find_and_save
+    from outreach.lib.http import BadURL, check_url
 
     campaign = campaign_or_404(campaign_id, edit=True)
     form = ContactsForm()
@@ -250,22 +246,12 @@ def find_contacts(campaign_id: int) -> str:
     except BadURL as exc:
         form.url.errors = [str(exc)]
         return _page(campaign, contacts_form=form)
-
-    fetch_settings, checker = FetchSettings.from_settings(settings()), AddressChecker.from_settings(settings())
-
-    async def go() -> Any:  # may run in a helper thread: no Flask globals inside
-        async with Fetcher(fetch_settings) as fetcher:
-            return await find(fetcher, [url], checker, max_pages=6)
-
-    (found,) = run_sync(go())
     session = db_session()
-    prospect = session.scalar(select(Prospect).join(Site).where(Prospect.campaign_id == campaign.id,
-                                                                Site.domain == registrable_domain(url)))
-    saved = save_site_contacts(session, found, prospect=prospect)
+    result = find_and_save(session, settings(), url, campaign_id=campaign.id, actor=current_user)
     session.commit()
-    if found.error:
-        form.url.errors = [f"could not fetch {url} ({found.error})"]
-    return _page(campaign, contacts_form=form, contacts_found=found, contacts_saved=saved)
+    if result.found.error:
+        form.url.errors = [f"could not fetch {url} ({result.found.error})"]
+    return _page(campaign, contacts_form=form, contacts_found=result.found, contacts_saved=result.saved)
 
 
 @bp.route("/campaigns/<int:campaign_id>/prospecting/add", methods=["POST"])

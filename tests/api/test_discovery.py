@@ -438,6 +438,30 @@ def test_it_finds_a_sites_contacts_and_gives_its_prospect_one(api_as: Any, team:
         web.close()
 
 
+def test_it_finds_a_prospects_contacts_on_its_site_with_their_names(api_as: Any, team: dict[str, Any],
+                                                                     make_prospect: Any, db: Session,
+                                                                     dns: None) -> None:
+    from tests.contacts.conftest import build_linked_site
+
+    web = TestWeb("127.0.0.48")
+    try:
+        build_linked_site(web)
+        prospect = make_prospect(team["campaign"], web.url("/blog/post"))
+        other = make_prospect(team["other_campaign"], "https://elsewhere.test/")
+        api = api_as(team["owner"])
+        response = api.post(f"/campaigns/{team['campaign'].id}/contacts/find", {"prospect_id": prospect.id})
+        assert response.status_code == 200, response.get_json()
+        body = response.get_json()
+        assert (body["url"], body["prospect_id"], body["stopped_early"]) == (web.url("/blog/post"), prospect.id, False)
+        assert body["pages_fetched"][:4] == [web.url(p) for p in ("/blog/post", "/", "/de/kontakt", "/de/redaktion")]
+        assert {c["email"]: (c["name"], c["status"]) for c in body["contacts"]} == {
+            "tom@site.test": ("Tom Baker", "valid"), "jane@site.test": ("Jane Doe", "valid")}
+        refused = api.post(f"/campaigns/{team['campaign'].id}/contacts/find", {"prospect_id": other.id})
+        assert refused.status_code == 422 and error_of(refused)["field"] == "prospect_id"
+    finally:
+        web.close()
+
+
 def test_finding_contacts_refuses_a_bad_url(api_as: Any, team: dict[str, Any], db: Session) -> None:
     for body in ({}, {"url": "ftp://files.example/"}, {"url": 42}):
         response = api_as(team["owner"]).post(f"/campaigns/{team['campaign'].id}/contacts/find", body)

@@ -205,6 +205,33 @@ def test_it_changes_the_contact_and_conflicts_need_an_override(staff: Any, team:
     assert response.status_code == 422 and error_of(response)["field"] == "contact_email"
 
 
+def test_it_names_the_current_contact_or_says_there_is_none(staff: Any, team: dict[str, Any], db: Session,
+                                                              make_prospect: Any) -> None:
+    prospect = make_prospect(team["campaign"], "https://widgets.example/links")
+    response = staff.patch(f"/prospects/{prospect.id}", {"contact_name": "Jane Doe", "tags": ["x"]})
+    assert response.status_code == 422
+    assert error_of(response)["field"] == "contact_name"
+    assert error_of(response)["message"] == "this prospect has no contact to name: set contact_email first"
+    db.rollback()
+    db.expire_all()
+    assert [t.name for t in db.get(Prospect, prospect.id).tags] == []  # nothing changed
+    staff.patch(f"/prospects/{prospect.id}", {"contact_email": "jane@widgets.example"})
+    response = staff.patch(f"/prospects/{prospect.id}", {"contact_name": " Jane  Doe "})
+    assert response.status_code == 200 and response.get_json()["contact"]["name"] == "Jane Doe"
+    # the same address again with another name: the name changes (it was ignored before)
+    response = staff.patch(f"/prospects/{prospect.id}", {"contact_email": "Jane@widgets.example",
+                                                         "contact_name": "Jane Q. Doe"})
+    assert response.status_code == 200 and response.get_json()["contact"]["name"] == "Jane Q. Doe"
+    response = staff.patch(f"/prospects/{prospect.id}", {"contact_name": None})
+    assert response.status_code == 200 and response.get_json()["contact"]["name"] == ""
+    db.rollback()
+    texts = list(db.scalars(select(Activity.text).where(Activity.prospect_id == prospect.id, Activity.kind == "contact")
+                            .order_by(Activity.id)))
+    assert texts[1:] == ["Contact jane@widgets.example named Jane Doe",
+                         "Contact jane@widgets.example named Jane Q. Doe (was Jane Doe)",
+                         "Contact jane@widgets.example: name removed (was Jane Q. Doe)"]
+
+
 def test_it_deletes_a_prospect_and_its_timeline(staff: Any, team: dict[str, Any], make_prospect: Any,
                                                 db: Session) -> None:
     prospect = make_prospect(team["campaign"])

@@ -105,3 +105,22 @@ def test_viewers_cannot_change_the_contact(login: Any, team: dict[str, Any], db:
     client = login(team["viewer"])
     assert 'id="contact"' not in client.get(f"/prospects/{p.id}").get_data(as_text=True)
     assert client.post(f"/prospects/{p.id}/contact", data={"email": "a@b.example"}).status_code == 403
+
+
+def test_the_form_names_the_current_contact_and_the_name_goes_on_the_timeline(
+        login: Any, team: dict[str, Any], db: Session, make_prospect: Any) -> None:
+    p = make_prospect(team["campaign"], "https://widgets.example/links")
+    client = login(team["owner"])
+    client.post(f"/prospects/{p.id}/contact", data={"email": "jane@widgets.example", "name": "Jane"})
+    response = client.post(f"/prospects/{p.id}/contact", data={"email": "jane@widgets.example", "name": "Jane Doe"})
+    assert response.status_code == 302
+    refused = client.post(f"/prospects/{p.id}/contact", data={"email": "jane@widgets.example",
+                                                               "name": "jane@widgets.example"})
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 400
+    field = html[html.index('name="name"'):]
+    assert "a name cannot hold an address" in field[:field.index("</div>") + 200]
+    fresh(db)
+    assert db.get(Prospect, p.id).contact.name == "Jane Doe"
+    assert timeline(db, p, "contact") == ["Contact set to Jane <jane@widgets.example>",
+                                          "Contact jane@widgets.example named Jane Doe (was Jane)"]

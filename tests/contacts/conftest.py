@@ -13,6 +13,17 @@ from tests.lib.testweb import TestWeb
 __all__ = ["make_settings"]
 
 
+def build_linked_site(web: TestWeb) -> None:
+    """A site whose contact page is linked only from its home page, under a name no one would guess."""
+    web.page("/blog/post", '<html><body><p>A post about widgets.</p><a href="/">Home</a></body></html>')
+    web.page("/", '<html><body><nav><a href="/blog/all-about-widgets">All about widgets</a>'
+                  '<a href="/de/kontakt">Kontakt</a></nav></body></html>')
+    web.page("/de/kontakt", '<html><body><p>Anzeigen: <a href="mailto:tom@site.test">Tom Baker</a></p>'
+                            '<a href="/de/redaktion">Redaktion</a><a href="/shop">Shop</a></body></html>')
+    web.page("/de/redaktion", '<html><body><ul><li>Chefredakteurin: Jane Doe – jane@site.test</li></ul>'
+                              '<a href="/de/redaktion/max-muster">Max Muster</a></body></html>')
+
+
 @pytest.fixture
 def web() -> Iterator[TestWeb]:
     server = TestWeb("127.0.0.21")

@@ -112,3 +112,40 @@ def test_without_a_known_pattern_it_offers_common_ones_and_never_guesses_single_
     assert [g.email for g in guess_addresses("José Núñez", "site.test")] == [
         "jose.nunez@site.test", "jose@site.test", "jnunez@site.test"]
     assert guess_addresses("Madonna", "site.test") == []
+
+
+#: (html, address, the name that must be captured for it: "" when none may be)
+NAMED: list[tuple[str, str, str]] = [
+    ('<a href="mailto:jane@site.test">Jane Doe</a>', "jane@site.test", "Jane Doe"),
+    ('<a href="mailto:editor@site.test">Email Jane Doe</a>', "editor@site.test", "Jane Doe"),
+    ('<a href="mailto:hello@site.test">Contact us</a>', "hello@site.test", ""),
+    ('<a href="mailto:hello@site.test">Email</a>', "hello@site.test", ""),
+    ('<a href="mailto:hello@widgetweekly.test">Widget Weekly</a>', "hello@widgetweekly.test", ""),
+    ("<p>Editor: Jane Doe – jane@site.test</p>", "jane@site.test", "Jane Doe"),
+    ("<p>Editor: Jane Doe – editor@site.test</p>", "editor@site.test", "Jane Doe"),
+    ("<p>Jane Doe &lt;jane@site.test&gt;</p>", "jane@site.test", "Jane Doe"),
+    ("<p>Write to pitches [at] site [dot] test (Anna de la Cruz)</p>", "pitches@site.test", "Anna de la Cruz"),
+    ('<ul><li><strong>Jane Doe</strong>, Managing Editor: <a href="mailto:editor@site.test">editor@site.test</a>'
+     "</li><li>Questions? info@site.test</li></ul>", "info@site.test", ""),
+    ("<table><tr><td>Tom Baker</td><td>Ads</td><td>tbaker@site.test</td></tr></table>", "tbaker@site.test",
+     "Tom Baker"),
+    ('<div class="card"><h3>Pat Smith</h3><p><a href="mailto:pat@site.test">pat@site.test</a></p></div>',
+     "pat@site.test", "Pat Smith"),
+    ("<p>Tom Baker writes about widgets. Reach him at tb@site.test</p>", "tb@site.test", "Tom Baker"),
+    # a heading beside a team's address is the site, not a person
+    ("<div><h3>Garden Gazette</h3><p>Contact: hello@site.test</p></div>", "hello@site.test", ""),
+    ("<p>Copyright Widget Weekly. All rights reserved. Email: info@site.test</p>", "info@site.test", ""),
+    ("<p>Send Your Guest Post Ideas To pitches@site.test</p>", "pitches@site.test", ""),
+    ("<li>New York Office: ny@site.test</li>", "ny@site.test", ""),
+    ("<p>London: +44 20 7946 0000, london@site.test</p>", "london@site.test", ""),
+    ('<a href="mailto:sarah@site.test">Sarah</a>', "sarah@site.test", "Sarah"),
+    # two people, two addresses: each keeps its own
+    ("<p>Jane Doe: jane@site.test, Tom Baker: tom@site.test</p>", "tom@site.test", "Tom Baker"),
+]
+
+
+@pytest.mark.parametrize(("html", "email", "name"), NAMED)
+def test_it_takes_the_name_from_a_mailto_text_or_beside_the_address_and_nothing_else(
+        html: str, email: str, name: str) -> None:
+    page = extract_contacts(f"<html><body>{html}</body></html>", PAGE, allow_domains=["widgetweekly.test"])
+    assert {a.email: a.name for a in page.addresses}[email] == name

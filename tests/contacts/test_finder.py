@@ -5,15 +5,19 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from typing import Any
 
-from outreach.contacts.finder import SiteContacts, find_contacts
+import pytest
+
+from outreach.contacts.finder import SiteContacts, find_contacts, link_rank
 from outreach.contacts.validation import AddressChecker
 from outreach.lib.aio import run_sync
 from outreach.lib.http import Fetcher
-from tests.contacts.conftest import make_settings
+from tests.contacts.conftest import build_linked_site, make_settings
 from tests.contacts.dnsserver import DNSServer
-from tests.lib.testweb import TestWeb
+from tests.lib.testweb import TestWeb, send
 
 
 def build_site(web: TestWeb) -> None:
@@ -31,9 +35,13 @@ def build_site(web: TestWeb) -> None:
 
 
 def run_finder(web: TestWeb, checker: AddressChecker | None, **kwargs: object) -> SiteContacts:
+    return run_finder_from(web, "/blog/post", checker, **kwargs)
+
+
+def run_finder_from(web: TestWeb, path: str, checker: AddressChecker | None = None, **kwargs: object) -> SiteContacts:
     async def go() -> list[SiteContacts]:
         async with Fetcher(make_settings()) as fetcher:
-            return await find_contacts(fetcher, [web.url("/blog/post")], checker, **kwargs)  # type: ignore[arg-type]
+            return await find_contacts(fetcher, [web.url(path)], checker, **kwargs)  # type: ignore[arg-type]
     return run_sync(go())[0]
 
 
@@ -46,6 +54,53 @@ def test_it_finds_the_sites_addresses_on_its_contact_pages(web: TestWeb) -> None
     assert web.hits["/private/staff"] == 0  # robots.txt
     assert dict(found.ignored)["support@bighost.test"] == "on another domain than site.test"
     assert "logo@2x.png" not in {a.email for a in found.addresses}
+
+
+def test_it_follows_the_contact_page_the_home_page_links_and_one_level_below_it(web: TestWeb) -> None:
+    build_linked_site(web)
+    found = run_finder(web, None, site_domain="site.test")
+    assert {a.email: (a.name, a.found_on) for a in found.addresses} == {
+        "tom@site.test": ("Tom Baker", web.url("/de/kontakt")),
+        "jane@site.test": ("Jane Doe", web.url("/de/redaktion"))}
+    assert found.pages_fetched[:4] == [web.url(p) for p in ("/blog/post", "/", "/de/kontakt", "/de/redaktion")]
+    # not a contact page, and two levels below: not read
+    assert web.hits["/blog/all-about-widgets"] == web.hits["/shop"] == web.hits["/de/redaktion/max-muster"] == 0
+    assert web.hits["/contact"] == 0  # a contact page was linked: the usual path is not tried
+
+
+def test_below_a_team_page_it_reads_the_profiles_it_links_not_the_rest_of_the_site(web: TestWeb) -> None:
+    web.page("/", '<html><body><a href="/team">Team</a></body></html>')
+    web.page("/team", '<html><body><a href="/people/anna">Anna Schmidt</a><a href="/team/bo">Bo</a>'
+                      '<a href="/pricing">Pricing</a><a href="/blog">Read Our Blog</a></body></html>')
+    web.page("/people/anna", '<html><body><a href="mailto:anna@site.test">Anna Schmidt</a></body></html>')
+    web.page("/team/bo", "<html><body><p>Bo Berg: bo@site.test</p></body></html>")
+    found = run_finder_from(web, "/", site_domain="site.test")
+    assert {a.email: a.name for a in found.addresses} == {"anna@site.test": "Anna Schmidt",
+                                                         "bo@site.test": "Bo Berg"}
+    assert web.hits["/pricing"] == web.hits["/blog"] == 0
+
+
+def test_the_page_limit_bounds_the_walk(web: TestWeb) -> None:
+    build_linked_site(web)
+    found = run_finder(web, None, site_domain="site.test", max_pages=3)
+    assert found.pages_fetched == [web.url(p) for p in ("/blog/post", "/", "/de/kontakt")]
+    assert web.hits["/de/redaktion"] == 0 and [a.email for a in found.addresses] == ["tom@site.test"]
+
+
+def test_a_time_limit_drops_the_pages_that_did_not_answer_in_time(web: TestWeb) -> None:
+    build_linked_site(web)
+    release = threading.Event()
+
+    def slow(req: Any) -> None:
+        release.wait(10)
+        send(req, 200, "<html><body>late@site.test</body></html>")
+    web.routes["/de/kontakt"] = slow
+    try:
+        found = run_finder(web, None, site_domain="site.test", time_limit=1.5)
+    finally:
+        release.set()
+    assert found.stopped_early and web.url("/de/kontakt") not in found.pages_fetched
+    assert found.addresses == [] and web.hits["/de/redaktion"] == 0
 
 
 def test_named_authors_get_guesses_in_the_sites_pattern_marked_as_guessed(web: TestWeb) -> None:
@@ -129,3 +184,18 @@ def test_the_cli_stores_contacts_for_a_campaign(web: TestWeb, dns_server: DNSSer
         rows = dict(conn.execute(text("SELECT email, status FROM contacts")).all())
     engine.dispose()
     assert rows == {"hello@site.test": "valid", "jobs@nomx.test": "invalid"}
+
+
+@pytest.mark.parametrize(("href", "anchor", "rank"), [
+    ("https://s.test/contact-us", "", 0), ("https://s.test/x", "Get in touch", 0),
+    ("https://s.test/de/kontakt.html", "", 0), ("https://s.test/es/contacto/", "", 0),
+    ("https://s.test/p/12", "Contactez-nous", 0), ("https://s.test/write-for-us", "", 1),
+    ("https://s.test/team/", "", 1), ("https://s.test/impressum", "", 1), ("https://s.test/x", "Über uns", 2),
+    ("https://s.test/about", "", 2), ("https://s.test/chi-siamo", "", 2),
+    # posts and pages that only mention the words
+    ("https://s.test/blog/all-about-widgets", "All about widgets", None), ("https://s.test/steam-deals", "", None),
+    ("https://s.test/blog/how-to-contact-a-blogger-and-get-a-reply", "", None), ("https://s.test/shop", "Shop", None),
+])
+def test_contact_pages_are_known_by_their_links_words_in_several_languages(href: str, anchor: str,
+                                                                          rank: int | None) -> None:
+    assert link_rank(href, anchor) == rank

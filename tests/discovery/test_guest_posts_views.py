@@ -178,21 +178,3 @@ def test_a_result_on_a_site_already_on_the_board_joins_its_card(
     assert "Already on the board, the opportunity joined their card: known.test." in page.get_data(as_text=True)
     db.expire_all()
     assert db.get(Opportunity, made.id).prospect_id == card.id
-
-
-def test_a_prospect_without_a_contact_links_to_find_contacts_prefilled_with_its_page(
-        client: FlaskClient, login: Callable[..., FlaskClient], team: dict[str, Any],
-        make_prospect: Callable[..., Prospect]) -> None:
-    import html as html_lib
-    import re
-
-    prospect = make_prospect(team["campaign"], "https://nocontact.test/resources")
-    login(team["owner"])
-    page = client.get(f"/prospects/{prospect.id}").get_data(as_text=True)
-    link = re.search(r'<a href="([^"]+)" data-testid="find-contacts">Find contacts</a>', page)
-    assert link is not None
-    tab = client.get(html_lib.unescape(link.group(1))).get_data(as_text=True)
-    assert re.search(r'<input[^>]*name="url"[^>]*value="https://nocontact.test/resources"', tab)
-    client.post("/logout")
-    login(team["viewer"])
-    assert 'data-testid="find-contacts"' not in client.get(f"/prospects/{prospect.id}").get_data(as_text=True)
