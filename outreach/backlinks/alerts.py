@@ -12,6 +12,7 @@ from outreach.db import session_scope
 from outreach.lib import appmail
 from outreach.lib.clock import utcnow
 from outreach.models import Backlink, BacklinkCheck, BacklinkEvent, Campaign, Prospect, User
+from outreach.notifications.service import notify, owner_or_team
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,9 @@ def send_pending_alerts(settings: dict[str, dict[str, Any]], factory: sessionmak
                                              BacklinkEvent.notify_attempts == attempts)
                                       .values(notify_attempts=attempts + 1)
                                       .execution_options(synchronize_session=False)).rowcount == 1
+            if claimed and attempts == 0:
+                # the first claim is taken once, so the in-app notification is written once, with the claim
+                notify_in_app(session, event_id)
         if not claimed:
             continue
         with session_scope(factory) as session:
@@ -77,6 +81,20 @@ def send_pending_alerts(settings: dict[str, dict[str, Any]], factory: sessionmak
                 event.notify_error = "" if email else "no owner to notify"
             done += 1
     return done
+
+
+def notify_in_app(session: Session, event_id: int) -> None:
+    """The alert as an in-app notification for the link's owner (else the team), linking to the link's page."""
+    event = session.get(BacklinkEvent, event_id)
+    if event is None or event.kind not in ALERT_KINDS:
+        return
+    backlink = session.get(Backlink, event.backlink_id)
+    if backlink is None:
+        return
+    owner = owner_of(session, backlink)
+    users = [owner.id] if owner is not None else owner_or_team(session, [])
+    where = backlink.page_url or backlink.site_url
+    notify(session, users, event.kind, f"{HEADLINES[event.kind]}: {where}", event.text, f"/backlinks/{backlink.id}")
 
 
 def _email_for(session: Session, settings: dict[str, dict[str, Any]], event: BacklinkEvent) -> appmail.AppEmail | None:
