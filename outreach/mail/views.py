@@ -226,9 +226,10 @@ def outbox_message(message_id: int) -> str:
         abort(404)
     path = local_path(settings(), message)
     raw = path.read_text("utf-8", "replace") if message.status == "sent" and path.exists() else None
-    return render_template("mail/outbox_message.html", subject=message.subject,
-                           to=f"{message.to_name} <{message.to_email}>", when_label="Due", when=message.send_at,
-                           status=status_label(message), raw=raw, path=path, body=message.body_text)
+    to = f"{message.to_name} <{message.to_email}>" if message.to_name else message.to_email
+    return render_template("mail/outbox_message.html", subject=message.subject, to=to, when_label="Due",
+                           when=message.send_at, status=status_label(message), raw=raw, path=path,
+                           body=message.body_text)
 
 
 @bp.route("/mail/outbox/app/<name>")
