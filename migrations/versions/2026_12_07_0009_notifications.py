@@ -28,8 +28,8 @@ def upgrade() -> None:
         sa.Column('link', sa.String(length=500), nullable=False),
         sa.Column('created_at', outreach.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column('read_at', outreach.db.UTCDateTime(timezone=True), nullable=True),
-        sa.CheckConstraint("kind IN ('went_live', 'relive', 'terms_not_met', 'lost', 'missed', 'rel_changed', "
-                           "'anchor_changed', 'became_noindex', 'reply', 'bounce')",
+        sa.CheckConstraint("kind IN ('went_live', 'relive', 'terms_not_met', 'terms_met', 'lost', 'missed', "
+                           "'rel_changed', 'anchor_changed', 'became_noindex', 'reply', 'bounce')",
                            name=op.f('ck_notifications_kind')),
         sa.CheckConstraint("link LIKE '/%'", name=op.f('ck_notifications_link_in_app')),
         sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_notifications_user_id_users'),

@@ -9,10 +9,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from outreach.db import Base
 from outreach.lib.clock import utcnow
 
-#: backlink alerts (the event kinds outreach.backlinks.alerts emails about, terms_not_met included),
+#: backlink alerts (the event kinds outreach.backlinks.alerts emails about, terms_not_met and terms_met included),
 #: then the mail alerts: a reply received, an address that bounced
-NOTIFICATION_KINDS = ("went_live", "relive", "terms_not_met", "lost", "missed", "rel_changed", "anchor_changed",
-                      "became_noindex", "reply", "bounce")
+NOTIFICATION_KINDS = ("went_live", "relive", "terms_not_met", "terms_met", "lost", "missed", "rel_changed",
+                      "anchor_changed", "became_noindex", "reply", "bounce")
 
 
 class Notification(Base):
