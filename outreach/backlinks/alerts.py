@@ -59,8 +59,7 @@ def send_pending_alerts(settings: dict[str, dict[str, Any]], factory: sessionmak
                                              BacklinkEvent.notify_attempts == attempts)
                                       .values(notify_attempts=attempts + 1)
                                       .execution_options(synchronize_session=False)).rowcount == 1
-            if claimed and attempts == 0:
-                # the first claim is taken once, so the in-app notification is written once, with the claim
+            if claimed:
                 notify_in_app(session, event_id)
         if not claimed:
             continue
@@ -85,9 +84,13 @@ def send_pending_alerts(settings: dict[str, dict[str, Any]], factory: sessionmak
 
 
 def notify_in_app(session: Session, event_id: int) -> None:
-    """The alert as an in-app notification for the link's owner (else the team), linking to the link's page."""
+    """The alert as an in-app notification for the link's owner (else the team), linking to the link's page.
+
+    Called in the transaction of the alert's claim: only the first claim (attempts now 1) writes it, and a claim
+    is taken once, so a retried email never repeats the notification.
+    """
     event = session.get(BacklinkEvent, event_id)
-    if event is None or event.kind not in ALERT_KINDS:
+    if event is None or event.notify_attempts != 1 or event.kind not in ALERT_KINDS:
         return
     if event.kind not in NOTIFICATION_KINDS:  # a test keeps the two lists in step; the email must not wait on it
         log.warning("alert %s: no notification kind %r", event_id, event.kind)
