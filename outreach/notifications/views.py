@@ -14,6 +14,13 @@ from outreach.web.state import db_session
 
 bp = Blueprint("notifications", __name__)
 PAGE_SIZE = 50
+#: each kind's badge on the page: (label, tone)
+KIND_BADGES = {
+    "went_live": ("live", "ok"), "relive": ("live again", "ok"), "terms_met": ("terms met", "ok"),
+    "terms_not_met": ("terms not met", "warn"), "rel_changed": ("rel changed", "warn"),
+    "anchor_changed": ("anchor changed", "warn"), "became_noindex": ("noindex", "warn"),
+    "lost": ("lost", "bad"), "missed": ("missed", "bad"), "bounce": ("bounce", "bad"), "reply": ("reply", ""),
+}
 
 
 @bp.app_template_global()
@@ -36,7 +43,7 @@ def index() -> str:
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     items = session.scalars(query.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
     return render_template("notifications/index.html", items=items, unread_only=unread_only, page=page,
-                           pages=max(1, -(-total // PAGE_SIZE)), total=total)
+                           pages=max(1, -(-total // PAGE_SIZE)), total=total, badges=KIND_BADGES)
 
 
 def _own(notification_id: int) -> Notification:

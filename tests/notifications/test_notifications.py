@@ -48,6 +48,13 @@ def test_bad_input_is_refused_in_one_line_and_writes_nothing(db: Session, team: 
     assert count(db) == 0
 
 
+def test_every_kind_has_a_badge() -> None:
+    from outreach.models.notifications import NOTIFICATION_KINDS
+    from outreach.notifications.views import KIND_BADGES
+
+    assert set(KIND_BADGES) == set(NOTIFICATION_KINDS)
+
+
 def test_the_owner_if_staff_else_the_whole_team(db: Session, team: dict[str, Any]) -> None:
     assert owner_or_team(db, [None, team["owner"].id]) == [team["owner"].id]
     staff = sorted([team["admin"].id, team["owner"].id, team["teammate"].id])
