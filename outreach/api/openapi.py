@@ -8,6 +8,7 @@ from outreach.api.queries import PROSPECT_SORTS
 from outreach.campaigns.service import METRIC_FIELDS
 from outreach.models import STAGES
 from outreach.models.campaigns import CAMPAIGN_KINDS, CAMPAIGN_STATUSES, OPPORTUNITY_KINDS
+from outreach.models.notifications import NOTIFICATION_KINDS
 
 CONTACT_STATUSES = ["unchecked", "valid", "invalid", "unknown"]
 
@@ -154,6 +155,14 @@ def _schemas() -> dict[str, Any]:
                                 required=["stage"]),
         "StageChangeResult": obj({"changed": BOOL, "prospect": ref("Prospect")}),
         "NoteInput": obj({"text": {**STR, "minLength": 1}}, required=["text"]),
+        "Notification": obj({"id": INT, "kind": {"type": "string", "enum": list(NOTIFICATION_KINDS)},
+                             "title": STR, "body": STR,
+                             "link": {**STR, "description": "the record's page in the app, as a path"},
+                             "web_url": {**URL, "description": "the same page as an absolute URL"},
+                             "created_at": TIME, "read_at": nullable(TIME), "is_read": BOOL}),
+        "NotificationList": obj({"data": {"type": "array", "items": ref("Notification")}, "meta": ref("PageMeta"),
+                                 "links": ref("PageLinks"),
+                                 "unread": {**INT, "description": "how many of your notifications are unread"}}),
         **{f"{name}List": obj({"data": {"type": "array", "items": ref(name)}, "meta": ref("PageMeta"),
                                "links": ref("PageLinks")})
            for name in ("Client", "Campaign", "Prospect", "Contact", "Activity", "StageChange")},
@@ -217,6 +226,9 @@ def _op(summary: str, tag: str, responses: dict[str, Any], *, params: list[dict[
         all_responses["404"] = {"$ref": "#/components/responses/NotFound"}
     operation["responses"] = dict(sorted(all_responses.items()))
     return operation
+
+
+_NOT_FOR_VIEWERS = _error("a client-viewer asked: notifications are for admins and members")
 
 
 def _paths() -> dict[str, Any]:
@@ -327,6 +339,18 @@ def _paths() -> dict[str, Any]:
                                _param("domain", {"type": "string", "maxLength": 255}, "only this site's"),
                                search], listing=True),
         },
+        "/api/v1/notifications": {
+            "get": _op("Your notifications (alerts about links, replies and bounces), newest first",
+                       "notifications", {"200": _json("NotificationList", "a page of notifications"),
+                                         "403": _NOT_FOR_VIEWERS},
+                       params=[_param("unread", {"type": "string", "enum": ["true", "false"], "default": "false"},
+                                      "true: only the unread ones")], listing=True),
+        },
+        "/api/v1/notifications/{notification_id}/read": {
+            "post": _op("Mark one of your notifications read", "notifications",
+                        {"200": _json("Notification", "the notification, now read"), "403": _NOT_FOR_VIEWERS},
+                        params=[_path_id("notification_id", "notification")], lookup=True),
+        },
         "/api/v1/contacts/{contact_id}": {
             "get": _op("Get a contact (staff only: a client-viewer gets 403)", "contacts",
                        {"200": _json("Contact", "the contact"), "403": {"$ref": "#/components/responses/Forbidden"}},
@@ -342,7 +366,8 @@ def build_spec() -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {
             "title": "Outreach API", "version": "1",
-            "description": "Clients, campaigns, prospects, contacts, stage changes, notes, discovery and backlinks. "
+            "description": "Clients, campaigns, prospects, contacts, stage changes, notes, discovery, backlinks and "
+                           "notifications. "
                            "Authenticate with "
                            "'Authorization: Bearer <token>' (create a token on your account page). Admins and "
                            "members may change anything; a client-viewer reads its own client's records only, "
@@ -351,7 +376,7 @@ def build_spec() -> dict[str, Any]:
         },
         "security": [{"bearerAuth": []}],
         "tags": [{"name": n} for n in ("clients", "campaigns", "prospects", "stage changes", "notes", "contacts",
-                                       "discovery", "backlinks", "meta")],
+                                       "discovery", "backlinks", "notifications", "meta")],
         "paths": {**_paths(), **openapi_discovery.paths()},
         "components": {
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",

@@ -513,4 +513,4 @@ def unknown(rest: str) -> Response:
 
 
 # the routes of the other parts, registered on this blueprint (they import it, so they come last)
-from outreach.api import backlinks, discovery  # noqa: E402, F401
+from outreach.api import backlinks, discovery, notifications  # noqa: E402, F401

@@ -17,6 +17,8 @@ from outreach.jobs.claims import claim_rows
 from outreach.lib import appmail
 from outreach.lib.clock import utcnow
 from outreach.models import Backlink, BacklinkCheck, BacklinkEvent, Campaign, Prospect, User
+from outreach.models.notifications import NOTIFICATION_KINDS
+from outreach.notifications.service import notify, owner_or_team
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +71,8 @@ def send_pending_alerts(settings: dict[str, dict[str, Any]], factory: sessionmak
     for _ in range(limit):
         with session_scope(factory) as session:
             event_id = claim_alert(session, tried=tried)
+            if event_id is not None:
+                notify_in_app(session, event_id)  # once: it knows whether this is the alert's first claim
         if event_id is None:
             break
         tried.append(event_id)
@@ -92,6 +96,28 @@ def send_pending_alerts(settings: dict[str, dict[str, Any]], factory: sessionmak
                 event.notify_error = "" if email else "no owner to notify"
             done += 1
     return done
+
+
+def notify_in_app(session: Session, event_id: int) -> None:
+    """The alert as an in-app notification for the link's owner (else the team), linking to the link's page.
+
+    Called in the transaction of the alert's claim: only the first claim (attempts now 1) writes it, and a claim
+    is taken once, so a retried email never repeats the notification.
+    """
+    event = session.get(BacklinkEvent, event_id)
+    if event is None or event.notify_attempts != 1 or event.kind not in ALERT_KINDS:
+        return
+    if event.kind not in NOTIFICATION_KINDS:  # a test keeps the two lists in step; the email must not wait on it
+        log.warning("alert %s: no notification kind %r", event_id, event.kind)
+        return
+    backlink = session.get(Backlink, event.backlink_id)
+    if backlink is None:
+        return
+    owner = owner_of(session, backlink)
+    users = [owner.id] if owner is not None else owner_or_team(session, [])
+    where = backlink.page_url or backlink.site_url
+    headline = HEADLINES.get(event.kind, event.kind.replace("_", " ").capitalize())
+    notify(session, users, event.kind, f"{headline}: {where}", event.text, f"/backlinks/{backlink.id}")
 
 
 def _email_for(session: Session, settings: dict[str, dict[str, Any]], event: BacklinkEvent) -> appmail.AppEmail | None:

@@ -5,11 +5,16 @@ Sent through the [alerts] SMTP settings; with no smtp_host they are written as .
 """
 from __future__ import annotations
 
+import os
+import re
 import smtplib
 import ssl
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.message import EmailMessage
+from email.parser import BytesHeaderParser
+from email.policy import default as default_policy
 from email.utils import formatdate, make_msgid
 from functools import lru_cache
 from pathlib import Path
@@ -18,6 +23,11 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from outreach import paths
+
+#: the names send() gives the files it writes (campaign emails are named "<id>-<Message-ID>.eml" instead)
+_FILE_NAME = re.compile(r"[0-9a-f]{32}\.eml")
+#: enough of a file to hold its headers
+_HEAD_BYTES = 64 * 1024
 
 
 class MailError(RuntimeError):
@@ -83,7 +93,7 @@ def send(email: AppEmail, settings: dict[str, dict[str, Any]]) -> None:
     if not alerts["smtp_host"]:
         outbox = Path(settings["mail"]["outbox_dir"])
         outbox.mkdir(parents=True, exist_ok=True)
-        path = outbox / f"{uuid.uuid4().hex}.eml"
+        path = outbox / f"{uuid.uuid4().hex}.eml"  # a name _FILE_NAME matches
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(message.as_bytes())
         tmp.replace(path)
@@ -103,3 +113,64 @@ def send(email: AppEmail, settings: dict[str, dict[str, Any]]) -> None:
             smtp.send_message(message)
     except (OSError, smtplib.SMTPException) as exc:
         raise MailError(f"SMTP {alerts['smtp_host']}:{alerts['smtp_port']}: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class WrittenEmail:
+    """One of the app's own emails in the local outbox folder."""
+
+    name: str
+    to: str
+    subject: str
+    written_at: datetime
+
+
+def written_emails(settings: dict[str, dict[str, Any]], *, limit: int = 500) -> list[WrittenEmail]:
+    """The app's own emails that send() wrote to [mail] outbox_dir, newest first."""
+    folder = Path(settings["mail"]["outbox_dir"])
+    if not folder.is_dir():
+        return []
+    found: list[tuple[float, str]] = []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if _FILE_NAME.fullmatch(entry.name):
+                try:
+                    found.append((entry.stat().st_mtime, entry.name))
+                except FileNotFoundError:  # deleted since the listing
+                    continue
+    found.sort(reverse=True)
+    emails = []
+    for mtime, name in found[:limit]:
+        try:
+            with open(folder / name, "rb") as file:
+                headers = BytesHeaderParser(policy=default_policy).parsebytes(file.read(_HEAD_BYTES))
+        except FileNotFoundError:
+            continue
+        emails.append(WrittenEmail(name, str(headers.get("To", "")), str(headers.get("Subject", "")),
+                                   datetime.fromtimestamp(mtime, UTC)))
+    return emails
+
+
+def written_count(settings: dict[str, dict[str, Any]]) -> int:
+    """How many of those emails the folder holds."""
+    folder = Path(settings["mail"]["outbox_dir"])
+    if not folder.is_dir():
+        return 0
+    with os.scandir(folder) as entries:
+        return sum(1 for entry in entries if _FILE_NAME.fullmatch(entry.name))
+
+
+def written_email(settings: dict[str, dict[str, Any]], name: str) -> tuple[WrittenEmail, str, Path] | None:
+    """One of those emails with its raw text and path, by its file name (None for any other name)."""
+    if not _FILE_NAME.fullmatch(name):
+        return None
+    path = Path(settings["mail"]["outbox_dir"]) / name
+    try:
+        raw = path.read_bytes()
+        mtime = path.stat().st_mtime
+    except FileNotFoundError:
+        return None
+    headers = BytesHeaderParser(policy=default_policy).parsebytes(raw[:_HEAD_BYTES])
+    email = WrittenEmail(name, str(headers.get("To", "")), str(headers.get("Subject", "")),
+                         datetime.fromtimestamp(mtime, UTC))
+    return email, raw.decode("utf-8", "replace"), path

@@ -21,8 +21,9 @@ from outreach.campaigns.service import move_prospect, record
 from outreach.lib.clock import utcnow
 from outreach.mail.mailboxes import next_window_start, zone
 from outreach.mail.outbox import claim_unknown, mark_sent
-from outreach.mail.stops import EARLY_STAGES, hard_bounce, stop_enrollment
+from outreach.mail.stops import EARLY_STAGES, hard_bounce, notify_bounce, stop_enrollment
 from outreach.models.mail import Enrollment, InboundMessage, Mailbox, Message
+from outreach.notifications.service import notify_about_prospect
 
 SOFT_BOUNCE_LIMIT = 3
 
@@ -266,6 +267,8 @@ def handle(session: Session, mailbox: Mailbox, uidvalidity: int, uid: int, parse
         stop_enrollment(session, enrollment, "replied", f"reply {quote_text}", source_message_id=parsed.message_id)
         if prospect.stage in EARLY_STAGES:
             move_prospect(session, prospect, "replied", reason=f"reply {quote_text}")
+        notify_about_prospect(session, prospect, "reply", f"Reply from {parsed.from_email}: {parsed.subject}",
+                              parsed.snippet[:300])
     elif parsed.kind == "auto_reply":
         text = f"Auto-reply {quote_text}"
         if parsed.return_date is not None:
@@ -309,6 +312,7 @@ def _soft_bounce(session: Session, message: Message, parsed: Parsed) -> None:
                f"{message.soft_bounces} times: {detail}", details={"message_id": message.message_id})
         stop_enrollment(session, message.enrollment, "bounced", f"soft bounce {message.soft_bounces} times: {detail}",
                         stage="bounced", source_message_id=message.message_id)
+        notify_bounce(session, message, f"soft bounce {message.soft_bounces} times: {detail}")
         return
     delay = timedelta(hours=6 * message.soft_bounces)
     when = utcnow() + delay

@@ -16,6 +16,7 @@ import random
 import re
 import smtplib
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from outreach.campaigns.contact_rules import ContactRules, send_block
 from outreach.campaigns.service import move_prospect, record
 from outreach.jobs.claims import claim_rows
+from outreach.lib import appmail
 from outreach.lib.clock import utcnow
 from outreach.lib.secrets import SecretBox
 from outreach.mail import smtp
@@ -236,6 +238,44 @@ class Sender:
             tmp.write_bytes(payload)
             os.replace(tmp, path)
         return smtp.Outcome("sent", f"written to {path}")
+
+
+#: one vocabulary for what happened to an email written to the local outbox, used by the outbox list, the message
+#: page, the Outreach tab and the timeline alike (nothing leaves the server, so nothing says "sent")
+LOCAL_STATUS_LABELS = {"scheduled": "scheduled", "sending": "being written", "sent": "written to the local outbox",
+                       "failed": "failed", "cancelled": "cancelled", "bounced": "bounced", "unknown": "unknown"}
+WRITTEN = LOCAL_STATUS_LABELS["sent"]
+
+
+def status_label(message: Message) -> str:
+    """The message's status as the pages show it: a local message is "written to the local outbox", never "sent"."""
+    if message.transport == "local":
+        return LOCAL_STATUS_LABELS.get(message.status, message.status)
+    return message.status
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """A line of the local outbox: a campaign email (message) or one of the app's alert or report emails."""
+
+    when: datetime
+    to: str
+    subject: str
+    status: str
+    message: Message | None = None
+    app_email: appmail.WrittenEmail | None = None
+
+
+def local_outbox(session: Session, settings: dict[str, dict[str, Any]], *, limit: int = 500) -> list[OutboxEntry]:
+    """Every email the app writes to the local outbox, newest first: campaign emails and its own alerts and reports."""
+    messages = session.scalars(select(Message).where(Message.transport == "local")
+                               .options(selectinload(Message.prospect).selectinload(Prospect.site))
+                               .order_by(Message.send_at.desc()).limit(limit))
+    entries = [OutboxEntry(m.sent_at or m.send_at, m.to_email, m.subject, status_label(m), message=m) for m in messages]
+    entries += [OutboxEntry(e.written_at, e.to, e.subject, WRITTEN, app_email=e)
+                for e in appmail.written_emails(settings, limit=limit)]
+    entries.sort(key=lambda e: e.when, reverse=True)
+    return entries[:limit]
 
 
 def local_path(settings: dict[str, dict[str, Any]], message: Message) -> Path:
@@ -461,9 +501,11 @@ def mark_sent(session: Session, message: Message, when: datetime, settings: dict
     message.status = "sent"
     message.sent_at = when
     message.last_error = ""
-    where = "the local outbox" if message.transport == "local" else message.from_email
-    record(session, message.prospect, "email_sent", f"Sent {step_label(message.step)} “{message.subject}” to "
-           f"{message.to_email} from {where}", details={"message_id": message.message_id, "detail": detail})
+    if message.transport == "local":
+        text = f"{step_label(message.step).capitalize()} “{message.subject}” to {message.to_email} {WRITTEN}"
+    else:
+        text = f"Sent {step_label(message.step)} “{message.subject}” to {message.to_email} from {message.from_email}"
+    record(session, message.prospect, "email_sent", text, details={"message_id": message.message_id, "detail": detail})
     if message.prospect.stage in ("new", "qualified"):
         # the end of the column, without a max() query per message
         move_prospect(session, message.prospect, "contacted", reason="first email sent", position=when.timestamp())

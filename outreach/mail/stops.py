@@ -11,6 +11,7 @@ from outreach.campaigns.service import move_prospect, record
 from outreach.lib.clock import utcnow
 from outreach.models import Contact, Prospect
 from outreach.models.mail import Enrollment, Message
+from outreach.notifications.service import notify_about_prospect
 
 #: prospect stages from which a stop moves the card (a card further along stays where the user put it)
 EARLY_STAGES = ("new", "qualified", "contacted")
@@ -90,3 +91,10 @@ def hard_bounce(session: Session, message: Message, detail: str, when: datetime 
            details={"message_id": message.message_id, "detail": detail})
     stop_contact_everywhere(session, contact, "bounced", detail, stage="bounced",
                             source_message_id=message.message_id)
+    notify_bounce(session, message, detail)
+
+
+def notify_bounce(session: Session, message: Message, detail: str) -> None:
+    """Tell the prospect's owner (else the team) that an email to it bounced."""
+    notify_about_prospect(session, message.prospect, "bounce", f"Bounced: {message.to_email}",
+                          f"“{message.subject}” bounced: {detail}"[:1000])

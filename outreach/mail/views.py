@@ -9,13 +9,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
+from outreach.lib import appmail
 from outreach.lib.clock import utcnow
 from outreach.lib.ids import chosen_id
 from outreach.mail import imap, sequences, smtp
 from outreach.mail.estimate import expected_for
 from outreach.mail.forms import CampaignMailForm, MailboxForm, TemplateForm
 from outreach.mail.mailboxes import MailboxInput, MailError, imap_password, save_mailbox, sent_today, smtp_account
-from outreach.mail.outbox import local_path, resolve_unknown
+from outreach.mail.outbox import WRITTEN, local_outbox, local_path, resolve_unknown, status_label
 from outreach.mail.render import VARIABLES, RenderError
 from outreach.mail.unsubscribe import read_token, signing_secret, unsubscribe, unsubscribe_url
 from outreach.models import Prospect
@@ -47,7 +48,8 @@ def index() -> str:
     usage = {m.id: sent_today(session, m, utcnow()) for m in mailboxes}
     templates = session.scalars(select(Template).order_by(Template.name)).all()
     seqs = session.scalars(select(Sequence).options(selectinload(Sequence.steps)).order_by(Sequence.name)).all()
-    local = session.scalar(select(func.count()).select_from(Message).where(Message.transport == "local")) or 0
+    local = (session.scalar(select(func.count()).select_from(Message).where(Message.transport == "local")) or 0) \
+        + appmail.written_count(settings())
     return render_template("mail/index.html", mailboxes=mailboxes, usage=usage, templates=templates,
                            sequences=seqs, local=local)
 
@@ -213,10 +215,7 @@ def sequence(sequence_id: int | None = None) -> str | Response:
 @bp.route("/mail/outbox")
 @staff_required
 def outbox() -> str:
-    messages = db_session().scalars(select(Message).where(Message.transport == "local")
-                                    .options(selectinload(Message.prospect).selectinload(Prospect.site))
-                                    .order_by(Message.send_at.desc()).limit(500)).all()
-    return render_template("mail/outbox.html", messages=messages)
+    return render_template("mail/outbox.html", entries=local_outbox(db_session(), settings()))
 
 
 @bp.route("/mail/outbox/<int:message_id>")
@@ -227,7 +226,28 @@ def outbox_message(message_id: int) -> str:
         abort(404)
     path = local_path(settings(), message)
     raw = path.read_text("utf-8", "replace") if message.status == "sent" and path.exists() else None
-    return render_template("mail/outbox_message.html", message=message, raw=raw, path=path)
+    to = f"{message.to_name} <{message.to_email}>" if message.to_name else message.to_email
+    return render_template("mail/outbox_message.html", subject=message.subject, to=to, when_label="Due",
+                           when=message.send_at, status=status_label(message), raw=raw, path=path,
+                           body=message.body_text)
+
+
+@bp.route("/mail/outbox/app/<name>")
+@staff_required
+def outbox_app_email(name: str) -> str:
+    """One of the app's own emails (an alert or a report) in the local outbox."""
+    found = appmail.written_email(settings(), name)
+    if found is None:
+        abort(404)
+    email, raw, path = found
+    return render_template("mail/outbox_message.html", subject=email.subject, to=email.to, when_label="Written",
+                           when=email.written_at, status=WRITTEN, raw=raw, path=path, body="")
+
+
+@bp.app_template_global()
+def message_status(message: Message) -> str:
+    """A message's status in the one vocabulary of the outbox pages (local messages are written, not sent)."""
+    return status_label(message)
 
 
 # --- a campaign's Outreach tab -------------------------------------------------------------------

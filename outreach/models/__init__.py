@@ -36,6 +36,7 @@ from outreach.models.mail import (
     SequenceStep,
     Template,
 )
+from outreach.models.notifications import Notification
 from outreach.models.prospecting import Asset, ProspectingRun
 
 __all__ = [
@@ -62,6 +63,7 @@ __all__ = [
     "LoginSession",
     "Mailbox",
     "Message",
+    "Notification",
     "Opportunity",
     "Prospect",
     "ProspectingRun",

@@ -34,6 +34,7 @@ BLUEPRINTS = [
     "outreach.mail.views:unsubscribe_bp",
     "outreach.discovery.broken_links_views:bp",
     "outreach.discovery.prospecting_views:bp",
+    "outreach.notifications.views:bp",
 ]
 
 #: blueprints whose routes authenticate by API token instead of a session cookie

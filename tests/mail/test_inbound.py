@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from outreach.mail.imap import read_return_date
 from outreach.mail.jobs import poll_mailboxes, send_due
-from outreach.models import Activity, Contact, Prospect, Suppression
+from outreach.models import Activity, Contact, Notification, Prospect, Suppression
 from outreach.models.mail import Enrollment, InboundMessage, Message
 from tests.mail.test_sending import MONDAY, enroll, fresh, messages
 
@@ -176,6 +176,61 @@ def test_unrelated_mail_is_stored_but_changes_nothing(db, imap_server, sent_one,
     fresh(db)
     assert db.scalar(select(InboundMessage.kind)) == "unmatched"
     assert db.get(Prospect, prospect.id).stage == "contacted"
+
+
+@pytest.fixture
+def owned(db, sent_one, make_user):  # type: ignore[no-untyped-def]
+    """The prospect owned by a member; an admin and the client's viewer look on."""
+    _first, prospect = sent_one
+    prospect = db.get(Prospect, prospect.id)
+    users = {"owner": make_user("olive@agency.test"), "admin": make_user("ada@agency.test", role="admin"),
+             "viewer": make_user("vic@client.test", role="client_viewer", client=prospect.campaign.client)}
+    prospect.owner_id = users["owner"].id
+    db.commit()
+    return users
+
+
+def notified(db):  # type: ignore[no-untyped-def]
+    fresh(db)
+    return [(n.user_id, n.kind, n.title, n.link) for n in db.scalars(select(Notification).order_by(Notification.id))]
+
+
+def test_a_reply_notifies_the_prospect_owner_and_nobody_else(db, imap_server, sent_one, owned, job_context):
+    first, prospect = sent_one
+    imap_server.append("INBOX", reply_to(first))
+    with time_machine.travel(MONDAY + timedelta(hours=2), tick=False):
+        assert poll_mailboxes(job_context) == 1
+    [(user_id, kind, title, link)] = notified(db)
+    assert user_id == owned["owner"].id and kind == "reply" and link == f"/prospects/{prospect.id}"
+    assert title == f"Reply from {first.to_email}: Re: {first.subject}"
+    # an auto-reply is no reply: nothing more
+    imap_server.append("INBOX", reply_to(first, "Out until 2026-12-07.", **{"Auto-Submitted": "auto-replied",
+                                                                           "Message-ID": "<ooo@site.test>"}))
+    with time_machine.travel(MONDAY + timedelta(hours=3), tick=False):
+        poll_mailboxes(job_context)
+    assert len(notified(db)) == 1
+
+
+def test_a_hard_bounce_notifies_the_prospect_owner(db, imap_server, sent_one, owned, job_context):
+    first, prospect = sent_one
+    imap_server.append("INBOX", dsn(first, "5.1.1"))
+    with time_machine.travel(MONDAY + timedelta(hours=2), tick=False):
+        poll_mailboxes(job_context)
+    [(user_id, kind, title, link)] = notified(db)
+    assert (user_id, kind, title, link) == (owned["owner"].id, "bounce", f"Bounced: {first.to_email}",
+                                            f"/prospects/{prospect.id}")
+    assert db.get(Prospect, prospect.id).stage == "bounced"
+
+
+def test_the_third_soft_bounce_notifies_the_prospect_owner(db, imap_server, sent_one, owned, job_context):
+    first, _prospect = sent_one
+    for status in ("4.2.2", "4.2.1", "4.3.0"):
+        imap_server.append("INBOX", dsn(first, status))
+    with time_machine.travel(MONDAY + timedelta(hours=2), tick=False):
+        assert poll_mailboxes(job_context) == 3
+    [(user_id, kind, _title, _link)] = notified(db)
+    assert (user_id, kind) == (owned["owner"].id, "bounce")
+    assert db.get(Message, first.id).status == "bounced"
 
 
 @pytest.mark.parametrize(("text", "expected"), [

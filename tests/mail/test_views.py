@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
+import time_machine
 from sqlalchemy import select
 
 from outreach.campaigns.service import add_prospect
+from outreach.mail.jobs import send_due
 from outreach.mail.sequences import configure_campaign
 from outreach.mail.unsubscribe import make_token, signing_secret
 from outreach.models import Prospect, Suppression
@@ -281,3 +284,36 @@ def test_the_queue_shows_when_the_daily_cap_lets_each_email_go(app, db, team, lo
     assert "daily cap" not in cells[0] and all("daily cap" in c for c in cells[1:])
     days = [re.search(r"\d{4}-\d\d-\d\d", c).group(0) for c in cells]  # type: ignore[union-attr]
     assert len(set(days)) == 3  # one a day
+
+
+def test_the_local_outbox_lists_every_email_the_app_writes_in_one_vocabulary(app, db, team, login, outreach_campaign,
+                                                                              job_context):
+    from outreach.lib import appmail
+    from tests.mail.test_sending import MONDAY, enroll
+
+    settings = app.extensions["outreach"].settings
+    for path in Path(settings["mail"]["outbox_dir"]).glob("*.eml"):  # the app's folder outlives each test
+        path.unlink()
+    campaign, prospects = outreach_campaign(None, n=1)
+    with time_machine.travel(MONDAY, tick=False):
+        enroll(db, app, campaign, prospects)
+        assert send_due(job_context) == 1
+    (message,) = db.scalars(select(Message).where(Message.status == "sent")).all()
+    alert = appmail.AppEmail(["owner@agency.test"], "Link lost: https://pub.test/a", "gone", "<p>gone</p>")
+    appmail.send(alert, settings)
+    client = login(team["owner"])
+    listing = client.get("/mail/outbox").get_data(as_text=True)
+    assert message.subject in listing and "Link lost: https://pub.test/a" in listing
+    assert listing.count(">written to the local outbox<") == 2 and ">sent<" not in listing
+    assert listing.count(">scheduled<") == 1  # the follow-up
+    page = client.get(f"/mail/outbox/{message.id}").get_data(as_text=True)
+    assert '<span data-testid="status">written to the local outbox</span>' in page
+    name = re.search(r'href="/mail/outbox/app/([0-9a-f]{32}\.eml)"', listing).group(1)
+    app_page = client.get(f"/mail/outbox/app/{name}").get_data(as_text=True)
+    assert '<span data-testid="status">written to the local outbox</span>' in app_page and "Link lost" in app_page
+    assert client.get("/mail/outbox/app/" + "0" * 31 + "g.eml").status_code == 404
+    assert "Local outbox (3)" in client.get("/mail").get_data(as_text=True)
+    tab = client.get(f"/campaigns/{campaign.id}/outreach").get_data(as_text=True)
+    assert ">written to the local outbox<" in tab
+    prospect_page = client.get(f"/prospects/{prospects[0].id}").get_data(as_text=True)
+    assert "written to the local outbox" in prospect_page
