@@ -233,7 +233,8 @@ def test_a_forged_unsubscribe_token_changes_nothing(app, db, client, sent_messag
     make_user()
     forged = make_token("another-secret", message.message_id)
     assert client.post(f"/unsubscribe/{forged}").status_code == 404
-    tampered = re.sub(r".$", "x", make_token(signing_secret(app.extensions["outreach"].settings), message.message_id))
+    token = make_token(signing_secret(app.extensions["outreach"].settings), message.message_id)
+    tampered = token[:-1] + ("y" if token.endswith("x") else "x")  # "x" for a token ending in "x" changed nothing
     assert client.post(f"/unsubscribe/{tampered}").status_code == 404
     fresh(db)
     assert db.scalar(select(Suppression)) is None
