@@ -51,8 +51,6 @@ def check_due(ctx: JobContext, *, batch: int = BATCH) -> int:
     from outreach.models import Backlink
 
     with session_scope(ctx.sessionmaker) as session:
-        service.ensure_promised_backlinks(session)
-    with session_scope(ctx.sessionmaker) as session:
         ids = service.claim_due(session, limit=batch)
         render_all = ctx.settings["backlinks"]["render_javascript"]
         jobs = [Job(b.id, b.page_url, b.site_url, b.target_url, b.match_mode, b.agreed_anchor,

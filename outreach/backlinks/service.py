@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from outreach.accounts.service import audit
 from outreach.backlinks.evidence import CheckResult
+from outreach.campaigns.service import move_prospect, record
 from outreach.lib.clock import utcnow
 from outreach.lib.urls import BadURL, ensure_http_url, registrable_domain
 from outreach.models import (
@@ -167,9 +168,9 @@ def set_paused(session: Session, backlink: Backlink, paused: bool, actor: User |
     audit(session, actor, "backlink.pause" if paused else "backlink.resume", "backlink", backlink.id, {})
 
 
-def on_stage_changed(session: Session, prospect: Prospect, old: str, new: str,
-                     actor: User | None = None, *, explain: bool = True) -> Backlink | None:
-    """Called by move_prospect: a prospect that reaches *promised* gets its backlink in the ledger."""
+def on_stage_changed(prospect: Prospect, *, session: Session, old: str, new: str,
+                     actor: User | None) -> Backlink | None:
+    """On a stage change: a prospect that reaches *promised* gets its backlink in the ledger."""
     if new != "promised":
         return None
     if session.scalar(select(Backlink.id).where(Backlink.prospect_id == prospect.id)) is not None:
@@ -177,11 +178,7 @@ def on_stage_changed(session: Session, prospect: Prospect, old: str, new: str,
     campaign = session.get(Campaign, prospect.campaign_id)
     assert campaign is not None
     targets = campaign.target_url_list or ([campaign.client.website] if campaign.client.website else [])
-    from outreach.campaigns.service import record
-
     if not targets:
-        if not explain:
-            return None
         record(session, prospect, "backlink",
                "No backlink added to the ledger: the campaign has no target URL (add one, then add the link "
                "by hand on the Links tab)", actor)
@@ -200,19 +197,6 @@ def on_stage_changed(session: Session, prospect: Prospect, old: str, new: str,
     record(session, prospect, "backlink", f"Backlink to {backlink.target_url} added to the ledger ({where})",
            actor, {"backlink_id": backlink.id})
     return backlink
-
-
-def ensure_promised_backlinks(session: Session, *, limit: int = 100) -> int:
-    """Give every promised prospect without a backlink its backlink (catches moves made outside move_prospect)."""
-    prospects = session.scalars(select(Prospect)
-                                .outerjoin(Backlink, Backlink.prospect_id == Prospect.id)
-                                .where(Prospect.stage == "promised", Backlink.id.is_(None))
-                                .order_by(Prospect.id).limit(limit)).all()
-    created = 0
-    for prospect in prospects:
-        if on_stage_changed(session, prospect, "", "promised", explain=False) is not None:
-            created += 1
-    return created
 
 
 def client_settings(session: Session, client_id: int) -> ClientLinkSettings:
@@ -413,8 +397,6 @@ def attach_page(session: Session, backlink: Backlink, page_url: str, *, now: dat
     session.add(BacklinkEvent(backlink_id=backlink.id, kind="page_found", text=f"Found the page: {page_url}",
                               created_at=now or utcnow(), notified_at=now or utcnow()))
     if backlink.prospect_id:
-        from outreach.campaigns.service import record
-
         prospect = session.get(Prospect, backlink.prospect_id)
         if prospect is not None:
             record(session, prospect, "backlink", f"Found the published page: {page_url}", None,
@@ -425,8 +407,6 @@ def attach_page(session: Session, backlink: Backlink, page_url: str, *, now: dat
 def _record_on_prospect(session: Session, backlink: Backlink, events: list[BacklinkEvent]) -> None:
     if not events or backlink.prospect_id is None:
         return
-    from outreach.campaigns.service import move_prospect, record
-
     prospect = session.get(Prospect, backlink.prospect_id)
     if prospect is None:
         return

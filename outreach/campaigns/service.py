@@ -8,7 +8,9 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from outreach.accounts.service import audit
+from outreach.campaigns.events import stage_changed
 from outreach.lib import addresses
+from outreach.lib.clock import utcnow
 from outreach.lib.ids import MAX_ID
 from outreach.lib.urls import BadURL, ensure_http_url, registrable_domain
 from outreach.models import (
@@ -294,9 +296,10 @@ def move_prospect(session: Session, prospect: Prospect, stage: str, *, actor: Us
     """Change the stage (and board position); returns whether the stage changed."""
     if stage not in STAGES:
         raise CampaignError(f"unknown stage {stage!r}", field="stage")
-    from outreach.lib.clock import utcnow
-
     changed = stage != prospect.stage
+    if changed and not stage_changed.receivers:  # a process that skipped its wiring would lose the hand-offs
+        raise RuntimeError("nothing subscribes to stage changes: call outreach.wiring.connect_subscribers() "
+                           "when the process starts")
     if changed:
         old = prospect.stage
         prospect.stage = stage
@@ -310,12 +313,8 @@ def move_prospect(session: Session, prospect: Prospect, stage: str, *, actor: Us
     session.flush()
     if changed:
         # in the same transaction: a card moved on by hand ends its email sequence, and one that
-        # reaches *promised* gets its backlink in the ledger
-        from outreach.backlinks.service import on_stage_changed as backlinks_on_stage_changed
-        from outreach.mail.stops import on_stage_changed as mail_on_stage_changed
-
-        mail_on_stage_changed(session, prospect, old, stage)
-        backlinks_on_stage_changed(session, prospect, old, stage, actor)
+        # reaches *promised* gets its backlink in the ledger (outreach.wiring lists the subscribers)
+        stage_changed.send(prospect, session=session, old=old, new=stage, actor=actor)
     return changed
 
 

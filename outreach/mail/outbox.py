@@ -29,14 +29,13 @@ from outreach.lib.secrets import SecretBox
 from outreach.mail import smtp
 from outreach.mail.headers import HeaderError
 from outreach.mail.mailboxes import add_business_days, in_window, sent_today, smtp_account
-from outreach.mail.reclaim import is_reclaim, step_label
 from outreach.mail.reclaim import stop_reason as reclaim_stop_reason
 from outreach.mail.render import RenderError
 from outreach.mail.sequences import create_message
 from outreach.mail.stops import EARLY_STAGES, hard_bounce, stop_enrollment, suppression_reason
 from outreach.mail.unsubscribe import signing_secret, unsubscribe_url
 from outreach.models import Campaign, Prospect, Suppression
-from outreach.models.mail import CampaignMail, Enrollment, Mailbox, Message, SequenceStep
+from outreach.models.mail import CampaignMail, Enrollment, Mailbox, Message, SequenceStep, is_reclaim, step_label
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from outreach.lib.clock import utcnow
 from outreach.mail.headers import HeaderError, check_header
 from outreach.mail.mailboxes import MailError
 from outreach.mail.render import Rendered, RenderError, check_syntax, render_email, wrap
-from outreach.mail.stops import EARLY_STAGES, suppression_reason
+from outreach.mail.stops import EARLY_STAGES, stop_enrollment, suppression_reason
 from outreach.mail.unsubscribe import unsubscribe_url
 from outreach.models import Campaign, Contact, Opportunity, Prospect, User
 from outreach.models.mail import CampaignMail, Enrollment, Mailbox, Message, Sequence, SequenceStep, Template
@@ -296,8 +296,6 @@ def enroll_prospects(session: Session, campaign: Campaign, prospect_ids: list[in
 
 def cancel_prospect(session: Session, prospect: Prospect, actor: User | None = None) -> bool:
     """Stop one prospect's sequence by hand."""
-    from outreach.mail.stops import stop_enrollment
-
     enrollment = session.scalar(select(Enrollment).where(Enrollment.prospect_id == prospect.id))
     if enrollment is None or enrollment.status != "active":
         return False

@@ -178,6 +178,19 @@ class Enrollment(Base):
     mailbox: Mapped[Mailbox | None] = relationship()
 
 
+#: steps from here on are reclaim emails (a sequence has at most 6 steps): see outreach.mail.reclaim
+RECLAIM_STEP = 100
+
+
+def is_reclaim(step: int) -> bool:
+    return step >= RECLAIM_STEP
+
+
+def step_label(step: int) -> str:
+    """How the timeline names a message: "step 2" or "the reclaim email"."""
+    return "the reclaim email" if is_reclaim(step) else f"step {step}"
+
+
 class Message(Base):
     """One outgoing email: the schedule is this row (send_at + status)."""
 

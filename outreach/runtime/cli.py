@@ -23,7 +23,9 @@ def _job_context(settings: dict[str, dict[str, Any]], stop: threading.Event) -> 
     from outreach.db import make_engine, make_sessionmaker
     from outreach.jobs.ticks import JobContext
     from outreach.lib.secrets import SecretBox, load_or_create_secret_key
+    from outreach.wiring import connect_subscribers
 
+    connect_subscribers()
     secret = settings["app"]["secret_key"] or load_or_create_secret_key(Path(settings["app"]["instance_path"]))
     engine = make_engine(settings["database"]["url"])
     return JobContext(settings=settings, sessionmaker=make_sessionmaker(engine), secret_box=SecretBox(secret),

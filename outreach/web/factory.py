@@ -17,6 +17,7 @@ from outreach.lib.secrets import SecretBox, load_or_create_secret_key
 from outreach.web.ids import IdConverter
 from outreach.web.sanitize import strip_nul_characters
 from outreach.web.state import AppState
+from outreach.wiring import connect_subscribers
 
 csrf = CSRFProtect()
 
@@ -62,6 +63,7 @@ def build_app(overrides: dict[str, dict[str, Any]] | None = None, config_path: s
         settings=settings, engine=engine, sessionmaker=make_sessionmaker(engine),
         secret_box=SecretBox(secret_key))
 
+    connect_subscribers()
     csrf.init_app(app)
     from outreach.web import auth, templating
 
