@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from outreach.db import Base
 from outreach.lib.clock import utcnow
+from outreach.models.campaigns import Contact, Prospect
 
 SECURITY = ("none", "starttls", "ssl")
 MESSAGE_STATUSES = ("scheduled", "sending", "sent", "failed", "cancelled", "bounced", "unknown")
@@ -272,6 +273,3 @@ class InboundMessage(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     reply_to: Mapped[Message | None] = relationship()
-
-
-from outreach.models.campaigns import Contact, Prospect  # noqa: E402
