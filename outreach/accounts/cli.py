@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from outreach.cli import fail, load_settings_or_exit
+from outreach.lib.console import fail, load_settings_or_exit
 
 
 @click.group()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from outreach.cli import fail, load_settings_or_exit, print_json
+from outreach.lib.console import fail, load_settings_or_exit, print_json
 
 
 @click.command("verify")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from outreach.cli import fail, load_settings_or_exit, print_json
+from outreach.lib.console import fail, load_settings_or_exit, print_json
 
 
 @click.command("import")

@@ -26,6 +26,7 @@ from outreach.models import (
     User,
 )
 from outreach.models.campaigns import ACTIVE_STAGES, CAMPAIGN_KINDS
+from outreach.models.mail import Enrollment
 
 METRIC_FIELDS = ("domain_rating", "domain_authority", "authority_score", "organic_traffic")
 
@@ -334,8 +335,6 @@ def set_contact(session: Session, prospect: Prospect, email: str, *, name: str =
     The same rules as adding a prospect: an address on the do-not-contact list or already contacted in
     another active campaign, or one whose check found it undeliverable, needs an override reason.
     """
-    from outreach.models.mail import Enrollment
-
     address = normalise_address(email)
     if prospect.contact is not None and prospect.contact.email == address:
         return prospect.contact

@@ -5,8 +5,7 @@ from typing import Any
 
 import click
 
-from outreach.cli import fail, load_settings_or_exit, print_json
-from outreach.lib.aio import run_sync
+from outreach.lib.console import fail, load_settings_or_exit, print_json
 
 
 @click.group()
@@ -30,8 +29,10 @@ def find(ctx: click.Context, urls: tuple[str, ...], max_pages: int, allow_domain
          no_check: bool, campaign_id: int | None, as_json: bool) -> None:
     """Addresses published on the page and its site's contact pages, with their MX check."""
 
+    # imported when the command runs, not with the CLI: `outreach` starts fast
     from outreach.contacts.finder import find_contacts
     from outreach.contacts.validation import AddressChecker
+    from outreach.lib.aio import run_sync
     from outreach.lib.http import BadURL, Fetcher, FetchSettings, check_url
 
     settings = load_settings_or_exit(ctx)

@@ -11,7 +11,7 @@ from sqlalchemy import or_, select
 
 from outreach.contacts.service import apply_verdict
 from outreach.contacts.validation import AddressChecker
-from outreach.jobs.ticks import JobContext, Tick, register
+from outreach.jobs.ticks import JobContext
 from outreach.lib.clock import utcnow
 from outreach.models import Contact
 
@@ -34,6 +34,3 @@ def validate_unchecked(ctx: JobContext) -> int:
             apply_verdict(contact, checker.check(contact.email))
             session.commit()
         return len(contacts)
-
-
-register(Tick(id="contacts.validate", func="outreach.contacts.jobs:validate_unchecked", seconds=60))

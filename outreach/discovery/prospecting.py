@@ -627,8 +627,8 @@ def _card_of_site(session: Session, campaign: Campaign, page_url: str) -> Prospe
 # --- CLI helpers (the discover commands' --campaign) ----------------------------------------------
 
 def campaign_keywords_or_exit(settings: dict[str, Any], campaign_id: int) -> list[str]:
-    from outreach.cli import fail
     from outreach.db import make_engine, make_sessionmaker
+    from outreach.lib.console import fail
 
     engine = make_engine(settings["database"]["url"])
     try:
@@ -645,8 +645,8 @@ def _store(settings: dict[str, Any], campaign_id: int, add: Callable[[Session, C
            ) -> dict[str, int]:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from outreach.cli import fail
     from outreach.db import make_engine, make_sessionmaker, session_scope
+    from outreach.lib.console import fail
 
     engine = make_engine(settings["database"]["url"])
     try:

@@ -28,7 +28,7 @@ from outreach.lib.clock import utcnow
 from outreach.lib.secrets import SecretBox
 from outreach.mail import smtp
 from outreach.mail.headers import HeaderError
-from outreach.mail.mailboxes import add_business_days, in_window, sent_today, smtp_account
+from outreach.mail.mailboxes import MailError, add_business_days, in_window, sent_today, smtp_account
 from outreach.mail.reclaim import stop_reason as reclaim_stop_reason
 from outreach.mail.render import RenderError
 from outreach.mail.sequences import create_message
@@ -532,8 +532,6 @@ def recover_stale(session: Session, settings: dict[str, dict[str, Any]], *, leas
 def resolve_unknown(session: Session, message: Message, action: str, settings: dict[str, dict[str, Any]],
                     actor_name: str) -> None:
     """A person decides what an `unknown` message became: "sent" (they saw it went) or "resend"."""
-    from outreach.mail.mailboxes import MailError
-
     if message.status != "unknown":
         raise MailError(f"only a message whose delivery is unknown can be resolved (this one is {message.status})")
     if action == "sent":

@@ -8,17 +8,16 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from outreach.db import session_scope
-from outreach.jobs.ticks import JobContext, Tick, register
+from outreach.jobs.ticks import JobContext
 from outreach.lib import appmail
 from outreach.lib.clock import utcnow
+from outreach.models import Backlink, Client, ClientLinkSettings, ReportDelivery
+from outreach.reports import service
 
 log = logging.getLogger(__name__)
 
 #: a failed delivery is tried again on later ticks, up to this many attempts in all
 MAX_ATTEMPTS = 3
-
-register(Tick("reports.monthly", "outreach.reports.jobs:send_monthly_reports", seconds=3600,
-              misfire_grace_time=900))
 
 
 def last_month(now: datetime) -> tuple[date, date]:
@@ -28,8 +27,6 @@ def last_month(now: datetime) -> tuple[date, date]:
 
 def send_monthly_reports(ctx: JobContext) -> int:
     """Claim (client, month) by inserting its delivery row, then build, render and send; returns emails sent."""
-    from outreach.models import Backlink, Client, ClientLinkSettings
-
     start, end = last_month(utcnow())
     period = f"{end:%Y-%m}"
     with session_scope(ctx.sessionmaker) as session:
@@ -49,8 +46,6 @@ def send_monthly_reports(ctx: JobContext) -> int:
 
 
 def _claim(ctx: JobContext, client_id: int, period: str) -> bool:
-    from outreach.models import ReportDelivery
-
     try:
         with session_scope(ctx.sessionmaker) as session:
             session.add(ReportDelivery(client_id=client_id, period=period, status="sending", attempts=1))
@@ -70,9 +65,6 @@ def _claim(ctx: JobContext, client_id: int, period: str) -> bool:
 
 
 def _deliver(ctx: JobContext, client_id: int, period: str, start: date, end: date) -> bool:
-    from outreach.models import Client, ReportDelivery
-    from outreach.reports import service
-
     with session_scope(ctx.sessionmaker) as session:
         client = session.get(Client, client_id)
         delivery = session.scalar(select(ReportDelivery).where(ReportDelivery.client_id == client_id,

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from outreach.cli import fail, load_settings_or_exit
+from outreach.lib.console import fail, load_settings_or_exit
 
 
 def _logging() -> None:
