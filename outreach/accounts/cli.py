@@ -21,6 +21,7 @@ def user() -> None:
 @click.pass_context
 def create(ctx: click.Context, email: str, name: str, role: str, client_id: int | None, password: str) -> None:
     """Create a user (the database must be migrated)."""
+    # imported when the command runs, not with the CLI: `outreach` starts fast
     from outreach.accounts.service import AccountError, create_user
     from outreach.db import make_engine, make_sessionmaker, session_scope
 

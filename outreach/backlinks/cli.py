@@ -20,6 +20,7 @@ def verify(ctx: click.Context, page_url: str, target: str, anchor: str | None, m
            render: bool | None, as_json: bool) -> None:
     """Check that PAGE_URL links to --target, and how much the link is worth."""
     settings = load_settings_or_exit(ctx)
+    # imported when the command runs, not with the CLI: `outreach` starts fast
     from outreach.lib.urls import BadURL, ensure_http_url
 
     try:

@@ -21,6 +21,7 @@ from outreach.lib.console import fail, load_settings_or_exit, print_json
 def import_csv(ctx: click.Context, campaign_id: int, csv_file: Path, mapping_overrides: tuple[str, ...],
                override_reason: str, dry_run: bool, as_json: bool) -> None:
     """Import prospects from CSV_FILE (Ahrefs, Semrush, Moz, Majestic, Search Console, or any CSV)."""
+    # imported when the command runs, not with the CLI: `outreach` starts fast
     from outreach.campaigns import importer
     from outreach.db import make_engine, make_sessionmaker, session_scope
     from outreach.models import Campaign

@@ -29,6 +29,7 @@ def discover() -> None:
 def broken_links(ctx: click.Context, seeds: tuple[str, ...], max_pages: int, campaign_id: int | None,
                  as_json: bool) -> None:
     """Crawl SEED sites and list their dead links, grouped by dead URL (most-linked first)."""
+    # imported when the command runs, not with the CLI: `outreach` starts fast
     from outreach.crawler.crawl import Progress, parse_seeds
     from outreach.discovery.broken_links import find_broken_links, report
     from outreach.lib.http import BadURL, FetchSettings

@@ -59,7 +59,7 @@ def mentions(ctx: click.Context, seeds: tuple[str, ...], target: str, images: tu
     if campaign_id is not None:
         from outreach.discovery.prospecting import store_mentions
 
-        payload["stored"] = store_mentions(settings, campaign_id, result.mentions, target_url)
+        payload["stored"] = store_mentions(settings, campaign_id, result.mentions)
     if as_json:
         print_json(payload)
         return

@@ -666,6 +666,5 @@ def store_guest_posts(settings: dict[str, Any], campaign_id: int, targets: list[
     return _store(settings, campaign_id, lambda s, c: add_guest_post_opportunities(s, c, targets))
 
 
-def store_mentions(settings: dict[str, Any], campaign_id: int, mentions: list[Mention], target: str
-                   ) -> dict[str, int]:
+def store_mentions(settings: dict[str, Any], campaign_id: int, mentions: list[Mention]) -> dict[str, int]:
     return _store(settings, campaign_id, lambda s, c: add_mention_opportunities(s, c, mentions))

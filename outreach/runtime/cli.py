@@ -18,6 +18,7 @@ def _logging() -> None:
 
 
 def _job_context(settings: dict[str, dict[str, Any]], stop: threading.Event) -> Any:
+    # imported when the command runs, not with the CLI: `outreach` starts fast
     from pathlib import Path
 
     from outreach.db import make_engine, make_sessionmaker
