@@ -1,10 +1,11 @@
 """Who listens to what the domain announces: every subscriber, connected the same way in every process.
 
-The web app (`create_app`), the scheduler and workers (their job context), the crash-test sender and the
-test suite call `connect_subscribers()` when they start; `move_prospect` refuses to change a stage in a
-process that did not, so no code path can skip the hand-offs. The other wiring lives beside what it wires,
-one list each: blueprints in `outreach.web.factory.BLUEPRINTS`, commands in `outreach.cli.COMMANDS`,
-scheduled ticks in `outreach.jobs.schedule.TICKS`.
+The web app (`create_app`), every command that opens the database (`lib.console.command_sessions`: the
+scheduler's and workers' job context too) and the crash-test sender call `connect_subscribers()`;
+`move_prospect` refuses to change a stage in a process that did not, so no code path skips the hand-offs.
+
+The other wiring lives beside what it wires, one list each: blueprints in `outreach.web.factory.BLUEPRINTS`,
+commands in `outreach.cli.COMMANDS`, scheduled ticks in `outreach.jobs.schedule.TICKS`.
 """
 from __future__ import annotations
 

@@ -23,10 +23,15 @@ from outreach.models.mail import Enrollment, Message
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _disconnect_all() -> None:
+    for receiver in list(stage_changed.receivers.values()):
+        stage_changed.disconnect(receiver)
+
+
 @pytest.fixture
 def wired() -> Iterator[None]:
     """Exactly the subscribers outreach.wiring declares (whatever connected them before)."""
-    stage_changed.receivers.clear()
+    _disconnect_all()
     wiring.connect_subscribers()
     yield
     wiring.connect_subscribers()
@@ -70,7 +75,7 @@ def test_a_card_moved_to_promised_through_the_service_gets_its_backlink(
 def test_a_process_that_skipped_its_wiring_cannot_change_a_stage(
         wired: None, db: Session, make_prospect: Callable[..., Prospect]) -> None:
     prospect = make_prospect()
-    stage_changed.receivers.clear()
+    _disconnect_all()
     with pytest.raises(RuntimeError, match="connect_subscribers"):
         move_prospect(db, prospect, "promised")
     assert prospect.stage == "new"
@@ -88,6 +93,15 @@ elif entry == "jobs":  # `outreach run`, `outreach scheduler` and `outreach work
     from outreach.config import load_settings
     from outreach.runtime.cli import _job_context
     _job_context(load_settings(None, settings_overrides), threading.Event())
+elif entry == "cli":  # a command that opens the database
+    import os
+    from outreach.cli import main
+    from outreach.db import make_engine
+    from outreach.models import Base
+    Base.metadata.create_all(make_engine(url))
+    os.environ.update(OUTREACH_DATABASE_URL=url, OUTREACH_APP_INSTANCE_PATH=instance)
+    main(["user", "create", "--email", "probe@agency.test", "--password", "a long enough password"],
+         standalone_mode=False)
 elif entry == "crashable":
     from outreach.config import load_settings
     from outreach.db import make_engine
@@ -100,7 +114,7 @@ print(json.dumps(sorted(f"{r.__module__}.{r.__name__}" for r in stage_changed.re
 """
 
 
-@pytest.mark.parametrize("entry", ["web", "jobs", "crashable"])
+@pytest.mark.parametrize("entry", ["web", "jobs", "cli", "crashable"])
 def test_every_process_connects_the_declared_subscribers(entry: str, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'probe.db'}"
     run = subprocess.run([sys.executable, "-c", _PROBE, entry, url, str(tmp_path)], cwd=ROOT, capture_output=True,

@@ -5,7 +5,7 @@ from typing import Any
 
 import click
 
-from outreach.lib.console import fail, load_settings_or_exit, print_json
+from outreach.lib.console import command_sessions, fail, load_settings_or_exit, print_json
 
 
 @click.group()
@@ -84,13 +84,13 @@ def _store(settings: dict[str, Any], campaign_id: int, sites: list[Any]) -> None
     from sqlalchemy.exc import SQLAlchemyError
 
     from outreach.contacts.service import save_site_contacts
-    from outreach.db import make_engine, make_sessionmaker, session_scope
+    from outreach.db import make_engine, session_scope
     from outreach.lib.urls import BadURL, registrable_domain
     from outreach.models import Campaign, Prospect, Site
 
     engine = make_engine(settings["database"]["url"])
     try:
-        with session_scope(make_sessionmaker(engine)) as session:
+        with session_scope(command_sessions(engine)) as session:
             if session.get(Campaign, campaign_id) is None:
                 fail(f"campaign {campaign_id} does not exist")
             for site in sites:

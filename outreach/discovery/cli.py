@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from outreach.lib.console import fail, load_settings_or_exit, print_json
+from outreach.lib.console import command_sessions, fail, load_settings_or_exit, print_json
 
 
 @click.group()
@@ -68,12 +68,12 @@ def broken_links(ctx: click.Context, seeds: tuple[str, ...], max_pages: int, cam
 def _campaign_or_exit(settings: dict[str, Any], campaign_id: int) -> None:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from outreach.db import make_engine, make_sessionmaker
+    from outreach.db import make_engine
     from outreach.models import Campaign
 
     engine = make_engine(settings["database"]["url"])
     try:
-        with make_sessionmaker(engine)() as session:
+        with command_sessions(engine)() as session:
             if session.get(Campaign, campaign_id) is None:
                 fail(f"campaign {campaign_id} does not exist")
     except SQLAlchemyError as exc:
@@ -84,13 +84,13 @@ def _campaign_or_exit(settings: dict[str, Any], campaign_id: int) -> None:
 
 def _store(settings: dict[str, Any], campaign_id: int, seeds: list[str], max_pages: int, result: Any) -> dict[str, int]:
     from outreach.crawler import service
-    from outreach.db import make_engine, make_sessionmaker, session_scope
+    from outreach.db import make_engine, session_scope
     from outreach.discovery.broken_links import add_opportunities, findings, save_findings
     from outreach.models import Campaign
 
     engine = make_engine(settings["database"]["url"])
     try:
-        with session_scope(make_sessionmaker(engine)) as session:
+        with session_scope(command_sessions(engine)) as session:
             campaign = session.get(Campaign, campaign_id)
             if campaign is None:
                 fail(f"campaign {campaign_id} does not exist")

@@ -627,12 +627,12 @@ def _card_of_site(session: Session, campaign: Campaign, page_url: str) -> Prospe
 # --- CLI helpers (the discover commands' --campaign) ----------------------------------------------
 
 def campaign_keywords_or_exit(settings: dict[str, Any], campaign_id: int) -> list[str]:
-    from outreach.db import make_engine, make_sessionmaker
-    from outreach.lib.console import fail
+    from outreach.db import make_engine
+    from outreach.lib.console import command_sessions, fail
 
     engine = make_engine(settings["database"]["url"])
     try:
-        with make_sessionmaker(engine)() as session:
+        with command_sessions(engine)() as session:
             campaign = session.get(Campaign, campaign_id)
             if campaign is None:
                 fail(f"campaign {campaign_id} does not exist")
@@ -645,12 +645,12 @@ def _store(settings: dict[str, Any], campaign_id: int, add: Callable[[Session, C
            ) -> dict[str, int]:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from outreach.db import make_engine, make_sessionmaker, session_scope
-    from outreach.lib.console import fail
+    from outreach.db import make_engine, session_scope
+    from outreach.lib.console import command_sessions, fail
 
     engine = make_engine(settings["database"]["url"])
     try:
-        with session_scope(make_sessionmaker(engine)) as session:
+        with session_scope(command_sessions(engine)) as session:
             campaign = session.get(Campaign, campaign_id)
             if campaign is None:
                 fail(f"campaign {campaign_id} does not exist")

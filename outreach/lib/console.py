@@ -3,9 +3,13 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session, sessionmaker
 
 
 def load_settings_or_exit(ctx: click.Context) -> dict[str, dict[str, Any]]:
@@ -26,3 +30,13 @@ def fail(message: str, code: int = 2) -> Any:
 
 def print_json(payload: dict[str, Any]) -> None:
     click.echo(json.dumps(payload, ensure_ascii=False))
+
+
+def command_sessions(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for a command that uses the database, with the stage-change subscribers connected (outreach.wiring)."""
+    # imported here, not at the top: commands that need no database start fast
+    from outreach.db import make_sessionmaker
+    from outreach.wiring import connect_subscribers
+
+    connect_subscribers()
+    return make_sessionmaker(engine)
