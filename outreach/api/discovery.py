@@ -15,9 +15,16 @@ from outreach.api.common import _body, _campaign, _client, _commit, _created, _p
 from outreach.api.errors import ApiError, invalid, not_found
 from outreach.api.inputs import MAX_ID, Body, query_choice
 from outreach.api.serialize import when
+from outreach.contacts.finder import find_contacts as find
+from outreach.contacts.service import save_site_contacts
+from outreach.contacts.validation import AddressChecker
 from outreach.crawler import service as crawls
 from outreach.discovery import broken_links, prospecting
-from outreach.models import Campaign, Opportunity
+from outreach.discovery.search import SETUP_HINT, SearchError, footprint_queries, provider_from_settings, run_queries
+from outreach.lib.aio import run_sync
+from outreach.lib.http import BadURL, Fetcher, FetchSettings, check_url
+from outreach.lib.urls import registrable_domain
+from outreach.models import Campaign, Opportunity, Prospect, Site
 from outreach.models.campaigns import OPPORTUNITY_KINDS
 from outreach.models.crawl import CrawlFinding, CrawlJob
 from outreach.models.prospecting import Asset, ProspectingRun
@@ -393,14 +400,6 @@ def find_contacts(campaign_id: int) -> dict[str, Any]:
 
     The site's prospect in this campaign gets the best address as its contact when it has none.
     """
-    from outreach.contacts.finder import find_contacts as find
-    from outreach.contacts.service import save_site_contacts
-    from outreach.contacts.validation import AddressChecker
-    from outreach.lib.aio import run_sync
-    from outreach.lib.http import BadURL, Fetcher, FetchSettings, check_url
-    from outreach.lib.urls import registrable_domain
-    from outreach.models import Prospect, Site
-
     campaign = _campaign(campaign_id, edit=True)
     body = _body("url")
     try:
@@ -431,16 +430,6 @@ def find_contacts(campaign_id: int) -> dict[str, Any]:
 def footprint_search(campaign_id: int) -> dict[str, Any]:
     """Run footprint queries (given, or built from the campaign's keywords and the client's brand assets) through
     the configured search provider; the result URLs are seeds for a prospecting run."""
-    from outreach.discovery.search import (
-        SETUP_HINT,
-        SearchError,
-        footprint_queries,
-        provider_from_settings,
-        run_queries,
-    )
-    from outreach.lib.aio import run_sync
-    from outreach.lib.http import Fetcher, FetchSettings
-
     campaign = _campaign(campaign_id, edit=True)
     body = _body("kind", "queries", "per_query")
     kind = body.string("kind", default="guest_posts", max_length=20)
