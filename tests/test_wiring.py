@@ -83,9 +83,15 @@ def test_a_process_that_skipped_its_wiring_cannot_change_a_stage(
 
 _PROBE = """
 import json, sys, threading
+from sqlalchemy import func, select
+from outreach.campaigns import service
 from outreach.campaigns.events import stage_changed
+from outreach.db import make_engine, make_sessionmaker
+from outreach.models import Backlink, Base
 entry, url, instance = sys.argv[1:]
 settings_overrides = {"app": {"secret_key": "k", "instance_path": instance}, "database": {"url": url}}
+engine = make_engine(url)
+Base.metadata.create_all(engine)
 if entry == "web":
     from outreach import create_app
     create_app(settings_overrides)
@@ -96,31 +102,33 @@ elif entry == "jobs":  # `outreach run`, `outreach scheduler` and `outreach work
 elif entry == "cli":  # a command that opens the database
     import os
     from outreach.cli import main
-    from outreach.db import make_engine
-    from outreach.models import Base
-    Base.metadata.create_all(make_engine(url))
     os.environ.update(OUTREACH_DATABASE_URL=url, OUTREACH_APP_INSTANCE_PATH=instance)
     main(["user", "create", "--email", "probe@agency.test", "--password", "a long enough password"],
          standalone_mode=False)
 elif entry == "crashable":
     from outreach.config import load_settings
-    from outreach.db import make_engine
     from outreach.mail import crashable
-    from outreach.models import Base
     settings = load_settings(None, settings_overrides)
-    Base.metadata.create_all(make_engine(url))
     crashable.main(["crashable", json.dumps(settings, default=str)])
 print(json.dumps(sorted(f"{r.__module__}.{r.__name__}" for r in stage_changed.receivers.values())))
+with make_sessionmaker(engine)() as session:  # the service alone, no request: the hand-off still happens
+    client = service.create_client(session, "Acme")
+    campaign = service.create_campaign(session, client.id, "Links", target_urls="https://acme.test/")
+    service.move_prospect(session, service.add_prospect(session, campaign, "https://pub.test/r"), "promised")
+    print(session.scalar(select(func.count(Backlink.id))))
 """
 
 
 @pytest.mark.parametrize("entry", ["web", "jobs", "cli", "crashable"])
 def test_every_process_connects_the_declared_subscribers(entry: str, tmp_path: Path) -> None:
+    """A fresh process started each way hands stage changes to exactly the declared subscribers."""
     url = f"sqlite:///{tmp_path / 'probe.db'}"
     run = subprocess.run([sys.executable, "-c", _PROBE, entry, url, str(tmp_path)], cwd=ROOT, capture_output=True,
                          text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
     declared = sorted(f"{r.__module__}.{r.__name__}" for _signal, r in wiring.SUBSCRIBERS)
     assert declared == ["outreach.backlinks.service.on_stage_changed", "outreach.mail.stops.on_stage_changed"]
-    assert json.loads(run.stdout.splitlines()[-1]) == declared
+    receivers, backlinks = run.stdout.splitlines()[-2:]
+    assert json.loads(receivers) == declared
+    assert backlinks == "1"
 
