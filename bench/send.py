@@ -39,6 +39,7 @@ from outreach.mail.sequences import configure_campaign, enroll_prospects, save_s
 from outreach.mail.unsubscribe import signing_secret
 from outreach.models import Campaign, Client, Contact, Prospect, Site
 from outreach.models.mail import Message
+from outreach.wiring import connect_subscribers
 
 
 def _free_port() -> int:
@@ -105,6 +106,7 @@ def make_world(url: str, workdir: Path, n: int, sink_port: int, imap_cfg: dict[s
         environ={})
     engine = make_engine(url)
     Base.metadata.create_all(engine)
+    connect_subscribers()  # the first send moves each card to *contacted*
     factory = make_sessionmaker(engine)
     box = SecretBox(settings["app"]["secret_key"])
     with factory() as session:

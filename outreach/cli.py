@@ -1,41 +1,30 @@
-"""The `outreach` command. Subcommands load lazily so that `discover` and `verify` start fast."""
-from __future__ import annotations
+"""The `outreach` command: every command is declared in COMMANDS below.
 
-import importlib
-import json
-import sys
-from typing import Any
+Command modules import what a command uses only when it runs, so that `outreach --help`, `discover`,
+`verify` and `contacts find` start fast (DESIGN.md).
+"""
+from __future__ import annotations
 
 import click
 
-#: command name -> "module:attribute" of a click command; each part adds its own
-LAZY_COMMANDS: dict[str, str] = {
-    "run": "outreach.runtime.cli:run",
-    "web": "outreach.runtime.cli:web",
-    "scheduler": "outreach.runtime.cli:scheduler",
-    "worker": "outreach.runtime.cli:worker",
-    "db": "outreach.runtime.cli:db",
-    "user": "outreach.accounts.cli:user",
-    "import": "outreach.campaigns.cli:import_csv",
-    "contacts": "outreach.contacts.cli:contacts",
-    "verify": "outreach.backlinks.cli:verify",
-    "discover": "outreach.discovery.cli:discover",
-    "demo": "outreach.demo.cli:demo",
-}
+from outreach.accounts.cli import user
+from outreach.backlinks.cli import verify
+from outreach.campaigns.cli import import_csv
+from outreach.contacts.cli import contacts
+from outreach.demo.cli import demo
+from outreach.discovery.cli import broken_links, discover
+from outreach.discovery.guest_posts_cli import guest_posts
+from outreach.discovery.mentions_cli import mentions
+from outreach.runtime.cli import db, run, scheduler, web, worker
+
+#: every command of `outreach`
+COMMANDS: list[click.Command] = [run, web, scheduler, worker, db, user, import_csv, contacts, verify, discover,
+                                 demo]
+#: `outreach discover ...`: one command per kind of opportunity
+DISCOVER_COMMANDS: list[click.Command] = [broken_links, guest_posts, mentions]
 
 
-class LazyGroup(click.Group):
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
-
-    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name in LAZY_COMMANDS:
-            module_name, attr = LAZY_COMMANDS[name].split(":")
-            return getattr(importlib.import_module(module_name), attr)
-        return super().get_command(ctx, name)
-
-
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_path", envvar="OUTREACH_CONFIG", type=click.Path(dir_okay=False),
               help="TOML configuration file (also OUTREACH_CONFIG).")
 @click.version_option(package_name="outreach")
@@ -45,24 +34,10 @@ def main(ctx: click.Context, config_path: str | None) -> None:
     ctx.obj = {"config_path": config_path}
 
 
-def load_settings_or_exit(ctx: click.Context) -> dict[str, dict[str, Any]]:
-    """The settings, or exit 2 with the one-line reason."""
-    from outreach.config import ConfigError, load_settings
-
-    try:
-        return load_settings(ctx.obj.get("config_path") if ctx.obj else None)
-    except ConfigError as exc:
-        fail(str(exc))
-
-
-def fail(message: str, code: int = 2) -> Any:
-    """Print one line to stderr and exit (2: bad usage or input, 1: internal failure)."""
-    click.echo(f"outreach: {message}", err=True)
-    sys.exit(code)
-
-
-def print_json(payload: dict[str, Any]) -> None:
-    click.echo(json.dumps(payload, ensure_ascii=False))
+for command in COMMANDS:
+    main.add_command(command)
+for command in DISCOVER_COMMANDS:
+    discover.add_command(command)
 
 
 if __name__ == "__main__":  # pragma: no cover

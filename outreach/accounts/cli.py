@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from outreach.cli import fail, load_settings_or_exit
+from outreach.lib.console import command_sessions, fail, load_settings_or_exit
 
 
 @click.group()
@@ -21,13 +21,14 @@ def user() -> None:
 @click.pass_context
 def create(ctx: click.Context, email: str, name: str, role: str, client_id: int | None, password: str) -> None:
     """Create a user (the database must be migrated)."""
+    # imported when the command runs, not with the CLI: `outreach` starts fast
     from outreach.accounts.service import AccountError, create_user
-    from outreach.db import make_engine, make_sessionmaker, session_scope
+    from outreach.db import make_engine, session_scope
 
     settings = load_settings_or_exit(ctx)
     engine = make_engine(settings["database"]["url"])
     try:
-        with session_scope(make_sessionmaker(engine)) as session:
+        with session_scope(command_sessions(engine)) as session:
             new_user = create_user(session, email, password, name=name, role=role, client_id=client_id)
             click.echo(f"created {new_user.role} {new_user.email}")
     except AccountError as exc:

@@ -4,20 +4,22 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from flask import Response, jsonify, request, url_for
+from flask import Blueprint, Response, jsonify, request, url_for
 from sqlalchemy import Select, func, select
 
 from outreach.accounts import permissions
 from outreach.accounts.service import audit
+from outreach.api.common import _body, _campaign, _client, _commit, _created, _paginate, _user
 from outreach.api.errors import ApiError, bad_parameter, invalid, not_found
 from outreach.api.inputs import MAX_ID, Body, query_choice, query_int
 from outreach.api.serialize import when
-from outreach.api.views import _body, _campaign, _client, _commit, _created, _paginate, _user, bp
 from outreach.backlinks import service, terms
 from outreach.models import Backlink, BacklinkCheck, BacklinkEvent, Prospect, User
 from outreach.models.backlinks import BACKLINK_STATUSES
 from outreach.reports import service as reports
 from outreach.web.state import db_session
+
+bp = Blueprint("backlinks", __name__)  # nested in the /api/v1 blueprint (api/views.py)
 
 #: the body fields of a backlink; client_id and campaign_id only when creating
 FIELDS = ("page_url", "site_url", "target_url", "match_mode", "agreed_anchor", "agreed_rel", "price", "notes",
@@ -53,7 +55,7 @@ def backlink_json(b: Backlink) -> dict[str, Any]:
             "first_live_at": when(b.first_live_at), "live_since": when(b.live_since), "lost_at": when(b.lost_at),
             "seen_rel": b.seen_rel.split(), "seen_anchor": b.seen_anchor, "is_follow": b.is_follow,
             "is_indexable": b.is_indexable, "created_at": when(b.created_at),
-            "url": url_for("api.get_backlink", backlink_id=b.id, _external=True)}
+            "url": url_for("api.backlinks.get_backlink", backlink_id=b.id, _external=True)}
 
 
 def _detail(b: Backlink) -> dict[str, Any]:

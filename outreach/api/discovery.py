@@ -5,23 +5,29 @@ import base64
 import binascii
 from typing import Any
 
-from flask import Response, jsonify, request, url_for
+from flask import Blueprint, Response, jsonify, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from outreach.accounts import permissions
 from outreach.api import serialize as out
+from outreach.api.common import _body, _campaign, _client, _commit, _created, _paginate, _require_staff, _user
 from outreach.api.errors import ApiError, invalid, not_found
 from outreach.api.inputs import MAX_ID, Body, query_choice
 from outreach.api.serialize import when
-from outreach.api.views import _body, _campaign, _client, _commit, _created, _paginate, _require_staff, _user, bp
+from outreach.contacts import service as contacts
 from outreach.crawler import service as crawls
 from outreach.discovery import broken_links, prospecting
-from outreach.models import Campaign, Opportunity
+from outreach.discovery.search import SETUP_HINT, SearchError, footprint_queries, provider_from_settings, run_queries
+from outreach.lib.aio import run_sync
+from outreach.lib.http import BadURL, Fetcher, FetchSettings, check_url
+from outreach.models import Campaign, Opportunity, Prospect
 from outreach.models.campaigns import OPPORTUNITY_KINDS
 from outreach.models.crawl import CrawlFinding, CrawlJob
 from outreach.models.prospecting import Asset, ProspectingRun
 from outreach.web.state import db_session, settings
+
+bp = Blueprint("discovery", __name__)  # nested in the /api/v1 blueprint (api/views.py)
 
 OPPORTUNITY_STATUSES = ("new", "accepted", "dismissed")
 #: the kinds of footprint queries (outreach.discovery.search.footprint_queries)
@@ -42,8 +48,8 @@ def crawl_job_json(job: CrawlJob) -> dict[str, Any]:
                          "pages_per_second": round(job.pages_per_second, 3)},
             "error": job.error, "created_at": when(job.created_at), "started_at": when(job.started_at),
             "finished_at": when(job.finished_at),
-            "url": url_for("api.get_crawl_job", job_id=job.id, _external=True),
-            "findings_url": url_for("api.crawl_findings", job_id=job.id, _external=True)}
+            "url": url_for("api.discovery.get_crawl_job", job_id=job.id, _external=True),
+            "findings_url": url_for("api.discovery.crawl_findings", job_id=job.id, _external=True)}
 
 
 def finding_json(f: CrawlFinding) -> dict[str, Any]:
@@ -61,8 +67,8 @@ def run_json(run: ProspectingRun) -> dict[str, Any]:
                          "found": run.found, "percent": run.percent},
             "error": run.error, "created_at": when(run.created_at), "started_at": when(run.started_at),
             "finished_at": when(run.finished_at),
-            "url": url_for("api.get_prospecting_run", run_id=run.id, _external=True),
-            "results_url": url_for("api.prospecting_results", run_id=run.id, _external=True)}
+            "url": url_for("api.discovery.get_prospecting_run", run_id=run.id, _external=True),
+            "results_url": url_for("api.discovery.prospecting_results", run_id=run.id, _external=True)}
 
 
 def asset_json(a: Asset) -> dict[str, Any]:
@@ -395,10 +401,6 @@ def find_contacts(campaign_id: int) -> dict[str, Any]:
     Give `url`, or `prospect_id` to start from that prospect's page. The prospect (given, else the
     campaign's prospect on that site) gets the best address as its contact when it has none.
     """
-    from outreach.contacts import service as contacts
-    from outreach.lib.http import BadURL, check_url
-    from outreach.models import Prospect
-
     campaign = _campaign(campaign_id, edit=True)
     body = _body("url", "prospect_id")
     prospect_id, prospect = body.integer("prospect_id"), None
@@ -428,16 +430,6 @@ def find_contacts(campaign_id: int) -> dict[str, Any]:
 def footprint_search(campaign_id: int) -> dict[str, Any]:
     """Run footprint queries (given, or built from the campaign's keywords and the client's brand assets) through
     the configured search provider; the result URLs are seeds for a prospecting run."""
-    from outreach.discovery.search import (
-        SETUP_HINT,
-        SearchError,
-        footprint_queries,
-        provider_from_settings,
-        run_queries,
-    )
-    from outreach.lib.aio import run_sync
-    from outreach.lib.http import Fetcher, FetchSettings
-
     campaign = _campaign(campaign_id, edit=True)
     body = _body("kind", "queries", "per_query")
     kind = body.string("kind", default="guest_posts", max_length=20)

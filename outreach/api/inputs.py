@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from outreach.api.errors import ApiError, bad_parameter, invalid
+from outreach.campaigns.service import METRIC_FIELDS
 
 MAX_PER_PAGE = 200
 #: ids are 32-bit integers in PostgreSQL; a larger number can name no record
@@ -95,8 +96,6 @@ class Body:
         return value
 
     def metrics(self, name: str) -> dict[str, float]:
-        from outreach.campaigns.service import METRIC_FIELDS
-
         value = self.data.get(name)
         if value is None:
             return {}

@@ -3,15 +3,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
+from flask import Blueprint, request
 
+from outreach.api.common import _commit, _paginate, _user
 from outreach.api.errors import forbidden, not_found
 from outreach.api.inputs import MAX_ID, query_choice
 from outreach.api.serialize import when
-from outreach.api.views import _commit, _paginate, _user, bp
 from outreach.models import Notification
 from outreach.notifications import service
 from outreach.web.state import db_session
+
+bp = Blueprint("notifications", __name__)  # nested in the /api/v1 blueprint (api/views.py)
 
 
 def notification_json(n: Notification) -> dict[str, Any]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from outreach.api.openapi import (
+from outreach.api.openapi_blocks import (
     BOOL,
     ID,
     INT,

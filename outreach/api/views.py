@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
@@ -12,9 +11,24 @@ from werkzeug.exceptions import HTTPException
 
 from outreach.accounts import permissions
 from outreach.accounts.service import user_for_token
-from outreach.api import queries
+from outreach.api import backlinks, discovery, notifications, queries
 from outreach.api import serialize as out
-from outreach.api.errors import ApiError, bad_parameter, forbidden, invalid, not_found
+from outreach.api.common import (
+    _body,
+    _campaign,
+    _client,
+    _client_json,
+    _commit,
+    _created,
+    _listing,
+    _paginate,
+    _prospect,
+    _prospect_json,
+    _require_internal,
+    _require_staff,
+    _user,
+)
+from outreach.api.errors import ApiError, bad_parameter, invalid, not_found
 from outreach.api.inputs import (
     MAX_ID,
     Body,
@@ -25,15 +39,21 @@ from outreach.api.inputs import (
     query_float,
     query_int,
 )
+from outreach.api.openapi import build_spec
 from outreach.campaigns import contact_rules, opportunity_context, service
 from outreach.campaigns.service import METRIC_FIELDS
-from outreach.models import STAGES, Campaign, Client, Contact, Prospect, User
+from outreach.models import STAGES, Contact, Prospect, User
 from outreach.models.campaigns import CAMPAIGN_KINDS, CAMPAIGN_STATUSES
 from outreach.web.state import db_session, settings
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+# the other parts' endpoints (api.discovery.*, api.backlinks.*, api.notifications.*), behind the same token
+# check and error handlers
+bp.register_blueprint(discovery.bp)
+bp.register_blueprint(backlinks.bp)
+bp.register_blueprint(notifications.bp)
 
 CONTACT_STATUSES = ("unchecked", "valid", "invalid", "unknown")
 
@@ -57,10 +77,6 @@ def _authenticate() -> None:
         session.commit()
     g.api_user = user
     check_query(request.args)
-
-
-def _user() -> User:
-    return g.api_user
 
 
 def _error_response(error: ApiError) -> Response:
@@ -99,55 +115,6 @@ def _unexpected(error: Exception) -> Response:
     return _error_response(ApiError(500, "internal_error", "the server failed; the error is logged"))
 
 
-def _commit() -> None:
-    db_session().commit()
-
-
-def _body(*allowed: str) -> Body:
-    return Body(request.get_json(force=True, silent=True), allowed)
-
-
-def _listing(page: queries.Page[Any], render: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
-    """A page of records with its totals and the links to the neighbouring pages."""
-
-    def link(number: int) -> str:
-        args = {**request.args.to_dict(), "page": number, "per_page": page.per_page}
-        return url_for(request.endpoint or "", **(request.view_args or {}), **args, _external=True)
-
-    return {"data": [render(item) for item in page.items],
-            "meta": {"total": page.total, "page": page.page, "per_page": page.per_page, "pages": page.pages},
-            "links": {"self": link(page.page), "first": link(1), "last": link(page.pages),
-                      "next": link(page.page + 1) if page.page < page.pages else None,
-                      "prev": link(page.page - 1) if page.page > 1 else None}}
-
-
-def _paginate(query: Any, render: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
-    page, per_page = pagination(request.args, settings()["app"]["page_size"])
-    return _listing(queries.paginate(db_session(), query, page, per_page), render)
-
-
-def _created(payload: dict[str, Any]) -> tuple[Response, int, dict[str, str]]:
-    return jsonify(payload), 201, {"Location": payload["url"]}
-
-
-def _require_staff() -> None:
-    if not permissions.is_staff(_user()):
-        raise forbidden("client-viewers have read-only access")
-
-
-def _require_internal(what: str) -> None:
-    if not permissions.can_see_internal(_user()):
-        raise forbidden(f"client-viewers do not see {what}")
-
-
-def _client_json(client: Client) -> dict[str, Any]:
-    return out.client(client, _user())
-
-
-def _prospect_json(prospect: Prospect) -> dict[str, Any]:
-    return out.prospect(prospect, _user())
-
-
 def _service_error(exc: service.CampaignError) -> ApiError:
     return invalid(exc.field or "body", str(exc))
 
@@ -156,35 +123,6 @@ def _conflict_error(exc: contact_rules.ProspectConflict, what: str) -> ApiError:
     return ApiError(409, "conflict", f"{exc}; send override_reason to {what}", "override_reason",
                     {"conflicts": [{"reason": c.reason, "message": c.message, "campaign_id": c.campaign_id}
                                    for c in exc.conflicts]})
-
-
-# --- lookups that enforce the role rules ---------------------------------------------------------
-
-def _client(client_id: int, *, edit: bool = False) -> Client:
-    client = db_session().get(Client, client_id) if client_id <= MAX_ID else None
-    if not permissions.can_see(_user(), client):
-        raise not_found("client")
-    if edit:
-        _require_staff()
-    return client
-
-
-def _campaign(campaign_id: int, *, edit: bool = False) -> Campaign:
-    campaign = db_session().get(Campaign, campaign_id) if campaign_id <= MAX_ID else None
-    if not permissions.can_see(_user(), campaign):
-        raise not_found("campaign")
-    if edit:
-        _require_staff()
-    return campaign
-
-
-def _prospect(prospect_id: int, *, edit: bool = False) -> Prospect:
-    prospect = queries.prospect_with_details(db_session(), prospect_id) if prospect_id <= MAX_ID else None
-    if not permissions.can_see(_user(), prospect):
-        raise not_found("prospect")
-    if edit:
-        _require_staff()
-    return prospect
 
 
 def _search() -> str | None:
@@ -198,8 +136,6 @@ def _search() -> str | None:
 
 @bp.get("/openapi.json")
 def openapi() -> Response:
-    from outreach.api.openapi import build_spec
-
     return jsonify(build_spec())
 
 
@@ -511,6 +447,3 @@ def unknown(rest: str) -> Response:
     raise ApiError(404, "not_found", f"no API endpoint at {request.path} (the endpoints are listed in "
                                      f"{url_for('api.openapi', _external=True)})")
 
-
-# the routes of the other parts, registered on this blueprint (they import it, so they come last)
-from outreach.api import backlinks, discovery, notifications  # noqa: E402, F401

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from outreach.cli import fail, load_settings_or_exit, print_json
+from outreach.lib.console import fail, load_settings_or_exit, print_json
 
 
 @click.command("verify")
@@ -20,6 +20,7 @@ def verify(ctx: click.Context, page_url: str, target: str, anchor: str | None, m
            render: bool | None, as_json: bool) -> None:
     """Check that PAGE_URL links to --target, and how much the link is worth."""
     settings = load_settings_or_exit(ctx)
+    # imported when the command runs, not with the CLI: `outreach` starts fast
     from outreach.lib.urls import BadURL, ensure_http_url
 
     try:

@@ -9,10 +9,17 @@ from typing import Any
 
 from sqlalchemy import select
 
+from outreach.backlinks import service
+from outreach.backlinks.alerts import send_pending_alerts
 from outreach.backlinks.evidence import CheckResult
+from outreach.backlinks.find import find_page
+from outreach.backlinks.verify import Renderer, RenderError, verify_page
 from outreach.db import session_scope
-from outreach.jobs.ticks import JobContext, Tick, register
+from outreach.jobs.ticks import JobContext
+from outreach.lib.aio import run_sync
 from outreach.lib.clock import utcnow
+from outreach.lib.http import Fetcher, FetchSettings
+from outreach.models import Backlink
 
 log = logging.getLogger(__name__)
 
@@ -22,9 +29,6 @@ BATCH = 200
 APPLY_CHUNK = 200
 #: pages rendered in Chromium at the same time
 RENDER_CONCURRENCY = 2
-
-register(Tick("backlinks.check", "outreach.backlinks.jobs:check_due", seconds=60, misfire_grace_time=120))
-register(Tick("backlinks.alerts", "outreach.backlinks.jobs:send_alerts", seconds=60, misfire_grace_time=120))
 
 
 @dataclass(frozen=True)
@@ -47,11 +51,6 @@ class Outcome:
 
 def check_due(ctx: JobContext, *, batch: int = BATCH) -> int:
     """Claim due backlinks, verify them concurrently, then record each result in its own transaction."""
-    from outreach.backlinks import service
-    from outreach.models import Backlink
-
-    with session_scope(ctx.sessionmaker) as session:
-        service.ensure_promised_backlinks(session)
     with session_scope(ctx.sessionmaker) as session:
         ids = service.claim_due(session, limit=batch)
         render_all = ctx.settings["backlinks"]["render_javascript"]
@@ -61,7 +60,6 @@ def check_due(ctx: JobContext, *, batch: int = BATCH) -> int:
     if not jobs:
         send_alerts(ctx)
         return 0
-    from outreach.lib.aio import run_sync
 
     outcomes = run_sync(run_checks(jobs, ctx.settings))
     done = 0
@@ -87,9 +85,6 @@ def _apply(ctx: JobContext, jobs: list[Job], outcomes: dict[int, Outcome]) -> in
 
 
 def _record(ctx: JobContext, jobs: list[Job], outcomes: dict[int, Outcome]) -> int:
-    from outreach.backlinks import service
-    from outreach.models import Backlink
-
     done = 0
     with session_scope(ctx.sessionmaker) as session:
         backlinks = {b.id: b for b in session.scalars(select(Backlink).where(
@@ -107,17 +102,11 @@ def _record(ctx: JobContext, jobs: list[Job], outcomes: dict[int, Outcome]) -> i
 
 
 def send_alerts(ctx: JobContext) -> int:
-    from outreach.backlinks.alerts import send_pending_alerts
-
     return send_pending_alerts(ctx.settings, ctx.sessionmaker)
 
 
 async def run_checks(jobs: list[Job], settings: dict[str, dict[str, Any]]) -> dict[int, Outcome]:
     """Verify every job with one fetcher (and one Chromium, when any job renders)."""
-    from outreach.backlinks.find import find_page
-    from outreach.backlinks.verify import Renderer, RenderError, verify_page
-    from outreach.lib.http import Fetcher, FetchSettings
-
     outcomes: dict[int, Outcome] = {}
     renderer: Renderer | None = None
     render_error: str | None = None

@@ -8,12 +8,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outreach.accounts.service import audit
 from outreach.backlinks import terms
 from outreach.backlinks.evidence import WEAK_RELS, CheckResult, FoundLink
+from outreach.campaigns.service import move_prospect, record
 from outreach.jobs.claims import claim_rows
 from outreach.lib.clock import utcnow
 from outreach.lib.urls import BadURL, ensure_http_url, registrable_domain
@@ -175,9 +176,9 @@ def set_paused(session: Session, backlink: Backlink, paused: bool, actor: User |
     audit(session, actor, "backlink.pause" if paused else "backlink.resume", "backlink", backlink.id, {})
 
 
-def on_stage_changed(session: Session, prospect: Prospect, old: str, new: str,
-                     actor: User | None = None, *, explain: bool = True) -> Backlink | None:
-    """Called by move_prospect: a prospect that reaches *promised* gets its backlink in the ledger."""
+def on_stage_changed(prospect: Prospect, *, session: Session, old: str, new: str,
+                     actor: User | None) -> Backlink | None:
+    """On a stage change: a prospect that reaches *promised* gets its backlink in the ledger."""
     if new != "promised":
         return None
     if session.scalar(select(Backlink.id).where(Backlink.prospect_id == prospect.id)) is not None:
@@ -185,11 +186,7 @@ def on_stage_changed(session: Session, prospect: Prospect, old: str, new: str,
     campaign = session.get(Campaign, prospect.campaign_id)
     assert campaign is not None
     targets = campaign.target_url_list or ([campaign.client.website] if campaign.client.website else [])
-    from outreach.campaigns.service import record
-
     if not targets:
-        if not explain:
-            return None
         record(session, prospect, "backlink",
                "No backlink added to the ledger: the campaign has no target URL (add one, then add the link "
                "by hand on the Links tab)", actor)
@@ -208,28 +205,6 @@ def on_stage_changed(session: Session, prospect: Prospect, old: str, new: str,
     record(session, prospect, "backlink", f"Backlink to {backlink.target_url} added to the ledger ({where})",
            actor, {"backlink_id": backlink.id})
     return backlink
-
-
-def ensure_promised_backlinks(session: Session, *, limit: int = 100) -> int:
-    """Give every promised prospect without a backlink its backlink (catches moves made outside move_prospect).
-
-    Commits each prospect. Its row is written first (a no-op) as the claim: a second scheduler waits for that
-    commit, then finds the backlink and adds none.
-    """
-    ids = session.scalars(select(Prospect.id)
-                          .outerjoin(Backlink, Backlink.prospect_id == Prospect.id)
-                          .where(Prospect.stage == "promised", Backlink.id.is_(None))
-                          .order_by(Prospect.id).limit(limit)).all()
-    session.commit()  # end the read: each claim below starts its transaction with its write
-    created = 0
-    for prospect_id in ids:
-        session.execute(update(Prospect).where(Prospect.id == prospect_id)
-                        .values(updated_at=Prospect.updated_at).execution_options(synchronize_session=False))
-        prospect = session.get(Prospect, prospect_id, populate_existing=True)
-        if prospect is not None and on_stage_changed(session, prospect, "", prospect.stage, explain=False):
-            created += 1
-        session.commit()
-    return created
 
 
 def client_settings(session: Session, client_id: int) -> ClientLinkSettings:
@@ -456,8 +431,6 @@ def attach_page(session: Session, backlink: Backlink, page_url: str, *, now: dat
     session.add(BacklinkEvent(backlink_id=backlink.id, kind="page_found", text=f"Found the page: {page_url}",
                               created_at=now or utcnow(), notified_at=now or utcnow()))
     if backlink.prospect_id:
-        from outreach.campaigns.service import record
-
         prospect = session.get(Prospect, backlink.prospect_id)
         if prospect is not None:
             record(session, prospect, "backlink", f"Found the published page: {page_url}", None,
@@ -468,8 +441,6 @@ def attach_page(session: Session, backlink: Backlink, page_url: str, *, now: dat
 def _record_on_prospect(session: Session, backlink: Backlink, events: list[BacklinkEvent]) -> None:
     if not events or backlink.prospect_id is None:
         return
-    from outreach.campaigns.service import move_prospect, record
-
     prospect = session.get(Prospect, backlink.prospect_id)
     if prospect is None:
         return

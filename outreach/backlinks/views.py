@@ -13,8 +13,14 @@ from werkzeug.wrappers import Response
 
 from outreach.accounts import permissions
 from outreach.backlinks import service, terms
+from outreach.backlinks.alerts import send_pending_alerts
 from outreach.backlinks.forms import BacklinkForm, EditBacklinkForm, ImportForm
+from outreach.backlinks.jobs import Job, run_checks
 from outreach.backlinks.reclaim import ReclaimPanel, reclaim_panel
+from outreach.lib.aio import run_sync
+from outreach.mail.mailboxes import MailError
+from outreach.mail.reclaim import schedule_reclaim
+from outreach.mail.unsubscribe import signing_secret
 from outreach.models import Backlink, BacklinkCheck, BacklinkEvent, Campaign, Client, Prospect
 from outreach.models.backlinks import BACKLINK_STATUSES
 from outreach.web.auth import campaign_or_404, record_or_404, staff_required
@@ -194,10 +200,6 @@ def _reclaim_panel(backlink: Backlink) -> ReclaimPanel | None:
 @staff_required
 def send_reclaim(backlink_id: int) -> Response:
     """Schedule the reclaim email in the original thread; the outbox sends it like any other message."""
-    from outreach.mail.mailboxes import MailError
-    from outreach.mail.reclaim import schedule_reclaim
-    from outreach.mail.unsubscribe import signing_secret
-
     backlink = _backlink_or_404(backlink_id, edit=True)
     template_id = request.form.get("template_id", type=int) or 0
     session = db_session()
@@ -252,10 +254,6 @@ def edit(backlink_id: int) -> str | Response:
 @staff_required
 def check(backlink_id: int) -> Response:
     """Check now, in the request (one page, bounded by the fetch timeout); alerts go out after the commit."""
-    from outreach.backlinks.alerts import send_pending_alerts
-    from outreach.backlinks.jobs import Job, run_checks
-    from outreach.lib.aio import run_sync
-
     backlink = _backlink_or_404(backlink_id, edit=True)
     session = db_session()
     render = settings()["backlinks"]["render_javascript"] or backlink.render_js

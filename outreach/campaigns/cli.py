@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from outreach.cli import fail, load_settings_or_exit, print_json
+from outreach.lib.console import command_sessions, fail, load_settings_or_exit, print_json
 
 
 @click.command("import")
@@ -21,8 +21,9 @@ from outreach.cli import fail, load_settings_or_exit, print_json
 def import_csv(ctx: click.Context, campaign_id: int, csv_file: Path, mapping_overrides: tuple[str, ...],
                override_reason: str, dry_run: bool, as_json: bool) -> None:
     """Import prospects from CSV_FILE (Ahrefs, Semrush, Moz, Majestic, Search Console, or any CSV)."""
+    # imported when the command runs, not with the CLI: `outreach` starts fast
     from outreach.campaigns import importer
-    from outreach.db import make_engine, make_sessionmaker, session_scope
+    from outreach.db import make_engine, session_scope
     from outreach.models import Campaign
 
     try:
@@ -45,7 +46,7 @@ def import_csv(ctx: click.Context, campaign_id: int, csv_file: Path, mapping_ove
     settings = load_settings_or_exit(ctx)
     engine = make_engine(settings["database"]["url"])
     try:
-        with session_scope(make_sessionmaker(engine)) as session:
+        with session_scope(command_sessions(engine)) as session:
             campaign = session.get(Campaign, campaign_id)
             if campaign is None:
                 fail(f"no campaign with id {campaign_id}")

@@ -10,7 +10,9 @@ from outreach.accounts import permissions
 from outreach.accounts.service import audit
 from outreach.campaigns.contact_rules import check_override, find_conflicts, record_override
 from outreach.campaigns.errors import CampaignError
+from outreach.campaigns.events import stage_changed
 from outreach.lib import addresses
+from outreach.lib.clock import utcnow
 from outreach.lib.ids import MAX_ID
 from outreach.lib.urls import BadURL, ensure_http_url, registrable_domain
 from outreach.models import (
@@ -25,6 +27,7 @@ from outreach.models import (
     User,
 )
 from outreach.models.campaigns import CAMPAIGN_KINDS
+from outreach.models.mail import Enrollment
 
 METRIC_FIELDS = ("domain_rating", "domain_authority", "authority_score", "organic_traffic")
 
@@ -229,9 +232,10 @@ def move_prospect(session: Session, prospect: Prospect, stage: str, *, actor: Us
     """Change the stage (and board position); returns whether the stage changed."""
     if stage not in STAGES:
         raise CampaignError(f"unknown stage {stage!r}", field="stage")
-    from outreach.lib.clock import utcnow
-
     changed = stage != prospect.stage
+    if changed and not stage_changed.receivers:  # a process that skipped its wiring would lose the hand-offs
+        raise RuntimeError("nothing subscribes to stage changes: call outreach.wiring.connect_subscribers() "
+                           "when the process starts")
     if changed:
         old = prospect.stage
         prospect.stage = stage
@@ -245,12 +249,8 @@ def move_prospect(session: Session, prospect: Prospect, stage: str, *, actor: Us
     session.flush()
     if changed:
         # in the same transaction: a card moved on by hand ends its email sequence, and one that
-        # reaches *promised* gets its backlink in the ledger
-        from outreach.backlinks.service import on_stage_changed as backlinks_on_stage_changed
-        from outreach.mail.stops import on_stage_changed as mail_on_stage_changed
-
-        mail_on_stage_changed(session, prospect, old, stage)
-        backlinks_on_stage_changed(session, prospect, old, stage, actor)
+        # reaches *promised* gets its backlink in the ledger (outreach.wiring lists the subscribers)
+        stage_changed.send(prospect, session=session, old=old, new=stage, actor=actor)
     return changed
 
 
@@ -270,8 +270,6 @@ def set_contact(session: Session, prospect: Prospect, email: str, *, name: str =
     The same rules as adding a prospect: an address on the do-not-contact list or already contacted in
     another active campaign, or one whose check found it undeliverable, needs an override reason.
     """
-    from outreach.models.mail import Enrollment
-
     address = normalise_address(email)
     clean = contact_name(name)
     if prospect.contact is not None and prospect.contact.email == address:

@@ -5,8 +5,7 @@ from typing import Any
 
 import click
 
-from outreach.cli import fail, load_settings_or_exit, print_json
-from outreach.lib.aio import run_sync
+from outreach.lib.console import command_sessions, fail, load_settings_or_exit, print_json
 
 
 @click.group()
@@ -31,8 +30,10 @@ def find(ctx: click.Context, urls: tuple[str, ...], max_pages: int | None, allow
          no_check: bool, campaign_id: int | None, as_json: bool) -> None:
     """Addresses published on the page and its site's contact pages, with their MX check."""
 
+    # imported when the command runs, not with the CLI: `outreach` starts fast
     from outreach.contacts.finder import MAX_PAGES, find_contacts
     from outreach.contacts.validation import AddressChecker
+    from outreach.lib.aio import run_sync
     from outreach.lib.http import BadURL, Fetcher, FetchSettings, check_url
 
     settings = load_settings_or_exit(ctx)
@@ -85,13 +86,13 @@ def _store(settings: dict[str, Any], campaign_id: int, sites: list[Any]) -> None
     from sqlalchemy.exc import SQLAlchemyError
 
     from outreach.contacts.service import save_site_contacts
-    from outreach.db import make_engine, make_sessionmaker, session_scope
+    from outreach.db import make_engine, session_scope
     from outreach.lib.urls import BadURL, registrable_domain
     from outreach.models import Campaign, Prospect, Site
 
     engine = make_engine(settings["database"]["url"])
     try:
-        with session_scope(make_sessionmaker(engine)) as session:
+        with session_scope(command_sessions(engine)) as session:
             if session.get(Campaign, campaign_id) is None:
                 fail(f"campaign {campaign_id} does not exist")
             for site in sites:

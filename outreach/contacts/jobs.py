@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from outreach.contacts.service import apply_verdict
 from outreach.contacts.validation import AddressChecker
 from outreach.jobs.claims import claim_rows
-from outreach.jobs.ticks import JobContext, Tick, register
+from outreach.jobs.ticks import JobContext
 from outreach.lib.clock import utcnow
 from outreach.models import Contact
 
@@ -56,6 +56,3 @@ def validate_unchecked(ctx: JobContext) -> int:
                 session.commit()
                 done += 1
     return done
-
-
-register(Tick(id="contacts.validate", func="outreach.contacts.jobs:validate_unchecked", seconds=60))

@@ -5,13 +5,12 @@ import logging
 
 from outreach.crawler import service
 from outreach.crawler.crawl import Progress, outcome, refusal_error, refused_seeds
-from outreach.jobs.ticks import JobContext, Tick, register
+from outreach.discovery.broken_links import find_broken_links, save_findings
+from outreach.jobs.ticks import JobContext
 from outreach.lib.http import FetchSettings
 from outreach.models.crawl import CrawlJob
 
 log = logging.getLogger(__name__)
-
-register(Tick(id="crawl-jobs", func="outreach.crawler.jobs:run_crawl_jobs", seconds=5, misfire_grace_time=30))
 
 
 def run_crawl_jobs(ctx: JobContext) -> int:
@@ -29,8 +28,6 @@ def run_crawl_jobs(ctx: JobContext) -> int:
 
 def run_one(ctx: JobContext, **crawl_options: object) -> bool:
     """Claim one queued job and run it to the end; False when nothing was queued."""
-    from outreach.discovery.broken_links import find_broken_links, save_findings
-
     with ctx.sessionmaker() as session, session.begin():
         job = service.claim_next(session, service.worker_name())
         if job is None:

@@ -5,8 +5,8 @@ from typing import Any
 
 import click
 
-from outreach.cli import fail, load_settings_or_exit
 from outreach.demo.web import DEFAULT_PORT, SITES, SampleWeb
+from outreach.lib.console import fail, load_settings_or_exit
 
 
 @click.command()

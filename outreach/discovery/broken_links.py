@@ -49,6 +49,7 @@ def report(result: CrawlResult) -> dict[str, Any]:
 
 def save_findings(session: Session, job: CrawlJob, result: CrawlResult) -> int:
     """Store a crawl job's broken links; returns how many."""
+    # imported where used: `outreach discover broken-links` without --campaign loads no database code
     from outreach.models.crawl import CrawlFinding
 
     rows = findings(result)
@@ -109,10 +110,6 @@ def add_opportunities(session: Session, campaign: Campaign, rows: list[dict[str,
             made.append(opportunity)
     session.flush()
     return made
-
-
-def finding_rows(items: list[CrawlFinding]) -> list[dict[str, Any]]:
-    return [{"url": f.url, "reason": f.reason, "status": f.http_status, "found_on": f.found_on} for f in items]
 
 
 @dataclass

@@ -1,53 +1,24 @@
-"""`outreach discover ...`: the discovery commands.
+"""`outreach discover ...`: the group and its broken-links command (outreach.cli lists every subcommand).
 
-Each subcommand lives in its own module and is imported only when it runs (the CLI starts fast).
-To add one, define a click command in your module and name it in SUBCOMMANDS below; a module that
-is not there yet is simply not listed.
+A command imports what it uses when it runs, so that the CLI starts fast.
 """
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import sys
 import time
 from typing import Any
 
 import click
 
-from outreach.cli import fail, load_settings_or_exit, print_json
-
-#: subcommand name -> "module:attribute" of a click command
-SUBCOMMANDS: dict[str, str] = {
-    "broken-links": "outreach.discovery.cli:broken_links",
-    "guest-posts": "outreach.discovery.guest_posts_cli:guest_posts",
-    "mentions": "outreach.discovery.mentions_cli:mentions",
-}
+from outreach.lib.console import command_sessions, fail, load_settings_or_exit, print_json
 
 
-class _LazySubcommands(click.Group):
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        names = set(super().list_commands(ctx))
-        for name, target in SUBCOMMANDS.items():
-            if importlib.util.find_spec(target.split(":")[0]) is not None:
-                names.add(name)
-        return sorted(names)
-
-    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        command = super().get_command(ctx, name)
-        if command is not None or name not in SUBCOMMANDS:
-            return command
-        module_name, attr = SUBCOMMANDS[name].split(":")
-        if importlib.util.find_spec(module_name) is None:
-            return None
-        return getattr(importlib.import_module(module_name), attr)
-
-
-@click.group(cls=_LazySubcommands)
+@click.group()
 def discover() -> None:
     """Find link opportunities by crawling sites."""
 
 
-@discover.command("broken-links")
+@click.command("broken-links")
 @click.argument("seeds", nargs=-1, required=True)
 @click.option("--max-pages", type=int, default=100, show_default=True,
               help="Pages crawled on the seeds' hosts (every link found on them is checked).")
@@ -58,6 +29,7 @@ def discover() -> None:
 def broken_links(ctx: click.Context, seeds: tuple[str, ...], max_pages: int, campaign_id: int | None,
                  as_json: bool) -> None:
     """Crawl SEED sites and list their dead links, grouped by dead URL (most-linked first)."""
+    # imported when the command runs, not with the CLI: `outreach` starts fast
     from outreach.crawler.crawl import Progress, parse_seeds, refusal_error, refused_seeds
     from outreach.discovery.broken_links import find_broken_links, report
     from outreach.lib.http import BadURL, FetchSettings
@@ -99,12 +71,12 @@ def broken_links(ctx: click.Context, seeds: tuple[str, ...], max_pages: int, cam
 def _campaign_or_exit(settings: dict[str, Any], campaign_id: int) -> None:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from outreach.db import make_engine, make_sessionmaker
+    from outreach.db import make_engine
     from outreach.models import Campaign
 
     engine = make_engine(settings["database"]["url"])
     try:
-        with make_sessionmaker(engine)() as session:
+        with command_sessions(engine)() as session:
             if session.get(Campaign, campaign_id) is None:
                 fail(f"campaign {campaign_id} does not exist")
     except SQLAlchemyError as exc:
@@ -116,13 +88,13 @@ def _campaign_or_exit(settings: dict[str, Any], campaign_id: int) -> None:
 def _store(settings: dict[str, Any], campaign_id: int, seeds: list[str], max_pages: int, result: Any) -> dict[str, int]:
     from outreach.crawler import service
     from outreach.crawler.crawl import outcome
-    from outreach.db import make_engine, make_sessionmaker, session_scope
+    from outreach.db import make_engine, session_scope
     from outreach.discovery.broken_links import add_opportunities, findings, save_findings
     from outreach.models import Campaign
 
     engine = make_engine(settings["database"]["url"])
     try:
-        with session_scope(make_sessionmaker(engine)) as session:
+        with session_scope(command_sessions(engine)) as session:
             campaign = session.get(Campaign, campaign_id)
             if campaign is None:
                 fail(f"campaign {campaign_id} does not exist")

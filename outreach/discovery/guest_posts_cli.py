@@ -5,8 +5,7 @@ from typing import Any
 
 import click
 
-from outreach.cli import fail, load_settings_or_exit, print_json
-from outreach.lib.aio import run_sync
+from outreach.lib.console import fail, load_settings_or_exit, print_json
 
 
 @click.command("guest-posts")
@@ -23,8 +22,10 @@ from outreach.lib.aio import run_sync
 def guest_posts(ctx: click.Context, seeds: tuple[str, ...], max_pages: int, keywords: tuple[str, ...],
                 language: str, campaign_id: int | None, as_json: bool) -> None:
     """Find the guest-post guidelines of SEED sites and list the sites that accept guest posts."""
+    # imported when the command runs, not with the CLI: `outreach` starts fast
     from outreach.crawler.crawl import parse_seeds
     from outreach.discovery.guest_posts import find_guest_post_targets
+    from outreach.lib.aio import run_sync
     from outreach.lib.http import BadURL, Fetcher, FetchSettings
 
     settings = load_settings_or_exit(ctx)

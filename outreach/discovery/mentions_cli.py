@@ -5,8 +5,7 @@ from typing import Any
 
 import click
 
-from outreach.cli import fail, load_settings_or_exit, print_json
-from outreach.lib.aio import run_sync
+from outreach.lib.console import fail, load_settings_or_exit, print_json
 
 
 @click.command("mentions")
@@ -22,9 +21,11 @@ from outreach.lib.aio import run_sync
 def mentions(ctx: click.Context, seeds: tuple[str, ...], target: str, images: tuple[str, ...],
              brands: tuple[str, ...], max_pages: int, campaign_id: int | None, as_json: bool) -> None:
     """Crawl SEED sites for pages that show the infographic or name the brand, and whether they link back."""
+    # imported when the command runs, not with the CLI: `outreach` starts fast
     from outreach.crawler.crawl import parse_seeds
     from outreach.discovery.mentions import find_mentions
     from outreach.discovery.prospecting import AssetError, load_image_assets
+    from outreach.lib.aio import run_sync
     from outreach.lib.http import BadURL, Fetcher, FetchSettings, check_url
 
     settings = load_settings_or_exit(ctx)
@@ -58,7 +59,7 @@ def mentions(ctx: click.Context, seeds: tuple[str, ...], target: str, images: tu
     if campaign_id is not None:
         from outreach.discovery.prospecting import store_mentions
 
-        payload["stored"] = store_mentions(settings, campaign_id, result.mentions, target_url)
+        payload["stored"] = store_mentions(settings, campaign_id, result.mentions)
     if as_json:
         print_json(payload)
         return

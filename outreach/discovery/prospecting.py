@@ -628,12 +628,12 @@ def _card_of_site(session: Session, campaign: Campaign, page_url: str) -> Prospe
 # --- CLI helpers (the discover commands' --campaign) ----------------------------------------------
 
 def campaign_keywords_or_exit(settings: dict[str, Any], campaign_id: int) -> list[str]:
-    from outreach.cli import fail
-    from outreach.db import make_engine, make_sessionmaker
+    from outreach.db import make_engine
+    from outreach.lib.console import command_sessions, fail
 
     engine = make_engine(settings["database"]["url"])
     try:
-        with make_sessionmaker(engine)() as session:
+        with command_sessions(engine)() as session:
             campaign = session.get(Campaign, campaign_id)
             if campaign is None:
                 fail(f"campaign {campaign_id} does not exist")
@@ -646,12 +646,12 @@ def _store(settings: dict[str, Any], campaign_id: int, add: Callable[[Session, C
            ) -> dict[str, int]:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from outreach.cli import fail
-    from outreach.db import make_engine, make_sessionmaker, session_scope
+    from outreach.db import make_engine, session_scope
+    from outreach.lib.console import command_sessions, fail
 
     engine = make_engine(settings["database"]["url"])
     try:
-        with session_scope(make_sessionmaker(engine)) as session:
+        with session_scope(command_sessions(engine)) as session:
             campaign = session.get(Campaign, campaign_id)
             if campaign is None:
                 fail(f"campaign {campaign_id} does not exist")
@@ -667,6 +667,5 @@ def store_guest_posts(settings: dict[str, Any], campaign_id: int, targets: list[
     return _store(settings, campaign_id, lambda s, c: add_guest_post_opportunities(s, c, targets))
 
 
-def store_mentions(settings: dict[str, Any], campaign_id: int, mentions: list[Mention], target: str
-                   ) -> dict[str, int]:
+def store_mentions(settings: dict[str, Any], campaign_id: int, mentions: list[Mention]) -> dict[str, int]:
     return _store(settings, campaign_id, lambda s, c: add_mention_opportunities(s, c, mentions))

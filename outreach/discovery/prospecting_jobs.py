@@ -4,12 +4,9 @@ from __future__ import annotations
 import logging
 
 from outreach.discovery import prospecting
-from outreach.jobs.ticks import JobContext, Tick, register
+from outreach.jobs.ticks import JobContext
 
 log = logging.getLogger(__name__)
-
-register(Tick(id="prospecting-runs", func="outreach.discovery.prospecting_jobs:run_prospecting",
-              seconds=5, misfire_grace_time=30))
 
 
 def run_prospecting(ctx: JobContext) -> int:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
 from outreach.accounts import permissions
+from outreach.contacts.service import find_and_save
 from outreach.discovery import prospecting
 from outreach.discovery.prospecting_forms import (
     RUN_KIND_LABELS,
@@ -20,7 +21,9 @@ from outreach.discovery.prospecting_forms import (
     RunForm,
     SearchForm,
 )
+from outreach.discovery.search import SETUP_HINT, SearchError, footprint_queries, provider_from_settings, run_queries
 from outreach.lib.aio import run_sync
+from outreach.lib.http import BadURL, Fetcher, FetchSettings, check_url
 from outreach.models import Campaign, Client, Contact, Opportunity
 from outreach.models.prospecting import Asset, ProspectingRun
 from outreach.web.auth import campaign_or_404, record_or_404, staff_required
@@ -53,8 +56,6 @@ def _run_form(campaign: Campaign) -> RunForm:
 
 
 def _search_form(campaign: Campaign, kind: str) -> SearchForm:
-    from outreach.discovery.search import footprint_queries
-
     form = SearchForm(formdata=None)
     form.kind.data = kind
     brands = [b for a in _client_assets(campaign) if a.kind == "brand" for b in a.brand_list]
@@ -198,9 +199,6 @@ def cancel_run(campaign_id: int, run_id: int) -> Response:
 @bp.route("/campaigns/<int:campaign_id>/prospecting/search", methods=["POST"])
 @staff_required
 def search(campaign_id: int) -> str:
-    from outreach.discovery.search import SETUP_HINT, SearchError, provider_from_settings, run_queries
-    from outreach.lib.http import Fetcher, FetchSettings
-
     campaign = campaign_or_404(campaign_id, edit=True)
     form = SearchForm()
     if not form.validate_on_submit():
@@ -234,9 +232,6 @@ def search(campaign_id: int) -> str:
 @bp.route("/campaigns/<int:campaign_id>/prospecting/contacts", methods=["POST"])
 @staff_required
 def find_contacts(campaign_id: int) -> str:
-    from outreach.contacts.service import find_and_save
-    from outreach.lib.http import BadURL, check_url
-
     campaign = campaign_or_404(campaign_id, edit=True)
     form = ContactsForm()
     if not form.validate_on_submit():
@@ -379,6 +374,4 @@ def site_contacts(site_id: int) -> list[Contact]:
 
 @bp.app_template_global()
 def setup_hint() -> str:
-    from outreach.discovery.search import SETUP_HINT
-
     return SETUP_HINT

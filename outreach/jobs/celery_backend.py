@@ -9,7 +9,8 @@ from typing import Any
 
 from celery import Celery
 
-from outreach.jobs.ticks import JobContext, Tick, load_all, run_tick
+from outreach.jobs.schedule import tick_by_id
+from outreach.jobs.ticks import JobContext, Tick, run_tick
 
 TASK_NAME = "outreach.run_tick"
 
@@ -26,7 +27,7 @@ def make_celery(broker_url: str) -> Celery:
     def run_tick_task(tick_id: str) -> int:
         if _context is None:
             raise RuntimeError("worker started without a job context")
-        tick = next((t for t in load_all() if t.id == tick_id), None)
+        tick = tick_by_id(tick_id)
         if tick is None:
             raise ValueError(f"unknown tick {tick_id!r}")
         return run_tick(tick, _context)

@@ -10,7 +10,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from outreach.jobs.ticks import JobContext, load_all, run_tick
+from outreach.jobs.schedule import TICKS
+from outreach.jobs.ticks import JobContext, run_tick
 
 
 def build_scheduler(ctx: JobContext, *, blocking: bool = False) -> BackgroundScheduler | BlockingScheduler:
@@ -21,16 +22,15 @@ def build_scheduler(ctx: JobContext, *, blocking: bool = False) -> BackgroundSch
     default_seconds = ctx.settings["scheduler"]["tick_seconds"]
     celery_app = None
     if ctx.settings["scheduler"]["backend"] == "celery":
-        from outreach.jobs.celery_backend import make_celery
+        # Celery is needed (and installed) only by the scale-out backend
+        from outreach.jobs.celery_backend import enqueue_tick, make_celery
 
         celery_app = make_celery(ctx.settings["scheduler"]["broker_url"])
-    for tick in load_all():
+    for tick in TICKS:
         seconds = tick.seconds or default_seconds
         if celery_app is None:
             func, args = run_tick, (tick, ctx)
         else:
-            from outreach.jobs.celery_backend import enqueue_tick
-
             func, args = enqueue_tick, (celery_app, tick, seconds)
         scheduler.add_job(func, IntervalTrigger(seconds=seconds), args=args, id=tick.id, name=tick.id,
                           replace_existing=True, misfire_grace_time=tick.misfire_grace_time)

@@ -1,4 +1,4 @@
-"""Periodic ticks, declared as data with stable ids. Each part adds its own to TICKS.
+"""Periodic ticks, declared as data with stable ids (outreach.jobs.schedule.TICKS lists them all).
 
 A tick function takes a JobContext, finds due rows, claims each with a conditional update, does the
 work and returns how many units it did. It must be safe to run twice at once (two schedulers by
@@ -6,7 +6,6 @@ mistake): the claim, not the scheduler, guarantees nothing is done twice.
 """
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,48 +30,17 @@ class JobContext:
 @dataclass(frozen=True)
 class Tick:
     id: str
-    #: "module:function" taking a JobContext and returning the number of units done
-    func: str
+    #: takes a JobContext and returns the number of units done
+    func: Callable[[JobContext], int]
     #: interval; None means the [scheduler] tick_seconds setting
     seconds: int | None = None
     misfire_grace_time: int = 60
 
 
-TICKS: list[Tick] = []
-
-
-def register(tick: Tick) -> None:
-    if any(t.id == tick.id for t in TICKS):
-        return
-    TICKS.append(tick)
-
-
-def resolve(tick: Tick) -> Callable[[JobContext], int]:
-    module_name, attr = tick.func.split(":")
-    return getattr(importlib.import_module(module_name), attr)
-
-
 def run_tick(tick: Tick, ctx: JobContext) -> int:
     """Run one tick, logging (not raising) its failure so the scheduler keeps going."""
     try:
-        return resolve(tick)(ctx)
+        return tick.func(ctx)
     except Exception:
         log.exception("tick %s failed", tick.id)
         return 0
-
-
-#: modules that declare ticks; importing them registers their ticks
-TICK_MODULES: list[str] = [
-    "outreach.backlinks.jobs",
-    "outreach.discovery.prospecting_jobs",
-    "outreach.reports.jobs",
-    "outreach.mail.jobs",
-    "outreach.crawler.jobs",
-    "outreach.contacts.jobs",
-]
-
-
-def load_all() -> list[Tick]:
-    for module_name in TICK_MODULES:
-        importlib.import_module(module_name)
-    return list(TICKS)

@@ -10,10 +10,12 @@ import sys
 from outreach.db import make_engine, make_sessionmaker
 from outreach.lib.secrets import SecretBox
 from outreach.mail.outbox import Sender
+from outreach.wiring import connect_subscribers
 
 
 def main(argv: list[str]) -> int:
     settings = json.loads(argv[1])
+    connect_subscribers()
     engine = make_engine(settings["database"]["url"])
     sent = Sender(settings, make_sessionmaker(engine), SecretBox(settings["app"]["secret_key"])).run()
     print(sent, flush=True)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
 
-from outreach.jobs.ticks import JobContext, Tick, register
+from outreach.jobs.ticks import JobContext
 from outreach.lib.clock import utcnow
 from outreach.mail import imap
 from outreach.mail.mailboxes import imap_password
@@ -16,10 +16,6 @@ from outreach.mail.unsubscribe import signing_secret
 from outreach.models.mail import Mailbox, Message
 
 log = logging.getLogger(__name__)
-
-register(Tick(id="mail.send", func="outreach.mail.jobs:send_due", seconds=15, misfire_grace_time=60))
-register(Tick(id="mail.poll", func="outreach.mail.jobs:poll_mailboxes", seconds=60, misfire_grace_time=120))
-register(Tick(id="mail.reconcile", func="outreach.mail.jobs:reconcile", seconds=120, misfire_grace_time=300))
 
 
 def send_due(ctx: JobContext) -> int:

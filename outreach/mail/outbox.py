@@ -32,15 +32,14 @@ from outreach.lib.clock import utcnow
 from outreach.lib.secrets import SecretBox
 from outreach.mail import smtp
 from outreach.mail.headers import HeaderError
-from outreach.mail.mailboxes import add_business_days, in_window, sent_today, smtp_account
-from outreach.mail.reclaim import is_reclaim, step_label
+from outreach.mail.mailboxes import MailError, add_business_days, in_window, sent_today, smtp_account
 from outreach.mail.reclaim import stop_reason as reclaim_stop_reason
 from outreach.mail.render import RenderError
 from outreach.mail.sequences import create_message
 from outreach.mail.stops import EARLY_STAGES, hard_bounce, stop_enrollment
 from outreach.mail.unsubscribe import signing_secret, unsubscribe_url
 from outreach.models import Campaign, Prospect
-from outreach.models.mail import CampaignMail, Enrollment, Mailbox, Message, SequenceStep
+from outreach.models.mail import CampaignMail, Enrollment, Mailbox, Message, SequenceStep, is_reclaim, step_label
 
 log = logging.getLogger(__name__)
 
@@ -580,8 +579,6 @@ def claim_unknown(session: Session, message_ids: list[int]) -> list[int]:
 def resolve_unknown(session: Session, message: Message, action: str, settings: dict[str, dict[str, Any]],
                     actor_name: str) -> None:
     """A person decides what an `unknown` message became: "sent" (they saw it went) or "resend"."""
-    from outreach.mail.mailboxes import MailError
-
     if message.status != "unknown":
         raise MailError(f"only a message whose delivery is unknown can be resolved (this one is {message.status})")
     if action == "sent":

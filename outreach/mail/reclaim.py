@@ -20,21 +20,10 @@ from outreach.mail.render import Rendered, RenderError, render_email, wrap
 from outreach.mail.sequences import _message_row, context_for, new_message_id
 from outreach.mail.unsubscribe import unsubscribe_url
 from outreach.models import Backlink, User
-from outreach.models.mail import InboundMessage, Message, Template
+from outreach.models.mail import RECLAIM_STEP, InboundMessage, Message, Template
 
-#: steps from here on are reclaim emails (a sequence has at most 6 steps)
-RECLAIM_STEP = 100
 #: a reclaim email counts as made (and blocks another for the same loss) in these states
 LIVE_STATUSES = ("scheduled", "sending", "sent", "unknown")
-
-
-def is_reclaim(step: int) -> bool:
-    return step >= RECLAIM_STEP
-
-
-def step_label(step: int) -> str:
-    """How the timeline names a message: "step 2" or "the reclaim email"."""
-    return "the reclaim email" if is_reclaim(step) else f"step {step}"
 
 
 def last_sent(session: Session, prospect_id: int) -> Message | None:

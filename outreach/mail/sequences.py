@@ -16,7 +16,7 @@ from outreach.lib.clock import utcnow
 from outreach.mail.headers import HeaderError, check_header
 from outreach.mail.mailboxes import MailError
 from outreach.mail.render import Rendered, RenderError, check_syntax, render_email, wrap
-from outreach.mail.stops import EARLY_STAGES
+from outreach.mail.stops import EARLY_STAGES, stop_enrollment
 from outreach.mail.template_check import check_template
 from outreach.mail.unsubscribe import unsubscribe_url
 from outreach.models import Campaign, Contact, Prospect, User
@@ -274,8 +274,6 @@ def enroll_prospects(session: Session, campaign: Campaign, prospect_ids: list[in
 
 def cancel_prospect(session: Session, prospect: Prospect, actor: User | None = None) -> bool:
     """Stop one prospect's sequence by hand."""
-    from outreach.mail.stops import stop_enrollment
-
     enrollment = session.scalar(select(Enrollment).where(Enrollment.prospect_id == prospect.id))
     if enrollment is None or enrollment.status != "active":
         return False

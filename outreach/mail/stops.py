@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 from outreach.campaigns.contact_rules import suppress
 from outreach.campaigns.service import move_prospect, record
 from outreach.lib.clock import utcnow
-from outreach.models import Contact, Prospect
-from outreach.models.mail import Enrollment, Message
+from outreach.models import Contact, Prospect, User
+from outreach.models.mail import Enrollment, Message, step_label
 from outreach.notifications.service import notify_about_prospect
 
 #: prospect stages from which a stop moves the card (a card further along stays where the user put it)
@@ -19,8 +19,6 @@ EARLY_STAGES = ("new", "qualified", "contacted")
 
 def cancel_scheduled(session: Session, enrollment: Enrollment, reason: str) -> int:
     """Cancel the enrollment's scheduled messages, each noted on the timeline."""
-    from outreach.mail.reclaim import step_label  # reclaim imports this module
-
     messages = session.scalars(select(Message).where(Message.enrollment_id == enrollment.id,
                                                      Message.status == "scheduled")).all()
     for message in messages:
@@ -51,8 +49,8 @@ def stop_enrollment(session: Session, enrollment: Enrollment, reason: str, detai
     session.flush()
 
 
-def on_stage_changed(session: Session, prospect: Prospect, old: str, new: str) -> None:
-    """A card moved past *contacted* by hand (replied, negotiating, promised, ...) ends its sequence now.
+def on_stage_changed(prospect: Prospect, *, session: Session, old: str, new: str, actor: User | None) -> None:
+    """On a stage change: a card moved past *contacted* (replied, negotiating, promised...) ends its sequence now.
 
     The sender would cancel the next step at claim time anyway; stopping here keeps the queue and the
     prospect page from showing a follow-up as "scheduled" that will never go.

@@ -9,6 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outreach.campaigns.service import record
+from outreach.lib.secrets import load_or_create_secret_key
+from outreach.mail.stops import stop_contact_everywhere, suppress
 from outreach.models.mail import Message
 
 SALT = "outreach.unsubscribe"
@@ -20,8 +22,6 @@ def signing_secret(settings: dict[str, dict[str, Any]]) -> str:
         return settings["mail"]["unsubscribe_secret"]
     if settings["app"]["secret_key"]:
         return settings["app"]["secret_key"]
-    from outreach.lib.secrets import load_or_create_secret_key
-
     return load_or_create_secret_key(Path(settings["app"]["instance_path"]))
 
 
@@ -44,9 +44,6 @@ def unsubscribe_url(settings: dict[str, dict[str, Any]], secret: str, message_id
 
 def unsubscribe(session: Session, message_id: str, *, via: str) -> Message | None:
     """Suppress the recipient of this message everywhere and stop all their sequences (idempotent)."""
-    from outreach.campaigns.contact_rules import suppress
-    from outreach.mail.stops import stop_contact_everywhere
-
     message = session.scalar(select(Message).where(Message.message_id == message_id))
     if message is None:
         return None

@@ -1,17 +1,29 @@
-"""Users, API tokens and the audit log."""
+"""Clients (whom the work is for), users, API tokens and the audit log."""
 from __future__ import annotations
 
 import hashlib
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, String
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from outreach.db import Base
 from outreach.lib.clock import utcnow
 
 ROLES = ("admin", "member", "client_viewer")
+
+
+class Client(Base):
+    __tablename__ = "clients"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    website: Mapped[str] = mapped_column(String(500), default="")
+    #: comma-separated addresses that receive the monthly report
+    report_emails: Mapped[str] = mapped_column(String(1000), default="")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class User(Base):
@@ -105,5 +117,3 @@ class AuditLog(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
-
-from outreach.models.campaigns import Client  # noqa: E402

@@ -19,6 +19,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from outreach.db import Base
 from outreach.lib.clock import utcnow
+from outreach.models.accounts import Client
+from outreach.models.campaigns import Campaign, Prospect
 
 #: pending: promised, not seen yet; live: found on the agreed terms; terms_not_met: found, but its anchor or rel
 #: is not what was agreed; lost: gone after [backlinks] lost_after_failures failed checks in a row spread over at
@@ -204,6 +206,3 @@ class ReportDelivery(Base):
     error: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
-
-
-from outreach.models.campaigns import Campaign, Client, Prospect  # noqa: E402

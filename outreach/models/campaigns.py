@@ -1,4 +1,4 @@
-"""Clients, campaigns, sites, contacts, prospects (the pipeline cards) and their timeline."""
+"""Campaigns, sites, contacts, prospects (the pipeline cards) and their timeline."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from outreach.db import Base
 from outreach.lib.clock import utcnow
+from outreach.models.accounts import Client, User
 
 #: the pipeline, in board order
 PIPELINE_STAGES = ("new", "qualified", "contacted", "replied", "negotiating", "promised", "live")
@@ -34,20 +35,6 @@ ACTIVE_STAGES = ("new", "qualified", "contacted", "replied", "negotiating", "pro
 CAMPAIGN_KINDS = ("broken_links", "guest_posts", "mentions", "custom")
 CAMPAIGN_STATUSES = ("active", "paused", "archived")
 OPPORTUNITY_KINDS = ("broken_link", "guest_post", "image_mention", "brand_mention")
-
-
-class Client(Base):
-    __tablename__ = "clients"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), unique=True)
-    website: Mapped[str] = mapped_column(String(500), default="")
-    #: comma-separated addresses that receive the monthly report
-    report_emails: Mapped[str] = mapped_column(String(1000), default="")
-    notes: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-    campaigns: Mapped[list[Campaign]] = relationship(back_populates="client")
 
 
 class Campaign(Base):
@@ -69,7 +56,7 @@ class Campaign(Base):
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    client: Mapped[Client] = relationship(back_populates="campaigns")
+    client: Mapped[Client] = relationship()
     owner: Mapped[User | None] = relationship()
 
     @property
@@ -256,5 +243,3 @@ class Opportunity(Base):
 
     site: Mapped[Site] = relationship()
 
-
-from outreach.models.accounts import User  # noqa: E402

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from outreach.db import Base
 from outreach.lib.clock import utcnow
+from outreach.models.campaigns import Contact, Prospect
 
 SECURITY = ("none", "starttls", "ssl")
 MESSAGE_STATUSES = ("scheduled", "sending", "sent", "failed", "cancelled", "bounced", "unknown")
@@ -178,6 +179,19 @@ class Enrollment(Base):
     mailbox: Mapped[Mailbox | None] = relationship()
 
 
+#: steps from here on are reclaim emails (a sequence has at most 6 steps): see outreach.mail.reclaim
+RECLAIM_STEP = 100
+
+
+def is_reclaim(step: int) -> bool:
+    return step >= RECLAIM_STEP
+
+
+def step_label(step: int) -> str:
+    """How the timeline names a message: "step 2" or "the reclaim email"."""
+    return "the reclaim email" if is_reclaim(step) else f"step {step}"
+
+
 class Message(Base):
     """One outgoing email: the schedule is this row (send_at + status)."""
 
@@ -259,6 +273,3 @@ class InboundMessage(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     reply_to: Mapped[Message | None] = relationship()
-
-
-from outreach.models.campaigns import Contact, Prospect  # noqa: E402

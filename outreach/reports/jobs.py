@@ -10,17 +10,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from outreach.db import session_scope
 from outreach.jobs.claims import claim_rows
-from outreach.jobs.ticks import JobContext, Tick, register
+from outreach.jobs.ticks import JobContext
 from outreach.lib import appmail
 from outreach.lib.clock import utcnow
+from outreach.models import Backlink, Client, ClientLinkSettings, ReportDelivery
+from outreach.reports import service
 
 log = logging.getLogger(__name__)
 
 #: a failed delivery is tried again on later ticks, up to this many attempts in all
 MAX_ATTEMPTS = 3
-
-register(Tick("reports.monthly", "outreach.reports.jobs:send_monthly_reports", seconds=3600,
-              misfire_grace_time=900))
 
 
 def last_month(now: datetime) -> tuple[date, date]:
@@ -30,8 +29,6 @@ def last_month(now: datetime) -> tuple[date, date]:
 
 def send_monthly_reports(ctx: JobContext) -> int:
     """Claim each (client, month), then build, render and send its report; returns emails sent."""
-    from outreach.models import Backlink, Client, ClientLinkSettings
-
     start, end = last_month(utcnow())
     period = f"{end:%Y-%m}"
     with session_scope(ctx.sessionmaker) as session:
@@ -53,8 +50,6 @@ def send_monthly_reports(ctx: JobContext) -> int:
 def claim_delivery(factory: sessionmaker[Session], client_id: int, period: str) -> bool:
     """Claim (client, month): insert its delivery row (the unique key lets one process in), or move a failed
     delivery with attempts left back to sending; False when another process has it or it is done."""
-    from outreach.models import ReportDelivery
-
     try:
         with session_scope(factory) as session:
             session.add(ReportDelivery(client_id=client_id, period=period, status="sending", attempts=1))
@@ -70,9 +65,6 @@ def claim_delivery(factory: sessionmaker[Session], client_id: int, period: str) 
 
 
 def _deliver(ctx: JobContext, client_id: int, period: str, start: date, end: date) -> bool:
-    from outreach.models import Client, ReportDelivery
-    from outreach.reports import service
-
     with session_scope(ctx.sessionmaker) as session:
         client = session.get(Client, client_id)
         delivery = session.scalar(select(ReportDelivery).where(ReportDelivery.client_id == client_id,

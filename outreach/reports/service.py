@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from outreach import paths
+from outreach.accounts.service import audit
 from outreach.backlinks.evidence import WEAK_RELS
 from outreach.backlinks.terms import ON_PAGE, STATUS_BADGES, failing_label, status_label
 from outreach.lib.clock import utcnow
@@ -358,7 +359,6 @@ def create_share(session: Session, client: Client, *, campaign: Campaign | None,
                         created_by_id=actor.id if actor else None)
     session.add(share)
     session.flush()
-    from outreach.accounts.service import audit
 
     audit(session, actor, "report.share", "client", client.id, {"share_id": share.id, "days": days_valid})
     return share
@@ -386,6 +386,5 @@ def revoke_share(session: Session, share: ReportShare, actor: User | None) -> No
     if share.revoked_at is None:
         share.revoked_at = utcnow()
         session.flush()
-        from outreach.accounts.service import audit
 
         audit(session, actor, "report.revoke", "client", share.client_id, {"share_id": share.id})

@@ -6,6 +6,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from outreach.accounts import permissions
+from outreach.backlinks.service import BacklinkError, client_settings, set_client_settings
 from outreach.lib.clock import utcnow
 from outreach.models import Campaign, Client, ReportShare
 from outreach.reports import service
@@ -79,7 +80,6 @@ def client_report(client_id: int) -> str:
     secret = current_app.config["SECRET_KEY"]
     share_urls = {s.id: url_for("reports.shared", token=service.share_token(s, secret), _external=True)
                   for s in shares}
-    from outreach.backlinks.service import client_settings
 
     return render_template("reports/report.html", client=client, report=report, campaigns=campaigns,
                            args=_args(report), shares=shares, share_urls=share_urls, now=utcnow(),
@@ -151,8 +151,6 @@ def _share_args(share: ReportShare) -> dict[str, object]:
 @bp.route("/reports/clients/<int:client_id>/settings", methods=["POST"])
 @staff_required
 def link_settings(client_id: int) -> Response:
-    from outreach.backlinks.service import BacklinkError, set_client_settings
-
     client = _client_or_404(client_id)
     try:
         set_client_settings(db_session(), client.id, live_check_days=request.form.get("live_check_days"),

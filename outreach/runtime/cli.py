@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from outreach.cli import fail, load_settings_or_exit
+from outreach.lib.console import command_sessions, fail, load_settings_or_exit
 
 
 def configure_logging() -> None:
@@ -19,15 +19,16 @@ def configure_logging() -> None:
 
 
 def _job_context(settings: dict[str, dict[str, Any]], stop: threading.Event) -> Any:
+    # imported when the command runs, not with the CLI: `outreach` starts fast
     from pathlib import Path
 
-    from outreach.db import make_engine, make_sessionmaker
+    from outreach.db import make_engine
     from outreach.jobs.ticks import JobContext
     from outreach.lib.secrets import SecretBox, load_or_create_secret_key
 
     secret = settings["app"]["secret_key"] or load_or_create_secret_key(Path(settings["app"]["instance_path"]))
     engine = make_engine(settings["database"]["url"])
-    return JobContext(settings=settings, sessionmaker=make_sessionmaker(engine), secret_box=SecretBox(secret),
+    return JobContext(settings=settings, sessionmaker=command_sessions(engine), secret_box=SecretBox(secret),
                       stopping=stop.is_set)
 
 

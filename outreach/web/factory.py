@@ -1,44 +1,55 @@
 """The Flask app factory."""
 from __future__ import annotations
 
-import importlib
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, g, redirect, request, url_for
+from flask import Blueprint, Flask, Response, g, redirect, request, url_for
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import select
 
 from outreach import paths
+from outreach.accounts import views as accounts_views
+from outreach.api import views as api_views
+from outreach.backlinks import views as backlinks_views
+from outreach.campaigns import imports, lists, suppressions
+from outreach.campaigns import views as campaigns_views
 from outreach.config import load_settings
 from outreach.db import make_engine, make_sessionmaker
+from outreach.discovery import broken_links_views, prospecting_views
 from outreach.lib.secrets import SecretBox, load_or_create_secret_key
+from outreach.mail import views as mail_views
+from outreach.models import User
+from outreach.notifications import views as notifications_views
+from outreach.reports import views as reports_views
+from outreach.web import auth, templating
 from outreach.web.ids import IdConverter
 from outreach.web.sanitize import strip_nul_characters
-from outreach.web.state import AppState
+from outreach.web.state import AppState, app_state, db_session
+from outreach.wiring import connect_subscribers
 
 csrf = CSRFProtect()
 
-#: blueprints, as "module:attribute"; each part adds its own
-BLUEPRINTS = [
-    "outreach.accounts.views:bp",
-    "outreach.campaigns.views:bp",
-    "outreach.campaigns.lists:bp",
-    "outreach.campaigns.imports:bp",
-    "outreach.campaigns.suppressions:bp",
-    "outreach.api.views:bp",
-    "outreach.backlinks.views:bp",
-    "outreach.reports.views:bp",
-    "outreach.mail.views:bp",
-    "outreach.mail.views:unsubscribe_bp",
-    "outreach.discovery.broken_links_views:bp",
-    "outreach.discovery.prospecting_views:bp",
-    "outreach.notifications.views:bp",
+#: every blueprint of the web app, in registration order
+BLUEPRINTS: list[Blueprint] = [
+    accounts_views.bp,
+    campaigns_views.bp,
+    lists.bp,
+    imports.bp,
+    suppressions.bp,
+    api_views.bp,
+    backlinks_views.bp,
+    reports_views.bp,
+    mail_views.bp,
+    mail_views.unsubscribe_bp,
+    broken_links_views.bp,
+    prospecting_views.bp,
+    notifications_views.bp,
 ]
 
-#: blueprints whose routes authenticate by API token instead of a session cookie
-CSRF_EXEMPT: list[str] = ["outreach.api.views:bp", "outreach.mail.views:unsubscribe_bp"]
+#: blueprints whose routes authenticate by API token or signed link instead of a session cookie
+CSRF_EXEMPT: list[Blueprint] = [api_views.bp, mail_views.unsubscribe_bp]
 
 
 def build_app(overrides: dict[str, dict[str, Any]] | None = None, config_path: str | None = None) -> Flask:
@@ -63,16 +74,14 @@ def build_app(overrides: dict[str, dict[str, Any]] | None = None, config_path: s
         settings=settings, engine=engine, sessionmaker=make_sessionmaker(engine),
         secret_box=SecretBox(secret_key))
 
+    connect_subscribers()
     csrf.init_app(app)
-    from outreach.web import auth, templating
 
     auth.init_app(app)
     templating.init_app(app)
-    for spec in BLUEPRINTS:
-        module_name, attr = spec.split(":")
-        blueprint = getattr(importlib.import_module(module_name), attr)
+    for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
-        if spec in CSRF_EXEMPT:
+        if blueprint in CSRF_EXEMPT:
             csrf.exempt(blueprint)
 
     app.teardown_appcontext(_close_session)
@@ -91,9 +100,6 @@ def _close_session(_exc: BaseException | None) -> None:
 
 def _require_setup() -> Response | None:
     """Until an admin exists, every page leads to the first-run setup page."""
-    from outreach.models import User
-    from outreach.web.state import app_state, db_session
-
     state = app_state()
     if state.has_users:
         return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from flask import Flask, request, url_for
+from flask import Flask, current_app, request, url_for
 from flask_login import current_user
 
 from outreach.accounts import permissions
@@ -44,8 +44,6 @@ STAFF_ONLY_TABS = {"imports.upload", "mail.campaign"}
 
 
 def campaign_tabs() -> list[tuple[str, str]]:
-    from flask import current_app
-
     viewer = current_user.is_authenticated and not permissions.is_staff(current_user)
     return [(e, label) for e, label in CAMPAIGN_TABS
             if e in current_app.view_functions and not (viewer and e in STAFF_ONLY_TABS)]
@@ -69,8 +67,6 @@ class NavItem:
 
 def nav_items() -> list[NavItem]:
     """The navigation the current user may see; parts not installed are left out."""
-    from flask import current_app
-
     # every tab of a campaign (its board, links, outreach, discovery...) is inside Campaigns
     in_campaign = "campaign_id" in (request.view_args or {})
     items = []

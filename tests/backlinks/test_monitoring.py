@@ -279,18 +279,6 @@ def test_an_unknown_page_is_found_through_the_sitemap(db: Session, web: TestWeb,
     assert backlink.page_url == web.url("/new-post") and backlink.status == "live"
 
 
-def test_promised_prospects_moved_outside_move_prospect_are_caught_by_the_tick(
-        db: Session, web: TestWeb, ctx: JobContext, make_campaign: Callable[..., Campaign],
-        make_prospect: Callable[..., Prospect]) -> None:
-    campaign = make_campaign(name="Bulk", target_urls=TARGET)
-    prospect = make_prospect(campaign, url=web.url("/article"))
-    prospect.stage = "promised"  # as a bulk update would
-    db.commit()
-    publish(web)
-    check_due(ctx)
-    assert backlink_of(db, prospect).status == "live"
-
-
 def test_an_alert_that_cannot_be_sent_is_retried(db: Session, web: TestWeb, ctx: JobContext,
                                                   promised: Prospect) -> None:
     from tests.conftest import free_port

@@ -13,3 +13,7 @@ def touch(ctx: JobContext) -> int:
     RAN.append(ctx.settings["marker"])
     DONE.set()
     return 1
+
+
+def fail(ctx: JobContext) -> int:
+    raise RuntimeError("this tick always fails")

@@ -7,20 +7,20 @@ from collections.abc import Iterator
 
 import pytest
 
-from outreach.jobs import ticks
+from outreach.jobs import schedule, ticks
 from outreach.jobs.ticks import JobContext, Tick
 from tests.jobs import sample_ticks
 
-SAMPLE = Tick(id="test.sample", func="tests.jobs.sample_ticks:touch", seconds=3600)
+SAMPLE = Tick(id="test.sample", func=sample_ticks.touch, seconds=3600)
 
 
 @pytest.fixture
 def sample_tick() -> Iterator[Tick]:
     sample_ticks.RAN.clear()
     sample_ticks.DONE.clear()
-    ticks.register(SAMPLE)
+    schedule.TICKS.append(SAMPLE)
     yield SAMPLE
-    ticks.TICKS.remove(SAMPLE)
+    schedule.TICKS.remove(SAMPLE)
 
 
 def context(marker: str, backend: str = "threads", broker_url: str = "") -> JobContext:
@@ -37,12 +37,14 @@ def test_the_scheduler_declares_every_tick_with_coalescing(sample_tick: Tick) ->
     try:
         job = next(j for j in scheduler.get_jobs() if j.id == "test.sample")
         assert job.coalesce is True and job.max_instances == 1 and job.misfire_grace_time == 60
+        assert {j.id for j in scheduler.get_jobs()} == {t.id for t in schedule.TICKS}
+        assert {"mail.send", "backlinks.check", "crawl-jobs", "reports.monthly"} < {t.id for t in schedule.TICKS}
     finally:
         scheduler.shutdown(wait=False)
 
 
 def test_a_failing_tick_is_logged_not_raised(sample_tick: Tick, caplog: pytest.LogCaptureFixture) -> None:
-    broken = Tick(id="test.broken", func="tests.jobs.sample_ticks:missing")
+    broken = Tick(id="test.broken", func=sample_ticks.fail)
     assert ticks.run_tick(broken, context("x")) == 0
     assert "tick test.broken failed" in caplog.text
 

@@ -1,0 +1,26 @@
+"""Every scheduled tick, in one list: what runs, how often, and how late it may still start."""
+from __future__ import annotations
+
+from outreach.backlinks import jobs as backlinks
+from outreach.contacts import jobs as contacts
+from outreach.crawler import jobs as crawler
+from outreach.discovery import prospecting_jobs as prospecting
+from outreach.jobs.ticks import Tick
+from outreach.mail import jobs as mail
+from outreach.reports import jobs as reports
+
+TICKS: list[Tick] = [
+    Tick("backlinks.check", backlinks.check_due, seconds=60, misfire_grace_time=120),
+    Tick("backlinks.alerts", backlinks.send_alerts, seconds=60, misfire_grace_time=120),
+    Tick("prospecting-runs", prospecting.run_prospecting, seconds=5, misfire_grace_time=30),
+    Tick("reports.monthly", reports.send_monthly_reports, seconds=3600, misfire_grace_time=900),
+    Tick("mail.send", mail.send_due, seconds=15, misfire_grace_time=60),
+    Tick("mail.poll", mail.poll_mailboxes, seconds=60, misfire_grace_time=120),
+    Tick("mail.reconcile", mail.reconcile, seconds=120, misfire_grace_time=300),
+    Tick("crawl-jobs", crawler.run_crawl_jobs, seconds=5, misfire_grace_time=30),
+    Tick("contacts.validate", contacts.validate_unchecked, seconds=60),
+]
+
+
+def tick_by_id(tick_id: str) -> Tick | None:
+    return next((t for t in TICKS if t.id == tick_id), None)
