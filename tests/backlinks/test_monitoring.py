@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import time_machine
-from sqlalchemy import delete, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outreach.backlinks import service
@@ -357,25 +357,6 @@ def test_two_alert_ticks_at_once_send_each_alert_once(app: Any, db: Session, ctx
     unsent_alerts(db, [b.id for b in backlinks])
     assert sum(together(lambda _: send_pending_alerts(ctx.settings, ctx.sessionmaker))) == 6
     assert len(outbox(ctx)) == 6
-
-
-def test_two_schedulers_at_once_give_each_promised_prospect_one_backlink(
-        app: Any, db: Session, make_campaign: Callable[..., Campaign], make_prospect: Callable[..., Prospect]) -> None:
-    campaign = make_campaign(name="Widgets", target_urls=TARGET)
-    prospects = [make_prospect(campaign).id for _ in range(5)]
-    db.execute(update(Prospect).values(stage="promised"))
-    factory = app.extensions["outreach"].sessionmaker
-
-    def ensure(_: int) -> int:
-        with factory() as session:
-            return service.ensure_promised_backlinks(session)
-
-    for _ in range(10):
-        db.execute(delete(Backlink))
-        db.commit()
-        assert sum(together(ensure)) == 5
-        fresh(db)
-        assert sorted(db.scalars(select(Backlink.prospect_id))) == prospects
 
 
 def test_a_campaign_without_a_target_says_so_once_and_adds_nothing(
