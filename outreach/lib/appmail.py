@@ -174,3 +174,12 @@ def written_email(settings: dict[str, dict[str, Any]], name: str) -> tuple[Writt
     email = WrittenEmail(name, str(headers.get("To", "")), str(headers.get("Subject", "")),
                          datetime.fromtimestamp(mtime, UTC))
     return email, raw.decode("utf-8", "replace"), path
+
+
+def readable_text(raw: str) -> str:
+    """What a mail client shows of a written email: its plain-text part, decoded (quoted-printable, base64)."""
+    from email import message_from_string
+
+    message = message_from_string(raw, policy=default_policy)
+    part = message.get_body(preferencelist=("plain",)) if isinstance(message, EmailMessage) else None
+    return part.get_content() if part is not None else ""

@@ -229,7 +229,7 @@ def outbox_message(message_id: int) -> str:
     to = f"{message.to_name} <{message.to_email}>" if message.to_name else message.to_email
     return render_template("mail/outbox_message.html", subject=message.subject, to=to, when_label="Due",
                            when=message.send_at, status=status_label(message), raw=raw, path=path,
-                           body=message.body_text)
+                           body=appmail.readable_text(raw) if raw else message.body_text)
 
 
 @bp.route("/mail/outbox/app/<name>")
@@ -241,7 +241,7 @@ def outbox_app_email(name: str) -> str:
         abort(404)
     email, raw, path = found
     return render_template("mail/outbox_message.html", subject=email.subject, to=email.to, when_label="Written",
-                           when=email.written_at, status=WRITTEN, raw=raw, path=path, body="")
+                           when=email.written_at, status=WRITTEN, raw=raw, path=path, body=appmail.readable_text(raw))
 
 
 @bp.app_template_global()
