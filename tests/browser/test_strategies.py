@@ -24,6 +24,7 @@ from outreach.contacts.validation import VOUCHED, vouch_for
 from outreach.crawler.jobs import run_crawl_jobs
 from outreach.demo.data import MAIL_DOMAINS, DemoData, ensure_demo_data
 from outreach.demo.web import PLACED_ANCHOR, PLACED_PAGES, SampleWeb, start_sample_web
+from outreach.discovery.prospecting_jobs import run_prospecting
 from outreach.jobs.ticks import JobContext
 from outreach.mail.jobs import send_due
 from outreach.models import Prospect, Site
@@ -175,3 +176,64 @@ def test_broken_link_building_from_the_crawl_to_the_client_report(
     # promised → placed by the publisher in place of the dead link → live → report
     promise_and_go_live(page, base, ctx, sample, "resources", prospect.id)
     report_lists(page, base, demo.client_id, sample.url("resources", PLACED_PAGES["resources"]))
+
+
+def prospecting_run(page: Page, base: str, ctx: JobContext, campaign_id: int, kind: str, seed: str,
+                    assets: list[str] | None = None) -> None:
+    """Start a guest-post or mention run on the Prospecting tab, let the worker run it, add what it found."""
+    page.goto(f"{base}/campaigns/{campaign_id}/prospecting")
+    page.select_option("#kind", kind)
+    page.fill("#seeds", seed)
+    page.fill("#max_pages", "10")
+    if assets:
+        page.select_option("#asset_ids", label=assets)
+    page.get_by_role("button", name="Start", exact=True).click()
+    expect(page.locator("main")).to_contain_text("queued")
+    assert run_prospecting(ctx) == 1
+    page.goto(f"{base}/campaigns/{campaign_id}/prospecting")
+    boxes = page.locator("input[name=opportunity]")
+    expect(boxes.first).to_be_visible()
+    for box in boxes.all():
+        box.check()
+    page.get_by_role("button", name="Add selected as prospects").click()
+    expect(page.locator(".flash-success")).to_be_visible()
+
+
+def test_guest_posting_from_the_write_for_us_page_to_the_client_report(
+        app: Flask, db: Session, live_server: str, page: Page, team: dict[str, Any], sample: SampleWeb,
+        demo: DemoData, ctx: JobContext) -> None:
+    base, campaign_id = live_server, demo.campaign_ids["guest_posts"]
+    log_in(page, base, team["owner"].email)
+    prospecting_run(page, base, ctx, campaign_id, "guest_posts", sample.url("magazine"))
+    prospect = prospect_of(db, campaign_id, sample.addresses["magazine"])
+    page.goto(f"{base}/prospects/{prospect.id}")
+    guidelines = sample.url("magazine", "/write-for-us")
+    expect(page.get_by_test_id("guest-post")).to_contain_text(guidelines)
+    expect(page.get_by_test_id("guest-post")).to_contain_text("pitches@greenthumbmag.test")
+    find_contact(page, "Sarah Kim", "sarah@greenthumbmag.test")
+    enrol_and_send(page, ctx)
+    email = outbox_email(page, base, "sarah@greenthumbmag.test")
+    assert f"I read your guidelines ({guidelines})" in email and "Hi Sarah" in email, email
+    promise_and_go_live(page, base, ctx, sample, "magazine", prospect.id)
+    report_lists(page, base, demo.client_id, sample.url("magazine", PLACED_PAGES["magazine"]))
+
+
+def test_unlinked_mentions_from_the_image_and_the_brand_to_the_client_report(
+        app: Flask, db: Session, live_server: str, page: Page, team: dict[str, Any], sample: SampleWeb,
+        demo: DemoData, ctx: JobContext) -> None:
+    base, campaign_id = live_server, demo.campaign_ids["mentions"]
+    log_in(page, base, team["owner"].email)
+    prospecting_run(page, base, ctx, campaign_id, "mentions", sample.url("news"),
+                    assets=["Compost and soil infographic (image)", "Acme Garden Co (brand)"])
+    prospect = prospect_of(db, campaign_id, sample.addresses["news"])
+    page.goto(f"{base}/prospects/{prospect.id}")
+    image = sample.url("news", "/uploads/soil-chart.png")
+    mentions = page.get_by_test_id("mention")
+    expect(mentions.filter(has_text=image)).to_have_count(1)
+    expect(mentions.filter(has_text="the compost tumbler from Acme Garden Co")).to_have_count(1)
+    find_contact(page, "Lee Park", "lee@backyardnews.test")
+    enrol_and_send(page, ctx)
+    email = outbox_email(page, base, "lee@backyardnews.test")
+    assert f"using our infographic ({image}) on {sample.url('news', '/2026/soil-study')}" in email, email
+    promise_and_go_live(page, base, ctx, sample, "news", prospect.id)
+    report_lists(page, base, demo.client_id, sample.url("news", PLACED_PAGES["news"]))
