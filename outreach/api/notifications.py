@@ -5,6 +5,7 @@ from typing import Any
 
 from flask import Blueprint, request
 
+from outreach.accounts import permissions
 from outreach.api.common import _commit, _paginate, _user
 from outreach.api.errors import forbidden, not_found
 from outreach.api.inputs import MAX_ID, query_choice
@@ -24,7 +25,7 @@ def notification_json(n: Notification) -> dict[str, Any]:
 
 def _staff_user_id() -> int:
     user = _user()
-    if user.role not in service.STAFF_ROLES:
+    if not permissions.is_staff(user):
         raise forbidden("notifications are for admins and members; client-viewers get none")
     return user.id
 

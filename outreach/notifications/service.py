@@ -14,11 +14,11 @@ from datetime import datetime
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
+from outreach.accounts import permissions
 from outreach.lib.clock import utcnow
 from outreach.models import Campaign, Prospect, User
 from outreach.models.notifications import NOTIFICATION_KINDS, Notification
 
-STAFF_ROLES = ("admin", "member")
 TITLE_MAX = 300
 LINK_MAX = 500
 #: a path inside the app: no scheme, no host, no backslash a browser would read as "//"
@@ -43,7 +43,7 @@ def notify(session: Session, user_ids: Iterable[int], kind: str, title: str, bod
     if not wanted:
         return []
     recipients = session.scalars(select(User.id).where(User.id.in_(wanted), User.is_active.is_(True),
-                                                       User.role.in_(STAFF_ROLES))).all()
+                                                       permissions.team_filter())).all()
     now = utcnow()
     rows = [Notification(user_id=user_id, kind=kind, title=title[:TITLE_MAX], body=body, link=link, created_at=now)
             for user_id in recipients]
@@ -58,9 +58,9 @@ def owner_or_team(session: Session, candidates: Iterable[int | None]) -> list[in
         if user_id is None:
             continue
         user = session.get(User, user_id)
-        if user is not None and user.is_active and user.role in STAFF_ROLES:
+        if user is not None and user.is_active and permissions.is_staff(user):
             return [user.id]
-    return list(session.scalars(select(User.id).where(User.is_active.is_(True), User.role.in_(STAFF_ROLES))
+    return list(session.scalars(select(User.id).where(User.is_active.is_(True), permissions.team_filter())
                                 .order_by(User.id)))
 
 

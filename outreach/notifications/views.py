@@ -6,9 +6,9 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
+from outreach.accounts import permissions
 from outreach.models import Notification
 from outreach.notifications import service
-from outreach.notifications.service import STAFF_ROLES
 from outreach.web.auth import staff_required
 from outreach.web.state import db_session
 
@@ -26,7 +26,7 @@ KIND_BADGES = {
 @bp.app_template_global()
 def unread_notifications() -> int:
     """The top bar's badge: the signed-in staff user's unread count (one indexed count per page)."""
-    if not current_user.is_authenticated or current_user.role not in STAFF_ROLES:
+    if not current_user.is_authenticated or not permissions.is_staff(current_user):
         return 0
     if "unread_notifications" not in g:
         g.unread_notifications = service.unread_count(db_session(), current_user.id)

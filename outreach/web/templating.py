@@ -1,6 +1,7 @@
 """Filters and globals for the app's own templates (never used for user-written templates)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -9,21 +10,26 @@ from flask_login import current_user
 
 from outreach.accounts import permissions
 from outreach.lib.clock import utcnow
-from outreach.models import PIPELINE_STAGES, STAGE_EXITS, STAGES
+from outreach.models import PIPELINE_STAGES, STAGE_EXITS, STAGES, User
 
 STAGE_LABELS = {stage: stage.replace("_", " ").capitalize() for stage in STAGES}
 
 #: the main navigation: (endpoint, label, roles that see it, blueprint that marks it active)
-NAV: list[tuple[str, str, tuple[str, ...], str]] = [
-    ("campaigns.dashboard", "Campaigns", ("admin", "member", "client_viewer"), "campaigns"),
-    ("lists.prospects", "Prospects", ("admin", "member", "client_viewer"), "lists.prospects"),
-    ("lists.sites", "Sites", ("admin", "member"), "lists.sites"),
-    ("lists.contacts", "Contacts", ("admin", "member"), "lists.contacts"),
-    ("dnc.index", "Do not contact", ("admin", "member"), "dnc"),
-    ("backlinks.ledger", "Backlinks", ("admin", "member", "client_viewer"), "backlinks"),
-    ("reports.index", "Reports", ("admin", "member", "client_viewer"), "reports"),
-    ("mail.index", "Mail", ("admin", "member"), "mail"),
-    ("accounts.users", "Users", ("admin",), "accounts.users"),
+def _anyone(user: User) -> bool:
+    return True
+
+
+#: the top navigation: (endpoint, label, who may see it, the blueprint or endpoint that marks it active)
+NAV: list[tuple[str, str, Callable[[User], bool], str]] = [
+    ("campaigns.dashboard", "Campaigns", _anyone, "campaigns"),
+    ("lists.prospects", "Prospects", _anyone, "lists.prospects"),
+    ("lists.sites", "Sites", permissions.is_staff, "lists.sites"),
+    ("lists.contacts", "Contacts", permissions.is_staff, "lists.contacts"),
+    ("dnc.index", "Do not contact", permissions.is_staff, "dnc"),
+    ("backlinks.ledger", "Backlinks", _anyone, "backlinks"),
+    ("reports.index", "Reports", _anyone, "reports"),
+    ("mail.index", "Mail", permissions.is_staff, "mail"),
+    ("accounts.users", "Users", permissions.is_admin, "accounts.users"),
 ]
 
 
@@ -70,8 +76,8 @@ def nav_items() -> list[NavItem]:
     # every tab of a campaign (its board, links, outreach, discovery...) is inside Campaigns
     in_campaign = "campaign_id" in (request.view_args or {})
     items = []
-    for endpoint, label, roles, marker in NAV:
-        if current_user.role not in roles or endpoint not in current_app.view_functions:
+    for endpoint, label, may_see, marker in NAV:
+        if not may_see(current_user) or endpoint not in current_app.view_functions:
             continue
         if in_campaign:
             active = marker == "campaigns"
