@@ -69,6 +69,7 @@ TICK_MODULES: list[str] = [
     "outreach.mail.jobs",
     "outreach.crawler.jobs",
     "outreach.contacts.jobs",
+    "outreach.campaigns.jobs",
 ]
 
 

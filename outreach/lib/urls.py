@@ -65,6 +65,8 @@ def registrable_domain(url_or_host: str) -> str:
 
 
 def _is_ip(host: str) -> bool:
+    if not host or not (host[-1].isdigit() or ":" in host or host[-1] == "]"):
+        return False  # an IPv4 address ends with a digit, an IPv6 one has colons: no parse needed
     try:
         ipaddress.ip_address(host.strip("[]"))
     except ValueError:

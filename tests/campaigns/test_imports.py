@@ -52,12 +52,14 @@ def test_it_imports_after_the_user_changes_the_mapping(login: Any, team: dict[st
     html = client.post(preview_url, data={**mapping, "action": "check"}).get_data(as_text=True)
     assert "bad email" in html and "duplicate in file: one.test is already on line 2" in html
     html = client.post(preview_url, data={**mapping, "action": "import"}).get_data(as_text=True)
-    assert "Imported 1 prospect from list.csv" in html
+    assert "Imported 2 prospects from list.csv" in html
     assert "line 3" not in html  # lines are in their own column
     assert [">3<" in html, ">4<" in html, ">5<" in html] == [True, True, True]
-    assert "bad URL" in html and "bad email" in html
+    assert "bad URL" in html and "bad email, imported without a contact" in html
     site = db.scalar(select(Site).where(Site.domain == "one.test"))
     assert site is not None and site.domain_rating == 10.0
+    kept = db.scalar(select(Prospect).join(Site).where(Site.domain == "two.test"))
+    assert kept is not None and kept.contact_id is None and kept.site.domain_rating == 20.0
     assert client.get(preview_url).status_code == 302  # the upload is gone once imported
 
 
@@ -123,11 +125,11 @@ def test_an_upload_belongs_to_its_user_and_campaign(login: Any, team: dict[str, 
 def test_a_file_over_the_size_limit_is_refused_next_to_the_field(login: Any, team: dict[str, Any],
                                                                  app: Any) -> None:
     client = login(team["owner"])
-    limit = app.config["MAX_CONTENT_LENGTH"]
-    app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
+    limit = app.config["IMPORT_MAX_CONTENT_LENGTH"]
+    app.config["IMPORT_MAX_CONTENT_LENGTH"] = 1024 * 1024
     try:
         response = upload(client, team["campaign"].id, b"URL\n" + b"https://a.test/\n" * 80_000)
     finally:
-        app.config["MAX_CONTENT_LENGTH"] = limit
+        app.config["IMPORT_MAX_CONTENT_LENGTH"] = limit
     assert response.status_code == 413
     assert "the file is larger than 1 MB; split it and import the parts" in response.get_data(as_text=True)
