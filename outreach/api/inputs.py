@@ -95,6 +95,7 @@ class Body:
         return value
 
     def metrics(self, name: str) -> dict[str, float]:
+        from outreach.campaigns.metrics import BY_NAME
         from outreach.campaigns.service import METRIC_FIELDS
 
         value = self.data.get(name)
@@ -108,8 +109,9 @@ class Body:
                 raise invalid(f"{name}.{key}", f"unknown metric {key!r} (expected one of: {', '.join(METRIC_FIELDS)})")
             if number is None:
                 continue
-            if isinstance(number, bool) or not isinstance(number, int | float) or not 0 <= number <= 1e15:
-                raise invalid(f"{name}.{key}", f"{key} must be a number from 0 to 1e15")
+            high = BY_NAME[key].high
+            if isinstance(number, bool) or not isinstance(number, int | float) or not 0 <= number <= high:
+                raise invalid(f"{name}.{key}", f"{key} must be a number from 0 to {high:g}")
             out[key] = float(number)
         return out
 

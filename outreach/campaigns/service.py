@@ -8,6 +8,7 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from outreach.accounts.service import audit
+from outreach.campaigns import metrics as metric_table
 from outreach.lib import addresses
 from outreach.lib.ids import MAX_ID
 from outreach.lib.urls import BadURL, ensure_http_url, registrable_domain
@@ -25,7 +26,8 @@ from outreach.models import (
 )
 from outreach.models.campaigns import ACTIVE_STAGES, CAMPAIGN_KINDS
 
-METRIC_FIELDS = ("domain_rating", "domain_authority", "authority_score", "organic_traffic")
+#: the domain-level metrics a prospect can be given by hand or by the API (all: outreach.campaigns.metrics)
+METRIC_FIELDS = tuple(m.name for m in metric_table.SITE_METRICS)
 
 
 class CampaignError(ValueError):
@@ -266,10 +268,10 @@ def add_prospect(session: Session, campaign: Campaign, url: str, *, email: str |
 
 def apply_metrics(site: Site, metrics: dict[str, Any]) -> None:
     """Imported metrics overwrite older values; missing ones keep what we had."""
-    for name in METRIC_FIELDS:
-        value = metrics.get(name)
+    for metric in metric_table.SITE_METRICS:
+        value = metrics.get(metric.name)
         if value is not None:
-            setattr(site, name, int(value) if name == "organic_traffic" else float(value))
+            setattr(site, metric.name, int(value) if metric.is_integer else float(value))
 
 
 def _next_position(session: Session, campaign_id: int, stage: str) -> float:

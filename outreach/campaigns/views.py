@@ -8,6 +8,7 @@ from sqlalchemy.orm import aliased, contains_eager, selectinload
 from werkzeug.wrappers import Response
 
 from outreach.campaigns import listing, service
+from outreach.campaigns import metrics as metric_table
 from outreach.campaigns.dashboard import STAGE_COLOURS
 from outreach.campaigns.dashboard import figures as dashboard_figures
 from outreach.campaigns.forms import KIND_LABELS, CampaignForm, ClientForm, ContactForm, NoteForm, ProspectForm
@@ -254,7 +255,9 @@ def _render_prospect(prospect: Prospect, note_form: NoteForm, contact_form: Cont
                            activities=activities, note_form=note_form, users=users, backlinks=backlinks,
                            link_stages=LINK_STAGES, site_contacts=site_contacts,
                            contact_form=contact_form or ContactForm(formdata=None),
-                           contact_conflicts=contact_conflicts or [])
+                           contact_conflicts=contact_conflicts or [],
+                           site_metrics=metric_table.values_of("site", prospect.site),
+                           page_metrics=metric_table.values_of("page", prospect))
 
 
 @bp.post("/prospects/<int:prospect_id>/stage")
