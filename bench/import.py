@@ -1,7 +1,7 @@
 """Import benchmark: `python bench/import.py [--rows 200000] [--database-url URL] [--no-import]`.
 
 Writes an Ahrefs-like backlinks export (UTF-16 with a BOM, TAB-separated, every field quoted, the
-real header set) with `--rows` rows, a tenth of them with a bad email and a few with bad URLs, then
+real header set) with `--rows` rows, one in a hundred with a bad email and a few with bad URLs, then
 times on a fresh database (SQLite file by default):
 
 1. preview: read and decode the file, map the columns, check every row and look up what the
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sys
 import tempfile
@@ -35,7 +36,7 @@ def make_file(rows: int, seed: int = 7) -> bytes:
     lines = ["\t".join(f'"{h}"' for h in HEADERS)]
     for i in range(rows):
         host = f"site{i}.example"
-        email = f"editor{i}@{host}" if i % 10 else f"editor{i}@@{host}"
+        email = f"editor{i}@{host}" if i % 100 else f"editor{i}@@{host}"
         url = f"https://www.{host}/post-{i}/" if i % 1000 else f"ftp://{host}/x"
         cells = [f"Post {i} about widgets", url, "en", "cms", "200", str(rng.randint(0, 100)),
                  str(rng.randint(0, 100)), str(rng.randint(0, 10**6)), str(rng.randint(0, 10**5)), "12", "40",
@@ -52,6 +53,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--database-url", default="")
     parser.add_argument("--no-import", action="store_true", help="time the preview only")
+    parser.add_argument("--repeat", type=int, default=3, help="previews timed; the best is reported")
     args = parser.parse_args()
 
     from outreach.campaigns import importer
@@ -81,20 +83,29 @@ def main() -> None:
     with factory() as session:
         campaign = session.get(Campaign, campaign_id)
         assert campaign is not None
-        started = time.perf_counter()
-        parsed = importer.parse_csv(data)
-        figures["parse_s"] = round(time.perf_counter() - started, 2)
-        mapping = importer.guess_mapping(parsed.headers)
-        plan = importer.plan_import(session, campaign, parsed, mapping)
-        figures["preview_s"] = round(time.perf_counter() - started, 2)
+        best: tuple[float, float, float] | None = None
+        for _ in range(args.repeat):
+            started, cpu = time.perf_counter(), time.process_time()
+            parsed = importer.parse_csv(data)
+            parse_s = time.perf_counter() - started
+            mapping = importer.guess_mapping(parsed.headers)
+            plan = importer.plan_import(session, campaign, parsed, mapping)
+            took = (time.perf_counter() - started, time.process_time() - cpu, parse_s)
+            best = took if best is None or took[0] < best[0] else best
+            session.rollback()
+        assert best is not None
+        figures["preview_s"], figures["preview_cpu_s"], figures["parse_s"] = (round(v, 2) for v in best)
         figures["importable"] = len(plan.rows)
         figures["not_importable"] = len(plan.errors)
-        print(f"preview: {figures['preview_s']} s (parse {figures['parse_s']} s); "
-              f"{len(plan.rows)} rows to import, {len(plan.errors)} not", file=sys.stderr)
+        figures["load_average_1m"] = round(os.getloadavg()[0], 1)
+        print(f"preview: {figures['preview_s']} s wall, {figures['preview_cpu_s']} s CPU (parse "
+              f"{figures['parse_s']} s), best of {args.repeat}; {len(plan.rows)} rows to import, "
+              f"{len(plan.errors)} not; load average {figures['load_average_1m']}", file=sys.stderr)
         if not args.no_import:
             started = time.perf_counter()
             result = _import(session, campaign, plan)
             figures["import_s"] = round(time.perf_counter() - started, 2)
+            figures["import_rows_per_s"] = round(result / max(figures["import_s"], 0.001))
             figures["imported"] = result
             print(f"import: {figures['import_s']} s for {result} prospects "
                   f"({result / max(figures['import_s'], 0.001):.0f} rows/s)", file=sys.stderr)

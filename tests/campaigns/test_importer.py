@@ -5,11 +5,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from outreach.campaigns import importer, service
-from outreach.models import Activity, Contact, Prospect, Site
+from outreach.models import Activity, Contact, Prospect, Site, Suppression
 
 
 def parse(formats: Path, name: str) -> tuple[importer.ParsedFile, list[str]]:
@@ -245,3 +245,28 @@ def test_a_large_file_is_planned_and_imported_with_few_queries(db: Session, make
     # lookups are batched by 900 and inserts are multi-row: far fewer statements than rows
     assert counter.count < 60, counter.count
     assert db.scalar(select(func.count()).select_from(Prospect)) == 3000
+
+
+@pytest.mark.parametrize("small_tables", [True, False])
+def test_a_large_file_finds_every_conflict_whichever_way_it_looks(db: Session, make_campaign: Any,
+                                                                  make_prospect: Any, small_tables: bool) -> None:
+    """Tables smaller than the file are read whole; larger ones are asked 900 values at a time."""
+    campaign, other = make_campaign(name="Here"), make_campaign(name="Elsewhere")
+    make_prospect(campaign, "https://site5.test/")
+    make_prospect(other, "https://site7.test/")
+    service.add_suppression(db, "site9.test", reason="bounced")
+    service.add_suppression(db, "jane11@site11.test")
+    rows = 1000 if small_tables else 950
+    if not small_tables:  # more sites and suppressions than the file has rows
+        db.execute(insert(Site), [{"domain": f"filler{i}.test"} for i in range(rows * 4)])
+        db.execute(insert(Suppression), [{"kind": "email", "value": f"x{i}@filler.test"} for i in range(rows * 4)])
+    db.flush()
+    lines = ["URL,Email"] + [f"https://site{i}.test/,jane{i}@site{i}.test" for i in range(rows)]
+    parsed = importer.parse_csv("\n".join(lines).encode())
+    plan = importer.plan_import(db, campaign, parsed, importer.guess_mapping(parsed.headers))
+    assert [(e.line, e.reason) for e in plan.errors] == [
+        (7, "duplicate in campaign: site5.test is already on this board")]
+    assert {r.domain: r.conflicts for r in plan.conflicted} == {
+        "site7.test": ["site7.test is already in campaign “Elsewhere” (stage new)"],
+        "site9.test": ["site9.test bounced"],
+        "site11.test": ["jane11@site11.test is on the do-not-contact list"]}
