@@ -111,7 +111,7 @@ class Body:
                 continue
             high = BY_NAME[key].high
             if isinstance(number, bool) or not isinstance(number, int | float) or not 0 <= number <= high:
-                raise invalid(f"{name}.{key}", f"{key} must be a number from 0 to {high:g}")
+                raise invalid(f"{name}.{key}", f"{key} must be a number from 0 to {int(high)}")
             out[key] = float(number)
         return out
 

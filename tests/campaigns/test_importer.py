@@ -9,6 +9,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from outreach.campaigns import importer, service
+from outreach.lib.urls import BadURL, ensure_http_url, registrable_domain
 from outreach.models import Activity, Contact, Prospect, Site, Suppression
 
 
@@ -270,3 +271,19 @@ def test_a_large_file_finds_every_conflict_whichever_way_it_looks(db: Session, m
         "site7.test": ["site7.test is already in campaign “Elsewhere” (stage new)"],
         "site9.test": ["site9.test bounced"],
         "site11.test": ["jane11@site11.test is on the do-not-contact list"]}
+
+
+@pytest.mark.parametrize("url", [
+    "https://www.a.com/x", "a.com", "www.A.COM/path?q=1#f", "https://a.com.", "https://a..com/", "https://.a.com",
+    "https://1.2.3.4/", "https://-a-.com/", "https://a.co.uk/", "http://x.github.io/p", "a", "HTTPS://b.example/",
+    "https://a.b.c.d.e.example/", "https://a.com:8080/", "https://user@a.com/", "a.com/ x", "mailto:x@a.com",
+    "//cdn.a.com/x", "https://[::1]/", "ftp://a.com/"])
+def test_a_rows_site_is_what_the_url_helpers_say(url: str) -> None:
+    """Plain URLs skip the full parse; the answer (or the refusal) must be the same."""
+    plan = importer.check_rows(importer.parse_csv(f"URL\n{url}\n".encode()), ["url"])
+    try:
+        absolute = ensure_http_url(url)
+        expected: Any = (absolute, registrable_domain(absolute))
+    except BadURL:
+        expected = None
+    assert ((plan.rows[0].url, plan.rows[0].domain) if plan.rows else None) == expected
