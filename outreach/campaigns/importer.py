@@ -22,6 +22,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import repeat
 from typing import Any
 
@@ -136,15 +137,16 @@ class ImportPlan:
     #: the rows that will not be imported, each with its reason
     errors: list[RowError]
 
-    @property
+    # computed once: a preview asks several times, of up to 200,000 rows (plan_import sets `rows` first)
+    @cached_property
     def conflicted(self) -> list[ImportRow]:
         return [r for r in self.rows if r.conflicts]
 
-    @property
+    @cached_property
     def clean(self) -> list[ImportRow]:
         return [r for r in self.rows if not r.conflicts]
 
-    @property
+    @cached_property
     def warned(self) -> list[ImportRow]:
         return [r for r in self.rows if r.warnings]
 
