@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from outreach.api.errors import ApiError, bad_parameter, invalid
+from outreach.campaigns.metrics import BY_NAME
 from outreach.campaigns.service import METRIC_FIELDS
 
 MAX_PER_PAGE = 200
@@ -107,8 +108,9 @@ class Body:
                 raise invalid(f"{name}.{key}", f"unknown metric {key!r} (expected one of: {', '.join(METRIC_FIELDS)})")
             if number is None:
                 continue
-            if isinstance(number, bool) or not isinstance(number, int | float) or not 0 <= number <= 1e15:
-                raise invalid(f"{name}.{key}", f"{key} must be a number from 0 to 1e15")
+            high = BY_NAME[key].high
+            if isinstance(number, bool) or not isinstance(number, int | float) or not 0 <= number <= high:
+                raise invalid(f"{name}.{key}", f"{key} must be a number from 0 to {int(high)}")
             out[key] = float(number)
         return out
 

@@ -25,7 +25,7 @@ from outreach.api.openapi_blocks import (
     ref,
 )
 from outreach.api.queries import PROSPECT_SORTS
-from outreach.campaigns.service import METRIC_FIELDS
+from outreach.campaigns import metrics as metric_table
 from outreach.models import STAGES
 from outreach.models.campaigns import CAMPAIGN_KINDS, CAMPAIGN_STATUSES, OPPORTUNITY_KINDS
 from outreach.models.notifications import NOTIFICATION_KINDS
@@ -34,7 +34,10 @@ CONTACT_STATUSES = ["unchecked", "valid", "invalid", "unknown"]
 
 
 def _schemas() -> dict[str, Any]:
-    metrics = {m: nullable(INT if m == "organic_traffic" else NUM) for m in METRIC_FIELDS}
+    metrics = {m.name: {**nullable(INT if m.is_integer else NUM), "description": m.title}
+               for m in metric_table.SITE_METRICS}
+    page = {m.name: {**nullable(INT if m.is_integer else NUM), "description": m.title}
+            for m in metric_table.PAGE_METRICS}
     return {
         "Error": obj({"error": obj({
             "code": {**STR, "description": "machine-readable: unauthorized, forbidden, not_found, bad_parameter, "
@@ -88,7 +91,12 @@ def _schemas() -> dict[str, Any]:
                          "tags": {**STR_LIST, "description": "empty for a client-viewer"},
                          "override_reason": {**STR, "description": "empty for a client-viewer"},
                          "created_at": TIME, "updated_at": TIME, "stage_changed_at": TIME, "url": URL,
-                         "timeline_url": URL, "opportunity": ref("OpportunityContext")},
+                         "timeline_url": URL,
+                         "page_title": {**STR, "description": "imported: the page's title"},
+                         "link_anchor": {**STR, "description": "imported: the anchor of the link on the page"},
+                         "link_target_url": {**STR, "description": "imported: where that link points"},
+                         "link_is_nofollow": {**nullable(BOOL), "description": "imported; null when not said"},
+                         **page, "opportunity": ref("OpportunityContext")},
                         description="a client-viewer gets the site, page, stage, owner, dates and opportunity; the "
                                     "contact, tags, override reason and submission addresses are internal"),
         "DeadLink": obj({"url": STR, "reason": STR, "status": nullable(INT), "anchor": STR, "anchors": STR_LIST,
@@ -109,8 +117,8 @@ def _schemas() -> dict[str, Any]:
             "url": {**STR, "description": "the page on the prospect's site (http or https)", "maxLength": 2000},
             "email": nullable({**STR, "maxLength": 320}),
             "contact_name": {**STR, "maxLength": 200},
-            "metrics": obj({m: nullable({"type": "number", "minimum": 0, "maximum": 1e15}) for m in METRIC_FIELDS},
-                           required=[]),
+            "metrics": obj({m.name: nullable({"type": "number", "minimum": 0, "maximum": m.high})
+                            for m in metric_table.SITE_METRICS}, required=[]),
             "owner_id": nullable(ID),
             "override_reason": {**nullable({**STR, "maxLength": 500}),
                                 "description": "required to add a site that is in another active campaign or "
@@ -192,8 +200,8 @@ def _paths() -> dict[str, Any]:
         _param("owner", {"type": "string", "pattern": "^(me|none|[1-9][0-9]{0,8})$"}, "a user id, 'me' or 'none'"),
         _param("client_id", ID, "only this client's campaigns"),
         search,
-        *[_param(f"{bound}_{m}", BOUND, f"{bound}imum {m} of the site")
-          for m in METRIC_FIELDS for bound in ("min", "max")],
+        *[_param(f"{bound}_{m.name}", BOUND, f"{bound}imum {m.title}")
+          for m in metric_table.METRICS for bound in ("min", "max")],
         _param("sort", {"type": "string", "enum": sorts, "default": "-created_at"},
                "sort key; a leading '-' sorts descending"),
     ]

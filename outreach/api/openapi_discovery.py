@@ -107,7 +107,7 @@ def schemas() -> dict[str, Any]:
                                "error": STR, "created_at": TIME, "started_at": nullable(TIME),
                                "finished_at": nullable(TIME), "url": URL, "results_url": URL}),
         "ProspectingRunInput": obj({
-            "kind": {"type": "string", "enum": list(RUN_KINDS)},
+            "kind": {"type": "string", "enum": [k for k in RUN_KINDS if k != "import"]},  # imports: the web
             "seeds": LINES, "sitemaps": LINES,
             "keywords": {**STR_LIST, "description": "guest posts: topic words (default: the campaign's)"},
             "asset_ids": {**IDS, "description": "mentions: the client's assets to look for"},

@@ -8,13 +8,15 @@ from sqlalchemy import Select, false, func, or_, select, true
 from sqlalchemy.orm import Session, selectinload
 
 from outreach.accounts import permissions
-from outreach.campaigns.service import METRIC_FIELDS
+from outreach.campaigns import metrics as metric_table
 from outreach.models import Activity, Campaign, Client, Contact, Prospect, Site, Tag, User
 
 T = TypeVar("T")
 
-#: the sort keys of the prospect list; a leading "-" sorts descending
-PROSPECT_SORTS = ("created_at", "updated_at", "stage_changed_at", "domain", "stage", *METRIC_FIELDS)
+#: the sort keys of the prospect list; a leading "-" sorts descending (metrics: outreach.campaigns.metrics,
+#: the same names as the web list's)
+PROSPECT_SORTS = ("created_at", "updated_at", "stage_changed_at", "domain", "stage", *metric_table.NAMES)
+_SITE_METRICS = frozenset(m.name for m in metric_table.SITE_METRICS)
 
 
 @dataclass
@@ -82,7 +84,7 @@ def prospects_query(user: User, filters: ProspectFilters) -> Select[tuple[Prospe
     key = filters.sort.lstrip("-")
     query = select(Prospect).options(selectinload(Prospect.site), selectinload(Prospect.contact),
                                      selectinload(Prospect.owner), selectinload(Prospect.tags))
-    if filters.metric_ranges or key in ("domain", *METRIC_FIELDS):
+    if _SITE_METRICS.intersection(filters.metric_ranges) or key in ("domain", *_SITE_METRICS):
         query = query.join(Site, Site.id == Prospect.site_id)  # only when a filter or the order needs it
     visible = permissions.visible_campaign_ids(user)
     if visible is not None:
@@ -110,14 +112,14 @@ def prospects_query(user: User, filters: ProspectFilters) -> Select[tuple[Prospe
             by_contact if permissions.can_see_internal(user) else false(),
             Prospect.page_url.icontains(term, autoescape=True)))
     for metric, (low, high) in filters.metric_ranges.items():
-        column = getattr(Site, metric)
+        column = metric_table.BY_NAME[metric].column
         if low is not None:
             query = query.where(column >= low)
         if high is not None:
             query = query.where(column <= high)
     column = {"domain": Site.domain, "stage": Prospect.stage, "created_at": Prospect.created_at,
               "updated_at": Prospect.updated_at, "stage_changed_at": Prospect.stage_changed_at,
-              **{m: getattr(Site, m) for m in METRIC_FIELDS}}[key]
+              **{m.name: m.column for m in metric_table.METRICS}}[key]
     if descending:
         return query.order_by(column.desc().nulls_last(), Prospect.id.desc())
     return query.order_by(column.asc().nulls_last(), Prospect.id.asc())

@@ -12,6 +12,7 @@ from flask import url_for
 from sqlalchemy.orm import object_session
 
 from outreach.accounts import permissions
+from outreach.campaigns import metrics as metric_table
 from outreach.campaigns import opportunity_context
 from outreach.campaigns.opportunity_context import OpportunityContext
 from outreach.models import Activity, Campaign, Client, Contact, Prospect, Site, User
@@ -41,9 +42,7 @@ def campaign(c: Campaign) -> dict[str, Any]:
 
 
 def site(s: Site) -> dict[str, Any]:
-    return {"id": s.id, "domain": s.domain, "domain_rating": s.domain_rating,
-            "domain_authority": s.domain_authority, "authority_score": s.authority_score,
-            "organic_traffic": s.organic_traffic}
+    return {"id": s.id, "domain": s.domain, **{m.name: getattr(s, m.name) for m in metric_table.SITE_METRICS}}
 
 
 def contact_ref(c: Contact | None) -> dict[str, Any] | None:
@@ -76,6 +75,9 @@ def prospect(p: Prospect, user: User, opportunity: OpportunityContext | None = N
             "updated_at": when(p.updated_at), "stage_changed_at": when(p.stage_changed_at),
             "url": url_for("api.get_prospect", prospect_id=p.id, _external=True),
             "timeline_url": url_for("api.timeline", prospect_id=p.id, _external=True),
+            "page_title": p.page_title, "link_anchor": p.link_anchor, "link_target_url": p.link_target_url,
+            "link_is_nofollow": p.link_is_nofollow,
+            **{m.name: getattr(p, m.name) for m in metric_table.PAGE_METRICS},
             "opportunity": opportunity.as_json(internal=internal)}
 
 

@@ -41,7 +41,7 @@ from outreach.api.inputs import (
 )
 from outreach.api.openapi import build_spec
 from outreach.campaigns import contact_rules, opportunity_context, service
-from outreach.campaigns.service import METRIC_FIELDS
+from outreach.campaigns import metrics as metric_table
 from outreach.models import STAGES, Contact, Prospect, User
 from outreach.models.campaigns import CAMPAIGN_KINDS, CAMPAIGN_STATUSES
 from outreach.web.state import db_session, settings
@@ -246,7 +246,7 @@ def _prospect_filters(campaign_id: int | None) -> queries.ProspectFilters:
         owner_id = 0
     elif owner_raw:
         owner_id = query_int(args, "owner")
-    ranges = {m: (query_float(args, f"min_{m}"), query_float(args, f"max_{m}")) for m in METRIC_FIELDS}
+    ranges = {m: (query_float(args, f"min_{m}"), query_float(args, f"max_{m}")) for m in metric_table.NAMES}
     sorts = tuple(s for key in queries.PROSPECT_SORTS for s in (key, f"-{key}"))
     tag = args.get("tag", "").strip()
     return queries.ProspectFilters(

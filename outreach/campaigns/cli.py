@@ -56,11 +56,21 @@ def import_csv(ctx: click.Context, campaign_id: int, csv_file: Path, mapping_ove
                     imported=0, overridden=0,
                     errors=sorted(plan.errors + [importer.RowError(r.line, "conflict: " + "; ".join(r.conflicts),
                                                                    r.url) for r in plan.conflicted],
-                                  key=lambda e: e.line))
+                                  key=lambda e: e.line),
+                    warnings=[importer.RowError(r.line, w, r.url) for r in plan.rows for w in r.warnings])
                 ready = len(plan.clean) + (len(plan.conflicted) if override_reason.strip() else 0)
             else:
-                result = importer.import_rows(session, campaign, plan, override_reason=override_reason,
-                                              source=csv_file.name)
+                # each chunk is committed, so a long import shows its progress and keeps what it wrote
+                chunks = importer.import_chunks(session, campaign, plan, override_reason=override_reason,
+                                                source=csv_file.name)
+                while True:
+                    try:
+                        progress = next(chunks)
+                    except StopIteration as stop:
+                        result = stop.value
+                        break
+                    session.commit()
+                    click.echo(f"imported {progress.imported} of {progress.total} rows", err=True)
                 ready = result.imported
     finally:
         engine.dispose()
@@ -68,10 +78,14 @@ def import_csv(ctx: click.Context, campaign_id: int, csv_file: Path, mapping_ove
     if as_json:
         print_json({"campaign_id": campaign_id, "dry_run": dry_run, "mapping": mapped,
                     "imported": result.imported, "ready": ready, "overridden": result.overridden,
-                    "errors": [{"line": e.line, "reason": e.reason, "value": e.value} for e in result.errors]})
+                    "errors": [{"line": e.line, "reason": e.reason, "value": e.value} for e in result.errors],
+                    "warnings": [{"line": e.line, "reason": e.reason, "value": e.value} for e in result.warnings]})
         return
     click.echo(f"columns: {', '.join(f'{h} -> {f}' for h, f in mapped.items())}", err=True)
     for error in result.errors:
         click.echo(f"line {error.line}: {error.reason}", err=True)
+    for warning in result.warnings:
+        click.echo(f"line {warning.line}: {warning.reason}", err=True)
     verb = "would import" if dry_run else "imported"
-    click.echo(f"{verb} {ready} prospects into campaign {campaign_id}; {len(result.errors)} rows skipped")
+    click.echo(f"{verb} {ready} prospects into campaign {campaign_id}; {len(result.errors)} rows skipped"
+               + (f"; {len(result.warnings)} without a contact (bad email)" if result.warnings else ""))

@@ -1,37 +1,50 @@
 """CSV import of prospects: parse any SEO tool's export, map its columns, check rows, insert in bulk.
 
-Flask-free so the web, the API and the CLI share it. `parse_csv` reads bytes (UTF-8, UTF-16 with a
-BOM, cp1252), sniffs the delimiter and finds the header row by its content; `guess_mapping` maps
-columns by name (trimmed, case-insensitive, with the aliases of Ahrefs, Semrush, Moz, Majestic and
-Search Console); `check_rows` validates rows without touching the database; `plan_import` adds what
-the database knows (duplicates in the campaign, other campaigns, do-not-contact) with a fixed number
-of queries whatever the row count; `import_rows` writes the good rows (one transaction: the caller
-commits).
+Flask-free so the web, the import runs and the CLI share it. `parse_csv` reads bytes (UTF-8, UTF-16
+with a BOM, cp1252), sniffs the delimiter and finds the header row by its content; `guess_mapping`
+maps columns by name (trimmed, case-insensitive, with the aliases of Ahrefs, Semrush, Moz, Majestic
+and Search Console) to typed fields: the prospect's URL, contact and the metrics of
+`outreach.campaigns.metrics` (domain-level ones on the Site, page-level ones and the imported link on
+the Prospect); `check_rows` validates rows without touching the database; `plan_import` adds what the
+database knows (duplicates in the campaign, other campaigns, do-not-contact) with a fixed number of
+queries per 900 rows, so a preview separates what will be imported from what will not before
+anything is written; `import_chunks` writes the good rows chunk by chunk (each chunk flushed, the
+caller commits and shows progress) and `import_rows` writes them all in one transaction.
+
+A row whose email is unusable still brings its site: the prospect is created without a contact and
+the row carries a warning naming the address.
 """
 from __future__ import annotations
 
 import csv
-import io
+import gc
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
+from itertools import repeat
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from outreach.campaigns import metrics as metric_table
 from outreach.lib import addresses
 from outreach.lib.clock import utcnow
 from outreach.lib.urls import BadURL, ensure_http_url, registrable_domain
 from outreach.models import Activity, Campaign, Contact, Prospect, Site, Suppression, User
 from outreach.models.campaigns import ACTIVE_STAGES
 
+#: fields that describe the imported link on the prospect's page, with their length limit
+TEXT_FIELDS = {"page_title": 500, "link_anchor": 500, "link_target_url": 2000}
 #: what a column can be mapped to, in the order the preview offers them
-FIELDS = ("url", "email", "name", "domain_rating", "domain_authority", "authority_score", "organic_traffic")
+FIELDS = ("url", "email", "name", *TEXT_FIELDS, "link_is_nofollow", *metric_table.NAMES)
 FIELD_LABELS = {
     "": "— ignore —", "url": "Page or site URL", "email": "Contact email", "name": "Contact name",
-    "domain_rating": "DR (Ahrefs)", "domain_authority": "DA (Moz)", "authority_score": "AS (Semrush)",
-    "organic_traffic": "Organic traffic",
+    "page_title": "Page title", "link_anchor": "Link anchor text", "link_target_url": "Link target URL",
+    "link_is_nofollow": "Link is nofollow (yes/no)",
+    **{m.name: f"{m.label} · {m.title}" for m in metric_table.METRICS},
 }
 #: header names per field, best first (compared trimmed, lower-cased, spaces collapsed)
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -39,21 +52,42 @@ ALIASES: dict[str, tuple[str, ...]] = {
             "source page", "website", "domain", "referring domain", "site", "source", "host"),
     "email": ("email", "e-mail", "email address", "e-mail address", "contact email", "emails", "mail"),
     "name": ("contact name", "name", "full name", "contact", "author"),
+    "page_title": ("referring page title", "source title", "page title", "title"),
+    "link_anchor": ("anchor", "anchor text", "link anchor"),
+    "link_target_url": ("target url", "target page", "link target", "destination url"),
+    "link_is_nofollow": ("nofollow", "flagnofollow", "only rel=nofollow", "no follow", "is nofollow"),
     "domain_rating": ("domain rating", "dr", "domain rating (dr)"),
     "domain_authority": ("domain authority", "da", "moz da"),
-    "authority_score": ("authority score", "domain ascore", "ascore", "as", "page ascore"),
+    "authority_score": ("authority score", "domain ascore", "ascore", "as", "domain authority score"),
+    "trust_flow": ("trust flow", "trustflow", "tf", "domain trust flow"),
+    "citation_flow": ("citation flow", "citationflow", "cf", "domain citation flow"),
+    "spam_score": ("spam score", "moz spam score"),
     "organic_traffic": ("organic traffic", "domain traffic", "traffic", "est. traffic", "monthly traffic",
                         "estimated traffic"),
+    "referring_domains": ("referring domains", "number of domains linking to domain", "dofollow ref. domains",
+                          "ref. domains", "ref domains", "refdomains", "linking root domains"),
+    "url_rating": ("ur", "url rating"),
+    "page_authority": ("page authority", "pa"),
+    "page_authority_score": ("page ascore", "page authority score"),
+    "page_trust_flow": ("sourcetrustflow", "source trust flow", "page trust flow"),
+    "page_citation_flow": ("sourcecitationflow", "source citation flow", "page citation flow"),
+    "page_traffic": ("page traffic",),
+    "page_referring_domains": ("number of domains linking to this page", "page referring domains"),
+    "external_links": ("external links", "outbound links", "outgoing links"),
+    "links_to_target": ("links to target", "backlinks", "linking pages"),
 }
 #: metric fields and their allowed range
-METRIC_RANGES: dict[str, tuple[float, float]] = {
-    "domain_rating": (0, 100), "domain_authority": (0, 100), "authority_score": (0, 100),
-    "organic_traffic": (0, 10**15),
-}
-SHORT = {"domain_rating": "DR", "domain_authority": "DA", "authority_score": "AS", "organic_traffic": "traffic"}
+METRIC_RANGES: dict[str, tuple[float, float]] = {m.name: (0, m.high) for m in metric_table.METRICS}
+SHORT = {m.name: m.label for m in metric_table.METRICS}
+_INTEGER = frozenset(m.name for m in metric_table.METRICS if m.is_integer)
+_SITE_LEVEL = tuple(m.name for m in metric_table.SITE_METRICS)
 #: bind-parameter batch size for IN (...) lookups
 CHUNK = 900
+#: rows written (and flushed) at a time by import_chunks
+WRITE_CHUNK = 2000
 MAX_HEADER_SCAN = 30
+_TRUE = frozenset(("true", "yes", "y", "1", "+", "x"))
+_FALSE = frozenset(("false", "no", "n", "0", "-", ""))
 
 
 class BadImport(ValueError):
@@ -73,21 +107,26 @@ class ParsedFile:
         return self.rows[:n]
 
 
-@dataclass
+@dataclass(slots=True)
 class RowError:
     line: int
     reason: str
     value: str = ""
 
 
-@dataclass
+@dataclass(slots=True)
 class ImportRow:
     line: int
     url: str
     domain: str
     email: str | None
     name: str
-    metrics: dict[str, float | int]
+    #: domain-level metrics of the mapped columns (stored on the Site; None: the cell was blank)
+    metrics: dict[str, float | int | None]
+    #: page-level metrics and the imported link of the mapped columns (stored on the Prospect)
+    page: dict[str, Any] = field(default_factory=dict)
+    #: problems that do not stop the row (an unusable email: the site is imported without it)
+    warnings: list[str] = field(default_factory=list)
     #: filled by plan_import: why adding it would contact a site or address twice
     conflicts: list[str] = field(default_factory=list)
 
@@ -95,15 +134,21 @@ class ImportRow:
 @dataclass
 class ImportPlan:
     rows: list[ImportRow]
+    #: the rows that will not be imported, each with its reason
     errors: list[RowError]
 
-    @property
+    # computed once: a preview asks several times, of up to 200,000 rows (plan_import sets `rows` first)
+    @cached_property
     def conflicted(self) -> list[ImportRow]:
         return [r for r in self.rows if r.conflicts]
 
-    @property
+    @cached_property
     def clean(self) -> list[ImportRow]:
         return [r for r in self.rows if not r.conflicts]
+
+    @cached_property
+    def warned(self) -> list[ImportRow]:
+        return [r for r in self.rows if r.warnings]
 
 
 @dataclass
@@ -111,6 +156,29 @@ class ImportResult:
     imported: int
     overridden: int
     errors: list[RowError]
+    #: rows imported with a problem (an unusable email), each with what was dropped
+    warnings: list[RowError] = field(default_factory=list)
+
+
+@dataclass
+class ImportProgress:
+    """Where a chunked import stands after a chunk: rows written so far out of `total`."""
+
+    imported: int
+    total: int
+
+
+@contextmanager
+def _bulk() -> Iterator[None]:
+    """No cyclic garbage collection while a file's rows are built: the collector would walk every
+    row already read each time (it made a 200,000-row preview twice as slow); nothing here makes cycles."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 # --- reading the file ---------------------------------------------------------------------------
@@ -139,28 +207,43 @@ def normalise_header(name: str) -> str:
 _ALIAS_INDEX = {alias: fld for fld, names in ALIASES.items() for alias in names}
 
 
-def parse_csv(data: bytes) -> ParsedFile:
-    """Rows and headers of an export; BadImport when it has no usable header row."""
+@_bulk()
+def parse_csv(data: bytes, *, header_only: bool = False) -> ParsedFile:
+    """Rows and headers of an export; BadImport when it has no usable header row.
+
+    `header_only` reads the header and the first rows (enough to check an upload and offer a mapping).
+    """
     if not data.strip():
         raise BadImport("the file is empty")
     text, encoding = decode(data)
     if "\0" in text[:4096]:
         raise BadImport("this is not a CSV file (it contains binary data)")
-    lines = text.splitlines()
-    delimiter = _sniff_delimiter(lines[:MAX_HEADER_SCAN])
-    header_index = _find_header(lines[:MAX_HEADER_SCAN], delimiter)
+    head_lines = text[:200_000].splitlines()[:MAX_HEADER_SCAN]
+    delimiter = _sniff_delimiter(head_lines)
+    header_index = _find_header(head_lines, delimiter)
     if header_index is None:
         raise BadImport("no header row found: the first line should name the columns (e.g. URL, Email, DR)")
-    reader = csv.reader(io.StringIO("\n".join(lines[header_index:])), delimiter=delimiter)
+    # start of the header line, counted as splitlines counts lines
+    offset = 0
+    for line in text[:200_000].splitlines(keepends=True)[:header_index]:
+        offset += len(line)
+    body = text[offset:]
+    if "\r" in body and body.count("\r") != body.count("\r\n"):
+        body = body.replace("\r\n", "\n").replace("\r", "\n")  # lone CRs end lines too
+    # lines with their "\n" (a quoted field may span lines), without the copy io.StringIO makes of it all
+    reader = csv.reader(map(str.__add__, body.split("\n"), repeat("\n")), delimiter=delimiter)
     try:
         headers = [h.replace("\ufeff", "").strip() for h in next(reader)]
         rows: list[tuple[int, list[str]]] = []
+        append = rows.append
         last = reader.line_num
+        base = header_index + 1
         for cells in reader:
-            start = header_index + last + 1
+            if any(cells):
+                append((base + last, cells))
+                if header_only and len(rows) >= 50:
+                    break
             last = reader.line_num
-            if any(c.strip() for c in cells):
-                rows.append((start, cells))
     except csv.Error as exc:
         raise BadImport(f"line {header_index + reader.line_num}: {exc}") from None
     return ParsedFile(headers=headers, rows=rows, header_line=header_index + 1, delimiter=delimiter,
@@ -227,72 +310,168 @@ def mapping_problems(mapping: Sequence[str]) -> list[str]:
 # --- checking rows ------------------------------------------------------------------------------
 
 _NUMBER = re.compile(r"^[+-]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$")
+_BLANKS = frozenset(("", "-", "—", "–", "n/a", "N/A", "na", "null", "None"))
 
 
 def parse_number(text: str) -> float | None:
     """'1,240' -> 1240.0, '48.5' -> 48.5, '' / '-' / 'n/a' -> None; ValueError otherwise."""
     value = text.strip().replace("\u00a0", "").replace(" ", "")
-    if value in ("", "-", "—", "–", "n/a", "N/A", "na", "null", "None"):
+    if value in _BLANKS:
         return None
     if not _NUMBER.match(value):
         raise ValueError(value)
     return float(value.replace(",", ""))
 
 
-def check_rows(parsed: ParsedFile, mapping: Sequence[str]) -> ImportPlan:
-    """Every row checked on its own and against the rows above it; no database needed."""
-    columns = {fld: mapping.index(fld) for fld in FIELDS if fld in mapping}
-    rows: list[ImportRow] = []
-    errors: list[RowError] = []
-    seen: dict[str, int] = {}
-    for line, cells in parsed.rows:
-        def cell(fld: str, cells: list[str] = cells) -> str:
-            index = columns.get(fld)
-            return cells[index].strip() if index is not None and index < len(cells) else ""
-
-        raw_url = cell("url")
-        if not raw_url:
-            errors.append(RowError(line, "no URL"))
-            continue
-        try:
-            url = ensure_http_url(raw_url)
-            domain = registrable_domain(url)
-        except BadURL as exc:
-            reason = str(exc).replace(repr("https://" + raw_url.lstrip("/")), repr(raw_url))
-            errors.append(RowError(line, f"bad URL: {reason}", raw_url))
-            continue
-        email = None
-        if raw_email := cell("email"):
-            try:
-                email = addresses.normalise_address(raw_email)
-            except addresses.BadAddress as exc:
-                errors.append(RowError(line, f"bad email: {exc}", raw_email))
-                continue
-        metrics: dict[str, float | int] = {}
-        bad_metric = None
-        for fld, (low, high) in METRIC_RANGES.items():
-            raw = cell(fld)
+def _metric_column(fld: str, values: list[str]) -> tuple[list[float | int | None], dict[int, str]]:
+    """A column's numbers (None where blank) and, by row index, why a cell is not a number in range."""
+    low, high = METRIC_RANGES[fld]
+    numbers: list[Any]
+    try:  # the common case, a column of plain numbers, at C speed
+        numbers = [float(v) if v else None for v in values] if "" in values else list(map(float, values))
+        present = [x for x in numbers if x is not None] if None in numbers else numbers
+        total = sum(present)
+        if present and not (low <= min(present) and max(present) <= high and total == total):  # NaN, inf
+            raise ValueError
+        bad: dict[int, str] = {}
+    except ValueError:
+        numbers, bad = [], {}
+        for index, raw in enumerate(values):
             try:
                 number = parse_number(raw)
             except ValueError:
-                bad_metric = f"{SHORT[fld]} {raw!r} is not a number"
-                break
-            if number is None:
+                bad[index] = f"{SHORT[fld]} {raw!r} is not a number"
+                number = None
+            if number is not None and not low <= number <= high:
+                bad[index] = f"{SHORT[fld]} {raw} is out of range ({low:g}–{high:g})"
+                number = None
+            numbers.append(number)
+    if fld in _INTEGER:
+        numbers = [int(x) if x is not None else None for x in numbers] if None in numbers else list(map(int, numbers))
+    return numbers, bad
+
+
+_FLAGS = {**dict.fromkeys(_TRUE, True), **dict.fromkeys(_FALSE, False)}
+
+
+def _flag_column(values: list[str]) -> tuple[list[bool | None], dict[int, str]]:
+    out: list[bool | None] = list(map(_FLAGS.get, map(str.lower, values)))
+    bad = {index: f"nofollow {values[index]!r} is not yes or no"
+           for index, flag in enumerate(out) if flag is None} if None in out else {}
+    return out, bad
+
+
+#: a plain http(s) URL (or a bare host and path): its scheme and host, without urlsplit
+_FAST_URL = re.compile(r"(https?://)?([A-Za-z0-9.-]+)(?:[/?#][^\s\\]*)?")
+
+
+@_bulk()
+def check_rows(parsed: ParsedFile, mapping: Sequence[str]) -> ImportPlan:
+    """Every row checked on its own and against the rows above it; no database needed.
+
+    Columns are read and converted whole (a list per mapped column, at C speed where possible),
+    so a 200,000-row file is checked in about a second; a row's first problem is its reason.
+    """
+    columns = {fld: mapping.index(fld) for fld in FIELDS if fld in mapping}
+    data = parsed.rows
+
+    def column(fld: str, strip: bool = True) -> list[str]:
+        index = columns[fld]
+        try:
+            values = [cells[index] for _line, cells in data]
+        except IndexError:  # some rows are short
+            values = [cells[index] if index < len(cells) else "" for _line, cells in data]
+        # numbers are not stripped: float() and parse_number() ignore the spaces around them
+        return list(map(str.strip, values)) if strip else values
+
+    bad: dict[int, str] = {}
+    numbers: dict[str, list[Any]] = {}
+    for fld in metric_table.NAMES:
+        if fld in columns:
+            numbers[fld], problems = _metric_column(fld, column(fld, strip=False))
+            for index, reason in problems.items():
+                bad.setdefault(index, reason)
+    page_columns: dict[str, list[Any]] = {}
+    for fld, limit in TEXT_FIELDS.items():
+        if fld in columns:
+            values = column(fld)
+            page_columns[fld] = [v[:limit] for v in values] if any(len(v) > limit for v in values) else values
+    if "link_target_url" in page_columns:  # the target is a URL (Moz writes it without its scheme)
+        page_columns["link_target_url"] = [_with_scheme(v) for v in page_columns["link_target_url"]]
+    if "link_is_nofollow" in columns:
+        page_columns["link_is_nofollow"], problems = _flag_column(column("link_is_nofollow"))
+        for index, reason in problems.items():
+            bad.setdefault(index, reason)
+    page_columns.update((f, numbers[f]) for f in metric_table.NAMES if f in numbers and f not in _SITE_LEVEL)
+    page_keys = tuple(page_columns)
+    pages = list(zip(*page_columns.values(), strict=True)) if page_keys else []
+    site_keys = tuple(f for f in _SITE_LEVEL if f in numbers)
+    sites = list(zip(*(numbers[f] for f in site_keys), strict=True)) if site_keys else []
+    urls = column("url") if "url" in columns else [""] * len(data)
+    emails = column("email") if "email" in columns else None
+    names = [v[:200] for v in column("name")] if "name" in columns else None
+
+    fast_url, domains = _FAST_URL.fullmatch, _DomainCache()
+    normalise_address = addresses.normalise_address
+    rows: list[ImportRow] = []
+    errors: list[RowError] = []
+    seen: dict[str, int] = {}
+    for index, (line, cells) in enumerate(data):
+        raw_url = urls[index]
+        if not raw_url:
+            if any(c.strip() for c in cells):
+                errors.append(RowError(line, "no URL"))
+            continue
+        match = fast_url(raw_url)
+        if match is not None and "." in (host := match.group(2).rstrip(".").lower()) and host[0] != "." \
+                and ".." not in host and not host.rpartition(".")[2].isdigit():
+            # a plain http(s) URL: what ensure_http_url and registrable_domain say, without their parse
+            url = raw_url if match.group(1) else "https://" + raw_url
+            domain = domains[host]
+        else:
+            try:
+                url = ensure_http_url(raw_url)
+                domain = registrable_domain(url)
+            except BadURL as exc:
+                reason = str(exc).replace(repr("https://" + raw_url.lstrip("/")), repr(raw_url))
+                errors.append(RowError(line, f"bad URL: {reason}", raw_url))
                 continue
-            if not low <= number <= high:
-                bad_metric = f"{SHORT[fld]} {raw} is out of range ({low:g}–{high:g})"
-                break
-            metrics[fld] = int(number) if fld == "organic_traffic" else number
-        if bad_metric:
-            errors.append(RowError(line, bad_metric, raw_url))
+        if index in bad:
+            errors.append(RowError(line, bad[index], raw_url))
             continue
         if domain in seen:
             errors.append(RowError(line, f"duplicate in file: {domain} is already on line {seen[domain]}", raw_url))
             continue
         seen[domain] = line
-        rows.append(ImportRow(line=line, url=url[:2000], domain=domain, email=email, name=cell("name")[:200],
-                              metrics=metrics))
+        email = None
+        warnings: list[str] = []
+        if emails is not None and (raw_email := emails[index]):
+            try:
+                email = normalise_address(raw_email)
+            except addresses.BadAddress as exc:
+                warnings.append(f"bad email, imported without a contact: {exc}")
+        rows.append(ImportRow(
+            line, url[:2000], domain, email, names[index] if names is not None else "",
+            dict(zip(site_keys, sites[index], strict=True)) if site_keys else {},
+            dict(zip(page_keys, pages[index], strict=True)) if page_keys else {}, warnings))
     return ImportPlan(rows=rows, errors=errors)
+
+
+class _DomainCache(dict[str, str]):
+    """host -> registrable domain, each host looked up once."""
+
+    def __missing__(self, host: str) -> str:
+        domain = self[host] = registrable_domain(host)
+        return domain
+
+
+def _with_scheme(value: str) -> str:
+    if not value or "://" in value:
+        return value
+    try:
+        return ensure_http_url(value)
+    except BadURL:
+        return value
 
 
 # --- what the database knows ----------------------------------------------------------------------
@@ -303,68 +482,81 @@ def _chunks(values: Iterable[Any]) -> Iterable[list[Any]]:
         yield items[start:start + CHUNK]
 
 
+@_bulk()
 def plan_import(session: Session, campaign: Campaign, parsed: ParsedFile, mapping: Sequence[str]) -> ImportPlan:
-    """check_rows plus duplicates in the campaign and conflicts, in a few queries per 900 rows."""
+    """check_rows plus duplicates in the campaign and conflicts, in a few queries per 900 rows.
+
+    Each lookup reads the whole (smaller) table instead when it has fewer rows than the file asks
+    about: a large file on a young database costs a handful of queries, not one per 900 rows.
+    """
     plan = check_rows(parsed, mapping)
     rows = plan.rows
     domains = {r.domain for r in rows}
     emails = {r.email for r in rows if r.email}
-    sites: dict[str, Site] = {}
-    for chunk in _chunks(domains):
-        sites.update((s.domain, s) for s in session.scalars(select(Site).where(Site.domain.in_(chunk))))
-    site_ids = {s.id: d for d, s in sites.items()}
+    site_ids: dict[str, int] = {}
+    if _smaller(session, select(func.count()).select_from(Site), len(domains)):
+        site_ids.update((d, i) for d, i in session.execute(select(Site.domain, Site.id)) if d in domains)
+    else:
+        site_ids = _site_ids(session, domains)
+    domain_of = {i: d for d, i in site_ids.items()}
 
-    in_campaign: set[int] = set()
+    in_campaign = set(session.scalars(select(Prospect.site_id).where(Prospect.campaign_id == campaign.id)))
     busy: dict[int, list[str]] = {}
-    for chunk in _chunks(site_ids):
-        in_campaign.update(session.scalars(select(Prospect.site_id).where(
-            Prospect.campaign_id == campaign.id, Prospect.site_id.in_(chunk))))
+    others = (select(Prospect.site_id, Campaign.name, Prospect.stage)
+              .join(Campaign, Campaign.id == Prospect.campaign_id)
+              .where(Prospect.stage.in_(ACTIVE_STAGES), Campaign.status != "archived", Campaign.id != campaign.id))
+    active_elsewhere = select(func.count()).select_from(others.subquery())
+    for chunk in [None] if _smaller(session, active_elsewhere, len(domain_of)) else _chunks(domain_of):
         for site_id, name, stage in session.execute(
-                select(Prospect.site_id, Campaign.name, Prospect.stage)
-                .join(Campaign, Campaign.id == Prospect.campaign_id)
-                .where(Prospect.site_id.in_(chunk), Prospect.stage.in_(ACTIVE_STAGES),
-                       Campaign.status != "archived", Campaign.id != campaign.id)):
-            busy.setdefault(site_id, []).append(
-                f"{site_ids[site_id]} is already in campaign “{name}” (stage {stage})")
+                others if chunk is None else others.where(Prospect.site_id.in_(chunk))):
+            if site_id in domain_of:
+                busy.setdefault(site_id, []).append(
+                    f"{domain_of[site_id]} is already in campaign “{name}” (stage {stage})")
 
     suppressed: dict[tuple[str, str], str] = {}
     wanted = {("domain", d) for d in domains} | {("domain", e.rsplit("@", 1)[1]) for e in emails} | \
         {("email", e) for e in emails}
-    for kind in ("domain", "email"):
-        values = [v for k, v in wanted if k == kind]
-        for chunk in _chunks(values):
-            for s in session.scalars(select(Suppression).where(Suppression.kind == kind,
-                                                               Suppression.value.in_(chunk))):
+    if _smaller(session, select(func.count()).select_from(Suppression), len(wanted)):
+        batches: Iterable[Any] = [session.scalars(select(Suppression))]
+    else:
+        batches = (session.scalars(select(Suppression).where(Suppression.kind == kind, Suppression.value.in_(chunk)))
+                   for kind in ("domain", "email") for chunk in _chunks(v for k, v in wanted if k == kind))
+    for batch in batches:
+        for s in batch:
+            if (s.kind, s.value) in wanted:
                 why = {"manual": "is on the do-not-contact list"}.get(s.reason, s.reason)
-                suppressed[(kind, s.value)] = f"{s.value} {why}" + (f" ({s.note})" if s.note else "")
+                suppressed[(s.kind, s.value)] = f"{s.value} {why}" + (f" ({s.note})" if s.note else "")
 
     email_busy: dict[str, list[tuple[int, str]]] = {}
-    for chunk in _chunks(emails):
+    contacted = (select(Contact.email, Prospect.site_id, Campaign.name)
+                 .join(Prospect, Prospect.contact_id == Contact.id)
+                 .join(Campaign, Campaign.id == Prospect.campaign_id)
+                 .where(Prospect.stage.in_(ACTIVE_STAGES), Campaign.status != "archived",
+                        Campaign.id != campaign.id))
+    for chunk in [None] if _smaller(session, active_elsewhere, len(emails)) else _chunks(emails):
         for email, site_id, name in session.execute(
-                select(Contact.email, Prospect.site_id, Campaign.name)
-                .join(Prospect, Prospect.contact_id == Contact.id)
-                .join(Campaign, Campaign.id == Prospect.campaign_id)
-                .where(Contact.email.in_(chunk), Prospect.stage.in_(ACTIVE_STAGES),
-                       Campaign.status != "archived", Campaign.id != campaign.id)):
-            email_busy.setdefault(email, []).append((site_id, name))
+                contacted if chunk is None else contacted.where(Contact.email.in_(chunk))):
+            if email in emails:
+                email_busy.setdefault(email, []).append((site_id, name))
 
     kept: list[ImportRow] = []
     for row in rows:
-        site = sites.get(row.domain)
-        if site is not None and site.id in in_campaign:
+        site_id = site_ids.get(row.domain)
+        if site_id is not None and site_id in in_campaign:
             plan.errors.append(RowError(row.line, f"duplicate in campaign: {row.domain} is already on this board",
                                         row.url))
             continue
-        if site is not None:
-            row.conflicts.extend(busy.get(site.id, []))
-        keys = [("domain", row.domain)]
-        if row.email:
-            keys += [("domain", row.email.rsplit("@", 1)[1]), ("email", row.email)]
-        row.conflicts.extend(dict.fromkeys(suppressed[k] for k in keys if k in suppressed))
-        if row.email:
+        if busy and site_id is not None and site_id in busy:
+            row.conflicts.extend(busy[site_id])
+        if suppressed:
+            keys = [("domain", row.domain)]
+            if row.email:
+                keys += [("domain", row.email.rsplit("@", 1)[1]), ("email", row.email)]
+            row.conflicts.extend(dict.fromkeys(suppressed[k] for k in keys if k in suppressed))
+        if email_busy and row.email in email_busy:
             row.conflicts.extend(f"{row.email} is already contacted in “{name}”"
-                                 for site_id, name in email_busy.get(row.email, [])
-                                 if site is None or site_id != site.id)
+                                 for other_site, name in email_busy[row.email]
+                                 if site_id is None or other_site != site_id)
         kept.append(row)
     plan.rows = kept
     plan.errors.sort(key=lambda e: e.line)
@@ -373,7 +565,25 @@ def plan_import(session: Session, campaign: Campaign, parsed: ParsedFile, mappin
 
 def import_rows(session: Session, campaign: Campaign, plan: ImportPlan, *, actor: User | None = None,
                 override_reason: str = "", source: str = "CSV") -> ImportResult:
-    """Insert the plan's rows; conflicted rows only with an override reason (else reported as errors)."""
+    """Insert the plan's rows in one transaction (the caller commits); see import_chunks."""
+    chunks = import_chunks(session, campaign, plan, actor=actor, override_reason=override_reason, source=source)
+    while True:
+        try:
+            next(chunks)
+        except StopIteration as stop:
+            result: ImportResult = stop.value
+            return result
+
+
+def import_chunks(session: Session, campaign: Campaign, plan: ImportPlan, *, actor: User | None = None,
+                  override_reason: str = "", source: str = "CSV",
+                  chunk_size: int = WRITE_CHUNK) -> Iterator[ImportProgress]:
+    """Insert the plan's rows a chunk at a time, yielding progress after each flushed chunk.
+
+    Conflicted rows are imported only with an override reason (else reported as not imported). The
+    caller may commit at each yield (an interrupted import keeps the chunks written; importing the
+    file again skips them as duplicates in the campaign). Returns the ImportResult.
+    """
     reason = override_reason.strip()[:500]
     errors = list(plan.errors)
     rows: list[ImportRow] = []
@@ -383,18 +593,34 @@ def import_rows(session: Session, campaign: Campaign, plan: ImportPlan, *, actor
         else:
             rows.append(row)
     errors.sort(key=lambda e: e.line)
+    warnings = [RowError(r.line, w, r.url) for r in rows for w in r.warnings]
+    top = session.scalar(select(func.max(Prospect.position))
+                         .where(Prospect.campaign_id == campaign.id, Prospect.stage == "new")) or 0.0
+    done = 0
+    for start in range(0, len(rows), chunk_size):
+        part = rows[start:start + chunk_size]
+        _write_chunk(session, campaign, part, top=top + start, actor=actor, reason=reason, source=source)
+        done += len(part)
+        yield ImportProgress(imported=done, total=len(rows))
+    session.expire_all()  # sites and contacts were updated behind the ORM's back
+    return ImportResult(imported=len(rows), overridden=sum(1 for r in rows if r.conflicts), errors=errors,
+                        warnings=warnings)
 
-    if not rows:
-        return ImportResult(imported=0, overridden=0, errors=errors)
+
+_PAGE_DEFAULTS: dict[str, Any] = {**dict.fromkeys(TEXT_FIELDS, ""), "link_is_nofollow": None,
+                                  **{m.name: None for m in metric_table.PAGE_METRICS}}
+
+
+def _write_chunk(session: Session, campaign: Campaign, rows: list[ImportRow], *, top: float,
+                 actor: User | None, reason: str, source: str) -> None:
     now = utcnow()
     domains = list(dict.fromkeys(r.domain for r in rows))
     site_ids = _site_ids(session, domains)
-    metrics: dict[str, dict[str, float | int]] = {}
-    for row in rows:
-        metrics.setdefault(row.domain, {}).update(row.metrics)
+    # a blank cell keeps what the site had; a domain is on one row of a file (duplicates are refused)
+    metrics = {row.domain: {k: v for k, v in row.metrics.items() if v is not None} for row in rows}
     new_domains = [d for d in domains if d not in site_ids]
     if new_domains:
-        session.execute(insert(Site), [{"domain": d, "created_at": now, **dict.fromkeys(METRIC_RANGES),
+        session.execute(insert(Site), [{"domain": d, "created_at": now, **dict.fromkeys(_SITE_LEVEL),
                                         **metrics[d]} for d in new_domains])
         site_ids.update(_site_ids(session, new_domains))
     fresh = set(new_domains)
@@ -437,13 +663,11 @@ def import_rows(session: Session, campaign: Campaign, plan: ImportPlan, *, actor
             update(Contact).where(Contact.id == bindparam("b_id")).values(name=bindparam("b_name")),
             [{"b_id": i, "b_name": n} for i, n in named.items()])
 
-    top = session.scalar(select(func.max(Prospect.position))
-                         .where(Prospect.campaign_id == campaign.id, Prospect.stage == "new")) or 0.0
     session.execute(insert(Prospect), [
         {"campaign_id": campaign.id, "site_id": site_ids[row.domain],
          "contact_id": contacts[row.email][0] if row.email else None, "page_url": row.url, "stage": "new",
          "position": top + offset, "override_reason": reason if row.conflicts else "", "owner_id": None,
-         "created_at": now, "updated_at": now, "stage_changed_at": now}
+         "created_at": now, "updated_at": now, "stage_changed_at": now, **_PAGE_DEFAULTS, **row.page}
         for offset, row in enumerate(rows, start=1)])
     prospect_ids: dict[int, int] = {}
     for chunk in _chunks(site_ids[r.domain] for r in rows):
@@ -453,8 +677,10 @@ def import_rows(session: Session, campaign: Campaign, plan: ImportPlan, *, actor
     activities: list[dict[str, Any]] = []
     for row in rows:
         prospect_id = prospect_ids[site_ids[row.domain]]
-        activities.append({"prospect_id": prospect_id, "user_id": actor_id, "kind": "created",
-                           "text": f"Imported {row.domain} from {source} (line {row.line})",
+        text = f"Imported {row.domain} from {source} (line {row.line})"
+        if row.warnings:
+            text += ": " + "; ".join(row.warnings)
+        activities.append({"prospect_id": prospect_id, "user_id": actor_id, "kind": "created", "text": text,
                            "details": {"line": row.line}, "created_at": now})
         if row.conflicts:
             activities.append({"prospect_id": prospect_id, "user_id": actor_id, "kind": "override",
@@ -462,8 +688,11 @@ def import_rows(session: Session, campaign: Campaign, plan: ImportPlan, *, actor
                                "details": {"conflicts": row.conflicts}, "created_at": now})
     session.execute(insert(Activity), activities)
     session.flush()
-    session.expire_all()  # sites and contacts were updated behind the ORM's back
-    return ImportResult(imported=len(rows), overridden=sum(1 for r in rows if r.conflicts), errors=errors)
+
+
+def _smaller(session: Session, count: Any, lookups: int) -> bool:
+    """Whether a table (its count query) holds fewer rows than there are values to look up in it."""
+    return lookups > CHUNK and (session.scalar(count) or 0) < lookups
 
 
 def _site_ids(session: Session, domains: Iterable[str]) -> dict[str, int]:

@@ -1,4 +1,8 @@
-"""CSV import into a campaign: upload, preview with column mapping, import with a row-by-row report."""
+"""CSV import into a campaign: upload, preview with column mapping, import with a row-by-row report.
+
+A file of up to one chunk of rows is written in the request; a larger one becomes an import run that
+a worker writes chunk by chunk while its page shows the progress (outreach.campaigns.import_runs).
+"""
 from __future__ import annotations
 
 import json
@@ -13,8 +17,9 @@ from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
-from outreach.campaigns import importer
+from outreach.campaigns import import_runs, importer
 from outreach.models import Campaign
+from outreach.models.prospecting import ProspectingRun
 from outreach.web.auth import campaign_or_404, staff_required
 from outreach.web.state import db_session
 
@@ -29,7 +34,7 @@ _TOKEN = re.compile(r"^[0-9a-f]{32}$")
 
 
 def _upload_dir() -> Path:
-    path = Path(current_app.instance_path) / "imports"
+    path = import_runs.upload_folder(current_app.instance_path)
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -67,19 +72,21 @@ def _discard_upload(token: str) -> None:
 def upload(campaign_id: int) -> str | Response | tuple[str, int]:
     campaign = campaign_or_404(campaign_id, edit=True)
     error = None
+    limit_bytes = current_app.config["IMPORT_MAX_CONTENT_LENGTH"]
     if request.method == "POST":
         try:
             file = request.files.get("file")
         except RequestEntityTooLarge:
-            limit = (current_app.config.get("MAX_CONTENT_LENGTH") or 0) // (1024 * 1024)
             return render_template("campaigns/import_upload.html", campaign=campaign, fields=importer.FIELD_LABELS,
-                                   error=f"the file is larger than {limit} MB; split it and import the parts"), 413
+                                   limit_mb=limit_bytes // (1024 * 1024), aliases=importer.ALIASES,
+                                   error=f"the file is larger than {limit_bytes // (1024 * 1024)} MB; "
+                                         "split it and import the parts"), 413
         data = file.read() if file else b""
         if not file or not file.filename:
             error = "choose a CSV file to upload"
         else:
             try:
-                importer.parse_csv(data)
+                importer.parse_csv(data, header_only=True)
             except importer.BadImport as exc:
                 error = f"{file.filename}: {exc}"
         if error is None and file is not None:
@@ -91,7 +98,8 @@ def upload(campaign_id: int) -> str | Response | tuple[str, int]:
                 {"user_id": current_user.id, "campaign_id": campaign.id, "filename": file.filename[:200]}))
             return redirect(url_for("imports.preview", campaign_id=campaign.id, token=token))
     return render_template("campaigns/import_upload.html", campaign=campaign, error=error,
-                           fields=importer.FIELD_LABELS)
+                           fields=importer.FIELD_LABELS, limit_mb=limit_bytes // (1024 * 1024),
+                           aliases=importer.ALIASES)
 
 
 @bp.route("/campaigns/<int:campaign_id>/import/<token>", methods=["GET", "POST"])
@@ -114,20 +122,72 @@ def preview(campaign_id: int, token: str) -> str | Response:
         if override and not override_reason:
             override_error = "give a reason for the override; it is recorded on each prospect's timeline"
         else:
-            result = importer.import_rows(session, campaign, plan, actor=current_user,
-                                          override_reason=override_reason if override else "",
+            reason = override_reason if override else ""
+            writing = len(plan.clean) + (len(plan.conflicted) if reason else 0)
+            if writing > importer.WRITE_CHUNK:
+                run = import_runs.start_import(session, campaign, token=token, filename=meta["filename"],
+                                               mapping=mapping, rows=writing, override_reason=reason,
+                                               actor=current_user)
+                session.commit()
+                return redirect(url_for("imports.run", campaign_id=campaign.id, run_id=run.id))
+            result = importer.import_rows(session, campaign, plan, actor=current_user, override_reason=reason,
                                           source=meta["filename"])
             session.commit()
             _discard_upload(token)
             flash(f"Imported {result.imported} prospect{'s' if result.imported != 1 else ''} from "
                   f"{meta['filename']}" + (f"; {len(result.errors)} rows skipped." if result.errors else "."),
                   "success" if result.imported else "warning")
-            return render_template("campaigns/import_result.html", campaign=campaign, result=result,
-                                   filename=meta["filename"], max_errors=MAX_ERRORS_SHOWN)
-    problem_rows = sorted([(r.line, "conflict", "; ".join(r.conflicts), r.url) for r in plan.conflicted]
-                          + [(e.line, "error", e.reason, e.value) for e in plan.errors]) if plan else []
+            return render_template("campaigns/import_result.html", campaign=campaign,
+                                   result=import_runs.report(result), filename=meta["filename"], run=None)
     return render_template("campaigns/import_preview.html", campaign=campaign, parsed=parsed, mapping=mapping,
                            problems=problems, plan=plan, meta=meta, token=token, fields=importer.FIELD_LABELS,
                            preview_rows=parsed.sample(PREVIEW_ROWS), override=override,
                            override_reason=override_reason, override_error=override_error,
-                           max_errors=MAX_ERRORS_SHOWN, problem_rows=problem_rows)
+                           max_errors=MAX_ERRORS_SHOWN, write_chunk=importer.WRITE_CHUNK,
+                           mapped=[(i, f) for i, f in enumerate(mapping) if f and f != "url"])
+
+
+def _run_or_404(campaign: Campaign, run_id: int) -> ProspectingRun:
+    found = db_session().get(ProspectingRun, run_id)
+    if found is None or found.campaign_id != campaign.id or found.kind != "import":
+        abort(404)
+    return found
+
+
+@bp.route("/campaigns/<int:campaign_id>/import/runs/<int:run_id>")
+@staff_required
+def run(campaign_id: int, run_id: int) -> str:
+    campaign = campaign_or_404(campaign_id, edit=True)
+    found = _run_or_404(campaign, run_id)
+    return render_template("campaigns/import_result.html", campaign=campaign, run=found,
+                           result=found.results if found.is_finished else None,
+                           filename=(found.options or {}).get("filename", ""))
+
+
+@bp.route("/campaigns/<int:campaign_id>/import/runs/<int:run_id>/progress")
+@staff_required
+def run_progress(campaign_id: int, run_id: int) -> str | Response:
+    campaign = campaign_or_404(campaign_id, edit=True)
+    found = _run_or_404(campaign, run_id)
+    if found.is_finished and request.headers.get("HX-Request"):
+        response = Response("", status=204)  # the import ended: reload the page to show its report
+        response.headers["HX-Refresh"] = "true"
+        return response
+    return render_template("campaigns/_import_progress.html", campaign=campaign, run=found)
+
+
+@bp.route("/campaigns/<int:campaign_id>/import/runs/<int:run_id>/cancel", methods=["POST"])
+@staff_required
+def cancel_run(campaign_id: int, run_id: int) -> Response:
+    campaign = campaign_or_404(campaign_id, edit=True)
+    found = _run_or_404(campaign, run_id)
+    session = db_session()
+    try:
+        import_runs.request_cancel(session, found)
+    except import_runs.ImportRunError as exc:
+        flash(str(exc), "error")
+    else:
+        session.commit()
+        flash("Cancelled." if found.status == "cancelled" else "Stopping after the rows being written; "
+              "the rows written so far are kept.", "info")
+    return redirect(url_for("imports.run", campaign_id=campaign.id, run_id=found.id))

@@ -15,16 +15,17 @@ from sqlalchemy import CompoundSelect, Select, and_, func, or_, select, union
 from sqlalchemy.orm import Session, aliased, contains_eager, selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
+from outreach.campaigns import metrics as metric_table
 from outreach.campaigns import opportunity_context
 from outreach.lib.spreadsheet import formula_safe
 from outreach.models import STAGES, Campaign, Client, Contact, Prospect, Site, Tag, User
 from outreach.models.campaigns import ACTIVE_STAGES, prospect_tags
 
 PER_PAGE_CHOICES = (25, 50, 100, 200)
-#: metric filters: query-string prefix -> Site column
-METRICS = {"dr": Site.domain_rating, "da": Site.domain_authority, "as": Site.authority_score,
-           "traffic": Site.organic_traffic}
-METRIC_LABELS = {"dr": "DR", "da": "DA", "as": "AS", "traffic": "Traffic"}
+#: metric filters and sorts: query-string key (`<key>_min`, `sort=<key>`) -> column, from the one metric table
+METRICS = {m.list_key: m.column for m in metric_table.METRICS}
+METRIC_LABELS = {m.list_key: m.label for m in metric_table.METRICS}
+_SITE_KEYS = frozenset(m.list_key for m in metric_table.SITE_METRICS)
 
 
 @dataclass
@@ -122,9 +123,12 @@ def _like(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_").lower() + "%"
 
 
-def _metric_conditions(f: ListFilters) -> list[ColumnElement[bool]]:
+def _metric_conditions(f: ListFilters, level: str = "site") -> list[ColumnElement[bool]]:
+    """Range conditions on the metrics of one level: "site" (Site columns) or "page" (Prospect columns)."""
     conditions: list[ColumnElement[bool]] = []
     for key, (low, high) in f.ranges.items():
+        if (key in _SITE_KEYS) != (level == "site"):
+            continue
         column = METRICS[key]
         if low is not None:
             conditions.append(column >= low)
@@ -169,8 +173,7 @@ def paginate(session: Session, query: Select[Any], f: ListFilters, *, scalars: b
 # --- prospects ---------------------------------------------------------------------------------
 
 PROSPECT_SORTS = {
-    "domain": Site.domain, "stage": Prospect.stage, "dr": Site.domain_rating, "da": Site.domain_authority,
-    "as": Site.authority_score, "traffic": Site.organic_traffic, "contact": Contact.email,
+    "domain": Site.domain, "stage": Prospect.stage, **METRICS, "contact": Contact.email,
     "owner": User.email, "campaign": Campaign.name, "created": Prospect.id,
     "updated": Prospect.updated_at,
 }
@@ -201,7 +204,8 @@ def prospect_conditions(f: ListFilters, *, campaign_id: int | None = None, clien
         conditions.append(Prospect.owner_id == int(f.owner))
     if f.q:
         conditions.append(Prospect.id.in_(search_prospect_ids(f.q, contacts=internal)))
-    metrics = _metric_conditions(f)
+    conditions.extend(_metric_conditions(f, "page"))
+    metrics = _metric_conditions(f, "site")
     if metrics:
         # EXISTS lets the planner start from the prospects (e.g. by stage) and look each site up
         conditions.append(select(Site.id).where(Site.id == Prospect.site_id, *metrics).correlate(Prospect).exists())
@@ -231,7 +235,7 @@ def search_prospect_ids(q: str, *, contacts: bool = True) -> CompoundSelect[Any]
 
 
 #: which joined table a sort column needs in the page-of-ids query
-_SORT_JOINS = {"domain": "site", "dr": "site", "da": "site", "as": "site", "traffic": "site",
+_SORT_JOINS = {"domain": "site", **dict.fromkeys(_SITE_KEYS, "site"),
                "contact": "contact", "owner": "owner", "campaign": "campaign"}
 
 
@@ -306,8 +310,8 @@ def prospect_csv_rows(session: Session, query: Select[Any]) -> Iterator[Sequence
 
 # --- sites and contacts ------------------------------------------------------------------------
 
-SITE_SORTS = {"domain": Site.domain, "dr": Site.domain_rating, "da": Site.domain_authority,
-              "as": Site.authority_score, "traffic": Site.organic_traffic, "created": Site.created_at}
+SITE_SORTS = {"domain": Site.domain, **{k: c for k, c in METRICS.items() if k in _SITE_KEYS},
+              "created": Site.created_at}
 
 
 def site_query(f: ListFilters, *, client_ids: Sequence[int] | None = None) -> Select[Any]:

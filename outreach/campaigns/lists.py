@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from outreach.accounts import permissions
 from outreach.campaigns import listing, service
+from outreach.campaigns import metrics as metric_table
 from outreach.lib.clock import utcnow
 from outreach.lib.ids import parse_id
 from outreach.models import Campaign, Prospect, Tag, User
@@ -41,8 +42,10 @@ def _render_prospects(campaign: Campaign | None) -> str:
     tags = session.scalars(select(Tag.name).order_by(Tag.name).limit(500)).all() if internal else []
     endpoint = "lists.campaign_prospects" if campaign else "lists.prospects"
     base_args = {"campaign_id": campaign.id} if campaign else {}
+    extra = metric_table.by_list_key(f.sort)  # a sorted metric without its own column gets one
     return render_template("campaigns/prospects.html", campaign=campaign, page=page, f=f, users=_team(),
-                           tags=tags, endpoint=endpoint, base_args=base_args)
+                           tags=tags, endpoint=endpoint, base_args=base_args, metrics=metric_table.METRICS,
+                           extra=extra if extra is not None and not extra.short else None)
 
 
 @bp.route("/prospects")
@@ -149,7 +152,7 @@ def bulk() -> str | Response:
 def sites() -> str:
     f = listing.parse_filters(request.args, sorts=list(listing.SITE_SORTS), default_sort="domain")
     page = listing.paginate(db_session(), listing.site_query(f), f, scalars=False)
-    return render_template("campaigns/sites.html", page=page, f=f)
+    return render_template("campaigns/sites.html", page=page, f=f, metrics=metric_table.SITE_METRICS)
 
 
 @bp.route("/sites/export.csv")

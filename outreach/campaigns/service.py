@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from outreach.accounts import permissions
 from outreach.accounts.service import audit
+from outreach.campaigns import metrics as metric_table
 from outreach.campaigns.contact_rules import check_override, find_conflicts, record_override
 from outreach.campaigns.errors import CampaignError
 from outreach.campaigns.events import stage_changed
@@ -29,7 +30,8 @@ from outreach.models import (
 from outreach.models.campaigns import CAMPAIGN_KINDS
 from outreach.models.mail import Enrollment
 
-METRIC_FIELDS = ("domain_rating", "domain_authority", "authority_score", "organic_traffic")
+#: the domain-level metrics a prospect can be given by hand or by the API (all: outreach.campaigns.metrics)
+METRIC_FIELDS = tuple(m.name for m in metric_table.SITE_METRICS)
 
 
 # --- clients and campaigns -------------------------------------------------------------------
@@ -204,10 +206,10 @@ def add_prospect(session: Session, campaign: Campaign, url: str, *, email: str |
 
 def apply_metrics(site: Site, metrics: dict[str, Any]) -> None:
     """Imported metrics overwrite older values; missing ones keep what we had."""
-    for name in METRIC_FIELDS:
-        value = metrics.get(name)
+    for metric in metric_table.SITE_METRICS:
+        value = metrics.get(metric.name)
         if value is not None:
-            setattr(site, name, int(value) if name == "organic_traffic" else float(value))
+            setattr(site, metric.name, int(value) if metric.is_integer else float(value))
 
 
 def _next_position(session: Session, campaign_id: int, stage: str) -> float:

@@ -9,6 +9,7 @@ from werkzeug.wrappers import Response
 
 from outreach.accounts import permissions
 from outreach.campaigns import contact_rules, listing, opportunity_context, service
+from outreach.campaigns import metrics as metric_table
 from outreach.campaigns.dashboard import STAGE_COLOURS
 from outreach.campaigns.dashboard import figures as dashboard_figures
 from outreach.campaigns.forms import KIND_LABELS, CampaignForm, ClientForm, ContactForm, NoteForm, ProspectForm
@@ -262,7 +263,9 @@ def _render_prospect(prospect: Prospect, note_form: NoteForm, contact_form: Cont
                            link_stages=LINK_STAGES, site_contacts=site_contacts,
                            contact_form=contact_form or ContactForm(formdata=None),
                            contact_conflicts=contact_conflicts or [], contacts_found=contacts_found,
-                           find_pages=MAX_PAGES, find_seconds=int(WAITING_TIME_LIMIT))
+                           find_pages=MAX_PAGES, find_seconds=int(WAITING_TIME_LIMIT),
+                           site_metrics=metric_table.values_of("site", prospect.site),
+                           page_metrics=metric_table.values_of("page", prospect))
 
 
 @bp.post("/prospects/<int:prospect_id>/stage")

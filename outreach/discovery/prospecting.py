@@ -319,14 +319,15 @@ def claim_next(session: Session, worker: str) -> ProspectingRun | None:
     now = utcnow()
     return claim_oldest_queued(session, ProspectingRun, {
         "status": "running", "started_at": now, "heartbeat_at": now, "worker": worker, "error": "",
-        "pages_crawled": 0, "sites_done": 0, "found": 0})
+        "pages_crawled": 0, "sites_done": 0, "found": 0}, ProspectingRun.kind != "import")
 
 
 def mark_interrupted(session: Session) -> int:
     now = utcnow()
     count = session.execute(
         update(ProspectingRun)
-        .where(ProspectingRun.status == "running", ProspectingRun.heartbeat_at < now - STALE_AFTER)
+        .where(ProspectingRun.status == "running", ProspectingRun.heartbeat_at < now - STALE_AFTER,
+               ProspectingRun.kind != "import")  # imports: outreach.campaigns.import_runs
         .values(status="interrupted", finished_at=now,
                 error="the process running this search stopped; start it again")).rowcount
     session.flush()

@@ -66,7 +66,8 @@ def _search_form(campaign: Campaign, kind: str) -> SearchForm:
 
 def _page(campaign: Campaign, **extra: Any) -> str:
     session = db_session()
-    runs = session.scalars(select(ProspectingRun).where(ProspectingRun.campaign_id == campaign.id)
+    runs = session.scalars(select(ProspectingRun).where(ProspectingRun.campaign_id == campaign.id,
+                                                        ProspectingRun.kind != "import")
                            .order_by(ProspectingRun.created_at.desc()).limit(10)).all()
     kind = request.args.get("kind") if request.args.get("kind") in KINDS else None
     query = (select(Opportunity).where(Opportunity.campaign_id == campaign.id, Opportunity.kind.in_(
@@ -153,7 +154,7 @@ def _decode(raw: bytes) -> str:
 
 def _run_or_404(campaign: Campaign, run_id: int) -> ProspectingRun:
     run = db_session().get(ProspectingRun, run_id)
-    if run is None or run.campaign_id != campaign.id:
+    if run is None or run.campaign_id != campaign.id or run.kind == "import":  # imports have their own page
         abort(404)
     return run
 

@@ -26,11 +26,13 @@ def claim_rows(session: Session, model: type[Any], *, where: Sequence[ColumnElem
                                 .returning(model.id).execution_options(synchronize_session=False)))
 
 
-def claim_oldest_queued(session: Session, model: type[T], values: dict[str, Any]) -> T | None:
-    """Move the oldest row with status "queued" to `values` (which set its new status) and return it."""
+def claim_oldest_queued(session: Session, model: type[T], values: dict[str, Any], *where: Any) -> T | None:
+    """Move the oldest row with status "queued" to `values` (which set its new status) and return it.
+
+    `where` narrows the queue (e.g. one kind of run)."""
     table: Any = model
-    claimed = claim_rows(session, table, where=[table.status == "queued"], order_by=[table.created_at, table.id],
-                         limit=1, values=values)
+    claimed = claim_rows(session, table, where=[table.status == "queued", *where],
+                         order_by=[table.created_at, table.id], limit=1, values=values)
     session.flush()
     if not claimed:
         return None

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from outreach.backlinks import jobs as backlinks
+from outreach.campaigns import jobs as imports
 from outreach.contacts import jobs as contacts
 from outreach.crawler import jobs as crawler
 from outreach.discovery import prospecting_jobs as prospecting
@@ -19,6 +20,7 @@ TICKS: list[Tick] = [
     Tick("mail.reconcile", mail.reconcile, seconds=120, misfire_grace_time=300),
     Tick("crawl-jobs", crawler.run_crawl_jobs, seconds=5, misfire_grace_time=30),
     Tick("contacts.validate", contacts.validate_unchecked, seconds=60),
+    Tick("import-runs", imports.run_imports, seconds=2, misfire_grace_time=30),
 ]
 
 

@@ -68,10 +68,44 @@ def registrable_domain(url_or_host: str) -> str:
     host = host.rstrip(".")
     if _is_ip(host) or host == "localhost":
         return host
+    shallow = _shallow_suffixes()
+    if shallow is not None:  # the common case without walking the list (imports ask 200,000 times)
+        deep, wildcards = shallow
+        parts = host.rsplit(".", 2)
+        if len(parts) >= 2 and all(parts[-2:]):
+            last_two = parts[-2] + "." + parts[-1]
+            if last_two not in deep and parts[-1] not in wildcards:
+                return last_two
     return _psl().privatesuffix(host) or host
 
 
+@lru_cache(maxsize=1)
+def _shallow_suffixes() -> tuple[frozenset[str], frozenset[str]] | None:
+    """Every tail of two or more labels of a public-suffix rule, and the parents of wildcard rules.
+
+    A host whose last two labels are not such a tail (and whose TLD has no wildcard rule) has only
+    its TLD as public suffix, so its registrable domain is its last two labels. None when the
+    list's rules cannot be read (then every host takes the full lookup).
+    """
+    rules = getattr(_psl(), "_publicsuffix", None)
+    if not isinstance(rules, frozenset):
+        return None
+    deep: set[str] = set()
+    wildcards: set[str] = set()
+    for rule in rules:
+        if not isinstance(rule, str):
+            continue
+        labels = rule.lstrip("!").split(".")
+        if labels[0] == "*":
+            wildcards.add(".".join(labels[1:]))
+        for count in range(2, len(labels) + 1):
+            deep.add(".".join(labels[-count:]))
+    return frozenset(deep), frozenset(wildcards)
+
+
 def _is_ip(host: str) -> bool:
+    if not host or not (host[-1].isdigit() or ":" in host or host[-1] == "]"):
+        return False  # an IPv4 address ends with a digit, an IPv6 one has colons: no parse needed
     try:
         ipaddress.ip_address(host.strip("[]"))
     except ValueError:

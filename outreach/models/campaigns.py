@@ -91,6 +91,14 @@ class Site(Base):
     #: Semrush Authority Score, imported
     authority_score: Mapped[float | None] = mapped_column(Float)
     organic_traffic: Mapped[int | None]
+    #: Majestic Trust Flow of the domain, imported
+    trust_flow: Mapped[float | None] = mapped_column(Float)
+    #: Majestic Citation Flow of the domain, imported
+    citation_flow: Mapped[float | None] = mapped_column(Float)
+    #: Moz Spam Score, imported
+    spam_score: Mapped[float | None] = mapped_column(Float)
+    #: domains linking to this domain, imported
+    referring_domains: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     contacts: Mapped[list[Contact]] = relationship(back_populates="site")
@@ -170,6 +178,22 @@ class Prospect(Base):
     override_reason: Mapped[str] = mapped_column(String(500), default="")
     #: the keys of the conflicts that override set aside (contact_rules.Conflict.key; "*": all, from before keys)
     overridden: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: imported with the page (see outreach.campaigns.metrics): the page's title, and the link found on
+    #: it by the export (its anchor, where it points, whether it is nofollow; None = not said)
+    page_title: Mapped[str] = mapped_column(String(500), default="")
+    link_anchor: Mapped[str] = mapped_column(String(500), default="")
+    link_target_url: Mapped[str] = mapped_column(String(2000), default="")
+    link_is_nofollow: Mapped[bool | None]
+    #: imported metrics of the page
+    url_rating: Mapped[float | None] = mapped_column(Float)
+    page_authority: Mapped[float | None] = mapped_column(Float)
+    page_authority_score: Mapped[float | None] = mapped_column(Float)
+    page_trust_flow: Mapped[float | None] = mapped_column(Float)
+    page_citation_flow: Mapped[float | None] = mapped_column(Float)
+    page_traffic: Mapped[int | None]
+    page_referring_domains: Mapped[int | None]
+    external_links: Mapped[int | None]
+    links_to_target: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     stage_changed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -11,7 +11,7 @@ from outreach.db import Base
 from outreach.lib.clock import utcnow
 
 ASSET_KINDS = ("image", "brand")
-RUN_KINDS = ("guest_posts", "mentions")
+RUN_KINDS = ("guest_posts", "mentions", "import")
 #: queued -> running -> done | failed | cancelled | interrupted (the process died mid-run)
 RUN_STATUSES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
 RUN_FINISHED = ("done", "failed", "cancelled", "interrupted")
@@ -90,7 +90,10 @@ class ProspectingRun(Base):
 
     @property
     def percent(self) -> int:
-        """Sites done out of seeds, as the progress bar's width."""
+        """Sites done out of seeds (rows written, for an import), as the progress bar's width."""
         if self.is_finished:
             return 100
+        if self.kind == "import":  # rows written out of the rows to write
+            total = (self.options or {}).get("rows") or 0
+            return int(100 * self.sites_done / total) if total else 0
         return int(100 * self.sites_done / len(self.seeds)) if self.seeds else 0

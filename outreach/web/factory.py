@@ -5,7 +5,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Flask, Response, g, redirect, request, url_for
+from flask import Blueprint, Flask, Response, current_app, g, redirect, request, url_for
+from flask import Request as FlaskRequest
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import select
 
@@ -52,10 +53,21 @@ BLUEPRINTS: list[Blueprint] = [
 CSRF_EXEMPT: list[Blueprint] = [api_views.bp, mail_views.unsubscribe_bp]
 
 
+class Request(FlaskRequest):
+    """Bodies are capped at MAX_CONTENT_LENGTH, CSV uploads at IMPORT_MAX_CONTENT_LENGTH (exports are big)."""
+
+    @property  # type: ignore[override]
+    def max_content_length(self) -> int | None:
+        if self.endpoint == "imports.upload":
+            return current_app.config["IMPORT_MAX_CONTENT_LENGTH"]
+        return current_app.config["MAX_CONTENT_LENGTH"]
+
+
 def build_app(overrides: dict[str, dict[str, Any]] | None = None, config_path: str | None = None) -> Flask:
     settings = load_settings(config_path, overrides)
     app = Flask("outreach", template_folder=str(paths.TEMPLATES), static_folder=str(paths.STATIC),
                 instance_path=str(Path(settings["app"]["instance_path"]).resolve()))
+    app.request_class = Request
     app.url_map.converters["int"] = IdConverter  # an id too big for the database is a 404, not a 500
     secret_key = settings["app"]["secret_key"] or load_or_create_secret_key(Path(app.instance_path))
     app.config.update(
@@ -68,6 +80,8 @@ def build_app(overrides: dict[str, dict[str, Any]] | None = None, config_path: s
         PERMANENT_SESSION_LIFETIME=timedelta(days=14),
         WTF_CSRF_TIME_LIMIT=None,
         MAX_CONTENT_LENGTH=50 * 1024 * 1024,
+        #: a 200,000-row Ahrefs export in UTF-16 is about 160 MB
+        IMPORT_MAX_CONTENT_LENGTH=256 * 1024 * 1024,
     )
     engine = make_engine(settings["database"]["url"], echo=settings["database"]["echo"])
     app.extensions["outreach"] = AppState(

@@ -36,8 +36,12 @@ def test_it_imports_an_export_and_reports_bad_rows_as_json(run: Any, db: Session
     path.write_bytes(data)
     result = run("import", str(campaign.id), str(path), "--json")
     assert result.exit_code == 0, result.output
-    out = json.loads(result.output)
-    assert out["imported"] == 10 and out["mapping"] == {"Page ascore": "authority_score", "Source url": "url"}
+    assert "imported 10 of 10 rows" in result.stderr  # progress, chunk by chunk
+    out = json.loads(result.stdout)
+    assert out["imported"] == 10 and out["mapping"] == {
+        "Page ascore": "page_authority_score", "Source title": "page_title", "Source url": "url",
+        "Target url": "link_target_url", "Anchor": "link_anchor", "External links": "external_links",
+        "Nofollow": "link_is_nofollow"}
     assert out["errors"] == [{"line": 12, "reason": "bad URL: 'ftp://nope.test/' is not an http(s) URL",
                               "value": "ftp://nope.test/"}]
     db.rollback()
@@ -51,7 +55,8 @@ def test_a_dry_run_changes_nothing_and_a_remapped_column_is_used(run: Any, db: S
     path.write_bytes(b"Website,Reach\nhttps://a.test/,ann@a.test\nhttps://b.test/,nope\n")
     result = run("import", str(campaign.id), str(path), "--map", "Reach=email", "--dry-run")
     assert result.exit_code == 0, result.output
-    assert "would import 1 prospects" in result.output and "line 3: bad email" in result.output
+    assert "would import 2 prospects" in result.output and "line 3: bad email" in result.output
+    assert "1 without a contact (bad email)" in result.output
     db.rollback()
     assert db.scalar(select(func.count()).select_from(Prospect)) == 0
 

@@ -52,12 +52,14 @@ def test_it_imports_after_the_user_changes_the_mapping(login: Any, team: dict[st
     html = client.post(preview_url, data={**mapping, "action": "check"}).get_data(as_text=True)
     assert "bad email" in html and "duplicate in file: one.test is already on line 2" in html
     html = client.post(preview_url, data={**mapping, "action": "import"}).get_data(as_text=True)
-    assert "Imported 1 prospect from list.csv" in html
+    assert "Imported 2 prospects from list.csv" in html
     assert "line 3" not in html  # lines are in their own column
     assert [">3<" in html, ">4<" in html, ">5<" in html] == [True, True, True]
-    assert "bad URL" in html and "bad email" in html
+    assert "bad URL" in html and "bad email, imported without a contact" in html
     site = db.scalar(select(Site).where(Site.domain == "one.test"))
     assert site is not None and site.domain_rating == 10.0
+    kept = db.scalar(select(Prospect).join(Site).where(Site.domain == "two.test"))
+    assert kept is not None and kept.contact_id is None and kept.site.domain_rating == 20.0
     assert client.get(preview_url).status_code == 302  # the upload is gone once imported
 
 
@@ -123,11 +125,81 @@ def test_an_upload_belongs_to_its_user_and_campaign(login: Any, team: dict[str, 
 def test_a_file_over_the_size_limit_is_refused_next_to_the_field(login: Any, team: dict[str, Any],
                                                                  app: Any) -> None:
     client = login(team["owner"])
-    limit = app.config["MAX_CONTENT_LENGTH"]
-    app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
+    limit = app.config["IMPORT_MAX_CONTENT_LENGTH"]
+    app.config["IMPORT_MAX_CONTENT_LENGTH"] = 1024 * 1024
     try:
         response = upload(client, team["campaign"].id, b"URL\n" + b"https://a.test/\n" * 80_000)
     finally:
-        app.config["MAX_CONTENT_LENGTH"] = limit
+        app.config["IMPORT_MAX_CONTENT_LENGTH"] = limit
     assert response.status_code == 413
     assert "the file is larger than 1 MB; split it and import the parts" in response.get_data(as_text=True)
+
+
+def section(html: str, testid: str) -> str:
+    """The HTML of one section of the page, by its data-testid ('' when absent)."""
+    if f'data-testid="{testid}"' not in html:
+        return ""
+    return html.split(f'data-testid="{testid}"', 1)[1].split("</section>", 1)[0]
+
+
+def test_the_preview_separates_what_will_and_will_not_be_imported_before_writing(
+        login: Any, team: dict[str, Any], db: Session, make_prospect: Any) -> None:
+    make_prospect(team["other_campaign"], "https://busy.test/")
+    client = login(team["owner"])
+    data = (b"URL,Email,DR,Page Authority\n"
+            b"https://good.test/a,ann@good.test,50,20\n"
+            b"https://nomail.test/,ann@@nomail.test,40,\n"
+            b"mailto:x@y.test,,,\n"
+            b"https://busy.test/page,,,\n"
+            b"https://range.test/,,101,\n"
+            b"https://good.test/b,,,\n")
+    preview_url = upload(client, team["campaign"].id, data).headers["Location"]
+    html = client.get(preview_url).get_data(as_text=True)
+    will = section(html, "will-import")
+    assert "good.test" in will and "nomail.test" in will and "busy.test" not in will and "range.test" not in will
+    assert "bad email, imported without a contact" in section(html, "will-import")
+    assert ">50<" in will and ">20<" in will  # the typed values as they will be stored
+    will_not = section(html, "will-not-import")
+    assert "good.test" not in will_not.split("duplicate in file")[0] and "nomail.test" not in will_not
+    assert "is not an http(s) URL" in will_not and "DR 101 is out of range (0–100)" in will_not
+    assert "duplicate in file: good.test is already on line 2" in will_not
+    assert "busy.test is already in campaign “Other campaign”" in section(html, "will-override")
+    counts = [section(html, "summary").split(f'data-testid="count-{k}">', 1)[1].split("<", 1)[0]
+              for k in ("import", "conflict", "skip")]
+    assert counts == ["2", "1", "3"]
+    assert count(db, Prospect) == 1 and count(db, Site) == 1  # the preview wrote nothing
+
+
+def test_a_long_list_is_imported_by_a_run_whose_progress_the_page_shows(
+        login: Any, team: dict[str, Any], db: Session, app: Any) -> None:
+    from outreach.campaigns import import_runs, importer
+
+    client = login(team["owner"])
+    rows = importer.WRITE_CHUNK + 500
+    data = "URL,Email,DR\n" + "".join(f"https://s{i}.test/,{'bad@@' if i == 7 else 'ed@'}s{i}.test,{i % 90}\n"
+                                      for i in range(rows))
+    preview_url = upload(client, team["campaign"].id, data.encode()).headers["Location"]
+    response = client.post(preview_url, data={"col-0": "url", "col-1": "email", "col-2": "domain_rating",
+                                              "action": "import"})
+    assert response.status_code == 302 and "/import/runs/" in response.headers["Location"]
+    run_url = response.headers["Location"]
+    html = client.get(run_url).get_data(as_text=True)
+    assert "0 of 2,500 rows written" in html and 'hx-get="' in html and "queued" in html
+    assert count(db, Prospect) == 0
+
+    state = app.extensions["outreach"]
+    seen: list[str] = []
+
+    def stopping() -> bool:  # called after each committed chunk: what the progress endpoint says then
+        seen.append(client.get(run_url + "/progress").get_data(as_text=True))
+        return False
+
+    assert import_runs.run_one(state.sessionmaker, state.settings, stopping)
+    assert "2,000 of 2,500 rows written" in seen[0] and 'aria-valuenow="80"' in seen[0]
+    assert count(db, Prospect) == rows
+    progress = client.get(run_url + "/progress", headers={"HX-Request": "true"})
+    assert progress.status_code == 204 and progress.headers["HX-Refresh"] == "true"
+    html = client.get(run_url).get_data(as_text=True)
+    assert f"Imported {rows:,} prospects" in html
+    assert "bad email, imported without a contact" in section(html, "row-warnings")
+    assert not import_runs.run_one(state.sessionmaker, state.settings, lambda: False)  # nothing left queued
