@@ -18,8 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session
 
 from outreach.accounts.service import audit
@@ -81,7 +82,11 @@ def check_override(conflicts: Sequence[Conflict], reason: str | None) -> str:
 
 
 class ContactRules:
-    """The rules' facts for some sites and addresses, read in a few queries (chunked), then asked per row."""
+    """The rules' facts for some sites and addresses, read in a few queries, then asked per row.
+
+    Each lookup is chunked, or reads its whole (smaller) table when the table holds fewer rows than there
+    are values to look up: a 200,000-row import on a young database costs a handful of queries.
+    """
 
     def __init__(self, session: Session, *, campaign_id: int | None = None) -> None:
         self.session = session
@@ -92,54 +97,71 @@ class ContactRules:
         self._suppressed: dict[tuple[str, str], tuple[str, str]] = {}
         self._invalid: dict[str, str] = {}
 
-    def load(self, sites: Iterable[Site], emails: Iterable[str | None] = ()) -> ContactRules:
-        site_list = {site.id: site for site in sites if site is not None}
+    def load(self, sites: Iterable[Site | None], emails: Iterable[str | None] = ()) -> ContactRules:
+        """Read the facts about these sites and addresses."""
+        return self.load_domains({site.domain: site.id for site in sites if site is not None}, emails)
+
+    def load_domains(self, site_ids: dict[str, int | None], emails: Iterable[str | None] = ()) -> ContactRules:
+        """load() by domain: site id of each domain (None for a site not in the database yet)."""
+        known = {site_id for site_id in site_ids.values() if site_id is not None}
         email_list = sorted({e.lower() for e in emails if e})
         others = Campaign.id != (self.campaign_id or -1)
         live = and_(Prospect.stage.in_(ACTIVE_STAGES), Campaign.status != "archived", others)
-        for chunk in _chunks(list(site_list)):
-            for site_id, cid, name, stage in self.session.execute(
-                    select(Prospect.site_id, Campaign.id, Campaign.name, Prospect.stage)
-                    .join(Campaign, Campaign.id == Prospect.campaign_id)
-                    .where(Prospect.site_id.in_(chunk), live)):
-                self._busy_sites.setdefault(site_id, []).append((cid, name, stage))
-        keys = {("domain", site.domain) for site in site_list.values()}
+        busy_sites = (select(Prospect.site_id, Campaign.id, Campaign.name, Prospect.stage)
+                      .join(Campaign, Campaign.id == Prospect.campaign_id).where(live))
+        for site_id, cid, name, stage in self._rows(busy_sites, Prospect.site_id, known):
+            self._busy_sites.setdefault(site_id, []).append((cid, name, stage))
+        keys = {("domain", domain) for domain in site_ids}
         keys |= {("email", e) for e in email_list} | {("domain", e.rsplit("@", 1)[-1]) for e in email_list}
         for kind in ("domain", "email"):
-            for chunk in _chunks(sorted(v for k, v in keys if k == kind)):
-                for value, reason, note in self.session.execute(
-                        select(Suppression.value, Suppression.reason, Suppression.note)
-                        .where(Suppression.kind == kind, Suppression.value.in_(chunk))):
-                    self._suppressed[(kind, value)] = (reason, note)
-        for chunk in _chunks(email_list):
-            for email, site_id, cid, name in self.session.execute(
-                    select(Contact.email, Prospect.site_id, Campaign.id, Campaign.name)
-                    .join(Prospect, Prospect.contact_id == Contact.id)
-                    .join(Campaign, Campaign.id == Prospect.campaign_id)
-                    .where(Contact.email.in_(chunk), live)):
-                self._busy_emails.setdefault(email, []).append((site_id, cid, name))
-            for email, cid, name in self.session.execute(
-                    select(Contact.email, Campaign.id, Campaign.name).distinct()
-                    .join(Message, Message.contact_id == Contact.id)
-                    .join(Campaign, Campaign.id == Message.campaign_id)
-                    .where(Contact.email.in_(chunk), Message.status.in_(_EMAILED), others)):
-                self._emailed.setdefault(email, []).append((cid, name))
-            for email, why in self.session.execute(select(Contact.email, Contact.status_reason)
-                                                   .where(Contact.email.in_(chunk), Contact.status == "invalid")):
-                self._invalid[email] = why or "invalid"
+            wanted = {v for k, v in keys if k == kind}
+            query = select(Suppression.value, Suppression.reason, Suppression.note).where(Suppression.kind == kind)
+            for value, reason, note in self._rows(query, Suppression.value, wanted):
+                self._suppressed[(kind, value)] = (reason, note)
+        busy_emails = (select(Contact.email, Prospect.site_id, Campaign.id, Campaign.name)
+                       .join(Prospect, Prospect.contact_id == Contact.id)
+                       .join(Campaign, Campaign.id == Prospect.campaign_id).where(live))
+        for email, site_id, cid, name in self._rows(busy_emails, Contact.email, email_list):
+            self._busy_emails.setdefault(email, []).append((site_id, cid, name))
+        emailed = (select(Contact.email, Campaign.id, Campaign.name).distinct()
+                   .join(Message, Message.contact_id == Contact.id)
+                   .join(Campaign, Campaign.id == Message.campaign_id)
+                   .where(Message.status.in_(_EMAILED), others))
+        for email, cid, name in self._rows(emailed, Contact.email, email_list):
+            self._emailed.setdefault(email, []).append((cid, name))
+        invalid = select(Contact.email, Contact.status_reason).where(Contact.status == "invalid")
+        for email, why in self._rows(invalid, Contact.email, email_list):
+            self._invalid[email] = why or "invalid"
         return self
+
+    def _rows(self, query: Select[Any], column: Any, values: Iterable[Any]) -> Iterable[Any]:
+        """The query's rows whose column is one of values: chunked, or the whole result when it is smaller."""
+        wanted = set(values)
+        if not wanted:
+            return []
+        if len(wanted) > _CHUNK:
+            total = self.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+            if total < len(wanted):
+                return [row for row in self.session.execute(query) if row[0] in wanted]
+        return [row for chunk in _chunks(sorted(wanted))
+                for row in self.session.execute(query.where(column.in_(chunk)))]
 
     def conflicts(self, site: Site | None, email: str | None, *, site_too: bool = True) -> list[Conflict]:
         """Every reason putting this site/address in the campaign would contact it twice or against a DNC.
 
         site_too=False leaves out the site's own conflicts (judged when its card was made).
         """
+        return self.conflicts_at(site.id if site else None, site.domain if site else None, email, site_too=site_too)
+
+    def conflicts_at(self, site_id: int | None, domain: str | None, email: str | None, *,
+                     site_too: bool = True) -> list[Conflict]:
+        """conflicts() by site id and domain (a site id of None: the site is not in the database yet)."""
         found: list[Conflict] = []
-        if site is not None and site_too:
-            for cid, name, stage in self._busy_sites.get(site.id, []):
-                message = f"{site.domain} is already in campaign “{name}” (stage {stage})"
-                found.append(Conflict("active_campaign", message, cid, f"site:{site.domain}@{cid}"))
-            suppressed = self.suppression(site.domain, kind="domain")
+        if domain is not None and site_too:
+            for cid, name, stage in self._busy_sites.get(site_id, []) if site_id is not None else []:
+                message = f"{domain} is already in campaign “{name}” (stage {stage})"
+                found.append(Conflict("active_campaign", message, cid, f"site:{domain}@{cid}"))
+            suppressed = self.suppression(domain, kind="domain")
             if suppressed is not None:
                 found.append(suppressed)
         if email:
@@ -147,8 +169,8 @@ class ContactRules:
             suppressed = self.suppression(email)
             if suppressed is not None:
                 found.append(suppressed)
-            busy = {(cid, name) for site_id, cid, name in self._busy_emails.get(email, [])
-                    if site is None or site_id != site.id}
+            busy = {(cid, name) for other_site, cid, name in self._busy_emails.get(email, [])
+                    if site_id is None or other_site != site_id}
             for cid, name in sorted(busy):
                 found.append(Conflict("active_campaign", f"{email} is already contacted in “{name}”", cid,
                                       f"email:{email}@{cid}"))
@@ -267,6 +289,6 @@ def remove_suppression(session: Session, suppression: Suppression, actor: User |
     session.flush()
 
 
-def _chunks(values: list[object]) -> Iterable[list[object]]:
+def _chunks(values: list[Any]) -> Iterable[list[Any]]:
     for start in range(0, len(values), _CHUNK):
         yield values[start:start + _CHUNK]

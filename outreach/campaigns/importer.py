@@ -30,11 +30,11 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from outreach.campaigns import metrics as metric_table
+from outreach.campaigns.contact_rules import ContactRules
 from outreach.lib import addresses
 from outreach.lib.clock import utcnow
 from outreach.lib.urls import BadURL, ensure_http_url, registrable_domain
-from outreach.models import Activity, Campaign, Contact, Prospect, Site, Suppression, User
-from outreach.models.campaigns import ACTIVE_STAGES
+from outreach.models import Activity, Campaign, Contact, Prospect, Site, User
 
 #: fields that describe the imported link on the prospect's page, with their length limit
 TEXT_FIELDS = {"page_title": 500, "link_anchor": 500, "link_target_url": 2000}
@@ -129,6 +129,8 @@ class ImportRow:
     warnings: list[str] = field(default_factory=list)
     #: filled by plan_import: why adding it would contact a site or address twice
     conflicts: list[str] = field(default_factory=list)
+    #: the keys of those conflicts (contact_rules.Conflict.key), which an override records on the prospect
+    conflict_keys: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -498,47 +500,10 @@ def plan_import(session: Session, campaign: Campaign, parsed: ParsedFile, mappin
         site_ids.update((d, i) for d, i in session.execute(select(Site.domain, Site.id)) if d in domains)
     else:
         site_ids = _site_ids(session, domains)
-    domain_of = {i: d for d, i in site_ids.items()}
 
     in_campaign = set(session.scalars(select(Prospect.site_id).where(Prospect.campaign_id == campaign.id)))
-    busy: dict[int, list[str]] = {}
-    others = (select(Prospect.site_id, Campaign.name, Prospect.stage)
-              .join(Campaign, Campaign.id == Prospect.campaign_id)
-              .where(Prospect.stage.in_(ACTIVE_STAGES), Campaign.status != "archived", Campaign.id != campaign.id))
-    active_elsewhere = select(func.count()).select_from(others.subquery())
-    for chunk in [None] if _smaller(session, active_elsewhere, len(domain_of)) else _chunks(domain_of):
-        for site_id, name, stage in session.execute(
-                others if chunk is None else others.where(Prospect.site_id.in_(chunk))):
-            if site_id in domain_of:
-                busy.setdefault(site_id, []).append(
-                    f"{domain_of[site_id]} is already in campaign “{name}” (stage {stage})")
-
-    suppressed: dict[tuple[str, str], str] = {}
-    wanted = {("domain", d) for d in domains} | {("domain", e.rsplit("@", 1)[1]) for e in emails} | \
-        {("email", e) for e in emails}
-    if _smaller(session, select(func.count()).select_from(Suppression), len(wanted)):
-        batches: Iterable[Any] = [session.scalars(select(Suppression))]
-    else:
-        batches = (session.scalars(select(Suppression).where(Suppression.kind == kind, Suppression.value.in_(chunk)))
-                   for kind in ("domain", "email") for chunk in _chunks(v for k, v in wanted if k == kind))
-    for batch in batches:
-        for s in batch:
-            if (s.kind, s.value) in wanted:
-                why = {"manual": "is on the do-not-contact list"}.get(s.reason, s.reason)
-                suppressed[(s.kind, s.value)] = f"{s.value} {why}" + (f" ({s.note})" if s.note else "")
-
-    email_busy: dict[str, list[tuple[int, str]]] = {}
-    contacted = (select(Contact.email, Prospect.site_id, Campaign.name)
-                 .join(Prospect, Prospect.contact_id == Contact.id)
-                 .join(Campaign, Campaign.id == Prospect.campaign_id)
-                 .where(Prospect.stage.in_(ACTIVE_STAGES), Campaign.status != "archived",
-                        Campaign.id != campaign.id))
-    for chunk in [None] if _smaller(session, active_elsewhere, len(emails)) else _chunks(emails):
-        for email, site_id, name in session.execute(
-                contacted if chunk is None else contacted.where(Contact.email.in_(chunk))):
-            if email in emails:
-                email_busy.setdefault(email, []).append((site_id, name))
-
+    rules = ContactRules(session, campaign_id=campaign.id).load_domains(
+        {domain: site_ids.get(domain) for domain in domains}, emails)
     kept: list[ImportRow] = []
     for row in rows:
         site_id = site_ids.get(row.domain)
@@ -546,17 +511,9 @@ def plan_import(session: Session, campaign: Campaign, parsed: ParsedFile, mappin
             plan.errors.append(RowError(row.line, f"duplicate in campaign: {row.domain} is already on this board",
                                         row.url))
             continue
-        if busy and site_id is not None and site_id in busy:
-            row.conflicts.extend(busy[site_id])
-        if suppressed:
-            keys = [("domain", row.domain)]
-            if row.email:
-                keys += [("domain", row.email.rsplit("@", 1)[1]), ("email", row.email)]
-            row.conflicts.extend(dict.fromkeys(suppressed[k] for k in keys if k in suppressed))
-        if email_busy and row.email in email_busy:
-            row.conflicts.extend(f"{row.email} is already contacted in “{name}”"
-                                 for other_site, name in email_busy[row.email]
-                                 if site_id is None or other_site != site_id)
+        conflicts = rules.conflicts_at(site_id, row.domain, row.email)
+        row.conflicts.extend(c.message for c in conflicts)
+        row.conflict_keys.extend(c.key for c in conflicts)
         kept.append(row)
     plan.rows = kept
     plan.errors.sort(key=lambda e: e.line)
@@ -667,6 +624,7 @@ def _write_chunk(session: Session, campaign: Campaign, rows: list[ImportRow], *,
         {"campaign_id": campaign.id, "site_id": site_ids[row.domain],
          "contact_id": contacts[row.email][0] if row.email else None, "page_url": row.url, "stage": "new",
          "position": top + offset, "override_reason": reason if row.conflicts else "", "owner_id": None,
+         "overridden": row.conflict_keys if row.conflicts else [],
          "created_at": now, "updated_at": now, "stage_changed_at": now, **_PAGE_DEFAULTS, **row.page}
         for offset, row in enumerate(rows, start=1)])
     prospect_ids: dict[int, int] = {}
@@ -685,7 +643,7 @@ def _write_chunk(session: Session, campaign: Campaign, rows: list[ImportRow], *,
         if row.conflicts:
             activities.append({"prospect_id": prospect_id, "user_id": actor_id, "kind": "override",
                                "text": f"Added despite: {'; '.join(row.conflicts)}. Reason: {reason}",
-                               "details": {"conflicts": row.conflicts}, "created_at": now})
+                               "details": {"conflicts": row.conflicts, "keys": row.conflict_keys}, "created_at": now})
     session.execute(insert(Activity), activities)
     session.flush()
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from outreach.campaigns import contact_rules, importer, service
+from outreach.campaigns import contact_rules, importer
 from outreach.lib.urls import BadURL, ensure_http_url, registrable_domain
 from outreach.models import Activity, Contact, Prospect, Site, Suppression
 
@@ -255,8 +255,8 @@ def test_a_large_file_finds_every_conflict_whichever_way_it_looks(db: Session, m
     campaign, other = make_campaign(name="Here"), make_campaign(name="Elsewhere")
     make_prospect(campaign, "https://site5.test/")
     make_prospect(other, "https://site7.test/")
-    service.add_suppression(db, "site9.test", reason="bounced")
-    service.add_suppression(db, "jane11@site11.test")
+    contact_rules.add_suppression(db, "site9.test", reason="bounced")
+    contact_rules.add_suppression(db, "jane11@site11.test")
     rows = 1000 if small_tables else 950
     if not small_tables:  # more sites and suppressions than the file has rows
         db.execute(insert(Site), [{"domain": f"filler{i}.test"} for i in range(rows * 4)])

@@ -9,7 +9,7 @@ from outreach.campaigns.contact_rules import ContactRules, ProspectConflict, add
 from outreach.campaigns.service import add_prospect, set_contact
 from outreach.mail.jobs import send_due
 from outreach.mail.sequences import configure_campaign
-from outreach.models import Activity, Contact
+from outreach.models import Activity, Contact, Prospect
 from outreach.models.mail import Message
 from tests.mail.test_sending import enroll, fresh
 
@@ -99,3 +99,17 @@ def test_bulk_and_single_answers_agree(db, team, second):
     for site, email in zip(sites, emails, strict=True):
         single = ContactRules(db, campaign_id=second.id).load([site], [email]).conflicts(site, email)
         assert rules.conflicts(site, email) == single and single
+
+
+def test_an_override_given_at_import_holds_at_enrolment(app, db, second):
+    from outreach.campaigns import importer
+
+    add_suppression(db, "legal.test", note="ask legal first")
+    parsed = importer.parse_csv(b"URL,Email,Name\nhttps://legal.test/page,ed@legal.test,Ed Legal\n")
+    plan = importer.plan_import(db, second, parsed, importer.guess_mapping(parsed.headers))
+    assert [r.conflicts for r in plan.conflicted] == [["legal.test is on the do-not-contact list (ask legal first)"]]
+    importer.import_rows(db, second, plan, override_reason="legal approved")
+    db.commit()
+    prospect = db.scalar(select(Prospect).where(Prospect.campaign_id == second.id))
+    assert prospect.overridden == ["dnc:domain:legal.test"]
+    assert enroll(db, app, second, [prospect], now=None).enrolled == [prospect]
