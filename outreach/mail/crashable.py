@@ -16,8 +16,8 @@ from outreach.wiring import connect_subscribers
 def main(argv: list[str]) -> int:
     settings = json.loads(argv[1])
     connect_subscribers()
-    engine = make_engine(settings["database"]["url"])
-    sent = Sender(settings, make_sessionmaker(engine), SecretBox(settings["app"]["secret_key"])).run()
+    engine = make_engine(settings.database.url)
+    sent = Sender(settings, make_sessionmaker(engine), SecretBox(settings.app.secret_key)).run()
     print(sent, flush=True)
     return 0
 
