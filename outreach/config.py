@@ -137,7 +137,7 @@ def as_dict(settings: Settings) -> dict[str, dict[str, Any]]:
 
 
 #: section name -> its dataclass, in the order of config.example.toml
-SECTIONS: dict[str, type] = {f.name: f.default_factory for f in dataclasses.fields(Settings)}  # type: ignore[misc]
+SECTIONS: dict[str, type[Any]] = {f.name: type(getattr(Settings(), f.name)) for f in dataclasses.fields(Settings)}
 #: section -> key -> default, derived from the dataclasses (lists are tuples)
 DEFAULTS: dict[str, dict[str, Any]] = as_dict(Settings())
 
