@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import select, update
 
-from outreach.config import load_settings
+from outreach.config import Settings, as_dict, load_settings
 from outreach.db import Base, make_engine, make_sessionmaker
 from outreach.lib.secrets import SecretBox
 from outreach.mail.mailboxes import MailboxInput, save_mailbox
@@ -98,7 +98,7 @@ class SinkProcess:
 # --- setup -------------------------------------------------------------------------------------
 
 def make_world(url: str, workdir: Path, n: int, sink_port: int, imap_cfg: dict[str, Any] | None = None
-               ) -> tuple[dict[str, Any], Any, float]:
+               ) -> tuple[Settings, Any, float]:
     """A database with one campaign of n prospects enrolled in a one-step sequence; returns render time."""
     settings = load_settings(overrides={
         "app": {"secret_key": "bench-secret-key", "instance_path": str(workdir)},
@@ -108,7 +108,7 @@ def make_world(url: str, workdir: Path, n: int, sink_port: int, imap_cfg: dict[s
     Base.metadata.create_all(engine)
     connect_subscribers()  # the first send moves each card to *contacted*
     factory = make_sessionmaker(engine)
-    box = SecretBox(settings["app"]["secret_key"])
+    box = SecretBox(settings.app.secret_key)
     with factory() as session:
         client = Client(name=f"Bench {time.time()}")
         session.add(client)
@@ -165,7 +165,7 @@ def backlog(n: int, workdir: Path) -> dict[str, Any]:
     sink = SinkProcess()
     settings, factory, render_seconds = make_world(f"sqlite:///{workdir / 'backlog.db'}", workdir, n, sink.port)
     started, cpu_started = time.perf_counter(), time.process_time()
-    sent = Sender(settings, factory, SecretBox(settings["app"]["secret_key"])).run()
+    sent = Sender(settings, factory, SecretBox(settings.app.secret_key)).run()
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     accepted = sink.stop()
     d = delays(factory, accepted)
@@ -186,7 +186,7 @@ def paced(n: int, rate: float, workdir: Path) -> dict[str, Any]:
             session.execute(update(Message).where(Message.id == mid)
                             .values(send_at=start + timedelta(seconds=i / rate)))
         session.commit()
-    sender_box = SecretBox(settings["app"]["secret_key"])
+    sender_box = SecretBox(settings.app.secret_key)
     end = start + timedelta(seconds=n / rate + 30)
     while datetime.now(UTC) < end:
         Sender(settings, factory, sender_box).run()
@@ -214,7 +214,7 @@ def crash(n: int, kills: int, workdir: Path) -> dict[str, Any]:
         recovered: dict[str, int] = {}
         while True:
             rounds += 1
-            proc = subprocess.Popen([sys.executable, "-m", "outreach.mail.crashable", json.dumps(settings)],
+            proc = subprocess.Popen([sys.executable, "-m", "outreach.mail.crashable", json.dumps(as_dict(settings))],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             if done_kills < kills:
                 timer = threading.Timer(rng.uniform(0.5, 1.0), proc.send_signal, (signal.SIGKILL,))

@@ -26,13 +26,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from outreach.backlinks.jobs import Job, run_checks  # noqa: E402
-from outreach.config import load_settings  # noqa: E402
+from outreach.config import Settings, load_settings  # noqa: E402
 
 TARGET = "https://client.example/product"
 GOAL = 300.0
@@ -93,7 +92,7 @@ http {{ access_log off; keepalive_requests 100000; sendfile on; {servers} }}
     raise SystemExit("nginx did not start")
 
 
-def settings_for(concurrency: int, workdir: Path) -> dict[str, Any]:
+def settings_for(concurrency: int, workdir: Path) -> Settings:
     return load_settings(overrides={
         "crawl": {"allow_private_addresses": True, "per_host_delay": 0.0, "timeout": 15.0,
                   "concurrency": concurrency, "per_host_concurrency": 4},
@@ -106,7 +105,7 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def bench_engine(jobs: list[Job], settings: dict[str, Any], batch: int) -> tuple[float, float, dict[str, int]]:
+def bench_engine(jobs: list[Job], settings: Settings, batch: int) -> tuple[float, float, dict[str, int]]:
     """Checks per wall second and per CPU second of this process, in batches as the tick runs them."""
     started, cpu = time.perf_counter(), time.process_time()
     statuses: dict[str, int] = {}
@@ -118,7 +117,7 @@ def bench_engine(jobs: list[Job], settings: dict[str, Any], batch: int) -> tuple
     return n / (time.perf_counter() - started), n / (time.process_time() - cpu), statuses
 
 
-def bench_tick(pages: list[tuple[int, int]], base: str, settings: dict[str, Any],
+def bench_tick(pages: list[tuple[int, int]], base: str, settings: Settings,
                batch: int) -> tuple[tuple[float, float], tuple[float, float], int]:
     from sqlalchemy import insert, update
 
@@ -130,7 +129,7 @@ def bench_tick(pages: list[tuple[int, int]], base: str, settings: dict[str, Any]
     from outreach.migrate import upgrade
     from outreach.models import Backlink, Client
 
-    url = settings["database"]["url"]
+    url = settings.database.url
     upgrade(url)
     engine = make_engine(url)
     now = utcnow()
@@ -158,7 +157,7 @@ def bench_tick(pages: list[tuple[int, int]], base: str, settings: dict[str, Any]
     return rates[0], rates[1], done
 
 
-def bench_render(url: str, settings: dict[str, Any], renders: int) -> tuple[float, float]:
+def bench_render(url: str, settings: Settings, renders: int) -> tuple[float, float]:
     from outreach.backlinks.verify import Renderer, verify_page
     from outreach.lib.http import Fetcher, FetchSettings
 

@@ -1,13 +1,19 @@
-"""Settings: defaults <- TOML file <- OUTREACH_* environment, then validated.
+"""Settings: defaults <- TOML file <- OUTREACH_* environment, then validated, then frozen.
 
 Every key is documented in config.example.toml. A bad value raises ConfigError with one line that
 names the key, so `outreach run` can fail at start with a sentence instead of a traceback.
+
+The section dataclasses below are the one home of every key, its type and its default; `DEFAULTS` is
+derived from them. `load_settings` returns a read-only `Settings`; code that needs other values (the
+demo, tests) builds a new one with `Settings.with_`, which goes through the same validation.
 """
 from __future__ import annotations
 
-import copy
+import dataclasses
+import ipaddress
 import os
 import tomllib
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,77 +23,123 @@ class ConfigError(ValueError):
     """A setting is missing, unknown or has a bad value."""
 
 
-DEFAULTS: dict[str, dict[str, Any]] = {
-    "app": {
-        "secret_key": "",
-        "base_url": "http://127.0.0.1:5000",
-        "instance_path": "instance",
-        "session_cookie_secure": False,
-        "login_max_failures": 5,
-        "login_lockout_minutes": 15,
-        "page_size": 50,
-    },
-    "database": {
-        "url": "sqlite:///instance/outreach.db",
-        "echo": False,
-    },
-    "scheduler": {
-        "enabled": True,
-        "tick_seconds": 15,
-        "workers": 4,
-        "backend": "threads",
-        "broker_url": "redis://127.0.0.1:6379/0",
-    },
-    "crawl": {
-        "allow_private_addresses": False,
-        "allow_private_hosts": [],
-        "user_agent": "OutreachBot/0.1 (+https://github.com/outreach/outreach; link checking)",
-        "concurrency": 32,
-        "per_host_concurrency": 2,
-        "per_host_delay": 1.0,
-        "timeout": 15.0,
-        "max_page_bytes": 5_000_000,
-        "max_redirects": 10,
-        "respect_robots": True,
-        "retries": 2,
-    },
-    "dns": {
-        "nameservers": [],
-        "port": 53,
-        "timeout": 5.0,
-        "cache_seconds": 3600,
-    },
-    "mail": {
-        "outbox_dir": "instance/outbox",
-        "unsubscribe_secret": "",
-        "default_daily_cap": 50,
-        "smtp_timeout": 60.0,
-        "imap_timeout": 60.0,
-        "poll_minutes": 5,
-        "sending_lease_seconds": 600,
-    },
-    "search": {
-        "provider": "",
-        "api_key": "",
-        "endpoint": "",
-    },
-    "backlinks": {
-        "lost_after_failures": 3,
-        "lost_after_hours": 48,
-        "pending_check_hours": 24,
-        "live_check_days": 7,
-        "render_javascript": False,
-        "chromium_path": "/usr/bin/chromium",
-    },
-    "alerts": {
-        "smtp_host": "",
-        "smtp_port": 25,
-        "smtp_security": "none",
-        "smtp_username": "",
-        "smtp_password": "",
-        "from_email": "outreach@localhost",
-    },
-}
+@dataclass(frozen=True)
+class AppSettings:
+    secret_key: str = ""
+    base_url: str = "http://127.0.0.1:5000"
+    instance_path: str = "instance"
+    session_cookie_secure: bool = False
+    login_max_failures: int = 5
+    login_lockout_minutes: int = 15
+    page_size: int = 50
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str = "sqlite:///instance/outreach.db"
+    echo: bool = False
+
+
+@dataclass(frozen=True)
+class SchedulerSettings:
+    enabled: bool = True
+    tick_seconds: int = 15
+    workers: int = 4
+    backend: str = "threads"
+    broker_url: str = "redis://127.0.0.1:6379/0"
+
+
+@dataclass(frozen=True)
+class CrawlSettings:
+    allow_private_addresses: bool = False
+    #: "host:port" entries, each in one spelling (see host_port)
+    allow_private_hosts: tuple[str, ...] = ()
+    user_agent: str = "OutreachBot/0.1 (+https://github.com/outreach/outreach; link checking)"
+    concurrency: int = 32
+    per_host_concurrency: int = 2
+    per_host_delay: float = 1.0
+    timeout: float = 15.0
+    max_page_bytes: int = 5_000_000
+    max_redirects: int = 10
+    respect_robots: bool = True
+    retries: int = 2
+
+
+@dataclass(frozen=True)
+class DnsSettings:
+    nameservers: tuple[str, ...] = ()
+    port: int = 53
+    timeout: float = 5.0
+    cache_seconds: int = 3600
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    outbox_dir: str = "instance/outbox"
+    unsubscribe_secret: str = ""
+    default_daily_cap: int = 50
+    smtp_timeout: float = 60.0
+    imap_timeout: float = 60.0
+    poll_minutes: int = 5
+    sending_lease_seconds: int = 600
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    provider: str = ""
+    api_key: str = ""
+    endpoint: str = ""
+
+
+@dataclass(frozen=True)
+class BacklinksSettings:
+    lost_after_failures: int = 3
+    lost_after_hours: int = 48
+    pending_check_hours: int = 24
+    live_check_days: int = 7
+    render_javascript: bool = False
+    chromium_path: str = "/usr/bin/chromium"
+
+
+@dataclass(frozen=True)
+class AlertsSettings:
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_security: str = "none"
+    smtp_username: str = ""
+    smtp_password: str = ""
+    from_email: str = "outreach@localhost"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All settings, read-only; `settings.crawl.timeout`."""
+    app: AppSettings = field(default_factory=AppSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
+    crawl: CrawlSettings = field(default_factory=CrawlSettings)
+    dns: DnsSettings = field(default_factory=DnsSettings)
+    mail: MailSettings = field(default_factory=MailSettings)
+    search: SearchSettings = field(default_factory=SearchSettings)
+    backlinks: BacklinksSettings = field(default_factory=BacklinksSettings)
+    alerts: AlertsSettings = field(default_factory=AlertsSettings)
+
+    def with_(self, **changes: dict[str, Any]) -> Settings:
+        """A copy with some keys changed, validated like the file: `settings.with_(crawl={"timeout": 2.0})`."""
+        values = as_dict(self)
+        _merge(values, changes, source="with_()")
+        return _build(values)
+
+
+def as_dict(settings: Settings) -> dict[str, dict[str, Any]]:
+    """The settings as plain tables (section -> key -> value), e.g. to show or serialise them."""
+    return {f.name: dataclasses.asdict(getattr(settings, f.name)) for f in dataclasses.fields(settings)}
+
+
+#: section name -> its dataclass, in the order of config.example.toml
+SECTIONS: dict[str, type[Any]] = {f.name: type(getattr(Settings(), f.name)) for f in dataclasses.fields(Settings)}
+#: section -> key -> default, derived from the dataclasses (lists are tuples)
+DEFAULTS: dict[str, dict[str, Any]] = as_dict(Settings())
 
 CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("scheduler", "backend"): ("threads", "celery"),
@@ -108,18 +160,22 @@ POSITIVE = {
 
 def load_settings(path: str | os.PathLike[str] | None = None,
                   overrides: dict[str, dict[str, Any]] | None = None,
-                  environ: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
-    """Merge defaults, the TOML file, OUTREACH_* variables and overrides; validate the result."""
+                  environ: dict[str, str] | None = None) -> Settings:
+    """Merge defaults, the TOML file, OUTREACH_* variables and overrides; validate and freeze the result."""
     environ = os.environ if environ is None else environ
-    settings = copy.deepcopy(DEFAULTS)
+    settings = as_dict(Settings())
     path = path or environ.get("OUTREACH_CONFIG")
     if path:
         _merge(settings, _read_toml(Path(path)), source=str(path))
     _merge(settings, _from_environ(environ), source="environment")
     if overrides:
         _merge(settings, overrides, source="overrides")
+    return _build(settings)
+
+
+def _build(settings: dict[str, dict[str, Any]]) -> Settings:
     _validate(settings)
-    return settings
+    return Settings(**{section: cls(**settings[section]) for section, cls in SECTIONS.items()})
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -149,8 +205,8 @@ def _parse_env_value(name: str, raw: str, default: Any) -> Any:
         if raw.lower() in ("0", "false", "no", "off"):
             return False
         raise ConfigError(f"{name}: expected true or false, got {raw!r}")
-    if isinstance(default, list):
-        return [part.strip() for part in raw.split(",") if part.strip()]
+    if isinstance(default, tuple):
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
     return raw  # numbers are coerced and checked in _validate
 
 
@@ -179,9 +235,10 @@ def _validate(settings: dict[str, dict[str, Any]]) -> None:
                 settings[section][key] = value = _coerce(name, value, int)
             elif isinstance(default, float):
                 settings[section][key] = value = _coerce(name, value, float)
-            elif isinstance(default, list):
-                if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            elif isinstance(default, tuple):
+                if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
                     raise ConfigError(f"{name}: expected a list of strings, got {value!r}")
+                settings[section][key] = value = tuple(value)
             elif isinstance(default, str) and not isinstance(value, str):
                 raise ConfigError(f"{name}: expected a string, got {value!r}")
             if (section, key) in POSITIVE and value <= 0:
@@ -200,10 +257,9 @@ def _validate(settings: dict[str, dict[str, Any]]) -> None:
     base = urlsplit(settings["app"]["base_url"])
     if base.scheme not in ("http", "https") or not base.netloc:
         raise ConfigError(f"app.base_url: must be an http(s) URL, got {settings['app']['base_url']!r}")
-    settings["crawl"]["allow_private_hosts"] = [host_port(entry) for entry in settings["crawl"]["allow_private_hosts"]]
+    crawl = settings["crawl"]
+    crawl["allow_private_hosts"] = tuple(host_port(entry) for entry in crawl["allow_private_hosts"])
     for ns in settings["dns"]["nameservers"]:
-        import ipaddress
-
         try:
             ipaddress.ip_address(ns)
         except ValueError:

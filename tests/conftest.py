@@ -95,6 +95,12 @@ def app(_session_app: Flask) -> Iterator[Flask]:
     empty_tables(_session_app)
 
 
+def change_settings(app: Flask, monkeypatch: pytest.MonkeyPatch, **changes: dict[str, Any]) -> None:
+    """Run the app with some settings changed for one test (settings are read-only: it gets a changed copy)."""
+    state = app.extensions["outreach"]
+    monkeypatch.setattr(state, "settings", state.settings.with_(**changes))
+
+
 def empty_tables(app: Flask) -> None:
     state = app.extensions["outreach"]
     state.has_users = False

@@ -1,25 +1,26 @@
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
-from outreach.config import ConfigError, load_settings
+from outreach.config import DEFAULTS, ConfigError, Settings, load_settings
 
 
 def test_it_uses_defaults_without_a_file() -> None:
     settings = load_settings(environ={})
-    assert settings["database"]["url"] == "sqlite:///instance/outreach.db"
-    assert settings["crawl"]["allow_private_addresses"] is False
+    assert settings.database.url == "sqlite:///instance/outreach.db"
+    assert settings.crawl.allow_private_addresses is False
 
 
 def test_it_merges_file_then_environment(tmp_path: Path) -> None:
     path = tmp_path / "c.toml"
     path.write_text('[crawl]\nconcurrency = 8\nper_host_delay = 0.5\n[database]\nurl = "sqlite:///x.db"\n')
     settings = load_settings(path, environ={"OUTREACH_CRAWL_CONCURRENCY": "4"})
-    assert settings["crawl"]["concurrency"] == 4
-    assert settings["crawl"]["per_host_delay"] == 0.5
-    assert settings["database"]["url"] == "sqlite:///x.db"
+    assert settings.crawl.concurrency == 4
+    assert settings.crawl.per_host_delay == 0.5
+    assert settings.database.url == "sqlite:///x.db"
 
 
 @pytest.mark.parametrize(("content", "message"), [
@@ -61,18 +62,61 @@ def test_a_missing_file_is_one_line() -> None:
 def test_the_example_config_documents_every_key() -> None:
     import tomllib
 
-    from outreach.config import DEFAULTS
-
     example = tomllib.loads((Path(__file__).parents[1] / "config.example.toml").read_text())
     for section, keys in DEFAULTS.items():
         assert section in example, section
         for key, value in keys.items():
             assert key in example[section], f"{section}.{key}"
-            assert example[section][key] == value, f"{section}.{key}"
+            expected = list(value) if isinstance(value, tuple) else value  # TOML lists are tuples here
+            assert example[section][key] == expected, f"{section}.{key}"
 
 
 def test_allow_private_hosts_are_kept_in_one_spelling(tmp_path: Path) -> None:
     path = tmp_path / "c.toml"
     path.write_text("[crawl]\nallow_private_hosts = ['127.0.0.1:8765', 'Demo.Localhost:80', '[::1]:8765']\n")
-    hosts = load_settings(path, environ={})["crawl"]["allow_private_hosts"]
-    assert hosts == ["127.0.0.1:8765", "demo.localhost:80", "[::1]:8765"]
+    hosts = load_settings(path, environ={}).crawl.allow_private_hosts
+    assert hosts == ("127.0.0.1:8765", "demo.localhost:80", "[::1]:8765")
+
+
+def test_settings_are_read_only() -> None:
+    settings = load_settings(environ={})
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.crawl.timeout = 1.0  # type: ignore[misc]
+    for section in dataclasses.fields(settings):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(settings, section.name, getattr(settings, section.name))
+        part = getattr(settings, section.name)
+        for key in dataclasses.fields(part):
+            with pytest.raises(dataclasses.FrozenInstanceError):
+                setattr(part, key.name, getattr(part, key.name))
+    assert isinstance(settings.crawl.allow_private_hosts, tuple)  # lists are tuples: nothing to append to
+    assert isinstance(settings.dns.nameservers, tuple)
+
+
+def test_with_gives_a_validated_copy_and_leaves_the_original() -> None:
+    settings = load_settings(environ={})
+    changed = settings.with_(crawl={"allow_private_hosts": ["Demo.Localhost:80"], "timeout": "2.5"})
+    assert changed.crawl.allow_private_hosts == ("demo.localhost:80",)
+    assert changed.crawl.timeout == 2.5
+    assert changed.mail == settings.mail
+    assert settings.crawl.allow_private_hosts == () and settings.crawl.timeout == 15.0
+    with pytest.raises(ConfigError, match=r"^crawl\.speed in with_\(\) is not a known setting$"):
+        settings.with_(crawl={"speed": 3})
+    with pytest.raises(ConfigError, match=r"^crawl\.concurrency: must be greater than 0, got 0$"):
+        settings.with_(crawl={"concurrency": 0})
+
+
+def test_a_typo_in_the_file_is_refused_in_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("[crawl]\ntimout = 3\n")
+    with pytest.raises(ConfigError) as excinfo:
+        load_settings(path, environ={})
+    assert str(excinfo.value) == f"crawl.timout in {path} is not a known setting"
+
+
+def test_every_default_is_a_field_of_its_section() -> None:
+    defaults = Settings()
+    for section, keys in DEFAULTS.items():
+        for key, value in keys.items():
+            assert getattr(getattr(defaults, section), key) == value, f"{section}.{key}"
+    assert load_settings(environ={}) == defaults

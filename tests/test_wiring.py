@@ -106,10 +106,10 @@ elif entry == "cli":  # a command that opens the database
     main(["user", "create", "--email", "probe@agency.test", "--password", "a long enough password"],
          standalone_mode=False)
 elif entry == "crashable":
-    from outreach.config import load_settings
+    from outreach.config import as_dict, load_settings
     from outreach.mail import crashable
     settings = load_settings(None, settings_overrides)
-    crashable.main(["crashable", json.dumps(settings, default=str)])
+    crashable.main(["crashable", json.dumps(as_dict(settings))])
 print(json.dumps(sorted(f"{r.__module__}.{r.__name__}" for r in stage_changed.receivers.values())))
 with make_sessionmaker(engine)() as session:  # the service alone, no request: the hand-off still happens
     client = service.create_client(session, "Acme")

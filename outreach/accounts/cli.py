@@ -26,7 +26,7 @@ def create(ctx: click.Context, email: str, name: str, role: str, client_id: int 
     from outreach.db import make_engine, session_scope
 
     settings = load_settings_or_exit(ctx)
-    engine = make_engine(settings["database"]["url"])
+    engine = make_engine(settings.database.url)
     try:
         with session_scope(command_sessions(engine)) as session:
             new_user = create_user(session, email, password, name=name, role=role, client_id=client_id)

@@ -49,11 +49,11 @@ def login() -> str | Response:
     form = LoginForm()
     if form.validate_on_submit():
         session = db_session()
-        app_settings = settings()["app"]
+        app_settings = settings().app
         try:
             user = service.authenticate(session, form.email.data or "", form.password.data or "",
-                                        max_failures=app_settings["login_max_failures"],
-                                        lockout_minutes=app_settings["login_lockout_minutes"])
+                                        max_failures=app_settings.login_max_failures,
+                                        lockout_minutes=app_settings.login_lockout_minutes)
         except service.AccountError as exc:
             session.commit()  # keep the failure count
             form.password.errors = [str(exc)]

@@ -43,7 +43,7 @@ def _listing(page: queries.Page[Any], render: Callable[[Any], dict[str, Any]]) -
 
 
 def _paginate(query: Any, render: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
-    page, per_page = pagination(request.args, settings()["app"]["page_size"])
+    page, per_page = pagination(request.args, settings().app.page_size)
     return _listing(queries.paginate(db_session(), query, page, per_page), render)
 
 

@@ -451,12 +451,12 @@ def footprint_search(campaign_id: int) -> dict[str, Any]:
     if isinstance(per_query, bool) or not isinstance(per_query, int) or not 1 <= per_query <= 20:
         raise invalid("per_query", "per_query must be an integer from 1 to 20")
     try:
-        provider = provider_from_settings(settings())
+        provider = provider_from_settings(settings().search)
     except SearchError as exc:
         raise ApiError(409, "search_not_configured", str(exc)) from None
     if provider is None:
         raise ApiError(409, "search_not_configured", SETUP_HINT)
-    fetch_settings = FetchSettings.from_settings(settings())
+    fetch_settings = FetchSettings.from_settings(settings().crawl)
     db_session().rollback()  # no transaction held open during the searches
 
     async def go() -> Any:  # may run in a helper thread: no Flask globals inside

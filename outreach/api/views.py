@@ -259,7 +259,7 @@ def _prospect_filters(campaign_id: int | None) -> queries.ProspectFilters:
 
 def _prospect_page(query: Any) -> dict[str, Any]:
     """A page of prospects, their opportunity contexts read in one query."""
-    page, per_page = pagination(request.args, settings()["app"]["page_size"])
+    page, per_page = pagination(request.args, settings().app.page_size)
     found = queries.paginate(db_session(), query, page, per_page)
     contexts = opportunity_context.for_prospects(db_session(), found.items)
     return _listing(found, lambda p: out.prospect(p, _user(), contexts[p.id]))

@@ -4,7 +4,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import or_
 from sqlalchemy.orm import Session, sessionmaker
@@ -12,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from outreach.accounts import permissions
 from outreach.backlinks import terms
 from outreach.backlinks.service import ALERT_KINDS
+from outreach.config import Settings
 from outreach.db import session_scope
 from outreach.jobs.claims import claim_rows
 from outreach.lib import appmail
@@ -63,7 +63,7 @@ def claim_alert(session: Session, now: datetime | None = None, *, tried: Collect
     return claimed[0] if claimed else None
 
 
-def send_pending_alerts(settings: dict[str, dict[str, Any]], factory: sessionmaker[Session],
+def send_pending_alerts(settings: Settings, factory: sessionmaker[Session],
                         *, limit: int = 100) -> int:
     """Email the owner about each committed, unsent event; returns how many were handled."""
     done = 0
@@ -120,7 +120,7 @@ def notify_in_app(session: Session, event_id: int) -> None:
     notify(session, users, event.kind, f"{headline}: {where}", event.text, f"/backlinks/{backlink.id}")
 
 
-def _email_for(session: Session, settings: dict[str, dict[str, Any]], event: BacklinkEvent) -> appmail.AppEmail | None:
+def _email_for(session: Session, settings: Settings, event: BacklinkEvent) -> appmail.AppEmail | None:
     if event.kind not in ALERT_KINDS:
         return None
     backlink = session.get(Backlink, event.backlink_id)
@@ -130,7 +130,7 @@ def _email_for(session: Session, settings: dict[str, dict[str, Any]], event: Bac
     check = session.get(BacklinkCheck, event.check_id) if event.check_id else None
     headline = HEADLINES[event.kind]
     where = backlink.page_url or backlink.site_url
-    link = settings["app"]["base_url"].rstrip("/") + f"/backlinks/{backlink.id}"
+    link = settings.app.base_url.rstrip("/") + f"/backlinks/{backlink.id}"
     return appmail.render("backlink_alert", [owner.email], f"{headline}: {where}", headline=headline,
                           event=event, backlink=backlink, check=check, link=link,
                           status=terms.status_label(backlink), failing=terms.failing_label(backlink),

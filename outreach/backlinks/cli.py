@@ -32,7 +32,7 @@ def verify(ctx: click.Context, page_url: str, target: str, anchor: str | None, m
     from outreach.backlinks.verify import verify as run_verify
 
     if render is None:
-        render = settings["backlinks"]["render_javascript"]
+        render = settings.backlinks.render_javascript
     try:
         result = run_verify(page_url, target, settings, match_mode="site" if match_site else "exact",
                             anchor=anchor, render=render)

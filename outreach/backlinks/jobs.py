@@ -5,7 +5,6 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
 
@@ -14,6 +13,7 @@ from outreach.backlinks.alerts import send_pending_alerts
 from outreach.backlinks.evidence import CheckResult
 from outreach.backlinks.find import find_page
 from outreach.backlinks.verify import Renderer, RenderError, verify_page
+from outreach.config import Settings
 from outreach.db import session_scope
 from outreach.jobs.ticks import JobContext
 from outreach.lib.aio import run_sync
@@ -53,7 +53,7 @@ def check_due(ctx: JobContext, *, batch: int = BATCH) -> int:
     """Claim due backlinks, verify them concurrently, then record each result in its own transaction."""
     with session_scope(ctx.sessionmaker) as session:
         ids = service.claim_due(session, limit=batch)
-        render_all = ctx.settings["backlinks"]["render_javascript"]
+        render_all = ctx.settings.backlinks.render_javascript
         jobs = [Job(b.id, b.page_url, b.site_url, b.target_url, b.match_mode, b.agreed_anchor,
                     render_all or b.render_js)
                 for b in (session.get(Backlink, i) for i in ids) if b is not None]
@@ -96,7 +96,7 @@ def _record(ctx: JobContext, jobs: list[Job], outcomes: dict[int, Outcome]) -> i
             now = utcnow()
             if outcome.found_page and not backlink.page_url:
                 service.attach_page(session, backlink, outcome.found_page, now=now)
-            service.apply_check(session, backlink, outcome.result, ctx.settings, now=now)
+            service.apply_check(session, backlink, outcome.result, ctx.settings.backlinks, now=now)
             done += 1
     return done
 
@@ -105,13 +105,13 @@ def send_alerts(ctx: JobContext) -> int:
     return send_pending_alerts(ctx.settings, ctx.sessionmaker)
 
 
-async def run_checks(jobs: list[Job], settings: dict[str, dict[str, Any]]) -> dict[int, Outcome]:
+async def run_checks(jobs: list[Job], settings: Settings) -> dict[int, Outcome]:
     """Verify every job with one fetcher (and one Chromium, when any job renders)."""
     outcomes: dict[int, Outcome] = {}
     renderer: Renderer | None = None
     render_error: str | None = None
     render_slots = asyncio.Semaphore(RENDER_CONCURRENCY)
-    async with Fetcher(FetchSettings.from_settings(settings)) as fetcher:
+    async with Fetcher(FetchSettings.from_settings(settings.crawl)) as fetcher:
         if any(job.render for job in jobs):
             try:
                 renderer = await Renderer(settings).__aenter__()

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from outreach.config import Settings
 from outreach.mail import reclaim
 from outreach.mail.mailboxes import MailError
 from outreach.mail.render import Rendered
@@ -29,7 +29,7 @@ class ReclaimPanel:
     error: str | None = None
 
 
-def reclaim_panel(session: Session, backlink: Backlink, settings: dict[str, dict[str, Any]],
+def reclaim_panel(session: Session, backlink: Backlink, settings: Settings,
                   template_id: int | None = None) -> ReclaimPanel | None:
     """None unless the link is lost."""
     if backlink.status != "lost":

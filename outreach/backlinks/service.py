@@ -15,6 +15,7 @@ from outreach.accounts.service import audit
 from outreach.backlinks import terms
 from outreach.backlinks.evidence import WEAK_RELS, CheckResult, FoundLink
 from outreach.campaigns.service import move_prospect, record
+from outreach.config import BacklinksSettings
 from outreach.jobs.claims import claim_rows
 from outreach.lib.clock import utcnow
 from outreach.lib.urls import BadURL, ensure_http_url, registrable_domain
@@ -313,17 +314,17 @@ def claim_due(session: Session, *, limit: int, now: datetime | None = None) -> l
                              values={"next_check_at": now + CLAIM_LEASE}))
 
 
-def live_check_interval(session: Session, backlink: Backlink, settings: dict[str, dict[str, Any]]) -> timedelta:
+def live_check_interval(session: Session, backlink: Backlink, settings: BacklinksSettings) -> timedelta:
     """The client's own interval, else [backlinks] live_check_days (remembered for the session's lifetime)."""
     cache: dict[int, timedelta] = session.info.setdefault("backlinks.live_interval", {})
     if backlink.client_id not in cache:
         own = session.get(ClientLinkSettings, backlink.client_id)
-        days = own.live_check_days if own and own.live_check_days else settings["backlinks"]["live_check_days"]
+        days = own.live_check_days if own and own.live_check_days else settings.live_check_days
         cache[backlink.client_id] = timedelta(days=days)
     return cache[backlink.client_id]
 
 
-def apply_check(session: Session, backlink: Backlink, result: CheckResult, settings: dict[str, dict[str, Any]],
+def apply_check(session: Session, backlink: Backlink, result: CheckResult, settings: BacklinksSettings,
                 *, now: datetime | None = None) -> list[BacklinkEvent]:
     """Store the check with its evidence, move the backlink through its states, and return the events."""
     now = now or utcnow()
@@ -339,7 +340,7 @@ def apply_check(session: Session, backlink: Backlink, result: CheckResult, setti
         events.append(BacklinkEvent(backlink_id=backlink.id, kind=kind, text=text, created_at=now))
 
     backlink.last_checked_at = now
-    pending_every = timedelta(hours=settings["backlinks"]["pending_check_hours"])
+    pending_every = timedelta(hours=settings.pending_check_hours)
     live_every = live_check_interval(session, backlink, settings)
     if result.is_live:
         _found(backlink, result, event, now)
@@ -352,8 +353,8 @@ def apply_check(session: Session, backlink: Backlink, result: CheckResult, setti
         if backlink.status in terms.ON_PAGE:
             failures = backlink.consecutive_failures
             spread = now - backlink.failing_since
-            if (failures >= settings["backlinks"]["lost_after_failures"]
-                    and spread >= timedelta(hours=settings["backlinks"]["lost_after_hours"])):
+            if (failures >= settings.lost_after_failures
+                    and spread >= timedelta(hours=settings.lost_after_hours)):
                 event("lost", f"Link lost after {failures} failed checks in a row since "
                               f"{backlink.failing_since:%Y-%m-%d %H:%M} UTC: {reason}")
                 backlink.status, backlink.lost_at, backlink.live_since = "lost", now, None

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from outreach.backlinks.evidence import WEAK_RELS, CheckResult, FoundLink
+from outreach.config import Settings
 from outreach.lib.aio import run_sync
 from outreach.lib.html import ParsedPage, parse_page
 from outreach.lib.http import Fetcher, FetchResult, FetchSettings
@@ -214,10 +215,10 @@ async def verify_page(fetcher: Fetcher, page_url: str, target: str, *, match_mod
     return _finish(result, allowed_googlebot, allowed_agent)
 
 
-def verify(page_url: str, target: str, settings: dict[str, dict[str, Any]], *, match_mode: str = "exact",
+def verify(page_url: str, target: str, settings: Settings, *, match_mode: str = "exact",
            anchor: str | None = None, render: bool = False) -> CheckResult:
     """Verify one page from synchronous code (the CLI)."""
-    fetch_settings = FetchSettings.from_settings(settings)
+    fetch_settings = FetchSettings.from_settings(settings.crawl)
 
     async def run() -> CheckResult:
         async with Fetcher(fetch_settings) as fetcher:
@@ -248,9 +249,9 @@ class RenderError(RuntimeError):
 class Renderer:
     """Headless Chromium through Playwright; every request it makes passes the same address guard."""
 
-    def __init__(self, settings: dict[str, dict[str, Any]]) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.timeout_ms = int(float(settings["crawl"]["timeout"]) * 1000)
+        self.timeout_ms = int(settings.crawl.timeout * 1000)
         self._pw: Any = None
         self._browser: Any = None
         self._context: Any = None
@@ -264,15 +265,15 @@ class Renderer:
         self._pw = await async_playwright().start()
         try:
             self._browser = await self._pw.chromium.launch(
-                executable_path=self.settings["backlinks"]["chromium_path"], args=CHROMIUM_ARGS)
+                executable_path=self.settings.backlinks.chromium_path, args=CHROMIUM_ARGS)
         except Exception as exc:
             await self._pw.stop()
-            raise RenderError(f"cannot start Chromium at {self.settings['backlinks']['chromium_path']}: "
+            raise RenderError(f"cannot start Chromium at {self.settings.backlinks.chromium_path}: "
                               f"{str(exc).splitlines()[0]}") from None
-        self._context = await self._browser.new_context(user_agent=self.settings["crawl"]["user_agent"],
+        self._context = await self._browser.new_context(user_agent=self.settings.crawl.user_agent,
                                                         service_workers="block")
         await self._context.route("**/*", self._guard)
-        self._fetcher = await Fetcher(FetchSettings.from_settings(self.settings)).__aenter__()
+        self._fetcher = await Fetcher(FetchSettings.from_settings(self.settings.crawl)).__aenter__()
         return self
 
     async def __aexit__(self, *exc: object) -> None:

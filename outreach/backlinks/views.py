@@ -256,7 +256,7 @@ def check(backlink_id: int) -> Response:
     """Check now, in the request (one page, bounded by the fetch timeout); alerts go out after the commit."""
     backlink = _backlink_or_404(backlink_id, edit=True)
     session = db_session()
-    render = settings()["backlinks"]["render_javascript"] or backlink.render_js
+    render = settings().backlinks.render_javascript or backlink.render_js
     job = Job(backlink.id, backlink.page_url, backlink.site_url, backlink.target_url, backlink.match_mode,
               backlink.agreed_anchor, render)
     session.rollback()  # no transaction held open during the fetch
@@ -267,7 +267,7 @@ def check(backlink_id: int) -> Response:
     backlink = _backlink_or_404(backlink_id, edit=True)
     if outcome.found_page and not backlink.page_url:
         service.attach_page(session, backlink, outcome.found_page)
-    service.apply_check(session, backlink, outcome.result, settings())
+    service.apply_check(session, backlink, outcome.result, settings().backlinks)
     session.commit()
     send_pending_alerts(settings(), app_state().sessionmaker)
     result = outcome.result
@@ -275,9 +275,9 @@ def check(backlink_id: int) -> Response:
     problems = f" Problems: {', '.join(result.problems)}." if result.problems else ""
     failing = terms.failing_label(backlink)
     if failing:
-        rules = settings()["backlinks"]
-        failing = (f" The link is {failing}; it is called lost after {rules['lost_after_failures']} failed checks "
-                   f"over at least {rules['lost_after_hours']} hours.")
+        rules = settings().backlinks
+        failing = (f" The link is {failing}; it is called lost after {rules.lost_after_failures} failed checks "
+                   f"over at least {rules.lost_after_hours} hours.")
     flash(f"{summary}: HTTP {result.http_status or result.error}.{problems}{failing}",
           "success" if backlink.status == "live" and not result.problems else "warning")
     return redirect(_safe_next() or url_for("backlinks.detail", backlink_id=backlink_id))

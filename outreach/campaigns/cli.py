@@ -44,7 +44,7 @@ def import_csv(ctx: click.Context, campaign_id: int, csv_file: Path, mapping_ove
         fail(problems[0])
 
     settings = load_settings_or_exit(ctx)
-    engine = make_engine(settings["database"]["url"])
+    engine = make_engine(settings.database.url)
     try:
         with session_scope(command_sessions(engine)) as session:
             campaign = session.get(Campaign, campaign_id)

@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from outreach.campaigns import importer
+from outreach.config import Settings
 from outreach.jobs.claims import claim_oldest_queued
 from outreach.lib.clock import utcnow
 from outreach.models import Campaign, User
@@ -99,7 +100,7 @@ def report(result: importer.ImportResult) -> dict[str, Any]:
             "warned": len(result.warnings), "warnings": rows(result.warnings)}
 
 
-def run_one(factory: sessionmaker[Session], settings: dict[str, Any], stopping: Callable[[], bool]) -> bool:
+def run_one(factory: sessionmaker[Session], settings: Settings, stopping: Callable[[], bool]) -> bool:
     """Claim one queued import and write it, committing each chunk; False when none was queued."""
     with factory() as session, session.begin():
         run = claim_next(session, f"{socket.gethostname()}:{os.getpid()}")
@@ -107,7 +108,7 @@ def run_one(factory: sessionmaker[Session], settings: dict[str, Any], stopping: 
             return False
         run_id, options, campaign_id = run.id, dict(run.options or {}), run.campaign_id
         actor_id = run.created_by_id
-    path = upload_folder(settings["app"]["instance_path"]) / f"{options.get('token', '')}.csv"
+    path = upload_folder(settings.app.instance_path) / f"{options.get('token', '')}.csv"
     try:
         outcome = _write(factory, run_id, campaign_id, actor_id, options, path, stopping)
     except Exception as exc:

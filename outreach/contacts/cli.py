@@ -1,11 +1,14 @@
 """`outreach contacts find URL... [--json]`"""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from outreach.lib.console import command_sessions, fail, load_settings_or_exit, print_json
+
+if TYPE_CHECKING:
+    from outreach.config import Settings
 
 
 @click.group()
@@ -41,14 +44,14 @@ def find(ctx: click.Context, urls: tuple[str, ...], max_pages: int | None, allow
         seeds = [check_url(u) for u in urls]
     except BadURL as exc:
         fail(str(exc))
-    checker = None if no_check else AddressChecker.from_settings(settings)
+    checker = None if no_check else AddressChecker(settings.dns)
     if campaign_id is not None:
         from outreach.discovery.prospecting import campaign_keywords_or_exit
 
         campaign_keywords_or_exit(settings, campaign_id)  # exits 2 when there is no such campaign
 
     async def run() -> list[Any]:
-        async with Fetcher(FetchSettings.from_settings(settings)) as fetcher:
+        async with Fetcher(FetchSettings.from_settings(settings.crawl)) as fetcher:
             return await find_contacts(fetcher, seeds, checker, max_pages=max_pages or MAX_PAGES,
                                        allow_domains=allow_domains)
 
@@ -81,7 +84,7 @@ def find(ctx: click.Context, urls: tuple[str, ...], max_pages: int | None, allow
         click.echo("no addresses found", err=True)
 
 
-def _store(settings: dict[str, Any], campaign_id: int, sites: list[Any]) -> None:
+def _store(settings: Settings, campaign_id: int, sites: list[Any]) -> None:
     from sqlalchemy import select
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -90,7 +93,7 @@ def _store(settings: dict[str, Any], campaign_id: int, sites: list[Any]) -> None
     from outreach.lib.urls import BadURL, registrable_domain
     from outreach.models import Campaign, Prospect, Site
 
-    engine = make_engine(settings["database"]["url"])
+    engine = make_engine(settings.database.url)
     try:
         with session_scope(command_sessions(engine)) as session:
             if session.get(Campaign, campaign_id) is None:

@@ -37,7 +37,7 @@ def claim_unchecked(session: Session, limit: int, now: datetime | None = None) -
 
 def validate_unchecked(ctx: JobContext) -> int:
     """Check up to BATCH unchecked (or long-unknown) addresses; returns how many were checked."""
-    checker = AddressChecker.from_settings(ctx.settings)
+    checker = AddressChecker(ctx.settings.dns)
     done = 0
     with ctx.sessionmaker() as session:
         while done < BATCH and not ctx.stopping():

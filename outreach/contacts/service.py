@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outreach.campaigns.service import CampaignError, contact_for, record, site_for
+from outreach.config import Settings
 from outreach.contacts.finder import MAX_PAGES, SiteContacts, find_contacts
 from outreach.contacts.validation import AddressChecker, Verdict
 from outreach.lib.aio import run_sync
@@ -34,10 +34,10 @@ def prospect_start_url(prospect: Prospect) -> str:
     return prospect.page_url or f"https://{prospect.site.domain}/"
 
 
-def read_site(settings: dict[str, Any], url: str, *, max_pages: int = MAX_PAGES,
+def read_site(settings: Settings, url: str, *, max_pages: int = MAX_PAGES,
               time_limit: float | None = WAITING_TIME_LIMIT) -> SiteContacts:
     """Read the site's pages from url and check each address found; touches no database."""
-    fetch_settings, checker = FetchSettings.from_settings(settings), AddressChecker.from_settings(settings)
+    fetch_settings, checker = FetchSettings.from_settings(settings.crawl), AddressChecker(settings.dns)
 
     async def go() -> list[SiteContacts]:  # may run in a helper thread
         async with Fetcher(fetch_settings) as fetcher:
@@ -47,7 +47,7 @@ def read_site(settings: dict[str, Any], url: str, *, max_pages: int = MAX_PAGES,
     return found
 
 
-def find_and_save(session: Session, settings: dict[str, Any], url: str, *, prospect: Prospect | None = None,
+def find_and_save(session: Session, settings: Settings, url: str, *, prospect: Prospect | None = None,
                   campaign_id: int | None = None, actor: User | None = None, max_pages: int = MAX_PAGES,
                   time_limit: float | None = WAITING_TIME_LIMIT) -> FindResult:
     """Find the contacts of url's site now, check and save them; a prospect without a contact gets the best.

@@ -19,6 +19,7 @@ import dns.name
 import dns.rdatatype
 import dns.resolver
 
+from outreach.config import DnsSettings
 from outreach.contacts.extraction import is_role_address, rejection
 from outreach.lib.addresses import BadAddress, normalise_address
 from outreach.lib.clock import utcnow
@@ -80,16 +81,13 @@ def vouch_for(domains: Iterable[str], reason: str) -> None:
 class AddressChecker:
     """Checks addresses with one resolver configuration; cheap to create, safe across threads."""
 
-    def __init__(self, dns_settings: dict[str, Any]) -> None:
-        self.nameservers = [str(n) for n in dns_settings.get("nameservers") or []]
-        self.port = int(dns_settings.get("port") or 53)
-        self.timeout = float(dns_settings.get("timeout") or 5.0)
-        self.cache_seconds = float(dns_settings.get("cache_seconds") or 0)
+    def __init__(self, settings: DnsSettings) -> None:
+        """With the [dns] settings (`AddressChecker(settings.dns)`)."""
+        self.nameservers = list(settings.nameservers)
+        self.port = settings.port
+        self.timeout = settings.timeout
+        self.cache_seconds = float(settings.cache_seconds)
         self._key = (tuple(self.nameservers), self.port)
-
-    @classmethod
-    def from_settings(cls, settings: dict[str, dict[str, Any]]) -> AddressChecker:
-        return cls(settings["dns"])
 
     def _resolver(self) -> dns.resolver.Resolver:
         if self.nameservers:

@@ -45,7 +45,7 @@ def run_one(ctx: JobContext, **crawl_options: object) -> bool:
     def should_stop() -> bool:
         return cancel["requested"] or ctx.stopping()
 
-    settings = FetchSettings.from_settings(ctx.settings)
+    settings = FetchSettings.from_settings(ctx.settings.crawl)
     try:
         refused = refused_seeds(seeds, settings)
         if refused:  # bad input: nothing is fetched, and the crawl says why instead of finding nothing

@@ -1,12 +1,15 @@
 """`outreach demo`: the app, with a sample web on loopback and a sample client pointing at it."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from outreach.demo.web import DEFAULT_PORT, SITES, SampleWeb
 from outreach.lib.console import fail, load_settings_or_exit
+
+if TYPE_CHECKING:
+    from outreach.config import Settings
 
 
 @click.command()
@@ -23,8 +26,8 @@ def demo(ctx: click.Context, host: str, port: int, demo_port: int) -> None:
     web = start_or_exit(demo_port, listen_error)
     configure_logging()
     # the sample web is on loopback: allow exactly its sites, the SSRF guard stays on for every other host
-    allowed = list(dict.fromkeys([*settings["crawl"]["allow_private_hosts"], *web.host_ports]))
-    settings["crawl"]["allow_private_hosts"] = allowed
+    allowed = list(dict.fromkeys([*settings.crawl.allow_private_hosts, *web.host_ports]))
+    settings = settings.with_(crawl={"allow_private_hosts": allowed})
     upgrade_or_exit(settings)
     prepare(settings, web)
     serve_all(ctx, settings, host, port, overrides={"crawl": {"allow_private_hosts": allowed}},
@@ -42,13 +45,13 @@ def start_or_exit(port: int, listen_error: Any) -> SampleWeb:
         raise  # fail() exits; this keeps type checkers content
 
 
-def prepare(settings: dict[str, dict[str, Any]], web: SampleWeb) -> None:
+def prepare(settings: Settings, web: SampleWeb) -> None:
     """Store the sample client (idempotently) and vouch for the sample sites' mail domains in this process."""
     from outreach.contacts.validation import vouch_for
     from outreach.db import make_engine, make_sessionmaker, session_scope
     from outreach.demo.data import MAIL_DOMAINS, ensure_demo_data
 
-    engine = make_engine(settings["database"]["url"])
+    engine = make_engine(settings.database.url)
     try:
         with session_scope(make_sessionmaker(engine)) as session:
             ensure_demo_data(session, web)

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from outreach.lib.console import command_sessions, fail, load_settings_or_exit, print_json
+
+if TYPE_CHECKING:
+    from outreach.config import Settings
 
 
 @click.group()
@@ -43,7 +46,7 @@ def broken_links(ctx: click.Context, seeds: tuple[str, ...], max_pages: int, cam
         fail(f"--max-pages must be 1 or more, got {max_pages}")
     if campaign_id is not None:
         _campaign_or_exit(settings, campaign_id)
-    fetch_settings = FetchSettings.from_settings(settings)
+    fetch_settings = FetchSettings.from_settings(settings.crawl)
     refused = refused_seeds(urls, fetch_settings)
     if refused:  # a seed the SSRF guard refuses is bad input: say so, crawl nothing, store nothing
         fail(refusal_error(refused))
@@ -68,13 +71,13 @@ def broken_links(ctx: click.Context, seeds: tuple[str, ...], max_pages: int, cam
     _print_text(payload)
 
 
-def _campaign_or_exit(settings: dict[str, Any], campaign_id: int) -> None:
+def _campaign_or_exit(settings: Settings, campaign_id: int) -> None:
     from sqlalchemy.exc import SQLAlchemyError
 
     from outreach.db import make_engine
     from outreach.models import Campaign
 
-    engine = make_engine(settings["database"]["url"])
+    engine = make_engine(settings.database.url)
     try:
         with command_sessions(engine)() as session:
             if session.get(Campaign, campaign_id) is None:
@@ -85,14 +88,14 @@ def _campaign_or_exit(settings: dict[str, Any], campaign_id: int) -> None:
         engine.dispose()
 
 
-def _store(settings: dict[str, Any], campaign_id: int, seeds: list[str], max_pages: int, result: Any) -> dict[str, int]:
+def _store(settings: Settings, campaign_id: int, seeds: list[str], max_pages: int, result: Any) -> dict[str, int]:
     from outreach.crawler import service
     from outreach.crawler.crawl import outcome
     from outreach.db import make_engine, session_scope
     from outreach.discovery.broken_links import add_opportunities, findings, save_findings
     from outreach.models import Campaign
 
-    engine = make_engine(settings["database"]["url"])
+    engine = make_engine(settings.database.url)
     try:
         with session_scope(command_sessions(engine)) as session:
             campaign = session.get(Campaign, campaign_id)

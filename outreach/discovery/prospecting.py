@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from outreach.campaigns.contact_rules import ProspectConflict
 from outreach.campaigns.service import CampaignError, add_prospect, record, site_for
+from outreach.config import Settings
 from outreach.discovery.mentions import IMAGE_MAX_BYTES, ImageAsset, Mention, image_fingerprint
 from outreach.discovery.site_walk import WalkProgress
 from outreach.jobs.claims import claim_oldest_queued
@@ -177,7 +178,7 @@ def _image_type(data: bytes) -> str:
 
 
 def create_image_asset(session: Session, client: Client, *, name: str, target_url: str, data: bytes | None,
-                       image_url: str = "", settings: dict[str, Any] | None = None,
+                       image_url: str = "", settings: Settings | None = None,
                        actor: User | None = None) -> Asset:
     """An infographic asset from uploaded bytes or from its URL (downloaded through the guarded fetcher)."""
     target = _target(target_url)
@@ -194,7 +195,7 @@ def create_image_asset(session: Session, client: Client, *, name: str, target_ur
             raise ProspectingError("cannot download the image here", field="image_url")
         from outreach.lib.http import fetch_one
 
-        got = fetch_one(image_url, FetchSettings.from_settings(settings), max_bytes=IMAGE_MAX_BYTES)
+        got = fetch_one(image_url, FetchSettings.from_settings(settings.crawl), max_bytes=IMAGE_MAX_BYTES)
         if not got.ok:
             raise ProspectingError(f"could not download {image_url}: {got.error or got.status}", field="image_url")
         if got.truncated:
@@ -350,7 +351,7 @@ class RunOutcome:
     mentions: list[Mention]
 
 
-async def execute(run: ProspectingRun, settings: dict[str, Any], assets: list[Asset],
+async def execute(run: ProspectingRun, settings: Settings, assets: list[Asset],
                   metrics: dict[str, dict[str, float]], progress: WalkProgress,
                   campaign_keywords: list[str]) -> RunOutcome:
     """Do the run's crawl (no database access here)."""
@@ -359,7 +360,7 @@ async def execute(run: ProspectingRun, settings: dict[str, Any], assets: list[As
 
     options = run.options or {}
     seeds, pages = list(run.seeds), {k: list(v) for k, v in (options.get("pages") or {}).items()}
-    async with Fetcher(FetchSettings.from_settings(settings)) as fetcher:
+    async with Fetcher(FetchSettings.from_settings(settings.crawl)) as fetcher:
         for sitemap in options.get("sitemaps", []):
             listed = await expand_sitemap(fetcher, sitemap)
             more_seeds, more_pages = group_by_site(listed)
@@ -391,7 +392,7 @@ async def execute(run: ProspectingRun, settings: dict[str, Any], assets: list[As
         return RunOutcome(results, [], found.mentions)
 
 
-async def check_target_emails(targets: list[Any], settings: dict[str, Any]) -> None:
+async def check_target_emails(targets: list[Any], settings: Settings) -> None:
     """Check the targets' addresses (syntax, MX) and keep the verdicts with each target."""
     from outreach.contacts.finder import check_addresses
     from outreach.contacts.validation import AddressChecker
@@ -399,13 +400,13 @@ async def check_target_emails(targets: list[Any], settings: dict[str, Any]) -> N
     emails = [e for t in targets for e in t.emails]
     if not emails:
         return
-    verdicts = await check_addresses(AddressChecker.from_settings(settings), emails)
+    verdicts = await check_addresses(AddressChecker(settings.dns), emails)
     for target in targets:
         target.email_checks = {e: {"status": verdicts[e].status, "reason": verdicts[e].reason,
                                    "is_role": verdicts[e].is_role} for e in target.emails if e in verdicts}
 
 
-def run_one(factory: sessionmaker[Session], settings: dict[str, Any], stopping: Callable[[], bool],
+def run_one(factory: sessionmaker[Session], settings: Settings, stopping: Callable[[], bool],
             progress_every: float = 1.0) -> bool:
     """Claim one queued run and do it to the end; False when nothing was queued."""
     with factory() as session, session.begin():
@@ -628,11 +629,11 @@ def _card_of_site(session: Session, campaign: Campaign, page_url: str) -> Prospe
 
 # --- CLI helpers (the discover commands' --campaign) ----------------------------------------------
 
-def campaign_keywords_or_exit(settings: dict[str, Any], campaign_id: int) -> list[str]:
+def campaign_keywords_or_exit(settings: Settings, campaign_id: int) -> list[str]:
     from outreach.db import make_engine
     from outreach.lib.console import command_sessions, fail
 
-    engine = make_engine(settings["database"]["url"])
+    engine = make_engine(settings.database.url)
     try:
         with command_sessions(engine)() as session:
             campaign = session.get(Campaign, campaign_id)
@@ -643,14 +644,14 @@ def campaign_keywords_or_exit(settings: dict[str, Any], campaign_id: int) -> lis
         engine.dispose()
 
 
-def _store(settings: dict[str, Any], campaign_id: int, add: Callable[[Session, Campaign], list[Opportunity]]
+def _store(settings: Settings, campaign_id: int, add: Callable[[Session, Campaign], list[Opportunity]]
            ) -> dict[str, int]:
     from sqlalchemy.exc import SQLAlchemyError
 
     from outreach.db import make_engine, session_scope
     from outreach.lib.console import command_sessions, fail
 
-    engine = make_engine(settings["database"]["url"])
+    engine = make_engine(settings.database.url)
     try:
         with session_scope(command_sessions(engine)) as session:
             campaign = session.get(Campaign, campaign_id)
@@ -664,9 +665,9 @@ def _store(settings: dict[str, Any], campaign_id: int, add: Callable[[Session, C
     return {}
 
 
-def store_guest_posts(settings: dict[str, Any], campaign_id: int, targets: list[Any]) -> dict[str, int]:
+def store_guest_posts(settings: Settings, campaign_id: int, targets: list[Any]) -> dict[str, int]:
     return _store(settings, campaign_id, lambda s, c: add_guest_post_opportunities(s, c, targets))
 
 
-def store_mentions(settings: dict[str, Any], campaign_id: int, mentions: list[Mention]) -> dict[str, int]:
+def store_mentions(settings: Settings, campaign_id: int, mentions: list[Mention]) -> dict[str, int]:
     return _store(settings, campaign_id, lambda s, c: add_mention_opportunities(s, c, mentions))

@@ -81,7 +81,7 @@ def _page(campaign: Campaign, **extra: Any) -> str:
     context: dict[str, Any] = {
         "campaign": campaign, "runs": runs, "opportunities": opportunities, "total": total, "kind": kind,
         "kind_labels": KIND_LABELS, "run_kind_labels": RUN_KIND_LABELS, "assets": _client_assets(campaign),
-        "provider": settings()["search"]["provider"] if settings()["search"]["api_key"] else "",
+        "provider": settings().search.provider if settings().search.api_key else "",
         "max_listed": MAX_LISTED, "add_form": AddForm(formdata=None),
         "contacts_form": ContactsForm(formdata=None, url=request.args.get("find", "")[:2000]),  # from a prospect
     }
@@ -209,7 +209,7 @@ def search(campaign_id: int) -> str:
         form.queries.errors = ["give at least one query (add keywords to the campaign for ready-made footprints)"]
         return _page(campaign, search_form=form)
     try:
-        provider = provider_from_settings(settings())
+        provider = provider_from_settings(settings().search)
     except SearchError as exc:
         form.queries.errors = [str(exc)]
         return _page(campaign, search_form=form)
@@ -217,7 +217,7 @@ def search(campaign_id: int) -> str:
         form.queries.errors = [SETUP_HINT]
         return _page(campaign, search_form=form)
 
-    fetch_settings, per_query = FetchSettings.from_settings(settings()), form.per_query.data or 10
+    fetch_settings, per_query = FetchSettings.from_settings(settings().crawl), form.per_query.data or 10
 
     async def go() -> Any:  # may run in a helper thread: no Flask globals inside
         async with Fetcher(fetch_settings) as fetcher:

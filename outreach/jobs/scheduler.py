@@ -15,17 +15,17 @@ from outreach.jobs.ticks import JobContext, run_tick
 
 
 def build_scheduler(ctx: JobContext, *, blocking: bool = False) -> BackgroundScheduler | BlockingScheduler:
-    workers = ctx.settings["scheduler"]["workers"]
+    workers = ctx.settings.scheduler.workers
     cls = BlockingScheduler if blocking else BackgroundScheduler
     scheduler = cls(executors={"default": ThreadPoolExecutor(workers)},
                     job_defaults={"coalesce": True, "max_instances": 1}, timezone="UTC")
-    default_seconds = ctx.settings["scheduler"]["tick_seconds"]
+    default_seconds = ctx.settings.scheduler.tick_seconds
     celery_app = None
-    if ctx.settings["scheduler"]["backend"] == "celery":
+    if ctx.settings.scheduler.backend == "celery":
         # Celery is needed (and installed) only by the scale-out backend
         from outreach.jobs.celery_backend import enqueue_tick, make_celery
 
-        celery_app = make_celery(ctx.settings["scheduler"]["broker_url"])
+        celery_app = make_celery(ctx.settings.scheduler.broker_url)
     for tick in TICKS:
         seconds = tick.seconds or default_seconds
         if celery_app is None:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from outreach.config import Settings
 from outreach.lib.secrets import SecretBox
 
 log = logging.getLogger(__name__)
@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class JobContext:
-    settings: dict[str, dict[str, Any]]
+    settings: Settings
     sessionmaker: sessionmaker[Session]
     secret_box: SecretBox
     #: set by SIGTERM: finish the current unit, then return

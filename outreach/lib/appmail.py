@@ -23,6 +23,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from outreach import paths
+from outreach.config import MailSettings, Settings
 
 #: the names send() gives the files it writes (campaign emails are named "<id>-<Message-ID>.eml" instead)
 _FILE_NAME = re.compile(r"[0-9a-f]{32}\.eml")
@@ -86,12 +87,12 @@ def build_message(email: AppEmail, from_email: str) -> EmailMessage:
     return message
 
 
-def send(email: AppEmail, settings: dict[str, dict[str, Any]]) -> None:
+def send(email: AppEmail, settings: Settings) -> None:
     """Send through [alerts] SMTP, or write to [mail] outbox_dir when no SMTP host is set."""
-    alerts = settings["alerts"]
-    message = build_message(email, alerts["from_email"])
-    if not alerts["smtp_host"]:
-        outbox = Path(settings["mail"]["outbox_dir"])
+    alerts = settings.alerts
+    message = build_message(email, alerts.from_email)
+    if not alerts.smtp_host:
+        outbox = Path(settings.mail.outbox_dir)
         outbox.mkdir(parents=True, exist_ok=True)
         path = outbox / f"{uuid.uuid4().hex}.eml"  # a name _FILE_NAME matches
         tmp = path.with_suffix(".tmp")
@@ -100,19 +101,19 @@ def send(email: AppEmail, settings: dict[str, dict[str, Any]]) -> None:
         return
     try:
         timeout = 30
-        if alerts["smtp_security"] == "ssl":
-            smtp: smtplib.SMTP = smtplib.SMTP_SSL(alerts["smtp_host"], alerts["smtp_port"], timeout=timeout,
+        if alerts.smtp_security == "ssl":
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(alerts.smtp_host, alerts.smtp_port, timeout=timeout,
                                                   context=ssl.create_default_context())
         else:
-            smtp = smtplib.SMTP(alerts["smtp_host"], alerts["smtp_port"], timeout=timeout)
+            smtp = smtplib.SMTP(alerts.smtp_host, alerts.smtp_port, timeout=timeout)
         with smtp:
-            if alerts["smtp_security"] == "starttls":
+            if alerts.smtp_security == "starttls":
                 smtp.starttls(context=ssl.create_default_context())
-            if alerts["smtp_username"]:
-                smtp.login(alerts["smtp_username"], alerts["smtp_password"])
+            if alerts.smtp_username:
+                smtp.login(alerts.smtp_username, alerts.smtp_password)
             smtp.send_message(message)
     except (OSError, smtplib.SMTPException) as exc:
-        raise MailError(f"SMTP {alerts['smtp_host']}:{alerts['smtp_port']}: {exc}") from exc
+        raise MailError(f"SMTP {alerts.smtp_host}:{alerts.smtp_port}: {exc}") from exc
 
 
 @dataclass(frozen=True)
@@ -125,9 +126,9 @@ class WrittenEmail:
     written_at: datetime
 
 
-def written_emails(settings: dict[str, dict[str, Any]], *, limit: int = 500) -> list[WrittenEmail]:
+def written_emails(mail: MailSettings, *, limit: int = 500) -> list[WrittenEmail]:
     """The app's own emails that send() wrote to [mail] outbox_dir, newest first."""
-    folder = Path(settings["mail"]["outbox_dir"])
+    folder = Path(mail.outbox_dir)
     if not folder.is_dir():
         return []
     found: list[tuple[float, str]] = []
@@ -151,20 +152,20 @@ def written_emails(settings: dict[str, dict[str, Any]], *, limit: int = 500) -> 
     return emails
 
 
-def written_count(settings: dict[str, dict[str, Any]]) -> int:
+def written_count(mail: MailSettings) -> int:
     """How many of those emails the folder holds."""
-    folder = Path(settings["mail"]["outbox_dir"])
+    folder = Path(mail.outbox_dir)
     if not folder.is_dir():
         return 0
     with os.scandir(folder) as entries:
         return sum(1 for entry in entries if _FILE_NAME.fullmatch(entry.name))
 
 
-def written_email(settings: dict[str, dict[str, Any]], name: str) -> tuple[WrittenEmail, str, Path] | None:
+def written_email(mail: MailSettings, name: str) -> tuple[WrittenEmail, str, Path] | None:
     """One of those emails with its raw text and path, by its file name (None for any other name)."""
     if not _FILE_NAME.fullmatch(name):
         return None
-    path = Path(settings["mail"]["outbox_dir"]) / name
+    path = Path(mail.outbox_dir) / name
     try:
         raw = path.read_bytes()
         mtime = path.stat().st_mtime

@@ -11,8 +11,10 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session, sessionmaker
 
+    from outreach.config import Settings
 
-def load_settings_or_exit(ctx: click.Context) -> dict[str, dict[str, Any]]:
+
+def load_settings_or_exit(ctx: click.Context) -> Settings:
     """The settings, or exit 2 with the one-line reason."""
     from outreach.config import ConfigError, load_settings  # only the commands that need settings pay for it
 

@@ -21,6 +21,7 @@ from functools import lru_cache
 from typing import Any, TypeVar
 from urllib.parse import quote, urljoin, urlsplit
 
+from outreach.config import CrawlSettings
 from outreach.lib.aio import run_sync
 from outreach.lib.http_client import ConnectionPool, FetchError
 from outreach.lib.urls import BadURL, host_key, normalize_url, url_origin
@@ -57,17 +58,14 @@ class FetchSettings:
     allow_private_hosts: frozenset[str] = frozenset()
 
     @classmethod
-    def from_settings(cls, settings: dict[str, Any]) -> FetchSettings:
-        """From the whole settings dict (its [crawl] table) or from the [crawl] table itself."""
-        crawl = settings.get("crawl", settings)
+    def from_settings(cls, crawl: CrawlSettings) -> FetchSettings:
+        """From the [crawl] settings."""
         return cls(
-            user_agent=crawl["user_agent"], timeout=float(crawl["timeout"]),
-            max_bytes=int(crawl["max_page_bytes"]), max_redirects=int(crawl["max_redirects"]),
-            allow_private_addresses=bool(crawl["allow_private_addresses"]),
-            concurrency=int(crawl["concurrency"]), per_host_concurrency=int(crawl["per_host_concurrency"]),
-            per_host_delay=float(crawl["per_host_delay"]), retries=int(crawl["retries"]),
-            respect_robots=bool(crawl["respect_robots"]),
-            allow_private_hosts=frozenset(crawl.get("allow_private_hosts", ())),
+            user_agent=crawl.user_agent, timeout=crawl.timeout, max_bytes=crawl.max_page_bytes,
+            max_redirects=crawl.max_redirects, allow_private_addresses=crawl.allow_private_addresses,
+            concurrency=crawl.concurrency, per_host_concurrency=crawl.per_host_concurrency,
+            per_host_delay=crawl.per_host_delay, retries=crawl.retries, respect_robots=crawl.respect_robots,
+            allow_private_hosts=frozenset(crawl.allow_private_hosts),
         )
 
 

@@ -1,4 +1,5 @@
-"""A sending process for crash tests and benchmarks: `python -m outreach.mail.crashable SETTINGS_JSON`.
+"""A sending process for crash tests and benchmarks: `python -m outreach.mail.crashable SETTINGS_JSON`
+(the tables of `outreach.config.as_dict(settings)`).
 
 It sends everything due, then exits 0. Tests and benchmarks SIGKILL it at random moments.
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 
+from outreach.config import load_settings
 from outreach.db import make_engine, make_sessionmaker
 from outreach.lib.secrets import SecretBox
 from outreach.mail.outbox import Sender
@@ -14,10 +16,10 @@ from outreach.wiring import connect_subscribers
 
 
 def main(argv: list[str]) -> int:
-    settings = json.loads(argv[1])
+    settings = load_settings(None, json.loads(argv[1]), environ={})
     connect_subscribers()
-    engine = make_engine(settings["database"]["url"])
-    sent = Sender(settings, make_sessionmaker(engine), SecretBox(settings["app"]["secret_key"])).run()
+    engine = make_engine(settings.database.url)
+    sent = Sender(settings, make_sessionmaker(engine), SecretBox(settings.app.secret_key)).run()
     print(sent, flush=True)
     return 0
 

@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from outreach.campaigns.service import move_prospect, record
+from outreach.config import Settings
 from outreach.lib.clock import utcnow
 from outreach.mail.mailboxes import next_window_start, zone
 from outreach.mail.outbox import claim_unknown, mark_sent
@@ -244,7 +245,7 @@ def _match(session: Session, parsed: Parsed, mailbox: Mailbox) -> Message | None
 
 
 def handle(session: Session, mailbox: Mailbox, uidvalidity: int, uid: int, parsed: Parsed,
-           settings: dict[str, dict[str, Any]], secret: str) -> InboundMessage:
+           settings: Settings, secret: str) -> InboundMessage:
     """Store the inbound message and apply its effect (stop, pause, bounce)."""
     ours = _match(session, parsed, mailbox)
     kind = parsed.kind if ours is not None else "unmatched"
@@ -327,7 +328,7 @@ def _soft_bounce(session: Session, message: Message, parsed: Parsed) -> None:
            details={"message_id": message.message_id})
 
 
-def poll(session: Session, conn: imaplib.IMAP4, mailbox: Mailbox, settings: dict[str, dict[str, Any]],
+def poll(session: Session, conn: imaplib.IMAP4, mailbox: Mailbox, settings: Settings,
          secret: str, limit: int = 500) -> int:
     """Read new INBOX messages (by UID, read-only, never marking them seen); commits each one."""
     typ, data = conn.select("INBOX", readonly=True)
@@ -359,7 +360,7 @@ def poll(session: Session, conn: imaplib.IMAP4, mailbox: Mailbox, settings: dict
     return done
 
 
-def reconcile_unknown(session: Session, conn: imaplib.IMAP4, mailbox: Mailbox, settings: dict[str, dict[str, Any]],
+def reconcile_unknown(session: Session, conn: imaplib.IMAP4, mailbox: Mailbox, settings: Settings,
                       secret: str) -> int:
     """Unknown messages found in the Sent folder are sent; the others stay unknown for a person to decide."""
     unknown = session.scalars(select(Message).where(Message.mailbox_id == mailbox.id,

@@ -27,7 +27,7 @@ def poll_mailboxes(ctx: JobContext) -> int:
     """Read each IMAP mailbox whose poll is due, claiming it first so two schedulers never both read it."""
     done = 0
     now = utcnow()
-    interval = timedelta(minutes=ctx.settings["mail"]["poll_minutes"])
+    interval = timedelta(minutes=ctx.settings.mail.poll_minutes)
     with ctx.sessionmaker() as session:
         ids = due_polls(session, now)
     for mailbox_id in ids:
@@ -65,7 +65,7 @@ def poll_one(ctx: JobContext, session, mailbox: Mailbox) -> int:  # type: ignore
     secret = signing_secret(ctx.settings)
     try:
         conn = imap.connect(mailbox.imap_host, mailbox.imap_port, mailbox.imap_security, mailbox.imap_username,
-                            imap_password(mailbox, ctx.secret_box), ctx.settings["mail"]["imap_timeout"])
+                            imap_password(mailbox, ctx.secret_box), ctx.settings.mail.imap_timeout)
     except (imap.ImapError, ValueError) as exc:
         mailbox.last_poll_error = str(exc)[:500]
         session.commit()
@@ -88,7 +88,7 @@ def poll_one(ctx: JobContext, session, mailbox: Mailbox) -> int:  # type: ignore
 def reconcile(ctx: JobContext) -> int:
     """Messages a dead sender left in `sending`: rescheduled, or unknown and looked up in the Sent folder."""
     with ctx.sessionmaker() as session:
-        counts = recover_stale(session, ctx.settings, lease_seconds=ctx.settings["mail"]["sending_lease_seconds"])
+        counts = recover_stale(session, ctx.settings, lease_seconds=ctx.settings.mail.sending_lease_seconds)
         session.commit()
         boxes = session.scalars(select(Mailbox).join(Message, Message.mailbox_id == Mailbox.id)
                                 .where(Message.status == "unknown", Mailbox.imap_host != "").distinct()).all()
@@ -98,7 +98,7 @@ def reconcile(ctx: JobContext) -> int:
             try:
                 conn = imap.connect(mailbox.imap_host, mailbox.imap_port, mailbox.imap_security,
                                     mailbox.imap_username, imap_password(mailbox, ctx.secret_box),
-                                    ctx.settings["mail"]["imap_timeout"])
+                                    ctx.settings.mail.imap_timeout)
             except (imap.ImapError, ValueError) as exc:
                 log.warning("cannot reconcile mailbox %s: %s", mailbox.name, exc)
                 continue

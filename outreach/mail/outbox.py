@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from outreach.campaigns.contact_rules import ContactRules, send_block
 from outreach.campaigns.service import move_prospect, record
+from outreach.config import MailSettings, Settings
 from outreach.jobs.claims import claim_rows
 from outreach.lib import appmail
 from outreach.lib.clock import utcnow
@@ -54,14 +55,14 @@ CLAIM_BATCH = 20
 class Sender:
     """Sends due messages; one instance per tick (holds SMTP connections for the tick's duration)."""
 
-    def __init__(self, settings: dict[str, dict[str, Any]], factory: sessionmaker[Session], secret_box: SecretBox,
+    def __init__(self, settings: Settings, factory: sessionmaker[Session], secret_box: SecretBox,
                  stopping: Callable[[], bool] = lambda: False) -> None:
         self.settings = settings
         self.factory = factory
         self.secret_box = secret_box
         self.stopping = stopping
         self.secret = signing_secret(settings)
-        self.timeout = float(settings["mail"]["smtp_timeout"])
+        self.timeout = settings.mail.smtp_timeout
         self.connections: dict[int, smtplib.SMTP] = {}
         #: mailboxes that may send nothing more in this tick (window, cap, spacing, connection failure)
         self.blocked: set[int] = set()
@@ -230,7 +231,7 @@ class Sender:
             payload = self._payload(message)
         except HeaderError as exc:
             return smtp.Outcome("permanent", str(exc))
-        path = local_path(self.settings, message)
+        path = local_path(self.settings.mail, message)
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")
@@ -265,21 +266,21 @@ class OutboxEntry:
     app_email: appmail.WrittenEmail | None = None
 
 
-def local_outbox(session: Session, settings: dict[str, dict[str, Any]], *, limit: int = 500) -> list[OutboxEntry]:
+def local_outbox(session: Session, mail: MailSettings, *, limit: int = 500) -> list[OutboxEntry]:
     """Every email the app writes to the local outbox, newest first: campaign emails and its own alerts and reports."""
     messages = session.scalars(select(Message).where(Message.transport == "local")
                                .options(selectinload(Message.prospect).selectinload(Prospect.site))
                                .order_by(Message.send_at.desc()).limit(limit))
     entries = [OutboxEntry(m.sent_at or m.send_at, m.to_email, m.subject, status_label(m), message=m) for m in messages]
     entries += [OutboxEntry(e.written_at, e.to, e.subject, WRITTEN, app_email=e)
-                for e in appmail.written_emails(settings, limit=limit)]
+                for e in appmail.written_emails(mail, limit=limit)]
     entries.sort(key=lambda e: e.when, reverse=True)
     return entries[:limit]
 
 
-def local_path(settings: dict[str, dict[str, Any]], message: Message) -> Path:
+def local_path(mail: MailSettings, message: Message) -> Path:
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", message.message_id)
-    return Path(settings["mail"]["outbox_dir"]) / f"{message.id:08d}-{safe}.eml"
+    return Path(mail.outbox_dir) / f"{message.id:08d}-{safe}.eml"
 
 
 # --- the steps, as functions of a session ----------------------------------------------------------
@@ -455,7 +456,7 @@ def mark_data_started(session: Session, message: Message) -> bool:
     return True
 
 
-def finish(session: Session, message: Message, outcome: smtp.Outcome, settings: dict[str, dict[str, Any]],
+def finish(session: Session, message: Message, outcome: smtp.Outcome, settings: Settings,
            secret: str) -> None:
     """Record the outcome of one attempt (the caller commits)."""
     now = utcnow()
@@ -494,7 +495,7 @@ def finish(session: Session, message: Message, outcome: smtp.Outcome, settings: 
     session.flush()
 
 
-def mark_sent(session: Session, message: Message, when: datetime, settings: dict[str, dict[str, Any]],
+def mark_sent(session: Session, message: Message, when: datetime, settings: Settings,
               secret: str, detail: str = "") -> None:
     """The message left: timeline, stage, and the next step of the sequence."""
     message.status = "sent"
@@ -511,7 +512,7 @@ def mark_sent(session: Session, message: Message, when: datetime, settings: dict
     schedule_next(session, message, when, settings, secret)
 
 
-def schedule_next(session: Session, message: Message, when: datetime, settings: dict[str, dict[str, Any]],
+def schedule_next(session: Session, message: Message, when: datetime, settings: Settings,
                   secret: str) -> None:
     enrollment = message.enrollment
     if enrollment.status != "active" or is_reclaim(message.step):
@@ -534,7 +535,7 @@ def schedule_next(session: Session, message: Message, when: datetime, settings: 
 
 # --- after a crash ---------------------------------------------------------------------------------
 
-def recover_stale(session: Session, settings: dict[str, dict[str, Any]], *, lease_seconds: float,
+def recover_stale(session: Session, settings: Settings, *, lease_seconds: float,
                   now: datetime | None = None) -> dict[str, int]:
     """Messages left in `sending` by a process that died: back to scheduled, sent or unknown."""
     now = now or utcnow()
@@ -544,7 +545,7 @@ def recover_stale(session: Session, settings: dict[str, dict[str, Any]], *, leas
                             .execution_options(populate_existing=True)).all()
     secret = signing_secret(settings)
     for message in stale:
-        if message.transport == "local" and local_path(settings, message).exists():
+        if message.transport == "local" and local_path(settings.mail, message).exists():
             mark_sent(session, message, message.data_started_at or now, settings, secret, "found in the outbox")
             counts["sent"] += 1
         elif message.data_started_at is None or message.transport == "local":
@@ -576,7 +577,7 @@ def claim_unknown(session: Session, message_ids: list[int]) -> list[int]:
                       order_by=[Message.id], limit=None, values={"status": "sent"})
 
 
-def resolve_unknown(session: Session, message: Message, action: str, settings: dict[str, dict[str, Any]],
+def resolve_unknown(session: Session, message: Message, action: str, settings: Settings,
                     actor_name: str) -> None:
     """A person decides what an `unknown` message became: "sent" (they saw it went) or "resend"."""
     if message.status != "unknown":

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from outreach.campaigns.contact_rules import send_block
 from outreach.campaigns.service import record
+from outreach.config import Settings
 from outreach.lib.clock import utcnow
 from outreach.mail.mailboxes import MailError
 from outreach.mail.render import Rendered, RenderError, render_email, wrap
@@ -78,7 +79,7 @@ def _thread_subject(previous: Message) -> str:
     return previous.subject if previous.subject.lower().startswith("re:") else f"Re: {previous.subject}"
 
 
-def render_reclaim(session: Session, backlink: Backlink, template: Template, settings: dict[str, dict[str, Any]],
+def render_reclaim(session: Session, backlink: Backlink, template: Template, settings: Settings,
                    secret: str, message_id: str = "preview") -> Rendered:
     """The reclaim email as it would go out (MailError naming the variable when the template fails)."""
     previous = last_sent(session, backlink.prospect_id) if backlink.prospect_id else None
@@ -93,7 +94,7 @@ def render_reclaim(session: Session, backlink: Backlink, template: Template, set
     return Rendered(_thread_subject(previous), rendered.body_text, rendered.body_html)
 
 
-def schedule_reclaim(session: Session, backlink: Backlink, template_id: int, settings: dict[str, dict[str, Any]],
+def schedule_reclaim(session: Session, backlink: Backlink, template_id: int, settings: Settings,
                      secret: str, *, actor: User | None = None, now: datetime | None = None) -> Message:
     """Put one reclaim email in the outbox, replying to the last message we sent the contact."""
     reason = refusal(session, backlink)

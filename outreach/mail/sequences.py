@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from outreach.campaigns import opportunity_context
 from outreach.campaigns.contact_rules import enrolment_conflicts
 from outreach.campaigns.service import record
+from outreach.config import Settings
 from outreach.lib.clock import utcnow
 from outreach.mail.headers import HeaderError, check_header
 from outreach.mail.mailboxes import MailError
@@ -151,7 +152,7 @@ def new_message_id(mailbox: Mailbox | None) -> str:
 
 
 def create_message(session: Session, enrollment: Enrollment, step: SequenceStep, send_at: datetime,
-                   settings: dict[str, dict[str, Any]], secret: str, first: Message | None = None) -> Message:
+                   settings: Settings, secret: str, first: Message | None = None) -> Message:
     """Render the step and put it in the outbox with its Message-ID (RenderError if it cannot)."""
     message_id = new_message_id(enrollment.mailbox)
     rendered = render_for(session, step.template, enrollment.prospect, enrollment.mailbox,
@@ -206,7 +207,7 @@ def refusal(session: Session, prospect: Prospect) -> str | None:
 
 
 def enroll_prospects(session: Session, campaign: Campaign, prospect_ids: list[int],
-                     settings: dict[str, dict[str, Any]], secret: str, *, actor: User | None = None,
+                     settings: Settings, secret: str, *, actor: User | None = None,
                      now: datetime | None = None) -> EnrollResult:
     """Enrol prospects in the campaign's sequence and schedule each first email.
 

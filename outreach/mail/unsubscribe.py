@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outreach.campaigns.service import record
+from outreach.config import Settings
 from outreach.lib.secrets import load_or_create_secret_key
 from outreach.mail.stops import stop_contact_everywhere, suppress
 from outreach.models.mail import Message
@@ -16,13 +16,13 @@ from outreach.models.mail import Message
 SALT = "outreach.unsubscribe"
 
 
-def signing_secret(settings: dict[str, dict[str, Any]]) -> str:
+def signing_secret(settings: Settings) -> str:
     """[mail] unsubscribe_secret, else the app's secret key."""
-    if settings["mail"]["unsubscribe_secret"]:
-        return settings["mail"]["unsubscribe_secret"]
-    if settings["app"]["secret_key"]:
-        return settings["app"]["secret_key"]
-    return load_or_create_secret_key(Path(settings["app"]["instance_path"]))
+    if settings.mail.unsubscribe_secret:
+        return settings.mail.unsubscribe_secret
+    if settings.app.secret_key:
+        return settings.app.secret_key
+    return load_or_create_secret_key(Path(settings.app.instance_path))
 
 
 def make_token(secret: str, message_id: str) -> str:
@@ -38,8 +38,8 @@ def read_token(secret: str, token: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def unsubscribe_url(settings: dict[str, dict[str, Any]], secret: str, message_id: str) -> str:
-    return settings["app"]["base_url"].rstrip("/") + "/unsubscribe/" + make_token(secret, message_id)
+def unsubscribe_url(settings: Settings, secret: str, message_id: str) -> str:
+    return settings.app.base_url.rstrip("/") + "/unsubscribe/" + make_token(secret, message_id)
 
 
 def unsubscribe(session: Session, message_id: str, *, via: str) -> Message | None:

@@ -49,7 +49,7 @@ def index() -> str:
     templates = session.scalars(select(Template).order_by(Template.name)).all()
     seqs = session.scalars(select(Sequence).options(selectinload(Sequence.steps)).order_by(Sequence.name)).all()
     local = (session.scalar(select(func.count()).select_from(Message).where(Message.transport == "local")) or 0) \
-        + appmail.written_count(settings())
+        + appmail.written_count(settings().mail)
     return render_template("mail/index.html", mailboxes=mailboxes, usage=usage, templates=templates,
                            sequences=seqs, local=local)
 
@@ -64,7 +64,7 @@ def mailbox(mailbox_id: int | None = None) -> str | Response:
         abort(404)
     form = MailboxForm(obj=box if request.method == "GET" else None)
     if box is None and request.method == "GET":
-        form.daily_cap.data = settings()["mail"]["default_daily_cap"]
+        form.daily_cap.data = settings().mail.default_daily_cap
     if form.validate_on_submit():
         fields = form._fields.items()
         data = MailboxInput(**{name: field.data if field.data is not None else "" for name, field in fields
@@ -86,7 +86,7 @@ def test_mailbox(mailbox_id: int) -> Response:
     box = db_session().get(Mailbox, mailbox_id)
     if box is None:
         abort(404)
-    timeout = min(15.0, float(settings()["mail"]["smtp_timeout"]))
+    timeout = min(15.0, settings().mail.smtp_timeout)
     try:
         flash(smtp.test_connection(smtp_account(box, app_state().secret_box, timeout)), "success")
     except (smtp.SmtpConnectError, ValueError) as exc:
@@ -215,7 +215,7 @@ def sequence(sequence_id: int | None = None) -> str | Response:
 @bp.route("/mail/outbox")
 @staff_required
 def outbox() -> str:
-    return render_template("mail/outbox.html", entries=local_outbox(db_session(), settings()))
+    return render_template("mail/outbox.html", entries=local_outbox(db_session(), settings().mail))
 
 
 @bp.route("/mail/outbox/<int:message_id>")
@@ -224,7 +224,7 @@ def outbox_message(message_id: int) -> str:
     message = db_session().get(Message, message_id)
     if message is None or message.transport != "local":
         abort(404)
-    path = local_path(settings(), message)
+    path = local_path(settings().mail, message)
     raw = path.read_text("utf-8", "replace") if message.status == "sent" and path.exists() else None
     to = f"{message.to_name} <{message.to_email}>" if message.to_name else message.to_email
     return render_template("mail/outbox_message.html", subject=message.subject, to=to, when_label="Due",
@@ -236,7 +236,7 @@ def outbox_message(message_id: int) -> str:
 @staff_required
 def outbox_app_email(name: str) -> str:
     """One of the app's own emails (an alert or a report) in the local outbox."""
-    found = appmail.written_email(settings(), name)
+    found = appmail.written_email(settings().mail, name)
     if found is None:
         abort(404)
     email, raw, path = found

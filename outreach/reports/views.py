@@ -84,7 +84,7 @@ def client_report(client_id: int) -> str:
     return render_template("reports/report.html", client=client, report=report, campaigns=campaigns,
                            args=_args(report), shares=shares, share_urls=share_urls, now=utcnow(),
                            link_settings=client_settings(db_session(), client.id),
-                           default_days=settings()["backlinks"]["live_check_days"])
+                           default_days=settings().backlinks.live_check_days)
 
 
 @bp.route("/reports/clients/<int:client_id>/report.csv")

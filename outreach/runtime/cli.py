@@ -5,11 +5,14 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from outreach.lib.console import command_sessions, fail, load_settings_or_exit
+
+if TYPE_CHECKING:
+    from outreach.config import Settings
 
 
 def configure_logging() -> None:
@@ -18,7 +21,7 @@ def configure_logging() -> None:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
-def _job_context(settings: dict[str, dict[str, Any]], stop: threading.Event) -> Any:
+def _job_context(settings: Settings, stop: threading.Event) -> Any:
     # imported when the command runs, not with the CLI: `outreach` starts fast
     from pathlib import Path
 
@@ -26,19 +29,19 @@ def _job_context(settings: dict[str, dict[str, Any]], stop: threading.Event) -> 
     from outreach.jobs.ticks import JobContext
     from outreach.lib.secrets import SecretBox, load_or_create_secret_key
 
-    secret = settings["app"]["secret_key"] or load_or_create_secret_key(Path(settings["app"]["instance_path"]))
-    engine = make_engine(settings["database"]["url"])
+    secret = settings.app.secret_key or load_or_create_secret_key(Path(settings.app.instance_path))
+    engine = make_engine(settings.database.url)
     return JobContext(settings=settings, sessionmaker=command_sessions(engine), secret_box=SecretBox(secret),
                       stopping=stop.is_set)
 
 
-def upgrade_or_exit(settings: dict[str, dict[str, Any]]) -> None:
+def upgrade_or_exit(settings: Settings) -> None:
     from outreach.migrate import upgrade
 
     try:
-        upgrade(settings["database"]["url"])
+        upgrade(settings.database.url)
     except Exception as exc:  # the database is unreachable or a migration failed
-        fail(f"cannot migrate the database at {settings['database']['url']}: {exc}".splitlines()[0], 1)
+        fail(f"cannot migrate the database at {settings.database.url}: {exc}".splitlines()[0], 1)
 
 
 def _listen(ctx: click.Context, host: str, port: int, threads: int,
@@ -106,13 +109,13 @@ def run(ctx: click.Context, host: str, port: int, no_migrate: bool) -> None:
     serve_all(ctx, settings, host, port)
 
 
-def serve_all(ctx: click.Context, settings: dict[str, dict[str, Any]], host: str, port: int, *,
+def serve_all(ctx: click.Context, settings: Settings, host: str, port: int, *,
               overrides: dict[str, dict[str, Any]] | None = None, banner: Callable[[], None] | None = None) -> None:
     """Bind the web app, start the scheduler and its workers, and serve until stopped (`run` and `demo`)."""
     server = _listen(ctx, host, port, threads=8, overrides=overrides)  # a busy port stops before anything runs
     stop = threading.Event()
     scheduler = None
-    if settings["scheduler"]["enabled"]:
+    if settings.scheduler.enabled:
         from outreach.jobs.scheduler import build_scheduler
 
         scheduler = build_scheduler(_job_context(settings, stop))
@@ -166,14 +169,14 @@ def worker(ctx: click.Context, concurrency: int) -> None:
     """A worker that runs ticks enqueued by `outreach scheduler` (scheduler.backend = "celery")."""
     configure_logging()
     settings = load_settings_or_exit(ctx)
-    if settings["scheduler"]["backend"] != "celery":
+    if settings.scheduler.backend != "celery":
         fail('`outreach worker` needs scheduler.backend = "celery" (with "threads", `outreach run` does the work)')
     try:
         from outreach.jobs.celery_backend import make_celery, run_worker
     except ImportError:
         fail("the celery backend needs the extra: pip install 'outreach[celery]'")
     stop = threading.Event()
-    run_worker(make_celery(settings["scheduler"]["broker_url"]), _job_context(settings, stop), concurrency)
+    run_worker(make_celery(settings.scheduler.broker_url), _job_context(settings, stop), concurrency)
 
 
 @click.group()
@@ -190,7 +193,7 @@ def db_upgrade(ctx: click.Context, revision: str) -> None:
     from outreach.migrate import upgrade
 
     try:
-        upgrade(settings["database"]["url"], revision)
+        upgrade(settings.database.url, revision)
     except Exception as exc:
         fail(f"migration failed: {exc}".splitlines()[0], 1)
-    click.echo(f"database at {settings['database']['url']} is at {revision}", err=True)
+    click.echo(f"database at {settings.database.url} is at {revision}", err=True)

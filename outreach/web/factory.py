@@ -66,15 +66,15 @@ class Request(FlaskRequest):
 def build_app(overrides: dict[str, dict[str, Any]] | None = None, config_path: str | None = None) -> Flask:
     settings = load_settings(config_path, overrides)
     app = Flask("outreach", template_folder=str(paths.TEMPLATES), static_folder=str(paths.STATIC),
-                instance_path=str(Path(settings["app"]["instance_path"]).resolve()))
+                instance_path=str(Path(settings.app.instance_path).resolve()))
     app.request_class = Request
     app.url_map.converters["int"] = IdConverter  # an id too big for the database is a 404, not a 500
-    secret_key = settings["app"]["secret_key"] or load_or_create_secret_key(Path(app.instance_path))
+    secret_key = settings.app.secret_key or load_or_create_secret_key(Path(app.instance_path))
     app.config.update(
         SECRET_KEY=secret_key,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=settings["app"]["session_cookie_secure"],
+        SESSION_COOKIE_SECURE=settings.app.session_cookie_secure,
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
         PERMANENT_SESSION_LIFETIME=timedelta(days=14),
@@ -83,7 +83,7 @@ def build_app(overrides: dict[str, dict[str, Any]] | None = None, config_path: s
         #: a 200,000-row Ahrefs export in UTF-16 is about 160 MB
         IMPORT_MAX_CONTENT_LENGTH=256 * 1024 * 1024,
     )
-    engine = make_engine(settings["database"]["url"], echo=settings["database"]["echo"])
+    engine = make_engine(settings.database.url, echo=settings.database.echo)
     app.extensions["outreach"] = AppState(
         settings=settings, engine=engine, sessionmaker=make_sessionmaker(engine),
         secret_box=SecretBox(secret_key))

@@ -2,18 +2,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from flask import current_app, g
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from outreach.config import Settings
 from outreach.lib.secrets import SecretBox
 
 
 @dataclass
 class AppState:
-    settings: dict[str, dict[str, Any]]
+    settings: Settings
     engine: Engine
     sessionmaker: sessionmaker[Session]
     secret_box: SecretBox
@@ -25,7 +25,7 @@ def app_state() -> AppState:
     return current_app.extensions["outreach"]
 
 
-def settings() -> dict[str, dict[str, Any]]:
+def settings() -> Settings:
     return app_state().settings
 
 

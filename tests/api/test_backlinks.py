@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from outreach.backlinks.service import create_backlink
 from outreach.campaigns.service import move_prospect
+from outreach.config import BacklinksSettings
 from outreach.models import AuditLog, Backlink, BacklinkCheck, BacklinkEvent
 from outreach.reports.service import build_report
 from tests.api.conftest import error_of
@@ -315,8 +316,8 @@ def test_a_link_off_its_agreed_terms_reads_so_and_is_counted_apart_from_live(
                         links=[FoundLink(href="https://acme.example/", anchor="Acme widgets", rel=["nofollow"])],
                         follow=False, indexable=True, found_in="static", problems=["nofollow"])
     with time_machine.travel(NOW, tick=False):
-        service.apply_check(db, backlink, found, {"backlinks": {"pending_check_hours": 24, "live_check_days": 7,
-                                                                "lost_after_failures": 3, "lost_after_hours": 48}})
+        service.apply_check(db, backlink, found, BacklinksSettings(pending_check_hours=24, live_check_days=7,
+                                                                   lost_after_failures=3, lost_after_hours=48))
     db.commit()
     api = api_as(team["viewer"])
     body = api.get(f"/backlinks/{links['backlink']}").get_json()

@@ -18,6 +18,7 @@ from outreach.models import Contact, Opportunity, Prospect
 from outreach.models.crawl import CrawlFinding, CrawlJob
 from outreach.models.prospecting import Asset, ProspectingRun
 from tests.api.conftest import error_of
+from tests.conftest import change_settings
 from tests.contacts.dnsserver import DNSServer
 from tests.discovery.guest_web import build
 from tests.discovery.images import chart, encode
@@ -161,7 +162,7 @@ def test_a_crawl_the_guard_refuses_reads_refused_with_the_setting(app: Flask, ap
     api = api_as(team["owner"])
     job = api.post(f"/campaigns/{team['campaign'].id}/crawl-jobs", {"seeds": ["http://127.0.0.1:9/"]}).get_json()
     state = app.extensions["outreach"]
-    guarded = {**state.settings, "crawl": {**state.settings["crawl"], "allow_private_addresses": False}}
+    guarded = state.settings.with_(crawl={"allow_private_addresses": False})
     assert run_crawl_jobs(JobContext(settings=guarded, sessionmaker=state.sessionmaker,
                                      secret_box=state.secret_box)) == 1
     refused = api.get(f"/crawl-jobs/{job['id']}").get_json()
@@ -406,7 +407,7 @@ def dns(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The app's resolver is a DNS server on loopback that knows site.test."""
     CACHE.clear()
     with DNSServer({("site.test", "MX"): ["10 mx.site.test."]}) as server:
-        monkeypatch.setitem(app.extensions["outreach"].settings, "dns",
+        change_settings(app, monkeypatch, dns=
                             {"nameservers": ["127.0.0.1"], "port": server.port, "timeout": 1.0, "cache_seconds": 0})
         yield
     CACHE.clear()
@@ -485,7 +486,7 @@ def test_footprint_search_runs_the_campaigns_footprints_through_the_provider(
         response = api.post(path, {})
         assert response.status_code == 409
         assert "No search provider is configured" in error_of(response)["message"]
-        monkeypatch.setitem(app.extensions["outreach"].settings, "search",
+        change_settings(app, monkeypatch, search=
                             {"provider": "brave", "api_key": "k", "endpoint": web.url("/brave")})
         response = api.post(path, {"per_query": 10})
         assert response.status_code == 200, response.get_json()

@@ -1,14 +1,12 @@
 """Fixtures for backlink tests: a publisher's test web on its own loopback address, and settings."""
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from flask import Flask
 
-from outreach.config import load_settings
+from outreach.config import Settings, load_settings
 from outreach.jobs.ticks import JobContext
 from tests.lib.testweb import TestWeb
 
@@ -24,7 +22,7 @@ def web() -> Iterator[TestWeb]:
 
 
 @pytest.fixture
-def settings() -> dict[str, dict[str, Any]]:
+def settings() -> Settings:
     """Settings for checks without an app: loopback allowed, no politeness delay, short timeouts."""
     return load_settings(overrides={"crawl": {"allow_private_addresses": True, "per_host_delay": 0.0,
                                               "timeout": 5.0}}, environ={})
@@ -33,5 +31,5 @@ def settings() -> dict[str, dict[str, Any]]:
 @pytest.fixture
 def ctx(app: Flask) -> JobContext:
     state = app.extensions["outreach"]
-    return JobContext(settings=copy.deepcopy(state.settings), sessionmaker=state.sessionmaker,
+    return JobContext(settings=state.settings, sessionmaker=state.sessionmaker,
                       secret_box=state.secret_box)

@@ -35,7 +35,7 @@ def _clock() -> Iterator[time_machine.Coordinates]:
 
 @pytest.fixture(autouse=True)
 def _empty_outbox(ctx: JobContext) -> None:
-    folder = Path(ctx.settings["mail"]["outbox_dir"])
+    folder = Path(ctx.settings.mail.outbox_dir)
     for path in folder.glob("*.eml") if folder.exists() else []:
         path.unlink()
 
@@ -92,12 +92,12 @@ def test_a_retried_alert_email_does_not_repeat_the_notification(db: Session, web
                                                                 promised: Prospect) -> None:
     from tests.conftest import free_port
 
-    ctx.settings["alerts"]["smtp_host"] = "127.0.0.1"
-    ctx.settings["alerts"]["smtp_port"] = free_port()  # nothing listens: the email fails and is retried
+    # nothing listens: the email fails and is retried
+    ctx.settings = ctx.settings.with_(alerts={"smtp_host": "127.0.0.1", "smtp_port": free_port()})
     web.page("/article", ARTICLE)
     check_due(ctx)
     assert len(notifications(db)) == 1  # the notification does not wait for the email
-    ctx.settings["alerts"]["smtp_host"] = ""
+    ctx.settings = ctx.settings.with_(alerts={"smtp_host": ""})
     assert send_alerts(ctx) == 1
     assert len(notifications(db)) == 1
 

@@ -70,14 +70,14 @@ def events(db: Session, backlink: Backlink) -> list[str]:
 
 
 def outbox(ctx: JobContext) -> list[email.message.EmailMessage]:
-    folder = Path(ctx.settings["mail"]["outbox_dir"])
+    folder = Path(ctx.settings.mail.outbox_dir)
     files = sorted(folder.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns) if folder.exists() else []
     return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in files]  # type: ignore[misc]
 
 
 @pytest.fixture(autouse=True)
 def _empty_outbox(ctx: JobContext) -> None:
-    folder = Path(ctx.settings["mail"]["outbox_dir"])
+    folder = Path(ctx.settings.mail.outbox_dir)
     for path in folder.glob("*.eml") if folder.exists() else []:
         path.unlink()
 
@@ -283,13 +283,12 @@ def test_an_alert_that_cannot_be_sent_is_retried(db: Session, web: TestWeb, ctx:
                                                   promised: Prospect) -> None:
     from tests.conftest import free_port
 
-    ctx.settings["alerts"]["smtp_host"] = "127.0.0.1"
-    ctx.settings["alerts"]["smtp_port"] = free_port()  # nothing listens: refused
+    ctx.settings = ctx.settings.with_(alerts={"smtp_host": "127.0.0.1", "smtp_port": free_port()})  # refused
     publish(web)
     check_due(ctx)
     event = db.scalar(select(BacklinkEvent))
     assert event.notified_at is None and event.notify_attempts == 1 and "SMTP" in event.notify_error
-    ctx.settings["alerts"]["smtp_host"] = ""
+    ctx.settings = ctx.settings.with_(alerts={"smtp_host": ""})
     from outreach.backlinks.jobs import send_alerts
 
     assert send_alerts(ctx) == 1

@@ -9,6 +9,7 @@ import pytest
 
 import outreach.lib.http as http_lib
 from outreach.backlinks.verify import verify
+from outreach.config import Settings
 from tests.backlinks.conftest import TARGET
 from tests.lib.testweb import TestWeb, send
 
@@ -25,7 +26,7 @@ def internal() -> Iterator[TestWeb]:
 
 
 @pytest.fixture
-def guarded(settings: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+def guarded(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """Private addresses refused, except that the publisher's loopback address counts as public."""
     real = http_lib.is_public_address
 
@@ -33,8 +34,7 @@ def guarded(settings: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[s
         return str(ipaddress.ip_address(str(address))) == PUBLISHER or real(address)
 
     monkeypatch.setattr(http_lib, "is_public_address", is_public)
-    settings["crawl"]["allow_private_addresses"] = False
-    return settings
+    return settings.with_(crawl={"allow_private_addresses": False})
 
 
 def _page(body: str) -> str:

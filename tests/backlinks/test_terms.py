@@ -33,7 +33,7 @@ def clock() -> Iterator[time_machine.Coordinates]:
 
 @pytest.fixture(autouse=True)
 def _empty_outbox(ctx: JobContext) -> None:
-    folder = Path(ctx.settings["mail"]["outbox_dir"])
+    folder = Path(ctx.settings.mail.outbox_dir)
     for path in folder.glob("*.eml") if folder.exists() else []:
         path.unlink()
 
@@ -192,7 +192,7 @@ def test_quick_check_now_failures_never_lose_a_link_but_failures_over_the_minimu
 
 def test_the_minimum_time_is_a_setting(db: Session, web: TestWeb, ctx: JobContext, promised: Prospect,
                                        clock: time_machine.Coordinates) -> None:
-    ctx.settings["backlinks"]["lost_after_hours"] = 72
+    ctx.settings = ctx.settings.with_(backlinks={"lost_after_hours": 72})
     publish(web)
     check_due(ctx)
     publish(web, body="<p>Gone</p>")

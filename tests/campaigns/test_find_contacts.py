@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from outreach.contacts.validation import CACHE
 from outreach.models import Activity, Contact, Prospect
+from tests.conftest import change_settings
 from tests.contacts.conftest import build_linked_site
 from tests.contacts.dnsserver import DNSServer
 from tests.lib.testweb import TestWeb, send
@@ -21,7 +22,7 @@ def site_dns(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The app's resolver is a DNS server on loopback that knows site.test."""
     CACHE.clear()
     with DNSServer({("site.test", "MX"): ["10 mx.site.test."]}) as server:
-        monkeypatch.setitem(app.extensions["outreach"].settings, "dns",
+        change_settings(app, monkeypatch, dns=
                             {"nameservers": ["127.0.0.1"], "port": server.port, "timeout": 1.0, "cache_seconds": 0})
         yield
     CACHE.clear()

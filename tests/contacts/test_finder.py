@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from outreach.config import DnsSettings
 from outreach.contacts.finder import SiteContacts, find_contacts, link_rank
 from outreach.contacts.validation import AddressChecker
 from outreach.lib.aio import run_sync
@@ -112,8 +113,8 @@ def test_named_authors_get_guesses_in_the_sites_pattern_marked_as_guessed(web: T
 
 def test_found_addresses_are_checked_against_dns(web: TestWeb, dns_server: DNSServer) -> None:
     build_site(web)
-    checker = AddressChecker({"nameservers": ["127.0.0.1"], "port": dns_server.port, "timeout": 1.0,
-                              "cache_seconds": 60})
+    checker = AddressChecker(DnsSettings(nameservers=("127.0.0.1",), port=dns_server.port, timeout=1.0,
+                                         cache_seconds=60))
     found = run_finder(web, checker, site_domain="site.test", allow_domains=["nomx.test"])
     assert {e: (v.status, v.is_role) for e, v in found.verdicts.items()} == {
         "editor@site.test": ("valid", True), "ann.lee@site.test": ("valid", False),

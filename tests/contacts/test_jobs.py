@@ -19,8 +19,8 @@ from tests.race import race_rounds, together
 
 def job_context(app: Flask, server: DNSServer) -> JobContext:
     state = app.extensions["outreach"]
-    settings = {**state.settings, "dns": {"nameservers": ["127.0.0.1"], "port": server.port, "timeout": 1.0,
-                                          "cache_seconds": 0}}
+    settings = state.settings.with_(dns={"nameservers": ["127.0.0.1"], "port": server.port, "timeout": 1.0,
+                                         "cache_seconds": 0})
     return JobContext(settings=settings, sessionmaker=state.sessionmaker, secret_box=state.secret_box)
 
 

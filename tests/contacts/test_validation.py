@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 
+from outreach.config import DnsSettings
 from outreach.contacts.validation import AddressChecker
 from outreach.lib.clock import utcnow
 from tests.contacts.dnsserver import DNSServer
@@ -25,9 +26,9 @@ def dns_records() -> dict[tuple[str, str], list[str]]:
     return RECORDS
 
 
-def checker(server: DNSServer, **extra: object) -> AddressChecker:
-    return AddressChecker({"nameservers": ["127.0.0.1"], "port": server.port, "timeout": 1.0,
-                           "cache_seconds": 3600, **extra})
+def checker(server: DNSServer, cache_seconds: int = 3600) -> AddressChecker:
+    return AddressChecker(DnsSettings(nameservers=("127.0.0.1",), port=server.port, timeout=1.0,
+                                      cache_seconds=cache_seconds))
 
 
 @pytest.mark.parametrize(("address", "status", "reason"), [

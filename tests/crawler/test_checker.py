@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
-from outreach.config import DEFAULTS
+from outreach.config import CrawlSettings, Settings
 from outreach.crawler.checker import retry_after_seconds, similar
 from outreach.lib.http import FetchSettings
 
@@ -24,6 +24,6 @@ def test_similarity_tells_a_template_from_a_different_page() -> None:
 
 
 def test_fetch_settings_come_from_the_crawl_table() -> None:
-    settings = FetchSettings.from_settings({"crawl": dict(DEFAULTS["crawl"], concurrency=7)})
+    settings = FetchSettings.from_settings(Settings().with_(crawl={"concurrency": 7}).crawl)
     assert settings.concurrency == 7 and settings.max_bytes == 5_000_000 and not settings.allow_private_addresses
-    assert FetchSettings.from_settings(DEFAULTS["crawl"]).user_agent.startswith("OutreachBot/")
+    assert FetchSettings.from_settings(CrawlSettings()).user_agent.startswith("OutreachBot/")

@@ -53,8 +53,8 @@ def get(url: str, data: bytes | None = None) -> tuple[int, bytes]:
 def guarded(app: Flask, web: SampleWeb) -> JobContext:
     """The app's jobs as `outreach demo` runs them: private addresses refused except the sample web's sites."""
     state = app.extensions["outreach"]
-    crawl = {**state.settings["crawl"], "allow_private_addresses": False, "allow_private_hosts": web.host_ports}
-    return JobContext(settings={**state.settings, "crawl": crawl}, sessionmaker=state.sessionmaker,
+    crawl = {"allow_private_addresses": False, "allow_private_hosts": web.host_ports}
+    return JobContext(settings=state.settings.with_(crawl=crawl), sessionmaker=state.sessionmaker,
                       secret_box=state.secret_box)
 
 

@@ -313,7 +313,7 @@ def test_a_crawl_of_a_private_address_is_refused_and_names_the_setting(
     client = login(team["owner"])
     start(client, team["campaign"].id, web.url("/"))
     ctx = ctx_for(app)
-    ctx.settings = {**ctx.settings, "crawl": {**ctx.settings["crawl"], "allow_private_addresses": False}}
+    ctx.settings = ctx.settings.with_(crawl={"allow_private_addresses": False})
     assert run_crawl_jobs(ctx) == 1
     fresh(db)
     job = db.scalar(select(CrawlJob))

@@ -13,6 +13,7 @@ from outreach.campaigns.service import add_prospect
 from outreach.discovery import prospecting
 from outreach.models import Activity, Campaign, Contact, Opportunity, Prospect, Suppression
 from outreach.models.prospecting import ProspectingRun
+from tests.conftest import change_settings
 from tests.discovery.guest_web import build
 from tests.lib.testweb import TestWeb
 
@@ -33,7 +34,7 @@ def site_dns(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
     CACHE.clear()
     with DNSServer({("site.test", "MX"): ["10 mx.site.test."]}) as server:
-        monkeypatch.setitem(app.extensions["outreach"].settings, "dns",
+        change_settings(app, monkeypatch, dns=
                             {"nameservers": ["127.0.0.1"], "port": server.port, "timeout": 1.0, "cache_seconds": 0})
         yield
     CACHE.clear()

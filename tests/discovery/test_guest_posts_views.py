@@ -15,6 +15,7 @@ from outreach.campaigns.service import add_prospect
 from outreach.discovery import prospecting
 from outreach.models import Contact, Opportunity, Prospect
 from outreach.models.prospecting import ProspectingRun
+from tests.conftest import change_settings
 from tests.discovery.guest_web import build
 from tests.discovery.test_guest_posts_runs import run_queued
 from tests.lib.testweb import TestWeb, send
@@ -108,7 +109,7 @@ def test_footprint_search_through_the_configured_provider(
 
     web.routes["/brave"] = lambda req: send(req, 200, fixture("brave-web-search.json"),
                                             content_type="application/json")
-    monkeypatch.setitem(app.extensions["outreach"].settings, "search",
+    change_settings(app, monkeypatch, search=
                         {"provider": "brave", "api_key": "k", "endpoint": web.url("/brave")})
     login(team["owner"])
     page = client.post(url(team, "/search"), data={"kind": "guest_posts", "queries": '"widgets" "write for us"',
@@ -125,7 +126,7 @@ def dns(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
     CACHE.clear()
     with DNSServer({("site.test", "MX"): ["10 mx.site.test."]}) as server:
-        monkeypatch.setitem(app.extensions["outreach"].settings, "dns",
+        change_settings(app, monkeypatch, dns=
                             {"nameservers": ["127.0.0.1"], "port": server.port, "timeout": 1.0, "cache_seconds": 0})
         yield
 

@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from outreach.config import SearchSettings
 from outreach.discovery.search import (
     SearchError,
     footprint_queries,
@@ -138,14 +139,14 @@ def test_running_queries_dedupes_urls_and_stops_at_an_auth_error(api: TestWeb) -
 
 
 def test_the_provider_comes_from_settings() -> None:
-    assert provider_from_settings({"search": {"provider": "", "api_key": "", "endpoint": ""}}) is None
-    assert provider_from_settings({"search": {"provider": "brave", "api_key": "", "endpoint": ""}}) is None
-    provider = provider_from_settings({"search": {"provider": "serpapi", "api_key": "k", "endpoint": ""}})
+    assert provider_from_settings(SearchSettings(provider="", api_key="")) is None
+    assert provider_from_settings(SearchSettings(provider="brave", api_key="")) is None
+    provider = provider_from_settings(SearchSettings(provider="serpapi", api_key="k"))
     assert isinstance(provider, SerpApiSearch) and provider.endpoint == "https://serpapi.com/search.json"
     with pytest.raises(SearchError, match="needs the search engine id"):
-        provider_from_settings({"search": {"provider": "google_cse", "api_key": "k", "endpoint": ""}})
+        provider_from_settings(SearchSettings(provider="google_cse", api_key="k"))
     with pytest.raises(SearchError, match="not supported"):
-        provider_from_settings({"search": {"provider": "bing", "api_key": "k", "endpoint": ""}})
+        provider_from_settings(SearchSettings(provider="bing", api_key="k"))
 
 
 def test_google_custom_search_results_paging_and_quota(api: TestWeb) -> None:

@@ -10,7 +10,7 @@ DONE = threading.Event()
 
 
 def touch(ctx: JobContext) -> int:
-    RAN.append(ctx.settings["marker"])
+    RAN.append(ctx.settings.app.secret_key)
     DONE.set()
     return 1
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from outreach.config import Settings
 from outreach.jobs import schedule, ticks
 from outreach.jobs.ticks import JobContext, Tick
 from tests.jobs import sample_ticks
@@ -24,8 +25,9 @@ def sample_tick() -> Iterator[Tick]:
 
 
 def context(marker: str, backend: str = "threads", broker_url: str = "") -> JobContext:
-    settings = {"marker": marker, "scheduler": {"workers": 2, "tick_seconds": 3600, "backend": backend,
-                                                "broker_url": broker_url}}
+    # the marker travels as the secret key: the tick reads it back from the worker's settings
+    settings = Settings().with_(app={"secret_key": marker}, scheduler={"workers": 2, "tick_seconds": 3600,
+                                                                       "backend": backend, "broker_url": broker_url})
     return JobContext(settings=settings, sessionmaker=None, secret_box=None)  # type: ignore[arg-type]
 
 

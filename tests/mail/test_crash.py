@@ -12,6 +12,7 @@ import threading
 import pytest
 from sqlalchemy import select
 
+from outreach.config import as_dict
 from outreach.mail import imap
 from outreach.mail.outbox import recover_stale
 from outreach.mail.sequences import enroll_prospects
@@ -55,7 +56,7 @@ def test_killing_the_sender_at_random_points_never_sends_a_message_twice(
         conn.logout()
 
     smtp_sink.on_accept = file_in_sent
-    child_settings = json.loads(json.dumps(settings))
+    child_settings = as_dict(settings)
     kills = 0
     for round_ in range(30):
         proc = subprocess.Popen([sys.executable, "-m", "outreach.mail.crashable", json.dumps(child_settings)],

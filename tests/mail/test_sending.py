@@ -44,8 +44,7 @@ def messages(db, status=None):  # type: ignore[no-untyped-def]
 
 
 def with_timeout(ctx: JobContext, seconds: float) -> JobContext:
-    settings = {**ctx.settings, "mail": {**ctx.settings["mail"], "smtp_timeout": seconds}}
-    return JobContext(settings, ctx.sessionmaker, ctx.secret_box)
+    return JobContext(ctx.settings.with_(mail={"smtp_timeout": seconds}), ctx.sessionmaker, ctx.secret_box)
 
 
 def test_it_sends_each_due_message_once_with_threading_and_unsubscribe_headers(
@@ -208,7 +207,7 @@ def test_it_writes_to_the_local_outbox_when_the_campaign_has_no_mailbox(app, db,
         assert send_due(job_context) == 1
     (message,) = messages(db, "sent")
     assert message.transport == "local"
-    files = list(Path(app.extensions["outreach"].settings["mail"]["outbox_dir"]).glob(f"*{message.message_id[:8]}*"))
+    files = list(Path(app.extensions["outreach"].settings.mail.outbox_dir).glob(f"*{message.message_id[:8]}*"))
     assert len(files) == 1
     assert b"List-Unsubscribe-Post: List-Unsubscribe=One-Click" in files[0].read_bytes()
 

@@ -293,7 +293,7 @@ def test_the_local_outbox_lists_every_email_the_app_writes_in_one_vocabulary(app
     from tests.mail.test_sending import MONDAY, enroll
 
     settings = app.extensions["outreach"].settings
-    for path in Path(settings["mail"]["outbox_dir"]).glob("*.eml"):  # the app's folder outlives each test
+    for path in Path(settings.mail.outbox_dir).glob("*.eml"):  # the app's folder outlives each test
         path.unlink()
     campaign, prospects = outreach_campaign(None, n=1)
     with time_machine.travel(MONDAY, tick=False):

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from outreach.backlinks import service as backlinks
 from outreach.backlinks.evidence import CheckResult, FoundLink
+from outreach.config import BacklinksSettings
 from outreach.models import Backlink
 from tests.backlinks.conftest import ctx
 
@@ -35,8 +36,8 @@ def missing(page: str) -> CheckResult:
 def history(db: Session, team: dict[str, Any]) -> dict[str, Backlink]:
     """Three links of Acme: one live since Oct 2, one nofollow live since Oct 10 then lost Oct 20, one pending;
     and one link of another client that must never show."""
-    settings = {"backlinks": {"pending_check_hours": 24, "live_check_days": 7, "lost_after_failures": 1,
-                              "lost_after_hours": 0}}
+    settings = BacklinksSettings(pending_check_hours=24, live_check_days=7, lost_after_failures=1,
+                                 lost_after_hours=0)
     made: dict[str, Backlink] = {}
     with time_machine.travel(T0, tick=False) as clock:
         for name, page in (("kept", "https://www.news.example/a"), ("lost", "https://blog.example/b"),

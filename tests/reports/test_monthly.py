@@ -24,13 +24,13 @@ NOVEMBER_1 = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
 
 
 def outbox(ctx: JobContext) -> list[email.message.EmailMessage]:
-    folder = Path(ctx.settings["mail"]["outbox_dir"])
+    folder = Path(ctx.settings.mail.outbox_dir)
     return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)  # type: ignore[misc]
             for p in sorted(folder.glob("*.eml"))] if folder.exists() else []
 
 
 def _clear(ctx: JobContext) -> None:
-    for path in Path(ctx.settings["mail"]["outbox_dir"]).glob("*.eml"):
+    for path in Path(ctx.settings.mail.outbox_dir).glob("*.eml"):
         path.unlink()
 
 
@@ -61,13 +61,13 @@ def test_a_failed_delivery_is_retried_and_an_opted_out_client_gets_none(
     team["other_client"].report_emails = "ceo@other.test"
     db.add(ClientLinkSettings(client_id=team["other_client"].id, is_monthly_report=False))
     db.commit()
-    ctx.settings["alerts"].update(smtp_host="127.0.0.1", smtp_port=free_port())
+    ctx.settings = ctx.settings.with_(alerts={"smtp_host": "127.0.0.1", "smtp_port": free_port()})
     with time_machine.travel(NOVEMBER_1, tick=False):
         assert send_monthly_reports(ctx) == 0
         db.rollback()
         failed = db.scalar(select(ReportDelivery))
         assert failed.status == "failed" and "SMTP" in failed.error
-        ctx.settings["alerts"]["smtp_host"] = ""
+        ctx.settings = ctx.settings.with_(alerts={"smtp_host": ""})
         assert send_monthly_reports(ctx) == 1
     db.rollback()
     db.expire_all()

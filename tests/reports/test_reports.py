@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from outreach.config import BacklinksSettings
 from outreach.models import Backlink, ReportShare, User
 from outreach.reports import service
 from tests.reports.conftest import OCTOBER
@@ -185,8 +186,8 @@ def off_terms(db: Session, team: dict[str, Any], history: dict[str, Backlink]) -
     from outreach.backlinks import service as backlinks
     from tests.reports.conftest import TARGET, live
 
-    settings = {"backlinks": {"pending_check_hours": 24, "live_check_days": 7, "lost_after_failures": 3,
-                              "lost_after_hours": 48}}
+    settings = BacklinksSettings(pending_check_hours=24, live_check_days=7, lost_after_failures=3,
+                                 lost_after_hours=48)
     with time_machine.travel(datetime(2026, 10, 15, 12, 0, tzinfo=UTC), tick=False):
         link = backlinks.create_backlink(db, client_id=team["client"].id, campaign_id=team["campaign"].id,
                                          target_url=TARGET, page_url="https://reviews.example/d",

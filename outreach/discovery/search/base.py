@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
+from outreach.config import SearchSettings
 from outreach.lib.http import Fetcher, FetchResult
 from outreach.lib.urls import BadURL, ensure_http_url, hostname, normalize_url
 
@@ -46,19 +47,18 @@ SETUP_HINT = ('No search provider is configured: add to the config file  [search
               "import the file under “Find prospects”.")
 
 
-def provider_from_settings(settings: dict[str, Any]) -> SearchProvider | None:
-    """The configured provider, or None when none is configured (or its key is missing)."""
+def provider_from_settings(search: SearchSettings) -> SearchProvider | None:
+    """The configured provider ([search] settings), or None when none is configured (or its key is missing)."""
     import importlib
 
-    search = settings.get("search", {})
-    name = search.get("provider") or ""
-    if not name or not search.get("api_key"):
+    name = search.provider
+    if not name or not search.api_key:
         return None
     if name not in PROVIDERS:
         raise SearchError("unsupported",
                           f"search provider {name!r} is not supported (use brave, serpapi or google_cse)")
     module, cls = PROVIDERS[name]
-    return getattr(importlib.import_module(module), cls)(search["api_key"], endpoint=search.get("endpoint") or None)
+    return getattr(importlib.import_module(module), cls)(search.api_key, endpoint=search.endpoint or None)
 
 
 def footprint_queries(kind: str, keywords: list[str], *, brands: list[str] | None = None,
