@@ -25,6 +25,7 @@ from outreach.models import Campaign, Opportunity, Prospect
 from outreach.models.campaigns import OPPORTUNITY_KINDS
 from outreach.models.crawl import CrawlFinding, CrawlJob
 from outreach.models.prospecting import Asset, ProspectingRun
+from outreach.runs import lifecycle
 from outreach.web.state import db_session, settings
 
 bp = Blueprint("discovery", __name__)  # nested in the /api/v1 blueprint (api/views.py)
@@ -183,8 +184,8 @@ def cancel_crawl_job(job_id: int) -> dict[str, Any]:
     """A queued job is cancelled at once; a running one stops at its next progress update, keeping its findings."""
     job = _crawl_job(job_id, edit=True)
     try:
-        crawls.request_cancel(db_session(), job)
-    except crawls.CrawlError as exc:
+        lifecycle.request_cancel(db_session(), job)
+    except lifecycle.RunFinished as exc:
         raise _finished("crawl job", str(exc)) from None
     _commit()
     return crawl_job_json(job)
@@ -273,8 +274,8 @@ def get_prospecting_run(run_id: int) -> dict[str, Any]:
 def cancel_prospecting_run(run_id: int) -> dict[str, Any]:
     run = _run(run_id, edit=True)
     try:
-        prospecting.request_cancel(db_session(), run)
-    except prospecting.ProspectingError as exc:
+        lifecycle.request_cancel(db_session(), run)
+    except lifecycle.RunFinished as exc:
         raise _finished("prospecting run", str(exc)) from None
     _commit()
     return run_json(run)

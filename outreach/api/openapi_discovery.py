@@ -25,7 +25,7 @@ from outreach.backlinks.service import CSV_COLUMNS
 from outreach.models.backlinks import AGREED_RELS, BACKLINK_STATUSES, CHECK_STATUSES, EVENT_KINDS, MATCH_MODES
 from outreach.models.campaigns import OPPORTUNITY_KINDS
 from outreach.models.crawl import CRAWL_KINDS, CRAWL_STATUSES
-from outreach.models.prospecting import ASSET_KINDS, RUN_KINDS, RUN_STATUSES
+from outreach.models.prospecting import ASSET_KINDS, RUN_KINDS, RUN_STATUSES, WALK_KINDS
 
 OPPORTUNITY_STATUSES = ["new", "accepted", "dismissed"]
 IDS = {"type": "array", "items": ID, "minItems": 1, "maxItems": 500}
@@ -107,7 +107,7 @@ def schemas() -> dict[str, Any]:
                                "error": STR, "created_at": TIME, "started_at": nullable(TIME),
                                "finished_at": nullable(TIME), "url": URL, "results_url": URL}),
         "ProspectingRunInput": obj({
-            "kind": {"type": "string", "enum": list(RUN_KINDS)},
+            "kind": {"type": "string", "enum": list(WALK_KINDS)},
             "seeds": LINES, "sitemaps": LINES,
             "keywords": {**STR_LIST, "description": "guest posts: topic words (default: the campaign's)"},
             "asset_ids": {**IDS, "description": "mentions: the client's assets to look for"},

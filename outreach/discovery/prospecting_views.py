@@ -26,6 +26,7 @@ from outreach.lib.aio import run_sync
 from outreach.lib.http import BadURL, Fetcher, FetchSettings, check_url
 from outreach.models import Campaign, Client, Contact, Opportunity
 from outreach.models.prospecting import Asset, ProspectingRun
+from outreach.runs import lifecycle
 from outreach.web.auth import campaign_or_404, record_or_404, staff_required
 from outreach.web.forms import options
 from outreach.web.state import db_session, settings
@@ -187,8 +188,8 @@ def cancel_run(campaign_id: int, run_id: int) -> Response:
     found = _run_or_404(campaign, run_id)
     session = db_session()
     try:
-        prospecting.request_cancel(session, found)
-    except prospecting.ProspectingError as exc:
+        lifecycle.request_cancel(session, found)
+    except lifecycle.RunFinished as exc:
         flash(str(exc), "error")
     else:
         session.commit()

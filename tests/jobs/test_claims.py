@@ -6,9 +6,12 @@ from collections.abc import Callable
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from outreach.crawler.service import claim_next, start_crawl
+from outreach.crawler.service import start_crawl
 from outreach.discovery import prospecting
 from outreach.models import Campaign
+from outreach.models.crawl import CrawlJob
+from outreach.models.prospecting import ProspectingRun
+from outreach.runs.lifecycle import claim_next
 from tests.race import race_rounds
 
 
@@ -18,11 +21,11 @@ def test_each_queued_job_is_claimed_once_oldest_first(app: Flask, db: Session) -
     db.commit()
     other = app.extensions["outreach"].sessionmaker()
     try:
-        got_a = claim_next(db, "a")
+        got_a = claim_next(db, CrawlJob, "a")
         db.commit()
-        got_b = claim_next(other, "b")
+        got_b = claim_next(other, CrawlJob, "b")
         other.commit()
-        assert claim_next(other, "b") is None
+        assert claim_next(other, CrawlJob, "b") is None
     finally:
         other.close()
     assert (got_a.id, got_a.worker, got_a.status) == (first.id, "a", "running")
@@ -36,7 +39,7 @@ def test_two_workers_claiming_crawls_at_once_take_each_once(app: Flask, db: Sess
         return [job.id for job in jobs]
 
     def claim(session: Session) -> list[int]:
-        job = claim_next(session, "racer")
+        job = claim_next(session, CrawlJob, "racer")
         return [job.id] if job else []
 
     race_rounds(app.extensions["outreach"].sessionmaker, prepare, claim)
@@ -53,7 +56,7 @@ def test_two_workers_claiming_prospecting_runs_at_once_take_each_once(
         return [run.id for run in runs]
 
     def claim(session: Session) -> list[int]:
-        run = prospecting.claim_next(session, "racer")
+        run = claim_next(session, ProspectingRun, "racer")
         return [run.id] if run else []
 
     race_rounds(app.extensions["outreach"].sessionmaker, prepare, claim)
