@@ -102,8 +102,10 @@ def schemas() -> dict[str, Any]:
                                "asset_ids": {"type": "array", "items": INT}, "max_pages": INT,
                                "status": {"type": "string", "enum": list(RUN_STATUSES)}, "is_finished": BOOL,
                                "is_cancel_requested": BOOL,
+                               "queries": {**STR_LIST, "description": "a search's footprint queries"},
                                "progress": obj({"sites": INT, "sites_done": INT, "pages_crawled": INT, "found": INT,
-                                                "percent": INT}),
+                                                "units": {**INT, "description": "sites, or a search's queries"},
+                                                "units_done": INT, "percent": INT}),
                                "error": STR, "created_at": TIME, "started_at": nullable(TIME),
                                "finished_at": nullable(TIME), "url": URL, "results_url": URL}),
         "ProspectingRunInput": obj({
@@ -116,7 +118,8 @@ def schemas() -> dict[str, Any]:
         }, required=["kind"]),
         "ProspectingResults": obj({"run": ref("ProspectingRun"),
                                    "results": {**OBJ, "description": "targets (guest posts) or mentions, as the "
-                                                                     "discover commands print them"},
+                                                                     "discover commands print them; a search's "
+                                                                     "SearchResults"},
                                    "opportunities": {"type": "array", "items": ref("Opportunity")}}),
         "Asset": obj({"id": INT, "client_id": INT, "kind": {"type": "string", "enum": list(ASSET_KINDS)},
                       "name": STR, "target_url": STR, "brand_names": STR_LIST, "image_url": STR,
@@ -300,14 +303,14 @@ def paths() -> dict[str, Any]:
                         params=[campaign_id], body="OpportunitiesToProspects", write=True, lookup=True),
         },
         "/api/v1/campaigns/{campaign_id}/search": {
-            "post": {**_op("Run footprint queries through the configured search provider (the result URLs are seeds "
-                           "for a prospecting run)", "discovery",
-                           {"200": _json("SearchResults", "the results, one per URL, and the queries' errors"),
-                            "409": {"description": "no search provider is configured (error.message says how to "
-                                                   "add one)",
-                                    "content": {"application/json": {"schema": ref("Error")}}}},
-                           params=[campaign_id], body="SearchInput", write=True, lookup=True),
-                     "x-fetches": True},
+            "post": _op("Queue a footprint search: the queries go through the configured search provider in the "
+                        "background (the run's progress counts the queries done); when it is done, its results_url "
+                        "gives the result URLs (SearchResults), seeds for a prospecting run", "discovery",
+                        {"201": _json("ProspectingRun", "the queued search (kind search)"),
+                         "409": {"description": "no search provider is configured (error.message says how to "
+                                                "add one)",
+                                 "content": {"application/json": {"schema": ref("Error")}}}},
+                        params=[campaign_id], body="SearchInput", write=True, lookup=True),
         },
         "/api/v1/campaigns/{campaign_id}/contacts/find": {
             "post": {**_op("Find a site's contacts now: the page, the home page, their contact, about, team and "

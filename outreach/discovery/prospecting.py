@@ -33,7 +33,7 @@ from outreach.lib.clock import utcnow
 from outreach.lib.http import Fetcher, FetchSettings
 from outreach.lib.urls import BadURL, ensure_http_url, normalize_url, registrable_domain
 from outreach.models import Campaign, Client, Opportunity, Prospect, Site, User
-from outreach.models.prospecting import Asset, ProspectingRun
+from outreach.models.prospecting import WALK_KINDS, Asset, ProspectingRun
 from outreach.runs import runner
 from outreach.runs.runner import Ending, RunControl
 
@@ -397,7 +397,7 @@ def discover(ctx: JobContext, run: ProspectingRun, control: RunControl, progress
 
 def run_one(ctx: JobContext, progress_every: float = 1.0) -> bool:
     """Claim one queued guest-post or mention run and do it to the end; False when nothing was queued."""
-    return runner.run_one(ctx, ProspectingRun, partial(discover, progress_every=progress_every))
+    return runner.run_one(ctx, ProspectingRun, partial(discover, progress_every=progress_every), kinds=WALK_KINDS)
 
 
 def _metrics_by_origin(session: Session, seeds: list[str]) -> dict[str, dict[str, float]]:

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from outreach.discovery import prospecting
 from outreach.jobs.ticks import JobContext
-from outreach.models.prospecting import ProspectingRun
+from outreach.models.prospecting import WALK_KINDS, ProspectingRun
 from outreach.runs import runner
 
 
 def run_prospecting(ctx: JobContext) -> int:
-    return runner.run_queued(ctx, ProspectingRun, prospecting.discover)
+    return runner.run_queued(ctx, ProspectingRun, prospecting.discover, kinds=WALK_KINDS)

@@ -83,6 +83,9 @@ class ProspectingRun(RunMixin, Base):
 
     @property
     def units_total(self) -> int:
+        """Seed sites, or the queries of a search."""
+        if self.kind == "search":
+            return len((self.options or {}).get("queries", ()))
         return len(self.seeds or ())
 
     @property

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from sqlalchemy import String, Text, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from outreach.jobs.claims import claim_oldest_queued
+from outreach.jobs.claims import claim_oldest_queued, claim_rows
 from outreach.lib.clock import utcnow
 
 STATUSES = ("queued", "running", "done", "failed", "cancelled", "interrupted", "refused")
@@ -97,12 +98,19 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def claim_next(session: Session, model: type[R], worker: str) -> R | None:
-    """Claim the oldest queued run with a conditional update (two workers never run the same run)."""
+def claim_next(session: Session, model: type[R], worker: str, *, kinds: Sequence[str] | None = None) -> R | None:
+    """Claim the oldest queued run (of one of `kinds`, when given) with a conditional update: two workers
+    never run the same run."""
     now = utcnow()
     values: dict[str, Any] = {"status": "running", "started_at": now, "heartbeat_at": now, "worker": worker,
                               "error": "", **{name: 0 for name in model.counters}}
-    return claim_oldest_queued(session, model, values)
+    if kinds is None:
+        return claim_oldest_queued(session, model, values)
+    table: Any = model
+    claimed = claim_rows(session, table, where=[table.status == "queued", table.kind.in_(kinds)],
+                         order_by=[table.created_at, table.id], limit=1, values=values)
+    session.flush()
+    return session.get(model, claimed[0], populate_existing=True) if claimed else None
 
 
 def request_cancel(session: Session, run: RunMixin) -> None:

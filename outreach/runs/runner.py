@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -79,10 +79,11 @@ class RunControl:
 Work = Callable[[JobContext, Any, RunControl], Ending]
 
 
-def run_one(ctx: JobContext, model: type[RunMixin], work: Work) -> bool:
-    """Claim the oldest queued run of `model` and run `work` on it to the end; False when none was queued."""
+def run_one(ctx: JobContext, model: type[RunMixin], work: Work, *, kinds: Sequence[str] | None = None) -> bool:
+    """Claim the oldest queued run of `model` (of `kinds`, when given) and run `work` on it to the end; False
+    when none was queued."""
     with ctx.sessionmaker() as session, session.begin():
-        run = lifecycle.claim_next(session, model, lifecycle.worker_name())
+        run = lifecycle.claim_next(session, model, lifecycle.worker_name(), kinds=kinds)
         if run is None:
             return False
         run_id = run.id
@@ -107,13 +108,13 @@ def run_one(ctx: JobContext, model: type[RunMixin], work: Work) -> bool:
     return True
 
 
-def run_queued(ctx: JobContext, model: type[RunMixin], work: Work) -> int:
+def run_queued(ctx: JobContext, model: type[RunMixin], work: Work, *, kinds: Sequence[str] | None = None) -> int:
     """The tick of one kind: mark runs of dead processes interrupted, then run queued ones until none is
     left or the app is stopping; returns how many ran."""
     with ctx.sessionmaker() as session, session.begin():
         if lifecycle.mark_interrupted(session, model):
             log.warning("%ss of a stopped process were marked interrupted", model.noun)
     done = 0
-    while not ctx.stopping() and run_one(ctx, model, work):
+    while not ctx.stopping() and run_one(ctx, model, work, kinds=kinds):
         done += 1
     return done
