@@ -63,8 +63,9 @@ def run_json(run: ProspectingRun) -> dict[str, Any]:
             "is_finished": run.is_finished, "is_cancel_requested": run.is_cancel_requested,
             "queries": list(options.get("queries", [])),
             "progress": {"sites": len(run.seeds), "sites_done": run.sites_done, "pages_crawled": run.pages_crawled,
-                         "found": run.found, "units": run.units_total, "units_done": run.units_done,
-                         "percent": run.percent},
+                         "found": run.found, "percent": run.percent,
+                         **({"queries": run.units_total, "queries_done": run.units_done} if run.kind == "search"
+                            else {})},
             "error": run.error, "created_at": when(run.created_at), "started_at": when(run.started_at),
             "finished_at": when(run.finished_at),
             "url": url_for("api.discovery.get_prospecting_run", run_id=run.id, _external=True),

@@ -104,8 +104,10 @@ def schemas() -> dict[str, Any]:
                                "is_cancel_requested": BOOL,
                                "queries": {**STR_LIST, "description": "a search's footprint queries"},
                                "progress": obj({"sites": INT, "sites_done": INT, "pages_crawled": INT, "found": INT,
-                                                "units": {**INT, "description": "sites, or a search's queries"},
-                                                "units_done": INT, "percent": INT}),
+                                                "percent": INT,
+                                                "queries": {**INT, "description": "a search's queries"},
+                                                "queries_done": {**INT, "description": "a search's queries done"}},
+                                               required=["sites", "sites_done", "pages_crawled", "found", "percent"]),
                                "error": STR, "created_at": TIME, "started_at": nullable(TIME),
                                "finished_at": nullable(TIME), "url": URL, "results_url": URL}),
         "ProspectingRunInput": obj({

@@ -500,14 +500,14 @@ def test_footprint_search_runs_the_campaigns_footprints_through_the_provider(
         response = api.post(path, {"per_query": 10})
         assert response.status_code == 201, response.get_json()
         run = response.get_json()
-        assert (run["kind"], run["status"], run["progress"]["units_done"]) == ("search", "queued", 0)
-        assert run["queries"][0] == '"widgets" "write for us"' and run["progress"]["units"] == len(run["queries"])
+        assert (run["kind"], run["status"], run["progress"]["queries_done"]) == ("search", "queued", 0)
+        assert run["queries"][0] == '"widgets" "write for us"' and run["progress"]["queries"] == len(run["queries"])
         assert response.headers["Location"] == run["url"]
         assert web.hits["/brave"] == 0  # nothing is fetched in the request
         assert run_searches(ctx_for(app)) == 1
         run = api.get(f"/prospecting-runs/{run['id']}").get_json()
         assert (run["status"], run["progress"]["percent"]) == ("done", 100)
-        assert run["progress"]["units_done"] == len(run["queries"]) and run["progress"]["found"] == 10
+        assert run["progress"]["queries_done"] == len(run["queries"]) and run["progress"]["found"] == 10
         body = api.get(f"/prospecting-runs/{run['id']}/results").get_json()
         assert body["results"]["provider"] == "brave" and body["results"]["errors"] == []
         assert "https://www.toolreviews.test/best-widget-tools/" in [r["url"] for r in body["results"]["results"]]
@@ -548,16 +548,16 @@ def test_a_search_run_shows_its_progress_query_by_query_and_can_be_cancelled(
         worker = threading.Thread(target=run_searches, args=(ctx_for(app),))
         worker.start()
         deadline = time.monotonic() + 20
-        while (got := api.get(f"/prospecting-runs/{run['id']}").get_json())["progress"]["units_done"] < 1:
+        while (got := api.get(f"/prospecting-runs/{run['id']}").get_json())["progress"]["queries_done"] < 1:
             assert time.monotonic() < deadline, got
             time.sleep(0.05)
-        assert (got["status"], got["progress"]["units"], got["progress"]["percent"]) == ("running", 3, 33)
+        assert (got["status"], got["progress"]["queries"], got["progress"]["percent"]) == ("running", 3, 33)
         cancelled = api.post(f"/prospecting-runs/{run['id']}/cancel", {})
         assert cancelled.status_code == 200 and cancelled.get_json()["is_cancel_requested"] is True
         second.set()
         worker.join(timeout=30)
         got = api.get(f"/prospecting-runs/{run['id']}").get_json()
-        assert (got["status"], got["progress"]["units_done"], len(calls)) == ("cancelled", 2, 2)
+        assert (got["status"], got["progress"]["queries_done"], len(calls)) == ("cancelled", 2, 2)
         assert api.get(f"/prospecting-runs/{run['id']}/results").get_json()["results"]["results"]  # kept
     finally:
         second.set()

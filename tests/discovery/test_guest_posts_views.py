@@ -13,11 +13,13 @@ from sqlalchemy.orm import Session
 
 from outreach.campaigns.service import add_prospect
 from outreach.discovery import prospecting
+from outreach.discovery.search.runs import run_searches
 from outreach.models import Contact, Opportunity, Prospect
 from outreach.models.prospecting import ProspectingRun
 from tests.discovery.guest_web import build
 from tests.discovery.test_guest_posts_runs import run_queued
 from tests.lib.testweb import TestWeb, send
+from tests.runs.test_lifecycle import ctx_for
 
 
 @pytest.fixture
@@ -111,10 +113,21 @@ def test_footprint_search_through_the_configured_provider(
     monkeypatch.setitem(app.extensions["outreach"].settings, "search",
                         {"provider": "brave", "api_key": "k", "endpoint": web.url("/brave")})
     login(team["owner"])
-    page = client.post(url(team, "/search"), data={"kind": "guest_posts", "queries": '"widgets" "write for us"',
-                                                    "per_query": 10}).get_data(as_text=True)
-    assert "10 result(s)" in page
+    response = client.post(url(team, "/search"), data={"kind": "guest_posts", "queries": '"widgets" "write for us"',
+                                                        "per_query": 10})
+    assert response.status_code == 302 and web.hits["/brave"] == 0  # queued: nothing fetched in the request
+    run_page = response.headers["Location"]
+    page = client.get(run_page).get_data(as_text=True)
+    assert 'data-status="queued"' in page and "0 of 1 query(ies)" in page
+    assert run_searches(ctx_for(app)) == 1
+    page = client.get(run_page).get_data(as_text=True)
+    assert 'data-status="done"' in page and "10 result(s)" in page and "best-widget-tools" in page
+    run_id = run_page.rstrip("/").rsplit("/", 1)[-1]
+    page = client.get(url(team, f"?seeds_from={run_id}")).get_data(as_text=True)  # "Use as seeds"
     assert "https://www.toolreviews.test/best-widget-tools/\nhttps://gardenblog" in page  # in the seed list
+    page = client.post(url(team, "/search"), data={"kind": "guest_posts", "queries": "x\n" * 11,
+                                                    "per_query": 10}).get_data(as_text=True)
+    assert "at most 10 queries per search, got 11" in page
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from outreach.crawler.service import start_crawl
 from outreach.discovery import prospecting
+from outreach.discovery.search.runs import start_search
 from outreach.models import Campaign
 from outreach.models.crawl import CrawlJob
 from outreach.models.prospecting import ProspectingRun
@@ -60,3 +61,27 @@ def test_two_workers_claiming_prospecting_runs_at_once_take_each_once(
         return [run.id] if run else []
 
     race_rounds(app.extensions["outreach"].sessionmaker, prepare, claim)
+
+
+def test_two_search_workers_at_once_take_each_search_once_and_leave_the_site_walks(
+        app: Flask, db: Session, make_campaign: Callable[..., Campaign]) -> None:
+    campaign = make_campaign()
+    settings = {"search": {"provider": "brave", "api_key": "k", "endpoint": "http://127.0.0.1:9/"}}
+    walks: list[int] = []
+
+    def prepare() -> list[int]:
+        runs = []
+        for i in range(6):
+            walks.append(prospecting.start_run(db, campaign, "guest_posts", [f"https://s{i}.example/"],
+                                               max_pages=5).id)
+            runs.append(start_search(db, campaign, "guest_posts", [f"widgets {i}"], per_query=5, settings=settings))
+        db.commit()
+        return [run.id for run in runs]
+
+    def claim(session: Session) -> list[int]:
+        run = claim_next(session, ProspectingRun, "racer", kinds=("search",))
+        return [run.id] if run else []
+
+    race_rounds(app.extensions["outreach"].sessionmaker, prepare, claim)
+    db.expire_all()
+    assert {db.get(ProspectingRun, i).status for i in walks} == {"queued"}  # a site walk waits for its own tick

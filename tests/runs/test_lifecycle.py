@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from outreach.crawler.service import start_crawl
 from outreach.discovery import prospecting
+from outreach.discovery.search.runs import start_search
 from outreach.jobs.ticks import JobContext
 from outreach.lib.clock import utcnow
 from outreach.models import Campaign
@@ -19,10 +20,12 @@ from outreach.runs import lifecycle, runner
 from outreach.runs.lifecycle import RunMixin
 from outreach.runs.runner import Ending, RunControl
 
+SEARCH = {"search": {"provider": "brave", "api_key": "k", "endpoint": "http://127.0.0.1:9/"}}
 #: every kind of run, each queued the way its page queues it
 KINDS: dict[str, Callable[[Session, Campaign], RunMixin]] = {
     "crawl": lambda db, c: start_crawl(db, ["https://a.test/"], max_pages=5, campaign=c),
     "guest_posts": lambda db, c: prospecting.start_run(db, c, "guest_posts", ["https://a.test/"], max_pages=5),
+    "search": lambda db, c: start_search(db, c, "guest_posts", ["widgets"], per_query=5, settings=SEARCH),
 }
 
 
