@@ -1,11 +1,12 @@
-"""prospecting runs: the shared run lifecycle ("refused") and footprint searches as runs (kind "search")
+"""prospecting runs: the shared run lifecycle ("refused"); footprint searches and contact finds as runs
 
 Revision ID: 0014
 Revises: 0009
 Create Date: 2026-12-07 13:00:00
 
 Crawl jobs and prospecting runs now share one lifecycle (outreach.runs.lifecycle), so both tables
-accept the same statuses. A footprint search leaves the web request and becomes a run of its own kind.
+accept the same statuses. A footprint search and the Prospecting tab's Find contacts leave the web
+request and become runs of their own kinds ("search", "contacts").
 No row changes.
 """
 from __future__ import annotations
@@ -20,7 +21,7 @@ depends_on = None
 OLD_STATUS = "status IN ('queued', 'running', 'done', 'failed', 'cancelled', 'interrupted')"
 NEW_STATUS = "status IN ('queued', 'running', 'done', 'failed', 'cancelled', 'interrupted', 'refused')"
 OLD_KIND = "kind IN ('guest_posts', 'mentions')"
-NEW_KIND = "kind IN ('guest_posts', 'mentions', 'search')"
+NEW_KIND = "kind IN ('guest_posts', 'mentions', 'search', 'contacts')"
 
 
 def upgrade() -> None:
@@ -32,7 +33,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute("DELETE FROM prospecting_runs WHERE kind = 'search'")
+    op.execute("DELETE FROM prospecting_runs WHERE kind IN ('search', 'contacts')")
     op.execute("UPDATE prospecting_runs SET status = 'failed' WHERE status = 'refused'")
     with op.batch_alter_table('prospecting_runs', schema=None) as batch_op:
         batch_op.drop_constraint(op.f('ck_prospecting_runs_kind'), type_='check')

@@ -10,7 +10,7 @@ from outreach.web.forms import options
 
 #: what a discovery run over seed sites finds
 WALK_KIND_LABELS = {"guest_posts": "Guest-post targets", "mentions": "Infographic & brand mentions"}
-RUN_KIND_LABELS = {**WALK_KIND_LABELS, "search": "Footprint search"}
+RUN_KIND_LABELS = {**WALK_KIND_LABELS, "search": "Footprint search", "contacts": "Find contacts"}
 
 
 class RunForm(FlaskForm):

@@ -10,7 +10,7 @@ from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
 from outreach.accounts import permissions
-from outreach.contacts.service import find_and_save
+from outreach.contacts import runs as contact_runs
 from outreach.discovery import prospecting
 from outreach.discovery.prospecting_forms import (
     RUN_KIND_LABELS,
@@ -23,7 +23,6 @@ from outreach.discovery.prospecting_forms import (
     SearchForm,
 )
 from outreach.discovery.search import runs as searches
-from outreach.lib.http import BadURL, check_url
 from outreach.models import Campaign, Client, Contact, Opportunity
 from outreach.models.prospecting import Asset, ProspectingRun
 from outreach.runs import lifecycle
@@ -230,22 +229,20 @@ def search(campaign_id: int) -> str | Response:
 
 @bp.route("/campaigns/<int:campaign_id>/prospecting/contacts", methods=["POST"])
 @staff_required
-def find_contacts(campaign_id: int) -> str:
+def find_contacts(campaign_id: int) -> str | Response:
     campaign = campaign_or_404(campaign_id, edit=True)
     form = ContactsForm()
     if not form.validate_on_submit():
         return _page(campaign, contacts_form=form)
+    session = db_session()
     try:
-        url = check_url(form.url.data or "")
-    except BadURL as exc:
+        run = contact_runs.start_find(session, campaign, form.url.data or "", actor=current_user)
+    except contact_runs.ContactRunError as exc:
         form.url.errors = [str(exc)]
         return _page(campaign, contacts_form=form)
-    session = db_session()
-    result = find_and_save(session, settings(), url, campaign_id=campaign.id, actor=current_user)
     session.commit()
-    if result.found.error:
-        form.url.errors = [f"could not fetch {url} ({result.found.error})"]
-    return _page(campaign, contacts_form=form, contacts_found=result.found, contacts_saved=result.saved)
+    flash(f"Queued: reading the contacts of {run.seeds[0]}. The page shows its progress.", "success")
+    return redirect(url_for("prospecting.run", campaign_id=campaign.id, run_id=run.id))
 
 
 @bp.route("/campaigns/<int:campaign_id>/prospecting/add", methods=["POST"])

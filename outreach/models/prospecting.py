@@ -12,8 +12,8 @@ from outreach.lib.clock import utcnow
 from outreach.runs.lifecycle import STATUSES, RunMixin
 
 ASSET_KINDS = ("image", "brand")
-RUN_KINDS = ("guest_posts", "mentions", "search")
-#: the kinds a discovery run can be started as (a search is started by the footprint search)
+RUN_KINDS = ("guest_posts", "mentions", "search", "contacts")
+#: the kinds that walk seed sites (a search and a contacts find are started by their own forms)
 WALK_KINDS = ("guest_posts", "mentions")
 #: the run lifecycle (outreach.runs.lifecycle)
 RUN_STATUSES = STATUSES

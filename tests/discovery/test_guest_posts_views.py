@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outreach.campaigns.service import add_prospect
+from outreach.contacts.runs import run_contact_finds
 from outreach.discovery import prospecting
 from outreach.discovery.search.runs import run_searches
 from outreach.models import Contact, Opportunity, Prospect
@@ -144,14 +145,23 @@ def dns(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def test_finding_contacts_stores_them_on_the_sites_prospect(
-        client: FlaskClient, db: Session, login: Callable[..., FlaskClient], team: dict[str, Any],
+        app: Flask, client: FlaskClient, db: Session, login: Callable[..., FlaskClient], team: dict[str, Any],
         web: TestWeb, dns: None) -> None:
     build(web)
     prospect = add_prospect(db, team["campaign"], web.url("/"))
     db.commit()
     login(team["owner"])
-    page = client.post(url(team, "/contacts"), data={"url": web.url("/")}).get_data(as_text=True)
-    assert "hello@site.test" in page
+    response = client.post(url(team, "/contacts"), data={"url": web.url("/")})
+    assert response.status_code == 302 and not web.hits  # queued: nothing fetched in the request
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert 'data-status="queued"' in page and "reading the site" in page
+    assert run_contact_finds(ctx_for(app)) == 1
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert 'data-status="done"' in page and "hello@site.test" in page and "saved on the campaign" in page
+    client.post("/logout")
+    login(team["viewer"])
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "2 address(es) found" in page and "@site.test" not in page  # a client viewer sees no address
     db.expire_all()
     assert db.get(Prospect, prospect.id).contact.email in {"hello@site.test", "editor@site.test"}
     assert {c.email for c in db.scalars(select(Contact))} >= {"hello@site.test", "editor@site.test"}

@@ -10,6 +10,7 @@ import time_machine
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from outreach.contacts.runs import start_find
 from outreach.crawler.service import start_crawl
 from outreach.discovery import prospecting
 from outreach.discovery.search.runs import start_search
@@ -26,6 +27,7 @@ KINDS: dict[str, Callable[[Session, Campaign], RunMixin]] = {
     "crawl": lambda db, c: start_crawl(db, ["https://a.test/"], max_pages=5, campaign=c),
     "guest_posts": lambda db, c: prospecting.start_run(db, c, "guest_posts", ["https://a.test/"], max_pages=5),
     "search": lambda db, c: start_search(db, c, "guest_posts", ["widgets"], per_query=5, settings=SEARCH),
+    "contacts": lambda db, c: start_find(db, c, "https://a.test/contact"),
 }
 
 
