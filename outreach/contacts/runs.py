@@ -1,4 +1,4 @@
-"""Find contacts as a run: the Prospecting tab queues the read of one site, the `contact-runs` tick does it.
+"""Find contacts as a run: the Prospecting tab queues the read of one site, the `short-runs` tick does it.
 
 The site's pages are read with no waiting-time limit (nobody waits on a request), the addresses are
 checked and saved on the site (the campaign's prospect on it gets the best one), and the run keeps
@@ -17,7 +17,6 @@ from outreach.lib.clock import utcnow
 from outreach.lib.http import BadURL, check_url
 from outreach.models import Campaign, Contact, User
 from outreach.models.prospecting import ProspectingRun
-from outreach.runs import runner
 from outreach.runs.runner import Ending, RunControl
 
 
@@ -63,7 +62,3 @@ def _contact(contact: Contact) -> dict[str, Any]:
             "is_guessed": contact.is_guessed, "status": contact.status, "status_reason": contact.status_reason or "",
             "found_on": contact.found_on or ""}
 
-
-def run_contact_finds(ctx: JobContext) -> int:
-    """The contacts tick: queued finds, one after the other (never behind a long site walk)."""
-    return runner.run_queued(ctx, ProspectingRun, find, kinds=("contacts",))

@@ -3,10 +3,8 @@ from __future__ import annotations
 
 from outreach.backlinks import jobs as backlinks
 from outreach.contacts import jobs as contacts
-from outreach.contacts import runs as contact_runs
 from outreach.crawler import jobs as crawler
 from outreach.discovery import prospecting_jobs as prospecting
-from outreach.discovery.search import runs as searches
 from outreach.jobs.ticks import Tick
 from outreach.mail import jobs as mail
 from outreach.reports import jobs as reports
@@ -15,8 +13,7 @@ TICKS: list[Tick] = [
     Tick("backlinks.check", backlinks.check_due, seconds=60, misfire_grace_time=120),
     Tick("backlinks.alerts", backlinks.send_alerts, seconds=60, misfire_grace_time=120),
     Tick("prospecting-runs", prospecting.run_prospecting, seconds=5, misfire_grace_time=30),
-    Tick("search-runs", searches.run_searches, seconds=2, misfire_grace_time=30),
-    Tick("contact-runs", contact_runs.run_contact_finds, seconds=2, misfire_grace_time=30),
+    Tick("short-runs", prospecting.run_short, seconds=2, misfire_grace_time=30),
     Tick("reports.monthly", reports.send_monthly_reports, seconds=3600, misfire_grace_time=900),
     Tick("mail.send", mail.send_due, seconds=15, misfire_grace_time=60),
     Tick("mail.poll", mail.poll_mailboxes, seconds=60, misfire_grace_time=120),

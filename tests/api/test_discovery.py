@@ -16,7 +16,7 @@ from outreach.campaigns.service import site_for
 from outreach.contacts.validation import CACHE
 from outreach.crawler.service import start_crawl
 from outreach.discovery.prospecting import create_brand_asset, start_run
-from outreach.discovery.search.runs import run_searches
+from outreach.discovery.prospecting_jobs import run_short
 from outreach.jobs.ticks import JobContext
 from outreach.models import Contact, Opportunity, Prospect
 from outreach.models.crawl import CrawlFinding, CrawlJob
@@ -504,7 +504,7 @@ def test_footprint_search_runs_the_campaigns_footprints_through_the_provider(
         assert run["queries"][0] == '"widgets" "write for us"' and run["progress"]["queries"] == len(run["queries"])
         assert response.headers["Location"] == run["url"]
         assert web.hits["/brave"] == 0  # nothing is fetched in the request
-        assert run_searches(ctx_for(app)) == 1
+        assert run_short(ctx_for(app)) == 1
         run = api.get(f"/prospecting-runs/{run['id']}").get_json()
         assert (run["status"], run["progress"]["percent"]) == ("done", 100)
         assert run["progress"]["queries_done"] == len(run["queries"]) and run["progress"]["found"] == 10
@@ -545,7 +545,7 @@ def test_a_search_run_shows_its_progress_query_by_query_and_can_be_cancelled(
     worker = None
     try:
         run = api.post(f"/campaigns/{team['campaign'].id}/search", {"queries": ["a", "b", "c"]}).get_json()
-        worker = threading.Thread(target=run_searches, args=(ctx_for(app),))
+        worker = threading.Thread(target=run_short, args=(ctx_for(app),))
         worker.start()
         deadline = time.monotonic() + 20
         while (got := api.get(f"/prospecting-runs/{run['id']}").get_json())["progress"]["queries_done"] < 1:

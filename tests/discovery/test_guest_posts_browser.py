@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from outreach.contacts.runs import run_contact_finds
-from outreach.discovery.prospecting_jobs import run_prospecting
+from outreach.discovery.prospecting_jobs import run_prospecting, run_short
 from outreach.jobs.ticks import JobContext
 from tests.conftest import PASSWORD
 from tests.discovery.guest_web import build
@@ -98,7 +97,7 @@ def test_finding_contacts_runs_in_the_background_then_shows_the_addresses(
 
     state = app.extensions["outreach"]
     ctx = JobContext(settings=state.settings, sessionmaker=state.sessionmaker, secret_box=state.secret_box)
-    worker = threading.Thread(target=run_contact_finds, args=(ctx,), daemon=True)
+    worker = threading.Thread(target=run_short, args=(ctx,), daemon=True)
     worker.start()
     try:
         page.locator("#run-progress[data-status=running]").wait_for()

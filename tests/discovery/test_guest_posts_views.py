@@ -12,9 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outreach.campaigns.service import add_prospect
-from outreach.contacts.runs import run_contact_finds
 from outreach.discovery import prospecting
-from outreach.discovery.search.runs import run_searches
+from outreach.discovery.prospecting_jobs import run_short
 from outreach.models import Contact, Opportunity, Prospect
 from outreach.models.prospecting import ProspectingRun
 from tests.discovery.guest_web import build
@@ -120,7 +119,7 @@ def test_footprint_search_through_the_configured_provider(
     run_page = response.headers["Location"]
     page = client.get(run_page).get_data(as_text=True)
     assert 'data-status="queued"' in page and "0 of 1 query(ies)" in page
-    assert run_searches(ctx_for(app)) == 1
+    assert run_short(ctx_for(app)) == 1
     page = client.get(run_page).get_data(as_text=True)
     assert 'data-status="done"' in page and "10 result(s)" in page and "best-widget-tools" in page
     run_id = run_page.rstrip("/").rsplit("/", 1)[-1]
@@ -155,7 +154,7 @@ def test_finding_contacts_stores_them_on_the_sites_prospect(
     assert response.status_code == 302 and not web.hits  # queued: nothing fetched in the request
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert 'data-status="queued"' in page and "reading the site" in page
-    assert run_contact_finds(ctx_for(app)) == 1
+    assert run_short(ctx_for(app)) == 1
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert 'data-status="done"' in page and "hello@site.test" in page and "saved on the campaign" in page
     client.post("/logout")

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from outreach.discovery.search.runs import run_searches
+from outreach.discovery.prospecting_jobs import run_short
 from tests.conftest import PASSWORD
 from tests.discovery.test_guest_posts_browser import shot
 from tests.discovery.test_search import fixture
@@ -49,7 +49,7 @@ def test_a_footprint_search_shows_its_progress_then_its_results_as_seeds(
     page.locator("#run-progress[data-status=queued]").wait_for()
     page.get_by_text("0 of 2 query(ies)").wait_for()
 
-    worker = threading.Thread(target=run_searches, args=(ctx_for(app),), daemon=True)
+    worker = threading.Thread(target=run_short, args=(ctx_for(app),), daemon=True)
     worker.start()
     try:
         page.locator("#run-progress[data-status=running]").wait_for()

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import pytest
 from flask import Flask
 from sqlalchemy.orm import Session
 
 from outreach.contacts.runs import start_find
 from outreach.crawler.service import start_crawl
 from outreach.discovery import prospecting
+from outreach.discovery.prospecting_jobs import SHORT_WORK
 from outreach.discovery.search.runs import start_search
 from outreach.models import Campaign
 from outreach.models.crawl import CrawlJob
@@ -65,25 +65,24 @@ def test_two_workers_claiming_prospecting_runs_at_once_take_each_once(
     race_rounds(app.extensions["outreach"].sessionmaker, prepare, claim)
 
 
-@pytest.mark.parametrize("kind", ["search", "contacts"])
-def test_two_workers_of_one_kind_at_once_take_each_run_of_it_once_and_leave_the_site_walks(
-        app: Flask, db: Session, make_campaign: Callable[..., Campaign], kind: str) -> None:
+def test_two_short_run_workers_at_once_take_each_search_and_contact_find_once_and_leave_the_site_walks(
+        app: Flask, db: Session, make_campaign: Callable[..., Campaign]) -> None:
     campaign = make_campaign()
     settings = {"search": {"provider": "brave", "api_key": "k", "endpoint": "http://127.0.0.1:9/"}}
     walks: list[int] = []
 
     def prepare() -> list[int]:
         runs = []
-        for i in range(6):
+        for i in range(4):
             walks.append(prospecting.start_run(db, campaign, "guest_posts", [f"https://s{i}.example/"],
                                                max_pages=5).id)
-            runs.append(start_search(db, campaign, "guest_posts", [f"widgets {i}"], per_query=5, settings=settings)
-                        if kind == "search" else start_find(db, campaign, f"https://s{i}.example/contact"))
+            runs.append(start_search(db, campaign, "guest_posts", [f"widgets {i}"], per_query=5, settings=settings))
+            runs.append(start_find(db, campaign, f"https://s{i}.example/contact"))
         db.commit()
         return [run.id for run in runs]
 
     def claim(session: Session) -> list[int]:
-        run = claim_next(session, ProspectingRun, "racer", kinds=(kind,))
+        run = claim_next(session, ProspectingRun, "racer", kinds=tuple(SHORT_WORK))
         return [run.id] if run else []
 
     race_rounds(app.extensions["outreach"].sessionmaker, prepare, claim)

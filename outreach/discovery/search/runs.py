@@ -1,4 +1,4 @@
-"""Footprint searches as runs: queued by the Prospecting tab or the API, run by the `search-runs` tick.
+"""Footprint searches as runs: queued by the Prospecting tab or the API, run by the `short-runs` tick.
 
 The queries go through the configured provider one by one while the run's page shows how many are
 done; the results (first result per URL) are stored on the run and become the seeds of a guest-post
@@ -24,7 +24,6 @@ from outreach.lib.clock import utcnow
 from outreach.lib.http import Fetcher, FetchSettings
 from outreach.models import Campaign, User
 from outreach.models.prospecting import Asset, ProspectingRun
-from outreach.runs import runner
 from outreach.runs.runner import Ending, RunControl
 
 #: what footprints look for (their results are seeds of this kind of discovery)
@@ -107,7 +106,3 @@ def search(ctx: JobContext, run: ProspectingRun, control: RunControl) -> Ending:
 
     return Ending("done", counters={**progress, "found": len(results)}, stopped=stopped, save=save)
 
-
-def run_searches(ctx: JobContext) -> int:
-    """The search tick: queued footprint searches, one after the other (never behind a long site walk)."""
-    return runner.run_queued(ctx, ProspectingRun, search, kinds=("search",))
