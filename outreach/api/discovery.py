@@ -15,6 +15,7 @@ from outreach.api.common import _body, _campaign, _client, _commit, _created, _p
 from outreach.api.errors import ApiError, invalid, not_found
 from outreach.api.inputs import MAX_ID, Body, query_choice
 from outreach.api.serialize import when
+from outreach.contacts import runs as contact_runs
 from outreach.contacts import service as contacts
 from outreach.crawler import service as crawls
 from outreach.discovery import broken_links, prospecting
@@ -423,6 +424,21 @@ def find_contacts(campaign_id: int) -> dict[str, Any]:
             "stopped_early": result.found.stopped_early,
             "prospect_id": result.prospect.id if result.prospect is not None else None,
             "contacts": [out.contact(c) for c in result.saved]}
+
+
+@bp.post("/campaigns/<int:campaign_id>/contacts/find-runs")
+def start_contacts_run(campaign_id: int) -> tuple[Response, int, dict[str, str]]:
+    """Queue Find contacts as a run: the site of `url` is read in the background with no waiting limit; the run
+    shows its progress and, when done, the addresses saved at its results_url."""
+    campaign = _campaign(campaign_id, edit=True)
+    body = _body("url")
+    try:
+        run = contact_runs.start_find(db_session(), campaign, body.string("url", required=True, max_length=2000),
+                                      actor=_user())
+    except contact_runs.ContactRunError as exc:
+        raise invalid("url", str(exc)) from None
+    _commit()
+    return _created(run_json(run))
 
 
 # --- footprint search ----------------------------------------------------------------------------

@@ -159,6 +159,8 @@ def schemas() -> dict[str, Any]:
         "SearchResults": obj({"provider": STR, "queries": STR_LIST, "errors": STR_LIST,
                               "results": {"type": "array", "items": obj({"url": STR, "title": STR, "snippet": STR,
                                                                          "position": INT, "query": STR})}}),
+        "ContactsRunInput": obj({"url": {**STR, "maxLength": 2000, "description": "a page of the site (http or "
+                                                                                  "https)"}}),
         "ContactsFindInput": obj({"url": {**STR, "maxLength": 2000, "description": "a page of the site (http or "
                                                                                    "https); required without "
                                                                                    "prospect_id"},
@@ -322,6 +324,13 @@ def paths() -> dict[str, Any]:
                            "contacts", {"200": _json("ContactsFound", "what was found and saved")},
                            params=[campaign_id], body="ContactsFindInput", write=True, lookup=True),
                      "x-fetches": True},
+        },
+        "/api/v1/campaigns/{campaign_id}/contacts/find-runs": {
+            "post": _op("Queue Find contacts as a run: the site's pages are read in the background (at most 10, no "
+                        "waiting limit), the addresses checked and saved; the run shows its progress and its "
+                        "results_url the addresses (none for a client viewer)", "contacts",
+                        {"201": _json("ProspectingRun", "the queued run (kind contacts)")},
+                        params=[campaign_id], body="ContactsRunInput", write=True, lookup=True),
         },
         "/api/v1/opportunities/{opportunity_id}/dismiss": {
             "post": _op("Dismiss an opportunity", "discovery",

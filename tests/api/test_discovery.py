@@ -479,6 +479,34 @@ def test_finding_contacts_refuses_a_bad_url(api_as: Any, team: dict[str, Any], d
     assert db.scalar(select(func.count()).select_from(Contact)) == 0
 
 
+def test_a_contacts_run_reads_the_site_in_the_background_and_saves_the_addresses(
+        app: Flask, api_as: Any, team: dict[str, Any], db: Session, dns: None) -> None:
+    web = TestWeb("127.0.0.46")
+    try:
+        build(web)
+        api, viewer = api_as(team["owner"]), api_as(team["viewer"])
+        path = f"/campaigns/{team['campaign'].id}/contacts/find-runs"
+        for bad in ({}, {"url": "ftp://files.example/"}, {"url": 42}):
+            response = api.post(path, bad)
+            assert response.status_code == 422 and error_of(response)["field"] == "url"
+        assert viewer.post(path, {"url": web.url("/")}).status_code == 403
+        response = api.post(path, {"url": web.url("/")})
+        assert response.status_code == 201, response.get_json()
+        run = response.get_json()
+        assert (run["kind"], run["status"], run["seeds"]) == ("contacts", "queued", [web.url("/")])
+        assert not web.hits  # nothing is fetched in the request
+        assert run_short(ctx_for(app)) == 1
+        run = api.get(f"/prospecting-runs/{run['id']}").get_json()
+        assert (run["status"], run["progress"]["percent"], run["progress"]["found"]) == ("done", 100, 2)
+        results = api.get(f"/prospecting-runs/{run['id']}/results").get_json()["results"]
+        assert {c["email"] for c in results["contacts"]} == {"hello@site.test", "editor@site.test"}
+        assert viewer.get(f"/prospecting-runs/{run['id']}/results").get_json()["results"]["contacts"] == []
+        db.rollback()
+        assert {c.email for c in db.scalars(select(Contact))} == {"hello@site.test", "editor@site.test"}
+    finally:
+        web.close()
+
+
 # --- footprint search ----------------------------------------------------------------------------
 
 def test_footprint_search_runs_the_campaigns_footprints_through_the_provider(
