@@ -146,10 +146,14 @@ def start_run(campaign_id: int) -> str | Response:
     except prospecting.ProspectingError as exc:
         getattr(form, exc.field or "seeds", form.seeds).errors = [str(exc)]
         return _page(campaign, run_form=form)
-    session.commit()
-    flash(f"Queued: {RUN_KIND_LABELS[run.kind].lower()} over {len(run.seeds) + len(sitemaps)} source(s). "
-          "The page shows its progress.", "success")
-    return redirect(url_for("prospecting.run", campaign_id=campaign.id, run_id=run.id))
+    return _queued(run, f"{RUN_KIND_LABELS[run.kind].lower()} over {len(run.seeds) + len(sitemaps)} source(s)")
+
+
+def _queued(run: ProspectingRun, what: str) -> Response:
+    """Commit the queued run and show its page, where its progress appears."""
+    db_session().commit()
+    flash(f"Queued: {what}. The page shows its progress.", "success")
+    return redirect(url_for("prospecting.run", campaign_id=run.campaign_id, run_id=run.id))
 
 
 def _decode(raw: bytes) -> str:
@@ -221,10 +225,7 @@ def search(campaign_id: int) -> str | Response:
     except searches.SearchRunError as exc:
         getattr(form, exc.field, form.queries).errors = [str(exc)]
         return _page(campaign, search_form=form)
-    session.commit()
-    flash(f"Queued: a footprint search of {len(run.options['queries'])} query(ies). The page shows its progress.",
-          "success")
-    return redirect(url_for("prospecting.run", campaign_id=campaign.id, run_id=run.id))
+    return _queued(run, f"a footprint search of {len(run.options['queries'])} query(ies)")
 
 
 @bp.route("/campaigns/<int:campaign_id>/prospecting/contacts", methods=["POST"])
@@ -240,9 +241,7 @@ def find_contacts(campaign_id: int) -> str | Response:
     except contact_runs.ContactRunError as exc:
         form.url.errors = [str(exc)]
         return _page(campaign, contacts_form=form)
-    session.commit()
-    flash(f"Queued: reading the contacts of {run.seeds[0]}. The page shows its progress.", "success")
-    return redirect(url_for("prospecting.run", campaign_id=campaign.id, run_id=run.id))
+    return _queued(run, f"reading the contacts of {run.seeds[0]}")
 
 
 @bp.route("/campaigns/<int:campaign_id>/prospecting/add", methods=["POST"])
