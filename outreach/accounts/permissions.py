@@ -114,8 +114,13 @@ def opportunity_details(user: User, details: dict[str, Any] | None) -> dict[str,
 
 
 def run_results(user: User, results: dict[str, Any] | None) -> dict[str, Any]:
-    """A prospecting run's results as the user may read them: a client viewer's targets have no addresses."""
+    """A prospecting run's results as the user may read them: a client viewer's targets have no addresses, and
+    a contacts run shows a client viewer no address."""
     results = results or {}
-    if can_see_internal(user) or "targets" not in results:
+    if can_see_internal(user):
+        return results
+    if "contacts" in results:
+        results = {**results, "contacts": [], "ignored": []}
+    if "targets" not in results:
         return results
     return {**results, "targets": [opportunity_details(user, t) for t in results["targets"]]}

@@ -15,23 +15,22 @@ from outreach.api.common import _body, _campaign, _client, _commit, _created, _p
 from outreach.api.errors import ApiError, invalid, not_found
 from outreach.api.inputs import MAX_ID, Body, query_choice
 from outreach.api.serialize import when
+from outreach.contacts import runs as contact_runs
 from outreach.contacts import service as contacts
 from outreach.crawler import service as crawls
 from outreach.discovery import broken_links, prospecting
-from outreach.discovery.search import SETUP_HINT, SearchError, footprint_queries, provider_from_settings, run_queries
-from outreach.lib.aio import run_sync
-from outreach.lib.http import BadURL, Fetcher, FetchSettings, check_url
+from outreach.discovery.search import runs as searches
+from outreach.lib.http import BadURL, check_url
 from outreach.models import Campaign, Opportunity, Prospect
 from outreach.models.campaigns import OPPORTUNITY_KINDS
 from outreach.models.crawl import CrawlFinding, CrawlJob
 from outreach.models.prospecting import Asset, ProspectingRun
+from outreach.runs import lifecycle
 from outreach.web.state import db_session, settings
 
 bp = Blueprint("discovery", __name__)  # nested in the /api/v1 blueprint (api/views.py)
 
 OPPORTUNITY_STATUSES = ("new", "accepted", "dismissed")
-#: the kinds of footprint queries (outreach.discovery.search.footprint_queries)
-SEARCH_KINDS = ("guest_posts", "resources", "mentions")
 #: ids per "add as prospects" request
 MAX_IDS = 500
 
@@ -63,8 +62,11 @@ def run_json(run: ProspectingRun) -> dict[str, Any]:
             "sitemaps": list(options.get("sitemaps", [])), "keywords": list(options.get("keywords", [])),
             "asset_ids": list(options.get("asset_ids", [])), "max_pages": run.max_pages, "status": run.status,
             "is_finished": run.is_finished, "is_cancel_requested": run.is_cancel_requested,
+            "queries": list(options.get("queries", [])),
             "progress": {"sites": len(run.seeds), "sites_done": run.sites_done, "pages_crawled": run.pages_crawled,
-                         "found": run.found, "percent": run.percent},
+                         "found": run.found, "percent": run.percent,
+                         **({"queries": run.units_total, "queries_done": run.units_done} if run.kind == "search"
+                            else {})},
             "error": run.error, "created_at": when(run.created_at), "started_at": when(run.started_at),
             "finished_at": when(run.finished_at),
             "url": url_for("api.discovery.get_prospecting_run", run_id=run.id, _external=True),
@@ -183,8 +185,8 @@ def cancel_crawl_job(job_id: int) -> dict[str, Any]:
     """A queued job is cancelled at once; a running one stops at its next progress update, keeping its findings."""
     job = _crawl_job(job_id, edit=True)
     try:
-        crawls.request_cancel(db_session(), job)
-    except crawls.CrawlError as exc:
+        lifecycle.request_cancel(db_session(), job)
+    except lifecycle.RunFinished as exc:
         raise _finished("crawl job", str(exc)) from None
     _commit()
     return crawl_job_json(job)
@@ -273,8 +275,8 @@ def get_prospecting_run(run_id: int) -> dict[str, Any]:
 def cancel_prospecting_run(run_id: int) -> dict[str, Any]:
     run = _run(run_id, edit=True)
     try:
-        prospecting.request_cancel(db_session(), run)
-    except prospecting.ProspectingError as exc:
+        lifecycle.request_cancel(db_session(), run)
+    except lifecycle.RunFinished as exc:
         raise _finished("prospecting run", str(exc)) from None
     _commit()
     return run_json(run)
@@ -284,7 +286,7 @@ def cancel_prospecting_run(run_id: int) -> dict[str, Any]:
 def prospecting_results(run_id: int) -> dict[str, Any]:
     """What the run found (as stored by the worker) and the opportunities it made, to add as prospects."""
     run = _run(run_id)
-    kinds = ("guest_post",) if run.kind == "guest_posts" else ("image_mention", "brand_mention")
+    kinds = {"guest_posts": ("guest_post",), "mentions": ("image_mention", "brand_mention")}.get(run.kind, ())
     made = db_session().scalars(
         select(Opportunity).where(Opportunity.campaign_id == run.campaign_id, Opportunity.kind.in_(kinds),
                                   Opportunity.details["run_id"].as_integer() == run.id)
@@ -424,46 +426,43 @@ def find_contacts(campaign_id: int) -> dict[str, Any]:
             "contacts": [out.contact(c) for c in result.saved]}
 
 
+@bp.post("/campaigns/<int:campaign_id>/contacts/find-runs")
+def start_contacts_run(campaign_id: int) -> tuple[Response, int, dict[str, str]]:
+    """Queue Find contacts as a run: the site of `url` is read in the background with no waiting limit; the run
+    shows its progress and, when done, the addresses saved at its results_url."""
+    campaign = _campaign(campaign_id, edit=True)
+    body = _body("url")
+    try:
+        run = contact_runs.start_find(db_session(), campaign, body.string("url", required=True, max_length=2000),
+                                      actor=_user())
+    except contact_runs.ContactRunError as exc:
+        raise invalid("url", str(exc)) from None
+    _commit()
+    return _created(run_json(run))
+
+
 # --- footprint search ----------------------------------------------------------------------------
 
 @bp.post("/campaigns/<int:campaign_id>/search")
-def footprint_search(campaign_id: int) -> dict[str, Any]:
-    """Run footprint queries (given, or built from the campaign's keywords and the client's brand assets) through
-    the configured search provider; the result URLs are seeds for a prospecting run."""
+def footprint_search(campaign_id: int) -> tuple[Response, int, dict[str, str]]:
+    """Queue a footprint search: the queries (given, or built from the campaign's keywords and the client's brand
+    assets) go through the configured search provider in the background; the run shows its progress and, when
+    done, its result URLs (seeds for a prospecting run) at its results_url."""
     campaign = _campaign(campaign_id, edit=True)
     body = _body("kind", "queries", "per_query")
     kind = body.string("kind", default="guest_posts", max_length=20)
-    if kind not in SEARCH_KINDS:
-        raise invalid("kind", f"kind must be one of: {', '.join(SEARCH_KINDS)}")
-    queries = [q.strip() for q in body.string_list("queries", max_items=10) if q.strip()]
-    if any(len(q) > 500 for q in queries):
-        raise invalid("queries", "a query is longer than 500 characters")
-    if "queries" not in body:
-        brands = [b for a in db_session().scalars(select(Asset).where(Asset.client_id == campaign.client_id,
-                                                                      Asset.kind == "brand"))
-                  for b in a.brand_list]
-        queries = footprint_queries(kind, campaign.keyword_list, brands=brands,
-                                    client_site=campaign.client.website)[:10]
-    if not queries:
-        raise invalid("queries", "give at least one query (or add keywords to the campaign for ready-made "
-                                 "footprints)")
-    per_query = body.data.get("per_query", 10)
-    if isinstance(per_query, bool) or not isinstance(per_query, int) or not 1 <= per_query <= 20:
-        raise invalid("per_query", "per_query must be an integer from 1 to 20")
+    if kind not in searches.FOOTPRINT_KINDS:
+        raise invalid("kind", f"kind must be one of: {', '.join(searches.FOOTPRINT_KINDS)}")
+    if "queries" in body:
+        queries = body.string_list("queries", max_items=searches.MAX_QUERIES)
+    else:
+        queries = searches.campaign_queries(db_session(), campaign, kind)
     try:
-        provider = provider_from_settings(settings().search)
-    except SearchError as exc:
-        raise ApiError(409, "search_not_configured", str(exc)) from None
-    if provider is None:
-        raise ApiError(409, "search_not_configured", SETUP_HINT)
-    fetch_settings = FetchSettings.from_settings(settings().crawl)
-    db_session().rollback()  # no transaction held open during the searches
-
-    async def go() -> Any:  # may run in a helper thread: no Flask globals inside
-        async with Fetcher(fetch_settings) as fetcher:
-            return await run_queries(provider, fetcher, queries, per_query=per_query)
-
-    results, errors = run_sync(go())
-    return {"provider": provider.name, "queries": queries, "errors": errors,
-            "results": [{"url": r.url, "title": r.title, "snippet": r.snippet, "position": r.position,
-                         "query": r.query} for r in results]}
+        run = searches.start_search(db_session(), campaign, kind, queries, per_query=body.data.get("per_query", 10),
+                                    settings=settings(), actor=_user())
+    except searches.SearchRunError as exc:
+        if exc.code == "search_not_configured":
+            raise ApiError(409, exc.code, str(exc)) from None
+        raise invalid(exc.field, str(exc)) from None
+    _commit()
+    return _created(run_json(run))

@@ -25,7 +25,7 @@ from outreach.backlinks.service import CSV_COLUMNS
 from outreach.models.backlinks import AGREED_RELS, BACKLINK_STATUSES, CHECK_STATUSES, EVENT_KINDS, MATCH_MODES
 from outreach.models.campaigns import OPPORTUNITY_KINDS
 from outreach.models.crawl import CRAWL_KINDS, CRAWL_STATUSES
-from outreach.models.prospecting import ASSET_KINDS, RUN_KINDS, RUN_STATUSES
+from outreach.models.prospecting import ASSET_KINDS, RUN_KINDS, RUN_STATUSES, WALK_KINDS
 
 OPPORTUNITY_STATUSES = ["new", "accepted", "dismissed"]
 IDS = {"type": "array", "items": ID, "minItems": 1, "maxItems": 500}
@@ -102,12 +102,16 @@ def schemas() -> dict[str, Any]:
                                "asset_ids": {"type": "array", "items": INT}, "max_pages": INT,
                                "status": {"type": "string", "enum": list(RUN_STATUSES)}, "is_finished": BOOL,
                                "is_cancel_requested": BOOL,
+                               "queries": {**STR_LIST, "description": "a search's footprint queries"},
                                "progress": obj({"sites": INT, "sites_done": INT, "pages_crawled": INT, "found": INT,
-                                                "percent": INT}),
+                                                "percent": INT,
+                                                "queries": {**INT, "description": "a search's queries"},
+                                                "queries_done": {**INT, "description": "a search's queries done"}},
+                                               required=["sites", "sites_done", "pages_crawled", "found", "percent"]),
                                "error": STR, "created_at": TIME, "started_at": nullable(TIME),
                                "finished_at": nullable(TIME), "url": URL, "results_url": URL}),
         "ProspectingRunInput": obj({
-            "kind": {"type": "string", "enum": [k for k in RUN_KINDS if k != "import"]},  # imports: the web
+            "kind": {"type": "string", "enum": list(WALK_KINDS)},
             "seeds": LINES, "sitemaps": LINES,
             "keywords": {**STR_LIST, "description": "guest posts: topic words (default: the campaign's)"},
             "asset_ids": {**IDS, "description": "mentions: the client's assets to look for"},
@@ -116,7 +120,8 @@ def schemas() -> dict[str, Any]:
         }, required=["kind"]),
         "ProspectingResults": obj({"run": ref("ProspectingRun"),
                                    "results": {**OBJ, "description": "targets (guest posts) or mentions, as the "
-                                                                     "discover commands print them"},
+                                                                     "discover commands print them; a search's "
+                                                                     "SearchResults"},
                                    "opportunities": {"type": "array", "items": ref("Opportunity")}}),
         "Asset": obj({"id": INT, "client_id": INT, "kind": {"type": "string", "enum": list(ASSET_KINDS)},
                       "name": STR, "target_url": STR, "brand_names": STR_LIST, "image_url": STR,
@@ -154,6 +159,8 @@ def schemas() -> dict[str, Any]:
         "SearchResults": obj({"provider": STR, "queries": STR_LIST, "errors": STR_LIST,
                               "results": {"type": "array", "items": obj({"url": STR, "title": STR, "snippet": STR,
                                                                          "position": INT, "query": STR})}}),
+        "ContactsRunInput": obj({"url": {**STR, "maxLength": 2000, "description": "a page of the site (http or "
+                                                                                  "https)"}}),
         "ContactsFindInput": obj({"url": {**STR, "maxLength": 2000, "description": "a page of the site (http or "
                                                                                    "https); required without "
                                                                                    "prospect_id"},
@@ -300,14 +307,14 @@ def paths() -> dict[str, Any]:
                         params=[campaign_id], body="OpportunitiesToProspects", write=True, lookup=True),
         },
         "/api/v1/campaigns/{campaign_id}/search": {
-            "post": {**_op("Run footprint queries through the configured search provider (the result URLs are seeds "
-                           "for a prospecting run)", "discovery",
-                           {"200": _json("SearchResults", "the results, one per URL, and the queries' errors"),
-                            "409": {"description": "no search provider is configured (error.message says how to "
-                                                   "add one)",
-                                    "content": {"application/json": {"schema": ref("Error")}}}},
-                           params=[campaign_id], body="SearchInput", write=True, lookup=True),
-                     "x-fetches": True},
+            "post": _op("Queue a footprint search: the queries go through the configured search provider in the "
+                        "background (the run's progress counts the queries done); when it is done, its results_url "
+                        "gives the result URLs (SearchResults), seeds for a prospecting run", "discovery",
+                        {"201": _json("ProspectingRun", "the queued search (kind search)"),
+                         "409": {"description": "no search provider is configured (error.message says how to "
+                                                "add one)",
+                                 "content": {"application/json": {"schema": ref("Error")}}}},
+                        params=[campaign_id], body="SearchInput", write=True, lookup=True),
         },
         "/api/v1/campaigns/{campaign_id}/contacts/find": {
             "post": {**_op("Find a site's contacts now: the page, the home page, their contact, about, team and "
@@ -317,6 +324,13 @@ def paths() -> dict[str, Any]:
                            "contacts", {"200": _json("ContactsFound", "what was found and saved")},
                            params=[campaign_id], body="ContactsFindInput", write=True, lookup=True),
                      "x-fetches": True},
+        },
+        "/api/v1/campaigns/{campaign_id}/contacts/find-runs": {
+            "post": _op("Queue Find contacts as a run: the site's pages are read in the background (at most 10, no "
+                        "waiting limit), the addresses checked and saved; the run shows its progress and its "
+                        "results_url the addresses (none for a client viewer)", "contacts",
+                        {"201": _json("ProspectingRun", "the queued run (kind contacts)")},
+                        params=[campaign_id], body="ContactsRunInput", write=True, lookup=True),
         },
         "/api/v1/opportunities/{opportunity_id}/dismiss": {
             "post": _op("Dismiss an opportunity", "discovery",

@@ -20,6 +20,7 @@ from werkzeug.wrappers import Response
 from outreach.campaigns import import_runs, importer
 from outreach.models import Campaign
 from outreach.models.prospecting import ProspectingRun
+from outreach.runs import lifecycle
 from outreach.web.auth import campaign_or_404, staff_required
 from outreach.web.state import db_session
 
@@ -183,8 +184,8 @@ def cancel_run(campaign_id: int, run_id: int) -> Response:
     found = _run_or_404(campaign, run_id)
     session = db_session()
     try:
-        import_runs.request_cancel(session, found)
-    except import_runs.ImportRunError as exc:
+        lifecycle.request_cancel(session, found)
+    except lifecycle.RunFinished as exc:
         flash(str(exc), "error")
     else:
         session.commit()

@@ -14,7 +14,7 @@ from outreach.contacts.extraction import FoundAddress, extract_contacts, site_do
 from outreach.contacts.guessing import Guess, guess_addresses
 from outreach.contacts.names import candidates as name_candidates
 from outreach.contacts.validation import AddressChecker, Verdict
-from outreach.lib.html import Link
+from outreach.lib.html import HTML_TYPES, Link
 from outreach.lib.http import Fetcher
 from outreach.lib.urls import BadURL, normalize_url
 
@@ -168,7 +168,7 @@ async def find_site_contacts(fetcher: Fetcher, url: str, *, max_pages: int = MAX
         if fetcher.settings.respect_robots and not await fetcher.allowed_by_robots(candidate):
             return None
         got = await fetcher.fetch(candidate)
-        if not got.ok or got.content_type not in ("text/html", "application/xhtml+xml", ""):
+        if not got.ok or got.content_type not in HTML_TYPES:
             return None
         return got.final_url, got.text()
 

@@ -60,9 +60,15 @@ def find_and_save(session: Session, settings: Settings, url: str, *, prospect: P
         raise RuntimeError("find_and_save needs a session without unsaved changes: it ends its transaction")
     session.rollback()
     found = read_site(settings, url, max_pages=max_pages, time_limit=time_limit)
+    return save_found(session, found, prospect=prospect, campaign_id=campaign_id, actor=actor)
+
+
+def save_found(session: Session, found: SiteContacts, *, prospect: Prospect | None = None,
+               campaign_id: int | None = None, actor: User | None = None) -> FindResult:
+    """Save what was read on a site; the prospect is the one given, else the campaign's prospect on that site."""
     if prospect is None and campaign_id is not None:
         try:
-            domain = registrable_domain(url)
+            domain = registrable_domain(found.url)
         except BadURL:
             domain = ""
         prospect = session.scalar(select(Prospect).join(Site).where(Prospect.campaign_id == campaign_id,

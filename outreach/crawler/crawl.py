@@ -15,11 +15,9 @@ from typing import Any
 
 from outreach.crawler.checker import LinkChecker, Outcome
 from outreach.lib.aio import run_sync
-from outreach.lib.html import page_links
+from outreach.lib.html import HTML_TYPES, page_links
 from outreach.lib.http import Fetcher, FetchSettings, blocked_message
 from outreach.lib.urls import BadURL, ensure_http_url, normalize_url, url_origin
-
-HTML_TYPES = ("text/html", "application/xhtml+xml", "")
 
 
 @dataclass

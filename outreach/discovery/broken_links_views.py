@@ -14,6 +14,7 @@ from outreach.crawler import service
 from outreach.discovery.broken_links import add_findings_as_prospects, job_findings
 from outreach.models import Campaign
 from outreach.models.crawl import CrawlFinding, CrawlJob
+from outreach.runs import lifecycle
 from outreach.web.auth import campaign_or_404
 from outreach.web.state import db_session
 
@@ -96,8 +97,8 @@ def cancel(campaign_id: int, job_id: int) -> Response:
     campaign = campaign_or_404(campaign_id, edit=True)
     job = _job_or_404(campaign, job_id)
     try:
-        service.request_cancel(db_session(), job)
-    except service.CrawlError as exc:
+        lifecycle.request_cancel(db_session(), job)
+    except lifecycle.RunFinished as exc:
         flash(str(exc), "error")
     else:
         db_session().commit()

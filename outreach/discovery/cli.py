@@ -94,6 +94,7 @@ def _store(settings: Settings, campaign_id: int, seeds: list[str], max_pages: in
     from outreach.db import make_engine, session_scope
     from outreach.discovery.broken_links import add_opportunities, findings, save_findings
     from outreach.models import Campaign
+    from outreach.runs import lifecycle
 
     engine = make_engine(settings.database.url)
     try:
@@ -103,10 +104,10 @@ def _store(settings: Settings, campaign_id: int, seeds: list[str], max_pages: in
                 fail(f"campaign {campaign_id} does not exist")
             job = service.start_crawl(session, seeds, max_pages=max_pages, campaign=campaign)
             job.started_at = job.created_at
-            job.worker = service.worker_name()
+            job.worker = lifecycle.worker_name()
             save_findings(session, job, result)
             status, error = outcome(result)
-            service.finish(session, job, status, result.progress, error)
+            lifecycle.finish(session, job, status, error, **service.counters_of(result.progress, finished=True))
             made = add_opportunities(session, campaign, findings(result), crawl_job_id=job.id)
             return {"crawl_job": job.id, "opportunities": len(made)}
     finally:

@@ -1,50 +1,48 @@
 """Prospecting operations: assets, discovery runs (queued, claimed, run with progress), opportunities.
 
 Verbs take a Session and flush; the request, CLI command or job commits. A run is queued by the web
-page (or the API) and claimed by the `prospecting-runs` tick with a conditional update, so two
-workers never run the same one; its progress counters and heartbeat are written while it runs.
+page (or the API) and run by the `prospecting-runs` tick through the one runner loop
+(outreach.runs.runner): claimed once, its progress counters and heartbeat written while it runs.
 """
 from __future__ import annotations
 
-import asyncio
 import csv
 import gzip
 import hashlib
 import io
 import logging
 import os
-import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from xml.etree import ElementTree
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from outreach.campaigns.contact_rules import ProspectConflict
 from outreach.campaigns.service import CampaignError, add_prospect, record, site_for
 from outreach.config import Settings
 from outreach.discovery.mentions import IMAGE_MAX_BYTES, ImageAsset, Mention, image_fingerprint
 from outreach.discovery.site_walk import WalkProgress
-from outreach.jobs.claims import claim_oldest_queued
+from outreach.jobs.ticks import JobContext
 from outreach.lib.aio import run_sync
 from outreach.lib.clock import utcnow
 from outreach.lib.http import Fetcher, FetchSettings
 from outreach.lib.urls import BadURL, ensure_http_url, normalize_url, registrable_domain
 from outreach.models import Campaign, Client, Opportunity, Prospect, Site, User
-from outreach.models.prospecting import Asset, ProspectingRun
+from outreach.models.prospecting import WALK_KINDS, Asset, ProspectingRun
+from outreach.runs import runner
+from outreach.runs.runner import Ending, RunControl
 
 log = logging.getLogger(__name__)
 
 MAX_SEEDS = 200
 MAX_PAGES_PER_SITE = 500
 SITEMAP_MAX_URLS = 5000
-#: a running run whose heartbeat has not moved for this long belongs to a process that died
-STALE_AFTER = timedelta(minutes=2)
 IMAGE_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp",
                "BMP": "image/bmp", "TIFF": "image/tiff"}
 
@@ -299,51 +297,6 @@ def start_run(session: Session, campaign: Campaign, kind: str, urls: list[str], 
     return run
 
 
-def request_cancel(session: Session, run: ProspectingRun) -> None:
-    if run.is_finished:
-        raise ProspectingError(f"run {run.id} has already finished ({run.status})")
-    done = session.execute(update(ProspectingRun).where(ProspectingRun.id == run.id,
-                                                        ProspectingRun.status == "queued")
-                           .values(status="cancelled", finished_at=utcnow(), is_cancel_requested=True)).rowcount
-    if not done:
-        run.is_cancel_requested = True
-    session.flush()
-    session.refresh(run)
-
-
-def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def claim_next(session: Session, worker: str) -> ProspectingRun | None:
-    """Claim the oldest queued run with a conditional update (two workers never run the same run)."""
-    now = utcnow()
-    return claim_oldest_queued(session, ProspectingRun, {
-        "status": "running", "started_at": now, "heartbeat_at": now, "worker": worker, "error": "",
-        "pages_crawled": 0, "sites_done": 0, "found": 0}, ProspectingRun.kind != "import")
-
-
-def mark_interrupted(session: Session) -> int:
-    now = utcnow()
-    count = session.execute(
-        update(ProspectingRun)
-        .where(ProspectingRun.status == "running", ProspectingRun.heartbeat_at < now - STALE_AFTER,
-               ProspectingRun.kind != "import")  # imports: outreach.campaigns.import_runs
-        .values(status="interrupted", finished_at=now,
-                error="the process running this search stopped; start it again")).rowcount
-    session.flush()
-    return count
-
-
-def record_progress(session: Session, run_id: int, progress: WalkProgress) -> bool:
-    """Store counters and heartbeat; True when a cancel was requested."""
-    session.execute(update(ProspectingRun).where(ProspectingRun.id == run_id, ProspectingRun.status == "running")
-                    .values(pages_crawled=progress.pages, sites_done=progress.sites_done, found=progress.found,
-                            heartbeat_at=utcnow()))
-    session.flush()
-    return bool(session.scalar(select(ProspectingRun.is_cancel_requested).where(ProspectingRun.id == run_id)))
-
-
 @dataclass
 class RunOutcome:
     results: dict[str, Any]
@@ -406,52 +359,30 @@ async def check_target_emails(targets: list[Any], settings: Settings) -> None:
                                    "is_role": verdicts[e].is_role} for e in target.emails if e in verdicts}
 
 
-def run_one(factory: sessionmaker[Session], settings: Settings, stopping: Callable[[], bool],
-            progress_every: float = 1.0) -> bool:
-    """Claim one queued run and do it to the end; False when nothing was queued."""
-    with factory() as session, session.begin():
-        run = claim_next(session, worker_name())
-        if run is None:
-            return False
-        run_id = run.id
+def discover(ctx: JobContext, run: ProspectingRun, control: RunControl, progress_every: float = 1.0) -> Ending:
+    """A guest-post or mention run's work: walk the seed sites, then store what they found as opportunities."""
+    with ctx.sessionmaker() as session:
         campaign = session.get(Campaign, run.campaign_id)
         assets = [a for a in (session.get(Asset, i) for i in (run.options or {}).get("asset_ids", [])) if a]
         for asset in assets:
             session.expunge(asset)
         keywords = campaign.keyword_list if campaign else []
         metrics = _metrics_by_origin(session, run.seeds)
-        session.expunge(run)
     progress = WalkProgress()
 
+    def counters() -> dict[str, int]:
+        return {"pages_crawled": progress.pages, "sites_done": progress.sites_done, "found": progress.found}
+
+    def stop() -> None:
+        progress.stop_requested = True
+
     async def main() -> RunOutcome:
-        async def report() -> None:
-            while True:
-                await asyncio.sleep(progress_every)
-                await asyncio.to_thread(_save_progress, factory, run_id, progress, stopping)
+        async with control.reporting(counters, progress_every, stop):
+            return await execute(run, ctx.settings, assets, metrics, progress, keywords)
 
-        reporter = asyncio.create_task(report())
-        try:
-            return await execute(run, settings, assets, metrics, progress, keywords)
-        finally:
-            reporter.cancel()
+    outcome = run_sync(main())
 
-    try:
-        outcome = run_sync(main())
-    except Exception as exc:
-        log.exception("prospecting run %s failed", run_id)
-        with factory() as session, session.begin():
-            failed = session.get(ProspectingRun, run_id)
-            if failed is not None:
-                failed.status, failed.error, failed.finished_at = "failed", f"{type(exc).__name__}: {exc}", utcnow()
-        return True
-    with factory() as session, session.begin():
-        done = session.get(ProspectingRun, run_id)
-        if done is None:
-            return True
-        if progress.stop_requested and not done.is_cancel_requested:
-            done.status, done.started_at, done.heartbeat_at = "queued", None, None
-            done.error = "restarted after the app shut down"
-            return True
+    def save(session: Session, done: ProspectingRun) -> None:
         campaign = session.get(Campaign, done.campaign_id)
         made = []
         if campaign is not None:
@@ -460,21 +391,14 @@ def run_one(factory: sessionmaker[Session], settings: Settings, stopping: Callab
             else:
                 made = add_mention_opportunities(session, campaign, outcome.mentions, run_id=done.id)
         done.results = {**outcome.results, "opportunities": len(made)}
-        done.pages_crawled, done.sites_done = progress.pages, progress.sites_done
-        done.found = len(outcome.guest_targets) if done.kind == "guest_posts" else len(outcome.mentions)
-        done.status = "cancelled" if progress.stop_requested else "done"
-        done.finished_at = utcnow()
-    return True
+
+    found = len(outcome.guest_targets) if run.kind == "guest_posts" else len(outcome.mentions)
+    return Ending("done", counters={**counters(), "found": found}, stopped=progress.stop_requested, save=save)
 
 
-def _save_progress(factory: sessionmaker[Session], run_id: int, progress: WalkProgress,
-                   stopping: Callable[[], bool]) -> None:
-    try:
-        with factory() as session, session.begin():
-            if record_progress(session, run_id, progress) or stopping():
-                progress.stop_requested = True
-    except Exception:  # a busy database must not kill the run; the next update retries
-        log.exception("could not record progress of prospecting run %s", run_id)
+def run_one(ctx: JobContext, progress_every: float = 1.0) -> bool:
+    """Claim one queued guest-post or mention run and do it to the end; False when nothing was queued."""
+    return runner.run_one(ctx, ProspectingRun, partial(discover, progress_every=progress_every), kinds=WALK_KINDS)
 
 
 def _metrics_by_origin(session: Session, seeds: list[str]) -> dict[str, dict[str, float]]:

@@ -8,11 +8,13 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from outreach.web.forms import options
 
-RUN_KIND_LABELS = {"guest_posts": "Guest-post targets", "mentions": "Infographic & brand mentions"}
+#: what a discovery run over seed sites finds
+WALK_KIND_LABELS = {"guest_posts": "Guest-post targets", "mentions": "Infographic & brand mentions"}
+RUN_KIND_LABELS = {**WALK_KIND_LABELS, "search": "Footprint search", "contacts": "Find contacts"}
 
 
 class RunForm(FlaskForm):
-    kind = SelectField("Find", choices=options(RUN_KIND_LABELS.items()))
+    kind = SelectField("Find", choices=options(WALK_KIND_LABELS.items()))
     seeds = TextAreaField("Seed URLs", validators=[Optional(), Length(max=200_000)],
                           render_kw={"rows": 5, "placeholder": "https://blog.example/\nhttps://news.example/"})
     url_file = FileField("…or a CSV / text file of URLs")
@@ -24,7 +26,7 @@ class RunForm(FlaskForm):
 
 
 class SearchForm(FlaskForm):
-    kind = SelectField("Find", choices=options(RUN_KIND_LABELS.items()))
+    kind = SelectField("Find", choices=options(WALK_KIND_LABELS.items()))
     queries = TextAreaField("Footprint queries", validators=[Optional(), Length(max=5000)], render_kw={"rows": 5})
     per_query = IntegerField("Results per query", default=10, validators=[NumberRange(1, 20)])
 

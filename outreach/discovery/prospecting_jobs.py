@@ -1,22 +1,30 @@
-"""The prospecting tick: run queued guest-post and mention runs; runs of dead processes are marked."""
+"""The prospecting ticks: site walks (guest posts, mentions) and the short runs (footprint searches, contact
+finds), each through the one runner loop. The short runs have their own tick so they never wait behind a
+long walk, and share one so they take one scheduler thread between them."""
 from __future__ import annotations
 
-import logging
+from typing import Any
 
+from outreach.contacts import runs as contact_runs
 from outreach.discovery import prospecting
+from outreach.discovery.search import runs as searches
 from outreach.jobs.ticks import JobContext
+from outreach.models.prospecting import WALK_KINDS, ProspectingRun
+from outreach.runs import runner
+from outreach.runs.runner import Ending, RunControl, Work
 
-log = logging.getLogger(__name__)
+#: the work of each short kind
+SHORT_WORK: dict[str, Work] = {"search": searches.search, "contacts": contact_runs.find}
 
 
 def run_prospecting(ctx: JobContext) -> int:
-    """Mark stale running runs interrupted, then run queued ones until none is left or we are stopping."""
-    with ctx.sessionmaker() as session, session.begin():
-        if prospecting.mark_interrupted(session):
-            log.warning("prospecting runs of a stopped process were marked interrupted")
-    done = 0
-    while not ctx.stopping():
-        if not prospecting.run_one(ctx.sessionmaker, ctx.settings, ctx.stopping):
-            break
-        done += 1
-    return done
+    return runner.run_queued(ctx, ProspectingRun, prospecting.discover, kinds=WALK_KINDS)
+
+
+def _short(ctx: JobContext, run: Any, control: RunControl) -> Ending:
+    return SHORT_WORK[run.kind](ctx, run, control)
+
+
+def run_short(ctx: JobContext) -> int:
+    """Queued footprint searches and contact finds, oldest first."""
+    return runner.run_queued(ctx, ProspectingRun, _short, kinds=tuple(SHORT_WORK))

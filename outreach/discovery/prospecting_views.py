@@ -10,10 +10,11 @@ from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
 from outreach.accounts import permissions
-from outreach.contacts.service import find_and_save
+from outreach.contacts import runs as contact_runs
 from outreach.discovery import prospecting
 from outreach.discovery.prospecting_forms import (
     RUN_KIND_LABELS,
+    WALK_KIND_LABELS,
     AddForm,
     BrandAssetForm,
     ContactsForm,
@@ -21,11 +22,10 @@ from outreach.discovery.prospecting_forms import (
     RunForm,
     SearchForm,
 )
-from outreach.discovery.search import SETUP_HINT, SearchError, footprint_queries, provider_from_settings, run_queries
-from outreach.lib.aio import run_sync
-from outreach.lib.http import BadURL, Fetcher, FetchSettings, check_url
+from outreach.discovery.search import runs as searches
 from outreach.models import Campaign, Client, Contact, Opportunity
 from outreach.models.prospecting import Asset, ProspectingRun
+from outreach.runs import lifecycle
 from outreach.web.auth import campaign_or_404, record_or_404, staff_required
 from outreach.web.forms import options
 from outreach.web.state import db_session, settings
@@ -52,15 +52,25 @@ def _run_form(campaign: Campaign) -> RunForm:
         form.keywords.data = "\n".join(campaign.keyword_list)
         form.kind.data = "mentions" if campaign.kind == "mentions" else "guest_posts"
         form.asset_ids.data = [a.id for a in assets]  # look for all of them unless told otherwise
+        searched = _search_run(campaign, request.args.get("seeds_from", ""))
+        if searched is not None:  # "use as seeds" on a search's page
+            form.seeds.data = "\n".join(r["url"] for r in (searched.results or {}).get("results", []))
+            if searched.options.get("search_kind") in WALK_KIND_LABELS:
+                form.kind.data = searched.options["search_kind"]
     return form
+
+
+def _search_run(campaign: Campaign, run_id: str) -> ProspectingRun | None:
+    run = db_session().get(ProspectingRun, int(run_id)) if run_id.isdigit() and len(run_id) < 10 else None
+    if run is None or run.campaign_id != campaign.id or run.kind != "search":
+        return None
+    return run
 
 
 def _search_form(campaign: Campaign, kind: str) -> SearchForm:
     form = SearchForm(formdata=None)
     form.kind.data = kind
-    brands = [b for a in _client_assets(campaign) if a.kind == "brand" for b in a.brand_list]
-    queries = footprint_queries(kind, campaign.keyword_list, brands=brands, client_site=campaign.client.website)
-    form.queries.data = "\n".join(queries[:10])
+    form.queries.data = "\n".join(searches.campaign_queries(db_session(), campaign, kind))
     return form
 
 
@@ -137,10 +147,14 @@ def start_run(campaign_id: int) -> str | Response:
     except prospecting.ProspectingError as exc:
         getattr(form, exc.field or "seeds", form.seeds).errors = [str(exc)]
         return _page(campaign, run_form=form)
-    session.commit()
-    flash(f"Queued: {RUN_KIND_LABELS[run.kind].lower()} over {len(run.seeds) + len(sitemaps)} source(s). "
-          "The page shows its progress.", "success")
-    return redirect(url_for("prospecting.run", campaign_id=campaign.id, run_id=run.id))
+    return _queued(run, f"{RUN_KIND_LABELS[run.kind].lower()} over {len(run.seeds) + len(sitemaps)} source(s)")
+
+
+def _queued(run: ProspectingRun, what: str) -> Response:
+    """Commit the queued run and show its page, where its progress appears."""
+    db_session().commit()
+    flash(f"Queued: {what}. The page shows its progress.", "success")
+    return redirect(url_for("prospecting.run", campaign_id=run.campaign_id, run_id=run.id))
 
 
 def _decode(raw: bytes) -> str:
@@ -188,8 +202,8 @@ def cancel_run(campaign_id: int, run_id: int) -> Response:
     found = _run_or_404(campaign, run_id)
     session = db_session()
     try:
-        prospecting.request_cancel(session, found)
-    except prospecting.ProspectingError as exc:
+        lifecycle.request_cancel(session, found)
+    except lifecycle.RunFinished as exc:
         flash(str(exc), "error")
     else:
         session.commit()
@@ -199,55 +213,36 @@ def cancel_run(campaign_id: int, run_id: int) -> Response:
 
 @bp.route("/campaigns/<int:campaign_id>/prospecting/search", methods=["POST"])
 @staff_required
-def search(campaign_id: int) -> str:
+def search(campaign_id: int) -> str | Response:
     campaign = campaign_or_404(campaign_id, edit=True)
     form = SearchForm()
     if not form.validate_on_submit():
         return _page(campaign, search_form=form)
-    queries = [q.strip() for q in (form.queries.data or "").splitlines() if q.strip()][:10]
-    if not queries:
-        form.queries.errors = ["give at least one query (add keywords to the campaign for ready-made footprints)"]
-        return _page(campaign, search_form=form)
+    session = db_session()
     try:
-        provider = provider_from_settings(settings().search)
-    except SearchError as exc:
-        form.queries.errors = [str(exc)]
+        run = searches.start_search(session, campaign, form.kind.data or "guest_posts",
+                                    (form.queries.data or "").splitlines(), per_query=form.per_query.data or 10,
+                                    settings=settings(), actor=current_user)
+    except searches.SearchRunError as exc:
+        getattr(form, exc.field, form.queries).errors = [str(exc)]
         return _page(campaign, search_form=form)
-    if provider is None:
-        form.queries.errors = [SETUP_HINT]
-        return _page(campaign, search_form=form)
-
-    fetch_settings, per_query = FetchSettings.from_settings(settings().crawl), form.per_query.data or 10
-
-    async def go() -> Any:  # may run in a helper thread: no Flask globals inside
-        async with Fetcher(fetch_settings) as fetcher:
-            return await run_queries(provider, fetcher, queries, per_query=per_query)
-
-    results, errors = run_sync(go())
-    run_form = _run_form(campaign)
-    run_form.kind.data = form.kind.data
-    run_form.seeds.data = "\n".join(r.url for r in results)
-    return _page(campaign, search_form=form, search_results=results, search_errors=errors, run_form=run_form)
+    return _queued(run, f"a footprint search of {len(run.options['queries'])} query(ies)")
 
 
 @bp.route("/campaigns/<int:campaign_id>/prospecting/contacts", methods=["POST"])
 @staff_required
-def find_contacts(campaign_id: int) -> str:
+def find_contacts(campaign_id: int) -> str | Response:
     campaign = campaign_or_404(campaign_id, edit=True)
     form = ContactsForm()
     if not form.validate_on_submit():
         return _page(campaign, contacts_form=form)
+    session = db_session()
     try:
-        url = check_url(form.url.data or "")
-    except BadURL as exc:
+        run = contact_runs.start_find(session, campaign, form.url.data or "", actor=current_user)
+    except contact_runs.ContactRunError as exc:
         form.url.errors = [str(exc)]
         return _page(campaign, contacts_form=form)
-    session = db_session()
-    result = find_and_save(session, settings(), url, campaign_id=campaign.id, actor=current_user)
-    session.commit()
-    if result.found.error:
-        form.url.errors = [f"could not fetch {url} ({result.found.error})"]
-    return _page(campaign, contacts_form=form, contacts_found=result.found, contacts_saved=result.saved)
+    return _queued(run, f"reading the contacts of {run.seeds[0]}")
 
 
 @bp.route("/campaigns/<int:campaign_id>/prospecting/add", methods=["POST"])
@@ -375,4 +370,4 @@ def site_contacts(site_id: int) -> list[Contact]:
 
 @bp.app_template_global()
 def setup_hint() -> str:
-    return SETUP_HINT
+    return searches.SETUP_HINT

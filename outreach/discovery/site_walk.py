@@ -3,6 +3,13 @@
 A seed is walked within its own host, breadth first, with links a caller ranks higher visited first
 (the guest-post finder wants "write for us" pages before the archive), robots.txt obeyed and a page
 limit. Only HTML answers are parsed.
+
+The broken-link crawler (outreach.crawler.crawl.Crawler) has its own frontier on purpose: it checks
+every link it meets (external ones too, with retries and backoff), keeps only where dead links were
+found and holds a shared page budget over all seeds in FIFO order with a worker pool, so memory grows
+with distinct URLs only. This walk yields whole parsed pages of one site, ranked by the caller, to be
+read (guidelines, mentions), and checks no link. Both fetch through the one Fetcher and parse with
+outreach.lib.html; they share the HTML content types from there.
 """
 from __future__ import annotations
 
@@ -12,11 +19,9 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from outreach.lib.html import Link, ParsedPage, parse_page
+from outreach.lib.html import HTML_TYPES, Link, ParsedPage, parse_page
 from outreach.lib.http import Fetcher, FetchResult
 from outreach.lib.urls import BadURL, normalize_url
-
-HTML_TYPES = ("text/html", "application/xhtml+xml", "")
 
 
 @dataclass

@@ -14,6 +14,7 @@ TICKS: list[Tick] = [
     Tick("backlinks.check", backlinks.check_due, seconds=60, misfire_grace_time=120),
     Tick("backlinks.alerts", backlinks.send_alerts, seconds=60, misfire_grace_time=120),
     Tick("prospecting-runs", prospecting.run_prospecting, seconds=5, misfire_grace_time=30),
+    Tick("short-runs", prospecting.run_short, seconds=2, misfire_grace_time=30),
     Tick("reports.monthly", reports.send_monthly_reports, seconds=3600, misfire_grace_time=900),
     Tick("mail.send", mail.send_due, seconds=15, misfire_grace_time=60),
     Tick("mail.poll", mail.poll_mailboxes, seconds=60, misfire_grace_time=120),

@@ -11,6 +11,8 @@ from selectolax.lexbor import LexborHTMLParser
 from outreach.lib.urls import BadURL, normalize_url
 
 #: schemes that are not pages: their links are never checked
+#: content types parsed as HTML pages (no type at all counts: many servers omit it)
+HTML_TYPES = ("text/html", "application/xhtml+xml", "")
 SKIPPED_SCHEMES = ("mailto:", "tel:", "javascript:", "data:", "sms:", "callto:", "about:", "blob:")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_\-:.]+)""", re.IGNORECASE)
 _HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?([^"';\s]+)""", re.IGNORECASE)

@@ -1,24 +1,25 @@
 """Crawl jobs (seeds, limits, status, progress counters) and what they found."""
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from outreach.db import Base
-from outreach.lib.clock import utcnow
+from outreach.runs.lifecycle import STATUSES, RunMixin
 
 CRAWL_KINDS = ("broken_links",)
-#: queued -> running -> done | failed | cancelled | interrupted (the process died mid-crawl) | refused (the
-#: SSRF guard refused its seeds: nothing was fetched; `error` says why and names the setting)
-CRAWL_STATUSES = ("queued", "running", "done", "failed", "cancelled", "interrupted", "refused")
-FINISHED_STATUSES = ("done", "failed", "cancelled", "interrupted", "refused")
+#: the run lifecycle (outreach.runs.lifecycle); "refused": the SSRF guard refused its seeds, nothing was
+#: fetched, and `error` says why and names the setting
+CRAWL_STATUSES = STATUSES
 
 
-class CrawlJob(Base):
+class CrawlJob(RunMixin, Base):
     """One crawl over some seed URLs; its counters are updated while it runs."""
+
+    noun = "crawl"
+    counters = ("pages_crawled", "links_checked", "broken_found", "queued_urls")
 
     __tablename__ = "crawl_jobs"
     __table_args__ = (
@@ -37,35 +38,11 @@ class CrawlJob(Base):
     #: normalised seed URLs
     seeds: Mapped[list[str]] = mapped_column(JSON, default=list)
     max_pages: Mapped[int] = mapped_column(default=500)
-    status: Mapped[str] = mapped_column(String(20), default="queued")
     pages_crawled: Mapped[int] = mapped_column(default=0)
     links_checked: Mapped[int] = mapped_column(default=0)
     broken_found: Mapped[int] = mapped_column(default=0)
     #: URLs waiting in the frontier at the last progress update
     queued_urls: Mapped[int] = mapped_column(default=0)
-    #: set by the cancel button; the running crawl sees it at its next progress update
-    is_cancel_requested: Mapped[bool] = mapped_column(default=False)
-    #: which process runs it ("host:pid"), for the log and for spotting dead runs
-    worker: Mapped[str] = mapped_column(String(200), default="")
-    error: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    started_at: Mapped[datetime | None]
-    #: last progress update of a running crawl; a running job whose heartbeat stopped was interrupted
-    heartbeat_at: Mapped[datetime | None]
-    finished_at: Mapped[datetime | None]
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in FINISHED_STATUSES
-
-    @property
-    def elapsed_seconds(self) -> float:
-        if self.started_at is None:
-            return 0.0
-        end = self.finished_at or self.heartbeat_at or self.started_at
-        if not self.is_finished:
-            end = max(end, utcnow())
-        return max(0.0, (end - self.started_at).total_seconds())
 
     @property
     def pages_per_second(self) -> float:

@@ -9,12 +9,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from outreach.db import Base
 from outreach.lib.clock import utcnow
+from outreach.runs.lifecycle import STATUSES, RunMixin
 
 ASSET_KINDS = ("image", "brand")
-RUN_KINDS = ("guest_posts", "mentions", "import")
-#: queued -> running -> done | failed | cancelled | interrupted (the process died mid-run)
-RUN_STATUSES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
-RUN_FINISHED = ("done", "failed", "cancelled", "interrupted")
+RUN_KINDS = ("guest_posts", "mentions", "search", "contacts", "import")
+#: the kinds that walk seed sites (a search, a contacts find and an import are started by their own forms)
+WALK_KINDS = ("guest_posts", "mentions")
+#: the run lifecycle (outreach.runs.lifecycle)
+RUN_STATUSES = STATUSES
 
 
 class Asset(Base):
@@ -47,8 +49,11 @@ class Asset(Base):
         return [line.strip() for line in self.brand_names.splitlines() if line.strip()]
 
 
-class ProspectingRun(Base):
+class ProspectingRun(RunMixin, Base):
     """One guest-post or mention discovery over some seed sites, run by a worker with progress."""
+
+    noun = "run"
+    counters = ("pages_crawled", "sites_done", "found")
 
     __tablename__ = "prospecting_runs"
     __table_args__ = (
@@ -69,31 +74,22 @@ class ProspectingRun(Base):
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     #: pages per seed site
     max_pages: Mapped[int] = mapped_column(default=20)
-    status: Mapped[str] = mapped_column(String(20), default="queued")
     pages_crawled: Mapped[int] = mapped_column(default=0)
     sites_done: Mapped[int] = mapped_column(default=0)
     found: Mapped[int] = mapped_column(default=0)
     #: what the run found, including what is not an opportunity (linked mentions, refusing sites)
     results: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    is_cancel_requested: Mapped[bool] = mapped_column(default=False)
-    worker: Mapped[str] = mapped_column(String(200), default="")
-    error: Mapped[str] = mapped_column(Text, default="")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    started_at: Mapped[datetime | None]
-    heartbeat_at: Mapped[datetime | None]
-    finished_at: Mapped[datetime | None]
 
     @property
-    def is_finished(self) -> bool:
-        return self.status in RUN_FINISHED
+    def units_total(self) -> int:
+        """Seed sites, the queries of a search, or the rows an import writes."""
+        if self.kind == "search":
+            return len((self.options or {}).get("queries", ()))
+        if self.kind == "import":
+            return int((self.options or {}).get("rows") or 0)
+        return len(self.seeds or ())
 
     @property
-    def percent(self) -> int:
-        """Sites done out of seeds (rows written, for an import), as the progress bar's width."""
-        if self.is_finished:
-            return 100
-        if self.kind == "import":  # rows written out of the rows to write
-            total = (self.options or {}).get("rows") or 0
-            return int(100 * self.sites_done / total) if total else 0
-        return int(100 * self.sites_done / len(self.seeds)) if self.seeds else 0
+    def units_done(self) -> int:
+        return self.sites_done

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import base64
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +16,8 @@ from outreach.campaigns.service import site_for
 from outreach.contacts.validation import CACHE
 from outreach.crawler.service import start_crawl
 from outreach.discovery.prospecting import create_brand_asset, start_run
+from outreach.discovery.prospecting_jobs import run_short
+from outreach.jobs.ticks import JobContext
 from outreach.models import Contact, Opportunity, Prospect
 from outreach.models.crawl import CrawlFinding, CrawlJob
 from outreach.models.prospecting import Asset, ProspectingRun
@@ -54,6 +58,11 @@ def found(db: Session, team: dict[str, Any]) -> dict[str, int]:
     db.commit()
     return {"campaign": campaign.id, "client": team["client"].id, "job": job.id, "run": run.id,
             "popular": popular.id, "rare": rare.id, "guest": guest.id, "mention": mention.id, "asset": asset.id}
+
+
+def ctx_for(app: Flask) -> JobContext:
+    state = app.extensions["outreach"]
+    return JobContext(settings=state.settings, sessionmaker=state.sessionmaker, secret_box=state.secret_box)
 
 
 def fingerprint(db: Session) -> tuple[Any, ...]:
@@ -471,6 +480,34 @@ def test_finding_contacts_refuses_a_bad_url(api_as: Any, team: dict[str, Any], d
     assert db.scalar(select(func.count()).select_from(Contact)) == 0
 
 
+def test_a_contacts_run_reads_the_site_in_the_background_and_saves_the_addresses(
+        app: Flask, api_as: Any, team: dict[str, Any], db: Session, dns: None) -> None:
+    web = TestWeb("127.0.0.46")
+    try:
+        build(web)
+        api, viewer = api_as(team["owner"]), api_as(team["viewer"])
+        path = f"/campaigns/{team['campaign'].id}/contacts/find-runs"
+        for bad in ({}, {"url": "ftp://files.example/"}, {"url": 42}):
+            response = api.post(path, bad)
+            assert response.status_code == 422 and error_of(response)["field"] == "url"
+        assert viewer.post(path, {"url": web.url("/")}).status_code == 403
+        response = api.post(path, {"url": web.url("/")})
+        assert response.status_code == 201, response.get_json()
+        run = response.get_json()
+        assert (run["kind"], run["status"], run["seeds"]) == ("contacts", "queued", [web.url("/")])
+        assert not web.hits  # nothing is fetched in the request
+        assert run_short(ctx_for(app)) == 1
+        run = api.get(f"/prospecting-runs/{run['id']}").get_json()
+        assert (run["status"], run["progress"]["percent"], run["progress"]["found"]) == ("done", 100, 2)
+        results = api.get(f"/prospecting-runs/{run['id']}/results").get_json()["results"]
+        assert {c["email"] for c in results["contacts"]} == {"hello@site.test", "editor@site.test"}
+        assert viewer.get(f"/prospecting-runs/{run['id']}/results").get_json()["results"]["contacts"] == []
+        db.rollback()
+        assert {c.email for c in db.scalars(select(Contact))} == {"hello@site.test", "editor@site.test"}
+    finally:
+        web.close()
+
+
 # --- footprint search ----------------------------------------------------------------------------
 
 def test_footprint_search_runs_the_campaigns_footprints_through_the_provider(
@@ -486,15 +523,23 @@ def test_footprint_search_runs_the_campaigns_footprints_through_the_provider(
         response = api.post(path, {})
         assert response.status_code == 409
         assert "No search provider is configured" in error_of(response)["message"]
-        change_settings(app, monkeypatch, search=
-                            {"provider": "brave", "api_key": "k", "endpoint": web.url("/brave")})
+        assert db.scalars(select(ProspectingRun)).all() == []
+        change_settings(app, monkeypatch, search={"provider": "brave", "api_key": "k", "endpoint": web.url("/brave")})
         response = api.post(path, {"per_query": 10})
-        assert response.status_code == 200, response.get_json()
-        body = response.get_json()
-        assert body["provider"] == "brave"
-        assert body["queries"][0] == '"widgets" "write for us"'
-        assert body["errors"] == []
-        assert "https://www.toolreviews.test/best-widget-tools/" in [r["url"] for r in body["results"]]
+        assert response.status_code == 201, response.get_json()
+        run = response.get_json()
+        assert (run["kind"], run["status"], run["progress"]["queries_done"]) == ("search", "queued", 0)
+        assert run["queries"][0] == '"widgets" "write for us"' and run["progress"]["queries"] == len(run["queries"])
+        assert response.headers["Location"] == run["url"]
+        assert web.hits["/brave"] == 0  # nothing is fetched in the request
+        assert run_short(ctx_for(app)) == 1
+        run = api.get(f"/prospecting-runs/{run['id']}").get_json()
+        assert (run["status"], run["progress"]["percent"]) == ("done", 100)
+        assert run["progress"]["queries_done"] == len(run["queries"]) and run["progress"]["found"] == 10
+        body = api.get(f"/prospecting-runs/{run['id']}/results").get_json()
+        assert body["results"]["provider"] == "brave" and body["results"]["errors"] == []
+        assert "https://www.toolreviews.test/best-widget-tools/" in [r["url"] for r in body["results"]["results"]]
+        assert body["opportunities"] == []
         response = api.post(path, {"queries": ['"widgets" intitle:resources'], "per_query": 5})
         assert response.get_json()["queries"] == ['"widgets" intitle:resources']
         for bad, field in [({"kind": "links"}, "kind"), ({"per_query": 21}, "per_query"),
@@ -504,5 +549,45 @@ def test_footprint_search_runs_the_campaigns_footprints_through_the_provider(
             assert error_of(response)["field"] == field
         assert viewer.post(path, {}).status_code == 403
         assert outsider.post(path, {}).status_code == 404
+        db.rollback()
+        assert len(db.scalars(select(ProspectingRun)).all()) == 2  # refused input queued nothing
     finally:
+        web.close()
+
+
+def test_a_search_run_shows_its_progress_query_by_query_and_can_be_cancelled(
+        app: Flask, api_as: Any, team: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    web, second = TestWeb("127.0.0.44"), threading.Event()
+    calls: list[str] = []
+
+    def brave(req: Any) -> None:
+        calls.append(req.path)
+        if len(calls) == 2:  # the second query waits until the test has seen the first one counted
+            second.wait(timeout=20)
+        send(req, 200, fixture("brave-web-search.json"), content_type="application/json")
+
+    web.routes["/brave"] = brave
+    change_settings(app, monkeypatch, search={"provider": "brave", "api_key": "k", "endpoint": web.url("/brave")})
+    api = api_as(team["owner"])
+    worker = None
+    try:
+        run = api.post(f"/campaigns/{team['campaign'].id}/search", {"queries": ["a", "b", "c"]}).get_json()
+        worker = threading.Thread(target=run_short, args=(ctx_for(app),))
+        worker.start()
+        deadline = time.monotonic() + 20
+        while (got := api.get(f"/prospecting-runs/{run['id']}").get_json())["progress"]["queries_done"] < 1:
+            assert time.monotonic() < deadline, got
+            time.sleep(0.05)
+        assert (got["status"], got["progress"]["queries"], got["progress"]["percent"]) == ("running", 3, 33)
+        cancelled = api.post(f"/prospecting-runs/{run['id']}/cancel", {})
+        assert cancelled.status_code == 200 and cancelled.get_json()["is_cancel_requested"] is True
+        second.set()
+        worker.join(timeout=30)
+        got = api.get(f"/prospecting-runs/{run['id']}").get_json()
+        assert (got["status"], got["progress"]["queries_done"], len(calls)) == ("cancelled", 2, 2)
+        assert api.get(f"/prospecting-runs/{run['id']}/results").get_json()["results"]["results"]  # kept
+    finally:
+        second.set()
+        if worker is not None:
+            worker.join(timeout=30)
         web.close()

@@ -10,9 +10,10 @@ from sqlalchemy.orm import Session
 
 from outreach.backlinks.service import create_backlink
 from outreach.campaigns import service
-from outreach.crawler.service import finish, start_crawl
+from outreach.crawler.service import start_crawl
 from outreach.mail.sequences import save_template
 from outreach.models.crawl import CrawlFinding
+from outreach.runs.lifecycle import finish
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -51,7 +52,7 @@ def long_texts(db: Session, team: dict[str, Any]) -> dict[str, int]:
     job = start_crawl(db, [LONG_URL], max_pages=10, campaign=campaign)
     db.add(CrawlFinding(crawl_job_id=job.id, url=LONG_URL + "dead", reason="http_404", http_status=404,
                         found_on=[{"page": LONG_URL, "anchor": LONG_WORD}], page_count=1))
-    finish(db, job, "done", None)
+    finish(db, job, "done")
     backlink = create_backlink(db, client_id=team["client"].id, campaign_id=campaign.id, page_url=LONG_URL,
                                target_url=LONG_URL + "target")
     template = save_template(db, "Long", f"About {LONG_WORD}", f"Hi, {LONG_URL} is gone.")

@@ -172,7 +172,9 @@ def test_the_preview_separates_what_will_and_will_not_be_imported_before_writing
 
 def test_a_long_list_is_imported_by_a_run_whose_progress_the_page_shows(
         login: Any, team: dict[str, Any], db: Session, app: Any) -> None:
-    from outreach.campaigns import import_runs, importer
+    from outreach.campaigns import importer
+    from outreach.campaigns.jobs import run_imports
+    from outreach.jobs.ticks import JobContext
 
     client = login(team["owner"])
     rows = importer.WRITE_CHUNK + 500
@@ -190,16 +192,18 @@ def test_a_long_list_is_imported_by_a_run_whose_progress_the_page_shows(
     state = app.extensions["outreach"]
     seen: list[str] = []
 
-    def stopping() -> bool:  # called after each committed chunk: what the progress endpoint says then
+    def stopping() -> bool:  # asked after each committed chunk's heartbeat: what the progress endpoint says then
         seen.append(client.get(run_url + "/progress").get_data(as_text=True))
         return False
 
-    assert import_runs.run_one(state.sessionmaker, state.settings, stopping)
-    assert "2,000 of 2,500 rows written" in seen[0] and 'aria-valuenow="80"' in seen[0]
+    ctx = JobContext(settings=state.settings, sessionmaker=state.sessionmaker, secret_box=state.secret_box,
+                     stopping=stopping)
+    assert run_imports(ctx) == 1
+    assert any("2,000 of 2,500 rows written" in s and 'aria-valuenow="80"' in s for s in seen), seen
     assert count(db, Prospect) == rows
     progress = client.get(run_url + "/progress", headers={"HX-Request": "true"})
     assert progress.status_code == 204 and progress.headers["HX-Refresh"] == "true"
     html = client.get(run_url).get_data(as_text=True)
     assert f"Imported {rows:,} prospects" in html
     assert "bad email, imported without a contact" in section(html, "row-warnings")
-    assert not import_runs.run_one(state.sessionmaker, state.settings, lambda: False)  # nothing left queued
+    assert run_imports(ctx) == 0  # nothing left queued

@@ -133,7 +133,7 @@ def test_the_guest_post_and_mention_campaigns_find_their_material(app: Flask, db
     db.commit()
     ctx = guarded(app, sample)
     for _ in (guest, mentions):
-        assert prospecting.run_one(ctx.sessionmaker, ctx.settings, lambda: False, progress_every=0.05)
+        assert prospecting.run_one(ctx, progress_every=0.05)
     db.expire_all()
     found = {(o.kind, o.page_url) for o in db.scalars(select(Opportunity))}
     assert found == {("guest_post", sample.url("magazine", "/write-for-us")),

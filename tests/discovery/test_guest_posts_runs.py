@@ -11,8 +11,10 @@ from sqlalchemy.orm import Session
 
 from outreach.campaigns.service import add_prospect
 from outreach.discovery import prospecting
+from outreach.jobs.ticks import JobContext
 from outreach.models import Activity, Campaign, Contact, Opportunity, Prospect, Suppression
 from outreach.models.prospecting import ProspectingRun
+from outreach.runs.lifecycle import request_cancel
 from tests.conftest import change_settings
 from tests.discovery.guest_web import build
 from tests.lib.testweb import TestWeb
@@ -42,7 +44,8 @@ def site_dns(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 def run_queued(app: Flask) -> bool:
     state = app.extensions["outreach"]
-    return prospecting.run_one(state.sessionmaker, state.settings, lambda: False, progress_every=0.05)
+    ctx = JobContext(settings=state.settings, sessionmaker=state.sessionmaker, secret_box=state.secret_box)
+    return prospecting.run_one(ctx, progress_every=0.05)
 
 
 def test_a_run_stores_accepting_sites_as_guest_post_opportunities(
@@ -102,7 +105,7 @@ def test_bad_runs_are_refused_and_change_nothing(db: Session, make_campaign: Cal
 def test_cancelling_a_queued_run_means_it_never_runs(app: Flask, db: Session,
                                                       make_campaign: Callable[..., Campaign]) -> None:
     run = prospecting.start_run(db, make_campaign(), "guest_posts", ["https://a.test/"], max_pages=5)
-    prospecting.request_cancel(db, run)
+    request_cancel(db, run)
     db.commit()
     assert run.status == "cancelled" and run_queued(app) is False
 

@@ -13,12 +13,14 @@ from sqlalchemy.orm import Session
 
 from outreach.campaigns.service import add_prospect
 from outreach.discovery import prospecting
+from outreach.discovery.prospecting_jobs import run_short
 from outreach.models import Contact, Opportunity, Prospect
 from outreach.models.prospecting import ProspectingRun
 from tests.conftest import change_settings
 from tests.discovery.guest_web import build
 from tests.discovery.test_guest_posts_runs import run_queued
 from tests.lib.testweb import TestWeb, send
+from tests.runs.test_lifecycle import ctx_for
 
 
 @pytest.fixture
@@ -112,10 +114,21 @@ def test_footprint_search_through_the_configured_provider(
     change_settings(app, monkeypatch, search=
                         {"provider": "brave", "api_key": "k", "endpoint": web.url("/brave")})
     login(team["owner"])
-    page = client.post(url(team, "/search"), data={"kind": "guest_posts", "queries": '"widgets" "write for us"',
-                                                    "per_query": 10}).get_data(as_text=True)
-    assert "10 result(s)" in page
+    response = client.post(url(team, "/search"), data={"kind": "guest_posts", "queries": '"widgets" "write for us"',
+                                                        "per_query": 10})
+    assert response.status_code == 302 and web.hits["/brave"] == 0  # queued: nothing fetched in the request
+    run_page = response.headers["Location"]
+    page = client.get(run_page).get_data(as_text=True)
+    assert 'data-status="queued"' in page and "0 of 1 query(ies)" in page
+    assert run_short(ctx_for(app)) == 1
+    page = client.get(run_page).get_data(as_text=True)
+    assert 'data-status="done"' in page and "10 result(s)" in page and "best-widget-tools" in page
+    run_id = run_page.rstrip("/").rsplit("/", 1)[-1]
+    page = client.get(url(team, f"?seeds_from={run_id}")).get_data(as_text=True)  # "Use as seeds"
     assert "https://www.toolreviews.test/best-widget-tools/\nhttps://gardenblog" in page  # in the seed list
+    page = client.post(url(team, "/search"), data={"kind": "guest_posts", "queries": "x\n" * 11,
+                                                    "per_query": 10}).get_data(as_text=True)
+    assert "at most 10 queries per search, got 11" in page
 
 
 @pytest.fixture
@@ -132,14 +145,23 @@ def dns(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def test_finding_contacts_stores_them_on_the_sites_prospect(
-        client: FlaskClient, db: Session, login: Callable[..., FlaskClient], team: dict[str, Any],
+        app: Flask, client: FlaskClient, db: Session, login: Callable[..., FlaskClient], team: dict[str, Any],
         web: TestWeb, dns: None) -> None:
     build(web)
     prospect = add_prospect(db, team["campaign"], web.url("/"))
     db.commit()
     login(team["owner"])
-    page = client.post(url(team, "/contacts"), data={"url": web.url("/")}).get_data(as_text=True)
-    assert "hello@site.test" in page
+    response = client.post(url(team, "/contacts"), data={"url": web.url("/")})
+    assert response.status_code == 302 and not web.hits  # queued: nothing fetched in the request
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert 'data-status="queued"' in page and "reading the site" in page
+    assert run_short(ctx_for(app)) == 1
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert 'data-status="done"' in page and "hello@site.test" in page and "saved on the campaign" in page
+    client.post("/logout")
+    login(team["viewer"])
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "2 address(es) found" in page and "@site.test" not in page  # a client viewer sees no address
     db.expire_all()
     assert db.get(Prospect, prospect.id).contact.email in {"hello@site.test", "editor@site.test"}
     assert {c.email for c in db.scalars(select(Contact))} >= {"hello@site.test", "editor@site.test"}

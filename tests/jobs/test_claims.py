@@ -6,9 +6,16 @@ from collections.abc import Callable
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from outreach.crawler.service import claim_next, start_crawl
+from outreach.config import load_settings
+from outreach.contacts.runs import start_find
+from outreach.crawler.service import start_crawl
 from outreach.discovery import prospecting
+from outreach.discovery.prospecting_jobs import SHORT_WORK
+from outreach.discovery.search.runs import start_search
 from outreach.models import Campaign
+from outreach.models.crawl import CrawlJob
+from outreach.models.prospecting import ProspectingRun
+from outreach.runs.lifecycle import claim_next
 from tests.race import race_rounds
 
 
@@ -18,11 +25,11 @@ def test_each_queued_job_is_claimed_once_oldest_first(app: Flask, db: Session) -
     db.commit()
     other = app.extensions["outreach"].sessionmaker()
     try:
-        got_a = claim_next(db, "a")
+        got_a = claim_next(db, CrawlJob, "a")
         db.commit()
-        got_b = claim_next(other, "b")
+        got_b = claim_next(other, CrawlJob, "b")
         other.commit()
-        assert claim_next(other, "b") is None
+        assert claim_next(other, CrawlJob, "b") is None
     finally:
         other.close()
     assert (got_a.id, got_a.worker, got_a.status) == (first.id, "a", "running")
@@ -36,7 +43,7 @@ def test_two_workers_claiming_crawls_at_once_take_each_once(app: Flask, db: Sess
         return [job.id for job in jobs]
 
     def claim(session: Session) -> list[int]:
-        job = claim_next(session, "racer")
+        job = claim_next(session, CrawlJob, "racer")
         return [job.id] if job else []
 
     race_rounds(app.extensions["outreach"].sessionmaker, prepare, claim)
@@ -53,7 +60,33 @@ def test_two_workers_claiming_prospecting_runs_at_once_take_each_once(
         return [run.id for run in runs]
 
     def claim(session: Session) -> list[int]:
-        run = prospecting.claim_next(session, "racer")
+        run = claim_next(session, ProspectingRun, "racer")
         return [run.id] if run else []
 
     race_rounds(app.extensions["outreach"].sessionmaker, prepare, claim)
+
+
+def test_two_short_run_workers_at_once_take_each_search_and_contact_find_once_and_leave_the_site_walks(
+        app: Flask, db: Session, make_campaign: Callable[..., Campaign]) -> None:
+    campaign = make_campaign()
+    settings = load_settings(None, {"search": {"provider": "brave", "api_key": "k", "endpoint": "http://127.0.0.1:9/"}},
+                             environ={})
+    walks: list[int] = []
+
+    def prepare() -> list[int]:
+        runs = []
+        for i in range(4):
+            walks.append(prospecting.start_run(db, campaign, "guest_posts", [f"https://s{i}.example/"],
+                                               max_pages=5).id)
+            runs.append(start_search(db, campaign, "guest_posts", [f"widgets {i}"], per_query=5, settings=settings))
+            runs.append(start_find(db, campaign, f"https://s{i}.example/contact"))
+        db.commit()
+        return [run.id for run in runs]
+
+    def claim(session: Session) -> list[int]:
+        run = claim_next(session, ProspectingRun, "racer", kinds=tuple(SHORT_WORK))
+        return [run.id] if run else []
+
+    race_rounds(app.extensions["outreach"].sessionmaker, prepare, claim)
+    db.expire_all()
+    assert {db.get(ProspectingRun, i).status for i in walks} == {"queued"}  # a site walk waits for its own tick

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlencode
@@ -88,24 +89,27 @@ def footprint_queries(kind: str, keywords: list[str], *, brands: list[str] | Non
     return list(dict.fromkeys(queries))
 
 
-async def run_queries(provider: SearchProvider, fetcher: Fetcher, queries: list[str], *, per_query: int = 10
-                      ) -> tuple[list[SearchResult], list[str]]:
+async def run_queries(provider: SearchProvider, fetcher: Fetcher, queries: list[str], *, per_query: int = 10,
+                      on_query: Callable[[int, int], bool] | None = None) -> tuple[list[SearchResult], list[str]]:
     """Every query's results, the first result per URL kept; errors by query (one line each).
 
     An authentication or quota error stops the remaining queries (they would fail the same way).
+    `on_query(queries done, distinct results so far)` is called after each query; True stops the rest.
     """
     seen: dict[str, SearchResult] = {}
     errors: list[str] = []
-    for query in queries:
+    for done, query in enumerate(queries, start=1):
         try:
             results = await provider.search(fetcher, query, count=per_query)
         except SearchError as exc:
             errors.append(f"{query}: {exc}")
             if exc.code in ("auth", "quota"):
                 break
-            continue
+            results = []
         for result in results:
             seen.setdefault(result.url, result)
+        if on_query is not None and on_query(done, len(seen)) and done < len(queries):
+            break
     return list(seen.values()), errors
 
 

@@ -1,0 +1,1 @@
+"""Runs: every long job (crawl, prospecting walk, footprint search, ...) shares one lifecycle and one loop."""

@@ -1,0 +1,120 @@
+"""The one runner loop for every kind of run: claim, run the kind's work with heartbeat and cancel, finish.
+
+A kind plugs in a work function: it gets the job context, the claimed run (detached: read its fields,
+do not change it) and a `RunControl`, and returns an `Ending`. It reports progress through the control
+(which writes the heartbeat and sees a cancel request) and stops early when `control.should_stop()`
+says so. The loop ends the run in one transaction with the kind's `save` (results, findings), so a run
+is never "done" without what it found. A run stopped by a clean shutdown goes back to the queue.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from outreach.jobs.ticks import JobContext
+from outreach.runs import lifecycle
+from outreach.runs.lifecycle import RunMixin
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Ending:
+    """How a run's work ended."""
+
+    #: done, failed, cancelled or refused (a cancel seen while working makes "done" work "cancelled")
+    status: str = "done"
+    error: str = ""
+    #: the last progress counters, stored with the end
+    counters: dict[str, int] = field(default_factory=dict)
+    #: the work stopped before its end because `should_stop` said so (a cancel, or the app stopping)
+    stopped: bool = False
+    #: stores what the run found, in the transaction that ends it (kept also when cancelled)
+    save: Callable[[Session, Any], None] | None = None
+
+
+class RunControl:
+    """Handed to a run's work: reports progress (the heartbeat) and tells it when to stop."""
+
+    def __init__(self, ctx: JobContext, model: type[RunMixin], run_id: int) -> None:
+        self.ctx, self.model, self.run_id = ctx, model, run_id
+        self.cancel_requested = False
+
+    def report(self, **counters: int) -> bool:
+        """Store the counters and the heartbeat; True when the work should stop (cancelled, or the app stops)."""
+        try:
+            with self.ctx.sessionmaker() as session, session.begin():
+                if lifecycle.heartbeat(session, self.model, self.run_id, **counters):
+                    self.cancel_requested = True
+        except Exception:  # a busy database must not kill the run; the next report retries
+            log.exception("could not record progress of %s %s", self.model.noun, self.run_id)
+        return self.should_stop()
+
+    def should_stop(self) -> bool:
+        return self.cancel_requested or self.ctx.stopping()
+
+    @asynccontextmanager
+    async def reporting(self, counters: Callable[[], dict[str, int]], every: float,
+                        on_stop: Callable[[], None]) -> AsyncIterator[None]:
+        """While inside, report `counters()` every `every` seconds from a thread; call `on_stop` when to stop."""
+        async def beat() -> None:
+            while True:
+                await asyncio.sleep(every)
+                if await asyncio.to_thread(self.report, **counters()):
+                    on_stop()
+
+        task = asyncio.create_task(beat())
+        try:
+            yield
+        finally:
+            task.cancel()
+
+
+Work = Callable[[JobContext, Any, RunControl], Ending]
+
+
+def run_one(ctx: JobContext, model: type[RunMixin], work: Work, *, kinds: Sequence[str] | None = None) -> bool:
+    """Claim the oldest queued run of `model` (of `kinds`, when given) and run `work` on it to the end; False
+    when none was queued."""
+    with ctx.sessionmaker() as session, session.begin():
+        run = lifecycle.claim_next(session, model, lifecycle.worker_name(), kinds=kinds)
+        if run is None:
+            return False
+        run_id = run.id
+        session.expunge(run)
+    control = RunControl(ctx, model, run_id)
+    try:
+        ending = work(ctx, run, control)
+    except Exception as exc:
+        log.exception("%s %s failed", model.noun, run_id)
+        ending = Ending("failed", f"{type(exc).__name__}: {exc}")
+    with ctx.sessionmaker() as session, session.begin():
+        current = session.get(model, run_id)
+        if current is None:  # deleted with its campaign meanwhile
+            return True
+        if ending.stopped and not current.is_cancel_requested:
+            lifecycle.requeue(session, current)  # the app is shutting down: start again after the restart
+            return True
+        if ending.save is not None:
+            ending.save(session, current)
+        status = "cancelled" if ending.stopped and ending.status == "done" else ending.status
+        lifecycle.finish(session, current, status, ending.error, **ending.counters)
+    return True
+
+
+def run_queued(ctx: JobContext, model: type[RunMixin], work: Work, *, kinds: Sequence[str] | None = None) -> int:
+    """The tick of one kind: mark runs of dead processes interrupted, then run queued ones until none is
+    left or the app is stopping; returns how many ran."""
+    with ctx.sessionmaker() as session, session.begin():
+        if lifecycle.mark_interrupted(session, model):
+            log.warning("%ss of a stopped process were marked interrupted", model.noun)
+    done = 0
+    while not ctx.stopping() and run_one(ctx, model, work, kinds=kinds):
+        done += 1
+    return done
