@@ -197,9 +197,7 @@ def add_prospect(session: Session, campaign: Campaign, url: str, *, email: str |
                       conflicts=[c.message for c in conflicts], conflict_keys=[c.key for c in conflicts],
                       override_reason=reason, source=source)
     [prospect_id] = create_prospects(session, campaign, [new], actor=actor)
-    prospect = session.get(Prospect, prospect_id)
-    assert prospect is not None
-    return prospect
+    return session.get_one(Prospect, prospect_id)
 
 
 def metric_values(metrics: dict[str, Any]) -> dict[str, float | int]:

@@ -174,3 +174,14 @@ def test_the_timeline_says_where_a_prospect_came_from(db: Session, make_campaign
              for p in made]
     assert texts == ["Added hand.test (by hand)", "Added import.test (import of list.csv, line 2)",
                      "Added guest.test (guest post finding)", "Added dead.test (broken-link findings)"]
+
+
+def test_conflicts_without_a_reason_create_nothing(db: Session, make_campaign: Any) -> None:
+    from outreach.campaigns.prospect_creation import NewProspect, create_prospects
+
+    campaign = make_campaign()
+    new = NewProspect("https://blocked.test/", "blocked.test", conflicts=["blocked.test is on the do-not-contact list"],
+                      conflict_keys=["dnc:domain:blocked.test"])
+    with pytest.raises(ValueError, match="needs an override reason"):
+        create_prospects(db, campaign, [new])
+    assert db.scalar(select(Site).where(Site.domain == "blocked.test")) is None
