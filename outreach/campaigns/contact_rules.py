@@ -224,9 +224,15 @@ def enrolment_conflicts(session: Session, prospect: Prospect) -> list[Conflict]:
 
 def record_override(prospect: Prospect, conflicts: Iterable[Conflict], reason: str) -> None:
     """Remember that these conflicts were set aside for this prospect (the caller records the timeline entry)."""
-    keys = [c.key for c in conflicts if c.key]
-    prospect.override_reason = reason[:500]
-    prospect.overridden = sorted(set(prospect.overridden or []) | set(keys))
+    prospect.override_reason, prospect.overridden = override_columns(
+        [c.key for c in conflicts], reason, already=prospect.overridden)
+
+
+def override_columns(keys: Iterable[str], reason: str, *,
+                     already: Iterable[str] | None = None) -> tuple[str, list[str]]:
+    """What a prospect's `override_reason` and `overridden` hold once conflicts with these keys are set aside
+    for this reason (on top of the keys `already` overridden); prospect creation writes them in bulk."""
+    return reason.strip()[:500], sorted(set(already or ()) | {k for k in keys if k})
 
 
 # --- the do-not-contact list ----------------------------------------------------------------------

@@ -26,15 +26,15 @@ from functools import cached_property
 from itertools import repeat
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from outreach.campaigns import metrics as metric_table
 from outreach.campaigns.contact_rules import ContactRules
+from outreach.campaigns.prospect_creation import NewProspect, create_prospects
 from outreach.lib import addresses
-from outreach.lib.clock import utcnow
 from outreach.lib.urls import BadURL, ensure_http_url, registrable_domain
-from outreach.models import Activity, Campaign, Contact, Prospect, Site, User
+from outreach.models import Campaign, Prospect, Site, User
 
 #: fields that describe the imported link on the prospect's page, with their length limit
 TEXT_FIELDS = {"page_title": 500, "link_anchor": 500, "link_target_url": 2000}
@@ -551,101 +551,24 @@ def import_chunks(session: Session, campaign: Campaign, plan: ImportPlan, *, act
             rows.append(row)
     errors.sort(key=lambda e: e.line)
     warnings = [RowError(r.line, w, r.url) for r in rows for w in r.warnings]
-    top = session.scalar(select(func.max(Prospect.position))
-                         .where(Prospect.campaign_id == campaign.id, Prospect.stage == "new")) or 0.0
     done = 0
     for start in range(0, len(rows), chunk_size):
         part = rows[start:start + chunk_size]
-        _write_chunk(session, campaign, part, top=top + start, actor=actor, reason=reason, source=source)
+        _write_chunk(session, campaign, part, actor=actor, reason=reason, source=source)
         done += len(part)
         yield ImportProgress(imported=done, total=len(rows))
-    session.expire_all()  # sites and contacts were updated behind the ORM's back
     return ImportResult(imported=len(rows), overridden=sum(1 for r in rows if r.conflicts), errors=errors,
                         warnings=warnings)
 
 
-_PAGE_DEFAULTS: dict[str, Any] = {**dict.fromkeys(TEXT_FIELDS, ""), "link_is_nofollow": None,
-                                  **{m.name: None for m in metric_table.PAGE_METRICS}}
-
-
-def _write_chunk(session: Session, campaign: Campaign, rows: list[ImportRow], *, top: float,
-                 actor: User | None, reason: str, source: str) -> None:
-    now = utcnow()
-    domains = list(dict.fromkeys(r.domain for r in rows))
-    site_ids = _site_ids(session, domains)
-    # a blank cell keeps what the site had; a domain is on one row of a file (duplicates are refused)
-    metrics = {row.domain: {k: v for k, v in row.metrics.items() if v is not None} for row in rows}
-    new_domains = [d for d in domains if d not in site_ids]
-    if new_domains:
-        session.execute(insert(Site), [{"domain": d, "created_at": now, **dict.fromkeys(_SITE_LEVEL),
-                                        **metrics[d]} for d in new_domains])
-        site_ids.update(_site_ids(session, new_domains))
-    fresh = set(new_domains)
-    # imported metrics overwrite older ones: one executemany per combination of metrics present
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for domain in domains:
-        if domain not in fresh and metrics[domain]:
-            values = metrics[domain]
-            groups.setdefault(tuple(sorted(values)), []).append(
-                {"b_id": site_ids[domain], **{f"b_{k}": v for k, v in values.items()}})
-    for keys, params in groups.items():
-        statement = (update(Site).where(Site.id == bindparam("b_id"))
-                     .values({k: bindparam(f"b_{k}") for k in keys}))
-        session.connection().execute(statement, params)
-
-    contacts: dict[str, tuple[int, str]] = {}
-    emails = list(dict.fromkeys(r.email for r in rows if r.email))
-    for chunk in _chunks(emails):
-        contacts.update((e, (i, n)) for e, i, n in session.execute(
-            select(Contact.email, Contact.id, Contact.name).where(Contact.email.in_(chunk))))
-    new_contacts: dict[str, dict[str, Any]] = {}
-    named: dict[int, str] = {}
-    for row in rows:
-        if not row.email:
-            continue
-        if row.email in contacts:
-            contact_id, name = contacts[row.email]
-            if row.name and not name and contact_id not in named:
-                named[contact_id] = row.name
-        elif row.email not in new_contacts:
-            new_contacts[row.email] = {"email": row.email, "name": row.name, "site_id": site_ids[row.domain],
-                                       "found_on": row.url, "created_at": now}
-    if new_contacts:
-        session.execute(insert(Contact), list(new_contacts.values()))
-        for chunk in _chunks(new_contacts):
-            contacts.update((e, (i, n)) for e, i, n in session.execute(
-                select(Contact.email, Contact.id, Contact.name).where(Contact.email.in_(chunk))))
-    if named:
-        session.connection().execute(
-            update(Contact).where(Contact.id == bindparam("b_id")).values(name=bindparam("b_name")),
-            [{"b_id": i, "b_name": n} for i, n in named.items()])
-
-    session.execute(insert(Prospect), [
-        {"campaign_id": campaign.id, "site_id": site_ids[row.domain],
-         "contact_id": contacts[row.email][0] if row.email else None, "page_url": row.url, "stage": "new",
-         "position": top + offset, "override_reason": reason if row.conflicts else "", "owner_id": None,
-         "overridden": row.conflict_keys if row.conflicts else [],
-         "created_at": now, "updated_at": now, "stage_changed_at": now, **_PAGE_DEFAULTS, **row.page}
-        for offset, row in enumerate(rows, start=1)])
-    prospect_ids: dict[int, int] = {}
-    for chunk in _chunks(site_ids[r.domain] for r in rows):
-        prospect_ids.update(session.execute(select(Prospect.site_id, Prospect.id).where(
-            Prospect.campaign_id == campaign.id, Prospect.site_id.in_(chunk))).all())
-    actor_id = actor.id if actor else None
-    activities: list[dict[str, Any]] = []
-    for row in rows:
-        prospect_id = prospect_ids[site_ids[row.domain]]
-        text = f"Imported {row.domain} from {source} (line {row.line})"
-        if row.warnings:
-            text += ": " + "; ".join(row.warnings)
-        activities.append({"prospect_id": prospect_id, "user_id": actor_id, "kind": "created", "text": text,
-                           "details": {"line": row.line}, "created_at": now})
-        if row.conflicts:
-            activities.append({"prospect_id": prospect_id, "user_id": actor_id, "kind": "override",
-                               "text": f"Added despite: {'; '.join(row.conflicts)}. Reason: {reason}",
-                               "details": {"conflicts": row.conflicts, "keys": row.conflict_keys}, "created_at": now})
-    session.execute(insert(Activity), activities)
-    session.flush()
+def _write_chunk(session: Session, campaign: Campaign, rows: list[ImportRow], *, actor: User | None, reason: str,
+                 source: str) -> None:
+    """Create the chunk's prospects as every prospect is created (prospect_creation)."""
+    create_prospects(session, campaign, [
+        NewProspect(row.url, row.domain, row.email, row.name, row.metrics, row.page, None,
+                    row.conflicts, row.conflict_keys, reason if row.conflicts else "",
+                    f"import of {source}, line {row.line}", row.warnings, row.line)
+        for row in rows], actor=actor)
 
 
 def _smaller(session: Session, count: Any, lookups: int) -> bool:

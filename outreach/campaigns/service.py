@@ -12,6 +12,7 @@ from outreach.campaigns import metrics as metric_table
 from outreach.campaigns.contact_rules import check_override, find_conflicts, record_override
 from outreach.campaigns.errors import CampaignError
 from outreach.campaigns.events import stage_changed
+from outreach.campaigns.prospect_creation import BY_HAND, NewProspect, create_prospects
 from outreach.lib import addresses
 from outreach.lib.clock import utcnow
 from outreach.lib.ids import MAX_ID
@@ -173,8 +174,12 @@ def contact_for(session: Session, email: str, *, name: str = "", site: Site | No
 def add_prospect(session: Session, campaign: Campaign, url: str, *, email: str | None = None,
                  contact_name: str = "", metrics: dict[str, Any] | None = None,
                  actor: User | None = None, override_reason: str | None = None,
-                 owner_id: int | None = None) -> Prospect:
-    """Put a site (and contact) on the campaign's board; conflicts need an explicit override."""
+                 owner_id: int | None = None, source: str = BY_HAND) -> Prospect:
+    """Put a site (and contact) on the campaign's board; conflicts need an explicit override.
+
+    Checks the one prospect, then creates it as every prospect is created (prospect_creation);
+    `source` names where it came from on its timeline ("by hand", "broken-link findings"...).
+    """
     try:
         page_url = ensure_http_url(url)
     except BadURL as exc:
@@ -187,29 +192,18 @@ def add_prospect(session: Session, campaign: Campaign, url: str, *, email: str |
         raise CampaignError(f"{site.domain} is already in this campaign", field="url")
     conflicts = find_conflicts(session, site, email, campaign_id=campaign.id)
     reason = check_override(conflicts, override_reason)
-    if metrics:
-        apply_metrics(site, metrics)
-    contact = contact_for(session, email, name=contact_name, site=site) if email else None
-    prospect = Prospect(campaign_id=campaign.id, site_id=site.id, contact_id=contact.id if contact else None,
-                        page_url=page_url[:2000], owner_id=owner_id, stage="new",
-                        position=_next_position(session, campaign.id, "new"))
-    session.add(prospect)
-    session.flush()
-    record(session, prospect, "created", f"Added {site.domain}", actor)
-    if conflicts:
-        record_override(prospect, conflicts, reason)
-        record(session, prospect, "override",
-               f"Added despite: {'; '.join(c.message for c in conflicts)}. Reason: {prospect.override_reason}",
-               actor, {"conflicts": [c.message for c in conflicts], "keys": [c.key for c in conflicts]})
-    return prospect
+    new = NewProspect(url=page_url, domain=site.domain, email=email, name=contact_name.strip()[:200],
+                      metrics=metric_values(metrics or {}), owner_id=owner_id,
+                      conflicts=[c.message for c in conflicts], conflict_keys=[c.key for c in conflicts],
+                      override_reason=reason, source=source)
+    [prospect_id] = create_prospects(session, campaign, [new], actor=actor)
+    return session.get_one(Prospect, prospect_id)
 
 
-def apply_metrics(site: Site, metrics: dict[str, Any]) -> None:
-    """Imported metrics overwrite older values; missing ones keep what we had."""
-    for metric in metric_table.SITE_METRICS:
-        value = metrics.get(metric.name)
-        if value is not None:
-            setattr(site, metric.name, int(value) if metric.is_integer else float(value))
+def metric_values(metrics: dict[str, Any]) -> dict[str, float | int]:
+    """The site-level metrics given by hand or by the API, typed as the Site stores them (others are ignored)."""
+    return {m.name: int(value) if m.is_integer else float(value)
+            for m in metric_table.SITE_METRICS if (value := metrics.get(m.name)) is not None}
 
 
 def _next_position(session: Session, campaign_id: int, stage: str) -> float:

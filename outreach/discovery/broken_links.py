@@ -159,7 +159,8 @@ def add_findings_as_prospects(session: Session, campaign: Campaign, items: list[
                 by_site[site.id] = prospect_ids[page] = existing.id
                 continue
             try:
-                prospect = add_prospect(session, campaign, page, actor=actor, override_reason=override_reason)
+                prospect = add_prospect(session, campaign, page, actor=actor, override_reason=override_reason,
+                                        source="broken-link findings")
             except ProspectConflict as exc:
                 outcome.conflicts.append(f"{site.domain}: {exc}")
                 refused_pages.update(s["page"] for f in items for s in f.found_on

@@ -528,7 +528,8 @@ def add_as_prospects(session: Session, campaign: Campaign, opportunity_ids: Iter
         try:
             with session.begin_nested():
                 prospect = add_prospect(session, campaign, opportunity.page_url, email=emails[0] if emails else None,
-                                        actor=actor, override_reason=override_reason or None)
+                                        actor=actor, override_reason=override_reason or None,
+                                        source=f"{_KIND_NAMES.get(opportunity.kind, opportunity.kind).lower()} finding")
         except ProspectConflict as exc:
             result.conflicts[opportunity_id] = str(exc)
             continue

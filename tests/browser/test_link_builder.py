@@ -134,7 +134,7 @@ def test_a_new_install_to_a_running_campaign(page: Page, live_server: str) -> No
     timeline = page.locator('[data-testid="timeline"]')
     expect(timeline.locator("li").first).to_contain_text("Ann Admin")
     expect(timeline.locator("li").first).to_contain_text("Moved from New to Qualified")
-    expect(timeline).to_contain_text("Imported site05.test from semrush.csv (line 7)")
+    expect(timeline).to_contain_text("Added site05.test (import of semrush.csv, line 7)")
     page.fill("#text", "Emailed the editor about the dead link on their resources page.")
     page.click("button:has-text('Add note')")
     expect(timeline.locator("li").first).to_contain_text("Emailed the editor")

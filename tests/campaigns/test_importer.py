@@ -194,7 +194,7 @@ def test_it_imports_good_rows_and_reports_campaign_duplicates_and_conflicts(
     assert prospect is not None and prospect.contact is not None
     assert prospect.contact.email == "ann@new.test" and prospect.site.domain_rating == 40.0
     texts = db.scalars(select(Activity.text).where(Activity.prospect_id == prospect.id)).all()
-    assert texts == ["Imported new.test from list.csv (line 2)"]
+    assert texts == ["Added new.test (import of list.csv, line 2)"]
 
 
 def test_an_override_imports_conflicts_and_records_why(db: Session, make_campaign: Any, make_user: Any) -> None:
