@@ -199,8 +199,8 @@ def _paths() -> dict[str, Any]:
           for m in METRIC_FIELDS for bound in ("min", "max")],
         _param("sort", {"type": "string", "enum": sorts, "default": "-created_at"},
                "sort key, the same names as the web lists'; a leading '-' sorts descending, ties by id; "
-               "`created_at` is creation order; client viewers cannot sort by `contact`. Older spellings "
-               f"still accepted: {', '.join(prospect_query.SORT_ALIASES)}"),
+               "`created_at` is creation order; a client viewer's sort by `contact` gives the default order. "
+               f"Older spellings still accepted: {', '.join(prospect_query.SORT_ALIASES)}"),
     ]
     campaign_filters = [
         _param("client_id", ID, "only this client's campaigns"),

@@ -206,11 +206,11 @@ def _number(name: str, raw: str, f: ProspectFilters) -> float | None:
 
 
 def without_internal(user: User, f: ProspectFilters) -> ProspectFilters:
-    """The filters a client viewer may use: no sort on contacts (the tag filter is ignored by `conditions`)."""
+    """The filters as a client viewer may use them: a sort on contacts falls back to the default order, as the
+    tag filter is ignored (by `conditions`), in every list alike."""
     if permissions.can_see_internal(user) or f.sort not in permissions.INTERNAL_PROSPECT_COLUMNS:
         return f
-    return dataclasses.replace(f, sort=DEFAULT_SORT, desc=True,
-                               errors={**f.errors, "sort": "client viewers cannot sort by contact"})
+    return dataclasses.replace(f, sort=DEFAULT_SORT, desc=True)
 
 
 # --- the WHERE clauses -------------------------------------------------------------------------
