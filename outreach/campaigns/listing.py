@@ -19,7 +19,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from outreach.campaigns import prospect_query
 from outreach.lib import pages
-from outreach.lib.pages import Page
+from outreach.lib.pages import Page, link_args
 from outreach.lib.spreadsheet import formula_safe
 from outreach.models import Campaign, Contact, Prospect, Site
 from outreach.models.campaigns import ACTIVE_STAGES
@@ -49,22 +49,11 @@ class ListFilters:
         out: dict[str, Any] = {"q": self.q, "status": self.status, "sort": self.sort,
                                "dir": "desc" if self.desc else "",
                                "per_page": self.per_page if self.per_page != 50 else "", "page": self.page}
-        for key, (low, high) in self.ranges.items():
-            out[f"{key}_min"], out[f"{key}_max"] = _fmt(low), _fmt(high)
-        out.update(changes)
-        if out.get("page") == 1:
-            out["page"] = ""
-        return {k: v for k, v in out.items() if v not in ("", None)}
+        return link_args(out, self.ranges, ("{}_min", "{}_max"), changes)
 
     @property
     def is_filtered(self) -> bool:
         return bool(self.q or self.status or any(v != (None, None) for v in self.ranges.values()))
-
-
-def _fmt(value: float | None) -> str:
-    if value is None:
-        return ""
-    return str(int(value)) if value.is_integer() else str(value)
 
 
 def parse_filters(args: Mapping[str, str], *, sorts: Sequence[str], default_sort: str,

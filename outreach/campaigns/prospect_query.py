@@ -27,7 +27,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from outreach.accounts import permissions
 from outreach.campaigns import opportunity_context
-from outreach.lib.pages import Page, last_page
+from outreach.lib.pages import Page, last_page, link_args
 from outreach.models import STAGES, Campaign, Client, Contact, Prospect, Site, Tag, User
 from outreach.models.campaigns import ACTIVE_STAGES, prospect_tags
 
@@ -110,18 +110,7 @@ class ProspectFilters:
         out: dict[str, Any] = {"search": self.search, "stage": self.stage, "tag": self.tag, "owner": self.owner,
                                "sort": "" if (sort, desc) == (DEFAULT_SORT, True) else (f"-{sort}" if desc else sort),
                                "per_page": self.per_page if self.per_page != 50 else "", "page": self.page}
-        for name, (low, high) in self.ranges.items():
-            out[f"min_{name}"], out[f"max_{name}"] = _fmt(low), _fmt(high)
-        out.update(changes)
-        if out.get("page") == 1:
-            out["page"] = ""
-        return {k: v for k, v in out.items() if v not in ("", None)}
-
-
-def _fmt(value: float | None) -> str:
-    if value is None:
-        return ""
-    return str(int(value)) if value.is_integer() else str(value)
+        return link_args(out, self.ranges, ("min_{}", "max_{}"), changes)
 
 
 def parse_filters(args: Mapping[str, str], *, default_per_page: int = 50) -> ProspectFilters:

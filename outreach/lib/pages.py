@@ -50,3 +50,22 @@ def paginate(session: Session, query: Select[Any], page: int, per_page: int, *, 
     paged = query.limit(per_page).offset((page - 1) * per_page)
     items = list(session.scalars(paged).unique()) if scalars else list(session.execute(paged).all())
     return Page(items, total, page, per_page)
+
+
+def link_args(values: dict[str, Any], ranges: dict[str, tuple[float | None, float | None]],
+              range_names: tuple[str, str], changes: dict[str, Any]) -> dict[str, Any]:
+    """The query-string arguments of a list's link: `values`, the numeric ranges (`range_names` formats their
+    parameter names from the key, e.g. ("min_{}", "max_{}")), then `changes`; empty values and page 1 left out."""
+    out = dict(values)
+    for key, (low, high) in ranges.items():
+        out[range_names[0].format(key)], out[range_names[1].format(key)] = _number(low), _number(high)
+    out.update(changes)
+    if out.get("page") == 1:
+        out["page"] = ""
+    return {k: v for k, v in out.items() if v not in ("", None)}
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return ""
+    return str(int(value)) if value.is_integer() else str(value)
