@@ -206,13 +206,22 @@ def without_internal(user: User, f: ProspectFilters) -> ProspectFilters:
 
 # --- the WHERE clauses -------------------------------------------------------------------------
 
+def contains(column: Any, term: str, *, ignore_case: bool = False) -> ColumnElement[bool]:
+    """`column` contains `term` (lower-cased: for columns stored lower-case, or `ignore_case`), with %, _ and
+    \\ taken literally; the ESCAPE clause only when the term needs it (it halves SQLite's LIKE speed)."""
+    pattern = like_pattern(term)
+    escape = "\\" if pattern != f"%{term.lower()}%" else None
+    return column.ilike(pattern, escape=escape) if ignore_case else column.like(pattern, escape=escape)
+
+
 def like_pattern(text: str) -> str:
     """A LIKE pattern matching `text` anywhere, lower-cased, with %, _ and \\ taken literally (escape "\\")."""
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_").lower() + "%"
 
 
-def conditions(user: User, f: ProspectFilters) -> list[ColumnElement[bool]]:
-    """The WHERE clauses of a prospect list as the user may see it, on the prospects table alone (no joins)."""
+def conditions(user: User, f: ProspectFilters, *, site_joined: bool = False) -> list[ColumnElement[bool]]:
+    """The WHERE clauses of a prospect list as the user may see it, on the prospects table alone; with
+    `site_joined` (a query that joins the sites anyway), the metric ranges test the joined site directly."""
     internal = permissions.can_see_internal(user)
     out: list[ColumnElement[bool]] = []
     visible = permissions.visible_campaign_ids(user)
@@ -245,7 +254,9 @@ def conditions(user: User, f: ProspectFilters) -> list[ColumnElement[bool]]:
             metrics.append(column >= low)
         if high is not None:
             metrics.append(column <= high)
-    if metrics:
+    if metrics and site_joined:
+        out.extend(metrics)
+    elif metrics:
         # EXISTS lets the planner start from the prospects (e.g. by stage) and look each site up
         out.append(select(Site.id).where(Site.id == Prospect.site_id, *metrics).correlate(Prospect).exists())
     return out
@@ -262,17 +273,16 @@ def search_condition(term: str, *, contacts: bool = True) -> ColumnElement[bool]
     list reads anyway (an OR next to the UNION), with ASCII case folding, which is what URLs need and
     several times cheaper on PostgreSQL than ILIKE.
     """
-    pattern = like_pattern(term)
     by_site, by_contact = aliased(Prospect), aliased(Prospect)
     branches: list[Select[Any]] = [
-        select(by_site.id).where(by_site.site_id.in_(select(Site.id).where(Site.domain.like(pattern, escape="\\")))),
+        select(by_site.id).where(by_site.site_id.in_(select(Site.id).where(contains(Site.domain, term)))),
     ]
     if contacts:
         branches.append(select(by_contact.id).where(by_contact.contact_id.in_(
-            select(Contact.id).where(or_(Contact.email.like(pattern, escape="\\"),
-                                         Contact.name.ilike(pattern, escape="\\"))))))
+            select(Contact.id).where(or_(contains(Contact.email, term),
+                                         contains(Contact.name, term, ignore_case=True))))))
     ids = union(*branches) if len(branches) > 1 else branches[0]
-    return or_(Prospect.id.in_(ids), _ascii_lower(Prospect.page_url).like(pattern, escape="\\"))
+    return or_(Prospect.id.in_(ids), contains(_ascii_lower(Prospect.page_url), term))
 
 
 class _ascii_lower(FunctionElement[str]):  # noqa: N801 (used like a function)
@@ -326,7 +336,8 @@ def page(session: Session, user: User, f: ProspectFilters, *, clamp: bool = Fals
     where = conditions(user, f)
     total = session.scalar(select(func.count()).select_from(Prospect).where(*where)) or 0
     number = min(f.page, last_page(total, f.per_page)) if clamp else f.page
-    ids_query = _join_for_sort(select(Prospect.id).where(*where), f.sort)
+    ids_query = _join_for_sort(select(Prospect.id), f.sort).where(
+        *conditions(user, f, site_joined=_SORT_JOINS.get(f.sort) == "site"))
     ids = list(session.scalars(ids_query.order_by(*_order(f)).limit(f.per_page).offset((number - 1) * f.per_page)))
     rows = session.scalars(select(Prospect).where(Prospect.id.in_(ids)).options(
         selectinload(Prospect.site), selectinload(Prospect.contact), selectinload(Prospect.owner),
@@ -391,7 +402,7 @@ def export_query(user: User, f: ProspectFilters) -> Select[Any]:
                    Prospect.id, Prospect.campaign_id, Prospect.site_id)
             .select_from(Prospect).join(Prospect.site).outerjoin(Prospect.contact).outerjoin(Prospect.owner)
             .join(Prospect.campaign).join(Campaign.client)
-            .where(*conditions(user, f)).order_by(*_order(f)))
+            .where(*conditions(user, f, site_joined=True)).order_by(*_order(f)))
 
 
 def csv_rows(session: Session, user: User, f: ProspectFilters) -> Iterator[Sequence[Any]]:
