@@ -245,7 +245,7 @@ def _prospect_filters(campaign_id: int | None) -> prospect_query.ProspectFilters
 
 def _prospect_page(f: prospect_query.ProspectFilters) -> dict[str, Any]:
     """A page of prospects, their opportunity contexts read in one query."""
-    found = prospect_query.page(db_session(), _user(), f)
+    found = prospect_query.page(db_session(), _user(), f, with_campaign=False)  # the JSON names campaign_id
     contexts = opportunity_context.for_prospects(db_session(), found.items)
     return _listing(found, lambda p: out.prospect(p, _user(), contexts[p.id]))
 

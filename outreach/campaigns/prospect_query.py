@@ -325,9 +325,10 @@ def _join_for_sort(query: Select[Any], sort: str) -> Select[Any]:
 
 # --- lists, board, export ----------------------------------------------------------------------
 
-def page(session: Session, user: User, f: ProspectFilters, *, clamp: bool = False) -> Page[Prospect]:
+def page(session: Session, user: User, f: ProspectFilters, *, clamp: bool = False,
+         with_campaign: bool = True) -> Page[Prospect]:
     """One page of the prospects the user may see: ids first (on the prospects table, joined only for the
-    sort), then the rows with their site, contact, owner, campaign, client and tags.
+    sort), then the rows with their site, contact, owner, tags and (`with_campaign`) campaign and client.
 
     The same few queries whatever the number of rows. With `clamp` (the web lists), a page past the end
     shows the last page; without it (the API), it is empty.
@@ -339,9 +340,11 @@ def page(session: Session, user: User, f: ProspectFilters, *, clamp: bool = Fals
     ids_query = _join_for_sort(select(Prospect.id), f.sort).where(
         *conditions(user, f, site_joined=_SORT_JOINS.get(f.sort) == "site"))
     ids = list(session.scalars(ids_query.order_by(*_order(f)).limit(f.per_page).offset((number - 1) * f.per_page)))
-    rows = session.scalars(select(Prospect).where(Prospect.id.in_(ids)).options(
-        selectinload(Prospect.site), selectinload(Prospect.contact), selectinload(Prospect.owner),
-        selectinload(Prospect.campaign).selectinload(Campaign.client), selectinload(Prospect.tags))).all()
+    loads = [selectinload(Prospect.site), selectinload(Prospect.contact), selectinload(Prospect.owner),
+             selectinload(Prospect.tags)]
+    if with_campaign:
+        loads.append(selectinload(Prospect.campaign).selectinload(Campaign.client))
+    rows = session.scalars(select(Prospect).where(Prospect.id.in_(ids)).options(*loads)).all()
     by_id = {p.id: p for p in rows}
     return Page(items=[by_id[i] for i in ids if i in by_id], total=total, page=number, per_page=f.per_page)
 
