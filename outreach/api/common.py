@@ -12,6 +12,7 @@ from outreach.api import queries
 from outreach.api import serialize as out
 from outreach.api.errors import forbidden, not_found
 from outreach.api.inputs import MAX_ID, Body, pagination
+from outreach.lib.pages import Page, paginate
 from outreach.models import Campaign, Client, Prospect, User
 from outreach.web.state import db_session, settings
 
@@ -28,7 +29,7 @@ def _body(*allowed: str) -> Body:
     return Body(request.get_json(force=True, silent=True), allowed)
 
 
-def _listing(page: queries.Page[Any], render: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
+def _listing(page: Page[Any], render: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
     """A page of records with its totals and the links to the neighbouring pages."""
 
     def link(number: int) -> str:
@@ -44,7 +45,7 @@ def _listing(page: queries.Page[Any], render: Callable[[Any], dict[str, Any]]) -
 
 def _paginate(query: Any, render: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
     page, per_page = pagination(request.args, settings().app.page_size)
-    return _listing(queries.paginate(db_session(), query, page, per_page), render)
+    return _listing(paginate(db_session(), query, page, per_page), render)
 
 
 def _created(payload: dict[str, Any]) -> tuple[Response, int, dict[str, str]]:

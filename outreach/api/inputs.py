@@ -150,19 +150,6 @@ def query_int(args: Mapping[str, str], name: str, *, default: int | None = None,
     return value
 
 
-def query_float(args: Mapping[str, str], name: str) -> float | None:
-    raw = args.get(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        raise bad_parameter(name, f"{name} must be a number, not {raw[:40]!r}") from None
-    if not -1e15 <= value <= 1e15:  # also refuses nan and inf
-        raise bad_parameter(name, f"{name} must be a number between -1e15 and 1e15")
-    return value
-
-
 def query_choice(args: Mapping[str, str], name: str, choices: tuple[str, ...], default: str | None = None
                  ) -> str | None:
     raw = args.get(name)
@@ -171,18 +158,6 @@ def query_choice(args: Mapping[str, str], name: str, choices: tuple[str, ...], d
     if raw not in choices:
         raise bad_parameter(name, f"{name} must be one of: {', '.join(choices)}")
     return raw
-
-
-def query_choices(args: Mapping[str, str], name: str, choices: tuple[str, ...]) -> list[str]:
-    """A comma-separated list of allowed values."""
-    raw = args.get(name)
-    if raw is None or raw == "":
-        return []
-    values = [v.strip() for v in raw.split(",") if v.strip()]
-    for value in values:
-        if value not in choices:
-            raise bad_parameter(name, f"unknown {name} {value[:40]!r} (expected one of: {', '.join(choices)})")
-    return values
 
 
 def pagination(args: Mapping[str, str], default_per_page: int) -> tuple[int, int]:

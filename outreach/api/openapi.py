@@ -24,8 +24,8 @@ from outreach.api.openapi_blocks import (
     obj,
     ref,
 )
-from outreach.api.queries import PROSPECT_SORTS
 from outreach.campaigns import metrics as metric_table
+from outreach.campaigns import prospect_query
 from outreach.models import STAGES
 from outreach.models.campaigns import CAMPAIGN_KINDS, CAMPAIGN_STATUSES, OPPORTUNITY_KINDS
 from outreach.models.notifications import NOTIFICATION_KINDS
@@ -192,18 +192,23 @@ def _paths() -> dict[str, Any]:
     search = {"$ref": "#/components/parameters/search"}
     client_id, campaign_id = _path_id("client_id", "client"), _path_id("campaign_id", "campaign")
     prospect_id, contact_id = _path_id("prospect_id", "prospect"), _path_id("contact_id", "contact")
-    sorts = [s for key in PROSPECT_SORTS for s in (key, f"-{key}")]
+    sorts = [s for key in prospect_query.SORTS for s in (key, f"-{key}")]
     prospect_filters = [
-        _param("stage", {"type": "string", "pattern": f"^({'|'.join(STAGES)})(,({'|'.join(STAGES)}))*$"},
-               f"comma-separated stages: {', '.join(STAGES)}"),
-        _param("tag", {"type": "string", "maxLength": 60}, "only prospects with this tag"),
+        _param("stage", {"type": "string",
+                         "pattern": f"^(active|({'|'.join(STAGES)})(,({'|'.join(STAGES)}))*)$"},
+               f"'active' (not closed), or comma-separated stages: {', '.join(STAGES)}"),
+        _param("tag", {"type": "string", "maxLength": 60}, "only prospects with this tag (ignored for client viewers)"),
         _param("owner", {"type": "string", "pattern": "^(me|none|[1-9][0-9]{0,8})$"}, "a user id, 'me' or 'none'"),
         _param("client_id", ID, "only this client's campaigns"),
-        search,
+        _param("search", {"type": "string", "maxLength": 200},
+               "case-insensitive substring of the site's domain or the page URL, and for staff of the contact's "
+               "address or name (the web list's `q` is the same parameter)"),
         *[_param(f"{bound}_{m.name}", BOUND, f"{bound}imum {m.title}")
           for m in metric_table.METRICS for bound in ("min", "max")],
         _param("sort", {"type": "string", "enum": sorts, "default": "-created_at"},
-               "sort key; a leading '-' sorts descending"),
+               "sort key, the same names as the web lists'; a leading '-' sorts descending, ties by id; "
+               "`created_at` is creation order; a client viewer's sort by `contact` gives the default order. "
+               f"Older spellings still accepted: {', '.join(prospect_query.SORT_ALIASES)}"),
     ]
     campaign_filters = [
         _param("client_id", ID, "only this client's campaigns"),

@@ -33,15 +33,11 @@ from outreach.api.inputs import (
     MAX_ID,
     Body,
     check_query,
-    pagination,
     query_choice,
-    query_choices,
-    query_float,
     query_int,
 )
 from outreach.api.openapi import build_spec
-from outreach.campaigns import contact_rules, opportunity_context, service
-from outreach.campaigns import metrics as metric_table
+from outreach.campaigns import contact_rules, opportunity_context, prospect_query, service
 from outreach.models import STAGES, Contact, Prospect, User
 from outreach.models.campaigns import CAMPAIGN_KINDS, CAMPAIGN_STATUSES
 from outreach.web.state import db_session, settings
@@ -236,44 +232,33 @@ def update_campaign(campaign_id: int) -> dict[str, Any]:
 
 # --- prospects ---------------------------------------------------------------------------------
 
-def _prospect_filters(campaign_id: int | None) -> queries.ProspectFilters:
-    args = request.args
-    owner_raw = args.get("owner", "").strip()
-    owner_id: int | None = None
-    if owner_raw == "me":
-        owner_id = _user().id
-    elif owner_raw == "none":
-        owner_id = 0
-    elif owner_raw:
-        owner_id = query_int(args, "owner")
-    ranges = {m: (query_float(args, f"min_{m}"), query_float(args, f"max_{m}")) for m in metric_table.NAMES}
-    sorts = tuple(s for key in queries.PROSPECT_SORTS for s in (key, f"-{key}"))
-    tag = args.get("tag", "").strip()
-    return queries.ProspectFilters(
-        campaign_id=campaign_id if campaign_id is not None else query_int(args, "campaign_id"),
-        client_id=query_int(args, "client_id"), stages=query_choices(args, "stage", STAGES),
-        tag=tag[:60] or None, owner_id=owner_id, search=_search(),
-        metric_ranges={m: r for m, r in ranges.items() if r != (None, None)},
-        sort=query_choice(args, "sort", sorts, default="-created_at") or "-created_at")
+def _prospect_filters(campaign_id: int | None) -> prospect_query.ProspectFilters:
+    """The list's filters; the first bad parameter is a 400 naming it."""
+    f = prospect_query.without_internal(_user(), prospect_query.parse_filters(
+        request.args, default_per_page=settings().app.page_size))
+    for name, message in f.errors.items():
+        raise bad_parameter(name, message)
+    if campaign_id is not None:
+        f.campaign_id = campaign_id
+    return f
 
 
-def _prospect_page(query: Any) -> dict[str, Any]:
+def _prospect_page(f: prospect_query.ProspectFilters) -> dict[str, Any]:
     """A page of prospects, their opportunity contexts read in one query."""
-    page, per_page = pagination(request.args, settings().app.page_size)
-    found = queries.paginate(db_session(), query, page, per_page)
+    found = prospect_query.page(db_session(), _user(), f, with_campaign=False)  # the JSON names campaign_id
     contexts = opportunity_context.for_prospects(db_session(), found.items)
     return _listing(found, lambda p: out.prospect(p, _user(), contexts[p.id]))
 
 
 @bp.get("/prospects")
 def list_prospects() -> dict[str, Any]:
-    return _prospect_page(queries.prospects_query(_user(), _prospect_filters(None)))
+    return _prospect_page(_prospect_filters(None))
 
 
 @bp.get("/campaigns/<int:campaign_id>/prospects")
 def campaign_prospects(campaign_id: int) -> dict[str, Any]:
     campaign = _campaign(campaign_id)
-    return _prospect_page(queries.prospects_query(_user(), _prospect_filters(campaign.id)))
+    return _prospect_page(_prospect_filters(campaign.id))
 
 
 @bp.post("/campaigns/<int:campaign_id>/prospects")

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from outreach.accounts import permissions
-from outreach.campaigns import listing, service
+from outreach.campaigns import listing, prospect_query, service
 from outreach.campaigns import metrics as metric_table
 from outreach.lib.clock import utcnow
 from outreach.lib.ids import parse_id
@@ -27,22 +27,23 @@ def _team() -> Sequence[User]:
                                 .order_by(User.name, User.email)).all()
 
 
-def _prospect_filters() -> listing.ListFilters:
-    internal = permissions.can_see_internal(current_user)
-    sorts = [s for s in listing.PROSPECT_SORTS if internal or s not in permissions.INTERNAL_PROSPECT_COLUMNS]
-    return listing.parse_filters(request.args, sorts=sorts, default_sort="created", default_desc=True)
+def _prospect_filters(campaign: Campaign | None = None) -> prospect_query.ProspectFilters:
+    f = prospect_query.without_internal(current_user, prospect_query.parse_filters(request.args))
+    if campaign is not None:
+        f.campaign_id = campaign.id
+    return f
 
 
 def _render_prospects(campaign: Campaign | None) -> str:
     session = db_session()
-    f = _prospect_filters()
+    f = _prospect_filters(campaign)
     internal = permissions.can_see_internal(current_user)
-    page = listing.prospect_page(session, f, campaign_id=campaign.id if campaign else None,
-                                 client_ids=permissions.visible_client_ids(current_user), internal=internal)
+    page = prospect_query.page(session, current_user, f, clamp=True)
+    f.page = page.page
     tags = session.scalars(select(Tag.name).order_by(Tag.name).limit(500)).all() if internal else []
     endpoint = "lists.campaign_prospects" if campaign else "lists.prospects"
     base_args = {"campaign_id": campaign.id} if campaign else {}
-    extra = metric_table.by_list_key(f.sort)  # a sorted metric without its own column gets one
+    extra = metric_table.BY_NAME.get(f.sort)  # a sorted metric without its own column gets one
     return render_template("campaigns/prospects.html", campaign=campaign, page=page, f=f, users=_team(),
                            tags=tags, endpoint=endpoint, base_args=base_args, metrics=metric_table.METRICS,
                            extra=extra if extra is not None and not extra.short else None)
@@ -87,31 +88,26 @@ def _csv_response(header: Sequence[str], rows: Callable[[Session], Iterator[Sequ
 @bp.route("/prospects/export.csv")
 @login_required
 def export_prospects() -> Response:
-    f = _prospect_filters()
-    query = listing.prospect_export_query(f, client_ids=permissions.visible_client_ids(current_user),
-                                          internal=permissions.can_see_internal(current_user))
-    return _prospect_csv(query, "prospects")
+    return _prospect_csv(_prospect_filters(), "prospects")
 
 
 @bp.route("/campaigns/<int:campaign_id>/prospects/export.csv")
 @login_required
 def export_campaign_prospects(campaign_id: int) -> Response:
     campaign = campaign_or_404(campaign_id)
-    f = _prospect_filters()
-    query = listing.prospect_export_query(f, campaign_id=campaign.id,
-                                          client_ids=permissions.visible_client_ids(current_user),
-                                          internal=permissions.can_see_internal(current_user))
-    return _prospect_csv(query, f"campaign-{campaign.id}-prospects")
+    return _prospect_csv(_prospect_filters(campaign), f"campaign-{campaign.id}-prospects")
 
 
-def _prospect_csv(query: Any, name: str) -> Response:
+def _prospect_csv(f: prospect_query.ProspectFilters, name: str) -> Response:
     """The prospects export; a client viewer's has no contact addresses, names or tags."""
-    header = listing.PROSPECT_CSV_HEADER
-    if permissions.can_see_internal(current_user):
-        return _csv_response(header, lambda s: listing.prospect_csv_rows(s, query), name)
-    keep = [i for i, column in enumerate(header) if column not in permissions.INTERNAL_PROSPECT_COLUMNS]
-    return _csv_response([header[i] for i in keep],
-                         lambda s: ([row[i] for i in keep] for row in listing.prospect_csv_rows(s, query)), name)
+    user_id = current_user.id  # the rows are streamed from a session of their own, after the request's
+
+    def rows(session: Session) -> Iterator[Sequence[Any]]:
+        user = session.get(User, user_id)
+        assert user is not None
+        return prospect_query.csv_rows(session, user, f)
+
+    return _csv_response(prospect_query.csv_header(current_user), rows, name)
 
 
 def _safe_next(target: str | None) -> str:
@@ -194,13 +190,16 @@ def export_contacts() -> Response:
 
 
 @bp.app_template_global()
-def list_url(endpoint: str, f: listing.ListFilters, base_args: dict[str, Any] | None = None, **changes: Any) -> str:
+def list_url(endpoint: str, f: listing.ListFilters | prospect_query.ProspectFilters,
+             base_args: dict[str, Any] | None = None, **changes: Any) -> str:
     """The URL of a list page with the current filters and some changes (sort, page)."""
     return url_for(endpoint, **(base_args or {}), **f.args(**changes))
 
 
 @bp.app_template_global()
-def sort_url(endpoint: str, f: listing.ListFilters, column: str, base_args: dict[str, Any] | None = None) -> str:
-    desc = not f.desc if f.sort == column else column in ("dr", "da", "as", "traffic", "created", "updated")
+def sort_url(endpoint: str, f: listing.ListFilters | prospect_query.ProspectFilters, column: str,
+             base_args: dict[str, Any] | None = None) -> str:
+    desc = not f.desc if f.sort == column else (column in prospect_query.DESCENDING_FIRST
+                                               or column in ("dr", "da", "as", "traffic", "created", "updated"))
     return list_url(endpoint, f, base_args, sort=column, dir="desc" if desc else "asc", page=1)
 

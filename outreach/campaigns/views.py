@@ -4,11 +4,11 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import func, select, true
-from sqlalchemy.orm import aliased, contains_eager, selectinload
+from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
 from outreach.accounts import permissions
-from outreach.campaigns import contact_rules, listing, opportunity_context, service
+from outreach.campaigns import contact_rules, opportunity_context, prospect_query, service
 from outreach.campaigns import metrics as metric_table
 from outreach.campaigns.dashboard import STAGE_COLOURS
 from outreach.campaigns.dashboard import figures as dashboard_figures
@@ -176,26 +176,10 @@ BOARD_COLUMN_LIMIT = 200
 def board(campaign_id: int) -> str:
     campaign = campaign_or_404(campaign_id)
     session = db_session()
-    f = listing.parse_filters(request.args, sorts=[], default_sort="")
-    f.ranges, f.stage = {}, ""
+    f = prospect_query.parse_filters(request.args)
     internal = permissions.can_see_internal(current_user)
-    conditions = listing.prospect_conditions(f, campaign_id=campaign.id, internal=internal)
-    # the first cards of each column, whole rows ranked in one pass over the campaign's prospects, with
-    # site, contact and owner joined in (select-ins of hundreds of ids, or a second pass, cost more)
-    ranked = (select(Prospect, func.row_number().over(partition_by=Prospect.stage,
-                                                      order_by=(Prospect.position, Prospect.id)).label("rn"))
-              .where(*conditions).subquery())
-    card = aliased(Prospect, ranked)
-    query = (select(card).join(card.site).outerjoin(card.contact).outerjoin(card.owner)
-             .where(ranked.c.rn <= BOARD_COLUMN_LIMIT)
-             .options(contains_eager(card.site), contains_eager(card.contact), contains_eager(card.owner),
-                      selectinload(card.tags))
-             .order_by(card.position, card.id))
-    columns: dict[str, list[Prospect]] = {}
-    for prospect in session.scalars(query):
-        columns.setdefault(prospect.stage, []).append(prospect)
-    totals = dict(session.execute(select(Prospect.stage, func.count()).where(*conditions)
-                                  .group_by(Prospect.stage)).all())
+    found = prospect_query.board(session, current_user, f, campaign_id=campaign.id, limit=BOARD_COLUMN_LIMIT)
+    columns, totals = found.columns, found.totals
     has_any = bool(totals) or session.scalar(
         select(Prospect.id).where(Prospect.campaign_id == campaign.id).limit(1)) is not None
     users = session.scalars(select(User).where(permissions.team_filter(), User.is_active)
