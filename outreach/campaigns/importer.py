@@ -33,7 +33,7 @@ from outreach.campaigns import metrics as metric_table
 from outreach.campaigns.contact_rules import ContactRules
 from outreach.lib import addresses
 from outreach.lib.clock import utcnow
-from outreach.lib.urls import BadURL, ensure_http_url, registrable_domain
+from outreach.lib.urls import BadURL, ensure_http_url, registrable_domain, registrable_domains
 from outreach.models import Activity, Campaign, Contact, Prospect, Site, User
 
 #: fields that describe the imported link on the prospect's page, with their length limit
@@ -94,17 +94,62 @@ class BadImport(ValueError):
     """The file cannot be read as a prospect list; the message says why in one line."""
 
 
-@dataclass
 class ParsedFile:
-    headers: list[str]
-    #: data rows as (line number in the file, cells)
-    rows: list[tuple[int, list[str]]]
-    header_line: int
-    delimiter: str
-    encoding: str
+    """A file's header and its data rows, as read by the csv module (rows) or by Arrow (columns).
+
+    `lines[i]` is the file line of data row i; `column(i)` is a column's cells, "" where a row is short.
+    """
+
+    def __init__(self, *, headers: list[str], header_line: int, delimiter: str, encoding: str,
+                 rows: list[tuple[int, list[str]]] | None = None, table: Any = None,
+                 lines: Sequence[int] = ()) -> None:
+        self.headers = headers
+        self.header_line = header_line
+        self.delimiter = delimiter
+        self.encoding = encoding
+        self._table = table  # a pyarrow.Table of strings, one column per header
+        if rows is not None:
+            self.__dict__["rows"] = rows
+            self.lines: Sequence[int] = [line for line, _cells in rows]
+        else:
+            self.lines = lines
+
+    @property
+    def row_count(self) -> int:
+        return len(self.lines)
+
+    @cached_property
+    def rows(self) -> list[tuple[int, list[str]]]:
+        """Data rows as (line number in the file, cells)."""
+        return self._table_rows(self._table, self.lines)
 
     def sample(self, n: int = 8) -> list[tuple[int, list[str]]]:
-        return self.rows[:n]
+        if "rows" in self.__dict__:
+            return self.rows[:n]
+        return self._table_rows(self._table.slice(0, n), self.lines[:n])
+
+    def column(self, index: int) -> list[str]:
+        """The cells of one column, top to bottom."""
+        if "rows" not in self.__dict__:
+            if index < self._table.num_columns:
+                values: list[str] = self._table.column(index).to_pylist()
+                return values
+            return [""] * self.row_count
+        try:
+            return [cells[index] for _line, cells in self.rows]
+        except IndexError:  # some rows are short
+            return [cells[index] if index < len(cells) else "" for _line, cells in self.rows]
+
+    def cells(self, indices: Sequence[int]) -> list[list[str]]:
+        """The cells of some rows (by index)."""
+        if "rows" in self.__dict__:
+            return [self.rows[i][1] for i in indices]
+        return [cells for _line, cells in self._table_rows(self._table.take(list(indices)), indices)]
+
+    @staticmethod
+    def _table_rows(table: Any, lines: Sequence[int]) -> list[tuple[int, list[str]]]:
+        columns = [column.to_pylist() for column in table.columns]
+        return list(zip(lines, map(list, zip(*columns, strict=True)), strict=True))
 
 
 @dataclass(slots=True)
@@ -210,10 +255,13 @@ _ALIAS_INDEX = {alias: fld for fld, names in ALIASES.items() for alias in names}
 
 
 @_bulk()
-def parse_csv(data: bytes, *, header_only: bool = False) -> ParsedFile:
+def parse_csv(data: bytes, *, header_only: bool = False, fast: bool = True) -> ParsedFile:
     """Rows and headers of an export; BadImport when it has no usable header row.
 
     `header_only` reads the header and the first rows (enough to check an upload and offer a mapping).
+    A file of one line per row is read by Arrow (`_read_columns`, several times faster on a large
+    export); any other (a quoted line break, a row of another width, text Arrow refuses), or
+    `fast=False`, is read by the csv module, with the same cells and line numbers.
     """
     if not data.strip():
         raise BadImport("the file is empty")
@@ -229,13 +277,19 @@ def parse_csv(data: bytes, *, header_only: bool = False) -> ParsedFile:
     offset = 0
     for line in text[:200_000].splitlines(keepends=True)[:header_index]:
         offset += len(line)
-    body = text[offset:]
+    body = text[offset:] if offset else text
     if "\r" in body and body.count("\r") != body.count("\r\n"):
         body = body.replace("\r\n", "\n").replace("\r", "\n")  # lone CRs end lines too
+    if fast and not header_only:
+        columns = _read_columns(body, delimiter, header_index)
+        if columns is not None:
+            headers, table, lines = columns
+            return ParsedFile(headers=headers, table=table, lines=lines, header_line=header_index + 1,
+                              delimiter=delimiter, encoding=encoding)
     # lines with their "\n" (a quoted field may span lines), without the copy io.StringIO makes of it all
     reader = csv.reader(map(str.__add__, body.split("\n"), repeat("\n")), delimiter=delimiter)
     try:
-        headers = [h.replace("\ufeff", "").strip() for h in next(reader)]
+        headers = _clean_headers(next(reader))
         rows: list[tuple[int, list[str]]] = []
         append = rows.append
         last = reader.line_num
@@ -250,6 +304,64 @@ def parse_csv(data: bytes, *, header_only: bool = False) -> ParsedFile:
         raise BadImport(f"line {header_index + reader.line_num}: {exc}") from None
     return ParsedFile(headers=headers, rows=rows, header_line=header_index + 1, delimiter=delimiter,
                       encoding=encoding)
+
+
+def _clean_headers(cells: list[str]) -> list[str]:
+    return [h.replace("\ufeff", "").strip() for h in cells]
+
+
+def _read_columns(body: str, delimiter: str, header_index: int) -> tuple[list[str], Any, Sequence[int]] | None:
+    """Headers, a pyarrow Table of every column as text and each row's line, when every row is one line
+    of the header's width (what the csv module reads the same way); None otherwise."""
+    import pyarrow as pa  # imported here: 0.2 s that only an import pays
+    import pyarrow.compute as pc
+    from pyarrow import csv as arrow_csv
+
+    first_end = body.find("\n")
+    if first_end < 0:
+        return None
+    try:
+        header_rows = list(csv.reader([body[:first_end + 1]], delimiter=delimiter, strict=True))
+    except csv.Error:  # a header cell spanning lines
+        return None
+    if len(header_rows) != 1:
+        return None
+    headers = _clean_headers(header_rows[0])
+    rest = body[first_end + 1:].rstrip("\r\n")  # trailing blank lines are no rows in either reader
+    count = rest.count("\n") + 1 if rest else 0
+    if count == 0:
+        return None
+    names = [f"c{i}" for i in range(len(headers))]
+    try:
+        table = arrow_csv.read_csv(
+            pa.py_buffer(rest.encode("utf-8", errors="surrogatepass")),
+            read_options=arrow_csv.ReadOptions(column_names=names),
+            parse_options=arrow_csv.ParseOptions(delimiter=delimiter, quote_char='"', double_quote=True,
+                                                 escape_char=False, newlines_in_values=True,
+                                                 ignore_empty_lines=False),
+            convert_options=arrow_csv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()),
+                                                     strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # a row of another width, bad text
+        return None
+    if table.num_rows != count or table.num_columns != len(headers):  # a quoted line break: rows span lines
+        return None
+    # a quote left open on the last line runs to the end of the file for the csv module, not for Arrow
+    last = rest[rest.rfind("\n") + 1:]
+    if '"' in last and next(csv.reader([last + "\n"], delimiter=delimiter)) != [
+            column[count - 1].as_py() for column in table.columns]:
+        return None
+    first = header_index + 2
+    filled = None  # rows with a cell that is not empty (the csv reader's rows)
+    for column in table.columns:
+        if column.null_count:
+            return None
+        present = pc.not_equal(column, "")
+        filled = present if filled is None else pc.or_(filled, present)
+    if filled is not None and not pc.all(filled).as_py():
+        keep = filled.to_pylist()
+        table = table.filter(filled)
+        return headers, table, [first + i for i, kept in enumerate(keep) if kept]
+    return headers, table, range(first, first + count)
 
 
 def _sniff_delimiter(lines: Sequence[str]) -> str:
@@ -363,26 +475,20 @@ def _flag_column(values: list[str]) -> tuple[list[bool | None], dict[int, str]]:
     return out, bad
 
 
-#: a plain http(s) URL (or a bare host and path): its scheme and host, without urlsplit
-_FAST_URL = re.compile(r"(https?://)?([A-Za-z0-9.-]+)(?:[/?#][^\s\\]*)?")
-
-
 @_bulk()
 def check_rows(parsed: ParsedFile, mapping: Sequence[str]) -> ImportPlan:
     """Every row checked on its own and against the rows above it; no database needed.
 
-    Columns are read and converted whole (a list per mapped column, at C speed where possible),
-    so a 200,000-row file is checked in about a second; a row's first problem is its reason.
+    Columns are read and converted whole (a list per mapped column, at C speed where possible; URLs,
+    sites and addresses a column at a time), so a 200,000-row file is checked in well under a second;
+    a row's first problem is its reason.
     """
     columns = {fld: mapping.index(fld) for fld in FIELDS if fld in mapping}
-    data = parsed.rows
+    count = parsed.row_count
+    lines = parsed.lines
 
     def column(fld: str, strip: bool = True) -> list[str]:
-        index = columns[fld]
-        try:
-            values = [cells[index] for _line, cells in data]
-        except IndexError:  # some rows are short
-            values = [cells[index] if index < len(cells) else "" for _line, cells in data]
+        values = parsed.column(columns[fld])
         # numbers are not stripped: float() and parse_number() ignore the spaces around them
         return list(map(str.strip, values)) if strip else values
 
@@ -406,65 +512,89 @@ def check_rows(parsed: ParsedFile, mapping: Sequence[str]) -> ImportPlan:
             bad.setdefault(index, reason)
     page_columns.update((f, numbers[f]) for f in metric_table.NAMES if f in numbers and f not in _SITE_LEVEL)
     page_keys = tuple(page_columns)
-    pages = list(zip(*page_columns.values(), strict=True)) if page_keys else []
     site_keys = tuple(f for f in _SITE_LEVEL if f in numbers)
-    sites = list(zip(*(numbers[f] for f in site_keys), strict=True)) if site_keys else []
-    urls = column("url") if "url" in columns else [""] * len(data)
-    emails = column("email") if "email" in columns else None
-    names = [v[:200] for v in column("name")] if "name" in columns else None
+    urls = column("url") if "url" in columns else [""] * count
+    sites, domains, refused = _sites(urls)
+    if "email" in columns:
+        raw_emails = column("email")
+        emails: list[str | addresses.BadAddress | None] = [None] * count
+        filled = [i for i, v in enumerate(raw_emails) if v] if "" in raw_emails else range(count)
+        for index, email in zip(filled, addresses.normalise_addresses([raw_emails[i] for i in filled]), strict=True):
+            emails[index] = email
+    else:
+        emails = [None] * count
+    names = [v[:200] for v in column("name")] if "name" in columns else [""] * count
+    blank = [i for i, url in enumerate(urls) if not url]
+    blank_rows = dict(zip(blank, parsed.cells(blank), strict=True)) if blank else {}
 
-    fast_url, domains = _FAST_URL.fullmatch, _DomainCache()
-    normalise_address = addresses.normalise_address
     rows: list[ImportRow] = []
     errors: list[RowError] = []
     seen: dict[str, int] = {}
-    for index, (line, cells) in enumerate(data):
-        raw_url = urls[index]
-        if not raw_url:
-            if any(c.strip() for c in cells):
-                errors.append(RowError(line, "no URL"))
+    no_metrics: dict[str, Any] = {}
+    site_metrics = (list(map(dict, map(zip, repeat(site_keys), zip(*(numbers[f] for f in site_keys), strict=True))))
+                    if site_keys else repeat(no_metrics))
+    page_values = (list(map(dict, map(zip, repeat(page_keys), zip(*page_columns.values(), strict=True))))
+                   if page_keys else repeat(no_metrics))
+    for index, line, url, domain, email, name, site_values, page in zip(
+            range(count), lines, sites, domains, emails, names, site_metrics, page_values, strict=False):
+        if url is None:
+            raw_url = urls[index]
+            if not raw_url:
+                if any(c.strip() for c in blank_rows[index]):
+                    errors.append(RowError(line, "no URL"))
+            else:
+                errors.append(RowError(line, f"bad URL: {refused[index]}", raw_url))
             continue
-        match = fast_url(raw_url)
-        if match is not None and "." in (host := match.group(2).rstrip(".").lower()) and host[0] != "." \
-                and ".." not in host and not host.rpartition(".")[2].isdigit():
-            # a plain http(s) URL: what ensure_http_url and registrable_domain say, without their parse
-            url = raw_url if match.group(1) else "https://" + raw_url
-            domain = domains[host]
-        else:
-            try:
-                url = ensure_http_url(raw_url)
-                domain = registrable_domain(url)
-            except BadURL as exc:
-                reason = str(exc).replace(repr("https://" + raw_url.lstrip("/")), repr(raw_url))
-                errors.append(RowError(line, f"bad URL: {reason}", raw_url))
-                continue
         if index in bad:
-            errors.append(RowError(line, bad[index], raw_url))
+            errors.append(RowError(line, bad[index], urls[index]))
             continue
         if domain in seen:
-            errors.append(RowError(line, f"duplicate in file: {domain} is already on line {seen[domain]}", raw_url))
+            errors.append(RowError(line, f"duplicate in file: {domain} is already on line {seen[domain]}",
+                                   urls[index]))
             continue
         seen[domain] = line
-        email = None
-        warnings: list[str] = []
-        if emails is not None and (raw_email := emails[index]):
-            try:
-                email = normalise_address(raw_email)
-            except addresses.BadAddress as exc:
-                warnings.append(f"bad email, imported without a contact: {exc}")
-        rows.append(ImportRow(
-            line, url[:2000], domain, email, names[index] if names is not None else "",
-            dict(zip(site_keys, sites[index], strict=True)) if site_keys else {},
-            dict(zip(page_keys, pages[index], strict=True)) if page_keys else {}, warnings))
+        warnings = []
+        if email is not None and email.__class__ is not str:
+            warnings, email = [f"bad email, imported without a contact: {email}"], None
+        rows.append(ImportRow(line, url, domain, email, name,  # type: ignore[arg-type]
+                              site_values if site_keys else {}, page if page_keys else {}, warnings))
     return ImportPlan(rows=rows, errors=errors)
 
 
-class _DomainCache(dict[str, str]):
-    """host -> registrable domain, each host looked up once."""
+#: a plain http(s) URL (or a bare host and path): its scheme and host, without urlsplit
+_FAST_URL = re.compile(r"(https?://)?([A-Za-z0-9.-]+)(?:[/?#][^\s\\]*)?")
 
-    def __missing__(self, host: str) -> str:
-        domain = self[host] = registrable_domain(host)
-        return domain
+
+def _sites(urls: list[str]) -> tuple[list[str | None], list[str], dict[int, str]]:
+    """Each URL with its scheme (None when refused or blank), its registrable domain and, by row index,
+    why a URL is refused: what ensure_http_url and registrable_domain say, plain URLs without their parse."""
+    sites: list[str | None] = []
+    hosts: list[str] = []
+    refused: dict[int, str] = {}
+    other: dict[int, str] = {}  # domains of the URLs that took the full parse
+    for index, (raw, match) in enumerate(zip(urls, map(_FAST_URL.fullmatch, urls), strict=True)):
+        if match is not None and "." in (host := match.group(2).rstrip(".").lower()) and host[0] != "." \
+                and ".." not in host and not host.rpartition(".")[2].isdigit():
+            sites.append((raw if match.group(1) else "https://" + raw)[:2000])
+            hosts.append(host)
+            continue
+        hosts.append("")
+        if not raw:
+            sites.append(None)
+            continue
+        try:
+            url = ensure_http_url(raw)
+            other[index] = registrable_domain(url)
+            sites.append(url[:2000])
+        except BadURL as exc:
+            refused[index] = str(exc).replace(repr("https://" + raw.lstrip("/")), repr(raw))
+            sites.append(None)
+    domain_of = registrable_domains(dict.fromkeys(h for h in hosts if h))
+    domain_of[""] = ""  # a refused or blank URL has no domain
+    domains = [domain_of[h] for h in hosts]
+    for index, domain in other.items():
+        domains[index] = domain
+    return sites, domains, refused
 
 
 def _with_scheme(value: str) -> str:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 
@@ -11,6 +12,13 @@ _PLAIN = re.compile(r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~
                     r"@((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63})")
 _SPECIAL_USE = frozenset(d for d in SPECIAL_USE_DOMAIN_NAMES if d != "test")
 _SPECIAL_USE_LABELS = max((d.count(".") + 1 for d in _SPECIAL_USE), default=0)
+
+
+#: _PLAIN with normalise_address's other checks, for many addresses at once (lower-cased, stripped)
+_PLAIN_ALL = re.compile(r"(?=[^@]{1,64}@)(?=.{1,254}\Z)(?!.*xn--)[a-z0-9!#$%&'*+/=?^_`{|}~-]+"
+                        r"(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*@"
+                        r"(?!(?:[a-z0-9-]+\.)*(?:" + "|".join(map(re.escape, sorted(_SPECIAL_USE))) + r")\Z)"
+                        r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 
 
 class BadAddress(ValueError):
@@ -43,3 +51,18 @@ def normalise_address(address: str) -> str:
         return validate_email(text, check_deliverability=False, test_environment=True).normalized.lower()
     except EmailNotValidError as exc:
         raise BadAddress(f"{text} is not a valid address: {exc}") from None
+
+
+def normalise_addresses(addresses: Iterable[str]) -> list[str | BadAddress]:
+    """normalise_address of each address, or the BadAddress it raises, at a fraction of the cost a piece."""
+    texts = list(map(str.strip, addresses))
+    plain = map(_PLAIN_ALL.fullmatch, map(str.lower, texts))
+    return [match.string if match is not None and text.isascii() else _normalised_or_error(text)
+            for text, match in zip(texts, plain, strict=True)]
+
+
+def _normalised_or_error(address: str) -> str | BadAddress:
+    try:
+        return normalise_address(address)
+    except BadAddress as exc:
+        return exc

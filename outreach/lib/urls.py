@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 from urllib.parse import urlsplit
 
@@ -77,6 +78,26 @@ def registrable_domain(url_or_host: str) -> str:
             if last_two not in deep and parts[-1] not in wildcards:
                 return last_two
     return _psl().privatesuffix(host) or host
+
+
+def registrable_domains(hosts: Iterable[str]) -> dict[str, str]:
+    """registrable_domain of each of many host names, by host (an import asks 200,000)."""
+    shallow = _shallow_suffixes()
+    out: dict[str, str] = {}
+    if shallow is not None:
+        deep, wildcards = shallow
+        for host in hosts:  # registrable_domain's common case, inline
+            name = host.lower()
+            parts = name.rsplit(".", 2)
+            if len(parts) >= 2 and parts[-2] and parts[-1] and not name[-1].isdigit() and name[-1] != "]" \
+                    and "/" not in name and ":" not in name and (last_two := parts[-2] + "." + parts[-1]) not in deep \
+                    and parts[-1] not in wildcards:
+                out[host] = last_two
+            else:
+                out[host] = registrable_domain(host)
+    else:
+        out.update((host, registrable_domain(host)) for host in hosts)
+    return out
 
 
 @lru_cache(maxsize=1)
