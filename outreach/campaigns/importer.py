@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import gc
+import operator
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -327,14 +328,19 @@ def _read_columns(body: str, delimiter: str, header_index: int) -> tuple[list[st
     if len(header_rows) != 1:
         return None
     headers = _clean_headers(header_rows[0])
-    rest = body[first_end + 1:].rstrip("\r\n")  # trailing blank lines are no rows in either reader
-    count = rest.count("\n") + 1 if rest else 0
-    if count == 0:
+    # the rows, without trailing blank lines (no rows in either reader) and without copying the text
+    start, end = first_end + 1, len(body)
+    while end > start and body[end - 1] in "\r\n":
+        end -= 1
+    if end == start:
         return None
+    count = body.count("\n", start, end) + 1
+    encoded = body.encode("utf-8", errors="surrogatepass")
+    skip = len(body[:start].encode("utf-8", errors="surrogatepass"))
     names = [f"c{i}" for i in range(len(headers))]
     try:
         table = arrow_csv.read_csv(
-            pa.py_buffer(rest.encode("utf-8", errors="surrogatepass")),
+            pa.py_buffer(encoded).slice(skip, len(encoded) - skip - (len(body) - end)),
             read_options=arrow_csv.ReadOptions(column_names=names),
             parse_options=arrow_csv.ParseOptions(delimiter=delimiter, quote_char='"', double_quote=True,
                                                  escape_char=False, newlines_in_values=True,
@@ -346,7 +352,7 @@ def _read_columns(body: str, delimiter: str, header_index: int) -> tuple[list[st
     if table.num_rows != count or table.num_columns != len(headers):  # a quoted line break: rows span lines
         return None
     # a quote left open on the last line runs to the end of the file for the csv module, not for Arrow
-    last = rest[rest.rfind("\n") + 1:]
+    last = body[max(body.rfind("\n", start, end) + 1, start):end]
     if '"' in last and next(csv.reader([last + "\n"], delimiter=delimiter)) != [
             column[count - 1].as_py() for column in table.columns]:
         return None
@@ -503,9 +509,11 @@ def check_rows(parsed: ParsedFile, mapping: Sequence[str]) -> ImportPlan:
     for fld, limit in TEXT_FIELDS.items():
         if fld in columns:
             values = column(fld)
-            page_columns[fld] = [v[:limit] for v in values] if any(len(v) > limit for v in values) else values
+            page_columns[fld] = [v[:limit] for v in values] if max(map(len, values), default=0) > limit else values
     if "link_target_url" in page_columns:  # the target is a URL (Moz writes it without its scheme)
-        page_columns["link_target_url"] = [_with_scheme(v) for v in page_columns["link_target_url"]]
+        targets = page_columns["link_target_url"] = list(page_columns["link_target_url"])
+        for index in [i for i, has in enumerate(map(operator.contains, targets, repeat("://"))) if not has]:
+            targets[index] = _with_scheme(targets[index])
     if "link_is_nofollow" in columns:
         page_columns["link_is_nofollow"], problems = _flag_column(column("link_is_nofollow"))
         for index, reason in problems.items():
@@ -561,34 +569,40 @@ def check_rows(parsed: ParsedFile, mapping: Sequence[str]) -> ImportPlan:
     return ImportPlan(rows=rows, errors=errors)
 
 
-#: a plain http(s) URL (or a bare host and path): its scheme and host, without urlsplit
-_FAST_URL = re.compile(r"(https?://)?([A-Za-z0-9.-]+)(?:[/?#][^\s\\]*)?")
+#: a plain http(s) URL (or a bare host and path) on a line of its own: its scheme and its host, labels
+#: with a dot between them and a last label that is not a number (the host without its trailing dots);
+#: any other line matches as nothing, so `findall` gives one answer per line
+_PLAIN_URL_LINES = re.compile(r"^(?:(https?://)?((?:[A-Za-z0-9-]+\.)+[0-9]*[A-Za-z-][A-Za-z0-9-]*)\.*"
+                              r"(?:[/?#][^\s\\]*)?$|.*$)", re.MULTILINE)
 
 
 def _sites(urls: list[str]) -> tuple[list[str | None], list[str], dict[int, str]]:
     """Each URL with its scheme (None when refused or blank), its registrable domain and, by row index,
     why a URL is refused: what ensure_http_url and registrable_domain say, plain URLs without their parse."""
-    sites: list[str | None] = []
-    hosts: list[str] = []
+    if not urls:
+        return [], [], {}
+    joined = "\n".join(urls)
+    found: list[tuple[str, str]] = _PLAIN_URL_LINES.findall(joined) if joined.count("\n") == len(urls) - 1 else []
+    if len(found) != len(urls):  # a URL with a line break in it
+        found = [match.groups("") if (match := _PLAIN_URL_LINES.fullmatch(url)) is not None and "\n" not in url
+                 else ("", "") for url in urls]
+    hosts = "\n".join(host for _scheme, host in found).lower().split("\n")  # ASCII: one line per host
+    sites: list[str | None] = [(raw if scheme else "https://" + raw) if host else None
+                               for raw, (scheme, host) in zip(urls, found, strict=True)]
+    if max(map(len, urls), default=0) > 1990:
+        sites = [site[:2000] if site is not None else None for site in sites]
     refused: dict[int, str] = {}
     other: dict[int, str] = {}  # domains of the URLs that took the full parse
-    for index, (raw, match) in enumerate(zip(urls, map(_FAST_URL.fullmatch, urls), strict=True)):
-        if match is not None and "." in (host := match.group(2).rstrip(".").lower()) and host[0] != "." \
-                and ".." not in host and not host.rpartition(".")[2].isdigit():
-            sites.append((raw if match.group(1) else "https://" + raw)[:2000])
-            hosts.append(host)
-            continue
-        hosts.append("")
+    for index in [i for i, host in enumerate(hosts) if not host]:
+        raw = urls[index]
         if not raw:
-            sites.append(None)
             continue
         try:
             url = ensure_http_url(raw)
             other[index] = registrable_domain(url)
-            sites.append(url[:2000])
+            sites[index] = url[:2000]
         except BadURL as exc:
             refused[index] = str(exc).replace(repr("https://" + raw.lstrip("/")), repr(raw))
-            sites.append(None)
     domain_of = registrable_domains(dict.fromkeys(h for h in hosts if h))
     domain_of[""] = ""  # a refused or blank URL has no domain
     domains = [domain_of[h] for h in hosts]
@@ -642,8 +656,9 @@ def plan_import(session: Session, campaign: Campaign, parsed: ParsedFile, mappin
                                         row.url))
             continue
         conflicts = rules.conflicts_at(site_id, row.domain, row.email)
-        row.conflicts.extend(c.message for c in conflicts)
-        row.conflict_keys.extend(c.key for c in conflicts)
+        if conflicts:
+            row.conflicts.extend(c.message for c in conflicts)
+            row.conflict_keys.extend(c.key for c in conflicts)
         kept.append(row)
     plan.rows = kept
     plan.errors.sort(key=lambda e: e.line)

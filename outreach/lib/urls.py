@@ -5,6 +5,7 @@ import ipaddress
 import re
 from collections.abc import Iterable
 from functools import lru_cache
+from itertools import repeat
 from urllib.parse import urlsplit
 
 from publicsuffixlist import PublicSuffixList
@@ -80,23 +81,28 @@ def registrable_domain(url_or_host: str) -> str:
     return _psl().privatesuffix(host) or host
 
 
+#: host names one to a line, lower-case letters, digits and hyphens, two labels or more, the last not a number
+_PLAIN_HOSTS = re.compile(r"(?:(?:[a-z0-9-]+\.)+[0-9]*[a-z-][a-z0-9-]*\n)+")
+
+
 def registrable_domains(hosts: Iterable[str]) -> dict[str, str]:
     """registrable_domain of each of many host names, by host (an import asks 200,000)."""
+    names = list(hosts)
     shallow = _shallow_suffixes()
-    out: dict[str, str] = {}
-    if shallow is not None:
-        deep, wildcards = shallow
-        for host in hosts:  # registrable_domain's common case, inline
-            name = host.lower()
-            parts = name.rsplit(".", 2)
-            if len(parts) >= 2 and parts[-2] and parts[-1] and not name[-1].isdigit() and name[-1] != "]" \
-                    and "/" not in name and ":" not in name and (last_two := parts[-2] + "." + parts[-1]) not in deep \
-                    and parts[-1] not in wildcards:
-                out[host] = last_two
-            else:
-                out[host] = registrable_domain(host)
-    else:
-        out.update((host, registrable_domain(host)) for host in hosts)
+    if not names or shallow is None or _PLAIN_HOSTS.fullmatch("\n".join(names) + "\n") is None:
+        return {host: registrable_domain(host) for host in names}
+    # plain names: no IP address, port or path; the last two labels unless the public-suffix list has
+    # a deeper rule for them (registrable_domain's common case, a list at a time)
+    deep, wildcards = shallow
+    tails = list(map(str.rsplit, names, repeat("."), repeat(2)))
+    last_two = [parts[-2] + "." + parts[-1] for parts in tails]
+    out = dict(zip(names, last_two, strict=True))
+    deeper = deep.intersection(last_two)
+    wild = wildcards.intersection([parts[-1] for parts in tails])
+    if deeper or wild:
+        for name, two, parts in zip(names, last_two, tails, strict=True):
+            if two in deeper or parts[-1] in wild:
+                out[name] = registrable_domain(name)
     return out
 
 
