@@ -105,15 +105,16 @@ class ContactRules:
 
     def load_domains(self, site_ids: dict[str, int | None], emails: Iterable[str | None] = ()) -> ContactRules:
         """load() by domain: site id of each domain (None for a site not in the database yet)."""
-        known = {site_id for site_id in site_ids.values() if site_id is not None}
-        email_list = {e.lower() for e in emails if e}
+        known = set(site_ids.values())
+        known.discard(None)
+        email_list = set(map(str.lower, filter(None, emails)))
         others = Campaign.id != (self.campaign_id or -1)
         live = and_(Prospect.stage.in_(ACTIVE_STAGES), Campaign.status != "archived", others)
         busy_sites = (select(Prospect.site_id, Campaign.id, Campaign.name, Prospect.stage)
                       .join(Campaign, Campaign.id == Prospect.campaign_id).where(live))
         for site_id, cid, name, stage in self._rows(busy_sites, Prospect.site_id, known):
             self._busy_sites.setdefault(site_id, []).append((cid, name, stage))
-        wanted_by_kind = {"domain": set(site_ids) | {e.rsplit("@", 1)[-1] for e in email_list}, "email": email_list}
+        wanted_by_kind = {"domain": set(site_ids) | set(map(_domain_of, email_list)), "email": email_list}
         for kind, wanted in wanted_by_kind.items():
             query = select(Suppression.value, Suppression.reason, Suppression.note).where(Suppression.kind == kind)
             for value, reason, note in self._rows(query, Suppression.value, wanted):
@@ -159,6 +160,8 @@ class ContactRules:
                      site_too: bool = True) -> list[Conflict]:
         """conflicts() by site id and domain (a site id of None: the site is not in the database yet)."""
         named = self._named
+        if not named:
+            return []
         if (domain is None or not site_too or (site_id not in named and domain.lower() not in named)) \
                 and (not email or ((lowered := email.lower()) not in named
                                    and lowered.rsplit("@", 1)[-1] not in named)):
@@ -294,6 +297,10 @@ def remove_suppression(session: Session, suppression: Suppression, actor: User |
           {"kind": suppression.kind, "value": suppression.value, "reason": suppression.reason})
     session.delete(suppression)
     session.flush()
+
+
+def _domain_of(email: str) -> str:
+    return email.rpartition("@")[2]
 
 
 def _chunks(values: list[Any]) -> Iterable[list[Any]]:

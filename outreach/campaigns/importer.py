@@ -535,37 +535,39 @@ def check_rows(parsed: ParsedFile, mapping: Sequence[str]) -> ImportPlan:
     blank = [i for i, url in enumerate(urls) if not url]
     blank_rows = dict(zip(blank, parsed.cells(blank), strict=True)) if blank else {}
 
-    rows: list[ImportRow] = []
+    # the rows kept: a URL, no bad cell, the first of their domain (a dict keeps a key's last value: reversed)
+    candidates = [i for i, url in enumerate(sites) if url is not None and i not in bad]
+    first = dict(zip(map(domains.__getitem__, reversed(candidates)), reversed(candidates), strict=True))
+    keep = candidates if len(first) == len(candidates) else sorted(first.values())
     errors: list[RowError] = []
-    seen: dict[str, int] = {}
-    no_metrics: dict[str, Any] = {}
-    site_metrics = (list(map(dict, map(zip, repeat(site_keys), zip(*(numbers[f] for f in site_keys), strict=True))))
-                    if site_keys else repeat(no_metrics))
-    page_values = (list(map(dict, map(zip, repeat(page_keys), zip(*page_columns.values(), strict=True))))
-                   if page_keys else repeat(no_metrics))
-    for index, line, url, domain, email, name, site_values, page in zip(
-            range(count), lines, sites, domains, emails, names, site_metrics, page_values, strict=False):
-        if url is None:
-            raw_url = urls[index]
-            if not raw_url:
-                if any(c.strip() for c in blank_rows[index]):
-                    errors.append(RowError(line, "no URL"))
-            else:
-                errors.append(RowError(line, f"bad URL: {refused[index]}", raw_url))
-            continue
-        if index in bad:
+    kept = set(keep) if len(keep) != count else None
+    for index in [i for i in range(count) if i not in kept] if kept is not None else []:
+        line = lines[index]
+        if sites[index] is None:
+            if urls[index]:
+                errors.append(RowError(line, f"bad URL: {refused[index]}", urls[index]))
+            elif any(c.strip() for c in blank_rows[index]):
+                errors.append(RowError(line, "no URL"))
+        elif index in bad:
             errors.append(RowError(line, bad[index], urls[index]))
-            continue
-        if domain in seen:
-            errors.append(RowError(line, f"duplicate in file: {domain} is already on line {seen[domain]}",
-                                   urls[index]))
-            continue
-        seen[domain] = line
-        warnings = []
-        if email is not None and email.__class__ is not str:
-            warnings, email = [f"bad email, imported without a contact: {email}"], None
-        rows.append(ImportRow(line, url, domain, email, name,  # type: ignore[arg-type]
-                              site_values if site_keys else {}, page if page_keys else {}, warnings))
+        else:
+            errors.append(RowError(line, f"duplicate in file: {domains[index]} is already on line "
+                                         f"{lines[first[domains[index]]]}", urls[index]))
+
+    def kept_of(values: Sequence[Any]) -> list[Any]:
+        return list(values) if kept is None else [values[i] for i in keep]
+
+    site_values = (map(dict, map(zip, repeat(site_keys), zip(*(kept_of(numbers[f]) for f in site_keys), strict=True)))
+                   if site_keys else (dict() for _ in keep))
+    page_values = (map(dict, map(zip, repeat(page_keys), zip(*map(kept_of, page_columns.values()), strict=True)))
+                   if page_keys else (dict() for _ in keep))
+    row_emails = kept_of(emails)
+    warnings: list[list[str]] = [[] for _ in keep]
+    for position in [p for p, email in enumerate(row_emails) if email is not None and email.__class__ is not str]:
+        warnings[position].append(f"bad email, imported without a contact: {row_emails[position]}")
+        row_emails[position] = None
+    rows = list(map(ImportRow, kept_of(lines), kept_of(sites), kept_of(domains), row_emails, kept_of(names),
+                    site_values, page_values, warnings))
     return ImportPlan(rows=rows, errors=errors)
 
 
@@ -586,9 +588,10 @@ def _sites(urls: list[str]) -> tuple[list[str | None], list[str], dict[int, str]
     if len(found) != len(urls):  # a URL with a line break in it
         found = [match.groups("") if (match := _PLAIN_URL_LINES.fullmatch(url)) is not None and "\n" not in url
                  else ("", "") for url in urls]
-    hosts = "\n".join(host for _scheme, host in found).lower().split("\n")  # ASCII: one line per host
+    schemes, plain_hosts = zip(*found, strict=True)
+    hosts = "\n".join(plain_hosts).lower().split("\n")  # ASCII: one line per host
     sites: list[str | None] = [(raw if scheme else "https://" + raw) if host else None
-                               for raw, (scheme, host) in zip(urls, found, strict=True)]
+                               for raw, scheme, host in zip(urls, schemes, plain_hosts, strict=True)]
     if max(map(len, urls), default=0) > 1990:
         sites = [site[:2000] if site is not None else None for site in sites]
     refused: dict[int, str] = {}
@@ -603,7 +606,9 @@ def _sites(urls: list[str]) -> tuple[list[str | None], list[str], dict[int, str]
             sites[index] = url[:2000]
         except BadURL as exc:
             refused[index] = str(exc).replace(repr("https://" + raw.lstrip("/")), repr(raw))
-    domain_of = registrable_domains(dict.fromkeys(h for h in hosts if h))
+    unique = dict.fromkeys(hosts)
+    unique.pop("", None)
+    domain_of = registrable_domains(unique)
     domain_of[""] = ""  # a refused or blank URL has no domain
     domains = [domain_of[h] for h in hosts]
     for index, domain in other.items():
@@ -646,8 +651,9 @@ def plan_import(session: Session, campaign: Campaign, parsed: ParsedFile, mappin
         site_ids = _site_ids(session, domains)
 
     in_campaign = set(session.scalars(select(Prospect.site_id).where(Prospect.campaign_id == campaign.id)))
-    rules = ContactRules(session, campaign_id=campaign.id).load_domains(
-        {domain: site_ids.get(domain) for domain in domains}, emails)
+    file_sites: dict[str, int | None] = dict.fromkeys(domains)
+    file_sites.update(site_ids)  # site_ids holds only the file's domains
+    rules = ContactRules(session, campaign_id=campaign.id).load_domains(file_sites, emails)
     kept: list[ImportRow] = []
     for row in rows:
         site_id = site_ids.get(row.domain)
