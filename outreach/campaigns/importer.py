@@ -141,6 +141,12 @@ class ParsedFile:
         except IndexError:  # some rows are short
             return [cells[index] if index < len(cells) else "" for _line, cells in self.rows]
 
+    def arrow_column(self, index: int) -> Any:
+        """A column as Arrow read it (a pyarrow array of strings), or None (read by the csv module)."""
+        if self._table is None or index >= self._table.num_columns:
+            return None
+        return self._table.column(index)
+
     def cells(self, indices: Sequence[int]) -> list[list[str]]:
         """The cells of some rows (by index)."""
         if "rows" in self.__dict__:
@@ -471,6 +477,28 @@ def _metric_column(fld: str, values: list[str]) -> tuple[list[float | int | None
     return numbers, bad
 
 
+def _plain_metric_column(fld: str, cells: Any) -> tuple[list[float | int | None], dict[int, str]] | None:
+    """_metric_column of an Arrow column of plain numbers in range (digits, maybe a decimal part; blanks),
+    converted by Arrow; None for any other column (or none)."""
+    if cells is None:
+        return None
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    values = pc.if_else(pc.equal(cells, ""), pa.scalar(None, pa.string()), cells)
+    if not pc.all(pc.match_substring_regex(values, r"^[0-9]{1,15}(\.[0-9]{1,15})?$"), skip_nulls=True).as_py():
+        return None
+    floats = pc.cast(values, pa.float64())
+    low, high = METRIC_RANGES[fld]
+    bounds = pc.min_max(floats).as_py()
+    if bounds["min"] is not None and not (low <= bounds["min"] and bounds["max"] <= high):
+        return None
+    numbers: list[Any] = floats.to_pylist()
+    if fld in _INTEGER:
+        numbers = [int(x) if x is not None else None for x in numbers] if floats.null_count else list(map(int, numbers))
+    return numbers, {}
+
+
 _FLAGS = {**dict.fromkeys(_TRUE, True), **dict.fromkeys(_FALSE, False)}
 
 
@@ -502,7 +530,8 @@ def check_rows(parsed: ParsedFile, mapping: Sequence[str]) -> ImportPlan:
     numbers: dict[str, list[Any]] = {}
     for fld in metric_table.NAMES:
         if fld in columns:
-            numbers[fld], problems = _metric_column(fld, column(fld, strip=False))
+            quick = _plain_metric_column(fld, parsed.arrow_column(columns[fld]))
+            numbers[fld], problems = quick if quick is not None else _metric_column(fld, column(fld, strip=False))
             for index, reason in problems.items():
                 bad.setdefault(index, reason)
     page_columns: dict[str, list[Any]] = {}

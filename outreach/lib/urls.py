@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable
 from functools import lru_cache
 from itertools import repeat
+from operator import itemgetter
 from urllib.parse import urlsplit
 
 from publicsuffixlist import PublicSuffixList
@@ -81,20 +82,20 @@ def registrable_domain(url_or_host: str) -> str:
     return _psl().privatesuffix(host) or host
 
 
-#: host names one to a line, lower-case letters, digits and hyphens, two labels or more, the last not a number
-_PLAIN_HOSTS = re.compile(r"(?:(?:[a-z0-9-]+\.)+[0-9]*[a-z-][a-z0-9-]*\n)+")
-
-
 def registrable_domains(hosts: Iterable[str]) -> dict[str, str]:
     """registrable_domain of each of many host names, by host (an import asks 200,000)."""
     names = list(hosts)
     shallow = _shallow_suffixes()
-    if not names or shallow is None or _PLAIN_HOSTS.fullmatch("\n".join(names) + "\n") is None:
+    lines = "\n" + "\n".join(names).lower() + "\n"
+    # plain names (ASCII, two labels or more, no IP address, port, path or empty label), asked of them all at once
+    if not names or shallow is None or not lines.isascii() or any(
+            mark in lines for mark in ("/", ":", "]", "..", "\n.", ".\n", "\n\n")) \
+            or min(map(str.count, names, repeat("."))) < 1 or any(map(str.isdigit, map(itemgetter(-1), names))):
         return {host: registrable_domain(host) for host in names}
-    # plain names: no IP address, port or path; the last two labels unless the public-suffix list has
-    # a deeper rule for them (registrable_domain's common case, a list at a time)
+    # the last two labels unless the public-suffix list has a deeper rule for them (registrable_domain's
+    # common case, a list at a time)
     deep, wildcards = shallow
-    tails = list(map(str.rsplit, names, repeat("."), repeat(2)))
+    tails = list(map(str.rsplit, map(str.lower, names), repeat("."), repeat(2)))
     last_two = [parts[-2] + "." + parts[-1] for parts in tails]
     out = dict(zip(names, last_two, strict=True))
     deeper = deep.intersection(last_two)
