@@ -18,7 +18,8 @@ TRICKY = ["", " ", "https://a.test/x", "a.test", "A.TEST/Path", "https://www.a.t
           "mailto:x@a.test", "x", "//cdn.d.test/x", "https://1.2.3.4/", "https://e.test:8080/", "https://a..b/",
           "https://[::1]/", "https://f.co.uk/p", "g.github.io", "h.test/ x", "https://h.test/ä", "ed@a.test",
           "Ed@A.Test", "bad@@x.test", "ed@example", "ed@localhost", "ed@site.invalid", "\u212a@k.test",
-          "ed@xn--80ak6aa92e.com", "n/a", "1.5", "007", "0.1", "1,240", "150", "high", "12", " 7 ", "1e3", "-", "yes", "no", "+", "Ja", 'a"b', '"q"', 'x""y',
+          "ed@xn--80ak6aa92e.com", "n/a", "1.5", "007", "0.1", "1,240", "150", "high", "12", " 7 ", "1e3", "-",
+          "yes", "no", "+", "Ja", 'a"b', '"q"', 'x""y',
           "line\nbreak", "cr\rhere", "x,y", "a\tb", "é", "\ufeffBOM", "   lead", "trail   ", "😀"]
 HEADERS = ["URL", "Email", "Name", "DR", "Organic Traffic", "Nofollow", "Anchor", "Target URL", "Notes"]
 
