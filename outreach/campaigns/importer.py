@@ -338,7 +338,7 @@ def _read_columns(body: str, delimiter: str, header_index: int) -> tuple[list[st
     start, end = first_end + 1, len(body)
     while end > start and body[end - 1] in "\r\n":
         end -= 1
-    if end == start:
+    if end == start or body.startswith("\ufeff", start):  # Arrow would drop a first cell's BOM
         return None
     count = body.count("\n", start, end) + 1
     encoded = body.encode("utf-8", errors="surrogatepass")

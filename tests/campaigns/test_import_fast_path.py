@@ -137,6 +137,7 @@ def test_the_fast_path_reads_and_checks_any_file_as_the_plain_path_does(data: by
     'URL,Email\n"ab"cd,x\nab"c,y\n"https://a.test/"x,z\n',  # quotes inside fields
     'Notes\n"x\n',  # no URL column, an open quote
     '\ufeffURL;Email\nhttps://a.test/;ed@example\nhttps://b.test/;\u212a@k.test\n',
+    'URL,Name\n\ufeffhttps://a.test/,\ufeffAnn\n',  # a BOM starting the first row's cell
 ])
 def test_tricky_files_read_the_same_both_ways(text: str) -> None:
     for encoding in ("utf-8", "utf-16"):
