@@ -583,8 +583,12 @@ def check_rows(parsed: ParsedFile, mapping: Sequence[str]) -> ImportPlan:
             errors.append(RowError(line, f"duplicate in file: {domains[index]} is already on line "
                                          f"{lines[first[domains[index]]]}", urls[index]))
 
+    gather = operator.itemgetter(*keep) if len(keep) > 1 else None
+
     def kept_of(values: Sequence[Any]) -> list[Any]:
-        return list(values) if kept is None else [values[i] for i in keep]
+        if kept is None:
+            return list(values)
+        return list(gather(values)) if gather is not None else [values[i] for i in keep]
 
     site_values = (map(dict, map(zip, repeat(site_keys), zip(*(kept_of(numbers[f]) for f in site_keys), strict=True)))
                    if site_keys else (dict() for _ in keep))
@@ -605,6 +609,11 @@ def check_rows(parsed: ParsedFile, mapping: Sequence[str]) -> ImportPlan:
 #: any other line matches as nothing, so `findall` gives one answer per line
 _PLAIN_URL_LINES = re.compile(r"^(?:(https?://)?((?:[A-Za-z0-9-]+\.)+[0-9]*[A-Za-z-][A-Za-z0-9-]*)\.*"
                               r"(?:[/?#][^\s\\]*)?$|.*$)", re.MULTILINE)
+#: the same for lines known to hold no white space and no backslash (checked of them all at once)
+_PLAIN_URL_CLEAN_LINES = re.compile(r"^(?:(https?://)?((?:[A-Za-z0-9-]+\.)+[0-9]*[A-Za-z-][A-Za-z0-9-]*)\.*"
+                                    r"(?:[/?#].*)?$|.*$)", re.MULTILINE)
+#: the white space of ASCII (what \s matches there) but the line break, and the backslash
+_UNCLEAN = "\t\x0b\x0c\r\x1c\x1d\x1e\x1f \\"
 
 
 def _sites(urls: list[str]) -> tuple[list[str | None], list[str], dict[int, str]]:
@@ -613,7 +622,9 @@ def _sites(urls: list[str]) -> tuple[list[str | None], list[str], dict[int, str]
     if not urls:
         return [], [], {}
     joined = "\n".join(urls)
-    found: list[tuple[str, str]] = _PLAIN_URL_LINES.findall(joined) if joined.count("\n") == len(urls) - 1 else []
+    clean = joined.isascii() and not any(c in joined for c in _UNCLEAN)
+    found: list[tuple[str, str]] = ((_PLAIN_URL_CLEAN_LINES if clean else _PLAIN_URL_LINES).findall(joined)
+                                    if joined.count("\n") == len(urls) - 1 else [])
     if len(found) != len(urls):  # a URL with a line break in it
         found = [match.groups("") if (match := _PLAIN_URL_LINES.fullmatch(url)) is not None and "\n" not in url
                  else ("", "") for url in urls]
