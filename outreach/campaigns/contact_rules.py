@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import repeat
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Select, and_, func, select
@@ -114,7 +116,7 @@ class ContactRules:
                       .join(Campaign, Campaign.id == Prospect.campaign_id).where(live))
         for site_id, cid, name, stage in self._rows(busy_sites, Prospect.site_id, known):
             self._busy_sites.setdefault(site_id, []).append((cid, name, stage))
-        wanted_by_kind = {"domain": set(site_ids) | set(map(_domain_of, email_list)), "email": email_list}
+        wanted_by_kind = {"domain": set(site_ids) | set(map(itemgetter(2), map(str.rpartition, email_list, repeat("@")))), "email": email_list}
         for kind, wanted in wanted_by_kind.items():
             query = select(Suppression.value, Suppression.reason, Suppression.note).where(Suppression.kind == kind)
             for value, reason, note in self._rows(query, Suppression.value, wanted):
@@ -297,10 +299,6 @@ def remove_suppression(session: Session, suppression: Suppression, actor: User |
           {"kind": suppression.kind, "value": suppression.value, "reason": suppression.reason})
     session.delete(suppression)
     session.flush()
-
-
-def _domain_of(email: str) -> str:
-    return email.rpartition("@")[2]
 
 
 def _chunks(values: list[Any]) -> Iterable[list[Any]]:

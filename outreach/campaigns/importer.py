@@ -554,13 +554,20 @@ def check_rows(parsed: ParsedFile, mapping: Sequence[str]) -> ImportPlan:
     sites, domains, refused = _sites(urls)
     if "email" in columns:
         raw_emails = column("email")
-        emails: list[str | addresses.BadAddress | None] = [None] * count
-        filled = [i for i, v in enumerate(raw_emails) if v] if "" in raw_emails else range(count)
-        for index, email in zip(filled, addresses.normalise_addresses([raw_emails[i] for i in filled]), strict=True):
-            emails[index] = email
+        emails: list[str | addresses.BadAddress | None]
+        if "" in raw_emails:
+            emails = [None] * count
+            filled = [i for i, v in enumerate(raw_emails) if v]
+            for index, email in zip(filled, addresses.normalise_addresses([raw_emails[i] for i in filled]),
+                                    strict=True):
+                emails[index] = email
+        else:
+            emails = list(addresses.normalise_addresses(raw_emails))
     else:
         emails = [None] * count
-    names = [v[:200] for v in column("name")] if "name" in columns else [""] * count
+    names = column("name") if "name" in columns else [""] * count
+    if max(map(len, names), default=0) > 200:
+        names = [v[:200] for v in names]
     blank = [i for i, url in enumerate(urls) if not url]
     blank_rows = dict(zip(blank, parsed.cells(blank), strict=True)) if blank else {}
 
