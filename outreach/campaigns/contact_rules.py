@@ -116,7 +116,8 @@ class ContactRules:
                       .join(Campaign, Campaign.id == Prospect.campaign_id).where(live))
         for site_id, cid, name, stage in self._rows(busy_sites, Prospect.site_id, known):
             self._busy_sites.setdefault(site_id, []).append((cid, name, stage))
-        wanted_by_kind = {"domain": set(site_ids) | set(map(itemgetter(2), map(str.rpartition, email_list, repeat("@")))), "email": email_list}
+        email_domains = set(map(itemgetter(2), map(str.rpartition, email_list, repeat("@"))))
+        wanted_by_kind = {"domain": set(site_ids) | email_domains, "email": email_list}
         for kind, wanted in wanted_by_kind.items():
             query = select(Suppression.value, Suppression.reason, Suppression.note).where(Suppression.kind == kind)
             for value, reason, note in self._rows(query, Suppression.value, wanted):
