@@ -1,7 +1,8 @@
 """CSV import of prospects: parse any SEO tool's export, map its columns, check rows, insert in bulk.
 
 Flask-free so the web, the import runs and the CLI share it. `parse_csv` reads bytes (UTF-8, UTF-16
-with a BOM, cp1252), sniffs the delimiter and finds the header row by its content; `guess_mapping`
+with a BOM, cp1252), sniffs the delimiter and finds the header row by its content (a file of one line
+per row is read by Arrow, any other by the csv module, with the same answer); `guess_mapping`
 maps columns by name (trimmed, case-insensitive, with the aliases of Ahrefs, Semrush, Moz, Majestic
 and Search Console) to typed fields: the prospect's URL, contact and the metrics of
 `outreach.campaigns.metrics` (domain-level ones on the Site, page-level ones and the imported link on
@@ -514,7 +515,7 @@ def check_rows(parsed: ParsedFile, mapping: Sequence[str]) -> ImportPlan:
     """Every row checked on its own and against the rows above it; no database needed.
 
     Columns are read and converted whole (a list per mapped column, at C speed where possible; URLs,
-    sites and addresses a column at a time), so a 200,000-row file is checked in well under a second;
+    sites and addresses a column at a time), so a 200,000-row file is checked in about a second;
     a row's first problem is its reason.
     """
     columns = {fld: mapping.index(fld) for fld in FIELDS if fld in mapping}
