@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import repeat
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Select, and_, func, select
@@ -96,6 +98,8 @@ class ContactRules:
         self._emailed: dict[str, list[tuple[int, str]]] = {}
         self._suppressed: dict[tuple[str, str], tuple[str, str]] = {}
         self._invalid: dict[str, str] = {}
+        #: every value the facts name (site ids, domains, addresses): a row naming none has no conflict
+        self._named: set[Any] = set()
 
     def load(self, sites: Iterable[Site | None], emails: Iterable[str | None] = ()) -> ContactRules:
         """Read the facts about these sites and addresses."""
@@ -103,18 +107,18 @@ class ContactRules:
 
     def load_domains(self, site_ids: dict[str, int | None], emails: Iterable[str | None] = ()) -> ContactRules:
         """load() by domain: site id of each domain (None for a site not in the database yet)."""
-        known = {site_id for site_id in site_ids.values() if site_id is not None}
-        email_list = sorted({e.lower() for e in emails if e})
+        known = set(site_ids.values())
+        known.discard(None)
+        email_list = set(map(str.lower, filter(None, emails)))
         others = Campaign.id != (self.campaign_id or -1)
         live = and_(Prospect.stage.in_(ACTIVE_STAGES), Campaign.status != "archived", others)
         busy_sites = (select(Prospect.site_id, Campaign.id, Campaign.name, Prospect.stage)
                       .join(Campaign, Campaign.id == Prospect.campaign_id).where(live))
         for site_id, cid, name, stage in self._rows(busy_sites, Prospect.site_id, known):
             self._busy_sites.setdefault(site_id, []).append((cid, name, stage))
-        keys = {("domain", domain) for domain in site_ids}
-        keys |= {("email", e) for e in email_list} | {("domain", e.rsplit("@", 1)[-1]) for e in email_list}
-        for kind in ("domain", "email"):
-            wanted = {v for k, v in keys if k == kind}
+        email_domains = set(map(itemgetter(2), map(str.rpartition, email_list, repeat("@"))))
+        wanted_by_kind = {"domain": set(site_ids) | email_domains, "email": email_list}
+        for kind, wanted in wanted_by_kind.items():
             query = select(Suppression.value, Suppression.reason, Suppression.note).where(Suppression.kind == kind)
             for value, reason, note in self._rows(query, Suppression.value, wanted):
                 self._suppressed[(kind, value)] = (reason, note)
@@ -132,6 +136,8 @@ class ContactRules:
         invalid = select(Contact.email, Contact.status_reason).where(Contact.status == "invalid")
         for email, why in self._rows(invalid, Contact.email, email_list):
             self._invalid[email] = why or "invalid"
+        self._named = {*self._busy_sites, *self._busy_emails, *self._emailed, *self._invalid,
+                       *(value for _kind, value in self._suppressed)}
         return self
 
     def _rows(self, query: Select[Any], column: Any, values: Iterable[Any]) -> Iterable[Any]:
@@ -156,6 +162,13 @@ class ContactRules:
     def conflicts_at(self, site_id: int | None, domain: str | None, email: str | None, *,
                      site_too: bool = True) -> list[Conflict]:
         """conflicts() by site id and domain (a site id of None: the site is not in the database yet)."""
+        named = self._named
+        if not named:
+            return []
+        if (domain is None or not site_too or (site_id not in named and domain.lower() not in named)) \
+                and (not email or ((lowered := email.lower()) not in named
+                                   and lowered.rsplit("@", 1)[-1] not in named)):
+            return []  # most rows of a large import: nothing is known about them
         found: list[Conflict] = []
         if domain is not None and site_too:
             for cid, name, stage in self._busy_sites.get(site_id, []) if site_id is not None else []:

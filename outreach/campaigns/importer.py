@@ -1,7 +1,8 @@
 """CSV import of prospects: parse any SEO tool's export, map its columns, check rows, insert in bulk.
 
 Flask-free so the web, the import runs and the CLI share it. `parse_csv` reads bytes (UTF-8, UTF-16
-with a BOM, cp1252), sniffs the delimiter and finds the header row by its content; `guess_mapping`
+with a BOM, cp1252), sniffs the delimiter and finds the header row by its content (a file of one line
+per row is read by Arrow, any other by the csv module, with the same answer); `guess_mapping`
 maps columns by name (trimmed, case-insensitive, with the aliases of Ahrefs, Semrush, Moz, Majestic
 and Search Console) to typed fields: the prospect's URL, contact and the metrics of
 `outreach.campaigns.metrics` (domain-level ones on the Site, page-level ones and the imported link on
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import gc
+import operator
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -33,7 +35,7 @@ from outreach.campaigns import metrics as metric_table
 from outreach.campaigns.contact_rules import ContactRules
 from outreach.campaigns.prospect_creation import NewProspect, create_prospects
 from outreach.lib import addresses
-from outreach.lib.urls import BadURL, ensure_http_url, registrable_domain
+from outreach.lib.urls import BadURL, ensure_http_url, registrable_domain, registrable_domains
 from outreach.models import Campaign, Prospect, Site, User
 
 #: fields that describe the imported link on the prospect's page, with their length limit
@@ -94,17 +96,68 @@ class BadImport(ValueError):
     """The file cannot be read as a prospect list; the message says why in one line."""
 
 
-@dataclass
 class ParsedFile:
-    headers: list[str]
-    #: data rows as (line number in the file, cells)
-    rows: list[tuple[int, list[str]]]
-    header_line: int
-    delimiter: str
-    encoding: str
+    """A file's header and its data rows, as read by the csv module (rows) or by Arrow (columns).
+
+    `lines[i]` is the file line of data row i; `column(i)` is a column's cells, "" where a row is short.
+    """
+
+    def __init__(self, *, headers: list[str], header_line: int, delimiter: str, encoding: str,
+                 rows: list[tuple[int, list[str]]] | None = None, table: Any = None,
+                 lines: Sequence[int] = ()) -> None:
+        self.headers = headers
+        self.header_line = header_line
+        self.delimiter = delimiter
+        self.encoding = encoding
+        self._table = table  # a pyarrow.Table of strings, one column per header
+        if rows is not None:
+            self.__dict__["rows"] = rows
+            self.lines: Sequence[int] = [line for line, _cells in rows]
+        else:
+            self.lines = lines
+
+    @property
+    def row_count(self) -> int:
+        return len(self.lines)
+
+    @cached_property
+    def rows(self) -> list[tuple[int, list[str]]]:
+        """Data rows as (line number in the file, cells)."""
+        return self._table_rows(self._table, self.lines)
 
     def sample(self, n: int = 8) -> list[tuple[int, list[str]]]:
-        return self.rows[:n]
+        if "rows" in self.__dict__:
+            return self.rows[:n]
+        return self._table_rows(self._table.slice(0, n), self.lines[:n])
+
+    def column(self, index: int) -> list[str]:
+        """The cells of one column, top to bottom."""
+        if "rows" not in self.__dict__:
+            if index < self._table.num_columns:
+                values: list[str] = self._table.column(index).to_pylist()
+                return values
+            return [""] * self.row_count
+        try:
+            return [cells[index] for _line, cells in self.rows]
+        except IndexError:  # some rows are short
+            return [cells[index] if index < len(cells) else "" for _line, cells in self.rows]
+
+    def arrow_column(self, index: int) -> Any:
+        """A column as Arrow read it (a pyarrow array of strings), or None (read by the csv module)."""
+        if self._table is None or index >= self._table.num_columns:
+            return None
+        return self._table.column(index)
+
+    def cells(self, indices: Sequence[int]) -> list[list[str]]:
+        """The cells of some rows (by index)."""
+        if "rows" in self.__dict__:
+            return [self.rows[i][1] for i in indices]
+        return [cells for _line, cells in self._table_rows(self._table.take(list(indices)), indices)]
+
+    @staticmethod
+    def _table_rows(table: Any, lines: Sequence[int]) -> list[tuple[int, list[str]]]:
+        columns = [column.to_pylist() for column in table.columns]
+        return list(zip(lines, map(list, zip(*columns, strict=True)), strict=True))
 
 
 @dataclass(slots=True)
@@ -210,10 +263,13 @@ _ALIAS_INDEX = {alias: fld for fld, names in ALIASES.items() for alias in names}
 
 
 @_bulk()
-def parse_csv(data: bytes, *, header_only: bool = False) -> ParsedFile:
+def parse_csv(data: bytes, *, header_only: bool = False, fast: bool = True) -> ParsedFile:
     """Rows and headers of an export; BadImport when it has no usable header row.
 
     `header_only` reads the header and the first rows (enough to check an upload and offer a mapping).
+    A file of one line per row is read by Arrow (`_read_columns`, several times faster on a large
+    export); any other (a quoted line break, a row of another width, text Arrow refuses), or
+    `fast=False`, is read by the csv module, with the same cells and line numbers.
     """
     if not data.strip():
         raise BadImport("the file is empty")
@@ -229,13 +285,19 @@ def parse_csv(data: bytes, *, header_only: bool = False) -> ParsedFile:
     offset = 0
     for line in text[:200_000].splitlines(keepends=True)[:header_index]:
         offset += len(line)
-    body = text[offset:]
+    body = text[offset:] if offset else text
     if "\r" in body and body.count("\r") != body.count("\r\n"):
         body = body.replace("\r\n", "\n").replace("\r", "\n")  # lone CRs end lines too
+    if fast and not header_only:
+        columns = _read_columns(body, delimiter, header_index)
+        if columns is not None:
+            headers, table, lines = columns
+            return ParsedFile(headers=headers, table=table, lines=lines, header_line=header_index + 1,
+                              delimiter=delimiter, encoding=encoding)
     # lines with their "\n" (a quoted field may span lines), without the copy io.StringIO makes of it all
     reader = csv.reader(map(str.__add__, body.split("\n"), repeat("\n")), delimiter=delimiter)
     try:
-        headers = [h.replace("\ufeff", "").strip() for h in next(reader)]
+        headers = _clean_headers(next(reader))
         rows: list[tuple[int, list[str]]] = []
         append = rows.append
         last = reader.line_num
@@ -250,6 +312,69 @@ def parse_csv(data: bytes, *, header_only: bool = False) -> ParsedFile:
         raise BadImport(f"line {header_index + reader.line_num}: {exc}") from None
     return ParsedFile(headers=headers, rows=rows, header_line=header_index + 1, delimiter=delimiter,
                       encoding=encoding)
+
+
+def _clean_headers(cells: list[str]) -> list[str]:
+    return [h.replace("\ufeff", "").strip() for h in cells]
+
+
+def _read_columns(body: str, delimiter: str, header_index: int) -> tuple[list[str], Any, Sequence[int]] | None:
+    """Headers, a pyarrow Table of every column as text and each row's line, when every row is one line
+    of the header's width (what the csv module reads the same way); None otherwise."""
+    import pyarrow as pa  # imported here: 0.2 s that only an import pays
+    import pyarrow.compute as pc
+    from pyarrow import csv as arrow_csv
+
+    first_end = body.find("\n")
+    if first_end < 0:
+        return None
+    try:
+        header_rows = list(csv.reader([body[:first_end + 1]], delimiter=delimiter, strict=True))
+    except csv.Error:  # a header cell spanning lines
+        return None
+    if len(header_rows) != 1:
+        return None
+    headers = _clean_headers(header_rows[0])
+    # the rows, without trailing blank lines (no rows in either reader) and without copying the text
+    start, end = first_end + 1, len(body)
+    while end > start and body[end - 1] in "\r\n":
+        end -= 1
+    if end == start or body.startswith("\ufeff", start):  # Arrow would drop a first cell's BOM
+        return None
+    count = body.count("\n", start, end) + 1
+    encoded = body.encode("utf-8", errors="surrogatepass")
+    skip = len(body[:start].encode("utf-8", errors="surrogatepass"))
+    names = [f"c{i}" for i in range(len(headers))]
+    try:
+        table = arrow_csv.read_csv(
+            pa.py_buffer(encoded).slice(skip, len(encoded) - skip - (len(body) - end)),
+            read_options=arrow_csv.ReadOptions(column_names=names),
+            parse_options=arrow_csv.ParseOptions(delimiter=delimiter, quote_char='"', double_quote=True,
+                                                 escape_char=False, newlines_in_values=True,
+                                                 ignore_empty_lines=False),
+            convert_options=arrow_csv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()),
+                                                     strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # a row of another width, bad text
+        return None
+    if table.num_rows != count or table.num_columns != len(headers):  # a quoted line break: rows span lines
+        return None
+    # a quote left open on the last line runs to the end of the file for the csv module, not for Arrow
+    last = body[max(body.rfind("\n", start, end) + 1, start):end]
+    if '"' in last and next(csv.reader([last + "\n"], delimiter=delimiter)) != [
+            column[count - 1].as_py() for column in table.columns]:
+        return None
+    first = header_index + 2
+    filled = None  # rows with a cell that is not empty (the csv reader's rows)
+    for column in table.columns:
+        if column.null_count:
+            return None
+        present = pc.not_equal(column, "")
+        filled = present if filled is None else pc.or_(filled, present)
+    if filled is not None and not pc.all(filled).as_py():
+        keep = filled.to_pylist()
+        table = table.filter(filled)
+        return headers, table, [first + i for i, kept in enumerate(keep) if kept]
+    return headers, table, range(first, first + count)
 
 
 def _sniff_delimiter(lines: Sequence[str]) -> str:
@@ -353,6 +478,28 @@ def _metric_column(fld: str, values: list[str]) -> tuple[list[float | int | None
     return numbers, bad
 
 
+def _plain_metric_column(fld: str, cells: Any) -> tuple[list[float | int | None], dict[int, str]] | None:
+    """_metric_column of an Arrow column of plain numbers in range (digits, maybe a decimal part; blanks),
+    converted by Arrow; None for any other column (or none)."""
+    if cells is None:
+        return None
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    values = pc.if_else(pc.equal(cells, ""), pa.scalar(None, pa.string()), cells)
+    if not pc.all(pc.match_substring_regex(values, r"^[0-9]{1,15}(\.[0-9]{1,15})?$"), skip_nulls=True).as_py():
+        return None
+    floats = pc.cast(values, pa.float64())
+    low, high = METRIC_RANGES[fld]
+    bounds = pc.min_max(floats).as_py()
+    if bounds["min"] is not None and not (low <= bounds["min"] and bounds["max"] <= high):
+        return None
+    numbers: list[Any] = floats.to_pylist()
+    if fld in _INTEGER:
+        numbers = [int(x) if x is not None else None for x in numbers] if floats.null_count else list(map(int, numbers))
+    return numbers, {}
+
+
 _FLAGS = {**dict.fromkeys(_TRUE, True), **dict.fromkeys(_FALSE, False)}
 
 
@@ -363,26 +510,20 @@ def _flag_column(values: list[str]) -> tuple[list[bool | None], dict[int, str]]:
     return out, bad
 
 
-#: a plain http(s) URL (or a bare host and path): its scheme and host, without urlsplit
-_FAST_URL = re.compile(r"(https?://)?([A-Za-z0-9.-]+)(?:[/?#][^\s\\]*)?")
-
-
 @_bulk()
 def check_rows(parsed: ParsedFile, mapping: Sequence[str]) -> ImportPlan:
     """Every row checked on its own and against the rows above it; no database needed.
 
-    Columns are read and converted whole (a list per mapped column, at C speed where possible),
-    so a 200,000-row file is checked in about a second; a row's first problem is its reason.
+    Columns are read and converted whole (a list per mapped column, at C speed where possible; URLs,
+    sites and addresses a column at a time), so a 200,000-row file is checked in about a second;
+    a row's first problem is its reason.
     """
     columns = {fld: mapping.index(fld) for fld in FIELDS if fld in mapping}
-    data = parsed.rows
+    count = parsed.row_count
+    lines = parsed.lines
 
     def column(fld: str, strip: bool = True) -> list[str]:
-        index = columns[fld]
-        try:
-            values = [cells[index] for _line, cells in data]
-        except IndexError:  # some rows are short
-            values = [cells[index] if index < len(cells) else "" for _line, cells in data]
+        values = parsed.column(columns[fld])
         # numbers are not stripped: float() and parse_number() ignore the spaces around them
         return list(map(str.strip, values)) if strip else values
 
@@ -390,81 +531,137 @@ def check_rows(parsed: ParsedFile, mapping: Sequence[str]) -> ImportPlan:
     numbers: dict[str, list[Any]] = {}
     for fld in metric_table.NAMES:
         if fld in columns:
-            numbers[fld], problems = _metric_column(fld, column(fld, strip=False))
+            quick = _plain_metric_column(fld, parsed.arrow_column(columns[fld]))
+            numbers[fld], problems = quick if quick is not None else _metric_column(fld, column(fld, strip=False))
             for index, reason in problems.items():
                 bad.setdefault(index, reason)
     page_columns: dict[str, list[Any]] = {}
     for fld, limit in TEXT_FIELDS.items():
         if fld in columns:
             values = column(fld)
-            page_columns[fld] = [v[:limit] for v in values] if any(len(v) > limit for v in values) else values
+            page_columns[fld] = [v[:limit] for v in values] if max(map(len, values), default=0) > limit else values
     if "link_target_url" in page_columns:  # the target is a URL (Moz writes it without its scheme)
-        page_columns["link_target_url"] = [_with_scheme(v) for v in page_columns["link_target_url"]]
+        targets = page_columns["link_target_url"] = list(page_columns["link_target_url"])
+        for index in [i for i, has in enumerate(map(operator.contains, targets, repeat("://"))) if not has]:
+            targets[index] = _with_scheme(targets[index])
     if "link_is_nofollow" in columns:
         page_columns["link_is_nofollow"], problems = _flag_column(column("link_is_nofollow"))
         for index, reason in problems.items():
             bad.setdefault(index, reason)
     page_columns.update((f, numbers[f]) for f in metric_table.NAMES if f in numbers and f not in _SITE_LEVEL)
     page_keys = tuple(page_columns)
-    pages = list(zip(*page_columns.values(), strict=True)) if page_keys else []
     site_keys = tuple(f for f in _SITE_LEVEL if f in numbers)
-    sites = list(zip(*(numbers[f] for f in site_keys), strict=True)) if site_keys else []
-    urls = column("url") if "url" in columns else [""] * len(data)
-    emails = column("email") if "email" in columns else None
-    names = [v[:200] for v in column("name")] if "name" in columns else None
-
-    fast_url, domains = _FAST_URL.fullmatch, _DomainCache()
-    normalise_address = addresses.normalise_address
-    rows: list[ImportRow] = []
-    errors: list[RowError] = []
-    seen: dict[str, int] = {}
-    for index, (line, cells) in enumerate(data):
-        raw_url = urls[index]
-        if not raw_url:
-            if any(c.strip() for c in cells):
-                errors.append(RowError(line, "no URL"))
-            continue
-        match = fast_url(raw_url)
-        if match is not None and "." in (host := match.group(2).rstrip(".").lower()) and host[0] != "." \
-                and ".." not in host and not host.rpartition(".")[2].isdigit():
-            # a plain http(s) URL: what ensure_http_url and registrable_domain say, without their parse
-            url = raw_url if match.group(1) else "https://" + raw_url
-            domain = domains[host]
+    urls = column("url") if "url" in columns else [""] * count
+    sites, domains, refused = _sites(urls)
+    if "email" in columns:
+        raw_emails = column("email")
+        emails: list[str | addresses.BadAddress | None]
+        if "" in raw_emails:
+            emails = [None] * count
+            filled = [i for i, v in enumerate(raw_emails) if v]
+            for index, email in zip(filled, addresses.normalise_addresses([raw_emails[i] for i in filled]),
+                                    strict=True):
+                emails[index] = email
         else:
-            try:
-                url = ensure_http_url(raw_url)
-                domain = registrable_domain(url)
-            except BadURL as exc:
-                reason = str(exc).replace(repr("https://" + raw_url.lstrip("/")), repr(raw_url))
-                errors.append(RowError(line, f"bad URL: {reason}", raw_url))
-                continue
-        if index in bad:
-            errors.append(RowError(line, bad[index], raw_url))
-            continue
-        if domain in seen:
-            errors.append(RowError(line, f"duplicate in file: {domain} is already on line {seen[domain]}", raw_url))
-            continue
-        seen[domain] = line
-        email = None
-        warnings: list[str] = []
-        if emails is not None and (raw_email := emails[index]):
-            try:
-                email = normalise_address(raw_email)
-            except addresses.BadAddress as exc:
-                warnings.append(f"bad email, imported without a contact: {exc}")
-        rows.append(ImportRow(
-            line, url[:2000], domain, email, names[index] if names is not None else "",
-            dict(zip(site_keys, sites[index], strict=True)) if site_keys else {},
-            dict(zip(page_keys, pages[index], strict=True)) if page_keys else {}, warnings))
+            emails = list(addresses.normalise_addresses(raw_emails))
+    else:
+        emails = [None] * count
+    names = column("name") if "name" in columns else [""] * count
+    if max(map(len, names), default=0) > 200:
+        names = [v[:200] for v in names]
+    blank = [i for i, url in enumerate(urls) if not url]
+    blank_rows = dict(zip(blank, parsed.cells(blank), strict=True)) if blank else {}
+
+    # the rows kept: a URL, no bad cell, the first of their domain (a dict keeps a key's last value: reversed)
+    candidates = [i for i, url in enumerate(sites) if url is not None and i not in bad]
+    first = dict(zip(map(domains.__getitem__, reversed(candidates)), reversed(candidates), strict=True))
+    keep = candidates if len(first) == len(candidates) else sorted(first.values())
+    errors: list[RowError] = []
+    kept = set(keep) if len(keep) != count else None
+    for index in [i for i in range(count) if i not in kept] if kept is not None else []:
+        line = lines[index]
+        if sites[index] is None:
+            if urls[index]:
+                errors.append(RowError(line, f"bad URL: {refused[index]}", urls[index]))
+            elif any(c.strip() for c in blank_rows[index]):
+                errors.append(RowError(line, "no URL"))
+        elif index in bad:
+            errors.append(RowError(line, bad[index], urls[index]))
+        else:
+            errors.append(RowError(line, f"duplicate in file: {domains[index]} is already on line "
+                                         f"{lines[first[domains[index]]]}", urls[index]))
+
+    gather = operator.itemgetter(*keep) if len(keep) > 1 else None
+
+    def kept_of(values: Sequence[Any]) -> list[Any]:
+        if kept is None:
+            return list(values)
+        return list(gather(values)) if gather is not None else [values[i] for i in keep]
+
+    site_values = (map(dict, map(zip, repeat(site_keys), zip(*(kept_of(numbers[f]) for f in site_keys), strict=True)))
+                   if site_keys else (dict() for _ in keep))
+    page_values = (map(dict, map(zip, repeat(page_keys), zip(*map(kept_of, page_columns.values()), strict=True)))
+                   if page_keys else (dict() for _ in keep))
+    row_emails = kept_of(emails)
+    warnings: list[list[str]] = [[] for _ in keep]
+    for position in [p for p, email in enumerate(row_emails) if email is not None and email.__class__ is not str]:
+        warnings[position].append(f"bad email, imported without a contact: {row_emails[position]}")
+        row_emails[position] = None
+    rows = list(map(ImportRow, kept_of(lines), kept_of(sites), kept_of(domains), row_emails, kept_of(names),
+                    site_values, page_values, warnings))
     return ImportPlan(rows=rows, errors=errors)
 
 
-class _DomainCache(dict[str, str]):
-    """host -> registrable domain, each host looked up once."""
+#: a plain http(s) URL (or a bare host and path) on a line of its own: its scheme and its host, labels
+#: with a dot between them and a last label that is not a number (the host without its trailing dots);
+#: any other line matches as nothing, so `findall` gives one answer per line
+_PLAIN_URL_LINES = re.compile(r"^(?:(https?://)?((?:[A-Za-z0-9-]+\.)+[0-9]*[A-Za-z-][A-Za-z0-9-]*)\.*"
+                              r"(?:[/?#][^\s\\]*)?$|.*$)", re.MULTILINE)
+#: the same for lines known to hold no white space and no backslash (checked of them all at once)
+_PLAIN_URL_CLEAN_LINES = re.compile(r"^(?:(https?://)?((?:[A-Za-z0-9-]+\.)+[0-9]*[A-Za-z-][A-Za-z0-9-]*)\.*"
+                                    r"(?:[/?#].*)?$|.*$)", re.MULTILINE)
+#: the white space of ASCII (what \s matches there) but the line break, and the backslash
+_UNCLEAN = "\t\x0b\x0c\r\x1c\x1d\x1e\x1f \\"
 
-    def __missing__(self, host: str) -> str:
-        domain = self[host] = registrable_domain(host)
-        return domain
+
+def _sites(urls: list[str]) -> tuple[list[str | None], list[str], dict[int, str]]:
+    """Each URL with its scheme (None when refused or blank), its registrable domain and, by row index,
+    why a URL is refused: what ensure_http_url and registrable_domain say, plain URLs without their parse."""
+    if not urls:
+        return [], [], {}
+    joined = "\n".join(urls)
+    clean = joined.isascii() and not any(c in joined for c in _UNCLEAN)
+    found: list[tuple[str, str]] = ((_PLAIN_URL_CLEAN_LINES if clean else _PLAIN_URL_LINES).findall(joined)
+                                    if joined.count("\n") == len(urls) - 1 else [])
+    if len(found) != len(urls):  # a URL with a line break in it
+        found = [match.groups("") if (match := _PLAIN_URL_LINES.fullmatch(url)) is not None and "\n" not in url
+                 else ("", "") for url in urls]
+    schemes, plain_hosts = zip(*found, strict=True)
+    hosts = "\n".join(plain_hosts).lower().split("\n")  # ASCII: one line per host
+    sites: list[str | None] = [(raw if scheme else "https://" + raw) if host else None
+                               for raw, scheme, host in zip(urls, schemes, plain_hosts, strict=True)]
+    if max(map(len, urls), default=0) > 1990:
+        sites = [site[:2000] if site is not None else None for site in sites]
+    refused: dict[int, str] = {}
+    other: dict[int, str] = {}  # domains of the URLs that took the full parse
+    for index in [i for i, host in enumerate(hosts) if not host]:
+        raw = urls[index]
+        if not raw:
+            continue
+        try:
+            url = ensure_http_url(raw)
+            other[index] = registrable_domain(url)
+            sites[index] = url[:2000]
+        except BadURL as exc:
+            refused[index] = str(exc).replace(repr("https://" + raw.lstrip("/")), repr(raw))
+    unique = dict.fromkeys(hosts)
+    unique.pop("", None)
+    domain_of = registrable_domains(unique)
+    domain_of[""] = ""  # a refused or blank URL has no domain
+    domains = [domain_of[h] for h in hosts]
+    for index, domain in other.items():
+        domains[index] = domain
+    return sites, domains, refused
 
 
 def _with_scheme(value: str) -> str:
@@ -502,8 +699,9 @@ def plan_import(session: Session, campaign: Campaign, parsed: ParsedFile, mappin
         site_ids = _site_ids(session, domains)
 
     in_campaign = set(session.scalars(select(Prospect.site_id).where(Prospect.campaign_id == campaign.id)))
-    rules = ContactRules(session, campaign_id=campaign.id).load_domains(
-        {domain: site_ids.get(domain) for domain in domains}, emails)
+    file_sites: dict[str, int | None] = dict.fromkeys(domains)
+    file_sites.update(site_ids)  # site_ids holds only the file's domains
+    rules = ContactRules(session, campaign_id=campaign.id).load_domains(file_sites, emails)
     kept: list[ImportRow] = []
     for row in rows:
         site_id = site_ids.get(row.domain)
@@ -512,8 +710,9 @@ def plan_import(session: Session, campaign: Campaign, parsed: ParsedFile, mappin
                                         row.url))
             continue
         conflicts = rules.conflicts_at(site_id, row.domain, row.email)
-        row.conflicts.extend(c.message for c in conflicts)
-        row.conflict_keys.extend(c.key for c in conflicts)
+        if conflicts:
+            row.conflicts.extend(c.message for c in conflicts)
+            row.conflict_keys.extend(c.key for c in conflicts)
         kept.append(row)
     plan.rows = kept
     plan.errors.sort(key=lambda e: e.line)

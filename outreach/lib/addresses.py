@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from itertools import repeat
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 
@@ -11,6 +13,11 @@ _PLAIN = re.compile(r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~
                     r"@((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63})")
 _SPECIAL_USE = frozenset(d for d in SPECIAL_USE_DOMAIN_NAMES if d != "test")
 _SPECIAL_USE_LABELS = max((d.count(".") + 1 for d in _SPECIAL_USE), default=0)
+
+
+#: _PLAIN one to a line, without its group: findall gives each line's address or "" (not plain)
+_PLAIN_LINES = re.compile(r"^(?:([a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+                          r"@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63})$|.*$)", re.MULTILINE)
 
 
 class BadAddress(ValueError):
@@ -43,3 +50,26 @@ def normalise_address(address: str) -> str:
         return validate_email(text, check_deliverability=False, test_environment=True).normalized.lower()
     except EmailNotValidError as exc:
         raise BadAddress(f"{text} is not a valid address: {exc}") from None
+
+
+def normalise_addresses(addresses: Iterable[str]) -> list[str | BadAddress]:
+    """normalise_address of each address, or the BadAddress it raises, at a fraction of the cost a piece."""
+    texts = list(map(str.strip, addresses))
+    lowered = list(map(str.lower, texts))
+    joined = "\n".join(lowered)
+    ends = joined + "\n"
+    # normalise_address's conditions for its plain path, asked of the whole column at once
+    if texts and "\n".join(texts).isascii() and joined.count("\n") == len(texts) - 1 and "xn--" not in joined \
+            and max(map(len, lowered)) <= 254 and max(map(str.find, lowered, repeat("@"))) <= 64 \
+            and not any(f".{name}\n" in ends or f"@{name}\n" in ends for name in _SPECIAL_USE):
+        plain = _PLAIN_LINES.findall(joined)
+        if len(plain) == len(texts):
+            return [address or _normalised_or_error(text) for text, address in zip(texts, plain, strict=True)]
+    return [_normalised_or_error(text) for text in texts]
+
+
+def _normalised_or_error(address: str) -> str | BadAddress:
+    try:
+        return normalise_address(address)
+    except BadAddress as exc:
+        return exc
