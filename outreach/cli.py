@@ -12,9 +12,10 @@ from outreach.backlinks.cli import verify
 from outreach.campaigns.cli import import_csv
 from outreach.contacts.cli import contacts
 from outreach.demo.cli import demo
-from outreach.discovery.cli import broken_links, discover
-from outreach.discovery.guest_posts_cli import guest_posts
-from outreach.discovery.mentions_cli import mentions
+from outreach.discovery.broken_links.cli import broken_links
+from outreach.discovery.cli import discover
+from outreach.discovery.guest_posts.cli import guest_posts
+from outreach.discovery.mentions.cli import mentions
 from outreach.runtime.cli import db, run, scheduler, web, worker
 
 #: every command of `outreach`

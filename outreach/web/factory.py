@@ -18,7 +18,8 @@ from outreach.campaigns import imports, lists, suppressions
 from outreach.campaigns import views as campaigns_views
 from outreach.config import load_settings
 from outreach.db import make_engine, make_sessionmaker
-from outreach.discovery import broken_links_views, prospecting_views
+from outreach.discovery.broken_links import views as broken_links_views
+from outreach.discovery.prospecting import views as prospecting_views
 from outreach.lib.secrets import SecretBox, load_or_create_secret_key
 from outreach.mail import views as mail_views
 from outreach.models import User
