@@ -56,7 +56,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="previews timed; the best is reported")
     args = parser.parse_args()
 
-    from outreach.campaigns import importer
+    from outreach.campaigns.imports import service as importer
     from outreach.db import Base, make_engine, make_sessionmaker
     from outreach.models import Campaign, Client
 
@@ -114,7 +114,7 @@ def main() -> None:
 
 
 def _import(session, campaign, plan) -> int:  # type: ignore[no-untyped-def]
-    from outreach.campaigns import importer
+    from outreach.campaigns.imports import service as importer
 
     if hasattr(importer, "import_in_chunks"):
         done = 0

@@ -9,7 +9,7 @@ import click
 
 from outreach.accounts.cli import user
 from outreach.backlinks.cli import verify
-from outreach.campaigns.cli import import_csv
+from outreach.campaigns.imports.cli import import_csv
 from outreach.contacts.cli import contacts
 from outreach.demo.cli import demo
 from outreach.discovery.broken_links.cli import broken_links

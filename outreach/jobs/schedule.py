@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from outreach.backlinks import jobs as backlinks
-from outreach.campaigns import jobs as imports
+from outreach.campaigns.imports import jobs as imports
 from outreach.contacts import jobs as contacts
 from outreach.crawler import jobs as crawler
 from outreach.discovery.prospecting import jobs as prospecting

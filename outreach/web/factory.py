@@ -14,8 +14,9 @@ from outreach import paths
 from outreach.accounts import views as accounts_views
 from outreach.api import views as api_views
 from outreach.backlinks import views as backlinks_views
-from outreach.campaigns import imports, lists, suppressions
+from outreach.campaigns import lists, suppressions
 from outreach.campaigns import views as campaigns_views
+from outreach.campaigns.imports import views as imports
 from outreach.config import load_settings
 from outreach.db import make_engine, make_sessionmaker
 from outreach.discovery.broken_links import views as broken_links_views

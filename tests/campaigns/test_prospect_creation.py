@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from outreach.campaigns import importer
 from outreach.campaigns.contact_rules import add_suppression
+from outreach.campaigns.imports import service as importer
 from outreach.campaigns.metrics import SITE_METRICS
 from outreach.campaigns.service import add_prospect, site_for
 from outreach.crawler.service import start_crawl
