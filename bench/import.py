@@ -59,7 +59,7 @@ def main() -> None:
     parser.add_argument("--plain", action="store_true", help="read the file with the csv module, not Arrow")
     args = parser.parse_args()
 
-    from outreach.campaigns import importer
+    from outreach.campaigns.imports import service as importer
     from outreach.db import Base, make_engine, make_sessionmaker
     from outreach.models import Campaign, Client
 
@@ -132,7 +132,7 @@ def main() -> None:
 
 
 def _import(session, campaign, plan) -> int:  # type: ignore[no-untyped-def]
-    from outreach.campaigns import importer
+    from outreach.campaigns.imports import service as importer
 
     if hasattr(importer, "import_in_chunks"):
         done = 0

@@ -31,8 +31,8 @@ sys.path.insert(0, str(ROOT))
 
 from PIL import Image, ImageDraw  # noqa: E402
 
-from outreach.discovery.guest_posts import find_guest_post_targets  # noqa: E402
-from outreach.discovery.mentions import ImageAsset, find_mentions, image_fingerprint  # noqa: E402
+from outreach.discovery.guest_posts.service import find_guest_post_targets  # noqa: E402
+from outreach.discovery.mentions.service import ImageAsset, find_mentions, image_fingerprint  # noqa: E402
 from outreach.lib.http import Fetcher, FetchSettings  # noqa: E402
 
 BRAND = "Acme Analytics"

@@ -9,12 +9,13 @@ import click
 
 from outreach.accounts.cli import user
 from outreach.backlinks.cli import verify
-from outreach.campaigns.cli import import_csv
+from outreach.campaigns.imports.cli import import_csv
 from outreach.contacts.cli import contacts
 from outreach.demo.cli import demo
-from outreach.discovery.cli import broken_links, discover
-from outreach.discovery.guest_posts_cli import guest_posts
-from outreach.discovery.mentions_cli import mentions
+from outreach.discovery.broken_links.cli import broken_links
+from outreach.discovery.cli import discover
+from outreach.discovery.guest_posts.cli import guest_posts
+from outreach.discovery.mentions.cli import mentions
 from outreach.runtime.cli import db, run, scheduler, web, worker
 
 #: every command of `outreach`

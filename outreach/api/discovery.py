@@ -18,7 +18,8 @@ from outreach.api.serialize import when
 from outreach.contacts import runs as contact_runs
 from outreach.contacts import service as contacts
 from outreach.crawler import service as crawls
-from outreach.discovery import broken_links, prospecting
+from outreach.discovery.broken_links import service as broken_links
+from outreach.discovery.prospecting import service as prospecting
 from outreach.discovery.search import runs as searches
 from outreach.lib.http import BadURL, check_url
 from outreach.models import Campaign, Opportunity, Prospect

@@ -16,10 +16,10 @@ from outreach.backlinks import service, terms
 from outreach.backlinks.alerts import send_pending_alerts
 from outreach.backlinks.forms import BacklinkForm, EditBacklinkForm, ImportForm
 from outreach.backlinks.jobs import Job, run_checks
-from outreach.backlinks.reclaim import ReclaimPanel, reclaim_panel
+from outreach.backlinks.reclaim_panel import ReclaimPanel, reclaim_panel
 from outreach.lib.aio import run_sync
 from outreach.mail.mailboxes import MailError
-from outreach.mail.reclaim import schedule_reclaim
+from outreach.mail.reclaim_email import schedule_reclaim
 from outreach.mail.unsubscribe import signing_secret
 from outreach.models import Backlink, BacklinkCheck, BacklinkEvent, Campaign, Client, Prospect
 from outreach.models.backlinks import BACKLINK_STATUSES

@@ -46,7 +46,7 @@ def find(ctx: click.Context, urls: tuple[str, ...], max_pages: int | None, allow
         fail(str(exc))
     checker = None if no_check else AddressChecker(settings.dns)
     if campaign_id is not None:
-        from outreach.discovery.prospecting import campaign_keywords_or_exit
+        from outreach.discovery.prospecting.service import campaign_keywords_or_exit
 
         campaign_keywords_or_exit(settings, campaign_id)  # exits 2 when there is no such campaign
 

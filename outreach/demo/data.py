@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from outreach.campaigns.service import create_campaign, create_client
 from outreach.demo.web import BRAND, SampleWeb, infographic
-from outreach.discovery.prospecting import create_brand_asset, create_image_asset, image_fingerprint
+from outreach.discovery.prospecting.service import create_brand_asset, create_image_asset, image_fingerprint
 from outreach.mail.sequences import configure_campaign, save_sequence, save_template
 from outreach.models import Campaign, Client
 from outreach.models.mail import Sequence, Template

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from outreach.backlinks import jobs as backlinks
-from outreach.campaigns import jobs as imports
+from outreach.campaigns.imports import jobs as imports
 from outreach.contacts import jobs as contacts
 from outreach.crawler import jobs as crawler
-from outreach.discovery import prospecting_jobs as prospecting
+from outreach.discovery.prospecting import jobs as prospecting
 from outreach.jobs.ticks import Tick
 from outreach.mail import jobs as mail
 from outreach.reports import jobs as reports

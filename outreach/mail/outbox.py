@@ -34,7 +34,7 @@ from outreach.lib.secrets import SecretBox
 from outreach.mail import smtp
 from outreach.mail.headers import HeaderError
 from outreach.mail.mailboxes import MailError, add_business_days, in_window, sent_today, smtp_account
-from outreach.mail.reclaim import stop_reason as reclaim_stop_reason
+from outreach.mail.reclaim_email import stop_reason as reclaim_stop_reason
 from outreach.mail.render import RenderError
 from outreach.mail.sequences import create_message
 from outreach.mail.stops import EARLY_STAGES, hard_bounce, stop_enrollment

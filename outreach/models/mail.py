@@ -179,7 +179,7 @@ class Enrollment(Base):
     mailbox: Mapped[Mailbox | None] = relationship()
 
 
-#: steps from here on are reclaim emails (a sequence has at most 6 steps): see outreach.mail.reclaim
+#: steps from here on are reclaim emails (a sequence has at most 6 steps): see outreach.mail.reclaim_email
 RECLAIM_STEP = 100
 
 

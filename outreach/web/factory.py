@@ -14,11 +14,13 @@ from outreach import paths
 from outreach.accounts import views as accounts_views
 from outreach.api import views as api_views
 from outreach.backlinks import views as backlinks_views
-from outreach.campaigns import imports, lists, suppressions
+from outreach.campaigns import lists, suppressions
 from outreach.campaigns import views as campaigns_views
+from outreach.campaigns.imports import views as imports
 from outreach.config import load_settings
 from outreach.db import make_engine, make_sessionmaker
-from outreach.discovery import broken_links_views, prospecting_views
+from outreach.discovery.broken_links import views as broken_links_views
+from outreach.discovery.prospecting import views as prospecting_views
 from outreach.lib.secrets import SecretBox, load_or_create_secret_key
 from outreach.mail import views as mail_views
 from outreach.models import User

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from outreach.campaigns.service import site_for
 from outreach.contacts.validation import CACHE
 from outreach.crawler.service import start_crawl
-from outreach.discovery.prospecting import create_brand_asset, start_run
-from outreach.discovery.prospecting_jobs import run_short
+from outreach.discovery.prospecting.jobs import run_short
+from outreach.discovery.prospecting.service import create_brand_asset, start_run
 from outreach.jobs.ticks import JobContext
 from outreach.models import Contact, Opportunity, Prospect
 from outreach.models.crawl import CrawlFinding, CrawlJob

@@ -24,7 +24,7 @@ from outreach.contacts.validation import VOUCHED, vouch_for
 from outreach.crawler.jobs import run_crawl_jobs
 from outreach.demo.data import MAIL_DOMAINS, DemoData, ensure_demo_data
 from outreach.demo.web import PLACED_ANCHOR, PLACED_PAGES, SampleWeb, start_sample_web
-from outreach.discovery.prospecting_jobs import run_prospecting
+from outreach.discovery.prospecting.jobs import run_prospecting
 from outreach.jobs.ticks import JobContext
 from outreach.mail.jobs import send_due
 from outreach.models import Prospect, Site

@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from outreach.campaigns import contact_rules, importer
+from outreach.campaigns import contact_rules
+from outreach.campaigns.imports import service as importer
 from outreach.lib.urls import BadURL, ensure_http_url, registrable_domain
 from outreach.models import Activity, Contact, Prospect, Site, Suppression
 

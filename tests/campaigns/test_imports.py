@@ -172,8 +172,8 @@ def test_the_preview_separates_what_will_and_will_not_be_imported_before_writing
 
 def test_a_long_list_is_imported_by_a_run_whose_progress_the_page_shows(
         login: Any, team: dict[str, Any], db: Session, app: Any) -> None:
-    from outreach.campaigns import importer
-    from outreach.campaigns.jobs import run_imports
+    from outreach.campaigns.imports import service as importer
+    from outreach.campaigns.imports.jobs import run_imports
     from outreach.jobs.ticks import JobContext
 
     client = login(team["owner"])

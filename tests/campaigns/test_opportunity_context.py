@@ -14,10 +14,10 @@ from outreach.accounts.service import create_api_token
 from outreach.campaigns import opportunity_context
 from outreach.campaigns.service import set_contact
 from outreach.crawler.service import start_crawl
-from outreach.discovery import prospecting
-from outreach.discovery.broken_links import add_findings_as_prospects, job_findings
-from outreach.discovery.guest_posts import GuestPostTarget, GuidelinesVerdict
-from outreach.discovery.mentions import Mention
+from outreach.discovery.broken_links.service import add_findings_as_prospects, job_findings
+from outreach.discovery.guest_posts.service import GuestPostTarget, GuidelinesVerdict
+from outreach.discovery.mentions.service import Mention
+from outreach.discovery.prospecting import service as prospecting
 from outreach.mail.sequences import configure_campaign, enroll_prospects, save_sequence, save_template
 from outreach.mail.unsubscribe import signing_secret
 from outreach.models import Prospect

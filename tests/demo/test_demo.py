@@ -23,7 +23,7 @@ from outreach.crawler.service import start_crawl
 from outreach.db import make_engine, make_sessionmaker
 from outreach.demo.data import CLIENT_NAME, ensure_demo_data
 from outreach.demo.web import PLACED_ANCHOR, PLACED_PAGE, SampleWeb, infographic, start_sample_web
-from outreach.discovery import prospecting
+from outreach.discovery.prospecting import service as prospecting
 from outreach.jobs.ticks import JobContext
 from outreach.models import Campaign, Client, Opportunity
 from outreach.models.crawl import CrawlFinding, CrawlJob

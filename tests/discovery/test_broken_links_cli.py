@@ -135,7 +135,7 @@ def test_a_crawl_without_campaign_does_not_load_sqlalchemy() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, outreach.cli, outreach.discovery.cli, outreach.discovery.broken_links; "
+    code = ("import sys, outreach.cli, outreach.discovery.broken_links.cli, outreach.discovery.broken_links.service; "
             "print('sqlalchemy' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"

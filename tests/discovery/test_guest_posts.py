@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from outreach.discovery.guest_posts import classify, find_guest_post_targets, requirements
+from outreach.discovery.guest_posts.service import classify, find_guest_post_targets, requirements
 from outreach.lib.aio import run_sync
 from outreach.lib.html import parse_page
 from outreach.lib.http import Fetcher

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from outreach.discovery.prospecting_jobs import run_prospecting, run_short
+from outreach.discovery.prospecting.jobs import run_prospecting, run_short
 from outreach.jobs.ticks import JobContext
 from tests.conftest import PASSWORD
 from tests.discovery.guest_web import build

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outreach.campaigns.service import add_prospect
-from outreach.discovery import prospecting
+from outreach.discovery.prospecting import service as prospecting
 from outreach.jobs.ticks import JobContext
 from outreach.models import Activity, Campaign, Contact, Opportunity, Prospect, Suppression
 from outreach.models.prospecting import ProspectingRun
@@ -151,7 +151,7 @@ def test_an_opportunity_on_a_site_already_on_the_board_joins_its_card(
 
 
 def _guest_opportunities(db: Session, campaign: Campaign, webs: list[TestWeb]) -> list[Opportunity]:
-    from outreach.discovery.guest_posts import GuestPostTarget, GuidelinesVerdict
+    from outreach.discovery.guest_posts.service import GuestPostTarget, GuidelinesVerdict
 
     targets = [GuestPostTarget(site=w.base, page=w.url("/guidelines"), verdict=GuidelinesVerdict(True, True),
                                emails=["editor@site.test"], score=50.0) for w in webs]

@@ -12,8 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outreach.campaigns.service import add_prospect
-from outreach.discovery import prospecting
-from outreach.discovery.prospecting_jobs import run_short
+from outreach.discovery.prospecting import service as prospecting
+from outreach.discovery.prospecting.jobs import run_short
 from outreach.models import Contact, Opportunity, Prospect
 from outreach.models.prospecting import ProspectingRun
 from tests.conftest import change_settings
@@ -170,7 +170,7 @@ def test_finding_contacts_stores_them_on_the_sites_prospect(
 
 def test_adding_results_as_prospects_shows_conflicts(
         client: FlaskClient, db: Session, login: Callable[..., FlaskClient], team: dict[str, Any]) -> None:
-    from outreach.discovery.guest_posts import GuestPostTarget, GuidelinesVerdict
+    from outreach.discovery.guest_posts.service import GuestPostTarget, GuidelinesVerdict
 
     targets = [GuestPostTarget(site=f"https://{name}.test", page=f"https://{name}.test/write-for-us",
                                verdict=GuidelinesVerdict(True, True), emails=[f"editor@{name}.test"], score=10.0)
@@ -189,7 +189,7 @@ def test_adding_results_as_prospects_shows_conflicts(
 
 def test_a_result_on_a_site_already_on_the_board_joins_its_card(
         client: FlaskClient, db: Session, login: Callable[..., FlaskClient], team: dict[str, Any]) -> None:
-    from outreach.discovery.guest_posts import GuestPostTarget, GuidelinesVerdict
+    from outreach.discovery.guest_posts.service import GuestPostTarget, GuidelinesVerdict
 
     target = GuestPostTarget(site="https://known.test", page="https://known.test/write-for-us",
                              verdict=GuidelinesVerdict(True, True), emails=[], score=10.0)

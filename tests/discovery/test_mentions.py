@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from outreach.discovery.mentions import (
+from outreach.discovery.mentions.service import (
     PHASH_THRESHOLD,
     ImageAsset,
     MentionRun,

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from outreach.discovery.prospecting_jobs import run_prospecting
+from outreach.discovery.prospecting.jobs import run_prospecting
 from outreach.jobs.ticks import JobContext
 from tests.conftest import PASSWORD
 from tests.discovery.images import chart, copies, encode

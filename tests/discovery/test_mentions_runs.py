@@ -8,7 +8,7 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from outreach.discovery import prospecting
+from outreach.discovery.prospecting import service as prospecting
 from outreach.models import Campaign, Client, Opportunity
 from outreach.models.prospecting import Asset, ProspectingRun
 from tests.discovery.images import chart, copies, encode

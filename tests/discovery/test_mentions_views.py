@@ -49,7 +49,7 @@ def test_a_file_that_is_not_an_image_is_refused_next_to_the_field(
 
 def test_viewers_read_only_and_outsiders_not_at_all(client: FlaskClient, db: Session,
                                                     login: Callable[..., FlaskClient], team: dict[str, Any]) -> None:
-    from outreach.discovery.prospecting import create_image_asset
+    from outreach.discovery.prospecting.service import create_image_asset
 
     asset = create_image_asset(db, team["client"], name="c", target_url="https://acme.test/", data=encode(chart(2)))
     db.commit()
@@ -67,7 +67,7 @@ def test_viewers_read_only_and_outsiders_not_at_all(client: FlaskClient, db: Ses
 
 def test_the_run_form_looks_for_all_the_clients_assets_until_told_otherwise(
         client: FlaskClient, db: Session, login: Callable[..., FlaskClient], team: dict[str, Any]) -> None:
-    from outreach.discovery.prospecting import create_brand_asset
+    from outreach.discovery.prospecting.service import create_brand_asset
 
     a = create_brand_asset(db, team["client"], name="Acme", brand_names="Acme Widgets", target_url="https://acme.test/")
     b = create_brand_asset(db, team["client"], name="Widgets", brand_names="AcmeCo", target_url="https://acme.test/")

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from outreach.discovery.prospecting_jobs import run_short
+from outreach.discovery.prospecting.jobs import run_short
 from tests.conftest import PASSWORD, change_settings
 from tests.discovery.test_guest_posts_browser import shot
 from tests.discovery.test_search import fixture

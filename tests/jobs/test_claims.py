@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 from outreach.config import load_settings
 from outreach.contacts.runs import start_find
 from outreach.crawler.service import start_crawl
-from outreach.discovery import prospecting
-from outreach.discovery.prospecting_jobs import SHORT_WORK
+from outreach.discovery.prospecting import service as prospecting
+from outreach.discovery.prospecting.jobs import SHORT_WORK
 from outreach.discovery.search.runs import start_search
 from outreach.models import Campaign
 from outreach.models.crawl import CrawlJob

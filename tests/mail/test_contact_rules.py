@@ -102,7 +102,7 @@ def test_bulk_and_single_answers_agree(db, team, second):
 
 
 def test_an_override_given_at_import_holds_at_enrolment(app, db, second):
-    from outreach.campaigns import importer
+    from outreach.campaigns.imports import service as importer
 
     add_suppression(db, "legal.test", note="ask legal first")
     parsed = importer.parse_csv(b"URL,Email,Name\nhttps://legal.test/page,ed@legal.test,Ed Legal\n")

@@ -12,7 +12,7 @@ from outreach.campaigns.contact_rules import suppress
 from outreach.campaigns.service import move_prospect
 from outreach.mail.jobs import poll_mailboxes, send_due
 from outreach.mail.mailboxes import MailError
-from outreach.mail.reclaim import RECLAIM_STEP, schedule_reclaim
+from outreach.mail.reclaim_email import RECLAIM_STEP, schedule_reclaim
 from outreach.mail.sequences import save_template
 from outreach.mail.unsubscribe import signing_secret
 from outreach.models import Activity, Backlink

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from outreach.config import load_settings
 from outreach.contacts.runs import start_find
 from outreach.crawler.service import start_crawl
-from outreach.discovery import prospecting
+from outreach.discovery.prospecting import service as prospecting
 from outreach.discovery.search.runs import start_search
 from outreach.jobs.ticks import JobContext
 from outreach.lib.clock import utcnow

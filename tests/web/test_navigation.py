@@ -33,7 +33,7 @@ def active_tab(html: str) -> list[str]:
 
 
 def test_it_marks_the_campaign_tab_a_page_belongs_to(login: Any, team: dict[str, Any], db: Any) -> None:
-    from outreach.discovery.prospecting import start_run
+    from outreach.discovery.prospecting.service import start_run
 
     campaign = team["campaign"]
     run = start_run(db, campaign, "guest_posts", ["https://blog.example/"], max_pages=5)

@@ -11,7 +11,7 @@ from wtforms.validators import DataRequired, InputRequired, NumberRange, Optiona
 
 from outreach.accounts import permissions
 from outreach.crawler import service
-from outreach.discovery.broken_links import add_findings_as_prospects, job_findings
+from outreach.discovery.broken_links.service import add_findings_as_prospects, job_findings
 from outreach.models import Campaign
 from outreach.models.crawl import CrawlFinding, CrawlJob
 from outreach.runs import lifecycle
@@ -75,7 +75,7 @@ def page(campaign_id: int) -> tuple[str, int] | Response:
     findings = job_findings(session, job) if job is not None and job.is_finished else []
     if job is not None and request.method == "GET":
         form.seeds.data, form.max_pages.data = "\n".join(job.seeds), job.max_pages  # ready to run again
-    return render_template("discovery/broken_links.html", campaign=campaign, form=form, jobs=jobs, job=job,
+    return render_template("broken_links/page.html", campaign=campaign, form=form, jobs=jobs, job=job,
                            findings=findings, add_form=AddProspectsForm(), staff=_staff()), 400 if form.errors else 200
 
 
@@ -84,7 +84,7 @@ def page(campaign_id: int) -> tuple[str, int] | Response:
 def progress(campaign_id: int, job_id: int) -> Response:
     campaign = campaign_or_404(campaign_id)
     job = _job_or_404(campaign, job_id)
-    response = make_response(render_template("discovery/_crawl_progress.html", campaign=campaign, job=job,
+    response = make_response(render_template("broken_links/_progress.html", campaign=campaign, job=job,
                                              staff=_staff()))
     if job.is_finished and request.headers.get("HX-Request") and request.args.get("poll"):
         response.headers["HX-Refresh"] = "true"  # show the results table

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from outreach.campaigns.contact_rules import ProspectConflict
 from outreach.campaigns.service import CampaignError, add_prospect, record, site_for
 from outreach.config import Settings
-from outreach.discovery.mentions import IMAGE_MAX_BYTES, ImageAsset, Mention, image_fingerprint
+from outreach.discovery.mentions.service import IMAGE_MAX_BYTES, ImageAsset, Mention, image_fingerprint
 from outreach.discovery.site_walk import WalkProgress
 from outreach.jobs.ticks import JobContext
 from outreach.lib.aio import run_sync
@@ -308,8 +308,8 @@ async def execute(run: ProspectingRun, settings: Settings, assets: list[Asset],
                   metrics: dict[str, dict[str, float]], progress: WalkProgress,
                   campaign_keywords: list[str]) -> RunOutcome:
     """Do the run's crawl (no database access here)."""
-    from outreach.discovery.guest_posts import find_guest_post_targets
-    from outreach.discovery.mentions import find_mentions
+    from outreach.discovery.guest_posts.service import find_guest_post_targets
+    from outreach.discovery.mentions.service import find_mentions
 
     options = run.options or {}
     seeds, pages = list(run.seeds), {k: list(v) for k, v in (options.get("pages") or {}).items()}

@@ -11,8 +11,8 @@ from werkzeug.wrappers import Response
 
 from outreach.accounts import permissions
 from outreach.contacts import runs as contact_runs
-from outreach.discovery import prospecting
-from outreach.discovery.prospecting_forms import (
+from outreach.discovery.prospecting import service as prospecting
+from outreach.discovery.prospecting.forms import (
     RUN_KIND_LABELS,
     WALK_KIND_LABELS,
     AddForm,

@@ -22,7 +22,7 @@ def import_csv(ctx: click.Context, campaign_id: int, csv_file: Path, mapping_ove
                override_reason: str, dry_run: bool, as_json: bool) -> None:
     """Import prospects from CSV_FILE (Ahrefs, Semrush, Moz, Majestic, Search Console, or any CSV)."""
     # imported when the command runs, not with the CLI: `outreach` starts fast
-    from outreach.campaigns import importer
+    from outreach.campaigns.imports import service as importer
     from outreach.db import make_engine, session_scope
     from outreach.models import Campaign
 

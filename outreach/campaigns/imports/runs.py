@@ -4,7 +4,7 @@ An import run is a ProspectingRun of kind "import", claimed, run, cancelled and 
 lifecycle (outreach.runs): `sites_done` counts the rows written, `options["rows"]` the rows to write,
 `results` holds the report. The uploaded file stays in the instance folder's imports/ until the run
 ends. Each chunk is committed, so an interrupted import keeps what it wrote; importing the file again
-skips those rows as duplicates in the campaign. Flask-free: the tick in campaigns/jobs.py runs it.
+skips those rows as duplicates in the campaign. Flask-free: the tick in imports/jobs.py runs it.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
-from outreach.campaigns import importer
+from outreach.campaigns.imports import service as importer
 from outreach.jobs.ticks import JobContext
 from outreach.lib.clock import utcnow
 from outreach.models import Campaign, User

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outreach.config import Settings
-from outreach.mail import reclaim
+from outreach.mail import reclaim_email as reclaim
 from outreach.mail.mailboxes import MailError
 from outreach.mail.render import Rendered
 from outreach.mail.unsubscribe import signing_secret

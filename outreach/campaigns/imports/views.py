@@ -1,7 +1,7 @@
 """CSV import into a campaign: upload, preview with column mapping, import with a row-by-row report.
 
 A file of up to one chunk of rows is written in the request; a larger one becomes an import run that
-a worker writes chunk by chunk while its page shows the progress (outreach.campaigns.import_runs).
+a worker writes chunk by chunk while its page shows the progress (outreach.campaigns.imports.runs).
 """
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
-from outreach.campaigns import import_runs, importer
+from outreach.campaigns.imports import runs as import_runs
+from outreach.campaigns.imports import service as importer
 from outreach.models import Campaign
 from outreach.models.prospecting import ProspectingRun
 from outreach.runs import lifecycle

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from outreach.contacts import runs as contact_runs
-from outreach.discovery import prospecting
+from outreach.discovery.prospecting import service as prospecting
 from outreach.discovery.search import runs as searches
 from outreach.jobs.ticks import JobContext
 from outreach.models.prospecting import WALK_KINDS, ProspectingRun

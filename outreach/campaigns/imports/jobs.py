@@ -1,7 +1,7 @@
 """The import tick: queued CSV imports through the one runner loop (imports of dead processes end interrupted)."""
 from __future__ import annotations
 
-from outreach.campaigns import import_runs
+from outreach.campaigns.imports import runs as import_runs
 from outreach.jobs.ticks import JobContext
 from outreach.models.prospecting import ProspectingRun
 from outreach.runs import runner

@@ -23,8 +23,8 @@ def mentions(ctx: click.Context, seeds: tuple[str, ...], target: str, images: tu
     """Crawl SEED sites for pages that show the infographic or name the brand, and whether they link back."""
     # imported when the command runs, not with the CLI: `outreach` starts fast
     from outreach.crawler.crawl import parse_seeds
-    from outreach.discovery.mentions import find_mentions
-    from outreach.discovery.prospecting import AssetError, load_image_assets
+    from outreach.discovery.mentions.service import find_mentions
+    from outreach.discovery.prospecting.service import AssetError, load_image_assets
     from outreach.lib.aio import run_sync
     from outreach.lib.http import BadURL, Fetcher, FetchSettings, check_url
 
@@ -39,7 +39,7 @@ def mentions(ctx: click.Context, seeds: tuple[str, ...], target: str, images: tu
     if max_pages < 1:
         fail(f"--max-pages must be 1 or more, got {max_pages}")
     if campaign_id is not None:
-        from outreach.discovery.prospecting import campaign_keywords_or_exit
+        from outreach.discovery.prospecting.service import campaign_keywords_or_exit
 
         campaign_keywords_or_exit(settings, campaign_id)  # exits 2 when there is no such campaign
 
@@ -57,7 +57,7 @@ def mentions(ctx: click.Context, seeds: tuple[str, ...], target: str, images: tu
     payload: dict[str, Any] = {"mentions": [m.as_json() for m in result.mentions],
                                "pages_crawled": result.pages_crawled, "images_checked": result.images_checked}
     if campaign_id is not None:
-        from outreach.discovery.prospecting import store_mentions
+        from outreach.discovery.prospecting.service import store_mentions
 
         payload["stored"] = store_mentions(settings, campaign_id, result.mentions)
     if as_json:

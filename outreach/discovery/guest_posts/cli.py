@@ -24,7 +24,7 @@ def guest_posts(ctx: click.Context, seeds: tuple[str, ...], max_pages: int, keyw
     """Find the guest-post guidelines of SEED sites and list the sites that accept guest posts."""
     # imported when the command runs, not with the CLI: `outreach` starts fast
     from outreach.crawler.crawl import parse_seeds
-    from outreach.discovery.guest_posts import find_guest_post_targets
+    from outreach.discovery.guest_posts.service import find_guest_post_targets
     from outreach.lib.aio import run_sync
     from outreach.lib.http import BadURL, Fetcher, FetchSettings
 
@@ -37,7 +37,7 @@ def guest_posts(ctx: click.Context, seeds: tuple[str, ...], max_pages: int, keyw
         fail(f"--max-pages must be 1 or more, got {max_pages}")
     words = list(keywords)
     if campaign_id is not None:
-        from outreach.discovery.prospecting import campaign_keywords_or_exit
+        from outreach.discovery.prospecting.service import campaign_keywords_or_exit
 
         words = words or campaign_keywords_or_exit(settings, campaign_id)
 
@@ -54,7 +54,7 @@ def guest_posts(ctx: click.Context, seeds: tuple[str, ...], max_pages: int, keyw
                      for v in visits if v.accepted is None for url, verdict in v.rejected],
     }
     if campaign_id is not None:
-        from outreach.discovery.prospecting import store_guest_posts
+        from outreach.discovery.prospecting.service import store_guest_posts
 
         payload["stored"] = store_guest_posts(settings, campaign_id, targets)
     if as_json:

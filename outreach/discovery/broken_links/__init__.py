@@ -1,0 +1,2 @@
+"""Broken-link building: crawl sites for dead links (service), the campaign page (views),
+`discover broken-links` (cli)."""

@@ -1,0 +1,136 @@
+"""`outreach discover broken-links SEED... [--max-pages N] [--campaign ID] [--json]`
+
+A command imports what it uses when it runs, so that the CLI starts fast.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from outreach.lib.console import command_sessions, fail, load_settings_or_exit, print_json
+
+if TYPE_CHECKING:
+    from outreach.config import Settings
+
+
+@click.command("broken-links")
+@click.argument("seeds", nargs=-1, required=True)
+@click.option("--max-pages", type=int, default=100, show_default=True,
+              help="Pages crawled on the seeds' hosts (every link found on them is checked).")
+@click.option("--campaign", "campaign_id", type=int,
+              help="Also store the findings as opportunities of this campaign (needs a migrated database).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+def broken_links(ctx: click.Context, seeds: tuple[str, ...], max_pages: int, campaign_id: int | None,
+                 as_json: bool) -> None:
+    """Crawl SEED sites and list their dead links, grouped by dead URL (most-linked first)."""
+    # imported when the command runs, not with the CLI: `outreach` starts fast
+    from outreach.crawler.crawl import Progress, parse_seeds, refusal_error, refused_seeds
+    from outreach.discovery.broken_links.service import find_broken_links, report
+    from outreach.lib.http import BadURL, FetchSettings
+
+    settings = load_settings_or_exit(ctx)
+    try:
+        urls = parse_seeds(seeds)
+    except BadURL as exc:
+        fail(str(exc))
+    if max_pages < 1:
+        fail(f"--max-pages must be 1 or more, got {max_pages}")
+    if campaign_id is not None:
+        _campaign_or_exit(settings, campaign_id)
+    fetch_settings = FetchSettings.from_settings(settings.crawl)
+    refused = refused_seeds(urls, fetch_settings)
+    if refused:  # a seed the SSRF guard refuses is bad input: say so, crawl nothing, store nothing
+        fail(refusal_error(refused))
+    interactive = sys.stderr.isatty()
+    last = [0.0]
+
+    def on_progress(p: Progress) -> None:
+        if interactive and time.monotonic() - last[0] >= 1:
+            last[0] = time.monotonic()
+            click.echo(f"\r{p.pages_crawled} pages, {p.links_checked} links checked, {p.broken_found} broken, "
+                       f"{p.queued} queued", err=True, nl=False)
+
+    result = find_broken_links(urls, fetch_settings, max_pages=max_pages, on_progress=on_progress)
+    if interactive:
+        click.echo("", err=True)
+    payload = report(result)
+    if campaign_id is not None:
+        payload["stored"] = _store(settings, campaign_id, urls, max_pages, result)
+    if as_json:
+        print_json(payload)
+        return
+    _print_text(payload)
+
+
+def _campaign_or_exit(settings: Settings, campaign_id: int) -> None:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from outreach.db import make_engine
+    from outreach.models import Campaign
+
+    engine = make_engine(settings.database.url)
+    try:
+        with command_sessions(engine)() as session:
+            if session.get(Campaign, campaign_id) is None:
+                fail(f"campaign {campaign_id} does not exist")
+    except SQLAlchemyError as exc:
+        fail(f"cannot read the database (run `outreach db upgrade`?): {str(exc).splitlines()[0]}")
+    finally:
+        engine.dispose()
+
+
+def _store(settings: Settings, campaign_id: int, seeds: list[str], max_pages: int, result: Any) -> dict[str, int]:
+    from outreach.crawler import service
+    from outreach.crawler.crawl import outcome
+    from outreach.db import make_engine, session_scope
+    from outreach.discovery.broken_links.service import add_opportunities, findings, save_findings
+    from outreach.models import Campaign
+    from outreach.runs import lifecycle
+
+    engine = make_engine(settings.database.url)
+    try:
+        with session_scope(command_sessions(engine)) as session:
+            campaign = session.get(Campaign, campaign_id)
+            if campaign is None:
+                fail(f"campaign {campaign_id} does not exist")
+            job = service.start_crawl(session, seeds, max_pages=max_pages, campaign=campaign)
+            job.started_at = job.created_at
+            job.worker = lifecycle.worker_name()
+            save_findings(session, job, result)
+            status, error = outcome(result)
+            lifecycle.finish(session, job, status, error, **service.counters_of(result.progress, finished=True))
+            made = add_opportunities(session, campaign, findings(result), crawl_job_id=job.id)
+            return {"crawl_job": job.id, "opportunities": len(made)}
+    finally:
+        engine.dispose()
+
+
+_UNKNOWN_WHY = {
+    "robots_disallowed": "(robots.txt disallows it)",
+    "rate_limited": "(the server asked us to slow down; try again later)",
+    "blocked": "(a bot challenge answered instead of the page)",
+}
+
+
+def _print_text(payload: dict[str, Any]) -> None:
+    from outreach.lib.http import blocked_message
+
+    click.echo(f"{payload['pages_crawled']} pages crawled, {payload['links_checked']} links checked, "
+               f"{len(payload['broken'])} broken")
+    for row in payload["broken"]:
+        status = row["status"] if row["status"] is not None else "-"
+        click.echo(f"\n{row['url']}  [{row['reason']} {status}]  linked from {len(row['found_on'])} page(s)")
+        for source in row["found_on"]:
+            anchor = f'  "{source["anchor"]}"' if source["anchor"] else ""
+            click.echo(f"    {source['page']}{anchor}")
+    for row in payload.get("unknown", []):
+        why = f"({blocked_message(row['url'])})" if row["reason"] == "blocked_address" else \
+            _UNKNOWN_WHY.get(row["reason"], row["reason"])
+        click.echo(f"\ncould not tell: {row['url']}  [{row['reason']}] {why}")
+    if "stored" in payload:
+        click.echo(f"\nstored as crawl job {payload['stored']['crawl_job']}: "
+                   f"{payload['stored']['opportunities']} opportunities")
