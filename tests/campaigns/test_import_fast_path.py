@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
-from outreach.campaigns import contact_rules, importer
+from outreach.campaigns import contact_rules
+from outreach.campaigns.imports import service as importer
 from outreach.lib import addresses
 from outreach.lib.urls import BadURL, ensure_http_url, registrable_domain, registrable_domains
 
