@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from outreach.lib.console import command_sessions, fail, load_settings_or_exit, print_json
+from outreach.lib.console import campaign_session, fail, load_settings_or_exit, print_json
 
 if TYPE_CHECKING:
     from outreach.config import Settings
@@ -86,27 +86,17 @@ def find(ctx: click.Context, urls: tuple[str, ...], max_pages: int | None, allow
 
 def _store(settings: Settings, campaign_id: int, sites: list[Any]) -> None:
     from sqlalchemy import select
-    from sqlalchemy.exc import SQLAlchemyError
 
     from outreach.contacts.service import save_site_contacts
-    from outreach.db import make_engine, session_scope
     from outreach.lib.urls import BadURL, registrable_domain
-    from outreach.models import Campaign, Prospect, Site
+    from outreach.models import Prospect, Site
 
-    engine = make_engine(settings.database.url)
-    try:
-        with session_scope(command_sessions(engine)) as session:
-            if session.get(Campaign, campaign_id) is None:
-                fail(f"campaign {campaign_id} does not exist")
-            for site in sites:
-                try:
-                    domain = registrable_domain(site.url)
-                except BadURL:
-                    continue
-                prospect = session.scalar(select(Prospect).join(Site).where(Prospect.campaign_id == campaign_id,
-                                                                            Site.domain == domain))
-                save_site_contacts(session, site, prospect=prospect)
-    except SQLAlchemyError as exc:
-        fail(f"could not store the contacts: {str(exc).splitlines()[0]}", code=1)
-    finally:
-        engine.dispose()
+    with campaign_session(settings, campaign_id) as (session, _campaign):
+        for site in sites:
+            try:
+                domain = registrable_domain(site.url)
+            except BadURL:
+                continue
+            prospect = session.scalar(select(Prospect).join(Site).where(Prospect.campaign_id == campaign_id,
+                                                                        Site.domain == domain))
+            save_site_contacts(session, site, prospect=prospect)

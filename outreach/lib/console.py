@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -12,6 +14,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from outreach.config import Settings
+    from outreach.models import Campaign
 
 
 def load_settings_or_exit(ctx: click.Context) -> Settings:
@@ -42,3 +45,25 @@ def command_sessions(engine: Engine) -> sessionmaker[Session]:
 
     connect_subscribers()
     return make_sessionmaker(engine)
+
+
+@contextmanager
+def campaign_session(settings: Settings, campaign_id: int) -> Iterator[tuple[Session, Campaign]]:
+    """A command's session on the database and its campaign, committed at the end; a missing campaign or an
+    unmigrated database is one line and exit 2 (the `--campaign ID` of discover, contacts find, import)."""
+    from sqlalchemy.exc import SQLAlchemyError  # only the commands that store pay for SQLAlchemy
+
+    from outreach.db import make_engine, session_scope
+    from outreach.models import Campaign
+
+    engine = make_engine(settings.database.url)
+    try:
+        with session_scope(command_sessions(engine)) as session:
+            campaign = session.get(Campaign, campaign_id)
+            if campaign is None:
+                fail(f"campaign {campaign_id} does not exist")
+            yield session, campaign
+    except SQLAlchemyError as exc:
+        fail(f"cannot use the database (run `outreach db upgrade`?): {str(exc).splitlines()[0]}")
+    finally:
+        engine.dispose()

@@ -68,6 +68,6 @@ def test_bad_input_exits_2_with_one_line(run: Any, make_campaign: Any, tmp_path:
     assert result.exit_code == 2 and "map one column to “Page or site URL”" in result.output
     path.write_bytes(b"URL\nhttps://a.test/\n")
     result = run("import", "999", str(path))
-    assert result.exit_code == 2 and "no campaign with id 999" in result.output
+    assert result.exit_code == 2 and "campaign 999 does not exist" in result.output
     result = run("import", "1", str(path), "--map", "Nope=email")
     assert result.exit_code == 2 and "no column named 'Nope'" in result.output

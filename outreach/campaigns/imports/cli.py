@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from outreach.lib.console import command_sessions, fail, load_settings_or_exit, print_json
+from outreach.lib.console import campaign_session, fail, load_settings_or_exit, print_json
 
 
 @click.command("import")
@@ -23,8 +23,6 @@ def import_csv(ctx: click.Context, campaign_id: int, csv_file: Path, mapping_ove
     """Import prospects from CSV_FILE (Ahrefs, Semrush, Moz, Majestic, Search Console, or any CSV)."""
     # imported when the command runs, not with the CLI: `outreach` starts fast
     from outreach.campaigns.imports import service as importer
-    from outreach.db import make_engine, session_scope
-    from outreach.models import Campaign
 
     try:
         parsed = importer.parse_csv(csv_file.read_bytes())
@@ -44,36 +42,29 @@ def import_csv(ctx: click.Context, campaign_id: int, csv_file: Path, mapping_ove
         fail(problems[0])
 
     settings = load_settings_or_exit(ctx)
-    engine = make_engine(settings.database.url)
-    try:
-        with session_scope(command_sessions(engine)) as session:
-            campaign = session.get(Campaign, campaign_id)
-            if campaign is None:
-                fail(f"no campaign with id {campaign_id}")
-            plan = importer.plan_import(session, campaign, parsed, mapping)
-            if dry_run:
-                result = importer.ImportResult(
-                    imported=0, overridden=0,
-                    errors=sorted(plan.errors + [importer.RowError(r.line, "conflict: " + "; ".join(r.conflicts),
-                                                                   r.url) for r in plan.conflicted],
-                                  key=lambda e: e.line),
-                    warnings=[importer.RowError(r.line, w, r.url) for r in plan.rows for w in r.warnings])
-                ready = len(plan.clean) + (len(plan.conflicted) if override_reason.strip() else 0)
-            else:
-                # each chunk is committed, so a long import shows its progress and keeps what it wrote
-                chunks = importer.import_chunks(session, campaign, plan, override_reason=override_reason,
-                                                source=csv_file.name)
-                while True:
-                    try:
-                        progress = next(chunks)
-                    except StopIteration as stop:
-                        result = stop.value
-                        break
-                    session.commit()
-                    click.echo(f"imported {progress.imported} of {progress.total} rows", err=True)
-                ready = result.imported
-    finally:
-        engine.dispose()
+    with campaign_session(settings, campaign_id) as (session, campaign):
+        plan = importer.plan_import(session, campaign, parsed, mapping)
+        if dry_run:
+            result = importer.ImportResult(
+                imported=0, overridden=0,
+                errors=sorted(plan.errors + [importer.RowError(r.line, "conflict: " + "; ".join(r.conflicts),
+                                                               r.url) for r in plan.conflicted],
+                              key=lambda e: e.line),
+                warnings=[importer.RowError(r.line, w, r.url) for r in plan.rows for w in r.warnings])
+            ready = len(plan.clean) + (len(plan.conflicted) if override_reason.strip() else 0)
+        else:
+            # each chunk is committed, so a long import shows its progress and keeps what it wrote
+            chunks = importer.import_chunks(session, campaign, plan, override_reason=override_reason,
+                                            source=csv_file.name)
+            while True:
+                try:
+                    progress = next(chunks)
+                except StopIteration as stop:
+                    result = stop.value
+                    break
+                session.commit()
+                click.echo(f"imported {progress.imported} of {progress.total} rows", err=True)
+            ready = result.imported
     mapped = {parsed.headers[i]: f for i, f in enumerate(mapping) if f}
     if as_json:
         print_json({"campaign_id": campaign_id, "dry_run": dry_run, "mapping": mapped,

@@ -21,7 +21,7 @@ from outreach.campaigns.imports import runs as import_runs
 from outreach.campaigns.imports import service as importer
 from outreach.models import Campaign
 from outreach.models.prospecting import ProspectingRun
-from outreach.runs import lifecycle
+from outreach.web import runs
 from outreach.web.auth import campaign_or_404, staff_required
 from outreach.web.state import db_session
 
@@ -171,11 +171,7 @@ def run(campaign_id: int, run_id: int) -> str:
 def run_progress(campaign_id: int, run_id: int) -> str | Response:
     campaign = campaign_or_404(campaign_id, edit=True)
     found = _run_or_404(campaign, run_id)
-    if found.is_finished and request.headers.get("HX-Request"):
-        response = Response("", status=204)  # the import ended: reload the page to show its report
-        response.headers["HX-Refresh"] = "true"
-        return response
-    return render_template("campaigns/_import_progress.html", campaign=campaign, run=found)
+    return runs.progress(found, "campaigns/_import_progress.html", campaign=campaign)
 
 
 @bp.route("/campaigns/<int:campaign_id>/import/runs/<int:run_id>/cancel", methods=["POST"])
@@ -183,13 +179,5 @@ def run_progress(campaign_id: int, run_id: int) -> str | Response:
 def cancel_run(campaign_id: int, run_id: int) -> Response:
     campaign = campaign_or_404(campaign_id, edit=True)
     found = _run_or_404(campaign, run_id)
-    session = db_session()
-    try:
-        lifecycle.request_cancel(session, found)
-    except lifecycle.RunFinished as exc:
-        flash(str(exc), "error")
-    else:
-        session.commit()
-        flash("Cancelled." if found.status == "cancelled" else "Stopping after the rows being written; "
-              "the rows written so far are kept.", "info")
-    return redirect(url_for("imports.run", campaign_id=campaign.id, run_id=found.id))
+    return runs.cancel(found, stopping="Stopping after the rows being written; the rows written so far are kept.",
+                       back=url_for("imports.run", campaign_id=campaign.id, run_id=found.id))

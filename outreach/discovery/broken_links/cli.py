@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from outreach.lib.console import command_sessions, fail, load_settings_or_exit, print_json
+from outreach.lib.console import campaign_session, fail, load_settings_or_exit, print_json
 
 if TYPE_CHECKING:
     from outreach.config import Settings
@@ -67,46 +67,25 @@ def broken_links(ctx: click.Context, seeds: tuple[str, ...], max_pages: int, cam
 
 
 def _campaign_or_exit(settings: Settings, campaign_id: int) -> None:
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from outreach.db import make_engine
-    from outreach.models import Campaign
-
-    engine = make_engine(settings.database.url)
-    try:
-        with command_sessions(engine)() as session:
-            if session.get(Campaign, campaign_id) is None:
-                fail(f"campaign {campaign_id} does not exist")
-    except SQLAlchemyError as exc:
-        fail(f"cannot read the database (run `outreach db upgrade`?): {str(exc).splitlines()[0]}")
-    finally:
-        engine.dispose()
+    with campaign_session(settings, campaign_id):
+        pass
 
 
 def _store(settings: Settings, campaign_id: int, seeds: list[str], max_pages: int, result: Any) -> dict[str, int]:
     from outreach.crawler import service
     from outreach.crawler.crawl import outcome
-    from outreach.db import make_engine, session_scope
     from outreach.discovery.broken_links.service import add_opportunities, findings, save_findings
-    from outreach.models import Campaign
     from outreach.runs import lifecycle
 
-    engine = make_engine(settings.database.url)
-    try:
-        with session_scope(command_sessions(engine)) as session:
-            campaign = session.get(Campaign, campaign_id)
-            if campaign is None:
-                fail(f"campaign {campaign_id} does not exist")
-            job = service.start_crawl(session, seeds, max_pages=max_pages, campaign=campaign)
-            job.started_at = job.created_at
-            job.worker = lifecycle.worker_name()
-            save_findings(session, job, result)
-            status, error = outcome(result)
-            lifecycle.finish(session, job, status, error, **service.counters_of(result.progress, finished=True))
-            made = add_opportunities(session, campaign, findings(result), crawl_job_id=job.id)
-            return {"crawl_job": job.id, "opportunities": len(made)}
-    finally:
-        engine.dispose()
+    with campaign_session(settings, campaign_id) as (session, campaign):
+        job = service.start_crawl(session, seeds, max_pages=max_pages, campaign=campaign)
+        job.started_at = job.created_at
+        job.worker = lifecycle.worker_name()
+        save_findings(session, job, result)
+        status, error = outcome(result)
+        lifecycle.finish(session, job, status, error, **service.counters_of(result.progress, finished=True))
+        made = add_opportunities(session, campaign, findings(result), crawl_job_id=job.id)
+        return {"crawl_job": job.id, "opportunities": len(made)}
 
 
 _UNKNOWN_WHY = {

@@ -14,7 +14,7 @@ from outreach.crawler import service
 from outreach.discovery.broken_links.service import add_findings_as_prospects, job_findings
 from outreach.models import Campaign
 from outreach.models.crawl import CrawlFinding, CrawlJob
-from outreach.runs import lifecycle
+from outreach.web import runs
 from outreach.web.auth import campaign_or_404
 from outreach.web.state import db_session
 
@@ -96,14 +96,8 @@ def progress(campaign_id: int, job_id: int) -> Response:
 def cancel(campaign_id: int, job_id: int) -> Response:
     campaign = campaign_or_404(campaign_id, edit=True)
     job = _job_or_404(campaign, job_id)
-    try:
-        lifecycle.request_cancel(db_session(), job)
-    except lifecycle.RunFinished as exc:
-        flash(str(exc), "error")
-    else:
-        db_session().commit()
-        flash(f"Crawl {job.id} is being cancelled; what it found so far is kept.", "success")
-    return redirect(url_for("broken_links.page", campaign_id=campaign.id, job=job.id))
+    return runs.cancel(job, stopping=f"Crawl {job.id} is being cancelled; what it found so far is kept.",
+                       back=url_for("broken_links.page", campaign_id=campaign.id, job=job.id))
 
 
 @bp.route("/campaigns/<int:campaign_id>/broken-links/<int:job_id>/prospects", methods=["POST"])

@@ -555,39 +555,18 @@ def _card_of_site(session: Session, campaign: Campaign, page_url: str) -> Prospe
 # --- CLI helpers (the discover commands' --campaign) ----------------------------------------------
 
 def campaign_keywords_or_exit(settings: Settings, campaign_id: int) -> list[str]:
-    from outreach.db import make_engine
-    from outreach.lib.console import command_sessions, fail
+    from outreach.lib.console import campaign_session
 
-    engine = make_engine(settings.database.url)
-    try:
-        with command_sessions(engine)() as session:
-            campaign = session.get(Campaign, campaign_id)
-            if campaign is None:
-                fail(f"campaign {campaign_id} does not exist")
-            return campaign.keyword_list
-    finally:
-        engine.dispose()
+    with campaign_session(settings, campaign_id) as (_session, campaign):
+        return campaign.keyword_list
 
 
 def _store(settings: Settings, campaign_id: int, add: Callable[[Session, Campaign], list[Opportunity]]
            ) -> dict[str, int]:
-    from sqlalchemy.exc import SQLAlchemyError
+    from outreach.lib.console import campaign_session
 
-    from outreach.db import make_engine, session_scope
-    from outreach.lib.console import command_sessions, fail
-
-    engine = make_engine(settings.database.url)
-    try:
-        with session_scope(command_sessions(engine)) as session:
-            campaign = session.get(Campaign, campaign_id)
-            if campaign is None:
-                fail(f"campaign {campaign_id} does not exist")
-            return {"opportunities": len(add(session, campaign))}
-    except SQLAlchemyError as exc:
-        fail(f"cannot store in the database (run `outreach db upgrade`?): {str(exc).splitlines()[0]}")
-    finally:
-        engine.dispose()
-    return {}
+    with campaign_session(settings, campaign_id) as (session, campaign):
+        return {"opportunities": len(add(session, campaign))}
 
 
 def store_guest_posts(settings: Settings, campaign_id: int, targets: list[Any]) -> dict[str, int]:

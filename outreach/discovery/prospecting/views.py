@@ -25,7 +25,7 @@ from outreach.discovery.prospecting.forms import (
 from outreach.discovery.search import runs as searches
 from outreach.models import Campaign, Client, Contact, Opportunity
 from outreach.models.prospecting import Asset, ProspectingRun
-from outreach.runs import lifecycle
+from outreach.web import runs
 from outreach.web.auth import campaign_or_404, record_or_404, staff_required
 from outreach.web.forms import options
 from outreach.web.state import db_session, settings
@@ -187,12 +187,7 @@ def run(campaign_id: int, run_id: int) -> str:
 def run_progress(campaign_id: int, run_id: int) -> str | Response:
     campaign = campaign_or_404(campaign_id)
     found = _run_or_404(campaign, run_id)
-    if found.is_finished and request.headers.get("HX-Request"):
-        # the run ended: reload the whole page to show the results
-        response = Response("", status=204)
-        response.headers["HX-Refresh"] = "true"
-        return response
-    return render_template("prospecting/_progress.html", campaign=campaign, run=found)
+    return runs.progress(found, "prospecting/_progress.html", campaign=campaign)
 
 
 @bp.route("/campaigns/<int:campaign_id>/prospecting/runs/<int:run_id>/cancel", methods=["POST"])
@@ -200,15 +195,8 @@ def run_progress(campaign_id: int, run_id: int) -> str | Response:
 def cancel_run(campaign_id: int, run_id: int) -> Response:
     campaign = campaign_or_404(campaign_id, edit=True)
     found = _run_or_404(campaign, run_id)
-    session = db_session()
-    try:
-        lifecycle.request_cancel(session, found)
-    except lifecycle.RunFinished as exc:
-        flash(str(exc), "error")
-    else:
-        session.commit()
-        flash("Cancelled." if found.status == "cancelled" else "Stopping after the pages in flight.", "info")
-    return redirect(url_for("prospecting.run", campaign_id=campaign.id, run_id=found.id))
+    return runs.cancel(found, stopping="Stopping after the pages in flight.",
+                       back=url_for("prospecting.run", campaign_id=campaign.id, run_id=found.id))
 
 
 @bp.route("/campaigns/<int:campaign_id>/prospecting/search", methods=["POST"])
