@@ -110,23 +110,26 @@ def _origin_of(url: str) -> str | None:
     return f"{scheme}://{rest.split('/', 1)[0].split('?', 1)[0].split('#', 1)[0]}"
 
 
+def _base_url(tree: LexborHTMLParser, url: str) -> str:
+    """What the page's relative links resolve against: its first <base href> when that is http(s), else its URL."""
+    base = tree.css_first("base[href]")
+    candidate = (base.attributes.get("href") or "").strip() if base is not None else ""
+    if not candidate:
+        return url
+    try:
+        joined = urljoin(url, candidate)
+    except ValueError:
+        return url
+    return joined if joined.lower().startswith(("http://", "https://")) else url
+
+
 def parse_page(html: str, url: str, *, with_text: bool = True) -> ParsedPage:
     """Links, robots meta, canonical, title, visible text and mailto addresses of one page.
 
     with_text=False skips the visible text (the crawler does not need it and it costs a tree walk).
     """
     tree = LexborHTMLParser(html)
-    base_url = url
-    base = tree.css_first("base[href]")
-    if base is not None:
-        candidate = (base.attributes.get("href") or "").strip()
-        if candidate:
-            try:
-                joined = urljoin(url, candidate)
-            except ValueError:
-                joined = url
-            if joined.lower().startswith(("http://", "https://")):
-                base_url = joined
+    base_url = _base_url(tree, url)
     title_node = tree.css_first("title")
     page = ParsedPage(url=url, base_url=base_url, title=_clean(title_node.text()) if title_node else "")
     origin = _origin_of(base_url)
@@ -184,18 +187,7 @@ def page_links(html: str, url: str) -> tuple[list[tuple[str, str]], bool]:
     """
     tree = LexborHTMLParser(html)
     lowered = html.lower()  # one pass; the tag-name tests below are 10x cheaper than case-blind regexes
-    base_url = url
-    if "<base" in lowered:
-        base = tree.css_first("base[href]")
-        if base is not None:
-            candidate = (base.attributes.get("href") or "").strip()
-            if candidate:
-                try:
-                    joined = urljoin(url, candidate)
-                except ValueError:
-                    joined = url
-                if joined.lower().startswith(("http://", "https://")):
-                    base_url = joined
+    base_url = _base_url(tree, url) if "<base" in lowered else url
     origin = _origin_of(base_url)
     links: list[tuple[str, str]] = []
     for node in tree.css("a[href], area[href]"):
