@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +31,20 @@ def fail(message: str, code: int = 2) -> Any:
     """Print one line to stderr and exit (2: bad usage or input, 1: internal failure)."""
     click.echo(f"outreach: {message}", err=True)
     sys.exit(code)
+
+
+def seeds_or_exit(seeds: Iterable[str], max_pages: int) -> list[str]:
+    """The normalised seed URLs of a discover command, or exit 2 naming the bad seed or page limit."""
+    from outreach.crawler.crawl import parse_seeds  # imported when the command runs: `outreach` starts fast
+    from outreach.lib.http import BadURL
+
+    try:
+        urls = parse_seeds(seeds)
+    except BadURL as exc:
+        fail(str(exc))
+    if max_pages < 1:
+        fail(f"--max-pages must be 1 or more, got {max_pages}")
+    return urls
 
 
 def print_json(payload: dict[str, Any]) -> None:

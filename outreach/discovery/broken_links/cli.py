@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from outreach.lib.console import campaign_session, fail, load_settings_or_exit, print_json
+from outreach.lib.console import campaign_session, fail, load_settings_or_exit, print_json, seeds_or_exit
 
 if TYPE_CHECKING:
     from outreach.config import Settings
@@ -28,17 +28,12 @@ def broken_links(ctx: click.Context, seeds: tuple[str, ...], max_pages: int, cam
                  as_json: bool) -> None:
     """Crawl SEED sites and list their dead links, grouped by dead URL (most-linked first)."""
     # imported when the command runs, not with the CLI: `outreach` starts fast
-    from outreach.crawler.crawl import Progress, parse_seeds, refusal_error, refused_seeds
+    from outreach.crawler.crawl import Progress, refusal_error, refused_seeds
     from outreach.discovery.broken_links.service import find_broken_links, report
-    from outreach.lib.http import BadURL, FetchSettings
+    from outreach.lib.http import FetchSettings
 
     settings = load_settings_or_exit(ctx)
-    try:
-        urls = parse_seeds(seeds)
-    except BadURL as exc:
-        fail(str(exc))
-    if max_pages < 1:
-        fail(f"--max-pages must be 1 or more, got {max_pages}")
+    urls = seeds_or_exit(seeds, max_pages)
     if campaign_id is not None:
         _campaign_or_exit(settings, campaign_id)
     fetch_settings = FetchSettings.from_settings(settings.crawl)

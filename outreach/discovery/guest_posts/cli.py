@@ -5,7 +5,7 @@ from typing import Any
 
 import click
 
-from outreach.lib.console import fail, load_settings_or_exit, print_json
+from outreach.lib.console import load_settings_or_exit, print_json, seeds_or_exit
 
 
 @click.command("guest-posts")
@@ -23,18 +23,12 @@ def guest_posts(ctx: click.Context, seeds: tuple[str, ...], max_pages: int, keyw
                 language: str, campaign_id: int | None, as_json: bool) -> None:
     """Find the guest-post guidelines of SEED sites and list the sites that accept guest posts."""
     # imported when the command runs, not with the CLI: `outreach` starts fast
-    from outreach.crawler.crawl import parse_seeds
     from outreach.discovery.guest_posts.service import find_guest_post_targets
     from outreach.lib.aio import run_sync
-    from outreach.lib.http import BadURL, Fetcher, FetchSettings
+    from outreach.lib.http import Fetcher, FetchSettings
 
     settings = load_settings_or_exit(ctx)
-    try:
-        urls = parse_seeds(seeds)
-    except BadURL as exc:
-        fail(str(exc))
-    if max_pages < 1:
-        fail(f"--max-pages must be 1 or more, got {max_pages}")
+    urls = seeds_or_exit(seeds, max_pages)
     words = list(keywords)
     if campaign_id is not None:
         from outreach.discovery.prospecting.service import campaign_keywords_or_exit

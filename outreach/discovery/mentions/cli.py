@@ -5,7 +5,7 @@ from typing import Any
 
 import click
 
-from outreach.lib.console import fail, load_settings_or_exit, print_json
+from outreach.lib.console import fail, load_settings_or_exit, print_json, seeds_or_exit
 
 
 @click.command("mentions")
@@ -22,22 +22,19 @@ def mentions(ctx: click.Context, seeds: tuple[str, ...], target: str, images: tu
              brands: tuple[str, ...], max_pages: int, campaign_id: int | None, as_json: bool) -> None:
     """Crawl SEED sites for pages that show the infographic or name the brand, and whether they link back."""
     # imported when the command runs, not with the CLI: `outreach` starts fast
-    from outreach.crawler.crawl import parse_seeds
     from outreach.discovery.mentions.service import find_mentions
     from outreach.discovery.prospecting.service import AssetError, load_image_assets
     from outreach.lib.aio import run_sync
     from outreach.lib.http import BadURL, Fetcher, FetchSettings, check_url
 
     settings = load_settings_or_exit(ctx)
+    urls = seeds_or_exit(seeds, max_pages)
     try:
-        urls = parse_seeds(seeds)
         target_url = check_url(target)
     except BadURL as exc:
         fail(str(exc))
     if not images and not any(b.strip() for b in brands):
         fail("give at least one --image or --brand to look for")
-    if max_pages < 1:
-        fail(f"--max-pages must be 1 or more, got {max_pages}")
     if campaign_id is not None:
         from outreach.discovery.prospecting.service import campaign_keywords_or_exit
 
