@@ -116,12 +116,7 @@ class ContactRules:
                       .join(Campaign, Campaign.id == Prospect.campaign_id).where(live))
         for site_id, cid, name, stage in self._rows(busy_sites, Prospect.site_id, known):
             self._busy_sites.setdefault(site_id, []).append((cid, name, stage))
-        email_domains = set(map(itemgetter(2), map(str.rpartition, email_list, repeat("@"))))
-        wanted_by_kind = {"domain": set(site_ids) | email_domains, "email": email_list}
-        for kind, wanted in wanted_by_kind.items():
-            query = select(Suppression.value, Suppression.reason, Suppression.note).where(Suppression.kind == kind)
-            for value, reason, note in self._rows(query, Suppression.value, wanted):
-                self._suppressed[(kind, value)] = (reason, note)
+        self._load_suppressions(set(site_ids), email_list)
         busy_emails = (select(Contact.email, Prospect.site_id, Campaign.id, Campaign.name)
                        .join(Prospect, Prospect.contact_id == Contact.id)
                        .join(Campaign, Campaign.id == Prospect.campaign_id).where(live))
@@ -139,6 +134,19 @@ class ContactRules:
         self._named = {*self._busy_sites, *self._busy_emails, *self._emailed, *self._invalid,
                        *(value for _kind, value in self._suppressed)}
         return self
+
+    def load_suppressions(self, emails: Iterable[str]) -> ContactRules:
+        """Only the do-not-contact entries of these addresses and their domains: what send_block needs."""
+        self._load_suppressions(set(), set(map(str.lower, filter(None, emails))))
+        return self
+
+    def _load_suppressions(self, domains: set[str], email_list: set[str]) -> None:
+        email_domains = set(map(itemgetter(2), map(str.rpartition, email_list, repeat("@"))))
+        wanted_by_kind = {"domain": domains | email_domains, "email": email_list}
+        for kind, wanted in wanted_by_kind.items():
+            query = select(Suppression.value, Suppression.reason, Suppression.note).where(Suppression.kind == kind)
+            for value, reason, note in self._rows(query, Suppression.value, wanted):
+                self._suppressed[(kind, value)] = (reason, note)
 
     def _rows(self, query: Select[Any], column: Any, values: Iterable[Any]) -> Iterable[Any]:
         """The query's rows whose column is one of values: chunked, or the whole result when it is smaller."""
@@ -225,7 +233,7 @@ def find_conflicts(session: Session, site: Site | None, email: str | None, *, ca
 
 def send_block(session: Session, email: str, overridden: Iterable[str] | None = None) -> str | None:
     """ContactRules.send_block for one address."""
-    return ContactRules(session).load([], [email]).send_block(email, overridden)
+    return ContactRules(session).load_suppressions([email]).send_block(email, overridden)
 
 
 def enrolment_conflicts(session: Session, prospect: Prospect) -> list[Conflict]:

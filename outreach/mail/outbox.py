@@ -363,7 +363,7 @@ def claim_many(session: Session, message_ids: list[int], now: datetime) -> dict[
     if not claimed:
         return {}
     infos = session.execute(_info_query().where(Message.id.in_(claimed))).all()
-    rules = ContactRules(session).load([], [info.to_email for info in infos])
+    rules = ContactRules(session).load_suppressions(info.to_email for info in infos)
     ok = []
     for info in infos:
         verdict = _stop_check(session, info, now, rules)
@@ -398,7 +398,7 @@ def _unclaim(session: Session, message_ids: list[int]) -> None:
 
 def _stop_check(session: Session, info: Any, now: datetime,
                 rules: ContactRules | None = None) -> tuple[str, object] | None:
-    rules = rules or ContactRules(session).load([], [info.to_email])
+    rules = rules or ContactRules(session).load_suppressions([info.to_email])
     if is_reclaim(info.step):  # a one-off reply in a finished thread: the sequence and stage do not matter
         if info.is_paused or info.campaign_status != "active":
             return "wait", None
