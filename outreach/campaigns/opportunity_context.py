@@ -216,23 +216,22 @@ def for_prospects(session: Session, prospects: Sequence[Prospect]) -> dict[int, 
 
 
 def for_keys(session: Session, keys: Sequence[tuple[int, int, int]]) -> dict[int, OpportunityContext]:
-    """Contexts by prospect id, from (prospect id, campaign id, site id) triples.
+    """Contexts by prospect id, from (prospect id, campaign id, site id) triples, in one query per 500.
 
     A campaign has one card per site, so a prospect's opportunities are those found on its site in its
     campaign, whether discovery attached them to the card or they were found after it was added by hand.
     """
     rows: dict[int, list[Opportunity]] = {prospect_id: [] for prospect_id, _, _ in keys}
-    by_campaign: dict[int, dict[int, int]] = {}
-    for prospect_id, campaign_id, site_id in keys:
-        by_campaign.setdefault(campaign_id, {})[site_id] = prospect_id
-    for campaign_id, sites in by_campaign.items():
-        site_ids = list(sites)
-        for start in range(0, len(site_ids), 500):
-            found = session.scalars(select(Opportunity).where(
-                Opportunity.campaign_id == campaign_id, Opportunity.site_id.in_(site_ids[start:start + 500]),
-                Opportunity.status != "dismissed").order_by(Opportunity.score.desc(), Opportunity.id))
-            for opportunity in found:
-                rows[sites[opportunity.site_id]].append(opportunity)
+    for start in range(0, len(keys), 500):
+        owner = {(campaign_id, site_id): prospect_id for prospect_id, campaign_id, site_id in keys[start:start + 500]}
+        found = session.scalars(select(Opportunity).where(
+            Opportunity.site_id.in_({site_id for _, site_id in owner}),
+            Opportunity.campaign_id.in_({campaign_id for campaign_id, _ in owner}),
+            Opportunity.status != "dismissed").order_by(Opportunity.score.desc(), Opportunity.id))
+        for opportunity in found:
+            prospect_id = owner.get((opportunity.campaign_id, opportunity.site_id))
+            if prospect_id is not None:
+                rows[prospect_id].append(opportunity)
     return {prospect_id: build(items) for prospect_id, items in rows.items()}
 
 
