@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -33,3 +34,11 @@ def ctx(app: Flask) -> JobContext:
     state = app.extensions["outreach"]
     return JobContext(settings=state.settings, sessionmaker=state.sessionmaker,
                       secret_box=state.secret_box)
+
+
+@pytest.fixture
+def empty_outbox(ctx: JobContext) -> None:
+    """The local outbox without the emails earlier tests wrote (alert tests read what they caused)."""
+    folder = Path(ctx.settings.mail.outbox_dir)
+    for path in folder.glob("*.eml") if folder.exists() else []:
+        path.unlink()

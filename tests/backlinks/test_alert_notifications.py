@@ -4,7 +4,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +22,9 @@ from outreach.models.notifications import NOTIFICATION_KINDS
 from tests.backlinks.conftest import TARGET
 from tests.lib.testweb import TestWeb
 
+#: each test reads the alert emails it caused from an empty local outbox
+pytestmark = pytest.mark.usefixtures("empty_outbox")
+
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 ARTICLE = f'<html><head><title>A</title></head><body><p>Our picks</p><a href="{TARGET}">Acme widgets</a></body></html>'
 
@@ -31,13 +33,6 @@ ARTICLE = f'<html><head><title>A</title></head><body><p>Our picks</p><a href="{T
 def _clock() -> Iterator[time_machine.Coordinates]:
     with time_machine.travel(START, tick=False) as traveller:
         yield traveller
-
-
-@pytest.fixture(autouse=True)
-def _empty_outbox(ctx: JobContext) -> None:
-    folder = Path(ctx.settings.mail.outbox_dir)
-    for path in folder.glob("*.eml") if folder.exists() else []:
-        path.unlink()
 
 
 @pytest.fixture

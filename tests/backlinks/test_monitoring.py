@@ -24,6 +24,9 @@ from tests.backlinks.conftest import TARGET
 from tests.lib.testweb import TestWeb
 from tests.race import assert_each_once, claim_together, race_rounds, together
 
+#: each test reads the alert emails it caused from an empty local outbox
+pytestmark = pytest.mark.usefixtures("empty_outbox")
+
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 ARTICLE = "<html><head><title>A</title>{head}</head><body><p>Our picks</p>{body}</body></html>"
 LINK = f'<a href="{TARGET}">Acme widgets</a>'
@@ -73,13 +76,6 @@ def outbox(ctx: JobContext) -> list[email.message.EmailMessage]:
     folder = Path(ctx.settings.mail.outbox_dir)
     files = sorted(folder.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns) if folder.exists() else []
     return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in files]  # type: ignore[misc]
-
-
-@pytest.fixture(autouse=True)
-def _empty_outbox(ctx: JobContext) -> None:
-    folder = Path(ctx.settings.mail.outbox_dir)
-    for path in folder.glob("*.eml") if folder.exists() else []:
-        path.unlink()
 
 
 def test_a_prospect_reaching_promised_gets_a_pending_backlink(db: Session, promised: Prospect) -> None:

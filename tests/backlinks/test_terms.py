@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import time_machine
@@ -21,6 +20,9 @@ from tests.backlinks.conftest import TARGET
 from tests.backlinks.test_monitoring import START, backlink_of, events, fresh, outbox, publish
 from tests.lib.testweb import TestWeb
 
+#: each test reads the alert emails it caused from an empty local outbox
+pytestmark = pytest.mark.usefixtures("empty_outbox")
+
 NOFOLLOW = f'<a href="{TARGET}" rel="nofollow">Acme widgets</a>'
 CLICK_HERE = f'<a href="{TARGET}">click here</a>'
 
@@ -29,13 +31,6 @@ CLICK_HERE = f'<a href="{TARGET}">click here</a>'
 def clock() -> Iterator[time_machine.Coordinates]:
     with time_machine.travel(START, tick=False) as traveller:
         yield traveller
-
-
-@pytest.fixture(autouse=True)
-def _empty_outbox(ctx: JobContext) -> None:
-    folder = Path(ctx.settings.mail.outbox_dir)
-    for path in folder.glob("*.eml") if folder.exists() else []:
-        path.unlink()
 
 
 @pytest.fixture
