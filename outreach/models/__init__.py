@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from outreach.db import Base
+from outreach.models import url_search  # noqa: F401  (registers the search index with create_all)
 from outreach.models.accounts import ApiToken, AuditLog, LoginSession, User
 from outreach.models.backlinks import (
     Backlink,
