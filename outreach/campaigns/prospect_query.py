@@ -19,11 +19,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Boolean, Select, func, literal, or_, select, union
+from sqlalchemy import Select, func, literal, or_, select, union
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, aliased, contains_eager, selectinload
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.types import NullType
 
 from outreach.accounts import permissions
 from outreach.campaigns import metrics as metric_table
@@ -294,7 +295,7 @@ class _page_url_like(FunctionElement[bool]):  # noqa: N801 (used like a function
     """(id, page_url, pattern): the page URL, in ASCII lower case, is LIKE the lower-cased pattern, through
     the page-URL search index of outreach.models.url_search on either database."""
 
-    type = Boolean()
+    type = NullType()  # a Boolean would be compared with 1 on SQLite, and the IN would no longer use the index
     inherit_cache = True
     escape = ""
 
