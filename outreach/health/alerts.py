@@ -26,46 +26,54 @@ log = logging.getLogger(__name__)
 STATUS_PATH = "/status"
 
 
-def raise_if_stale(session: Session, settings: Settings, *, now: datetime | None = None
-                   ) -> tuple[int, appmail.AppEmail] | None:
-    """When the newest heartbeat is stale: notify the admins (once per outage, flushed) and return the alert
-    email to send after commit with the heartbeat it is about, when no other process has it in hand."""
+def raise_alert(session: Session, settings: Settings, heartbeat: SchedulerHeartbeat, *, now: datetime | None = None
+                ) -> appmail.AppEmail | None:
+    """Tell the admins that `heartbeat` (the newest, seen stale) went silent: in the app once per outage
+    (flushed), and return the alert email to send after commit unless another process has it in hand.
+
+    Starts its transaction with the claim (an UPDATE): on SQLite a transaction that read first could not
+    take the write lock while another process holds it.
+    """
     now = now or utcnow()
-    state = scheduler_state(session, settings, now=now)
-    if state.newest is None or state.is_fresh:
-        return None
-    row = state.newest
     table = SchedulerHeartbeat
-    stale = [table.id == row.id, table.beat_at == row.beat_at]  # a beat meanwhile ends the outage
+    stale = [table.id == heartbeat.id, table.beat_at == heartbeat.beat_at]  # a beat meanwhile ends the outage
+    notified = _claim(session, [*stale, table.stale_alerted_at.is_(None)], stale_alerted_at=now)
+    emailing = _claim(session, [*stale, table.stale_emailed_at.is_(None)], stale_emailed_at=now)
+    if not notified and not emailing:
+        return None
     admins = list(session.scalars(select(User).where(User.role == "admin", User.is_active.is_(True))
                                   .order_by(User.id)))
-    headline = f"The scheduler has stopped: no heartbeat for {_span(state.age_seconds or 0)}"
+    age = max(0.0, (now - heartbeat.beat_at).total_seconds())
+    headline = f"The scheduler has stopped: no heartbeat for {_span(age)}"
     explanation = ("Nothing is being sent, polled or checked: emails due wait in the outbox, replies are not read "
                    "and backlinks are not checked until a scheduler runs again.")
-    if _claim(session, [*stale, table.stale_alerted_at.is_(None)], stale_alerted_at=now):
+    if notified:
         notify(session, [a.id for a in admins], "scheduler_stale", headline, explanation, STATUS_PATH)
-        log.warning("%s (last from %s)", headline, row.name)
-    recipients = [a.email for a in admins]
-    if not recipients or not _claim(session, [*stale, table.stale_emailed_at.is_(None)], stale_emailed_at=now):
+        log.warning("%s (last from %s)", headline, heartbeat.name)
+    if not emailing or not admins:
         return None
-    email = appmail.render("scheduler_stale", recipients, headline, headline=headline, explanation=explanation,
-                           beat_at=row.beat_at, name=row.name,
-                           link=settings.app.base_url.rstrip("/") + STATUS_PATH)
-    return row.id, email
+    return appmail.render("scheduler_stale", [a.email for a in admins], headline, headline=headline,
+                          explanation=explanation, beat_at=heartbeat.beat_at, scheduler=heartbeat.name,
+                          link=settings.app.base_url.rstrip("/") + STATUS_PATH)
 
 
 def watch(factory: sessionmaker[Session], settings: Settings, *, now: datetime | None = None,
           background: bool = False) -> threading.Thread | None:
     """Look at the heartbeat and raise the alert when it is stale; the email goes after the commit (from a
     thread when `background`: a web request does not wait for SMTP). Returns that thread, if any."""
+    with factory() as session:
+        state = scheduler_state(session, settings, now=now)
+    if state.newest is None or state.is_fresh:
+        return None
     with factory() as session, session.begin():
-        found = raise_if_stale(session, settings, now=now)
-    if found is None:
+        email = raise_alert(session, settings, state.newest, now=now)
+    if email is None:
         return None
+    args = (factory, settings, state.newest.id, email)
     if not background:
-        send_alert(factory, settings, *found)
+        send_alert(*args)
         return None
-    thread = threading.Thread(target=send_alert, args=(factory, settings, *found), name="stale-alert", daemon=True)
+    thread = threading.Thread(target=send_alert, args=args, name="stale-alert", daemon=True)
     thread.start()
     return thread
 

@@ -83,11 +83,12 @@ def snapshot(session: Session, settings: Settings, *, now: datetime | None = Non
                                   .where(Message.status == "scheduled", Message.send_at <= now)) or 0
     backlinks_due = session.scalar(select(func.count()).select_from(Backlink)
                                    .where(Backlink.next_check_at <= now)) or 0
-    messages = dict(session.execute(select(Message.status, func.count()).group_by(Message.status)).tuples().all())
+    messages = {status: count for status, count in
+                session.execute(select(Message.status, func.count()).group_by(Message.status))}
     jobs: dict[tuple[str, str], int] = {}
     for model in (CrawlJob, ProspectingRun):
         for kind, status, count in session.execute(select(model.kind, model.status, func.count())
-                                                   .group_by(model.kind, model.status)).tuples():
+                                                   .group_by(model.kind, model.status)):
             jobs[(kind, status)] = jobs.get((kind, status), 0) + count
     ticks = list(session.scalars(select(TickStat).order_by(TickStat.tick_id)))
     connection = session.connection()

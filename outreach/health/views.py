@@ -6,8 +6,10 @@ import threading
 import time
 
 from flask import Blueprint, Response, abort, jsonify, render_template, request
+from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.wrappers import Response as BaseResponse
 
+from outreach.config import Settings
 from outreach.health import alerts, metrics, service
 from outreach.lib.logs import process_name
 from outreach.migrate import head
@@ -22,6 +24,8 @@ WATCH_SECONDS = 60.0
 
 _watch_lock = threading.Lock()
 _next_watch = 0.0
+#: the last look started after a request (tests wait for it)
+last_watch: threading.Thread | None = None
 
 
 @bp.route("/healthz")
@@ -59,7 +63,9 @@ def status() -> str:
     """What the scheduler, the queues and the ticks are doing (admins)."""
     state = app_state()
     _watch(force=True)
-    snap = service.snapshot(db_session(), state.settings)
+    session = db_session()
+    session.rollback()  # end the read the login check began (SQLite keeps its snapshot): show the alert just raised
+    snap = service.snapshot(session, state.settings)
     return render_template("health/status.html", snap=snap, head=head(), process=process_name(),
                            stale_after=state.settings.health.scheduler_stale_seconds)
 
@@ -72,15 +78,28 @@ def _watch_after_request(response: BaseResponse) -> BaseResponse:
 
 
 def _watch(*, force: bool = False) -> None:
-    """Look at the heartbeat at most every WATCH_SECONDS in this process; alert when it is stale."""
-    global _next_watch
+    """Look at the heartbeat at most every WATCH_SECONDS in this process and alert when it is stale.
+
+    From a thread (the Status page, `force`, looks at once, in the request): a page never waits for the
+    look, nor for the write lock a request's own transaction may hold on SQLite.
+    """
+    global _next_watch, last_watch
     now = time.monotonic()
     with _watch_lock:
         if not force and now < _next_watch:
             return
         _next_watch = now + WATCH_SECONDS
     state = app_state()
+    if force:
+        _look(state.sessionmaker, state.settings)
+        return
+    last_watch = threading.Thread(target=_look, args=(state.sessionmaker, state.settings), name="scheduler-watch",
+                                  daemon=True)
+    last_watch.start()
+
+
+def _look(factory: sessionmaker[Session], settings: Settings) -> None:
     try:
-        alerts.watch(state.sessionmaker, state.settings, background=True)
-    except Exception:  # an unmigrated or unreachable database must not turn every page into a 500
+        alerts.watch(factory, settings, background=True)
+    except Exception:  # an unmigrated or unreachable database: /readyz says so, the look tries again later
         alerts.log.exception("could not look at the scheduler heartbeat")
