@@ -53,5 +53,5 @@ def schema_problem(connection: Connection) -> str | None:
     if revision == head():
         return None
     if revision is None:
-        return f"the database has no schema (it is at no revision, the code expects {head()})"
+        return f"the database has no schema (no revision; the code expects {head()})"
     return f"the database is at revision {revision}, the code expects {head()}"

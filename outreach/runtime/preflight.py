@@ -51,7 +51,7 @@ def start_problem(settings: Settings) -> tuple[str, int] | None:
     finally:
         engine.dispose()
     if problem:
-        return f"{problem} at {shown_url(settings.database.url)}: run `outreach db upgrade` first", 2
+        return f"{problem} ({shown_url(settings.database.url)}): run `outreach db upgrade` first", 2
     return None
 
 
