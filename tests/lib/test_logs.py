@@ -43,8 +43,9 @@ def test_text_lines_name_the_time_level_process_and_context(root_logging: None,
         logs.user_id.set(None)
     logging.getLogger("outreach.test").debug("below the level")
     line, = capsys.readouterr().err.splitlines()
-    assert re.fullmatch(rf"\d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d,\d{{3}} INFO outreach.test \[{re.escape(logs.process_name())}\] "
-                        r"request=abc123 user=7 hello", line), line
+    when = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}"
+    assert re.fullmatch(rf"{when} INFO outreach.test \[{re.escape(logs.process_name())}\] request=abc123 user=7 hello",
+                        line), line
 
 
 def test_json_lines_carry_the_job_of_a_tick(root_logging: None, capsys: pytest.CaptureFixture[str]) -> None:
