@@ -57,7 +57,10 @@ def _listen(ctx: click.Context, host: str, port: int, threads: int,
     except ConfigError as exc:
         fail(str(exc))
     try:
-        return create_server(app, host=host, port=port, threads=threads, ident="outreach")
+        # waitress drops X-Forwarded-* by default; with [web] proxy_hops the app's ProxyFix judges them instead
+        proxied = app.extensions["outreach"].settings.web.proxy_hops > 0
+        return create_server(app, host=host, port=port, threads=threads, ident="outreach",
+                             clear_untrusted_proxy_headers=not proxied)
     except OSError as exc:
         fail(listen_error(host, port, exc))
 
