@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine
+from sqlalchemy import Insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -62,7 +62,7 @@ def flush(factory: sessionmaker[Session]) -> int:
     try:
         with factory() as session, session.begin():
             for tick_id, counts in sorted(batch.items()):  # one order in every process: no deadlock
-                session.execute(_upsert(session.get_bind(), tick_id, counts))
+                session.execute(_upsert(session.get_bind().dialect.name, tick_id, counts))
     except Exception:
         log.exception("could not store the tick totals; they are counted again with the next batch")
         with _lock:
@@ -87,9 +87,9 @@ def _merge(into: _Counts, counts: _Counts) -> None:
         into.last_seconds, into.last_run_at = counts.last_seconds, counts.last_run_at
 
 
-def _upsert(bind: Engine | object, tick_id: str, counts: _Counts):  # type: ignore[no-untyped-def]
-    dialect = getattr(bind, "dialect", None)
-    insert = postgresql.insert if dialect is not None and dialect.name == "postgresql" else sqlite.insert
+def _upsert(dialect: str, tick_id: str, counts: _Counts) -> Insert:
+    """INSERT ... ON CONFLICT DO UPDATE adding the counts: one atomic statement whoever else adds at once."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = TickStat.__table__
     statement = insert(table).values(tick_id=tick_id, runs=counts.runs, units=counts.units, errors=counts.errors,
                                      seconds=counts.seconds, last_seconds=counts.last_seconds,
