@@ -63,3 +63,20 @@ def test_an_unreachable_database_is_one_line_and_exit_1(tmp_path: Path) -> None:
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("outreach: cannot reach the database at postgresql+psycopg://outreach:***@127.0.0.1:")
     assert "secret-password" not in result.stderr
+
+
+def test_gunicorn_on_a_busy_port_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    import socket
+
+    url = f"sqlite:///{tmp_path / 'ready.db'}"
+    upgrade(url)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run([*OUTREACH, "web", "--workers", "2", "--port", str(port)], capture_output=True,
+                                text=True, env=process_env(tmp_path, url), cwd=tmp_path, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        f"outreach: cannot listen on 127.0.0.1:{port}: the port is in use")
+    assert "Traceback" not in result.stderr
