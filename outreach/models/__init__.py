@@ -27,6 +27,7 @@ from outreach.models.campaigns import (
     Tag,
 )
 from outreach.models.crawl import CrawlFinding, CrawlJob
+from outreach.models.health import SchedulerHeartbeat, TickStat
 from outreach.models.mail import (
     CampaignMail,
     Enrollment,
@@ -70,11 +71,13 @@ __all__ = [
     "ProspectingRun",
     "ReportDelivery",
     "ReportShare",
+    "SchedulerHeartbeat",
     "Sequence",
     "SequenceStep",
     "Site",
     "Suppression",
     "Tag",
     "Template",
+    "TickStat",
     "User",
 ]
