@@ -1,9 +1,9 @@
 """The stale-scheduler alert: the admins are told once per outage, in the app and by email.
 
-The scheduler cannot report its own death, so the web processes look (`watch`: after any request but
-/healthz, at most once a minute per process, and at once when an admin opens the Status page). Whoever first sees the newest heartbeat stale claims the
-alert with a conditional update: in-app notifications once, the email until it is handed over. The next
-beat clears both marks, so a later outage is alerted again.
+The scheduler cannot report its own death, so the web processes look (`watch`: after any request but /healthz,
+at most once a minute per process, and at once when an admin opens the Status page). Whoever first sees the
+newest heartbeat stale claims the alert with a conditional update: in-app notifications once, the email until
+it is handed over. The next beat clears both marks, so a later outage is alerted again.
 """
 from __future__ import annotations
 

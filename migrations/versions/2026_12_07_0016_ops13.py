@@ -1,7 +1,7 @@
 """scheduler heartbeats and tick totals (health, /metrics); the stale-scheduler notification
 
-Revision ID: 0015_ops13
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-07 15:00:00
 
 No row changes.
@@ -13,8 +13,8 @@ from alembic import op
 
 import outreach.db
 
-revision = '0015_ops13'
-down_revision = '0014'
+revision = '0016'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 
