@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from itertools import repeat
 from operator import itemgetter
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from publicsuffixlist import PublicSuffixList
 
@@ -151,7 +151,6 @@ _QUERY_SAFE = _PATH_SAFE + "?"
 
 def _fix_percent(text: str, safe: str) -> str:
     """Upper-case %xx escapes, decode escaped unreserved characters, encode what must be encoded."""
-    from urllib.parse import quote
 
     if "%" in text:
         out: list[str] = []
