@@ -38,6 +38,7 @@ from outreach.models.mail import (
 )
 from outreach.models.notifications import Notification
 from outreach.models.prospecting import Asset, ProspectingRun
+from outreach.models.webhooks import Webhook, WebhookAttempt, WebhookDelivery
 
 __all__ = [
     "PIPELINE_STAGES",
@@ -76,4 +77,7 @@ __all__ = [
     "Tag",
     "Template",
     "User",
+    "Webhook",
+    "WebhookAttempt",
+    "WebhookDelivery",
 ]
