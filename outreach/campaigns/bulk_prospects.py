@@ -135,7 +135,7 @@ def _check_board(session: Session, campaign: Campaign, checked: list[_Checked], 
     site_ids: dict[str, int] = {}
     for start in range(0, len(domains), _CHUNK):
         site_ids.update(session.execute(select(Site.domain, Site.id)
-                                        .where(Site.domain.in_(domains[start:start + _CHUNK]))).tuples())
+                                        .where(Site.domain.in_(domains[start:start + _CHUNK]))).all())
     on_board = set(session.scalars(select(Prospect.site_id).where(Prospect.campaign_id == campaign.id,
                                                                   Prospect.site_id.in_(site_ids.values())))
                    ) if site_ids else set()

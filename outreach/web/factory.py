@@ -30,6 +30,7 @@ from outreach.web import auth, templating
 from outreach.web.ids import IdConverter
 from outreach.web.sanitize import strip_nul_characters
 from outreach.web.state import AppState, app_state, db_session
+from outreach.webhooks import views as webhooks_views
 from outreach.wiring import connect_subscribers
 
 csrf = CSRFProtect()
@@ -49,6 +50,7 @@ BLUEPRINTS: list[Blueprint] = [
     broken_links_views.bp,
     prospecting_views.bp,
     notifications_views.bp,
+    webhooks_views.bp,
 ]
 
 #: blueprints whose routes authenticate by API token or signed link instead of a session cookie

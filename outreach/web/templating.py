@@ -30,6 +30,7 @@ NAV: list[tuple[str, str, Callable[[User], bool], str]] = [
     ("reports.index", "Reports", _anyone, "reports"),
     ("mail.index", "Mail", permissions.is_staff, "mail"),
     ("accounts.users", "Users", permissions.is_admin, "accounts.users"),
+    ("webhooks.index", "Webhooks", permissions.is_admin, "webhooks"),
 ]
 
 

@@ -116,7 +116,7 @@ def _jobs(session: Session, ids: list[int], box: SecretBox) -> list[_Job]:
     if not ids:
         return []
     rows = session.execute(select(WebhookDelivery, Webhook).join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
-                           .where(WebhookDelivery.id.in_(ids)).order_by(WebhookDelivery.id)).tuples()
+                           .where(WebhookDelivery.id.in_(ids)).order_by(WebhookDelivery.id)).all()
     jobs = []
     for delivery, webhook in rows:
         secret, problem = None, ""
