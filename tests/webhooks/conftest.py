@@ -18,7 +18,9 @@ from outreach.jobs.ticks import JobContext
 from outreach.models.webhooks import Webhook
 from outreach.webhooks.delivery import fetch_settings
 from outreach.webhooks.service import create_webhook
+from tests.backlinks.conftest import web  # noqa: F401 (a publisher's test web, for link alerts)
 from tests.conftest import free_port
+from tests.mail.conftest import make_sequence  # noqa: F401 (fixture)
 
 
 @dataclass

@@ -31,9 +31,8 @@ from outreach.notifications.events import alert_raised, raise_alert
 from outreach.webhooks.delivery import BACKOFF, LEASE, MAX_ATTEMPTS, claim_due
 from outreach.webhooks.jobs import deliver_webhooks
 from outreach.wiring import connect_subscribers
-from tests.backlinks.conftest import TARGET, web  # noqa: F401 (the publisher's test web fixture)
+from tests.backlinks.conftest import TARGET
 from tests.lib.testweb import TestWeb
-from tests.mail.conftest import make_sequence  # noqa: F401 (fixture)
 from tests.mail.test_inbound import dsn, reply_to
 from tests.race import race_rounds
 from tests.webhooks.conftest import Receiver
@@ -57,7 +56,7 @@ def attempts(db: Session, delivery: WebhookDelivery) -> list[tuple[int | None, s
 
 @pytest.fixture
 def emailed(app: Flask, db: Session, make_prospect: Callable[..., Prospect],
-            make_sequence: Callable[..., Sequence], make_campaign: Any,  # noqa: F811
+            make_sequence: Callable[..., Sequence], make_campaign: Any,
             make_user: Any) -> tuple[Message, Prospect]:
     """A prospect enrolled in a sequence (local outbox): its first email is in the outbox."""
     make_user()  # past first-run setup: the public routes answer
@@ -121,7 +120,7 @@ def test_it_signs_an_unsubscribe_and_retries_it_after_a_500_until_it_is_delivere
 
 def test_a_reply_and_a_bounce_reach_only_the_webhooks_that_want_them(
         app: Flask, db: Session, hook: Any, receiver: Receiver, ctx: JobContext, make_campaign: Any,
-        make_prospect: Any, make_sequence: Any) -> None:  # noqa: F811
+        make_prospect: Any, make_sequence: Any) -> None:
     state = app.extensions["outreach"]
     replies, bounces = hook(["reply_received"]), hook(["bounce"])
     mailbox = save_mailbox(db, state.secret_box, MailboxInput(
@@ -154,7 +153,7 @@ def test_a_reply_and_a_bounce_reach_only_the_webhooks_that_want_them(
 
 
 def test_a_link_going_live_is_delivered_from_the_check_tick(
-        db: Session, web: TestWeb, hook: Any, receiver: Receiver, ctx: JobContext,  # noqa: F811
+        db: Session, web: TestWeb, hook: Any, receiver: Receiver, ctx: JobContext,
         team: dict[str, Any], make_prospect: Any) -> None:
     hook(["link_live", "link_lost"])
     team["campaign"].target_urls = TARGET
