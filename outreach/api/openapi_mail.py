@@ -353,7 +353,7 @@ def paths() -> dict[str, Any]:
                                   _param("kind", {"type": "string", "pattern": "^[a-z_]+(,[a-z_]+)*$"},
                                          "comma-separated kinds: "
                                          f"{', '.join(k for k in INBOUND_KINDS if k != 'unmatched')}")],
-                          listing=True),
+                          listing=True, lookup=True),
         },
         "/api/v1/inbound-unmatched": {
             "get": _staff("Inbound mail that names none of our messages (no thread), newest first", "enrolment",
