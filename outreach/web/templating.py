@@ -19,7 +19,7 @@ def _anyone(user: User) -> bool:
     return True
 
 
-#: the top navigation: (endpoint, label, who may see it, the blueprint or endpoint that marks it active)
+#: the top navigation: (endpoint, label, who may see it, the blueprints or endpoints that mark it active, "|"-separated)
 NAV: list[tuple[str, str, Callable[[User], bool], str]] = [
     ("campaigns.dashboard", "Campaigns", _anyone, "campaigns"),
     ("lists.prospects", "Prospects", _anyone, "lists.prospects"),
@@ -29,8 +29,7 @@ NAV: list[tuple[str, str, Callable[[User], bool], str]] = [
     ("backlinks.ledger", "Backlinks", _anyone, "backlinks"),
     ("reports.index", "Reports", _anyone, "reports"),
     ("mail.index", "Mail", permissions.is_staff, "mail"),
-    ("accounts.users", "Users", permissions.is_admin, "accounts.users"),
-    ("webhooks.index", "Webhooks", permissions.is_admin, "webhooks"),
+    ("accounts.users", "Users", permissions.is_admin, "accounts.users|webhooks"),
 ]
 
 
@@ -82,9 +81,9 @@ def nav_items() -> list[NavItem]:
             continue
         if in_campaign:
             active = marker == "campaigns"
-        else:
-            active = (request.blueprint == marker) if "." not in marker else (
-                (request.endpoint or "").startswith(marker))
+        else:  # "a|b": either marks it (the admin's Users tab covers the Webhooks page too)
+            active = any((request.blueprint == m) if "." not in m else (request.endpoint or "").startswith(m)
+                         for m in marker.split("|"))
         items.append(NavItem(url_for(endpoint), label, active))
     return items
 

@@ -27,7 +27,7 @@ def secret_on(page: str) -> str | None:
 def test_an_admin_adds_a_webhook_and_sees_its_secret_once(app: Flask, db: Session, login: Any,
                                                           team: dict[str, Any]) -> None:
     browser = login(team["admin"])
-    assert "Webhooks" in browser.get("/").get_data(as_text=True)  # in the admin's navigation
+    assert 'href="/settings/webhooks"' in browser.get("/users").get_data(as_text=True)  # a tab of the admin's pages
     page = browser.post("/settings/webhooks", data={"url": URL, "events": ["bounce", "link_lost"],
                                                     "description": "CRM"}).get_data(as_text=True)
     secret = secret_on(page)
