@@ -84,8 +84,7 @@ def main() -> None:
     if args.single:
         figures["single_rows_per_s"] = round(args.single / (time.perf_counter() - started))
         print(f"one at a time: {args.single} requests, {figures['single_rows_per_s']} prospects/s", file=sys.stderr)
-    server.close()
-    state.engine.dispose()
+    state.engine.dispose()  # the server's daemon thread ends with the process
     print(json.dumps(figures))
 
 
