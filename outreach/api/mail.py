@@ -179,7 +179,9 @@ def remove_mailbox(mailbox_id: int) -> tuple[str, int]:
 def test_mailbox(mailbox_id: int) -> dict[str, Any]:
     """Log in over SMTP and IMAP now; each protocol's outcome in one line (a failure is a result, not an error)."""
     mailbox = _get(Mailbox, mailbox_id, "mailbox")
-    db_session().rollback()  # no transaction stays open while the servers answer
+    session = db_session()
+    session.expunge(mailbox)  # its loaded values serve the test: no transaction stays open while the servers answer
+    session.rollback()
     checks = check_mailbox(mailbox, app_state().secret_box, settings().mail.smtp_timeout)
     return {"ok": all(c.ok is not False for c in checks),
             **{c.protocol: {"ok": c.ok, "message": c.message} for c in checks}}

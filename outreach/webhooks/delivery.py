@@ -41,8 +41,10 @@ MAX_ATTEMPTS = len(BACKOFF) + 1
 TIMEOUT = 10.0
 #: a claimed delivery not recorded by then (its worker died) is due again; well over TIMEOUT
 LEASE = timedelta(minutes=2)
-#: deliveries claimed and sent together
+#: deliveries claimed and sent together, and how many of them go to one receiver at once: a batch to one slow
+#: receiver takes BATCH / PER_HOST * TIMEOUT at most, well within LEASE
 BATCH = 20
+PER_HOST = 5
 #: characters of the receiver's answer kept in the log
 EXCERPT = 500
 USER_AGENT = "Outreach-Webhooks/1"
@@ -57,7 +59,8 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
 def fetch_settings(settings: Settings) -> FetchSettings:
     """The crawler's guard (private addresses refused unless allowed) with a webhook's limits: no redirects."""
     return dataclasses.replace(FetchSettings.from_settings(settings.crawl), user_agent=USER_AGENT, timeout=TIMEOUT,
-                               max_bytes=64 * 1024, max_redirects=0, per_host_delay=0.0, respect_robots=False)
+                               max_bytes=64 * 1024, max_redirects=0, per_host_delay=0.0, respect_robots=False,
+                               per_host_concurrency=PER_HOST)
 
 
 def claim_due(session: Session, now: datetime, limit: int = BATCH) -> list[int]:

@@ -167,6 +167,8 @@ def test_it_builds_a_sequence_and_edits_its_steps_one_by_one(db: Session, staff:
     assert bad.status_code == 422 and error_of(bad)["field"] == "body.delay_days"
     missing = staff.post("/sequences", {"name": "Ghost", "steps": [{"template_id": 999999}]})
     assert missing.status_code == 422 and error_of(missing)["message"] == "step 1: choose an existing template"
+    assert staff.get(f"/sequences/{sequence['id']}").get_json()["steps"] == steps
+    assert [s["name"] for s in staff.get("/sequences").get_json()["data"]] == ["Two steps"]
     renamed = staff.patch(f"/sequences/{sequence['id']}", {"name": "Follow-ups"})
     assert renamed.get_json()["name"] == "Follow-ups" and len(renamed.get_json()["steps"]) == 2
     assert staff.delete(f"/sequences/{sequence['id']}").status_code == 204

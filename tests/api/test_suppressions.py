@@ -36,6 +36,7 @@ def test_it_adds_lists_annotates_and_removes_entries(db: Session, api_as: Any, t
     assert error_of(api.get("/suppressions", reason="spam"))["field"] == "reason"
 
     entry = email.get_json()["id"]
+    assert api.get(f"/suppressions/{entry}").get_json() == email.get_json()
     assert api.patch(f"/suppressions/{entry}", {"note": "wrote back: stop"}).get_json()["note"] == "wrote back: stop"
     assert api.delete(f"/suppressions/{entry}").status_code == 204
     assert api.get(f"/suppressions/{entry}").status_code == 404
