@@ -260,3 +260,20 @@ def test_a_process_that_skipped_its_wiring_cannot_raise_an_alert(db: Session) ->
     finally:
         connect_subscribers()
     assert db.scalar(select(func.count()).select_from(WebhookDelivery)) == 0
+
+
+def test_a_link_that_misses_its_agreed_terms_is_delivered_as_terms_not_met(
+        db: Session, web: TestWeb, hook: Any, receiver: Receiver, ctx: JobContext, team: dict[str, Any],
+        make_prospect: Any) -> None:
+    hook(["terms_not_met"])
+    team["campaign"].target_urls = TARGET
+    prospect = make_prospect(team["campaign"], url=web.url("/article"), owner_id=team["owner"].id)
+    move_prospect(db, prospect, "promised", actor=team["owner"])
+    db.commit()
+    web.page("/article", f'<html><body><a rel="nofollow" href="{TARGET}">Acme widgets</a></body></html>')
+    check_due(ctx)
+    assert deliver_webhooks(ctx) == 1
+    [received] = receiver.received
+    assert received.signature_ok and received.payload["event"] == "terms_not_met"
+    assert received.payload["data"]["backlink"]["status"] == "terms_not_met"
+    assert received.payload["data"]["backlink"]["unmet_terms"][0]["term"] == "rel"
