@@ -83,6 +83,12 @@ def _robots_header(value: str) -> list[str]:
     return tokens
 
 
+def read_page(fetched: FetchResult) -> tuple[str, str, ParsedPage]:
+    """(text, encoding, links and meta) of a fetched page, its links resolved as a browser resolves them."""
+    html, encoding = decode_page(fetched.body, fetched.headers.get("content-type"))
+    return html, encoding, parse_page(html, fetched.final_url, with_text=False, encoding=encoding)
+
+
 def analyse(fetched: FetchResult, target: str, *, match_mode: str = "exact", anchor: str | None = None,
             rendered_html: str | None = None, render_error: str | None = None) -> CheckResult:
     """Everything a check can say from one fetch (and, optionally, the rendered DOM)."""
@@ -113,8 +119,7 @@ def analyse(fetched: FetchResult, target: str, *, match_mode: str = "exact", anc
         problems.append("not_html")
         problems.append("link_missing")
         return result
-    html, encoding = decode_page(fetched.body, fetched.headers.get("content-type"))
-    page = parse_page(html, fetched.final_url, with_text=False, encoding=encoding)
+    html, encoding, page = read_page(fetched)
     matches = target_matcher(target, match_mode)
     links = [FoundLink(href=link.href, anchor=link.anchor, rel=list(link.rel), is_image=link.is_image)
              for link in page.links if matches(link.href)]

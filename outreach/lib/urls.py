@@ -242,6 +242,8 @@ def _encode_query(href: str, encoding: str) -> str:
             continue
         try:
             data = ch.encode(encoding)
+            if encoding == "cp932" and data[0] in (0xED, 0xEE):
+                data = _ibm_extensions().get(ch, data)
         except UnicodeEncodeError:
             out.append(f"%26%23{ord(ch)}%3B")
             continue
@@ -251,18 +253,35 @@ def _encode_query(href: str, encoding: str) -> str:
     return href[:query_at + 1] + "".join(out) + href[end:]
 
 
+@lru_cache(maxsize=1)
+def _ibm_extensions() -> dict[str, bytes]:
+    """Shift_JIS bytes of the IBM extension kanji (lead bytes FA-FC), which the WHATWG encoder picks where Python's
+    cp932 gives the NEC-selected copies of the same characters (lead bytes ED-EE)."""
+    table: dict[str, bytes] = {}
+    for lead in (0xFA, 0xFB, 0xFC):
+        for trail in (*range(0x40, 0x7F), *range(0x80, 0xFD)):
+            pair = bytes((lead, trail))
+            try:
+                table.setdefault(pair.decode("cp932"), pair)
+            except UnicodeDecodeError:
+                continue
+    return table
+
+
 #: query parameters that say where a visitor came from, not which page they asked for
 TRACKING_PARAMS = frozenset({
     "fbclid", "gclid", "gclsrc", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid", "ttclid", "li_fat_id",
     "igshid", "mc_cid", "mc_eid", "_ga", "_gl", "_hsenc", "_hsmi", "mkt_tok", "ref", "ref_src", "ref_url", "srsltid",
 })
 _ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
-_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+#: characters whose escapes compare as the characters: the unreserved ones (RFC 3986: %7E is ~), and "|", which
+#: Chromium escapes in a path where the WHATWG standard (and Firefox, Safari, ada) leave it
+_SAME_ESCAPED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~|")
 
 
 def _fold_escape(match: re.Match[str]) -> str:
     char = chr(int(match.group(1), 16))
-    return char if char in _UNRESERVED else "%" + match.group(1).upper()
+    return char if char in _SAME_ESCAPED else "%" + match.group(1).upper()
 
 
 def is_tracking_param(name: str) -> bool:
