@@ -92,7 +92,7 @@ def _clean(text: str) -> str:
 
 def _absolute(base: str, raw: str, encoding: str = "utf-8") -> str | None:
     """The absolute http(s) URL of raw against base as a browser resolves it, or None for other schemes."""
-    if raw[:11].lower().startswith(SKIPPED_SCHEMES):
+    if raw[:1] not in "/h" and raw[:11].lower().startswith(SKIPPED_SCHEMES):  # (the test is costly per link)
         return None
     return resolve_href(base, raw, encoding)
 

@@ -204,22 +204,49 @@ def resolve_href(base: str, href: str, encoding: str = "utf-8") -> str | None:
     charset (windows-1251, Shift_JIS ...), everything else in UTF-8. Backslashes, tabs and newlines, protocol-relative
     hrefs, dot segments and IDNA hosts read as in a browser.
     """
-    if href[:1] == "/" and href[1:2] not in ("/", "\\"):  # root-relative: most links, no parse when already normal
-        end = base.find("/", base.find("://") + 3)
-        candidate = (base if end == -1 else base[:end]) + href.partition("#")[0]
-        if _is_normal(candidate):
-            return candidate
-    elif href[:4] == "http":
-        head = href.partition("#")[0]
-        if _is_normal(head):
-            return head
     if not encoding.startswith("utf") and not href.isascii():
         href = _encode_query(href, encoding)
+    # most links: root-relative (which depend on the base's origin only) or absolute; both parse once per run
+    if href[:1] == "/" and href[1:2] not in _NOT_ROOT_RELATIVE:
+        origin = _origin(base)
+        if origin is not None:
+            return _parse_http(origin + href)
+    elif href.startswith(("http://", "https://")):
+        return _parse_http(href)
     try:
         joined = ada_url.join_url(base, href)
     except ValueError:
         return None
     return _serialised(joined) if joined.startswith(("http://", "https://")) else None
+
+
+#: second characters that make an href starting with "/" other than root-relative ("//host", "/\\host", and the
+#: same with a tab or newline between, which the parser removes)
+_NOT_ROOT_RELATIVE = frozenset({"/", "\\", "\t", "\n", "\r"})
+
+
+@lru_cache(maxsize=65536)
+def _parse_http(url: str) -> str | None:
+    """An absolute URL as a browser spells it, without its fragment; None when it is not http(s) or does not parse."""
+    head = url.partition("#")[0]
+    if _is_normal(head):
+        return head
+    try:
+        href = ada_url.normalize_url(url)
+    except ValueError:
+        return None
+    return _serialised(href) if href.startswith(("http://", "https://")) else None
+
+
+@lru_cache(maxsize=1024)
+def _origin(base: str) -> str | None:
+    """scheme://[userinfo@]host[:port] of an http(s) base URL as a browser reads it: what a root-relative href
+    keeps of it."""
+    normal = _parse_http(base)
+    if normal is None:
+        return None
+    # the serialisation of an http(s) URL always has a path, and "/" is escaped in the userinfo
+    return normal[:normal.index("/", normal.index("://") + 3)]
 
 
 def _serialised(href: str) -> str:

@@ -62,6 +62,10 @@ def test_it_refuses_what_does_not_parse(url: str) -> None:
     ("https://blog.example/posts/x.html?page=2", "#top", "https://blog.example/posts/x.html?page=2"),
     ("https://blog.example/posts/x.html", "?page=3", "https://blog.example/posts/x.html?page=3"),
     ("https://blog.example/posts/x.html", " \n/a\tb\n ", "https://blog.example/ab"),
+    ("https://blog.example/posts/x.html", "/\t/evil.example/p", "https://evil.example/p"),
+    ("https://blog.example/posts/x.html", "/\n\\evil.example/p", "https://evil.example/p"),
+    ("http://Blog.Example:80?x=/y", "/p", "http://blog.example/p"),
+    ("http://u:p@blog.example/a/b", "/p", "http://u:p@blog.example/p"),
     ("https://blog.example/", "HTTPS://WWW.Brand.Example:443/?utm_source=blog", "https://www.brand.example/?utm_source=blog"),
     ("https://blog.example/", "http://münchen.example/straße", "http://xn--mnchen-3ya.example/stra%C3%9Fe"),
     ("https://blog.example/", "javascript:void(0)", None),
@@ -190,9 +194,10 @@ def test_the_fast_path_only_takes_urls_ada_leaves_as_they_are(host: str, port: s
 
 
 _BASES = ["https://blog.example/posts/2024/article.html", "http://127.0.0.1:8080/a/b/?x=1", "https://shop.example",
+          "HTTP://Shop.Example:80?x=/y", "http://u:p@blog.example/a/b", "https:\\\\blog.example\\a\\b",
           "https://xn--bcher-kva.de/kategorie/", "http://[::1]:81/dir/page?q#f"]
-_HREF_STARTS = ["", "/", "//", "\\", "/\\", "./", "../", "?", "#", "http://", "https://", "HTTP://", "https:",
-                "http:\\\\", " ", "\t/", "mailto:", "javascript:", "data:text/html,", "ftp://"]
+_HREF_STARTS = ["", "/", "//", "\\", "/\\", "/\t/", "/\n\\", "/\r", "./", "../", "?", "#", "http://", "https://",
+                "HTTP://", "https:", "http:\\\\", " ", "\t/", "mailto:", "javascript:", "data:text/html,", "ftp://"]
 
 
 @settings(max_examples=2000, deadline=None)
