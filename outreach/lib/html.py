@@ -20,7 +20,7 @@ _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs
 
 @dataclass
 class Link:
-    href: str            # absolute, normalised (outreach.lib.urls.normalize_url)
+    href: str            # absolute, as a browser resolves it, without fragment (outreach.lib.urls.resolve_href)
     raw_href: str
     anchor: str          # visible text, or the img alt when the link holds only an image
     rel: list[str]       # lower-cased tokens
@@ -42,7 +42,7 @@ class ParsedPage:
 
 #: codecs a browser uses in place of the one a page names (the WHATWG Encoding standard's labels: a page that says
 #: iso-8859-1 is read as windows-1252, Shift_JIS as Microsoft's superset of it, and so on)
-_BROWSER_CODECS = {"latin-1": "cp1252", "iso8859-1": "cp1252", "ascii": "cp1252", "shift_jis": "cp932",
+_BROWSER_CODECS = {"iso8859-1": "cp1252", "ascii": "cp1252", "shift_jis": "cp932",
                    "euc_kr": "cp949", "gb2312": "gbk", "iso8859-9": "cp1254", "iso8859-11": "cp874", "tis-620": "cp874"}
 
 

@@ -147,7 +147,7 @@ _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 #: a URL that the WHATWG URL parser serialises as itself (lower-case scheme and host of plain labels whose last one
 #: starts with a letter, or a dotted-quad IPv4 address; no userinfo; a port that is not the default; a path and a query
 #: of characters that are never percent-encoded): most links on a crawled page, and cheaper to recognise than to parse.
-#: Dot segments, "xn--" labels and default ports are ruled out in _is_normal. tests/lib/test_urls_whatwg.py checks
+#: Dot segments, "xn--" labels and default ports are ruled out in _is_normal. tests/lib/test_urls_normalize.py checks
 #: every match against ada-url, the WHATWG parser.
 _NORMAL = re.compile(r"(https?)://(?:(?:[a-z0-9-]+\.)*[a-z][a-z0-9-]*|" + _OCTET + r"(?:\." + _OCTET + r"){3})"
                      r"(?::([1-9][0-9]{0,4}))?(/[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*)(?:\?[A-Za-z0-9\-._~!$&()*+,;=:@/?%]*)?")
@@ -312,6 +312,7 @@ def _fold_escape(match: re.Match[str]) -> str:
 
 
 def is_tracking_param(name: str) -> bool:
+    """Whether a query parameter only says where a visitor came from (utm_*, ref, fbclid ...)."""
     lowered = name.lower()
     return lowered.startswith("utm_") or lowered in TRACKING_PARAMS
 
