@@ -10,7 +10,7 @@ from selectolax.lexbor import LexborHTMLParser
 
 from outreach.backlinks.evidence import CheckResult
 from outreach.backlinks.verify import Renderer, target_matcher, verify_page
-from outreach.lib.html import parse_page
+from outreach.lib.html import decode_page, parse_page
 from outreach.lib.http import Fetcher
 from outreach.lib.urls import BadURL, registrable_domain
 
@@ -111,7 +111,10 @@ async def find_page(fetcher: Fetcher, site_url: str, target: str, *, match_mode:
 
     async def look(url: str) -> str | None:
         got = await fetcher.fetch(url)
-        if got.ok and any(matches(link.href) for link in parse_page(got.text(), got.final_url).links):
+        if not got.ok:
+            return None
+        html, encoding = decode_page(got.body, got.headers.get("content-type"))
+        if any(matches(link.href) for link in parse_page(html, got.final_url, encoding=encoding).links):
             return url
         return None
 

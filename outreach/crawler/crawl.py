@@ -15,7 +15,7 @@ from typing import Any
 from outreach.crawler.checker import LinkChecker, Outcome
 from outreach.crawler.walk import Walk
 from outreach.lib.aio import run_sync
-from outreach.lib.html import HTML_TYPES, page_links
+from outreach.lib.html import HTML_TYPES, decode_page, page_links
 from outreach.lib.http import Fetcher, FetchSettings, blocked_message
 from outreach.lib.urls import BadURL, ensure_http_url, normalize_url, url_origin
 
@@ -178,7 +178,8 @@ class Crawler:
             return
         if result.content_type not in HTML_TYPES or url_origin(result.final_url) not in self.origins:
             return
-        links, nofollow = page_links(result.text(), result.final_url)
+        html, encoding = decode_page(result.body, result.headers.get("content-type"))
+        links, nofollow = page_links(html, result.final_url, encoding)
         if nofollow and self.settings.respect_robots:
             return
         add_link = self._add_link

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from outreach.crawler.walk import Walk
-from outreach.lib.html import HTML_TYPES, Link, ParsedPage, parse_page
+from outreach.lib.html import HTML_TYPES, Link, ParsedPage, decode_page, parse_page
 from outreach.lib.http import Fetcher, FetchResult
 from outreach.lib.urls import BadURL, normalize_url
 
@@ -130,5 +130,5 @@ async def _get(fetcher: Fetcher, url: str) -> WalkedPage | None:
     result = await fetcher.fetch(url)
     if not result.ok or result.content_type not in HTML_TYPES:
         return None
-    html = result.text()
-    return WalkedPage(url=url, result=result, html=html, parsed=parse_page(html, result.final_url))
+    html, encoding = decode_page(result.body, result.headers.get("content-type"))
+    return WalkedPage(url=url, result=result, html=html, parsed=parse_page(html, result.final_url, encoding=encoding))
