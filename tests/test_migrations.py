@@ -106,3 +106,33 @@ def test_an_upgrade_puts_back_the_page_url_search_a_table_rebuild_dropped(empty_
             assert conn.scalar(text("SELECT count(*) FROM pg_indexes "
                                     "WHERE indexname = 'ix_prospects_page_url_trgm'")) == 1
     engine.dispose()
+
+
+def test_a_table_rebuilt_by_a_migration_keeps_its_child_rows(empty_database_url: str) -> None:
+    """0008 rebuilds `backlinks` on SQLite (copy, drop, rename): its checks and events must survive."""
+    upgrade(empty_database_url, "0007")
+    engine = make_engine(empty_database_url)
+    stamp = "'2026-01-01 00:00:00+00'"
+    with engine.begin() as conn:
+        conn.execute(text(f"INSERT INTO clients (name, website, report_emails, notes, created_at) "
+                          f"VALUES ('Acme', '', '', '', {stamp})"))
+        conn.execute(text(
+            "INSERT INTO backlinks (client_id, page_url, site_url, target_url, match_mode, agreed_anchor, agreed_rel, "
+            "notes, render_js, status, consecutive_failures, seen_rel, seen_anchor, created_at) VALUES "
+            f"(1, 'https://a.example/p', 'https://a.example/', 'https://acme.example/', 'exact', '', 'any', '', "
+            f"false, 'live', 0, '', '', {stamp})"))
+        conn.execute(text(
+            "INSERT INTO backlink_checks (backlink_id, checked_at, page_url, final_url, error, status, follow, "
+            f"indexable, found_in, problems, evidence) VALUES (1, {stamp}, 'https://a.example/p', "
+            "'https://a.example/p', '', 'live', true, true, 'html', '[]', '{}')"))
+        conn.execute(text("INSERT INTO backlink_events (backlink_id, kind, text, created_at, notify_attempts, "
+                          f"notify_error) VALUES (1, 'went_live', 'Link is live', {stamp}, 0, '')"))
+    engine.dispose()
+    upgrade(empty_database_url)
+    engine = make_engine(empty_database_url)
+    with engine.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM backlink_checks")) == 1
+        assert conn.scalar(text("SELECT count(*) FROM backlink_events")) == 1
+        if engine.dialect.name == "sqlite":  # and the app's connections get their foreign keys back
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    engine.dispose()
