@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from outreach.accounts.service import audit
 from outreach.analytics import ga4, matomo, plausible
 from outreach.analytics.rows import BadAnalyticsFile, Parsed, host_key, month_of, page_key, referrer
+from outreach.lib.clock import utcnow
 from outreach.lib.urls import BadURL, registrable_domain
 from outreach.models import Backlink, Client, ReferralTraffic, User
 from outreach.models.analytics import SOURCES
@@ -262,3 +263,24 @@ def traffic_for(session: Session, client_id: int, backlinks: Sequence[Backlink],
                 traffic.by_site.setdefault(host, {})[month] = max(
                     site_total, sum(traffic.by_link.get(link.id, {}).get(month, 0) for link in host_links))
     return traffic
+
+
+def recent(session: Session, backlinks: Sequence[Backlink], *, months: int = 12, today: date | None = None
+           ) -> Traffic:
+    """Referral sessions of links (of one client or several) in the last `months` months, this one included."""
+    today = today or utcnow().date()
+    index = today.year * 12 + today.month - 1 - (months - 1)
+    first = date(index // 12, index % 12 + 1, 1)
+    merged = Traffic(months_between(first, today))
+    by_client: dict[int, list[Backlink]] = defaultdict(list)
+    for b in backlinks:
+        by_client[b.client_id].append(b)
+    for client_id, links in by_client.items():
+        found = traffic_for(session, client_id, links, first, today)
+        merged.by_link.update(found.by_link)
+        merged.shared.update(found.shared)
+        for host, per_month in found.by_site.items():
+            into = merged.by_site.setdefault(host, {})
+            for month, n in per_month.items():
+                into[month] = into.get(month, 0) + n
+    return merged

@@ -67,6 +67,30 @@ def label(code: str) -> str:
     return Reason(code).label if code else ""
 
 
+#: each reason as a sentence to the publisher says it (a reclaim email's `backlink.lost_reason`)
+PHRASES: dict[str, str] = {
+    "link_removed": "the link was removed from the page",
+    "page_gone": "the page is gone",
+    "redirected": "the page now redirects elsewhere",
+    "noindex": "the page is now noindex",
+    "canonical": "the page's canonical now points elsewhere",
+    "robots": "robots.txt now blocks the page for search engines",
+    "rel": "the link is now nofollow, sponsored or ugc",
+    "anchor": "the link's text changed",
+    "blocked": "the page blocks our link checker",
+    "unreachable": "the page does not answer",
+    "page_not_found": "the article was never found on the site",
+}
+
+
+def phrase(reason: Reason) -> str:
+    """"the page is gone (HTTP 404)": the reason as a sentence's clause, with what was seen."""
+    text = PHRASES.get(reason.code, reason.label.lower())
+    if reason.seen.startswith("HTTP "):
+        text += f" ({reason.seen})"
+    return text
+
+
 def _same_page(a: str, b: str) -> bool:
     return link_key(a) == link_key(b)
 
