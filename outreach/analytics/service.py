@@ -55,13 +55,15 @@ def detect(data: bytes) -> str:
     if matomo.looks_like(data):
         return "matomo"
     raise BadAnalyticsFile("this is not a GA4, Plausible or Matomo export that names referrers and their "
-                           "sessions (see the formats listed on this page)")
+                           "sessions (a GA4 CSV download, Plausible's export zip, Matomo's Websites CSV)")
 
 
 def parse_file(data: bytes, *, source: str = "", month: date | None = None, filename: str = "") -> Parsed:
     """A file's monthly sessions per referrer; `source` "" detects the tool."""
     if len(data) > MAX_FILE_BYTES:
         raise BadAnalyticsFile(f"the file is larger than {MAX_FILE_BYTES // 1_000_000} MB")
+    if not data.strip():
+        raise BadAnalyticsFile("the file is empty")
     source = source or detect(data)
     if source == "ga4":
         return ga4.parse(data, month)
