@@ -151,9 +151,10 @@ def why(backlink: Any, latest_check: Any | None) -> list[Reason]:
     """
     status = backlink.status
     if status in ("lost", "missed"):
-        if backlink.lost_reason:
-            return [Reason(backlink.lost_reason)]
-        return [of_check(latest_check)] if latest_check is not None and latest_check.status != "live" else []
+        seen = of_check(latest_check) if latest_check is not None and latest_check.status != "live" else None
+        if backlink.lost_reason and (seen is None or seen.code != backlink.lost_reason):
+            return [Reason(backlink.lost_reason)]  # checked since: what it was lost for still says why
+        return [seen] if seen is not None else []
     if status not in ("live", "terms_not_met"):
         return []
     reasons: list[Reason] = []
