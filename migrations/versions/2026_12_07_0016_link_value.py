@@ -6,7 +6,8 @@ Revises: 0015
 Create Date: 2026-12-07 14:47:18
 
 Links lost before this revision have no stored reason: the link page and the report read it from the check
-that lost them (outreach.backlinks.reasons).
+that lost them (outreach.backlinks.reasons). On SQLite the payment status has no CHECK constraint after an
+upgrade (adding one rebuilds the table, see upgrade()); the service refuses any other value.
 """
 from __future__ import annotations
 
@@ -69,28 +70,26 @@ def upgrade() -> None:
     )
     op.create_index(op.f('ix_analytics_connections_client_id'), 'analytics_connections', ['client_id'])
     op.create_index('ix_analytics_connections_next_pull_at', 'analytics_connections', ['next_pull_at'])
-    with op.batch_alter_table('backlink_events', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('reason', sa.String(length=30), nullable=False, server_default=''))
-    with op.batch_alter_table('backlinks', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('currency', sa.String(length=3), nullable=False, server_default=''))
-        batch_op.add_column(sa.Column('payment_status', sa.String(length=10), nullable=True))
-        batch_op.add_column(sa.Column('lost_reason', sa.String(length=30), nullable=False, server_default=''))
-        batch_op.create_check_constraint('payment_status', f"payment_status IN {PAYMENT_STATUSES}")
-    with op.batch_alter_table('client_link_settings', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('is_costs_in_report', sa.Boolean(), nullable=False,
-                                      server_default=sa.false()))
+    # columns are added in place: on SQLite a batch rebuild of `backlinks` would drop the old table, and with
+    # foreign keys on that deletes every check and event of every link (ON DELETE CASCADE)
+    op.add_column('backlink_events', sa.Column('reason', sa.String(length=30), nullable=False, server_default=''))
+    op.add_column('backlinks', sa.Column('currency', sa.String(length=3), nullable=False, server_default=''))
+    op.add_column('backlinks', sa.Column('payment_status', sa.String(length=10), nullable=True))
+    op.add_column('backlinks', sa.Column('lost_reason', sa.String(length=30), nullable=False, server_default=''))
+    if op.get_bind().dialect.name != "sqlite":  # SQLite cannot add a CHECK without that rebuild
+        op.create_check_constraint(op.f('ck_backlinks_payment_status'), 'backlinks',
+                                   f"payment_status IN {PAYMENT_STATUSES}")
+    op.add_column('client_link_settings', sa.Column('is_costs_in_report', sa.Boolean(), nullable=False,
+                                                    server_default=sa.false()))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('client_link_settings', schema=None) as batch_op:
-        batch_op.drop_column('is_costs_in_report')
-    with op.batch_alter_table('backlinks', schema=None) as batch_op:
-        batch_op.drop_constraint(op.f('ck_backlinks_payment_status'), type_='check')
-        batch_op.drop_column('lost_reason')
-        batch_op.drop_column('payment_status')
-        batch_op.drop_column('currency')
-    with op.batch_alter_table('backlink_events', schema=None) as batch_op:
-        batch_op.drop_column('reason')
+    op.drop_column('client_link_settings', 'is_costs_in_report')
+    if op.get_bind().dialect.name != "sqlite":
+        op.drop_constraint(op.f('ck_backlinks_payment_status'), 'backlinks', type_='check')
+    for column in ('lost_reason', 'payment_status', 'currency'):
+        op.drop_column('backlinks', column)  # ALTER TABLE ... DROP COLUMN in place (SQLite 3.35+)
+    op.drop_column('backlink_events', 'reason')
     op.drop_index('ix_analytics_connections_next_pull_at', table_name='analytics_connections')
     op.drop_index(op.f('ix_analytics_connections_client_id'), table_name='analytics_connections')
     op.drop_table('analytics_connections')

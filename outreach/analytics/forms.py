@@ -14,7 +14,7 @@ KIND_CHOICES = [("plausible", "Plausible"), ("matomo", "Matomo")]
 
 class ImportTrafficForm(FlaskForm):
     file = FileField("Export file")
-    source = SelectField("Tool", choices=options(SOURCE_CHOICES))
+    source = SelectField("Tool", choices=options(SOURCE_CHOICES), default="")
     month = StringField("Month", description="Only for a file that does not say which month it covers: 2026-10.")
 
 

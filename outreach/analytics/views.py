@@ -63,7 +63,9 @@ def import_traffic(client_id: int) -> str | Response:
     client = _client(client_id)
     form = ImportTrafficForm()
     upload = request.files.get("file")
-    if not form.validate_on_submit() or upload is None or not upload.filename:
+    if not form.validate_on_submit():
+        return _page(client, import_form=form), 400
+    if upload is None or not upload.filename:
         form.file.errors = ["choose the export file"]
         return _page(client, import_form=form), 400
     session = db_session()

@@ -27,7 +27,7 @@ class EditBacklinkForm(FlaskForm):
                              description="Followed: a nofollow, sponsored or ugc link is “live, terms not met”.")
     price = StringField("Price")
     currency = StringField("Currency", description="Three letters: USD, EUR, GBP…")
-    payment_status = SelectField("Payment", choices=options(PAYMENT_LABELS))
+    payment_status = SelectField("Payment", choices=options(PAYMENT_LABELS), default="")
     deadline = DateField("Live by", validators=[Optional()])
     notes = TextAreaField("Notes")
     render_js = BooleanField("Also check the page after JavaScript runs (headless Chromium)")
