@@ -171,3 +171,16 @@ def test_pull_now_and_a_scheduled_pull_never_hold_the_same_connection(
         session.commit()
     outcome = connections.pull_now(ctx.settings, ctx.sessionmaker, ctx.secret_box, connection.id)
     assert outcome is None and plausible_web.asked == []  # the scheduler's claim holds it
+
+
+def test_an_edit_keeps_the_token_unless_a_new_one_is_given_and_another_site_is_pulled_afresh(
+        db: Session, ctx: JobContext, team: dict[str, Any], plausible_web: FakePlausible) -> None:
+    connection = connect(db, ctx, team, "plausible", plausible_web.base, "acme.example", PLAUSIBLE_KEY)
+    connection.pulled_through = OCT
+    connections.update_connection(db, ctx.secret_box, connection, base_url=plausible_web.base,
+                                  site_id="acme.example", token="")
+    assert ctx.secret_box.decrypt(connection.token_encrypted) == PLAUSIBLE_KEY and connection.pulled_through == OCT
+    connections.update_connection(db, ctx.secret_box, connection, base_url=plausible_web.base,
+                                  site_id="shop.acme.example", token="new-key")
+    db.commit()
+    assert ctx.secret_box.decrypt(connection.token_encrypted) == "new-key" and connection.pulled_through is None
