@@ -136,3 +136,30 @@ def test_a_table_rebuilt_by_a_migration_keeps_its_child_rows(empty_database_url:
         if engine.dialect.name == "sqlite":  # and the app's connections get their foreign keys back
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     engine.dispose()
+
+
+def test_links_from_before_their_value_was_kept_get_empty_prices_and_reasons(empty_database_url: str) -> None:
+    """0018 adds currency, payment status and the loss reason to links that already exist."""
+    upgrade(empty_database_url, "0017")
+    engine = make_engine(empty_database_url)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO clients (name, website, report_emails, notes, created_at) "
+                          "VALUES ('Acme', '', '', '', '2026-01-01 00:00:00+00')"))
+        conn.execute(text("INSERT INTO backlinks (client_id, page_url, site_url, target_url, match_mode, "
+                          "agreed_anchor, agreed_rel, price, notes, render_js, status, consecutive_failures, "
+                          "seen_rel, seen_anchor, unmet_terms, created_at) "
+                          "VALUES (1, 'https://blog.example/a', 'https://blog.example/', "
+                          "'https://acme.example/', 'exact', '', 'follow', 150, '', false, 'lost', 3, '', '', '[]', "
+                          "'2026-01-01 00:00:00+00')"))
+        conn.execute(text("INSERT INTO backlink_events (backlink_id, kind, text, created_at, notify_attempts, "
+                          "notify_error) VALUES (1, 'lost', 'Link lost', '2026-01-02 00:00:00+00', 0, '')"))
+        conn.execute(text("INSERT INTO client_link_settings (client_id, is_monthly_report) VALUES (1, true)"))
+    engine.dispose()
+    upgrade(empty_database_url)
+    engine = make_engine(empty_database_url)
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT price, currency, payment_status, lost_reason FROM backlinks")).one()
+        assert tuple(row) == (150.0, "", None, "")
+        assert conn.execute(text("SELECT reason FROM backlink_events")).scalar_one() == ""
+        assert conn.execute(text("SELECT is_costs_in_report FROM client_link_settings")).scalar_one() in (False, 0)
+    engine.dispose()
