@@ -90,10 +90,13 @@ def _bytes(value: bytes | str) -> bytes:
 
 
 def transmit(conn: smtplib.SMTP, sender: str, recipient: str, data: bytes,
-             before_data: Callable[[], bool]) -> Outcome:
-    """MAIL, RCPT, then `before_data()` (False cancels), then DATA.
+             before_data: Callable[[], bool], before_end: Callable[[], str | None] | None = None) -> Outcome:
+    """MAIL, RCPT, then `before_data()` (False cancels), then DATA: the content, `before_end()`, the final dot.
 
-    Only a failure after the message content went out is `unknown`: the server may have accepted it.
+    `before_end` runs once the server has the whole content but before the dot that makes it accept the
+    message; a reason it returns aborts instead (the connection is closed, so the server discards what it
+    got: a temporary failure). Only a failure after the dot went out is `unknown`: the server may have
+    accepted the message.
     """
     try:
         code, reply = conn.mail(sender)
@@ -111,10 +114,16 @@ def transmit(conn: smtplib.SMTP, sender: str, recipient: str, data: bytes,
         if code != 354:
             conn.rset()
             return _classify(code, reply, "DATA")
-    except (smtplib.SMTPServerDisconnected, OSError) as exc:
-        return Outcome("retry", f"connection lost before DATA: {exc or type(exc).__name__}")
-    try:
         conn.send(_dot_stuffed(data))
+    except (smtplib.SMTPServerDisconnected, OSError) as exc:
+        # the end of DATA never went out: the server cannot have accepted the message
+        return Outcome("retry", f"connection lost before the end of DATA: {exc or type(exc).__name__}")
+    problem = before_end() if before_end is not None else None
+    if problem:
+        conn.close()
+        return Outcome("retry", problem)
+    try:
+        conn.send(b".\r\n")
         code, reply = conn.getreply()
     except (TimeoutError, smtplib.SMTPServerDisconnected, OSError) as exc:
         return Outcome("unknown", f"connection lost after DATA: {exc or type(exc).__name__}")
@@ -124,11 +133,12 @@ def transmit(conn: smtplib.SMTP, sender: str, recipient: str, data: bytes,
 
 
 def _dot_stuffed(data: bytes) -> bytes:
+    """The content as DATA sends it, up to (not including) the final dot."""
     body = re.sub(rb"(?:\r\n|\n|\r(?!\n))", b"\r\n", data)
     body = b"\r\n".join(b"." + line if line.startswith(b".") else line for line in body.split(b"\r\n"))
     if not body.endswith(b"\r\n"):
         body += b"\r\n"
-    return body + b".\r\n"
+    return body
 
 
 def quit_quietly(conn: smtplib.SMTP) -> None:
@@ -148,14 +158,17 @@ def _header(value: str) -> str:
 
 def build_message(*, message_id: str, from_email: str, from_name: str, to_email: str, to_name: str, subject: str,
                   body_text: str, body_html: str, in_reply_to: str, references: str, unsubscribe_url: str,
-                  date: object) -> Message:
+                  unsubscribe_mailto: str, date: object) -> Message:
     """The RFC 5322 message; header values are checked for CR/LF/NUL first.
 
+    List-Unsubscribe always offers the mailto link; the unsubscribe URL and the RFC 8058 one-click header
+    (List-Unsubscribe-Post) only when the URL is https, as the RFC requires (the footer shows the URL anyway).
     Built with the compat32 classes, which are several times faster than EmailMessage for this fixed shape.
     """
     for name, value in (("sender name", from_name), ("sender address", from_email), ("recipient name", to_name),
                         ("recipient address", to_email), ("subject", subject), ("In-Reply-To", in_reply_to),
-                        ("References", references), ("unsubscribe URL", unsubscribe_url)):
+                        ("References", references), ("unsubscribe URL", unsubscribe_url),
+                        ("unsubscribe mailto", unsubscribe_mailto)):
         check_header(name, value)
     footer = f"\n\n--\nIf you would rather not hear from me again: {unsubscribe_url}\n"
     text = MIMEText(body_text.rstrip("\n") + footer, "plain", _QP_UTF8)
@@ -179,9 +192,17 @@ def build_message(*, message_id: str, from_email: str, from_name: str, to_email:
         msg["In-Reply-To"] = f"<{in_reply_to}>"
     if references:
         msg["References"] = " ".join(f"<{r}>" for r in references.split())
-    msg["List-Unsubscribe"] = f"<{unsubscribe_url}>"
-    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    if is_one_click(unsubscribe_url):
+        msg["List-Unsubscribe"] = f"<{unsubscribe_mailto}>, <{unsubscribe_url}>"
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    else:
+        msg["List-Unsubscribe"] = f"<{unsubscribe_mailto}>"
     return msg
+
+
+def is_one_click(unsubscribe_url: str) -> bool:
+    """Whether emails may offer RFC 8058 one-click unsubscribe with this URL (it must be https)."""
+    return unsubscribe_url.lower().startswith("https://")
 
 
 def as_bytes(msg: Message) -> bytes:

@@ -77,15 +77,18 @@ def mailbox(mailbox_id: int | None = None) -> str | Response:
             session.commit()
             flash(f"Mailbox {box.name} saved. Test its connection before a campaign sends from it.", "success")
             return redirect(url_for("mail.mailbox", mailbox_id=box.id))
-    return render_template("mail/mailbox.html", form=form, mailbox=box)
+    return render_template("mail/mailbox.html", form=form, mailbox=box, base_url=settings().app.base_url,
+                           one_click=smtp.is_one_click(settings().app.base_url))
 
 
 @bp.route("/mail/mailboxes/<int:mailbox_id>/test", methods=["POST"])
 @staff_required
 def test_mailbox(mailbox_id: int) -> Response:
-    box = db_session().get(Mailbox, mailbox_id)
+    session = db_session()
+    box = session.get(Mailbox, mailbox_id)
     if box is None:
         abort(404)
+    session.commit()  # end the transaction (it holds the write lock) before talking to the servers
     timeout = min(15.0, settings().mail.smtp_timeout)
     try:
         flash(smtp.test_connection(smtp_account(box, app_state().secret_box, timeout)), "success")
@@ -187,7 +190,8 @@ def sequence(sequence_id: int | None = None) -> str | Response:
     templates = session.scalars(select(Template).order_by(Template.name)).all()
     error = None
     name = seq.name if seq else ""
-    steps: list[tuple[int, int]] = [(s.template_id, s.delay_days) for s in seq.steps] if seq else []
+    steps = [sequences.StepInput(s.template_id, s.delay_amount, s.delay_unit, s.business_days_only)
+             for s in seq.steps] if seq else []
     if request.method == "POST":
         name = request.form.get("name", "")
         steps = []
@@ -196,7 +200,9 @@ def sequence(sequence_id: int | None = None) -> str | Response:
             delay = request.form.get(f"delay_{i}", type=int)
             if raw_template and raw_template != "0":
                 # an id no table can hold names no template: -1 lets the service refuse it in one line
-                steps.append((parse_id(raw_template) or -1, delay if delay is not None else 3))
+                steps.append(sequences.StepInput(parse_id(raw_template) or -1, delay if delay is not None else 3,
+                                                 request.form.get(f"unit_{i}", "days"),
+                                                 request.form.get(f"business_{i}") == "1"))
         try:
             seq = sequences.save_sequence(session, name, steps, seq)
         except MailError as exc:
@@ -205,9 +211,9 @@ def sequence(sequence_id: int | None = None) -> str | Response:
             session.commit()
             flash(f"Sequence {seq.name} saved.", "success")
             return redirect(url_for("mail.sequence", sequence_id=seq.id))
-    rows = steps + [(0, 3)] * (6 - len(steps))
+    rows = steps + [sequences.StepInput(0)] * (6 - len(steps))
     return render_template("mail/sequence.html", sequence=seq, templates=templates, name=name, rows=rows,
-                           error=error)
+                           error=error, max_delay=sequences.MAX_DELAY)
 
 
 # --- local outbox ------------------------------------------------------------------------------

@@ -88,7 +88,7 @@ def build_app(overrides: dict[str, dict[str, Any]] | None = None, config_path: s
     engine = make_engine(settings.database.url, echo=settings.database.echo)
     app.extensions["outreach"] = AppState(
         settings=settings, engine=engine, sessionmaker=make_sessionmaker(engine),
-        secret_box=SecretBox(secret_key))
+        write_sessionmaker=make_sessionmaker(engine, write=True), secret_box=SecretBox(secret_key))
 
     connect_subscribers()
     csrf.init_app(app)
