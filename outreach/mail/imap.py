@@ -84,6 +84,7 @@ def remove(conn: imaplib.IMAP4, folder: str, message_id: str) -> int:
     if uids:
         joined = b",".join(uids).decode()
         conn.uid("STORE", joined, "+FLAGS.SILENT", r"(\Deleted)")
-        if "UIDPLUS" in conn.capabilities:
+        _typ, caps = conn.capability()  # asked again: many servers list UIDPLUS only after the login
+        if b"UIDPLUS" in (caps[0] or b"").upper().split():
             conn.uid("EXPUNGE", joined)
     return len(uids)

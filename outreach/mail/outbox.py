@@ -91,6 +91,8 @@ class Sender:
         self.sent_folders = SentFolders(secret_box, settings.mail.imap_timeout)
         #: Message-IDs whose copy Outreach put in the Sent folder in this tick
         self.appended: set[str] = set()
+        #: why a mailbox's Sent folder could not take a copy in this tick
+        self.copy_errors: dict[int, str] = {}
 
     # --- the loop -------------------------------------------------------------------------------
 
@@ -240,14 +242,17 @@ class Sender:
                 return smtp.Outcome("retry", str(exc))
             self.connections[mailbox.id] = conn
         copy_by = expected_by(mailbox)
+        if copy_by == "outreach" and mailbox.id in self.copy_errors:
+            return smtp.Outcome("retry", self.copy_errors[mailbox.id])
 
         def before_data() -> bool:
             return mark_data_started(session, message, copy_by)
 
         def before_end() -> str | None:
             problem = self.sent_folders.append(mailbox, payload)
-            if problem:
-                self.blocked.add(mailbox.id)  # IMAP is down: nothing more from this mailbox in this tick
+            if problem:  # IMAP is down: nothing more from this mailbox in this tick
+                self.blocked.add(mailbox.id)
+                self.copy_errors[mailbox.id] = problem
             else:
                 self.appended.add(message.message_id)
             return problem
