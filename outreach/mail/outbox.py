@@ -133,9 +133,13 @@ class Sender:
                 if mailbox_id is not None:
                     if mailbox_id in self.blocked:
                         continue
-                    mailbox = self.mailboxes.get(mailbox_id) or session.get(Mailbox, mailbox_id)
+                    mailbox = self.mailboxes.get(mailbox_id)
                     if mailbox is None:
-                        continue
+                        mailbox = session.get(Mailbox, mailbox_id)
+                        if mailbox is None:
+                            continue
+                        # kept for the tick outside any session: a rollback (a claim lost) cannot expire it
+                        session.expunge(mailbox)
                     self.mailboxes[mailbox_id] = mailbox
                     if not self._may_send(session, mailbox, now):
                         self.blocked.add(mailbox_id)

@@ -109,3 +109,23 @@ def test_api_answers_set_no_cookie(api_as: Any, team: dict[str, Any]) -> None:
     for response in (api.get("/clients"), api.post("/clients", {"name": "Globex"}), api_as(None).get("/clients")):
         assert "Set-Cookie" not in response.headers
         assert response.mimetype == "application/json"
+
+
+def test_no_api_endpoint_asks_a_token_holder_for_a_csrf_token(app: Any, client: FlaskClient, team: dict[str, Any],
+                                                              db: Session) -> None:
+    """CSRF protects cookie sessions; the API authenticates by token, nested blueprints (api.discovery...) too."""
+    _token, secret = create_api_token(db, team["admin"], "csrf sweep")
+    db.commit()
+    app.config["WTF_CSRF_ENABLED"] = True
+    asked = []
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1/") or rule.endpoint == "api.unknown":
+            continue
+        url = rule.rule
+        for name in rule.arguments:
+            url = url.replace(f"<int:{name}>", "1")
+        for method in sorted(rule.methods - {"GET", "HEAD", "OPTIONS"}):
+            response = client.open(url, method=method, json={}, headers={"Authorization": f"Bearer {secret}"})
+            if "CSRF" in response.get_data(as_text=True):
+                asked.append(f"{method} {rule.rule}")
+    assert asked == []
