@@ -54,7 +54,8 @@ def _free_port() -> int:
 
 # --- the sink, in its own process --------------------------------------------------------------------
 
-def _sink(port: int, ready: Any, results: Any, stop: Any, imap_cfg: dict[str, Any] | None, busy: Any) -> None:
+def _sink(port: int, ready: Any, results: Any, stop: Any, imap_cfg: dict[str, Any] | None, busy: Any,
+          count: Any) -> None:
     import email
     import imaplib
 
@@ -73,6 +74,7 @@ def _sink(port: int, ready: Any, results: Any, stop: Any, imap_cfg: dict[str, An
                     conn.append("Sent", None, None, envelope.content)
                     conn.logout()
                 accepted.append((mid, time.time()))
+                count.value += 1
                 return "250 2.0.0 OK"
             finally:
                 busy.value -= 1
@@ -92,8 +94,10 @@ class SinkProcess:
         self.ready, self.stop_event, self.results = ctx.Event(), ctx.Event(), ctx.Queue()
         #: messages the server is handling right now (a killed client leaves the server finishing its part)
         self.busy = ctx.Value("i", 0)
+        #: messages accepted so far
+        self.count = ctx.Value("i", 0)
         self.proc = ctx.Process(target=_sink, args=(self.port, self.ready, self.results, self.stop_event, imap_cfg,
-                                                    self.busy))
+                                                    self.busy, self.count))
         self.proc.start()
         self.ready.wait(20)
 
@@ -238,8 +242,9 @@ def crash(n: int, kills: int, workdir: Path, filed_by: str) -> dict[str, Any]:
             proc = subprocess.Popen([sys.executable, "-m", "outreach.mail.crashable", json.dumps(as_dict(settings))],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             if done_kills < kills:
-                timer = threading.Timer(rng.uniform(0.5, 1.0), proc.send_signal, (signal.SIGKILL,))
-                timer.start()
+                # in the middle of sending: after 1 to 50 more messages were accepted, plus 0–20 ms
+                threading.Thread(target=_kill_while_sending, args=(proc, sink, sink.count.value + rng.randint(1, 50),
+                                                                   rng.uniform(0, 0.02))).start()
             proc.wait(600)
             if proc.returncode == -signal.SIGKILL:
                 done_kills += 1
@@ -284,6 +289,14 @@ def crash(n: int, kills: int, workdir: Path, filed_by: str) -> dict[str, Any]:
                 "sent_but_never_arrived": sum(1 for m in sent if not counts.get(m))}
     finally:
         stop_dovecot()
+
+
+def _kill_while_sending(proc: subprocess.Popen[bytes], sink: SinkProcess, accepted: int, extra: float) -> None:
+    while proc.poll() is None and sink.count.value < accepted:
+        time.sleep(0.001)
+    time.sleep(extra)
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGKILL)
 
 
 def main() -> None:

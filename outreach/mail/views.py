@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from outreach.lib import appmail
 from outreach.lib.clock import utcnow
 from outreach.lib.ids import chosen_id
-from outreach.mail import imap, sequences, smtp
+from outreach.mail import imap, inbox_views, sequences, smtp
 from outreach.mail.estimate import expected_for
 from outreach.mail.forms import CampaignMailForm, MailboxForm, TemplateForm
 from outreach.mail.mailboxes import MailboxInput, MailError, imap_password, save_mailbox, sent_today, smtp_account
@@ -28,6 +28,8 @@ from outreach.web.redirects import safe_next
 from outreach.web.state import app_state, db_session, settings
 
 bp = Blueprint("mail", __name__)
+# Mail → Inbox (mail.inbox.*), behind the same nav entry
+bp.register_blueprint(inbox_views.bp)
 #: the one route that works without a session or CSRF token (RFC 8058 one-click unsubscribe)
 unsubscribe_bp = Blueprint("unsubscribe", __name__)
 
