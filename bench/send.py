@@ -68,10 +68,14 @@ def _sink(port: int, ready: Any, results: Any, stop: Any, imap_cfg: dict[str, An
             busy.value += 1
             try:
                 mid = email.message_from_bytes(envelope.content).get("Message-ID", "").strip("<> ")
-                if imap_cfg:  # like most providers: what is accepted is filed in Sent before the answer
-                    conn = imaplib.IMAP4(imap_cfg["host"], imap_cfg["port"])
-                    conn.login(imap_cfg["user"], imap_cfg["password"])
-                    conn.append("Sent", None, None, envelope.content)
+                # like most providers, what is accepted is filed in Sent before the answer; or it is not, and a
+                # copy to the mailbox itself (Outreach's own record) is delivered to its INBOX like any message
+                folder = "Sent" if imap_cfg and imap_cfg["files_sent"] else \
+                    "INBOX" if imap_cfg and imap_cfg["address"] in envelope.rcpt_tos else None
+                if folder:
+                    conn = imaplib.IMAP4(imap_cfg["host"], imap_cfg["port"])  # type: ignore[index]
+                    conn.login(imap_cfg["user"], imap_cfg["password"])  # type: ignore[index]
+                    conn.append(folder, None, None, envelope.content)
                     conn.logout()
                 accepted.append((mid, time.time()))
                 count.value += 1
@@ -229,7 +233,7 @@ def crash(n: int, kills: int, workdir: Path, filed_by: str) -> dict[str, Any]:
 
     server, stop_dovecot = start_dovecot()
     imap_cfg = {"host": server.host, "port": server.port, "user": IMAP_USER, "password": IMAP_PASSWORD}
-    sink = SinkProcess(imap_cfg if filed_by == "server" else None)
+    sink = SinkProcess({**imap_cfg, "files_sent": filed_by == "server", "address": "sam@agency.test"})
     rng = random.Random(5)
     try:
         settings, factory, _ = make_world(f"sqlite:///{workdir / f'crash-{filed_by}.db'}", workdir, n, sink.port,
@@ -263,6 +267,15 @@ def crash(n: int, kills: int, workdir: Path, filed_by: str) -> dict[str, Any]:
             if left is None or rounds > kills + 20:
                 break
         seconds = time.perf_counter() - started
+        from outreach.jobs.ticks import JobContext
+        from outreach.mail.jobs import poll_mailboxes
+
+        # the poll moves the copies that came back through INBOX to Sent, then every message should have one there
+        poll_mailboxes(JobContext(settings, factory, SecretBox(settings.app.secret_key)))
+        conn = imap.connect(server.host, server.port, "none", IMAP_USER, IMAP_PASSWORD, 30)
+        with factory() as session:
+            filed = imap.in_folder(conn, "Sent", list(session.scalars(select(Message.message_id))))
+        imap.logout(conn)
         accepted = sink.stop()
         with factory() as session:
             statuses = dict(session.execute(select(Message.message_id, Message.status)).all())
@@ -286,7 +299,8 @@ def crash(n: int, kills: int, workdir: Path, filed_by: str) -> dict[str, Any]:
                 "sent": len(sent), "other": len(statuses) - len(sent),
                 "arrived_exactly_once": sum(1 for m in sent if counts.get(m) == 1),
                 "duplicates": sum(c - 1 for c in counts.values() if c > 1),
-                "sent_but_never_arrived": sum(1 for m in sent if not counts.get(m))}
+                "sent_but_never_arrived": sum(1 for m in sent if not counts.get(m)),
+                "with_a_copy_in_sent": len(filed)}
     finally:
         stop_dovecot()
 

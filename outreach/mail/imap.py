@@ -53,11 +53,13 @@ def answer_text(data: Any) -> str:
     return str(data)[:200]
 
 
-def in_sent_folder(conn: imaplib.IMAP4, folder: str, message_ids: list[str]) -> set[str]:
+def in_folder(conn: imaplib.IMAP4, folder: str, message_ids: list[str]) -> set[str]:
     """Which of these Message-IDs are in the folder."""
+    if not message_ids:
+        return set()
     typ, data = conn.select(quote(folder), readonly=True)
     if typ != "OK":
-        raise ImapError(f"the Sent folder {folder!r} cannot be opened: {answer_text(data)}")
+        raise ImapError(f"the folder {folder!r} cannot be opened: {answer_text(data)}")
     return {mid for mid in message_ids if find(conn, mid)}
 
 
@@ -74,17 +76,23 @@ def append(conn: imaplib.IMAP4, folder: str, raw: bytes) -> None:
         raise ImapError(f"cannot add to {folder!r}: {answer_text(data)}")
 
 
-def remove(conn: imaplib.IMAP4, folder: str, message_id: str) -> int:
-    """Delete the messages with this Message-ID from the folder; returns how many (only those: UID EXPUNGE when
-    the server has UIDPLUS, else they stay flagged \\Deleted for the next expunge)."""
-    typ, data = conn.select(quote(folder))
+def move(conn: imaplib.IMAP4, uids: list[int], source: str, folder: str) -> None:
+    """Move these messages from `source` to `folder` (UID MOVE, else copy, flag \\Deleted and UID EXPUNGE them)."""
+    if not uids:
+        return
+    typ, data = conn.select(quote(source))
     if typ != "OK":
-        raise ImapError(f"the folder {folder!r} cannot be opened: {answer_text(data)}")
-    uids = find(conn, message_id)
-    if uids:
-        joined = b",".join(uids).decode()
-        conn.uid("STORE", joined, "+FLAGS.SILENT", r"(\Deleted)")
-        _typ, caps = conn.capability()  # asked again: many servers list UIDPLUS only after the login
-        if b"UIDPLUS" in (caps[0] or b"").upper().split():
-            conn.uid("EXPUNGE", joined)
-    return len(uids)
+        raise ImapError(f"the folder {source!r} cannot be opened: {answer_text(data)}")
+    joined = ",".join(str(uid) for uid in uids)
+    _typ, caps = conn.capability()  # asked again: many servers list MOVE and UIDPLUS only after the login
+    capabilities = (caps[0] or b"").upper().split()
+    if b"MOVE" in capabilities:
+        typ, data = conn.uid("MOVE", joined, quote(folder))
+    else:
+        typ, data = conn.uid("COPY", joined, quote(folder))
+        if typ == "OK":
+            conn.uid("STORE", joined, "+FLAGS.SILENT", r"(\Deleted)")
+            if b"UIDPLUS" in capabilities:
+                conn.uid("EXPUNGE", joined)
+    if typ != "OK":
+        raise ImapError(f"cannot move messages to {folder!r}: {answer_text(data)}")

@@ -19,9 +19,10 @@ from outreach.campaigns.service import move_prospect, record
 from outreach.config import Settings
 from outreach.db import write_transaction
 from outreach.lib.clock import utcnow
+from outreach.mail import imap
 from outreach.mail.imap import ImapError, answer_text
 from outreach.mail.mailboxes import next_window_start, zone
-from outreach.mail.outbox import mark_sent
+from outreach.mail.outbox import claim_unknown, mark_sent
 from outreach.mail.removal import asks_removal
 from outreach.mail.stops import EARLY_STAGES, hard_bounce, notify_bounce, stop_enrollment
 from outreach.mail.unsubscribe import mailto_request, unsubscribe
@@ -291,7 +292,8 @@ def _soft_bounce(session: Session, message: Message, parsed: Parsed) -> None:
 
 def poll(session: Session, conn: imaplib.IMAP4, mailbox: Mailbox, settings: Settings,
          secret: str, limit: int = 500) -> int:
-    """Read new INBOX messages (by UID, read-only, never marking them seen); commits each one."""
+    """Read new INBOX messages (by UID, never marking them seen), one short transaction each; the copies of our
+    own messages (outreach.mail.sent_copy) are moved to the Sent folder instead."""
     typ, data = conn.select("INBOX", readonly=True)
     if typ != "OK":
         raise ImapError(f"INBOX cannot be opened: {answer_text(data)}")
@@ -304,6 +306,7 @@ def poll(session: Session, conn: imaplib.IMAP4, mailbox: Mailbox, settings: Sett
     typ, data = conn.uid("SEARCH", f"UID {mailbox.imap_last_uid + 1}:*")  # type: ignore[arg-type]
     uids = sorted(int(u) for u in (data[0] or b"").split() if int(u) > mailbox.imap_last_uid)[:limit]
     done = 0
+    own: list[int] = []
     for uid in uids:
         typ, fetched = conn.uid("FETCH", str(uid), "(BODY.PEEK[])")
         raw = next((item[1] for item in fetched or [] if isinstance(item, tuple)), None)
@@ -313,11 +316,35 @@ def poll(session: Session, conn: imaplib.IMAP4, mailbox: Mailbox, settings: Sett
                                                                 InboundMessage.uid == uid))
         if raw is not None and exists is None:
             try:
-                handle(session, mailbox, uidvalidity, uid, parse(raw), settings, secret)
-                done += 1
+                parsed = parse(raw)
+                if file_own_copy(session, mailbox, parsed, settings, secret):
+                    own.append(uid)
+                else:
+                    handle(session, mailbox, uidvalidity, uid, parsed, settings, secret)
+                    done += 1
             except Exception:  # one unreadable message must not block the mailbox forever
                 log.exception("mailbox %s: cannot process UID %s; skipped", mailbox.name, uid)
                 session.rollback()
         mailbox.imap_last_uid = uid
         session.commit()
+    try:
+        imap.move(conn, own, "INBOX", mailbox.imap_sent_folder)
+    except (ImapError, imaplib.IMAP4.error) as exc:
+        log.warning("mailbox %s: copies of sent messages stay in INBOX: %s", mailbox.name, exc)
     return done
+
+
+def file_own_copy(session: Session, mailbox: Mailbox, parsed: Parsed, settings: Settings, secret: str) -> bool:
+    """Whether this is the copy of one of our messages the mailbox sent to itself (to be moved to Sent); its
+    arrival proves the server accepted the message, which settles an `unknown` one."""
+    if not parsed.message_id or parsed.from_email != mailbox.from_email.lower():
+        return False
+    ours = session.scalar(select(Message).where(Message.message_id == parsed.message_id.split()[0],
+                                                Message.mailbox_id == mailbox.id))
+    if ours is None:
+        return False
+    if claim_unknown(session, [ours.id]):
+        session.refresh(ours)
+        mark_sent(session, ours, ours.data_started_at or utcnow(), settings, secret,
+                  "its copy to the mailbox itself arrived")
+    return True

@@ -89,10 +89,6 @@ class Sender:
         #: mailboxes read once per tick
         self.mailboxes: dict[int, Mailbox] = {}
         self.sent_folders = SentFolders(secret_box, settings.mail.imap_timeout)
-        #: Message-IDs whose copy Outreach put in the Sent folder in this tick
-        self.appended: set[str] = set()
-        #: why a mailbox's Sent folder could not take a copy in this tick
-        self.copy_errors: dict[int, str] = {}
 
     # --- the loop -------------------------------------------------------------------------------
 
@@ -246,42 +242,32 @@ class Sender:
                 return smtp.Outcome("retry", str(exc))
             self.connections[mailbox.id] = conn
         copy_by = expected_by(mailbox)
-        if copy_by == "outreach" and mailbox.id in self.copy_errors:
-            return smtp.Outcome("retry", self.copy_errors[mailbox.id])
 
-        def before_data() -> bool:
-            return mark_data_started(session, message, copy_by)
-
-        def before_end() -> str | None:
-            problem = self.sent_folders.append(mailbox, payload)
-            if problem:  # IMAP is down: nothing more from this mailbox in this tick
-                self.blocked.add(mailbox.id)
-                self.copy_errors[mailbox.id] = problem
-            else:
-                self.appended.add(message.message_id)
-            return problem
+        def before_data(copied: bool) -> bool:
+            # "outreach": the envelope-only copy to the mailbox itself comes back through its INBOX, where the
+            # poll files it in Sent; a server that refused that recipient leaves no record for this message
+            return mark_data_started(session, message, copy_by if copy_by != "outreach" or copied else "")
 
         outcome = smtp.transmit(conn, message.from_email, message.to_email, payload, before_data,
-                                before_end if copy_by == "outreach" else None)
+                                copy_to=mailbox.from_email if copy_by == "outreach" else "")
         if outcome.kind in ("unknown", "retry") or outcome.detail.split(": ")[-1].startswith("421"):
             smtp.quit_quietly(self.connections.pop(mailbox.id))
         return outcome
 
     def _after_outcome(self, session: Session, message: Message, mailbox: Mailbox, outcome: smtp.Outcome) -> None:
-        """Once the outcome is committed: take back the Sent copy of a refused message, or learn from the first
-        accepted one whether the server files sent mail (outreach.mail.sent_copy)."""
-        if message.message_id in self.appended and outcome.kind not in ("sent", "unknown"):
-            self.sent_folders.remove(mailbox, message.message_id)
-        elif outcome.kind == "sent" and needs_detection(mailbox):
-            files = self.sent_folders.detect(mailbox, message.message_id, self._payload(message))
-            if files is None:
-                return
-            write_transaction(session)
-            session.execute(update(Mailbox).where(Mailbox.id == mailbox.id, Mailbox.server_files_sent.is_(None))
-                            .values(server_files_sent=files))
-            session.commit()
-            for box in {mailbox, self.mailboxes.get(mailbox.id, mailbox)}:  # this tick's next messages see it
-                set_committed_value(box, "server_files_sent", files)
+        """Once the first accepted message of an "auto" mailbox is recorded: learn whether its server files sent
+        mail (outreach.mail.sent_copy)."""
+        if outcome.kind != "sent" or not needs_detection(mailbox):
+            return
+        files = self.sent_folders.detect(mailbox, message.message_id, self._payload(message))
+        if files is None:
+            return
+        write_transaction(session)
+        session.execute(update(Mailbox).where(Mailbox.id == mailbox.id, Mailbox.server_files_sent.is_(None))
+                        .values(server_files_sent=files))
+        session.commit()
+        for box in {mailbox, self.mailboxes.get(mailbox.id, mailbox)}:  # this tick's next messages see it
+            set_committed_value(box, "server_files_sent", files)
 
     def _write_local(self, session: Session, message: Message) -> smtp.Outcome:
         if not mark_data_started(session, message):
@@ -648,7 +634,10 @@ def reconcile_unknown(session: Session, conn: imaplib.IMAP4, mailbox: Mailbox, s
     if not unknown:
         return 0
     folder = mailbox.imap_sent_folder
-    found = imap.in_sent_folder(conn, folder, [row.message_id for row in unknown])
+    found = imap.in_folder(conn, folder, [row.message_id for row in unknown])
+    # a copy to the mailbox itself the poll has not moved to Sent yet
+    found |= imap.in_folder(conn, "INBOX", [row.message_id for row in unknown
+                                            if row.sent_copy == "outreach" and row.message_id not in found])
     never_left = [row.id for row in unknown if row.message_id not in found and row.sent_copy
                   and (row.data_started_at is None or row.data_started_at <= now - grace)]
     write_transaction(session)

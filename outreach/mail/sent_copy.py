@@ -2,19 +2,17 @@
 that decides a message whose outcome a crash left `unknown` (outreach.mail.outbox.reconcile_unknown).
 
 Who files the copy is the mailbox's `sent_copy` setting. Most providers file what they accept themselves
-("never": Outreach never appends). Otherwise ("always") Outreach appends its copy over IMAP once the server
-has the whole content but *before* the final dot of DATA: the copy is then in the folder whenever the server
-may have accepted the message, and missing whenever it cannot have. "auto" sends the mailbox's first message
-the plain way, then looks for it in the folder: found, the server files; missing, Outreach appends from then on
-(and appends that first copy at once).
+("never": Outreach never adds one). Otherwise ("always") each message also goes to the mailbox's own address,
+as an envelope-only recipient of the same SMTP transaction: the server delivers that copy if and only if it
+accepted the message, and the next poll moves it from INBOX to the Sent folder (outreach.mail.inbound). A copy
+appended over IMAP after the answer could not tell: the sender may die between the two. "auto" sends the
+mailbox's first message the plain way, then looks for it in the folder: found, the server files; missing,
+Outreach files from then on (and appends that first copy at once).
 
 So after a crash a message with `Message.sent_copy` "server" or "outreach" is sent when its copy is in the
-folder and never left when it is not (a server filing later than the grace period would mislead the second
-rule: choose "always" for such a server). A message without (no IMAP, the first send of an "auto" mailbox)
+folder (or still in INBOX) and never left when it is not, once the grace period for a slow delivery is over.
+A message without (no IMAP, the first send of an "auto" mailbox, a server that refused the extra recipient)
 waits for a person.
-
-One narrow window stays: a kill between the end of the APPEND and the dot leaves a copy of a message the
-server never got, which then counts as sent: an email missing, never an email twice.
 """
 from __future__ import annotations
 
@@ -72,23 +70,6 @@ class SentFolders:
         if conn is not None:
             imap.logout(conn)
 
-    def append(self, mailbox: Mailbox, raw: bytes) -> str | None:
-        """Put the copy in the Sent folder; the reason it could not, or None."""
-        try:
-            imap.append(self._connection(mailbox), mailbox.imap_sent_folder, raw)
-            return None
-        except (imap.ImapError, imaplib.IMAP4.error, OSError, ValueError) as exc:
-            self._drop(mailbox)
-            return f"cannot file the copy in the {mailbox.imap_sent_folder} folder: {exc or type(exc).__name__}"
-
-    def remove(self, mailbox: Mailbox, message_id: str) -> None:
-        """Take back the copy of a message the server refused (best effort: a leftover copy is logged)."""
-        try:
-            imap.remove(self._connection(mailbox), mailbox.imap_sent_folder, message_id)
-        except (imap.ImapError, imaplib.IMAP4.error, OSError, ValueError) as exc:
-            self._drop(mailbox)
-            log.warning("mailbox %s: the Sent copy of refused message %s stays: %s", mailbox.name, message_id, exc)
-
     def detect(self, mailbox: Mailbox, message_id: str, raw: bytes) -> bool | None:
         """After the first accepted message of an "auto" mailbox: whether the server filed it in Sent (if not,
         its copy is appended now); None when the folder could not be read (the next send tries again)."""
@@ -96,7 +77,7 @@ class SentFolders:
             conn = self._connection(mailbox)
             for wait in DETECT_WAITS:
                 time.sleep(wait)
-                if imap.in_sent_folder(conn, mailbox.imap_sent_folder, [message_id]):
+                if imap.in_folder(conn, mailbox.imap_sent_folder, [message_id]):
                     return True
             imap.append(conn, mailbox.imap_sent_folder, raw)
             return False

@@ -90,13 +90,11 @@ def _bytes(value: bytes | str) -> bytes:
 
 
 def transmit(conn: smtplib.SMTP, sender: str, recipient: str, data: bytes,
-             before_data: Callable[[], bool], before_end: Callable[[], str | None] | None = None) -> Outcome:
-    """MAIL, RCPT, then `before_data()` (False cancels), then DATA: the content, `before_end()`, the final dot.
+             before_data: Callable[[bool], bool], copy_to: str = "") -> Outcome:
+    """MAIL, RCPT (and RCPT `copy_to`, an envelope-only copy), then `before_data(copy accepted)` (False cancels),
+    then DATA.
 
-    `before_end` runs once the server has the whole content but before the dot that makes it accept the
-    message; a reason it returns aborts instead (the connection is closed, so the server discards what it
-    got: a temporary failure). Only a failure after the dot went out is `unknown`: the server may have
-    accepted the message.
+    Only a failure after the final dot went out is `unknown`: the server may have accepted the message.
     """
     try:
         code, reply = conn.mail(sender)
@@ -107,7 +105,8 @@ def transmit(conn: smtplib.SMTP, sender: str, recipient: str, data: bytes,
         if code not in (250, 251):
             conn.rset()
             return _classify(code, reply, "RCPT TO")
-        if not before_data():
+        copied = bool(copy_to) and conn.rcpt(copy_to)[0] in (250, 251)
+        if not before_data(copied):
             conn.rset()
             return Outcome("cancelled", "stopped just before DATA")
         code, reply = conn.docmd("data")
@@ -118,10 +117,6 @@ def transmit(conn: smtplib.SMTP, sender: str, recipient: str, data: bytes,
     except (smtplib.SMTPServerDisconnected, OSError) as exc:
         # the end of DATA never went out: the server cannot have accepted the message
         return Outcome("retry", f"connection lost before the end of DATA: {exc or type(exc).__name__}")
-    problem = before_end() if before_end is not None else None
-    if problem:
-        conn.close()
-        return Outcome("retry", problem)
     try:
         conn.send(b".\r\n")
         code, reply = conn.getreply()

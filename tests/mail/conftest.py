@@ -120,6 +120,19 @@ class _Handler:
         return "250 2.0.0 OK"
 
 
+def delivers_to(sink: Sink, imap: Dovecot, address: str, *, files_sent: bool = False) -> None:
+    """Make the sink behave like a provider whose own mailbox is `address` on `imap`: a message with `address`
+    among its recipients lands in INBOX, and with `files_sent` every accepted message is filed in Sent, both
+    before the server answers 250."""
+    def accept(received: Received) -> None:
+        if files_sent:
+            imap.append("Sent", received.data)
+        if address in received.rcpt_tos:
+            imap.append("INBOX", received.data)
+
+    sink.on_accept = accept
+
+
 @pytest.fixture
 def smtp_sink() -> Iterator[Sink]:
     host = "127.0.0.1"
