@@ -82,6 +82,12 @@ def campaigns_with_mail(session: Session) -> list[Campaign]:
     return list(session.scalars(select(Campaign).where(Campaign.id.in_(ids)).order_by(Campaign.name)))
 
 
+def preview(inbound: InboundMessage, length: int = 160) -> str:
+    """The start of what the sender wrote (not the quoted email), on one line."""
+    words = " ".join(own_words(inbound.body_text or inbound.snippet).split())
+    return words if len(words) <= length else words[:length - 1].rstrip() + "…"
+
+
 def prospect_of(inbound: InboundMessage) -> Prospect | None:
     return inbound.reply_to.prospect if inbound.reply_to is not None else None
 

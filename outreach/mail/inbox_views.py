@@ -128,5 +128,10 @@ def mail_conversation(prospect: Prospect) -> list[inbox.ThreadItem]:
 
 
 @bp.app_template_global()
+def inbox_preview(inbound: InboundMessage) -> str:
+    return inbox.preview(inbound)
+
+
+@bp.app_template_global()
 def unread_replies() -> int:
     return inbox.unread_count(db_session())
