@@ -270,11 +270,17 @@ def crash(n: int, kills: int, workdir: Path, filed_by: str) -> dict[str, Any]:
         from outreach.jobs.ticks import JobContext
         from outreach.mail.jobs import poll_mailboxes
 
-        # the poll moves the copies that came back through INBOX to Sent, then every message should have one there
-        poll_mailboxes(JobContext(settings, factory, SecretBox(settings.app.secret_key)))
+        # the polls move the copies that came back through INBOX to Sent (up to 500 a poll), then every message
+        # should have one there
         conn = imap.connect(server.host, server.port, "none", IMAP_USER, IMAP_PASSWORD, 30)
         with factory() as session:
-            filed = imap.in_folder(conn, "Sent", list(session.scalars(select(Message.message_id))))
+            ids = list(session.scalars(select(Message.message_id)))
+        for _ in range(len(ids) // 500 + 1):
+            with factory() as session:
+                session.execute(update(Mailbox).values(next_poll_at=None))
+                session.commit()
+            poll_mailboxes(JobContext(settings, factory, SecretBox(settings.app.secret_key)))
+        filed = imap.in_folder(conn, "Sent", ids)
         imap.logout(conn)
         accepted = sink.stop()
         with factory() as session:
