@@ -25,7 +25,7 @@ ENROLLMENT_STATUSES = ("active", "finished", "stopped")
 #: "unsubscribe": a request sent through the List-Unsubscribe mailto link (it carries the message's signed token)
 INBOUND_KINDS = ("reply", "auto_reply", "bounce", "soft_bounce", "unsubscribe", "unmatched")
 #: who files a copy of each sent message in the mailbox's Sent folder: "auto" finds out after the first send,
-#: "always" means Outreach appends it (the server does not), "never" means the server does and Outreach never does
+#: "always" means Outreach does (from a copy each message also sends the mailbox itself), "never" means the server does
 SENT_COPY_MODES = ("auto", "always", "never")
 #: where one message's copy is expected in the Sent folder, fixed when its DATA starts (see outreach.mail.sent_copy)
 SENT_COPY_BY = ("", "server", "outreach")
@@ -270,9 +270,10 @@ class Message(Base):
     claimed_at: Mapped[datetime | None]
     #: set after RCPT TO was accepted, just before DATA: after a crash, only these may have been delivered
     data_started_at: Mapped[datetime | None]
-    #: set with data_started_at: "server" (the server files accepted mail in Sent), "outreach" (Outreach appended the
-    #: copy before the end of DATA) or "" (no Sent folder to tell); the first two make the Sent folder decide an
-    #: unknown outcome: in it, sent; not in it, never accepted (outreach.mail.sent_copy)
+    #: set with data_started_at: "server" (the server files accepted mail in Sent), "outreach" (the mailbox itself
+    #: was a recipient of the same transaction: its copy arrives in INBOX, then Sent) or "" (nothing to tell); the
+    #: first two make the Sent folder decide an unknown outcome: in it, sent; not in it, never accepted
+    #: (outreach.mail.sent_copy)
     sent_copy: Mapped[str] = mapped_column(String(10), default="")
     sent_at: Mapped[datetime | None]
     #: "smtp" or "local" (written to the outbox directory)
