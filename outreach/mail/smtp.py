@@ -113,12 +113,12 @@ def transmit(conn: smtplib.SMTP, sender: str, recipient: str, data: bytes,
         if code != 354:
             conn.rset()
             return _classify(code, reply, "DATA")
-        conn.send(_dot_stuffed(data))
+        # one write with the final dot: a separate small write would wait for the server's delayed ACK (Nagle)
+        conn.send(_dot_stuffed(data) + b".\r\n")
     except (smtplib.SMTPServerDisconnected, OSError) as exc:
-        # the end of DATA never went out: the server cannot have accepted the message
+        # the content, or at least its final dot, never went out: the server cannot have accepted the message
         return Outcome("retry", f"connection lost before the end of DATA: {exc or type(exc).__name__}")
     try:
-        conn.send(b".\r\n")
         code, reply = conn.getreply()
     except (TimeoutError, smtplib.SMTPServerDisconnected, OSError) as exc:
         return Outcome("unknown", f"connection lost after DATA: {exc or type(exc).__name__}")
