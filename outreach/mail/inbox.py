@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from outreach.accounts.permissions import STAFF_ROLES
 from outreach.campaigns.contact_rules import add_suppression, send_block
 from outreach.campaigns.errors import CampaignError
 from outreach.campaigns.service import move_prospect, record
@@ -74,6 +75,12 @@ def unmatched_count(session: Session) -> int:
     """Messages read from the mailboxes that concern no prospect (not listed: newsletters, colleagues...)."""
     return session.scalar(select(func.count()).select_from(InboundMessage)
                           .where(InboundMessage.reply_to_message_id.is_(None))) or 0
+
+
+def team(session: Session) -> list[User]:
+    """The people the inbox can be filtered by as owners: active admins and members."""
+    return list(session.scalars(select(User).where(User.role.in_(STAFF_ROLES), User.is_active.is_(True))
+                                .order_by(User.name, User.email)))
 
 
 def campaigns_with_mail(session: Session) -> list[Campaign]:

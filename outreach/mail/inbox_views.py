@@ -8,14 +8,13 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from outreach.db import write_transaction
 from outreach.lib.ids import chosen_id
 from outreach.mail import inbox
 from outreach.mail.mailboxes import MailError
-from outreach.models import Prospect, User
+from outreach.models import Prospect
 from outreach.models.mail import InboundMessage
 from outreach.web.auth import record_or_404, staff_required
 from outreach.web.state import db_session, settings
@@ -46,8 +45,7 @@ def index() -> str:
     owner_id = current_user.id if owner == "me" else chosen_id(owner)
     filters = inbox.InboxFilter(status=status, campaign_id=chosen_id(request.args.get("campaign_id")),
                                 owner_id=owner_id)
-    owners = list(session.scalars(select(User).where(User.role.in_(("admin", "member")), User.is_active.is_(True))
-                                  .order_by(User.name, User.email)))
+    owners = inbox.team(session)
     return render_template("mail/inbox.html", items=inbox.inbox(session, filters), filters=filters, owner=owner,
                            campaigns=inbox.campaigns_with_mail(session), owners=owners, kinds=KINDS,
                            inbox_unread=inbox.unread_count(session), unmatched=inbox.unmatched_count(session))
