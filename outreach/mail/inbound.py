@@ -208,7 +208,8 @@ def handle(session: Session, mailbox: Mailbox, uidvalidity: int, uid: int, parse
                              reply_to_message_id=ours.id if ours else None, snippet=parsed.snippet,
                              body_text=parsed.body[:BODY_LIMIT],
                              details={**parsed.details, "original_kind": parsed.kind},
-                             asks_removal=kind == "reply" and asks_removal(parsed.body),
+                             asks_removal=kind == "reply" and asks_removal(_own_subject(parsed, ours) + "\n"
+                                                                           + parsed.body),
                              # handled by itself: nothing for the team to read
                              read_at=utcnow() if kind == "unsubscribe" else None)
     session.add(inbound)
@@ -251,6 +252,14 @@ def handle(session: Session, mailbox: Mailbox, uidvalidity: int, uid: int, parse
         _soft_bounce(session, ours, parsed)
     session.flush()
     return inbound
+
+
+def _own_subject(parsed: Parsed, ours: Message | None) -> str:
+    """The subject when its sender wrote it ("Unsubscribe", "remove me"), not when it is "Re:" our own."""
+    subject = re.sub(r"^\s*((re|aw|sv|fwd?|tr)\s*:\s*)+", "", parsed.subject, flags=re.I)
+    theirs = ours is None or subject.strip().lower() != re.sub(r"^\s*(re\s*:\s*)+", "", ours.subject,
+                                                                flags=re.I).strip().lower()
+    return subject if theirs else ""
 
 
 def _resume_time(mailbox: Mailbox | None, day: date) -> datetime:

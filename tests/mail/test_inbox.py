@@ -7,14 +7,14 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from outreach.mail.jobs import poll_mailboxes, send_due
 from outreach.mail.removal import asks_removal
 from outreach.mail.sequences import set_paused
 from outreach.mail.unsubscribe import mailto_request, signing_secret
 from outreach.models import Activity, Prospect, Suppression
-from outreach.models.mail import Enrollment, InboundMessage, Message
+from outreach.models.mail import Enrollment, InboundMessage, Mailbox, Message
 from tests.mail.test_inbound import reply_to
 from tests.mail.test_sending import MONDAY, enroll, fresh, messages
 
@@ -57,6 +57,9 @@ def replied(app, db, smtp_sink, imap_server, make_mailbox, outreach_campaign, jo
 
     def read(body: str = "Sounds good, send it over.", **headers: str) -> InboundMessage:
         imap_server.append("INBOX", reply_to(first, body, **headers))
+        fresh(db)
+        db.execute(update(Mailbox).values(next_poll_at=None))  # due now, however many were read before
+        db.commit()
         with time_machine.travel(MONDAY + timedelta(hours=1), tick=False):
             poll_mailboxes(job_context)
             fresh(db)
@@ -183,3 +186,9 @@ def test_client_viewers_cannot_open_the_inbox_or_a_thread(login, team, replied):
     assert browser.get("/mail/inbox").status_code == 403
     assert browser.get(f"/mail/inbox/{inbound.id}").status_code == 403
     assert browser.post(f"/mail/inbox/{inbound.id}/answer", data={"body": "x"}).status_code == 403
+
+
+def test_a_subject_the_sender_wrote_counts_too(db, replied):  # type: ignore[no-untyped-def]
+    assert replied["read"]("", Subject="Unsubscribe", **{"Message-ID": "<s1@site.test>"}).asks_removal
+    assert replied["read"]("", Subject="RE: remove me please", **{"Message-ID": "<s2@site.test>"}).asks_removal
+    assert not replied["read"]("Thanks!", **{"Message-ID": "<s3@site.test>"}).asks_removal  # "Re: Hello Ann0"
