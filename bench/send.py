@@ -5,8 +5,10 @@
 2. Paced: messages due at `--rate` per second, sent by ticks every 0.2 s; the p99 delay is then the latency
    of keeping up rather than the length of the queue.
 3. Crash (with --crash): SIGKILL the sending process at random moments `--kills` times, reconcile over IMAP
-   (Dovecot from Debian) after each, and count Message-IDs at the sink: each must arrive exactly once, or
-   stay `unknown` only when the kill fell during DATA and the Sent folder lacks it.
+   (Dovecot from Debian) after each, and count Message-IDs at the sink, twice: once with a server that files
+   what it accepts in the Sent folder, once with one that does not (Outreach files its copy). Reports how many
+   messages were ever `unknown` (at most one per kill: the one in flight), how many of those the Sent folder
+   resolved without a person, and the duplicates (0).
 """
 from __future__ import annotations
 
@@ -52,7 +54,8 @@ def _free_port() -> int:
 
 # --- the sink, in its own process --------------------------------------------------------------------
 
-def _sink(port: int, ready: Any, results: Any, stop: Any, imap_cfg: dict[str, Any] | None) -> None:
+def _sink(port: int, ready: Any, results: Any, stop: Any, imap_cfg: dict[str, Any] | None, busy: Any,
+          count: Any) -> None:
     import email
     import imaplib
 
@@ -62,14 +65,23 @@ def _sink(port: int, ready: Any, results: Any, stop: Any, imap_cfg: dict[str, An
 
     class Handler:
         async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-            mid = email.message_from_bytes(envelope.content).get("Message-ID", "").strip("<> ")
-            if imap_cfg:
-                conn = imaplib.IMAP4(imap_cfg["host"], imap_cfg["port"])
-                conn.login(imap_cfg["user"], imap_cfg["password"])
-                conn.append("Sent", None, None, envelope.content)
-                conn.logout()
-            accepted.append((mid, time.time()))
-            return "250 2.0.0 OK"
+            busy.value += 1
+            try:
+                mid = email.message_from_bytes(envelope.content).get("Message-ID", "").strip("<> ")
+                # like most providers, what is accepted is filed in Sent before the answer; or it is not, and a
+                # copy to the mailbox itself (Outreach's own record) is delivered to its INBOX like any message
+                folder = "Sent" if imap_cfg and imap_cfg["files_sent"] else \
+                    "INBOX" if imap_cfg and imap_cfg["address"] in envelope.rcpt_tos else None
+                if folder:
+                    conn = imaplib.IMAP4(imap_cfg["host"], imap_cfg["port"])  # type: ignore[index]
+                    conn.login(imap_cfg["user"], imap_cfg["password"])  # type: ignore[index]
+                    conn.append(folder, None, None, envelope.content)
+                    conn.logout()
+                accepted.append((mid, time.time()))
+                count.value += 1
+                return "250 2.0.0 OK"
+            finally:
+                busy.value -= 1
 
     controller = Controller(Handler(), hostname="127.0.0.1", port=port, ready_timeout=10)
     controller.start()
@@ -84,9 +96,19 @@ class SinkProcess:
         self.port = _free_port()
         ctx = multiprocessing.get_context("spawn")
         self.ready, self.stop_event, self.results = ctx.Event(), ctx.Event(), ctx.Queue()
-        self.proc = ctx.Process(target=_sink, args=(self.port, self.ready, self.results, self.stop_event, imap_cfg))
+        #: messages the server is handling right now (a killed client leaves the server finishing its part)
+        self.busy = ctx.Value("i", 0)
+        #: messages accepted so far
+        self.count = ctx.Value("i", 0)
+        self.proc = ctx.Process(target=_sink, args=(self.port, self.ready, self.results, self.stop_event, imap_cfg,
+                                                    self.busy, self.count))
         self.proc.start()
         self.ready.wait(20)
+
+    def wait_idle(self) -> None:
+        deadline = time.monotonic() + 60
+        while self.busy.value and time.monotonic() < deadline:
+            time.sleep(0.01)
 
     def stop(self) -> list[tuple[str, float]]:
         self.stop_event.set()
@@ -97,8 +119,8 @@ class SinkProcess:
 
 # --- setup -------------------------------------------------------------------------------------
 
-def make_world(url: str, workdir: Path, n: int, sink_port: int, imap_cfg: dict[str, Any] | None = None
-               ) -> tuple[Settings, Any, float]:
+def make_world(url: str, workdir: Path, n: int, sink_port: int, imap_cfg: dict[str, Any] | None = None,
+               sent_copy: str = "auto") -> tuple[Settings, Any, float]:
     """A database with one campaign of n prospects enrolled in a one-step sequence; returns render time."""
     settings = load_settings(overrides={
         "app": {"secret_key": "bench-secret-key", "instance_path": str(workdir)},
@@ -107,7 +129,7 @@ def make_world(url: str, workdir: Path, n: int, sink_port: int, imap_cfg: dict[s
     engine = make_engine(url)
     Base.metadata.create_all(engine)
     connect_subscribers()  # the first send moves each card to *contacted*
-    factory = make_sessionmaker(engine)
+    factory = make_sessionmaker(engine, write=True)  # like a job context
     box = SecretBox(settings.app.secret_key)
     with factory() as session:
         client = Client(name=f"Bench {time.time()}")
@@ -134,7 +156,7 @@ def make_world(url: str, workdir: Path, n: int, sink_port: int, imap_cfg: dict[s
             window_end_hour=24)
         if imap_cfg:
             values.update(imap_host=imap_cfg["host"], imap_port=imap_cfg["port"], imap_security="none",
-                          imap_username=imap_cfg["user"], imap_password=imap_cfg["password"])
+                          imap_username=imap_cfg["user"], imap_password=imap_cfg["password"], sent_copy=sent_copy)
         mailbox = save_mailbox(session, box, MailboxInput(**values))
         template = save_template(session, "Pitch", "Your page on {{ site.domain }}, {{ contact.first_name }}",
                                  "Hi {{ contact.first_name }},\n\nI read {{ prospect.page_url }} and liked it.\n"
@@ -200,60 +222,101 @@ def paced(n: int, rate: float, workdir: Path) -> dict[str, Any]:
             "p99_delay_s": round(p99(d), 3)}
 
 
-def crash(n: int, kills: int, workdir: Path) -> dict[str, Any]:
+def crash(n: int, kills: int, workdir: Path, filed_by: str) -> dict[str, Any]:
+    """SIGKILL the sender `kills` times while it sends n messages; the Sent folder is filed by the server or by
+    Outreach (`filed_by`)."""
     from outreach.mail import imap
+    from outreach.mail.outbox import reconcile_unknown
+    from outreach.models import Activity
+    from outreach.models.mail import Mailbox
     from tests.mail.conftest import IMAP_PASSWORD, IMAP_USER, start_dovecot
 
     server, stop_dovecot = start_dovecot()
     imap_cfg = {"host": server.host, "port": server.port, "user": IMAP_USER, "password": IMAP_PASSWORD}
-    sink = SinkProcess(imap_cfg)
+    sink = SinkProcess({**imap_cfg, "files_sent": filed_by == "server", "address": "sam@agency.test"})
     rng = random.Random(5)
     try:
-        settings, factory, _ = make_world(f"sqlite:///{workdir / 'crash.db'}", workdir, n, sink.port, imap_cfg)
+        settings, factory, _ = make_world(f"sqlite:///{workdir / f'crash-{filed_by}.db'}", workdir, n, sink.port,
+                                          imap_cfg, sent_copy="never" if filed_by == "server" else "always")
         done_kills = rounds = 0
         recovered: dict[str, int] = {}
+        started = time.perf_counter()
         while True:
             rounds += 1
             proc = subprocess.Popen([sys.executable, "-m", "outreach.mail.crashable", json.dumps(as_dict(settings))],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             if done_kills < kills:
-                timer = threading.Timer(rng.uniform(0.5, 1.0), proc.send_signal, (signal.SIGKILL,))
-                timer.start()
+                # in the middle of sending: after 1 to 50 more messages were accepted, plus 0–20 ms
+                threading.Thread(target=_kill_while_sending, args=(proc, sink, sink.count.value + rng.randint(1, 50),
+                                                                   rng.uniform(0, 0.02))).start()
             proc.wait(600)
             if proc.returncode == -signal.SIGKILL:
                 done_kills += 1
+            sink.wait_idle()  # what the dead sender handed over is accepted (and filed) or dropped by now
             with factory() as session:
+                # the reconcile tick once the sending lease ran out; no grace: the sink was waited for
                 for key, value in recover_stale(session, settings, lease_seconds=0).items():
                     recovered[key] = recovered.get(key, 0) + value
                 session.commit()
-                from outreach.models.mail import Mailbox
-
                 mailbox = session.scalars(select(Mailbox)).one()
                 conn = imap.connect(server.host, server.port, "none", IMAP_USER, IMAP_PASSWORD, 30)
-                imap.reconcile_unknown(session, conn, mailbox, settings, signing_secret(settings))
+                reconcile_unknown(session, conn, mailbox, settings, signing_secret(settings), grace=timedelta(0))
                 imap.logout(conn)
-                left = session.scalar(select(Message.id).where(Message.status.in_(("scheduled", "sending")))
-                                      .limit(1))
+                left = session.scalar(select(Message.id).where(Message.status.in_(("scheduled", "sending",
+                                                                                   "unknown"))).limit(1))
             if left is None or rounds > kills + 20:
                 break
+        seconds = time.perf_counter() - started
+        from outreach.jobs.ticks import JobContext
+        from outreach.mail.jobs import poll_mailboxes
+
+        # the polls move the copies that came back through INBOX to Sent (up to 500 a poll), then every message
+        # should have one there
+        conn = imap.connect(server.host, server.port, "none", IMAP_USER, IMAP_PASSWORD, 30)
+        with factory() as session:
+            ids = list(session.scalars(select(Message.message_id)))
+        for _ in range(len(ids) // 500 + 1):
+            with factory() as session:
+                session.execute(update(Mailbox).values(next_poll_at=None))
+                session.commit()
+            poll_mailboxes(JobContext(settings, factory, SecretBox(settings.app.secret_key)))
+        filed = imap.in_folder(conn, "Sent", ids)
+        imap.logout(conn)
         accepted = sink.stop()
         with factory() as session:
             statuses = dict(session.execute(select(Message.message_id, Message.status)).all())
+            ever_unknown = {a.details["message_id"] for a in session.scalars(
+                select(Activity).where(Activity.kind == "email_unknown"))}
+            resent = {a.details["message_id"] for a in session.scalars(
+                select(Activity).where(Activity.kind == "email_resend"))}
         counts: dict[str, int] = {}
         for mid, _ in accepted:
             counts[mid] = counts.get(mid, 0) + 1
         sent = [m for m, s in statuses.items() if s == "sent"]
-        unknown = [m for m, s in statuses.items() if s == "unknown"]
-        return {"messages": n, "kills": done_kills, "restarts": rounds,
-                # left `sending` by a kill: before DATA (rescheduled) / during or after DATA (looked up in Sent)
+        return {"sent_copy_filed_by": filed_by, "messages": n, "kills": done_kills, "restarts": rounds,
+                "seconds": round(seconds, 1),
+                # left `sending` by a kill: before DATA (rescheduled) / during or after DATA (unknown)
                 "claimed_before_data_rescheduled": recovered.get("rescheduled", 0),
-                "killed_after_data_start": recovered.get("unknown", 0), "sent": len(sent), "unknown": len(unknown),
-                "other": len(statuses) - len(sent) - len(unknown),
+                "ever_unknown": len(ever_unknown),
+                "unknown_resolved_automatically": sum(1 for m in ever_unknown if statuses.get(m) == "sent"),
+                "unknown_resolved_as_sent_from_the_sent_folder": len(ever_unknown - resent),
+                "unknown_resolved_as_never_accepted_and_resent": len(ever_unknown & resent),
+                "left_unknown": sum(1 for s in statuses.values() if s == "unknown"),
+                "sent": len(sent), "other": len(statuses) - len(sent),
                 "arrived_exactly_once": sum(1 for m in sent if counts.get(m) == 1),
-                "arrived_twice_or_more": sum(1 for c in counts.values() if c > 1),
-                "unknown_that_arrived": sum(1 for m in unknown if counts.get(m))}
+                "duplicates": sum(c - 1 for c in counts.values() if c > 1),
+                "sent_but_never_arrived": sum(1 for m in sent if not counts.get(m)),
+                "with_a_copy_in_sent": len(filed)}
     finally:
         stop_dovecot()
+
+
+def _kill_while_sending(proc: subprocess.Popen[bytes], sink: SinkProcess, accepted: int, extra: float) -> None:
+    while proc.poll() is None and sink.count.value < accepted:
+        time.sleep(0.001)
+    time.sleep(extra)
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGKILL)
 
 
 def main() -> None:
@@ -272,7 +335,9 @@ def main() -> None:
             results["paced"] = paced(args.paced, args.rate, workdir)
             print(json.dumps(results["paced"]), file=sys.stderr)
         if args.crash:
-            results["crash"] = crash(args.crash, args.kills, workdir)
+            for filed_by in ("server", "outreach"):
+                results[f"crash_sent_filed_by_{filed_by}"] = crash(args.crash, args.kills, workdir, filed_by)
+                print(json.dumps(results[f"crash_sent_filed_by_{filed_by}"]), file=sys.stderr)
     print(json.dumps(results, indent=2))
 
 

@@ -55,7 +55,14 @@ class WebSettings:
 @dataclass(frozen=True)
 class SchedulerSettings:
     enabled: bool = True
+    #: the interval of the ticks that have no setting of their own
     tick_seconds: int = 15
+    #: how often the send tick looks for due messages (it also runs right at start)
+    send_tick_seconds: int = 5
+    #: how often the poll tick reads the mailboxes whose poll is due (mail.poll_minutes) or failed
+    poll_tick_seconds: int = 15
+    #: how often messages left in `sending` or `unknown` by a crash are looked up again
+    reconcile_tick_seconds: int = 120
     workers: int = 4
     backend: str = "threads"
     broker_url: str = "redis://127.0.0.1:6379/0"
@@ -185,7 +192,8 @@ CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
 
 POSITIVE = {
     ("app", "login_max_failures"), ("app", "login_lockout_minutes"), ("app", "page_size"),
-    ("scheduler", "tick_seconds"), ("scheduler", "workers"),
+    ("scheduler", "tick_seconds"), ("scheduler", "workers"), ("scheduler", "send_tick_seconds"),
+    ("scheduler", "poll_tick_seconds"), ("scheduler", "reconcile_tick_seconds"),
     ("crawl", "concurrency"), ("crawl", "per_host_concurrency"), ("crawl", "timeout"),
     ("crawl", "max_page_bytes"), ("dns", "timeout"), ("mail", "default_daily_cap"),
     ("mail", "smtp_timeout"), ("mail", "imap_timeout"), ("mail", "poll_minutes"), ("mail", "sending_lease_seconds"),

@@ -1,4 +1,13 @@
-"""Engine, sessions and SQLite pragmas."""
+"""Engine, sessions and SQLite pragmas.
+
+On SQLite a transaction that reads and then writes is refused at once ("database is locked", whatever the
+busy timeout) when another connection committed a write since its first read: it cannot upgrade its stale
+snapshot. So every write transaction takes the write lock first (BEGIN IMMEDIATE), waits its turn behind
+the busy timeout, and stays short; reads begin deferred and never wait. Sessions made with `write=True`
+(job contexts, web requests that change something) begin every transaction that way; any other session
+calls `write_transaction` before it writes. No network I/O may happen inside a write transaction.
+PostgreSQL locks rows instead and needs none of this.
+"""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -99,14 +108,31 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+#: the execution option that makes a SQLite transaction begin with the write lock
+WRITE_LOCK = "outreach_write_lock"
+
+
 def _sqlite_begin(conn: Any) -> None:
-    # Deferred, so readers never block each other. Claims start their transaction with the UPDATE,
-    # which takes the write lock at once (and waits on busy_timeout) instead of upgrading a read.
-    conn.exec_driver_sql("BEGIN")
+    # the SQLAlchemy recipe for pysqlite ("Serializable isolation / Savepoints / Transactional DDL"), with
+    # IMMEDIATE for write transactions; deferred otherwise, so that readers never wait for anyone
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE_LOCK) else "BEGIN")
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False, future=True)
+def make_sessionmaker(engine: Engine, *, write: bool = False) -> sessionmaker[Session]:
+    """Sessions on the engine; with `write`, every transaction they begin holds the write lock (see above)."""
+    bind = engine.execution_options(**{WRITE_LOCK: True}) if write else engine
+    return sessionmaker(bind=bind, expire_on_commit=False, future=True)
+
+
+def write_transaction(session: Session) -> None:
+    """Commit what the session has open, then begin a transaction that holds the write lock.
+
+    Call it before the writes of a session that may have read first (on SQLite a read transaction that
+    writes after another writer committed fails at once). Keep what follows short and free of network I/O.
+    """
+    if session.in_transaction():
+        session.commit()
+    session.connection(execution_options={WRITE_LOCK: True})
 
 
 @contextmanager

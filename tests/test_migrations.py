@@ -163,3 +163,52 @@ def test_links_from_before_their_value_was_kept_get_empty_prices_and_reasons(emp
         assert conn.execute(text("SELECT reason FROM backlink_events")).scalar_one() == ""
         assert conn.execute(text("SELECT is_costs_in_report FROM client_link_settings")).scalar_one() in (False, 0)
     engine.dispose()
+
+
+def test_the_mail12_migration_keeps_sequences_mailboxes_and_replies(empty_database_url: str) -> None:
+    from alembic import command
+
+    from outreach.migrate import alembic_config
+
+    upgrade(empty_database_url, "0018")
+    engine = make_engine(empty_database_url)
+    at = "'2026-01-01 00:00:00+00'"
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO mail_mailboxes (name, from_name, from_email, smtp_host, smtp_port, smtp_security, "
+            "smtp_username, smtp_password, imap_host, imap_port, imap_security, imap_username, imap_password, "
+            "imap_sent_folder, daily_cap, min_spacing_seconds, jitter_seconds, window_days, window_start_hour, "
+            "window_end_hour, timezone, is_active, imap_uidvalidity, imap_last_uid, last_poll_error, created_at) "
+            "VALUES ('Box', 'Sam', 'sam@agency.test', 'smtp.test', 587, 'starttls', '', '', 'imap.test', 993, 'ssl', "
+            f"'', '', 'Sent', 50, 120, 60, '1,2,3,4,5', 9, 17, 'UTC', true, 7, 3, '', {at})"))
+        conn.execute(text("INSERT INTO mail_templates (name, subject, body_text, body_html, created_at, updated_at) "
+                          f"VALUES ('T', 'Hello', 'Hi', '', {at}, {at})"))
+        conn.execute(text(f"INSERT INTO mail_sequences (name, created_at) VALUES ('S', {at})"))
+        conn.execute(text("INSERT INTO mail_sequence_steps (sequence_id, position, delay_days, template_id) "
+                          "VALUES (1, 1, 0, 1), (1, 2, 4, 1)"))
+        conn.execute(text(
+            "INSERT INTO mail_inbound (mailbox_id, uidvalidity, uid, message_id, from_email, subject, kind, snippet, "
+            f"details, received_at) VALUES (1, 7, 3, 'r@site.test', 'ann@site.test', 'Re: Hello', 'reply', "
+            f"'Sounds good', '{{}}', {at})"))
+    engine.dispose()
+    upgrade(empty_database_url)
+    engine = make_engine(empty_database_url)
+    with engine.connect() as conn:
+        steps = conn.execute(text("SELECT position, delay_amount, delay_unit, business_days_only "
+                                  "FROM mail_sequence_steps ORDER BY position")).all()
+        assert [tuple(s) for s in steps] == [(1, 0, "days", True), (2, 4, "days", True)]  # business days, as before
+        box = conn.execute(text("SELECT sent_copy, server_files_sent, poll_failures, imap_last_uid "
+                                "FROM mail_mailboxes")).one()
+        assert tuple(box) == ("auto", None, 0, 3)
+        reply = conn.execute(text("SELECT body_text, asks_removal, read_at IS NOT NULL, kind FROM mail_inbound")).one()
+        assert tuple(reply) == ("Sounds good", False, True, "reply")  # replies from before the inbox count as read
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE mail_sequence_steps SET delay_amount = 30, delay_unit = 'hours' WHERE position = 2"))
+        conn.execute(text("UPDATE mail_inbound SET kind = 'unsubscribe'"))
+    engine.dispose()
+    command.downgrade(alembic_config(empty_database_url), "0018")
+    engine = make_engine(empty_database_url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT delay_days FROM mail_sequence_steps WHERE position = 2")).scalar_one() == 2
+        assert conn.execute(text("SELECT kind FROM mail_inbound")).scalar_one() == "reply"
+    engine.dispose()

@@ -6,11 +6,13 @@ import secrets
 from datetime import timedelta
 from functools import lru_cache
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from outreach.accounts import permissions
+from outreach.db import write_transaction
 from outreach.lib.addresses import BadAddress, normalise_address
 from outreach.lib.clock import utcnow
 from outreach.models import ApiToken, AuditLog, Client, User
@@ -162,7 +164,11 @@ def user_for_token(session: Session, secret: str) -> User | None:
         return None
     now = utcnow()
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
-        token.last_used_at = now
+        # in a transaction of its own that takes the write lock first: the request may be a GET that read
+        write_transaction(session)
+        session.execute(update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now))
+        session.commit()
+        set_committed_value(token, "last_used_at", now)
     return token.user
 
 

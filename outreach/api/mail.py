@@ -6,6 +6,7 @@ Staff only, as on the web (a client viewer sees no email at all). The views call
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from flask import Blueprint, Response, request, url_for
@@ -32,6 +33,7 @@ from outreach.mail.connection import check_mailbox
 from outreach.mail.mailboxes import MailboxInput, MailError, delete_mailbox, save_mailbox, sent_today
 from outreach.mail.outbox import resolve_unknown, status_label
 from outreach.mail.queue import message_history, messages_query, threads, threads_query, unmatched_query
+from outreach.mail.sequences import MAX_DELAY, StepInput
 from outreach.mail.unsubscribe import signing_secret
 from outreach.models import Prospect
 from outreach.models.mail import (
@@ -249,7 +251,7 @@ def remove_template(template_id: int) -> tuple[str, int]:
 
 def step_json(sequence: Sequence, step: Any) -> dict[str, Any]:
     return {"position": step.position, "template_id": step.template_id, "template_name": step.template.name,
-            "delay_days": step.delay_days,
+            "delay": step.delay_amount, "delay_unit": step.delay_unit, "business_days_only": step.business_days_only,
             "url": url_for("api.mail.update_step", sequence_id=sequence.id, position=step.position, _external=True)}
 
 
@@ -259,34 +261,38 @@ def sequence_json(s: Sequence) -> dict[str, Any]:
             "url": url_for("api.mail.get_sequence", sequence_id=s.id, _external=True)}
 
 
-def _steps(body: Body) -> list[tuple[int, int]]:
-    """The body's steps as (template id, delay in business days after the previous step)."""
+def _steps(body: Body) -> list[StepInput]:
+    """The body's steps: template id, and how long after the previous step each goes."""
     value = body.data.get("steps")
     if not isinstance(value, list):
-        raise invalid("steps", "steps must be a list of {template_id, delay_days}")
+        raise invalid("steps", "steps must be a list of {template_id, delay, delay_unit, business_days_only}")
     if len(value) > MAX_STEPS:
         raise invalid("steps", f"at most {MAX_STEPS} steps: more follow-ups burn mailboxes")
     steps = []
     for i, item in enumerate(value, start=1):
-        step = _step(item, f"steps[{i - 1}]", first=i == 1)
-        steps.append((step[0], step[1]))
+        steps.append(_step(item, f"steps[{i - 1}]", first=i == 1))
     return steps
 
 
-def _step(item: Any, where: str, *, first: bool, current: tuple[int, int] | None = None) -> tuple[int, int]:
+def _step(item: Any, where: str, *, first: bool, current: StepInput | None = None) -> StepInput:
     try:
-        body = Body(item, ("template_id", "delay_days"))
+        body = Body(item, ("template_id", "delay", "delay_unit", "business_days_only"))
     except ApiError as exc:
         raise invalid(f"{where}.{exc.field}" if exc.field else where, exc.message) from None
     try:
-        template_id = body.integer("template_id", required=current is None) or (current[0] if current else 0)
-        delay = body.whole("delay_days", 0 if first else 1, 60, default=current[1] if current else (0 if first else 3))
+        template_id = body.integer("template_id", required=current is None) or (current.template_id if current else 0)
+        unit = body.string("delay_unit", default=current.unit if current else "days")
+        if unit not in MAX_DELAY:
+            raise invalid("delay_unit", "delay_unit must be hours or days")
+        delay = body.whole("delay", 0 if first else 1, MAX_DELAY[unit],
+                           default=current.delay if current else (0 if first else 3))
+        business = body.boolean("business_days_only", default=current.business_days_only if current else True)
     except ApiError as exc:
         raise invalid(f"{where}.{exc.field}", exc.message) from None
-    return template_id, delay
+    return StepInput(template_id, delay, unit, business)
 
 
-def _save_sequence(name: str, steps: list[tuple[int, int]], current: Sequence | None) -> Sequence:
+def _save_sequence(name: str, steps: list[StepInput], current: Sequence | None) -> Sequence:
     session = db_session()
     try:
         sequence = sequences.save_sequence(session, name, steps, current)
@@ -302,8 +308,8 @@ def _sequence(sequence_id: int) -> Sequence:
     return _get(Sequence, sequence_id, "sequence")
 
 
-def _current_steps(sequence: Sequence) -> list[tuple[int, int]]:
-    return [(s.template_id, s.delay_days) for s in sequence.steps]
+def _current_steps(sequence: Sequence) -> list[StepInput]:
+    return [StepInput(s.template_id, s.delay_amount, s.delay_unit, s.business_days_only) for s in sequence.steps]
 
 
 @bp.get("/sequences")
@@ -353,11 +359,11 @@ def add_step(sequence_id: int) -> tuple[Response, int, dict[str, str]]:
     """Append a step (or insert it at `position`, moving the later ones down)."""
     sequence = _sequence(sequence_id)
     steps = _current_steps(sequence)
-    body = _body("template_id", "delay_days", "position")
+    body = _body("template_id", "delay", "delay_unit", "business_days_only", "position")
     position = body.whole("position", 1, len(steps) + 1, default=len(steps) + 1)
     step = _step({k: v for k, v in body.data.items() if k != "position"}, "body", first=position == 1)
     if position == 1 and steps:  # the old first email becomes a follow-up: it needs a delay
-        steps[0] = (steps[0][0], steps[0][1] or 3)
+        steps[0] = dataclasses.replace(steps[0], delay=steps[0].delay or 3)
     steps.insert(position - 1, step)
     sequence = _save_sequence(sequence.name, steps, sequence)
     return _created(step_json(sequence, sequence.steps[position - 1]))

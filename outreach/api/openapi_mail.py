@@ -76,12 +76,17 @@ def schemas() -> dict[str, Any]:
     }
     mailbox_out = {k: v for k, v in mailbox_fields.items() if not k.endswith("_password")}
     mailbox_out["window_days"] = {"type": "array", "items": INT}
-    step = obj({"position": INT, "template_id": INT, "template_name": STR,
-                "delay_days": {**INT, "description": "business days after the previous step (0 for the first)"},
-                "url": URL})
-    step_input = {"template_id": ID, "delay_days": {"type": "integer", "minimum": 0, "maximum": 60,
-                                                    "description": "business days after the previous step, 1 to "
-                                                                   "60 (ignored for the first step)"}}
+    delay_fields = {
+        "delay": {"type": "integer", "minimum": 0, "maximum": 1440,
+                  "description": "how long after the previous step (ignored for the first step): 1 to 60 days "
+                                 "or 1 to 1440 hours"},
+        "delay_unit": {"type": "string", "enum": ["days", "hours"], "default": "days"},
+        "business_days_only": {"type": "boolean", "default": True,
+                               "description": "count Monday to Friday only (a delay ending on a weekend moves to "
+                                              "Monday)"},
+    }
+    step = obj({"position": INT, "template_id": INT, "template_name": STR, **delay_fields, "url": URL})
+    step_input = {"template_id": ID, **delay_fields}
     message = {"id": INT, "campaign_id": INT, "prospect_id": INT, "enrollment_id": INT, "mailbox_id": nullable(INT),
                "step": {**INT, "description": "1 is the first email; 100 and up a reclaim email"},
                "message_id": STR, "in_reply_to": STR, "from_email": STR, "to_email": STR, "to_name": STR,

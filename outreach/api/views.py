@@ -73,8 +73,6 @@ def _authenticate() -> None:
     user = user_for_token(session, secret.strip())
     if user is None:
         raise ApiError(401, "unauthorized", "the API token is unknown, revoked or its user is deactivated")
-    if session.dirty:  # last_used_at, at most once a minute
-        session.commit()
     g.api_user = user
     check_query(request.args)
 

@@ -6,7 +6,7 @@ backend the scheduler only enqueues tick ids and `outreach worker` processes run
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -30,21 +30,23 @@ def build_scheduler(ctx: JobContext, *, blocking: bool = False) -> BackgroundSch
     cls = BlockingScheduler if blocking else BackgroundScheduler
     scheduler = cls(executors={"default": ThreadPoolExecutor(workers)},
                     job_defaults={"coalesce": True, "max_instances": 1}, timezone="UTC")
-    default_seconds = ctx.settings.scheduler.tick_seconds
     celery_app = None
     if ctx.settings.scheduler.backend == "celery":
         # Celery is needed (and installed) only by the scale-out backend
         from outreach.jobs.celery_backend import enqueue_tick, make_celery
 
         celery_app = make_celery(ctx.settings.scheduler.broker_url)
+    started = datetime.now(UTC)
     for tick in TICKS:
-        seconds = tick.seconds or default_seconds
+        seconds = tick.interval(ctx.settings)
         if celery_app is None:
             func, args = run_tick, (tick, ctx)
         else:
             func, args = enqueue_tick, (celery_app, tick, seconds)
+        # APScheduler's first run is one interval after the start unless told otherwise
+        first = {"next_run_time": started} if tick.at_start else {}
         scheduler.add_job(func, IntervalTrigger(seconds=seconds), args=args, id=tick.id, name=tick.id,
-                          replace_existing=True, misfire_grace_time=tick.misfire_grace_time)
+                          replace_existing=True, misfire_grace_time=tick.misfire_grace_time, **first)
     scheduler.add_job(record_heartbeat, IntervalTrigger(seconds=HEARTBEAT_SECONDS),
                       args=(ctx, process_name(), utcnow()), id=HEARTBEAT_JOB, name=HEARTBEAT_JOB,
                       replace_existing=True, next_run_time=utcnow(), misfire_grace_time=HEARTBEAT_SECONDS)

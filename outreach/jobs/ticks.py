@@ -35,9 +35,19 @@ class Tick:
     id: str
     #: takes a JobContext and returns the number of units done
     func: Callable[[JobContext], int]
-    #: interval; None means the [scheduler] tick_seconds setting
+    #: a fixed interval; None means the [scheduler] key named by `setting`, else [scheduler] tick_seconds
     seconds: int | None = None
     misfire_grace_time: int = 60
+    #: the [scheduler] setting that holds the interval (e.g. "send_tick_seconds")
+    setting: str | None = None
+    #: run once as the scheduler starts instead of one interval later
+    at_start: bool = False
+
+    def interval(self, settings: Settings) -> int:
+        """Seconds between two runs of this tick."""
+        if self.setting is not None:
+            return int(getattr(settings.scheduler, self.setting))
+        return self.seconds or settings.scheduler.tick_seconds
 
 
 def run_tick(tick: Tick, ctx: JobContext) -> int:

@@ -51,14 +51,15 @@ def print_json(payload: dict[str, Any]) -> None:
     click.echo(json.dumps(payload, ensure_ascii=False))
 
 
-def command_sessions(engine: Engine) -> sessionmaker[Session]:
-    """Sessions for a command that uses the database, with the stage-change subscribers connected (outreach.wiring)."""
+def command_sessions(engine: Engine, *, write: bool = False) -> sessionmaker[Session]:
+    """Sessions for a command that uses the database, with the stage-change subscribers connected (outreach.wiring);
+    `write` makes every transaction take the write lock first (outreach.db: the scheduler's and workers' jobs)."""
     # imported here, not at the top: commands that need no database start fast
     from outreach.db import make_sessionmaker
     from outreach.wiring import connect_subscribers
 
     connect_subscribers()
-    return make_sessionmaker(engine)
+    return make_sessionmaker(engine, write=write)
 
 
 @contextmanager

@@ -19,7 +19,7 @@ def main(argv: list[str]) -> int:
     settings = load_settings(None, json.loads(argv[1]), environ={})
     connect_subscribers()
     engine = make_engine(settings.database.url)
-    sent = Sender(settings, make_sessionmaker(engine), SecretBox(settings.app.secret_key)).run()
+    sent = Sender(settings, make_sessionmaker(engine, write=True), SecretBox(settings.app.secret_key)).run()
     print(sent, flush=True)
     return 0
 

@@ -25,6 +25,9 @@ class MailboxForm(FlaskForm):
     imap_username = StringField("IMAP user", validators=[Optional(), Length(max=320)])
     imap_password = PasswordField("IMAP password", validators=[Optional(), Length(max=500)])
     imap_sent_folder = StringField("Sent folder", default="Sent", validators=[Optional(), Length(max=200)])
+    sent_copy = SelectField("Copy of each sent email in the Sent folder", default="auto", choices=options([
+        ("auto", "Find out after the first send"), ("always", "Outreach files it (the server does not)"),
+        ("never", "The server files it (Gmail, Microsoft 365…)")]))
     daily_cap = IntegerField("Daily cap", default=50, validators=[InputRequired(), NumberRange(0, 10000)])
     min_spacing_seconds = IntegerField("Minimum spacing (seconds)", default=120,
                                        validators=[InputRequired(), NumberRange(0, 86400)])

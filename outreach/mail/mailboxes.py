@@ -13,7 +13,7 @@ from outreach.lib.addresses import BadAddress, normalise_address
 from outreach.lib.secrets import SecretBox
 from outreach.mail.headers import HeaderError, check_header
 from outreach.mail.smtp import SmtpAccount
-from outreach.models.mail import SECURITY, Mailbox, Message
+from outreach.models.mail import SECURITY, SENT_COPY_MODES, Mailbox, Message
 
 
 class MailError(ValueError):
@@ -45,6 +45,8 @@ class MailboxInput:
     imap_username: str = ""
     imap_password: str = ""
     imap_sent_folder: str = "Sent"
+    #: auto | always | never (SENT_COPY_MODES)
+    sent_copy: str = "auto"
     daily_cap: int = 50
     min_spacing_seconds: int = 120
     jitter_seconds: int = 60
@@ -79,6 +81,8 @@ def save_mailbox(session: Session, box: SecretBox, data: MailboxInput, mailbox: 
     for field in ("smtp_security", "imap_security"):
         if getattr(data, field) not in SECURITY:
             raise MailError(f"choose one of {', '.join(SECURITY)}", field)
+    if data.sent_copy not in SENT_COPY_MODES:
+        raise MailError(f"choose one of {', '.join(SENT_COPY_MODES)}", "sent_copy")
     for field in ("smtp_port", "imap_port"):
         if not 0 < getattr(data, field) < 65536:
             raise MailError("a port is a number from 1 to 65535", field)
@@ -101,8 +105,12 @@ def save_mailbox(session: Session, box: SecretBox, data: MailboxInput, mailbox: 
             raise MailError("the SMTP password is required", "smtp_password")
         mailbox = Mailbox()
         session.add(mailbox)
+    if mailbox is not None and (mailbox.imap_host, mailbox.imap_username, mailbox.imap_sent_folder, mailbox.sent_copy) \
+            != (data.imap_host.strip(), data.imap_username.strip(), data.imap_sent_folder.strip() or "Sent",
+                data.sent_copy):
+        mailbox.server_files_sent = None  # another account or folder: find out again
     values: dict[str, Any] = {k: getattr(data, k) for k in (
-        "from_name", "smtp_port", "smtp_security", "imap_port", "imap_security", "daily_cap",
+        "from_name", "smtp_port", "smtp_security", "imap_port", "imap_security", "sent_copy", "daily_cap",
         "min_spacing_seconds", "jitter_seconds", "window_start_hour", "window_end_hour", "timezone", "is_active")}
     values.update(name=name[:200], from_email=from_email, smtp_host=data.smtp_host.strip(),
                   smtp_username=data.smtp_username.strip(), imap_host=data.imap_host.strip(),
@@ -182,15 +190,29 @@ def sent_today(session: Session, mailbox: Mailbox, now: datetime) -> int:
         Message.status.in_(("sending", "sent", "unknown", "bounced")))) or 0
 
 
-def add_business_days(start: datetime, days: int, mailbox: Mailbox | None) -> datetime:
-    """`days` working days (Monday–Friday in the mailbox's zone) after `start`, same time of day."""
+def after_delay(start: datetime, amount: int, unit: str, business_days_only: bool, mailbox: Mailbox | None
+                ) -> datetime:
+    """When a follow-up `amount` hours or days after `start` is due, in the mailbox's time zone.
+
+    Days keep the time of day (across a clock change too); with `business_days_only` they count Monday to
+    Friday only, and a delay in hours that ends on a Saturday or Sunday moves to the same time on Monday.
+    The sending window then applies at send time.
+    """
     tz = zone(mailbox)
+    if unit == "hours":
+        end = (start + timedelta(hours=amount)).astimezone(tz)
+        if business_days_only and end.isoweekday() > 5:
+            end = _same_time_on(end, end.date() + timedelta(days=8 - end.isoweekday()))
+        return end.astimezone(start.tzinfo)
     local = start.astimezone(tz)
     current: date = local.date()
     added = 0
-    while added < days:
+    while added < amount:
         current += timedelta(days=1)
-        if current.isoweekday() <= 5:
+        if not business_days_only or current.isoweekday() <= 5:
             added += 1
-    result = datetime.combine(current, local.timetz().replace(tzinfo=None), tzinfo=tz)
-    return result.astimezone(start.tzinfo)
+    return _same_time_on(local, current).astimezone(start.tzinfo)
+
+
+def _same_time_on(local: datetime, day: date) -> datetime:
+    return datetime.combine(day, local.timetz().replace(tzinfo=None), tzinfo=local.tzinfo)

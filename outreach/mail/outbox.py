@@ -6,10 +6,13 @@ State machine: scheduled → sending → sent | failed | cancelled | bounced | u
 - `data_started_at` commits after RCPT TO and just before DATA; a message found in `sending` after a crash
   without it was certainly not delivered and goes back to `scheduled`; with it, it becomes `unknown` and
   is reconciled by looking for its Message-ID in the mailbox's Sent folder, never blindly re-sent.
+- Each outcome commits as soon as the server answered, so a crash leaves at most the message in flight
+  `unknown`; outreach.mail.sent_copy makes the Sent folder decide it.
 - SMTP 4xx: retried with backoff, same Message-ID. 5xx: permanent (5.1.x at RCPT: a hard bounce).
 """
 from __future__ import annotations
 
+import imaplib
 import logging
 import os
 import random
@@ -23,24 +26,36 @@ from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 
 from outreach.campaigns.contact_rules import ContactRules, send_block
 from outreach.campaigns.service import move_prospect, record
 from outreach.config import MailSettings, Settings
+from outreach.db import write_transaction
 from outreach.jobs.claims import claim_rows
 from outreach.lib import appmail
 from outreach.lib.clock import utcnow
 from outreach.lib.secrets import SecretBox
-from outreach.mail import smtp
+from outreach.mail import imap, smtp
 from outreach.mail.headers import HeaderError
-from outreach.mail.mailboxes import MailError, add_business_days, in_window, sent_today, smtp_account
+from outreach.mail.mailboxes import MailError, after_delay, in_window, sent_today, smtp_account
 from outreach.mail.reclaim_email import stop_reason as reclaim_stop_reason
 from outreach.mail.render import RenderError
+from outreach.mail.sent_copy import SentFolders, expected_by, needs_detection
 from outreach.mail.sequences import create_message
 from outreach.mail.stops import EARLY_STAGES, hard_bounce, stop_enrollment
-from outreach.mail.unsubscribe import signing_secret, unsubscribe_url
+from outreach.mail.unsubscribe import signing_secret, unsubscribe_mailto, unsubscribe_url
 from outreach.models import Campaign, Prospect
-from outreach.models.mail import CampaignMail, Enrollment, Mailbox, Message, SequenceStep, is_reclaim, step_label
+from outreach.models.mail import (
+    CampaignMail,
+    Enrollment,
+    Mailbox,
+    Message,
+    SequenceStep,
+    is_one_off,
+    is_reclaim,
+    step_label,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +63,10 @@ log = logging.getLogger(__name__)
 BACKOFF = (300, 900, 3600, 4 * 3600, 12 * 3600)
 MAX_ATTEMPTS = len(BACKOFF) + 1
 BATCH = 200
-#: messages claimed in one transaction (and recorded in one after sending)
+#: messages claimed in one transaction (each outcome is then recorded in its own, as soon as the server answers)
 CLAIM_BATCH = 20
+#: how long an `unknown` message's copy may take to reach the Sent folder before its absence proves it never left
+SENT_FOLDER_GRACE = timedelta(minutes=2)
 
 
 class Sender:
@@ -71,6 +88,7 @@ class Sender:
         self.connect_errors: dict[int, str] = {}
         #: mailboxes read once per tick
         self.mailboxes: dict[int, Mailbox] = {}
+        self.sent_folders = SentFolders(secret_box, settings.mail.imap_timeout)
 
     # --- the loop -------------------------------------------------------------------------------
 
@@ -95,12 +113,14 @@ class Sender:
             for conn in self.connections.values():
                 smtp.quit_quietly(conn)
             self.connections.clear()
+            self.sent_folders.close()
         return done
 
     def send_batch(self, rows: list[tuple[int, int | None]]) -> int:
-        """Claim a few messages in one transaction, send each (its DATA marker committed one by one),
-        then record the outcomes in one transaction. A crash before that record leaves them `sending` with
-        their DATA marker: reconciled over the Sent folder, never re-sent blindly."""
+        """Claim a few messages in one transaction, then send each and record its outcome at once (its DATA
+        marker before, its outcome after: each in a short transaction of its own). A crash leaves at most the
+        message in flight in `sending` with its DATA marker: reconciled over the Sent folder, never re-sent
+        blindly; the others of the batch have no marker and go back to the queue."""
         with self.factory() as session:
             now = utcnow()
             plan: list[tuple[int, Mailbox | None]] = []
@@ -109,15 +129,19 @@ class Sender:
                 if mailbox_id is not None:
                     if mailbox_id in self.blocked:
                         continue
-                    mailbox = self.mailboxes.get(mailbox_id) or session.get(Mailbox, mailbox_id)
+                    mailbox = self.mailboxes.get(mailbox_id)
                     if mailbox is None:
-                        continue
+                        mailbox = session.get(Mailbox, mailbox_id)
+                        if mailbox is None:
+                            continue
+                        # kept for the tick outside any session: a rollback (a claim lost) cannot expire it
+                        session.expunge(mailbox)
                     self.mailboxes[mailbox_id] = mailbox
                     if not self._may_send(session, mailbox, now):
                         self.blocked.add(mailbox_id)
                         continue
                 plan.append((message_id, mailbox))
-            session.commit()  # end the reads: on SQLite the claims must start their transaction with a write
+            write_transaction(session)  # the claims read before they write
             claimed: list[tuple[Message, Mailbox | None]] = []
             if not any(m is not None and (m.min_spacing_seconds or m.jitter_seconds) for _, m in plan):
                 claimed = self._claim_unspaced(session, plan, now)
@@ -137,23 +161,24 @@ class Sender:
                         self.cap_left[mailbox.id] = self.cap_left.get(mailbox.id, 1) - 1
                     claimed.append((result, mailbox))
             session.commit()
-            outcomes: list[tuple[Message, smtp.Outcome]] = []
+            sent = 0
             for i, (message, mailbox) in enumerate(claimed):
-                if self.stopping() and outcomes:
+                if self.stopping() and i:
+                    write_transaction(session)
                     _unclaim(session, [m.id for m, _ in claimed[i:]])
                     session.commit()
                     break
                 if message.transport == "local" or mailbox is None:
-                    outcomes.append((message, self._write_local(session, message)))
+                    outcome = self._write_local(session, message)
                 else:
-                    outcomes.append((message, self._send_smtp(session, message, mailbox)))
-            if not outcomes:
-                return 0
-            begin_write(session, outcomes[0][0].id)
-            for message, outcome in outcomes:
+                    outcome = self._send_smtp(session, message, mailbox)
+                write_transaction(session)
                 finish(session, message, outcome, self.settings, self.secret)
-            session.commit()
-            return sum(1 for _, outcome in outcomes if outcome.kind == "sent")
+                session.commit()
+                if mailbox is not None:
+                    self._after_outcome(session, message, mailbox, outcome)
+                sent += outcome.kind == "sent"
+            return sent
 
     def _claim_unspaced(self, session: Session, plan: list[tuple[int, Mailbox | None]], now: datetime
                         ) -> list[tuple[Message, Mailbox | None]]:
@@ -196,7 +221,8 @@ class Sender:
             to_email=message.to_email, to_name=message.to_name, subject=message.subject,
             body_text=message.body_text, body_html=message.body_html, in_reply_to=message.in_reply_to,
             references=message.references, date=utcnow(),
-            unsubscribe_url=unsubscribe_url(self.settings, self.secret, message.message_id))
+            unsubscribe_url=unsubscribe_url(self.settings, self.secret, message.message_id),
+            unsubscribe_mailto=unsubscribe_mailto(self.secret, message.from_email, message.message_id))
         return smtp.as_bytes(email)
 
     def _send_smtp(self, session: Session, message: Message, mailbox: Mailbox) -> smtp.Outcome:
@@ -215,14 +241,33 @@ class Sender:
                 self.connect_errors[mailbox.id] = str(exc)
                 return smtp.Outcome("retry", str(exc))
             self.connections[mailbox.id] = conn
+        copy_by = expected_by(mailbox)
 
-        def before_data() -> bool:
-            return mark_data_started(session, message)
+        def before_data(copied: bool) -> bool:
+            # "outreach": the envelope-only copy to the mailbox itself comes back through its INBOX, where the
+            # poll files it in Sent; a server that refused that recipient leaves no record for this message
+            return mark_data_started(session, message, copy_by if copy_by != "outreach" or copied else "")
 
-        outcome = smtp.transmit(conn, message.from_email, message.to_email, payload, before_data)
+        outcome = smtp.transmit(conn, message.from_email, message.to_email, payload, before_data,
+                                copy_to=mailbox.from_email if copy_by == "outreach" else "")
         if outcome.kind in ("unknown", "retry") or outcome.detail.split(": ")[-1].startswith("421"):
             smtp.quit_quietly(self.connections.pop(mailbox.id))
         return outcome
+
+    def _after_outcome(self, session: Session, message: Message, mailbox: Mailbox, outcome: smtp.Outcome) -> None:
+        """Once the first accepted message of an "auto" mailbox is recorded: learn whether its server files sent
+        mail (outreach.mail.sent_copy)."""
+        if outcome.kind != "sent" or not needs_detection(mailbox):
+            return
+        files = self.sent_folders.detect(mailbox, message.message_id, self._payload(message))
+        if files is None:
+            return
+        write_transaction(session)
+        session.execute(update(Mailbox).where(Mailbox.id == mailbox.id, Mailbox.server_files_sent.is_(None))
+                        .values(server_files_sent=files))
+        session.commit()
+        for box in {mailbox, self.mailboxes.get(mailbox.id, mailbox)}:  # this tick's next messages see it
+            set_committed_value(box, "server_files_sent", files)
 
     def _write_local(self, session: Session, message: Message) -> smtp.Outcome:
         if not mark_data_started(session, message):
@@ -399,10 +444,11 @@ def _unclaim(session: Session, message_ids: list[int]) -> None:
 def _stop_check(session: Session, info: Any, now: datetime,
                 rules: ContactRules | None = None) -> tuple[str, object] | None:
     rules = rules or ContactRules(session).load_suppressions([info.to_email])
-    if is_reclaim(info.step):  # a one-off reply in a finished thread: the sequence and stage do not matter
+    if is_one_off(info.step):  # a reclaim email or a reply written in the app: sequence and stage do not matter
         if info.is_paused or info.campaign_status != "active":
             return "wait", None
-        reason = rules.send_block(info.to_email, info.overridden) or reclaim_stop_reason(session, info.id)
+        reason = rules.send_block(info.to_email, info.overridden) or (
+            reclaim_stop_reason(session, info.id) if is_reclaim(info.step) else None)
         return ("stop", reason) if reason else None
     if info.status != "active":
         return "cancel", f"sequence {info.status}" + (f" ({info.stop_reason})" if info.stop_reason else "")
@@ -423,28 +469,23 @@ def _cancel_claimed(session: Session, message: Message, reason: str) -> None:
     message.status_reason = reason[:500]
     record(session, message.prospect, "email_cancelled", f"Cancelled {step_label(message.step)} “{message.subject}”: "
            f"{reason}", details={"message_id": message.message_id, "reason": reason})
-    if not is_reclaim(message.step):
+    if not is_one_off(message.step):
         stop_enrollment(session, message.enrollment, "stopped", reason)
 
 
-def begin_write(session: Session, message_id: int) -> None:
-    """Start the transaction with a write: on SQLite a read-then-write transaction can fail under load."""
-    session.commit()
-    session.execute(update(Message).where(Message.id == message_id).values(attempts=Message.attempts))
-
-
-def mark_data_started(session: Session, message: Message) -> bool:
-    """Commit that DATA is about to start, after one last look at the stop conditions."""
+def mark_data_started(session: Session, message: Message, sent_copy: str = "") -> bool:
+    """Commit that DATA is about to start (and where its Sent copy will be), after one last look at the stop
+    conditions."""
     now = utcnow()
-    session.commit()
+    write_transaction(session)
     result = session.execute(update(Message).where(Message.id == message.id, Message.status == "sending")
-                             .values(data_started_at=now))
+                             .values(data_started_at=now, sent_copy=sent_copy))
     if result.rowcount != 1:  # type: ignore[attr-defined]
         session.rollback()
         return False
     status = session.scalar(select(Enrollment.status).where(Enrollment.id == message.enrollment_id))
     reason = send_block(session, message.to_email, message.prospect.overridden) or (
-        None if status == "active" or is_reclaim(message.step) else f"sequence {status}")
+        None if status == "active" or is_one_off(message.step) else f"sequence {status}")
     if reason:
         session.refresh(message.enrollment)
         message.data_started_at = None
@@ -452,7 +493,8 @@ def mark_data_started(session: Session, message: Message) -> bool:
         session.commit()
         return False
     session.commit()
-    message.data_started_at = now
+    set_committed_value(message, "data_started_at", now)
+    set_committed_value(message, "sent_copy", sent_copy)
     return True
 
 
@@ -490,7 +532,7 @@ def finish(session: Session, message: Message, outcome: smtp.Outcome, settings: 
         message.last_error = message.status_reason = outcome.detail[:500]
         record(session, message.prospect, "email_failed", f"Sending “{message.subject}” failed: {outcome.detail}",
                details={"message_id": message.message_id})
-        if not is_reclaim(message.step):
+        if not is_one_off(message.step):
             stop_enrollment(session, message.enrollment, "failed", outcome.detail)
     session.flush()
 
@@ -515,7 +557,7 @@ def mark_sent(session: Session, message: Message, when: datetime, settings: Sett
 def schedule_next(session: Session, message: Message, when: datetime, settings: Settings,
                   secret: str) -> None:
     enrollment = message.enrollment
-    if enrollment.status != "active" or is_reclaim(message.step):
+    if enrollment.status != "active" or is_one_off(message.step):
         return
     step = session.scalar(select(SequenceStep).where(SequenceStep.sequence_id == enrollment.sequence_id,
                                                      SequenceStep.position == message.step + 1))
@@ -526,7 +568,7 @@ def schedule_next(session: Session, message: Message, when: datetime, settings: 
                                                Message.step == step.position)) is not None:
         return  # a resend (after a soft bounce) keeps the follow-up already scheduled
     first = session.scalar(select(Message).where(Message.enrollment_id == enrollment.id, Message.step == 1))
-    send_at = add_business_days(when, step.delay_days, enrollment.mailbox)
+    send_at = after_delay(when, step.delay_amount, step.delay_unit, step.business_days_only, enrollment.mailbox)
     try:
         create_message(session, enrollment, step, send_at, settings, secret, first=first)
     except RenderError as exc:
@@ -575,6 +617,48 @@ def claim_unknown(session: Session, message_ids: list[int]) -> list[int]:
         return []
     return claim_rows(session, Message, where=[Message.id.in_(message_ids), Message.status == "unknown"],
                       order_by=[Message.id], limit=None, values={"status": "sent"})
+
+
+def reconcile_unknown(session: Session, conn: imaplib.IMAP4, mailbox: Mailbox, settings: Settings, secret: str, *,
+                      now: datetime | None = None, grace: timedelta = SENT_FOLDER_GRACE) -> int:
+    """Decide the mailbox's `unknown` messages by its Sent folder (outreach.mail.sent_copy); returns how many.
+
+    A copy in the folder: sent. No copy where the folder would hold one had the server accepted the message
+    (its `sent_copy`), `grace` after its DATA started: it never left, and goes back to the queue with the same
+    Message-ID. Any other waits for a person. The folder is read outside any transaction.
+    """
+    now = now or utcnow()
+    unknown = session.execute(select(Message.id, Message.message_id, Message.sent_copy, Message.data_started_at)
+                              .where(Message.mailbox_id == mailbox.id, Message.status == "unknown")).all()
+    session.commit()
+    if not unknown:
+        return 0
+    folder = mailbox.imap_sent_folder
+    found = imap.in_folder(conn, folder, [row.message_id for row in unknown])
+    # a copy to the mailbox itself the poll has not moved to Sent yet
+    found |= imap.in_folder(conn, "INBOX", [row.message_id for row in unknown
+                                            if row.sent_copy == "outreach" and row.message_id not in found])
+    never_left = [row.id for row in unknown if row.message_id not in found and row.sent_copy
+                  and (row.data_started_at is None or row.data_started_at <= now - grace)]
+    write_transaction(session)
+    sent = set(claim_unknown(session, [row.id for row in unknown if row.message_id in found]))
+    back = set(claim_rows(session, Message, where=[Message.id.in_(never_left), Message.status == "unknown"],
+                          order_by=[Message.id], limit=None,
+                          values={"status": "scheduled", "send_at": now, "data_started_at": None}))
+    for message in session.scalars(select(Message).where(Message.id.in_([row.id for row in unknown]))
+                                   .execution_options(populate_existing=True)):
+        if message.id in sent:
+            mark_sent(session, message, message.data_started_at or now, settings, secret,
+                      f"found in the {folder} folder")
+        elif message.id in back:
+            message.last_error = f"not in the {folder} folder, so the server never accepted it"
+            record(session, message.prospect, "email_resend",
+                   f"“{message.subject}” is not in the {folder} folder, so the server never accepted it: sending "
+                   "it again (same Message-ID)", details={"message_id": message.message_id})
+        elif message.status == "unknown":
+            message.last_error = f"not in the {folder} folder as of {now:%Y-%m-%d %H:%M} UTC"
+    session.commit()
+    return len(sent) + len(back)
 
 
 def resolve_unknown(session: Session, message: Message, action: str, settings: Settings,

@@ -1,7 +1,7 @@
 """Reclaim emails: when a won link is lost, one message to the contact in the original thread.
 
 A reclaim email is an ordinary outbox message of the prospect's enrolment (claimed, throttled, re-checked
-at claim time) whose step is RECLAIM_STEP or more, so that it is never taken for a sequence step: it
+at claim time) whose step is from RECLAIM_STEP to REPLY_STEP, so that it is never taken for a sequence step: it
 schedules no follow-up and its cancellation does not stop the sequence.
 """
 from __future__ import annotations
@@ -22,10 +22,15 @@ from outreach.mail.render import Rendered, RenderError, render_email, wrap
 from outreach.mail.sequences import _message_row, context_for, new_message_id
 from outreach.mail.unsubscribe import unsubscribe_url
 from outreach.models import Backlink, BacklinkCheck, BacklinkEvent, User
-from outreach.models.mail import RECLAIM_STEP, InboundMessage, Message, Template
+from outreach.models.mail import RECLAIM_STEP, REPLY_STEP, InboundMessage, Message, Template
 
 #: a reclaim email counts as made (and blocks another for the same loss) in these states
 LIVE_STATUSES = ("scheduled", "sending", "sent", "unknown")
+
+
+def _reclaim_step() -> Any:
+    """Reclaim emails only: the steps after them are replies written in the app (outreach.mail.inbox)."""
+    return Message.step.between(RECLAIM_STEP, REPLY_STEP - 1)
 
 
 def last_sent(session: Session, prospect_id: int) -> Message | None:
@@ -38,7 +43,7 @@ def existing_reclaim(session: Session, backlink: Backlink) -> Message | None:
     """A reclaim email already made for the current loss of this link."""
     if backlink.prospect_id is None:
         return None
-    query = select(Message).where(Message.prospect_id == backlink.prospect_id, Message.step >= RECLAIM_STEP,
+    query = select(Message).where(Message.prospect_id == backlink.prospect_id, _reclaim_step(),
                                   Message.status.in_(LIVE_STATUSES))
     if backlink.lost_at is not None:
         query = query.where(Message.created_at >= backlink.lost_at)
@@ -126,7 +131,7 @@ def schedule_reclaim(session: Session, backlink: Backlink, template_id: int, set
     message_id = new_message_id(mailbox)
     rendered = render_reclaim(session, backlink, template, settings, secret, message_id)
     step = (session.scalar(select(func.max(Message.step)).where(Message.enrollment_id == previous.enrollment_id,
-                                                                Message.step >= RECLAIM_STEP)) or RECLAIM_STEP - 1) + 1
+                                                                _reclaim_step())) or RECLAIM_STEP - 1) + 1
     references = " ".join(filter(None, [previous.references, previous.message_id]))
     message = _message_row(previous.enrollment, previous.prospect, previous.contact, mailbox, step, message_id,
                            rendered, now or utcnow(), previous.message_id, references)

@@ -60,9 +60,26 @@ def save_template(session: Session, name: str, subject: str, body_text: str, bod
     return template
 
 
-def save_sequence(session: Session, name: str, steps: list[tuple[int, int]],
+@dataclass(frozen=True)
+class StepInput:
+    """A step as a form or the API gives it: its template and how long after the previous step it goes."""
+
+    template_id: int
+    delay: int = 3
+    #: hours | days
+    unit: str = "days"
+    #: count Monday–Friday only (a delay in hours that ends on a weekend moves to Monday)
+    business_days_only: bool = True
+
+
+#: the longest delay a step may wait, per unit
+MAX_DELAY = {"hours": 24 * 60, "days": 60}
+
+
+def save_sequence(session: Session, name: str, steps: list[StepInput] | list[tuple[int, int]],
                   sequence: Sequence | None = None) -> Sequence:
-    """Steps are (template_id, delay in business days after the previous step)."""
+    """Steps are StepInput, or (template_id, delay in business days after the previous step)."""
+    inputs = [s if isinstance(s, StepInput) else StepInput(*s) for s in steps]
     name = name.strip()
     if not name:
         raise MailError("the sequence needs a name", "name")
@@ -70,23 +87,31 @@ def save_sequence(session: Session, name: str, steps: list[tuple[int, int]],
                                                      Sequence.id != (sequence.id if sequence else -1)))
     if clash is not None:
         raise MailError(f"a sequence called {name!r} exists already", "name")
-    if not steps:
+    if not inputs:
         raise MailError("a sequence needs at least its first email", "steps")
-    if len(steps) > 6:
+    if len(inputs) > 6:
         raise MailError("at most 6 steps: more follow-ups burn mailboxes", "steps")
-    for i, (template_id, delay) in enumerate(steps, start=1):
-        if session.get(Template, template_id) is None:
+    for i, step in enumerate(inputs, start=1):
+        if session.get(Template, step.template_id) is None:
             raise MailError(f"step {i}: choose an existing template", "steps")
-        if i > 1 and not 1 <= delay <= 60:
-            raise MailError(f"step {i}: the delay is 1 to 60 business days", "steps")
+        if i == 1:
+            continue
+        if step.unit not in MAX_DELAY:
+            raise MailError(f"step {i}: the delay is in hours or days, not {step.unit!r}", "steps")
+        if not 1 <= step.delay <= MAX_DELAY[step.unit]:
+            raise MailError(f"step {i}: the delay is 1 to {MAX_DELAY[step.unit]} {step.unit}", "steps")
     if sequence is None:
         sequence = Sequence(name=name[:200])
         session.add(sequence)
     sequence.name = name[:200]
     sequence.steps.clear()
     session.flush()
-    for i, (template_id, delay) in enumerate(steps, start=1):
-        sequence.steps.append(SequenceStep(position=i, template_id=template_id, delay_days=0 if i == 1 else delay))
+    for i, step in enumerate(inputs, start=1):
+        first = i == 1
+        sequence.steps.append(SequenceStep(position=i, template_id=step.template_id,
+                                           delay_amount=0 if first else step.delay,
+                                           delay_unit="days" if first else step.unit,
+                                           business_days_only=step.business_days_only))
     session.flush()
     return sequence
 

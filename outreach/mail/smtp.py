@@ -92,10 +92,11 @@ def _bytes(value: bytes | str) -> bytes:
 
 
 def transmit(conn: smtplib.SMTP, sender: str, recipient: str, data: bytes,
-             before_data: Callable[[], bool]) -> Outcome:
-    """MAIL, RCPT, then `before_data()` (False cancels), then DATA.
+             before_data: Callable[[bool], bool], copy_to: str = "") -> Outcome:
+    """MAIL, RCPT (and RCPT `copy_to`, an envelope-only copy), then `before_data(copy accepted)` (False cancels),
+    then DATA.
 
-    Only a failure after the message content went out is `unknown`: the server may have accepted it.
+    Only a failure after the final dot went out is `unknown`: the server may have accepted the message.
     """
     try:
         code, reply = conn.mail(sender)
@@ -106,17 +107,20 @@ def transmit(conn: smtplib.SMTP, sender: str, recipient: str, data: bytes,
         if code not in (250, 251):
             conn.rset()
             return _classify(code, reply, "RCPT TO")
-        if not before_data():
+        copied = bool(copy_to) and conn.rcpt(copy_to)[0] in (250, 251)
+        if not before_data(copied):
             conn.rset()
             return Outcome("cancelled", "stopped just before DATA")
         code, reply = conn.docmd("data")
         if code != 354:
             conn.rset()
             return _classify(code, reply, "DATA")
+        # one write with the final dot: a separate small write would wait for the server's delayed ACK (Nagle)
+        conn.send(_dot_stuffed(data) + b".\r\n")
     except (smtplib.SMTPServerDisconnected, OSError) as exc:
-        return Outcome("retry", f"connection lost before DATA: {exc or type(exc).__name__}")
+        # the content, or at least its final dot, never went out: the server cannot have accepted the message
+        return Outcome("retry", f"connection lost before the end of DATA: {exc or type(exc).__name__}")
     try:
-        conn.send(_dot_stuffed(data))
         code, reply = conn.getreply()
     except (TimeoutError, smtplib.SMTPServerDisconnected, OSError) as exc:
         return Outcome("unknown", f"connection lost after DATA: {exc or type(exc).__name__}")
@@ -126,11 +130,12 @@ def transmit(conn: smtplib.SMTP, sender: str, recipient: str, data: bytes,
 
 
 def _dot_stuffed(data: bytes) -> bytes:
+    """The content as DATA sends it, up to (not including) the final dot."""
     body = re.sub(rb"(?:\r\n|\n|\r(?!\n))", b"\r\n", data)
     body = b"\r\n".join(b"." + line if line.startswith(b".") else line for line in body.split(b"\r\n"))
     if not body.endswith(b"\r\n"):
         body += b"\r\n"
-    return body + b".\r\n"
+    return body
 
 
 def quit_quietly(conn: smtplib.SMTP) -> None:
@@ -150,14 +155,17 @@ def _header(value: str) -> str:
 
 def build_message(*, message_id: str, from_email: str, from_name: str, to_email: str, to_name: str, subject: str,
                   body_text: str, body_html: str, in_reply_to: str, references: str, unsubscribe_url: str,
-                  date: object) -> Message:
+                  unsubscribe_mailto: str, date: object) -> Message:
     """The RFC 5322 message; header values are checked for CR/LF/NUL first.
 
+    List-Unsubscribe always offers the mailto link; the unsubscribe URL and the RFC 8058 one-click header
+    (List-Unsubscribe-Post) only when the URL is https, as the RFC requires (the footer shows the URL anyway).
     Built with the compat32 classes, which are several times faster than EmailMessage for this fixed shape.
     """
     for name, value in (("sender name", from_name), ("sender address", from_email), ("recipient name", to_name),
                         ("recipient address", to_email), ("subject", subject), ("In-Reply-To", in_reply_to),
-                        ("References", references), ("unsubscribe URL", unsubscribe_url)):
+                        ("References", references), ("unsubscribe URL", unsubscribe_url),
+                        ("unsubscribe mailto", unsubscribe_mailto)):
         check_header(name, value)
     footer = f"\n\n--\nIf you would rather not hear from me again: {unsubscribe_url}\n"
     text = MIMEText(body_text.rstrip("\n") + footer, "plain", _QP_UTF8)
@@ -180,9 +188,17 @@ def build_message(*, message_id: str, from_email: str, from_name: str, to_email:
         msg["In-Reply-To"] = f"<{in_reply_to}>"
     if references:
         msg["References"] = " ".join(f"<{r}>" for r in references.split())
-    msg["List-Unsubscribe"] = f"<{unsubscribe_url}>"
-    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    if is_one_click(unsubscribe_url):
+        msg["List-Unsubscribe"] = f"<{unsubscribe_mailto}>, <{unsubscribe_url}>"
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    else:
+        msg["List-Unsubscribe"] = f"<{unsubscribe_mailto}>"
     return msg
+
+
+def is_one_click(unsubscribe_url: str) -> bool:
+    """Whether emails may offer RFC 8058 one-click unsubscribe with this URL (it must be https)."""
+    return unsubscribe_url.lower().startswith("https://")
 
 
 def as_bytes(msg: Message) -> bytes:

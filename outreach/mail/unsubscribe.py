@@ -44,6 +44,25 @@ def unsubscribe_url(settings: Settings, secret: str, message_id: str) -> str:
     return settings.app.base_url.rstrip("/") + "/unsubscribe/" + make_token(secret, message_id)
 
 
+#: the subject of the email the List-Unsubscribe mailto link writes: the word, then the message's token
+MAILTO_SUBJECT = "unsubscribe"
+
+
+def unsubscribe_mailto(secret: str, from_email: str, message_id: str) -> str:
+    """The List-Unsubscribe mailto link: an email to the sending mailbox whose subject carries the signed token."""
+    return f"mailto:{from_email}?subject={MAILTO_SUBJECT}%20{make_token(secret, message_id)}"
+
+
+def mailto_request(secret: str, subject: str) -> str | None:
+    """The Message-ID an email written by our mailto link unsubscribes from (its subject, maybe "Re:"d), or None."""
+    words = subject.split()
+    while words and words[0].lower() in ("re:", "aw:", "fwd:", "tr:", "sv:"):
+        words = words[1:]
+    if len(words) != 2 or words[0].lower() != MAILTO_SUBJECT:
+        return None
+    return read_token(secret, words[1])
+
+
 def unsubscribe(session: Session, message_id: str, *, via: str) -> Message | None:
     """Suppress the recipient of this message everywhere and stop all their sequences (idempotent)."""
     message = session.scalar(select(Message).where(Message.message_id == message_id))

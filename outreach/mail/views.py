@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from outreach.lib import appmail
 from outreach.lib.clock import utcnow
 from outreach.lib.ids import chosen_id
-from outreach.mail import sequences
+from outreach.mail import inbox_views, sequences, smtp
 from outreach.mail.connection import check_mailbox
 from outreach.mail.estimate import expected_for
 from outreach.mail.forms import CampaignMailForm, MailboxForm, TemplateForm
@@ -30,6 +30,8 @@ from outreach.web.redirects import safe_next
 from outreach.web.state import app_state, db_session, settings
 
 bp = Blueprint("mail", __name__)
+# Mail → Inbox (mail.inbox.*), behind the same nav entry
+bp.register_blueprint(inbox_views.bp)
 #: the one route that works without a session or CSRF token (RFC 8058 one-click unsubscribe)
 unsubscribe_bp = Blueprint("unsubscribe", __name__)
 
@@ -78,15 +80,18 @@ def mailbox(mailbox_id: int | None = None) -> str | Response:
             session.commit()
             flash(f"Mailbox {box.name} saved. Test its connection before a campaign sends from it.", "success")
             return redirect(url_for("mail.mailbox", mailbox_id=box.id))
-    return render_template("mail/mailbox.html", form=form, mailbox=box)
+    return render_template("mail/mailbox.html", form=form, mailbox=box, base_url=settings().app.base_url,
+                           one_click=smtp.is_one_click(settings().app.base_url))
 
 
 @bp.route("/mail/mailboxes/<int:mailbox_id>/test", methods=["POST"])
 @staff_required
 def test_mailbox(mailbox_id: int) -> Response:
-    box = db_session().get(Mailbox, mailbox_id)
+    session = db_session()
+    box = session.get(Mailbox, mailbox_id)
     if box is None:
         abort(404)
+    session.commit()  # end the transaction (it holds the write lock) before talking to the servers
     for check in check_mailbox(box, app_state().secret_box, settings().mail.smtp_timeout):
         flash(check.message, {True: "success", False: "error", None: "info"}[check.ok])
     return redirect(url_for("mail.mailbox", mailbox_id=mailbox_id))
@@ -164,7 +169,8 @@ def sequence(sequence_id: int | None = None) -> str | Response:
     templates = session.scalars(select(Template).order_by(Template.name)).all()
     error = None
     name = seq.name if seq else ""
-    steps: list[tuple[int, int]] = [(s.template_id, s.delay_days) for s in seq.steps] if seq else []
+    steps = [sequences.StepInput(s.template_id, s.delay_amount, s.delay_unit, s.business_days_only)
+             for s in seq.steps] if seq else []
     if request.method == "POST":
         name = request.form.get("name", "")
         steps = []
@@ -173,7 +179,9 @@ def sequence(sequence_id: int | None = None) -> str | Response:
             delay = request.form.get(f"delay_{i}", type=int)
             if raw_template and raw_template != "0":
                 # an id no table can hold names no template: -1 lets the service refuse it in one line
-                steps.append((parse_id(raw_template) or -1, delay if delay is not None else 3))
+                steps.append(sequences.StepInput(parse_id(raw_template) or -1, delay if delay is not None else 3,
+                                                 request.form.get(f"unit_{i}", "days"),
+                                                 request.form.get(f"business_{i}") == "1"))
         try:
             seq = sequences.save_sequence(session, name, steps, seq)
         except MailError as exc:
@@ -182,9 +190,9 @@ def sequence(sequence_id: int | None = None) -> str | Response:
             session.commit()
             flash(f"Sequence {seq.name} saved.", "success")
             return redirect(url_for("mail.sequence", sequence_id=seq.id))
-    rows = steps + [(0, 3)] * (6 - len(steps))
+    rows = steps + [sequences.StepInput(0)] * (6 - len(steps))
     return render_template("mail/sequence.html", sequence=seq, templates=templates, name=name, rows=rows,
-                           error=error)
+                           error=error, max_delay=sequences.MAX_DELAY)
 
 
 # --- local outbox ------------------------------------------------------------------------------

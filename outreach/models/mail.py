@@ -22,7 +22,14 @@ from outreach.models.campaigns import Contact, Prospect
 SECURITY = ("none", "starttls", "ssl")
 MESSAGE_STATUSES = ("scheduled", "sending", "sent", "failed", "cancelled", "bounced", "unknown")
 ENROLLMENT_STATUSES = ("active", "finished", "stopped")
-INBOUND_KINDS = ("reply", "auto_reply", "bounce", "soft_bounce", "unmatched")
+#: "unsubscribe": a request sent through the List-Unsubscribe mailto link (it carries the message's signed token)
+INBOUND_KINDS = ("reply", "auto_reply", "bounce", "soft_bounce", "unsubscribe", "unmatched")
+#: who files a copy of each sent message in the mailbox's Sent folder: "auto" finds out after the first send,
+#: "always" means Outreach does (from a copy each message also sends the mailbox itself), "never" means the server does
+SENT_COPY_MODES = ("auto", "always", "never")
+#: where one message's copy is expected in the Sent folder, fixed when its DATA starts (see outreach.mail.sent_copy)
+SENT_COPY_BY = ("", "server", "outreach")
+DELAY_UNITS = ("hours", "days")
 
 
 class Mailbox(Base):
@@ -35,6 +42,7 @@ class Mailbox(Base):
         CheckConstraint("daily_cap >= 0 AND min_spacing_seconds >= 0 AND jitter_seconds >= 0", name="limits"),
         CheckConstraint("window_start_hour >= 0 AND window_end_hour <= 24 AND window_start_hour < window_end_hour",
                         name="window"),
+        CheckConstraint(f"sent_copy IN {SENT_COPY_MODES}", name="sent_copy"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -55,6 +63,10 @@ class Mailbox(Base):
     #: encrypted with the app's SecretBox
     imap_password: Mapped[str] = mapped_column(Text, default="")
     imap_sent_folder: Mapped[str] = mapped_column(String(200), default="Sent")
+    #: auto | always | never: who puts a copy of each sent message in the Sent folder (SENT_COPY_MODES)
+    sent_copy: Mapped[str] = mapped_column(String(10), default="auto")
+    #: what "auto" found after a send: True when the server filed the copy itself; None until a send tells
+    server_files_sent: Mapped[bool | None]
     #: 0 means no cap
     daily_cap: Mapped[int] = mapped_column(default=50)
     min_spacing_seconds: Mapped[int] = mapped_column(default=120)
@@ -71,6 +83,8 @@ class Mailbox(Base):
     imap_uidvalidity: Mapped[int] = mapped_column(default=0)
     imap_last_uid: Mapped[int] = mapped_column(default=0)
     last_poll_error: Mapped[str] = mapped_column(String(500), default="")
+    #: polls failed in a row: the next one is retried at the next tick, later ones further apart
+    poll_failures: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     @property
@@ -114,15 +128,20 @@ class SequenceStep(Base):
     __tablename__ = "mail_sequence_steps"
     __table_args__ = (
         UniqueConstraint("sequence_id", "position", name="uq_mail_sequence_steps_position"),
-        CheckConstraint("delay_days >= 0", name="delay"),
+        CheckConstraint("delay_amount >= 0", name="delay"),
+        CheckConstraint(f"delay_unit IN {DELAY_UNITS}", name="delay_unit"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     sequence_id: Mapped[int] = mapped_column(ForeignKey("mail_sequences.id", ondelete="CASCADE"))
     #: 1 is the initial email
     position: Mapped[int]
-    #: business days after the previous step was sent (ignored for step 1)
-    delay_days: Mapped[int] = mapped_column(default=3)
+    #: how long after the previous step was sent, in `delay_unit`s (ignored for step 1)
+    delay_amount: Mapped[int] = mapped_column(default=3)
+    #: hours | days
+    delay_unit: Mapped[str] = mapped_column(String(5), default="days")
+    #: count Monday–Friday only (in the mailbox's time zone); a delay in hours that ends on a weekend moves to Monday
+    business_days_only: Mapped[bool] = mapped_column(default=True)
     template_id: Mapped[int] = mapped_column(ForeignKey("mail_templates.id", ondelete="RESTRICT"), index=True)
 
     sequence: Mapped[Sequence] = relationship(back_populates="steps")
@@ -179,16 +198,29 @@ class Enrollment(Base):
     mailbox: Mapped[Mailbox | None] = relationship()
 
 
-#: steps from here on are reclaim emails (a sequence has at most 6 steps): see outreach.mail.reclaim_email
+#: steps from here on are one-off emails, never sequence steps (a sequence has at most 6): reclaim emails
+#: (outreach.mail.reclaim_email), then from REPLY_STEP on the answers a person writes in the inbox (outreach.mail.inbox)
 RECLAIM_STEP = 100
+REPLY_STEP = 1000
 
 
-def is_reclaim(step: int) -> bool:
+def is_one_off(step: int) -> bool:
+    """A reclaim email or a reply written in the app: it schedules no follow-up and stopping it stops no sequence."""
     return step >= RECLAIM_STEP
 
 
+def is_reclaim(step: int) -> bool:
+    return RECLAIM_STEP <= step < REPLY_STEP
+
+
+def is_reply(step: int) -> bool:
+    return step >= REPLY_STEP
+
+
 def step_label(step: int) -> str:
-    """How the timeline names a message: "step 2" or "the reclaim email"."""
+    """How the timeline names a message: "step 2", "the reclaim email" or "the reply"."""
+    if is_reply(step):
+        return "the reply"
     return "the reclaim email" if is_reclaim(step) else f"step {step}"
 
 
@@ -198,6 +230,7 @@ class Message(Base):
     __tablename__ = "mail_messages"
     __table_args__ = (
         CheckConstraint(f"status IN {MESSAGE_STATUSES}", name="status"),
+        CheckConstraint(f"sent_copy IN {SENT_COPY_BY}", name="sent_copy"),
         UniqueConstraint("message_id", name="uq_mail_messages_message_id"),
         UniqueConstraint("enrollment_id", "step", name="uq_mail_messages_enrollment_step"),
         #: the due-rows query: status = 'scheduled' AND send_at <= now, in send_at order
@@ -237,9 +270,16 @@ class Message(Base):
     claimed_at: Mapped[datetime | None]
     #: set after RCPT TO was accepted, just before DATA: after a crash, only these may have been delivered
     data_started_at: Mapped[datetime | None]
+    #: set with data_started_at: "server" (the server files accepted mail in Sent), "outreach" (the mailbox itself
+    #: was a recipient of the same transaction: its copy arrives in INBOX, then Sent) or "" (nothing to tell); the
+    #: first two make the Sent folder decide an unknown outcome: in it, sent; not in it, never accepted
+    #: (outreach.mail.sent_copy)
+    sent_copy: Mapped[str] = mapped_column(String(10), default="")
     sent_at: Mapped[datetime | None]
     #: "smtp" or "local" (written to the outbox directory)
     transport: Mapped[str] = mapped_column(String(10), default="smtp")
+    #: who wrote it, for a reply written in the app (it answers the inbound message its in_reply_to names)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     enrollment: Mapped[Enrollment] = relationship()
@@ -255,6 +295,8 @@ class InboundMessage(Base):
     __table_args__ = (
         UniqueConstraint("mailbox_id", "uidvalidity", "uid", name="uq_mail_inbound_uid"),
         CheckConstraint(f"kind IN {INBOUND_KINDS}", name="kind"),
+        #: the team inbox, newest first
+        Index("ix_mail_inbound_received_at", "received_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -269,7 +311,14 @@ class InboundMessage(Base):
     reply_to_message_id: Mapped[int | None] = mapped_column(ForeignKey("mail_messages.id", ondelete="SET NULL"),
                                                             index=True)
     snippet: Mapped[str] = mapped_column(Text, default="")
+    #: the text of the message (its plain part, else its HTML as text), for the thread view
+    body_text: Mapped[str] = mapped_column(Text, default="")
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: the sender's own words ask to be removed ("unsubscribe", "remove me"...): do-not-contact is suggested
+    asks_removal: Mapped[bool] = mapped_column(default=False)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: the team inbox's read state, shared by the team; None means unread
+    read_at: Mapped[datetime | None]
+    read_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     reply_to: Mapped[Message | None] = relationship()

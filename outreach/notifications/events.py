@@ -1,6 +1,6 @@
 """The alerts the product raises to the outside (webhooks), beside the in-app notifications of the same moments.
 
-Each is raised in the transaction of what it reports: a reply read from a mailbox (`mail.imap.handle`), a bounce
+Each is raised in the transaction of what it reports: a reply read from a mailbox (`mail.inbound.handle`), a bounce
 (`mail.stops.notify_bounce`), an unsubscribe (`mail.unsubscribe.unsubscribe`), and a link that went live, was lost
 or does not meet the agreed terms (`backlinks.alerts.notify_in_app`). Subscribers are connected by
 `outreach.wiring.connect_subscribers`; raising one in a process that skipped its wiring is an error, so no code

@@ -31,8 +31,8 @@ def _job_context(settings: Settings, stop: threading.Event) -> Any:
 
     secret = settings.app.secret_key or load_or_create_secret_key(Path(settings.app.instance_path))
     engine = engine_from(settings.database)
-    return JobContext(settings=settings, sessionmaker=command_sessions(engine), secret_box=SecretBox(secret),
-                      stopping=stop.is_set)
+    return JobContext(settings=settings, sessionmaker=command_sessions(engine, write=True),
+                      secret_box=SecretBox(secret), stopping=stop.is_set)
 
 
 def upgrade_or_exit(settings: Settings) -> None:

@@ -94,7 +94,7 @@ def build_app(overrides: dict[str, dict[str, Any]] | None = None, config_path: s
     engine = engine_from(settings.database)
     app.extensions["outreach"] = AppState(
         settings=settings, engine=engine, sessionmaker=make_sessionmaker(engine),
-        secret_box=SecretBox(secret_key))
+        write_sessionmaker=make_sessionmaker(engine, write=True), secret_box=SecretBox(secret_key))
 
     connect_subscribers()
     requests.init_app(app, settings)

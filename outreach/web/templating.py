@@ -84,7 +84,8 @@ def nav_items() -> list[NavItem]:
         if in_campaign:
             active = marker == "campaigns"
         else:
-            active = (request.blueprint == marker) if isinstance(marker, str) and "." not in marker else (
+            # a blueprint marks its nested ones too (Mail marks Mail → Inbox, mail.inbox.*)
+            active = (marker in request.blueprints) if isinstance(marker, str) and "." not in marker else (
                 (request.endpoint or "").startswith(marker))
         items.append(NavItem(url_for(endpoint), label, active))
     return items

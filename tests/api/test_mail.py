@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from outreach.campaigns.contact_rules import add_suppression
 from outreach.jobs.ticks import JobContext
 from outreach.lib.clock import utcnow
-from outreach.mail import imap
+from outreach.mail import inbound
 from outreach.mail.jobs import send_due
 from outreach.mail.unsubscribe import signing_secret
 from outreach.models import Prospect
@@ -150,24 +150,26 @@ def test_it_builds_a_sequence_and_edits_its_steps_one_by_one(db: Session, staff:
     ids = [staff.post("/templates", {"name": f"T{i}", "subject": f"s{i}", "body_text": "t"}).get_json()["id"]
            for i in range(3)]
     created = staff.post("/sequences", {"name": "Two steps", "steps": [{"template_id": ids[0]},
-                                                                      {"template_id": ids[1], "delay_days": 4}]})
+                                                                      {"template_id": ids[1], "delay": 4}]})
     assert created.status_code == 201
     sequence = created.get_json()
-    assert [(s["position"], s["template_id"], s["delay_days"]) for s in sequence["steps"]] == [
+    assert [(s["position"], s["template_id"], s["delay"]) for s in sequence["steps"]] == [
         (1, ids[0], 0), (2, ids[1], 4)]
     path = f"/sequences/{sequence['id']}/steps"
-    added = staff.post(path, {"template_id": ids[2], "delay_days": 7})
+    added = staff.post(path, {"template_id": ids[2], "delay": 7})
     assert added.status_code == 201 and added.get_json()["position"] == 3
-    assert staff.patch(f"{path}/2", {"delay_days": 2}).get_json()["delay_days"] == 2
+    assert staff.patch(f"{path}/2", {"delay": 2}).get_json()["delay"] == 2
     assert staff.delete(f"{path}/1").status_code == 204
     steps = staff.get(path).get_json()["data"]
     assert [(s["position"], s["template_id"]) for s in steps] == [(1, ids[1]), (2, ids[2])]
-    assert staff.patch(f"{path}/9", {"delay_days": 2}).status_code == 404
-    bad = staff.patch(f"{path}/2", {"delay_days": 90})
-    assert bad.status_code == 422 and error_of(bad)["field"] == "body.delay_days"
+    assert staff.patch(f"{path}/9", {"delay": 2}).status_code == 404
+    bad = staff.patch(f"{path}/2", {"delay": 90})
+    assert bad.status_code == 422 and error_of(bad)["field"] == "body.delay"
     missing = staff.post("/sequences", {"name": "Ghost", "steps": [{"template_id": 999999}]})
     assert missing.status_code == 422 and error_of(missing)["message"] == "step 1: choose an existing template"
     assert staff.get(f"/sequences/{sequence['id']}").get_json()["steps"] == steps
+    hours = staff.patch(f"{path}/2", {"delay": 30, "delay_unit": "hours", "business_days_only": False}).get_json()
+    assert (hours["delay"], hours["delay_unit"], hours["business_days_only"]) == (30, "hours", False)
     assert [s["name"] for s in staff.get("/sequences").get_json()["data"]] == ["Two steps"]
     renamed = staff.patch(f"/sequences/{sequence['id']}", {"name": "Follow-ups"})
     assert renamed.get_json()["name"] == "Follow-ups" and len(renamed.get_json()["steps"]) == 2
@@ -294,9 +296,9 @@ def test_it_lists_replies_and_bounces_by_thread(app: Flask, db: Session, staff: 
     mailbox = make_mailbox()
     to_ann, to_bob = (db.scalar(select(Message).where(Message.prospect_id == p.id)) for p in (prospect, other))
     secret = signing_secret(state.settings)
-    imap.handle(db, mailbox, 7, 1, imap.parse(reply_to(to_ann, "Happy to, send it.")), state.settings, secret)
-    imap.handle(db, mailbox, 7, 2, imap.parse(dsn(to_bob, "5.1.1")), state.settings, secret)
-    imap.handle(db, mailbox, 7, 3, imap.parse(b"From: x@stranger.test\r\nSubject: hello\r\n\r\nhi\r\n"),
+    inbound.handle(db, mailbox, 7, 1, inbound.parse(reply_to(to_ann, "Happy to, send it.")), state.settings, secret)
+    inbound.handle(db, mailbox, 7, 2, inbound.parse(dsn(to_bob, "5.1.1")), state.settings, secret)
+    inbound.handle(db, mailbox, 7, 3, inbound.parse(b"From: x@stranger.test\r\nSubject: hello\r\n\r\nhi\r\n"),
                 state.settings, secret)
     db.commit()
     threads = staff.get("/inbound-threads", campaign_id=team["campaign"].id).get_json()

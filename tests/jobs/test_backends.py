@@ -80,3 +80,42 @@ def test_a_celery_worker_runs_an_enqueued_tick(sample_tick: Tick) -> None:
         enqueue_tick(app, sample_tick, expires_seconds=60)
         assert sample_ticks.DONE.wait(30)
     assert [marker] == sample_ticks.RAN
+
+
+def test_the_mail_tick_intervals_are_settings_and_send_and_poll_run_at_start() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from outreach.jobs.scheduler import build_scheduler
+
+    settings = Settings().with_(scheduler={"send_tick_seconds": 7, "poll_tick_seconds": 11,
+                                           "reconcile_tick_seconds": 13})
+    before = datetime.now(UTC)
+    scheduler = build_scheduler(JobContext(settings=settings, sessionmaker=None, secret_box=None))  # type: ignore[arg-type]
+    scheduler.start(paused=True)
+    try:
+        jobs = {j.id: j for j in scheduler.get_jobs()}
+        assert {i: jobs[i].trigger.interval for i in ("mail.send", "mail.poll", "mail.reconcile")} == {
+            "mail.send": timedelta(seconds=7), "mail.poll": timedelta(seconds=11),
+            "mail.reconcile": timedelta(seconds=13)}
+        # sending and reading start with the scheduler, not one interval later; the others wait their interval
+        assert jobs["mail.send"].next_run_time - before < timedelta(seconds=1)
+        assert jobs["mail.poll"].next_run_time - before < timedelta(seconds=1)
+        assert jobs["backlinks.check"].next_run_time - before >= timedelta(seconds=60)
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+def test_a_tick_declared_to_run_at_start_runs_once_the_scheduler_starts() -> None:
+    from outreach.jobs.scheduler import build_scheduler
+
+    sample_ticks.RAN.clear()
+    sample_ticks.DONE.clear()
+    starting = Tick(id="test.at-start", func=sample_ticks.touch, seconds=3600, at_start=True)
+    schedule.TICKS.append(starting)
+    scheduler = build_scheduler(context("x"))
+    try:
+        scheduler.start()
+        assert sample_ticks.DONE.wait(30)  # an hour-long interval: only the start can have run it
+    finally:
+        scheduler.shutdown(wait=False)
+        schedule.TICKS.remove(starting)

@@ -52,19 +52,29 @@ class Sink:
     host: str
     port: int
     received: list[Received] = field(default_factory=list)
-    #: faults to apply to the next DATA commands, in order: "421", "450", "451", "452", "554", "drop", "hang"
+    #: faults to apply to the next DATA commands, in order: "421", "450", "451", "452", "554", "drop" (accept,
+    #: then lose the connection), "abort" (lose it without accepting), "hang"
     data_faults: list[str] = field(default_factory=list)
     #: recipients refused at RCPT TO with this reply
     rcpt_replies: dict[str, str] = field(default_factory=dict)
     #: called with each accepted message before the reply goes out
     on_accept: Callable[[Received], None] | None = None
     hang_event: threading.Event = field(default_factory=threading.Event)
+    #: DATA commands being handled right now (a client killed mid-send leaves the server finishing its part)
+    busy: int = 0
 
     def ids(self) -> Counter[str]:
         return Counter(r.message_id for r in self.received)
 
     def to(self, address: str) -> list[Received]:
         return [r for r in self.received if address in r.rcpt_tos]
+
+    def wait_idle(self, timeout: float = 30) -> None:
+        """Wait until the server has finished with every message it was given (accepted and filed, or not)."""
+        deadline = time.monotonic() + timeout
+        while self.busy and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not self.busy, "the SMTP sink is still handling a message"
 
 
 class _Handler:
@@ -80,11 +90,21 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        self.sink.busy += 1
+        try:
+            return await self._data(server, envelope)
+        finally:
+            self.sink.busy -= 1
+
+    async def _data(self, server: Any, envelope: Any) -> str:
         fault = self.sink.data_faults.pop(0) if self.sink.data_faults else None
         if fault and fault[0] in "45":
             return {"421": "421 4.3.2 Service shutting down", "450": "450 4.2.1 Mailbox busy",
                     "451": "451 4.3.0 Local error", "452": "452 4.3.1 Insufficient storage",
                     "554": "554 5.7.1 Rejected as spam"}.get(fault, f"{fault} error")
+        if fault == "abort":
+            server.transport.abort()
+            return "451 never seen"
         msg = email.message_from_bytes(envelope.content)
         received = Received(envelope.mail_from, list(envelope.rcpt_tos),
                             msg.get("Message-ID", "").strip("<> "), envelope.content)
@@ -98,6 +118,19 @@ class _Handler:
             await asyncio.get_running_loop().run_in_executor(None, self.sink.hang_event.wait, 30)
             return "250 OK"
         return "250 2.0.0 OK"
+
+
+def delivers_to(sink: Sink, imap: Dovecot, address: str, *, files_sent: bool = False) -> None:
+    """Make the sink behave like a provider whose own mailbox is `address` on `imap`: a message with `address`
+    among its recipients lands in INBOX, and with `files_sent` every accepted message is filed in Sent, both
+    before the server answers 250."""
+    def accept(received: Received) -> None:
+        if files_sent:
+            imap.append("Sent", received.data)
+        if address in received.rcpt_tos:
+            imap.append("INBOX", received.data)
+
+    sink.on_accept = accept
 
 
 @pytest.fixture

@@ -83,7 +83,7 @@ def test_two_pollers_claim_each_due_mailbox_once(app: Any, db: Session, make_mai
         now = utcnow()
         due = due_polls(session, now)
         session.commit()
-        return [i for i in due if claim_poll(session, i, now, timedelta(minutes=5)) and not session.commit()]
+        return [i for i in due if claim_poll(session, i, now, now + timedelta(minutes=5)) and not session.commit()]
 
     race_rounds(app.extensions["outreach"].sessionmaker, due_again, claim_each)
 

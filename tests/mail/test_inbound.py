@@ -7,7 +7,7 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from outreach.mail.imap import read_return_date
+from outreach.mail.inbound import read_return_date
 from outreach.mail.jobs import poll_mailboxes, send_due
 from outreach.models import Activity, Contact, Notification, Prospect, Suppression
 from outreach.models.mail import Enrollment, InboundMessage, Message

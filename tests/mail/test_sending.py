@@ -57,8 +57,10 @@ def test_it_sends_each_due_message_once_with_threading_and_unsubscribe_headers(
         assert send_due(job_context) == 0
     assert sorted(smtp_sink.ids().values()) == [1, 1]
     first = smtp_sink.received[0].message
-    assert first["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    assert first["List-Unsubscribe"].startswith("<http://127.0.0.1:5000/unsubscribe/")
+    # base_url is http here: no one-click header (RFC 8058 needs https), the mailto link only
+    assert first["List-Unsubscribe-Post"] is None
+    assert first["List-Unsubscribe"].startswith("<mailto:sam@agency.test?subject=unsubscribe%20")
+    assert "http" not in first["List-Unsubscribe"]
     assert first["Subject"].startswith("Hello Ann")
     fresh(db)
     assert {p.stage for p in db.scalars(select(Prospect))} == {"contacted"}
@@ -209,7 +211,22 @@ def test_it_writes_to_the_local_outbox_when_the_campaign_has_no_mailbox(app, db,
     assert message.transport == "local"
     files = list(Path(app.extensions["outreach"].settings.mail.outbox_dir).glob(f"*{message.message_id[:8]}*"))
     assert len(files) == 1
-    assert b"List-Unsubscribe-Post: List-Unsubscribe=One-Click" in files[0].read_bytes()
+    assert b"List-Unsubscribe: <mailto:outbox@outreach.local?subject=unsubscribe%20" in files[0].read_bytes()
+
+
+def test_it_offers_one_click_unsubscribe_only_at_an_https_address(app, db, smtp_sink, make_mailbox,
+                                                                  outreach_campaign, job_context):
+    ctx = JobContext(job_context.settings.with_(app={"base_url": "https://outreach.agency.test"}),
+                     job_context.sessionmaker, job_context.secret_box)
+    campaign, prospects = outreach_campaign(make_mailbox(smtp_sink), n=1)
+    with time_machine.travel(MONDAY, tick=False):
+        enroll(db, app, campaign, prospects)
+        assert send_due(ctx) == 1
+    sent = smtp_sink.received[0].message
+    assert sent["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    mailto, url = sent["List-Unsubscribe"].split(", ")
+    assert mailto.startswith("<mailto:sam@agency.test?subject=unsubscribe%20")
+    assert url.startswith("<https://outreach.agency.test/unsubscribe/")
 
 
 def test_it_keeps_the_daily_cap_the_window_and_the_spacing(app, db, smtp_sink, make_mailbox, outreach_campaign,

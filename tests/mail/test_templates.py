@@ -142,7 +142,9 @@ def test_fuzzed_names_subjects_and_bodies_never_escape_or_inject_headers(first_n
             msg = build_message(message_id="m1@agency.test", from_email="sam@agency.test", from_name=first_name,
                                 to_email="ann@site.test", to_name=first_name, subject=rendered.subject,
                                 body_text=rendered.body_text, body_html="", in_reply_to="", references="",
-                                unsubscribe_url="http://127.0.0.1/unsubscribe/t", date=datetime.now(UTC))
+                                unsubscribe_url="https://outreach.test/unsubscribe/t",
+                                unsubscribe_mailto="mailto:sam@agency.test?subject=unsubscribe%20t",
+                                date=datetime.now(UTC))
         except HeaderError:
             assert any(ch in FORBIDDEN for ch in first_name + rendered.subject)
             continue
@@ -160,6 +162,7 @@ def test_a_line_break_in_a_header_is_refused_with_a_clear_error(value):
     with pytest.raises(HeaderError, match="not allowed in an email header"):
         build_message(message_id="m1@agency.test", from_email="sam@agency.test", from_name="Sam",
                       to_email="ann@site.test", to_name="Ann", subject=value, body_text="x", body_html="",
-                      in_reply_to="", references="", unsubscribe_url="http://127.0.0.1/u/t", date=datetime.now(UTC))
+                      in_reply_to="", references="", unsubscribe_url="http://127.0.0.1/u/t",
+                      unsubscribe_mailto="mailto:sam@agency.test", date=datetime.now(UTC))
     with pytest.raises(RenderError, match="not allowed in an email header"):
         render_email("{{ contact.first_name }}", "x", "", wrap({"contact": {"first_name": value}}))

@@ -326,7 +326,7 @@ def planted(team: dict[str, Any], db: Any) -> dict[str, int]:
     from outreach.campaigns import service
     from outreach.lib.clock import utcnow
     from outreach.models import Contact, Opportunity
-    from outreach.models.mail import Enrollment, Message, Sequence
+    from outreach.models.mail import Enrollment, InboundMessage, Mailbox, Message, Sequence
     from outreach.models.prospecting import ProspectingRun
 
     now, email = utcnow(), PLANTED["contact email"]
@@ -373,10 +373,20 @@ def planted(team: dict[str, Any], db: Any) -> dict[str, int]:
     db.add(opportunity)
     db.commit()
     message_id = db.scalar(select(Message.id).where(Message.step == 1))
+    # their reply, read from the mailbox: the team inbox, its thread and the prospect's conversation show it
+    mailbox = Mailbox(name="Zq box", from_email="me@agency.test", smtp_host="smtp.agency.test")
+    db.add(mailbox)
+    db.flush()
+    inbound = InboundMessage(mailbox_id=mailbox.id, uidvalidity=1, uid=1, message_id="zq-reply@site.example",
+                             from_email=email, subject=f"Re: {PLANTED['message subject']}", kind="reply",
+                             reply_to_message_id=message_id, snippet=PLANTED["reply"],
+                             body_text=f"{PLANTED['reply']}\nPlease remove me.", asks_removal=True)
+    db.add(inbound)
+    db.commit()
     return {"campaign_id": campaign.id, "prospect_id": prospect.id, "client_id": campaign.client_id,
             "backlink_id": backlink.id, "run_id": run.id, "opportunity_id": opportunity.id,
             "message_id": message_id, "contact_id": prospect.contact_id, "sequence_id": sequence.id,
-            "user_id": team["viewer"].id}
+            "user_id": team["viewer"].id, "inbound_id": inbound.id, "mailbox_id": mailbox.id}
 
 
 def _readable(response: Any) -> str:
@@ -406,7 +416,8 @@ VIEWER_API_OPENS = {"/api/v1/prospects", "/api/v1/prospects/{prospect_id}", "/ap
 def test_it_shows_a_client_viewer_no_note_contact_or_message_on_any_page(app: Any, login: Any, team: dict[str, Any],
                                                                          planted: dict[str, int]) -> None:
     staff = login(team["owner"])
-    for url in ("/prospects/{prospect_id}", "/prospects/export.csv", "/campaigns/{campaign_id}/outreach"):
+    for url in ("/prospects/{prospect_id}", "/prospects/export.csv", "/campaigns/{campaign_id}/outreach",
+                "/mail/inbox", "/mail/inbox/{inbound_id}"):
         assert _leaks(_readable(staff.get(url.format(**planted)))), f"staff should see the planted material: {url}"
     staff.post("/logout")
     browser = login(team["viewer"])

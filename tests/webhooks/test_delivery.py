@@ -20,7 +20,7 @@ from outreach.backlinks.jobs import check_due
 from outreach.campaigns.service import move_prospect
 from outreach.jobs.ticks import JobContext
 from outreach.lib.clock import utcnow
-from outreach.mail import imap
+from outreach.mail import inbound
 from outreach.mail.mailboxes import MailboxInput, save_mailbox
 from outreach.mail.sequences import configure_campaign, enroll_prospects
 from outreach.mail.unsubscribe import make_token, signing_secret
@@ -137,9 +137,9 @@ def test_a_reply_and_a_bounce_reach_only_the_webhooks_that_want_them(
         message.status, message.sent_at = "sent", utcnow()
     db.commit()
     secret = signing_secret(state.settings)
-    imap.handle(db, mailbox, 1, 1, imap.parse(reply_to(to_ann, "Yes please, send the article.")), state.settings,
+    inbound.handle(db, mailbox, 1, 1, inbound.parse(reply_to(to_ann, "Yes please, send the article.")), state.settings,
                 secret)
-    imap.handle(db, mailbox, 1, 2, imap.parse(dsn(to_bob, "5.1.1")), state.settings, secret)
+    inbound.handle(db, mailbox, 1, 2, inbound.parse(dsn(to_bob, "5.1.1")), state.settings, secret)
     db.commit()
     found = {(d.webhook_id, d.event) for d in deliveries(db)}
     assert found == {(replies.id, "reply_received"), (bounces.id, "bounce")}
