@@ -31,7 +31,7 @@ from outreach.jobs.claims import claim_rows
 from outreach.lib import appmail
 from outreach.lib.clock import utcnow
 from outreach.lib.secrets import SecretBox
-from outreach.mail import smtp
+from outreach.mail import dkim, smtp
 from outreach.mail.headers import HeaderError
 from outreach.mail.mailboxes import MailError, add_business_days, in_window, sent_today, smtp_account
 from outreach.mail.reclaim_email import stop_reason as reclaim_stop_reason
@@ -197,7 +197,7 @@ class Sender:
             body_text=message.body_text, body_html=message.body_html, in_reply_to=message.in_reply_to,
             references=message.references, date=utcnow(),
             unsubscribe_url=unsubscribe_url(self.settings, self.secret, message.message_id))
-        return smtp.as_bytes(email)
+        return dkim.sign_for(message.mailbox, self.secret_box, smtp.as_bytes(email))
 
     def _send_smtp(self, session: Session, message: Message, mailbox: Mailbox) -> smtp.Outcome:
         try:
