@@ -17,7 +17,7 @@ from outreach.lib.clock import utcnow
 from outreach.mail.domain_checks import domain_refusal, failing
 from outreach.mail.headers import HeaderError, check_header
 from outreach.mail.mailboxes import MailError
-from outreach.mail.render import Rendered, RenderError, check_syntax, render_email, wrap
+from outreach.mail.render import Rendered, RenderError, check_placeholders, check_syntax, render_email, wrap
 from outreach.mail.stops import EARLY_STAGES, stop_enrollment
 from outreach.mail.template_check import check_template
 from outreach.mail.unsubscribe import unsubscribe_url
@@ -161,8 +161,10 @@ def render_for(session: Session, template: Template, prospect: Prospect, mailbox
                unsubscribe: str) -> Rendered:
     """Render for one prospect; RenderError names the prospect and the variable."""
     try:
-        return render_email(template.subject, template.body_text, template.body_html,
-                            context_for(session, prospect, mailbox, unsubscribe))
+        rendered = render_email(template.subject, template.body_text, template.body_html,
+                                context_for(session, prospect, mailbox, unsubscribe))
+        check_placeholders(rendered)
+        return rendered
     except RenderError as exc:
         raise RenderError(f"{prospect.site.domain}: template “{template.name}”: {exc}", exc.variable) from None
 
