@@ -1,4 +1,4 @@
-"""domain checks and DKIM signing per mailbox
+"""domain checks and DKIM signing per mailbox; address confidence on contacts
 
 Revision ID: 0019_deliv16
 Revises: 0018
@@ -26,10 +26,16 @@ def upgrade() -> None:
         batch.add_column(sa.Column('domain_checks_json', sa.Text(), nullable=False, server_default='[]'))
         batch.add_column(sa.Column('domain_checked_at', outreach.db.UTCDateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column('next_domain_check_at', outreach.db.UTCDateTime(timezone=True), nullable=True))
+    with op.batch_alter_table('contacts') as batch:
+        batch.add_column(sa.Column('confidence', sa.String(length=10), nullable=False, server_default=''))
+        batch.add_column(sa.Column('confidence_reason', sa.String(length=300), nullable=False, server_default=''))
     op.create_index(op.f('ix_mail_mailboxes_next_domain_check_at'), 'mail_mailboxes', ['next_domain_check_at'])
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('contacts') as batch:
+        batch.drop_column('confidence_reason')
+        batch.drop_column('confidence')
     op.drop_index(op.f('ix_mail_mailboxes_next_domain_check_at'), table_name='mail_mailboxes')
     with op.batch_alter_table('mail_mailboxes') as batch:
         for column in ('next_domain_check_at', 'domain_checked_at', 'domain_checks_json', 'dkim_private_key',
