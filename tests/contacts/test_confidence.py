@@ -138,3 +138,20 @@ def test_probes_are_rate_limited_per_server_and_remembered_per_domain(dns_server
     limited("jane@mail.test")
     assert limited("jane@third.test").confidence == "valid"  # one probe a minute in all
     assert len([c for c in state.commands if c.startswith("RCPT")]) == 3
+
+
+def test_the_confidence_is_stored_on_the_contact_and_answered_by_the_api(
+        app: Any, db: Any, dns_server: DNSServer) -> None:
+    from outreach.api.serialize import contact as contact_json
+    from outreach.contacts.service import apply_verdict
+    from outreach.models import Contact
+
+    contact = Contact(email="info@mail.test")
+    db.add(contact)
+    apply_verdict(contact, checker(dns_server).check(contact.email))
+    db.commit()
+    db.expire_all()
+    stored = db.get(Contact, contact.id)
+    assert (stored.status, stored.confidence) == ("valid", "risky")
+    with app.test_request_context():
+        assert contact_json(stored)["confidence_reason"].startswith("role address: info@")
