@@ -90,6 +90,12 @@ class DnsSettings:
     port: int = 53
     timeout: float = 5.0
     cache_seconds: int = 3600
+    #: ask a domain's mail server whether it accepts a random address (RCPT TO, never DATA): off by default
+    catch_all_probe: bool = False
+    #: the port the probe connects to on the MX host (25; tests use a loopback server)
+    catch_all_port: int = 25
+    #: at most this many probes a minute in this process (per MX host at most one a minute)
+    catch_all_per_minute: int = 6
 
 
 @dataclass(frozen=True)

@@ -94,6 +94,8 @@ def mailbox_json(m: Mailbox) -> dict[str, Any]:
             "window_end_hour": m.window_end_hour, "timezone": m.timezone, "is_active": m.is_active,
             "sent_today": sent_today(db_session(), m, utcnow()), "last_poll_error": m.last_poll_error,
             "next_poll_at": when(m.next_poll_at), "created_at": when(m.created_at),
+            "dkim_selector": m.dkim_selector, "has_dkim_private_key": bool(m.dkim_private_key),
+            "domain_checks": m.domain_checks, "domain_checked_at": when(m.domain_checked_at),
             "url": url_for("api.mail.get_mailbox", mailbox_id=m.id, _external=True)}
 
 
@@ -103,14 +105,15 @@ def _mailbox_input(body: Body, current: Mailbox | None) -> MailboxInput:
                         smtp_username="", smtp_password="", daily_cap=settings().mail.default_daily_cap)
     if current is not None:
         for name in MAILBOX_FIELDS:
-            if hasattr(current, name) and not name.endswith("_password"):
+            if hasattr(current, name) and not name.endswith(("_password", "_private_key")):
                 setattr(base, name, getattr(current, name))
     for name in ("name", "from_email", "smtp_host"):
         if current is None:
             body.string(name, required=True)
     for name, limit in (("name", 200), ("from_name", 200), ("from_email", 320), ("smtp_host", 255),
                         ("smtp_username", 320), ("smtp_password", 500), ("imap_host", 255), ("imap_username", 320),
-                        ("imap_password", 500), ("imap_sent_folder", 200), ("timezone", 64)):
+                        ("imap_password", 500), ("imap_sent_folder", 200), ("timezone", 64), ("dkim_selector", 63),
+                        ("dkim_private_key", 10000)):
         if name in body:
             setattr(base, name, body.string(name, max_length=limit))
     for name in ("smtp_security", "imap_security"):
@@ -450,7 +453,7 @@ def enrollment_json(e: Enrollment) -> dict[str, Any]:
 def enroll(campaign_id: int) -> dict[str, Any]:
     """Enrol prospects in the campaign's sequence; each one refused comes back with the reason (the web's rules)."""
     campaign = _campaign(campaign_id, edit=True)
-    body = _body("prospect_ids")
+    body = _body("prospect_ids", "override_reason")
     ids = body.ids("prospect_ids")
     session = db_session()
     found = set(session.scalars(select(Prospect.id).where(Prospect.id.in_(ids), Prospect.campaign_id == campaign.id)))
@@ -459,7 +462,8 @@ def enroll(campaign_id: int) -> dict[str, Any]:
     if found:
         try:
             result = sequences.enroll_prospects(session, campaign, sorted(found), settings(),
-                                                signing_secret(settings()), actor=_user())
+                                                signing_secret(settings()), actor=_user(),
+                                                override_reason=body.string("override_reason", max_length=300))
         except MailError as exc:
             session.rollback()
             raise _mail_error(exc, "prospect_ids") from None

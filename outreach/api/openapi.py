@@ -85,6 +85,11 @@ def _schemas() -> dict[str, Any]:
                            "status": {"type": "string", "enum": CONTACT_STATUSES}}),
         "Contact": obj({"id": INT, "email": STR, "name": STR,
                         "status": {"type": "string", "enum": CONTACT_STATUSES}, "status_reason": STR,
+                        "confidence": {"type": ["string", "null"],
+                                       "enum": ["valid", "risky", "invalid", "unknown", None],
+                                       "description": "status, with role, disposable and catch-all addresses risky; "
+                                                      "null until checked"},
+                        "confidence_reason": STR,
                         "is_role": BOOL, "is_guessed": BOOL, "found_on": STR,
                         "site": nullable(obj({"id": INT, "domain": STR})), "checked_at": nullable(TIME),
                         "created_at": TIME, "url": URL}),

@@ -73,8 +73,11 @@ def schemas() -> dict[str, Any]:
         "window_end_hour": {"type": "integer", "minimum": 1, "maximum": 24},
         "timezone": {**STR, "maxLength": 64, "description": "an IANA name, e.g. Europe/Paris"},
         "is_active": BOOL,
+        "dkim_selector": {**STR, "maxLength": 63, "description": "the key is at <selector>._domainkey.<domain>"},
+        "dkim_private_key": {**STR, "maxLength": 10000, "writeOnly": True,
+                             "description": "PEM private key to sign with; write-only; \"-\" removes it"},
     }
-    mailbox_out = {k: v for k, v in mailbox_fields.items() if not k.endswith("_password")}
+    mailbox_out = {k: v for k, v in mailbox_fields.items() if not k.endswith(("_password", "_private_key"))}
     mailbox_out["window_days"] = {"type": "array", "items": INT}
     delay_fields = {
         "delay": {"type": "integer", "minimum": 0, "maximum": 1440,
@@ -109,6 +112,11 @@ def schemas() -> dict[str, Any]:
     found: dict[str, Any] = {
         "Mailbox": obj({"id": INT, **mailbox_out, "has_smtp_password": BOOL, "has_imap_password": BOOL,
                         "sent_today": INT, "last_poll_error": STR, "next_poll_at": nullable(TIME),
+                        "has_dkim_private_key": BOOL, "domain_checked_at": nullable(TIME),
+                        "domain_checks": {"type": "array", "items": obj({
+                            "name": {"type": "string", "enum": ["mx", "spf", "dkim", "dmarc", "unsubscribe"]},
+                            "status": {"type": "string", "enum": ["pass", "warn", "fail"]},
+                            "detail": STR, "fix": STR})},
                         "created_at": TIME, "url": URL},
                        description="a mailbox; its passwords are never answered, only whether each is set"),
         "MailboxInput": obj(mailbox_fields, required=["name", "from_email", "smtp_host"]),
@@ -151,7 +159,9 @@ def schemas() -> dict[str, Any]:
                              "url": URL}),
         "MailSettingsPatch": obj({"mailbox_id": {**nullable(ID), "description": "null: the local outbox"},
                                   "sequence_id": nullable(ID), "is_paused": BOOL}, required=[]),
-        "EnrollInput": obj({"prospect_ids": {"type": "array", "items": ID, "minItems": 1, "maxItems": 1000}},
+        "EnrollInput": obj({"prospect_ids": {"type": "array", "items": ID, "minItems": 1, "maxItems": 1000},
+                            "override_reason": {**STR, "maxLength": 300,
+                                                "description": "required when the mailbox's domain checks fail"}},
                            required=["prospect_ids"]),
         "EnrollResult": obj({
             "enrolled": {"type": "array", "items": obj({"prospect_id": INT, "message": ref("Message")})},

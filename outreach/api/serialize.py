@@ -53,7 +53,8 @@ def contact_ref(c: Contact | None) -> dict[str, Any] | None:
 
 def contact(c: Contact) -> dict[str, Any]:
     return {**contact_ref(c),  # type: ignore[dict-item]
-            "status_reason": c.status_reason, "is_role": c.is_role, "is_guessed": c.is_guessed,
+            "status_reason": c.status_reason, "confidence": c.confidence or None,
+            "confidence_reason": c.confidence_reason, "is_role": c.is_role, "is_guessed": c.is_guessed,
             "found_on": c.found_on, "site": {"id": c.site.id, "domain": c.site.domain} if c.site else None,
             "checked_at": when(c.checked_at), "created_at": when(c.created_at),
             "url": url_for("api.get_contact", contact_id=c.id, _external=True)}

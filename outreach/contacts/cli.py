@@ -65,6 +65,8 @@ def find(ctx: click.Context, urls: tuple[str, ...], max_pages: int | None, allow
             rows.append({"email": address.email, "found_on": address.found_on, "name": address.name or None,
                          "status": verdict.status if verdict else "unknown",
                          "reason": verdict.reason if verdict else "not checked (--no-check)",
+                         "confidence": verdict.confidence if verdict else "unknown",
+                         "confidence_reason": verdict.confidence_reason if verdict else "not checked (--no-check)",
                          "is_role": address.is_role, "source": address.source, "site": site.url})
         for guess in site.guesses:
             guessed.append({"email": guess.email, "name": guess.name, "pattern": guess.pattern,

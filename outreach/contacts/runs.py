@@ -60,5 +60,6 @@ def find(ctx: JobContext, run: ProspectingRun, control: RunControl) -> Ending:
 def _contact(contact: Contact) -> dict[str, Any]:
     return {"id": contact.id, "email": contact.email, "name": contact.name or "", "is_role": contact.is_role,
             "is_guessed": contact.is_guessed, "status": contact.status, "status_reason": contact.status_reason or "",
+            "confidence": contact.confidence or None, "confidence_reason": contact.confidence_reason,
             "found_on": contact.found_on or ""}
 

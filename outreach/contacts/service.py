@@ -80,6 +80,8 @@ def save_found(session: Session, found: SiteContacts, *, prospect: Prospect | No
 def apply_verdict(contact: Contact, verdict: Verdict) -> None:
     contact.status = verdict.status
     contact.status_reason = verdict.reason[:300]
+    contact.confidence = verdict.confidence
+    contact.confidence_reason = verdict.confidence_reason[:300]
     contact.is_role = verdict.is_role
     contact.checked_at = utcnow()
 

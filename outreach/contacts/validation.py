@@ -20,6 +20,7 @@ import dns.rdatatype
 import dns.resolver
 
 from outreach.config import DnsSettings
+from outreach.contacts.catch_all import probe
 from outreach.contacts.extraction import is_role_address, rejection
 from outreach.lib.addresses import BadAddress, normalise_address
 from outreach.lib.clock import utcnow
@@ -32,12 +33,18 @@ class Verdict:
     status: str
     reason: str
     is_role: bool = False
+    #: valid | risky | invalid | unknown: `status`, with role, disposable and catch-all addresses made risky
+    confidence: str = ""
+    #: why, in words: "syntax", "disposable domain", "role address", "null MX", "no MX", "catch-all", ...
+    confidence_reason: str = ""
 
 
 @dataclass(frozen=True)
 class DomainVerdict:
     status: str
     reason: str
+    #: the domain's mail servers, best first (empty without MX records)
+    mx_hosts: tuple[str, ...] = ()
 
 
 class _Cache:
@@ -87,6 +94,7 @@ class AddressChecker:
         self.port = settings.port
         self.timeout = settings.timeout
         self.cache_seconds = float(settings.cache_seconds)
+        self.settings = settings
         self._key = (tuple(self.nameservers), self.port)
 
     def _resolver(self) -> dns.resolver.Resolver:
@@ -100,18 +108,50 @@ class AddressChecker:
         resolver.timeout = min(self.timeout, 2.0)
         return resolver
 
+    def _address(self, host: str) -> str | None:
+        """The first A (then AAAA) address of a host, from the configured resolver."""
+        resolver = self._resolver()
+        for rdtype in ("A", "AAAA"):
+            try:
+                return next(iter(resolver.resolve(host, rdtype, search=False))).to_text()
+            except dns.exception.DNSException:
+                continue
+        return None
+
     def check(self, address: str) -> Verdict:
         """The verdict for one address: syntax first, then whether its domain takes mail."""
         try:
             email = normalise_address(address)
         except BadAddress as exc:
-            return Verdict(address.strip(), "invalid", str(exc))
+            return Verdict(address.strip(), "invalid", str(exc), confidence="invalid",
+                           confidence_reason=f"syntax: {exc}")
         why = rejection(email, None)
         if why:
-            return Verdict(email, "invalid", why)
+            return Verdict(email, "invalid", why, confidence="invalid", confidence_reason=f"syntax: {why}")
         domain = email.rsplit("@", 1)[1]
         verdict = self.check_domain(domain)
-        return Verdict(email, verdict.status, verdict.reason, is_role_address(email))
+        is_role = is_role_address(email)
+        confidence, why = self._confidence(email, domain, verdict, is_role)
+        return Verdict(email, verdict.status, verdict.reason, is_role, confidence, why)
+
+    def _confidence(self, email: str, domain: str, verdict: DomainVerdict, is_role: bool) -> tuple[str, str]:
+        if verdict.status == "invalid":
+            kind = "null MX" if "null MX" in verdict.reason else "no MX" if "no MX" in verdict.reason \
+                else "no such domain"
+            return "invalid", f"{kind}: {verdict.reason}"
+        if verdict.status == "unknown":
+            return "unknown", verdict.reason
+        if verdict.reason.startswith("no MX"):
+            return "risky", f"no MX: {verdict.reason}"
+        if _is_disposable(domain):
+            return "risky", f"disposable domain: {domain} hands out throwaway addresses"
+        if is_role:
+            return "risky", f"role address: {email.split('@')[0]}@ reaches a team or nobody, rarely the editor"
+        if verdict.mx_hosts and domain.lower() not in VOUCHED \
+                and probe(domain, verdict.mx_hosts[0], self.settings, self._address):
+            return "risky", f"catch-all: {verdict.mx_hosts[0]} accepts any address at {domain}, so this one may " \
+                            "not exist"
+        return "valid", verdict.reason
 
     def check_domain(self, domain: str) -> DomainVerdict:
         if domain.lower() in VOUCHED:
@@ -141,7 +181,7 @@ class AddressChecker:
         if len(hosts) == 1 and hosts[0][1] in ("", "."):
             return DomainVerdict("invalid", f"{domain} accepts no mail (null MX)")
         shown = ", ".join(h for _, h in hosts[:3] if h not in ("", "."))
-        return DomainVerdict("valid", f"MX {shown}")
+        return DomainVerdict("valid", f"MX {shown}", tuple(h for _, h in hosts if h not in ("", ".")))
 
     def _fallback(self, resolver: dns.resolver.Resolver, domain: str) -> DomainVerdict:
         failures = []
@@ -158,6 +198,14 @@ class AddressChecker:
         if failures:
             return DomainVerdict("unknown", f"{domain} has no MX and its A/AAAA lookup failed: {failures[0]}")
         return DomainVerdict("invalid", f"{domain} has no MX, A or AAAA record")
+
+
+def _is_disposable(domain: str) -> bool:
+    """On the maintained list of throwaway-address domains (disposable-email-domains), or a subdomain of one."""
+    from disposable_email_domains import blocklist  # a 100k-name set: loaded on the first check, not at import
+
+    labels = domain.lower().split(".")
+    return any(".".join(labels[i:]) in blocklist for i in range(len(labels) - 1))
 
 
 def _short(exc: BaseException) -> str:

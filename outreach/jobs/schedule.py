@@ -8,6 +8,7 @@ from outreach.contacts import jobs as contacts
 from outreach.crawler import jobs as crawler
 from outreach.discovery.prospecting import jobs as prospecting
 from outreach.jobs.ticks import Tick
+from outreach.mail import domain_checks
 from outreach.mail import jobs as mail
 from outreach.reports import jobs as reports
 from outreach.webhooks import jobs as webhooks
@@ -21,6 +22,7 @@ TICKS: list[Tick] = [
     Tick("analytics.pull", analytics.pull_due, seconds=300, misfire_grace_time=600),
     Tick("mail.send", mail.send_due, setting="send_tick_seconds", misfire_grace_time=60, at_start=True),
     Tick("mail.poll", mail.poll_mailboxes, setting="poll_tick_seconds", misfire_grace_time=120, at_start=True),
+    Tick("mail.domain-checks", domain_checks.recheck_tick, seconds=3600, misfire_grace_time=1800),
     Tick("mail.reconcile", mail.reconcile, setting="reconcile_tick_seconds", misfire_grace_time=300),
     Tick("crawl-jobs", crawler.run_crawl_jobs, seconds=5, misfire_grace_time=30),
     Tick("contacts.validate", contacts.validate_unchecked, seconds=60),

@@ -38,6 +38,8 @@ class MailboxForm(FlaskForm):
     window_end_hour = IntegerField("To hour", default=17, validators=[InputRequired(), NumberRange(1, 24)])
     timezone = StringField("Time zone", default="UTC", validators=[DataRequired(), Length(max=64)])
     is_active = BooleanField("Active (may send)", default=True)
+    dkim_selector = StringField("DKIM selector", validators=[Optional(), Length(max=63)])
+    dkim_private_key = TextAreaField("DKIM private key (PEM)", validators=[Optional(), Length(max=10000)])
 
 
 class TemplateForm(FlaskForm):

@@ -1,6 +1,7 @@
 """Mailboxes: SMTP + IMAP accounts with passwords encrypted at rest, caps and sending windows."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from outreach.lib.addresses import BadAddress, normalise_address
 from outreach.lib.secrets import SecretBox
+from outreach.mail.dkim import DkimKeyError, check_private_key
 from outreach.mail.headers import HeaderError, check_header
 from outreach.mail.smtp import SmtpAccount
 from outreach.models.mail import SECURITY, SENT_COPY_MODES, Mailbox, Message
@@ -26,6 +28,9 @@ class MailError(ValueError):
         #: for a template refused when saved: the line at fault and the variable it probably meant
         self.line = line
         self.suggestion = suggestion
+
+#: RFC 6376 §3.1: a selector is one or more DNS labels
+_SELECTOR = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*")
 
 
 @dataclass
@@ -55,6 +60,10 @@ class MailboxInput:
     window_end_hour: int = 17
     timezone: str = "UTC"
     is_active: bool = True
+    #: where the DKIM key is published (<selector>._domainkey.<domain>); checked, and used to sign with a key
+    dkim_selector: str = ""
+    #: PEM private key to sign with; empty keeps the stored one, "-" removes it
+    dkim_private_key: str = ""
 
 
 def save_mailbox(session: Session, box: SecretBox, data: MailboxInput, mailbox: Mailbox | None = None) -> Mailbox:
@@ -100,6 +109,17 @@ def save_mailbox(session: Session, box: SecretBox, data: MailboxInput, mailbox: 
     except (ZoneInfoNotFoundError, ValueError):
         raise MailError(f"unknown time zone {data.timezone!r} (use an IANA name such as Europe/Paris)",
                         "timezone") from None
+    selector = data.dkim_selector.strip().lower()
+    if selector and not _SELECTOR.fullmatch(selector):
+        raise MailError("a DKIM selector is letters, digits, hyphens and dots, e.g. s2026", "dkim_selector")
+    private_key = ""
+    if data.dkim_private_key.strip() and data.dkim_private_key.strip() != "-":
+        try:
+            private_key = check_private_key(data.dkim_private_key)
+        except DkimKeyError as exc:
+            raise MailError(str(exc), "dkim_private_key") from None
+        if not selector:
+            raise MailError("a DKIM key needs its selector", "dkim_selector")
     if mailbox is None:
         if not data.smtp_password and data.smtp_username:
             raise MailError("the SMTP password is required", "smtp_password")
@@ -115,13 +135,23 @@ def save_mailbox(session: Session, box: SecretBox, data: MailboxInput, mailbox: 
     values.update(name=name[:200], from_email=from_email, smtp_host=data.smtp_host.strip(),
                   smtp_username=data.smtp_username.strip(), imap_host=data.imap_host.strip(),
                   imap_username=data.imap_username.strip(),
-                  imap_sent_folder=data.imap_sent_folder.strip() or "Sent", window_days=",".join(days))
+                  imap_sent_folder=data.imap_sent_folder.strip() or "Sent", window_days=",".join(days),
+                  dkim_selector=selector)
+    if mailbox.id is None or any(getattr(mailbox, k) != values[k] for k in ("from_email", "smtp_host",
+                                                                            "dkim_selector")):
+        # what the checks look at changed: the old results no longer hold, the next tick checks again
+        mailbox.next_domain_check_at, mailbox.domain_checks = None, []
     for key, value in values.items():
         setattr(mailbox, key, value)
     if data.smtp_password:
         mailbox.smtp_password = box.encrypt(data.smtp_password)
     if data.imap_password:
         mailbox.imap_password = box.encrypt(data.imap_password)
+    if private_key:
+        mailbox.dkim_private_key = box.encrypt(private_key)
+        mailbox.next_domain_check_at, mailbox.domain_checks = None, []
+    elif data.dkim_private_key.strip() == "-":
+        mailbox.dkim_private_key = ""
     session.flush()
     return mailbox
 

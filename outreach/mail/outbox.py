@@ -36,7 +36,7 @@ from outreach.jobs.claims import claim_rows
 from outreach.lib import appmail
 from outreach.lib.clock import utcnow
 from outreach.lib.secrets import SecretBox
-from outreach.mail import imap, smtp
+from outreach.mail import dkim, imap, smtp
 from outreach.mail.headers import HeaderError
 from outreach.mail.mailboxes import MailError, after_delay, in_window, sent_today, smtp_account
 from outreach.mail.reclaim_email import stop_reason as reclaim_stop_reason
@@ -215,7 +215,9 @@ class Sender:
 
     # --- transports -----------------------------------------------------------------------------
 
-    def _payload(self, message: Message) -> bytes:
+    def _payload(self, message: Message, mailbox: Mailbox | None) -> bytes:
+        """The message as it goes on the wire (DKIM-signed when the mailbox has a key); reads no row, so it can
+        run outside any transaction."""
         email = smtp.build_message(
             message_id=message.message_id, from_email=message.from_email, from_name=message.from_name,
             to_email=message.to_email, to_name=message.to_name, subject=message.subject,
@@ -223,11 +225,11 @@ class Sender:
             references=message.references, date=utcnow(),
             unsubscribe_url=unsubscribe_url(self.settings, self.secret, message.message_id),
             unsubscribe_mailto=unsubscribe_mailto(self.secret, message.from_email, message.message_id))
-        return smtp.as_bytes(email)
+        return dkim.sign_for(mailbox, self.secret_box, smtp.as_bytes(email))
 
     def _send_smtp(self, session: Session, message: Message, mailbox: Mailbox) -> smtp.Outcome:
         try:
-            payload = self._payload(message)
+            payload = self._payload(message, mailbox)
         except HeaderError as exc:
             return smtp.Outcome("permanent", str(exc))
         conn = self.connections.get(mailbox.id)
@@ -259,7 +261,7 @@ class Sender:
         mail (outreach.mail.sent_copy)."""
         if outcome.kind != "sent" or not needs_detection(mailbox):
             return
-        files = self.sent_folders.detect(mailbox, message.message_id, self._payload(message))
+        files = self.sent_folders.detect(mailbox, message.message_id, self._payload(message, mailbox))
         if files is None:
             return
         write_transaction(session)
@@ -273,7 +275,7 @@ class Sender:
         if not mark_data_started(session, message):
             return smtp.Outcome("cancelled", "stopped before writing")
         try:
-            payload = self._payload(message)
+            payload = self._payload(message, None)
         except HeaderError as exc:
             return smtp.Outcome("permanent", str(exc))
         path = local_path(self.settings.mail, message)

@@ -18,7 +18,7 @@ from outreach.campaigns.service import record
 from outreach.config import Settings
 from outreach.lib.clock import utcnow
 from outreach.mail.mailboxes import MailError
-from outreach.mail.render import Rendered, RenderError, render_email, wrap
+from outreach.mail.render import Rendered, RenderError, check_placeholders, render_email, wrap
 from outreach.mail.sequences import _message_row, context_for, new_message_id
 from outreach.mail.unsubscribe import unsubscribe_url
 from outreach.models import Backlink, BacklinkCheck, BacklinkEvent, User
@@ -110,6 +110,7 @@ def render_reclaim(session: Session, backlink: Backlink, template: Template, set
     try:
         rendered = render_email(template.subject, template.body_text, template.body_html,
                                 _context(session, backlink, previous, unsubscribe_url(settings, secret, message_id)))
+        check_placeholders(rendered)
     except RenderError as exc:
         raise MailError(f"template “{template.name}” cannot be sent to {previous.to_email}: {exc}",
                         "template_id") from None

@@ -10,6 +10,7 @@ A variable that is undefined or empty is an error that names it, so nothing goes
 """
 from __future__ import annotations
 
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -321,6 +322,34 @@ def render_email(subject: str, body_text: str, body_html: str, context: dict[str
     text = render_one(body_text, context, what="plain-text body")
     html = render_one(body_html, context, what="HTML body", html=True) if body_html.strip() else ""
     return Rendered(rendered_subject, text, html)
+
+
+#: what a template left unfilled looks like once rendered: "[FIRST NAME]", "[insert link here]", "{{ name }}" as text
+_PLACEHOLDER = re.compile(r"\[\s*insert\b[^\]\n]{0,80}\]|\[[A-Z][A-Z0-9_' -]{1,40}\]|\{\{.{0,80}?\}\}|\{%.{0,80}?%\}",
+                          re.IGNORECASE)
+#: "[FIRST NAME]" must be capitals ("[1]" or "[sic]" are text): only "insert" and the braces ignore case
+_CAPITALS = re.compile(r"\[[A-Z][A-Z0-9_' -]{1,40}\]")
+
+
+def leftover_placeholder(text: str) -> str | None:
+    """The first placeholder left in rendered text, or None."""
+    for match in _PLACEHOLDER.finditer(text):
+        found = match.group(0)
+        if found.startswith("[") and not found[1:].lstrip().lower().startswith("insert") \
+                and not _CAPITALS.fullmatch(found):
+            continue
+        return found
+    return None
+
+
+def check_placeholders(rendered: Rendered) -> None:
+    """Refuse a rendered email that still holds a placeholder meant to be filled in by hand."""
+    for what, text in (("subject", rendered.subject), ("plain-text body", rendered.body_text),
+                       ("HTML body", rendered.body_html)):
+        found = leftover_placeholder(text)
+        if found:
+            raise RenderError(f"the {what} still holds the placeholder “{found}”: write a variable such as "
+                              "{{ contact.first_name }} or the words themselves")
 
 
 def wrap(values: dict[str, Any], prefix: str = "") -> Namespace:

@@ -14,9 +14,10 @@ from outreach.campaigns.contact_rules import enrolment_conflicts
 from outreach.campaigns.service import record
 from outreach.config import Settings
 from outreach.lib.clock import utcnow
+from outreach.mail.domain_checks import domain_refusal, failing
 from outreach.mail.headers import HeaderError, check_header
 from outreach.mail.mailboxes import MailError
-from outreach.mail.render import Rendered, RenderError, check_syntax, render_email, wrap
+from outreach.mail.render import Rendered, RenderError, check_placeholders, check_syntax, render_email, wrap
 from outreach.mail.stops import EARLY_STAGES, stop_enrollment
 from outreach.mail.template_check import check_template
 from outreach.mail.unsubscribe import unsubscribe_url
@@ -185,8 +186,10 @@ def render_for(session: Session, template: Template, prospect: Prospect, mailbox
                unsubscribe: str) -> Rendered:
     """Render for one prospect; RenderError names the prospect and the variable."""
     try:
-        return render_email(template.subject, template.body_text, template.body_html,
-                            context_for(session, prospect, mailbox, unsubscribe))
+        rendered = render_email(template.subject, template.body_text, template.body_html,
+                                context_for(session, prospect, mailbox, unsubscribe))
+        check_placeholders(rendered)
+        return rendered
     except RenderError as exc:
         raise RenderError(f"{prospect.site.domain}: template “{template.name}”: {exc}", exc.variable) from None
 
@@ -253,11 +256,13 @@ def refusal(session: Session, prospect: Prospect) -> str | None:
 
 def enroll_prospects(session: Session, campaign: Campaign, prospect_ids: list[int],
                      settings: Settings, secret: str, *, actor: User | None = None,
-                     now: datetime | None = None) -> EnrollResult:
+                     now: datetime | None = None, override_reason: str = "") -> EnrollResult:
     """Enrol prospects in the campaign's sequence and schedule each first email.
 
     Prospects that must not be emailed are refused one by one, with the reason. A template that fails
     to render for any prospect schedules nothing at all: MailError names the prospect and the variable.
+    A mailbox whose domain checks fail is refused unless `override_reason` says why to send anyway (the
+    reason goes on each enrolled prospect's timeline).
     """
     now = now or utcnow()
     config = session.get(CampaignMail, campaign.id)
@@ -266,6 +271,10 @@ def enroll_prospects(session: Session, campaign: Campaign, prospect_ids: list[in
     steps = config.sequence.steps
     if not steps:
         raise MailError(f"the sequence “{config.sequence.name}” has no steps", "sequence_id")
+    domain_problem = domain_refusal(config.mailbox)
+    override_reason = " ".join(override_reason.split())[:300]
+    if domain_problem and not override_reason:
+        raise MailError(domain_problem, "override_reason")
     result = EnrollResult()
     prospects = session.scalars(select(Prospect).where(Prospect.id.in_(prospect_ids),
                                                        Prospect.campaign_id == campaign.id)
@@ -313,6 +322,11 @@ def enroll_prospects(session: Session, campaign: Campaign, prospect_ids: list[in
             record(session, prospect, "email_scheduled",
                    f"Enrolled in “{config.sequence.name}”: “{message.subject}” scheduled", actor,
                    {"message_id": message.message_id})
+            if domain_problem:
+                record(session, prospect, "domain_check_overridden",
+                       f"Enrolled although {domain_problem.split(';')[0]}. Reason: {override_reason}", actor,
+                       {"mailbox_id": config.mailbox_id, "failing": failing(config.mailbox.domain_checks),
+                        "reason": override_reason})
             result.enrolled.append(prospect)
     session.flush()
     return result

@@ -12,8 +12,9 @@ from werkzeug.wrappers import Response
 from outreach.lib import appmail
 from outreach.lib.clock import utcnow
 from outreach.lib.ids import chosen_id
-from outreach.mail import inbox_views, sequences, smtp
+from outreach.mail import dkim, inbox_views, sequences, smtp
 from outreach.mail.connection import check_mailbox
+from outreach.mail.domain_checks import domain_refusal, failing, recheck_mailbox
 from outreach.mail.estimate import expected_for
 from outreach.mail.forms import CampaignMailForm, MailboxForm, TemplateForm
 from outreach.mail.mailboxes import MailboxInput, MailError, delete_mailbox, save_mailbox, sent_today
@@ -66,6 +67,7 @@ def mailbox(mailbox_id: int | None = None) -> str | Response:
     if mailbox_id and box is None:
         abort(404)
     form = MailboxForm(obj=box if request.method == "GET" else None)
+    form.dkim_private_key.data = ""  # never shown back: the stored key stays encrypted
     if box is None and request.method == "GET":
         form.daily_cap.data = settings().mail.default_daily_cap
     if form.validate_on_submit():
@@ -80,8 +82,28 @@ def mailbox(mailbox_id: int | None = None) -> str | Response:
             session.commit()
             flash(f"Mailbox {box.name} saved. Test its connection before a campaign sends from it.", "success")
             return redirect(url_for("mail.mailbox", mailbox_id=box.id))
-    return render_template("mail/mailbox.html", form=form, mailbox=box, base_url=settings().app.base_url,
-                           one_click=smtp.is_one_click(settings().app.base_url))
+    dkim_record = None
+    if box is not None and box.dkim_private_key and box.dkim_selector:
+        dkim_record = dkim.dns_record(app_state().secret_box.decrypt(box.dkim_private_key), box.dkim_selector,
+                                      box.from_email.rsplit("@", 1)[-1])
+    return render_template("mail/mailbox.html", form=form, mailbox=box, dkim_record=dkim_record,
+                           base_url=settings().app.base_url, one_click=smtp.is_one_click(settings().app.base_url))
+
+
+@bp.route("/mail/mailboxes/<int:mailbox_id>/domain", methods=["POST"])
+@staff_required
+def check_domain(mailbox_id: int) -> Response:
+    """Run the domain checks now (the daily tick runs them too)."""
+    session = db_session()
+    box = session.get(Mailbox, mailbox_id)
+    if box is None:
+        abort(404)
+    checks = recheck_mailbox(session, box, settings(), app_state().secret_box)
+    session.commit()
+    bad = failing(checks)
+    flash(f"Domain checks: {', '.join(n.upper() for n in bad)} failing." if bad else "Domain checks: nothing fails.",
+          "error" if bad else "success")
+    return redirect(url_for("mail.mailbox", mailbox_id=mailbox_id))
 
 
 @bp.route("/mail/mailboxes/<int:mailbox_id>/test", methods=["POST"])
@@ -270,6 +292,7 @@ def campaign(campaign_id: int) -> str:
     return render_template("mail/campaign.html", campaign=camp, config=config, form=form, queue=queue,
                            recent=recent, usage=usage, candidates=candidates, enrollments=enrollments,
                            expected=expected, paused=bool(config and config.is_paused),
+                           domain_problem=domain_refusal(config.mailbox if config else None),
                            refused=request.args.getlist("refused"))
 
 
@@ -308,7 +331,7 @@ def enroll(campaign_id: int) -> str | Response:
         return redirect(back)
     try:
         result = sequences.enroll_prospects(session, camp, ids, settings(), signing_secret(settings()),
-                                            actor=current_user)
+                                            actor=current_user, override_reason=request.form.get("override_reason", ""))
     except MailError as exc:
         session.rollback()
         flash(str(exc), "error")

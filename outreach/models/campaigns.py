@@ -120,6 +120,9 @@ class Contact(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     status: Mapped[str] = mapped_column(String(20), default="unchecked")
     status_reason: Mapped[str] = mapped_column(String(300), default="")
+    #: valid | risky | invalid | unknown ("" until checked): status, with role, disposable and catch-all made risky
+    confidence: Mapped[str] = mapped_column(String(10), default="")
+    confidence_reason: Mapped[str] = mapped_column(String(300), default="")
     is_role: Mapped[bool] = mapped_column(default=False)
     #: guessed from a name pattern, never seen published
     is_guessed: Mapped[bool] = mapped_column(default=False)

@@ -1,6 +1,7 @@
 """Outreach email: mailboxes, templates, sequences, enrolments, the outbox and inbound mail."""
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -85,7 +86,25 @@ class Mailbox(Base):
     last_poll_error: Mapped[str] = mapped_column(String(500), default="")
     #: polls failed in a row: the next one is retried at the next tick, later ones further apart
     poll_failures: Mapped[int] = mapped_column(default=0)
+    #: DKIM selector: the key is published at <selector>._domainkey.<from domain>
+    dkim_selector: Mapped[str] = mapped_column(String(63), default="")
+    #: PEM private key, encrypted with the app's SecretBox; empty: messages are not signed here
+    dkim_private_key: Mapped[str] = mapped_column(Text, default="")
+    #: the last domain checks (outreach.mail.domain_checks) as JSON text: [{"name", "status", "detail", "fix"}];
+    #: text, not JSON, because queries select mailboxes DISTINCT and PostgreSQL's json has no equality
+    domain_checks_json: Mapped[str] = mapped_column(Text, default="[]")
+    domain_checked_at: Mapped[datetime | None]
+    #: when the daily re-check is due (None: now); claimed by a conditional update
+    next_domain_check_at: Mapped[datetime | None] = mapped_column(index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def domain_checks(self) -> list[dict[str, str]]:
+        return list(json.loads(self.domain_checks_json or "[]"))
+
+    @domain_checks.setter
+    def domain_checks(self, checks: list[dict[str, str]]) -> None:
+        self.domain_checks_json = json.dumps(checks)
 
     @property
     def has_imap(self) -> bool:
