@@ -218,7 +218,7 @@ async def verify_page(fetcher: Fetcher, page_url: str, target: str, *, match_mod
 def verify(page_url: str, target: str, settings: Settings, *, match_mode: str = "exact",
            anchor: str | None = None, render: bool = False) -> CheckResult:
     """Verify one page from synchronous code (the CLI)."""
-    fetch_settings = FetchSettings.from_settings(settings.crawl)
+    fetch_settings = FetchSettings.from_settings(settings)
 
     async def run() -> CheckResult:
         async with Fetcher(fetch_settings) as fetcher:
@@ -273,7 +273,7 @@ class Renderer:
         self._context = await self._browser.new_context(user_agent=self.settings.crawl.user_agent,
                                                         service_workers="block")
         await self._context.route("**/*", self._guard)
-        self._fetcher = await Fetcher(FetchSettings.from_settings(self.settings.crawl)).__aenter__()
+        self._fetcher = await Fetcher(FetchSettings.from_settings(self.settings)).__aenter__()
         return self
 
     async def __aexit__(self, *exc: object) -> None:

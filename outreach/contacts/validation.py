@@ -23,6 +23,7 @@ from outreach.config import DnsSettings
 from outreach.contacts.extraction import is_role_address, rejection
 from outreach.lib.addresses import BadAddress, normalise_address
 from outreach.lib.clock import utcnow
+from outreach.lib.resolver import sync_resolver
 
 
 @dataclass(frozen=True)
@@ -83,22 +84,12 @@ class AddressChecker:
 
     def __init__(self, settings: DnsSettings) -> None:
         """With the [dns] settings (`AddressChecker(settings.dns)`)."""
-        self.nameservers = list(settings.nameservers)
-        self.port = settings.port
-        self.timeout = settings.timeout
+        self.settings = settings
         self.cache_seconds = float(settings.cache_seconds)
-        self._key = (tuple(self.nameservers), self.port)
+        self._key = (tuple(settings.nameservers), settings.port)
 
     def _resolver(self) -> dns.resolver.Resolver:
-        if self.nameservers:
-            resolver = dns.resolver.Resolver(configure=False)
-            resolver.nameservers = list(self.nameservers)
-            resolver.port = self.port
-        else:
-            resolver = dns.resolver.Resolver()
-        resolver.lifetime = self.timeout
-        resolver.timeout = min(self.timeout, 2.0)
-        return resolver
+        return sync_resolver(self.settings)
 
     def check(self, address: str) -> Verdict:
         """The verdict for one address: syntax first, then whether its domain takes mail."""

@@ -10,12 +10,12 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from outreach.crawler.checker import LinkChecker, Outcome
 from outreach.lib.aio import run_sync
-from outreach.lib.html import HTML_TYPES, page_links
+from outreach.lib.html import HTML_TYPES, TOO_COMPLEX, TooComplex, off_loop, page_links
 from outreach.lib.http import Fetcher, FetchSettings, blocked_message
 from outreach.lib.urls import BadURL, ensure_http_url, normalize_url, url_origin
 
@@ -198,12 +198,18 @@ class Crawler:
         outcome, result = await checker.check(url, page_bytes=self.settings.max_bytes)
         if result.status is not None:  # an HTTP answer; refusals and network failures are not pages
             self.progress.pages_crawled += 1
-        self._record(outcome)
-        if not outcome.ok or result.status is None or result.status >= 300 or not result.body:
+        if (not outcome.ok or result.status is None or result.status >= 300 or not result.body
+                or result.content_type not in HTML_TYPES or url_origin(result.final_url) not in self.origins):
+            self._record(outcome)
             return
-        if result.content_type not in HTML_TYPES or url_origin(result.final_url) not in self.origins:
+        limits = self.settings.parse
+        try:
+            links, nofollow = await off_loop(limits, lambda: page_links(result.text(), result.final_url, limits))
+        except TooComplex:
+            self._record(replace(outcome, ok=False, reason=TOO_COMPLEX))
             return
-        links, nofollow = page_links(result.text(), result.final_url)
+        # a page over the size cap: the links of the part read are followed, and the page says it was cut
+        self._record(replace(outcome, ok=False, reason="too_large") if result.truncated else outcome)
         if nofollow and self.settings.respect_robots:
             return
         add_link = self._add_link
