@@ -40,9 +40,10 @@ TOO_COMPLEX = "too_complex"
 _PARSE_FIRST_TAGS = 10_000
 #: elements that never hold others (void), whose end is implied by the next sibling (p, li, td...), or
 #: SVG shapes (written self-closed): none of them deepens the tree in the estimate
-_FLAT = ("area base br col embed hr img input link meta param source track wbr keygen frame basefont bgsound "
-         "p li dt dd rt rp optgroup option colgroup caption thead tbody tfoot tr td th html head body "
-         "path circle rect line polyline polygon ellipse use stop image").split()
+_FLAT = ("area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track",
+         "wbr", "keygen", "frame", "basefont", "bgsound", "p", "li", "dt", "dd", "rt", "rp", "optgroup", "option",
+         "colgroup", "caption", "thead", "tbody", "tfoot", "tr", "td", "th", "html", "head", "body", "path",
+         "circle", "rect", "line", "polyline", "polygon", "ellipse", "use", "stop", "image")
 _FLAT_DELTAS = {**{name: 0 for name in _FLAT}, **{"/" + name: 0 for name in _FLAT}}
 _RAW_TEXT = re.compile(r"<!--.*?(?:-->|\Z)|<script\b.*?(?:</script\s*>|\Z)|<style\b.*?(?:</style\s*>|\Z)", re.S)
 _TAG = re.compile(r"<(/?[a-z][a-z0-9-]*)")

@@ -58,9 +58,9 @@ class FetchSettings:
     #: (the demo's sample web on loopback); any other private address stays refused
     allow_private_hosts: frozenset[str] = frozenset()
     #: the resolver of every host name looked up ([dns]; no nameservers: the system's)
-    dns: DnsSettings = DnsSettings()
+    dns: DnsSettings = field(default_factory=DnsSettings)
     #: what reading a fetched page may cost, and the threads that read pages
-    parse: ParseLimits = ParseLimits()
+    parse: ParseLimits = field(default_factory=ParseLimits)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FetchSettings:
