@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from outreach.backlinks.evidence import WEAK_RELS, CheckResult, FoundLink
 from outreach.config import Settings
 from outreach.lib.aio import run_sync
-from outreach.lib.html import ParsedPage, parse_page
+from outreach.lib.html import TOO_COMPLEX, ParsedPage, ParseLimits, TooComplex, off_loop, parse_page
 from outreach.lib.http import Fetcher, FetchResult, FetchSettings
 from outreach.lib.urls import BadURL, normalize_url, registrable_domain
 
@@ -88,8 +88,14 @@ def _robots_header(value: str) -> list[str]:
 
 
 def analyse(fetched: FetchResult, target: str, *, match_mode: str = "exact", anchor: str | None = None,
-            rendered_html: str | None = None, render_error: str | None = None) -> CheckResult:
-    """Everything a check can say from one fetch (and, optionally, the rendered DOM)."""
+            rendered_html: str | None = None, render_error: str | None = None,
+            limits: ParseLimits | None = None) -> CheckResult:
+    """Everything a check can say from one fetch (and, optionally, the rendered DOM).
+
+    A page that cannot be read whole gives no verdict on a link it does not show: past the parse limits
+    the check is "unknown" (too_complex); over the size cap (too_large) a link in the part read is live,
+    and no link found is "unknown", never "missing".
+    """
     result = CheckResult(page=fetched.url, final_url=fetched.final_url, http_status=fetched.status,
                          status="missing", redirects=list(fetched.redirects), error=fetched.error,
                          anchor_expected=anchor or None, rendered=rendered_html is not None,
@@ -118,20 +124,31 @@ def analyse(fetched: FetchResult, target: str, *, match_mode: str = "exact", anc
         problems.append("link_missing")
         return result
     html = fetched.text()
-    page = parse_page(html, fetched.final_url, with_text=False)
+    try:
+        page = parse_page(html, fetched.final_url, with_text=False, limits=limits)
+    except TooComplex:
+        result.status = "unknown"
+        problems.append(TOO_COMPLEX)
+        return result
     matches = target_matcher(target, match_mode)
     links = [FoundLink(href=link.href, anchor=link.anchor, rel=list(link.rel), is_image=link.is_image)
              for link in page.links if matches(link.href)]
-    if links and _only_in_noscript(html, page, matches):
+    if links and _only_in_noscript(html, page, matches, limits):
         problems.append("only_in_noscript")
     if rendered_html is not None:
-        dom = parse_page(rendered_html, fetched.final_url, with_text=False)
-        static_keys = {(link.href, _norm(link.anchor)) for link in links}
-        for link in dom.links:
-            if matches(link.href) and (link.href, _norm(link.anchor)) not in static_keys:
-                links.append(FoundLink(href=link.href, anchor=link.anchor, rel=list(link.rel),
-                                       is_image=link.is_image, dom="rendered"))
+        try:
+            dom = parse_page(rendered_html, fetched.final_url, with_text=False, limits=limits)
+        except TooComplex as exc:
+            result.render_error = f"the rendered page is too complex to read: {exc}"
+        else:
+            static_keys = {(link.href, _norm(link.anchor)) for link in links}
+            for link in dom.links:
+                if matches(link.href) and (link.href, _norm(link.anchor)) not in static_keys:
+                    links.append(FoundLink(href=link.href, anchor=link.anchor, rel=list(link.rel),
+                                           is_image=link.is_image, dom="rendered"))
     result.links = links
+    if fetched.truncated:
+        problems.extend(("too_large", "truncated"))  # "truncated": the name older checks stored
     _robots_meta(result, page, fetched)
     if any(link.dom == "static" for link in links):
         result.found_in = "static"
@@ -139,7 +156,10 @@ def analyse(fetched: FetchResult, target: str, *, match_mode: str = "exact", anc
         result.found_in = "rendered"
         problems.append("only_after_javascript")
     if not links:
-        problems.append("link_missing")
+        if fetched.truncated:
+            result.status = "unknown"  # the link may be in the part not read
+        else:
+            problems.append("link_missing")
         return result
     result.status = "live"
     page_nofollow = "nofollow" in result.meta_robots or "none" in result.meta_robots or \
@@ -154,8 +174,6 @@ def analyse(fetched: FetchResult, target: str, *, match_mode: str = "exact", anc
         result.anchor_matches = any(_norm(link.anchor) == _norm(anchor) for link in links)
         if not result.anchor_matches:
             problems.append("anchor_mismatch")
-    if fetched.truncated:
-        problems.append("truncated")
     return result
 
 
@@ -170,13 +188,20 @@ def _robots_meta(result: CheckResult, page: ParsedPage, fetched: FetchResult) ->
         result.problems.append("canonical_elsewhere")
 
 
-def _only_in_noscript(html: str, page: ParsedPage, matches: Callable[[str], bool]) -> bool:
+def _only_in_noscript(html: str, page: ParsedPage, matches: Callable[[str], bool],
+                      limits: ParseLimits | None = None) -> bool:
     """Whether every matching link sits inside <noscript> (what a browser running scripts never shows)."""
-    blocks = _NOSCRIPT.findall(html)
+    # searched up to the last end tag only: a <noscript> left open would be looked for to the end of the page
+    # once per open tag
+    end = html.lower().rfind("</noscript")
+    blocks = _NOSCRIPT.findall(html, 0, html.find(">", end) + 1) if end >= 0 else []
     if not blocks:
         return False
-    inside = sum(1 for block in blocks
-                 for link in parse_page(block, page.base_url, with_text=False).links if matches(link.href))
+    try:
+        inside = sum(1 for block in blocks for link in parse_page(block, page.base_url, with_text=False,
+                                                                  limits=limits).links if matches(link.href))
+    except TooComplex:
+        return False
     total = sum(1 for link in page.links if matches(link.href))
     return inside >= total > 0
 
@@ -191,7 +216,7 @@ def _finish(result: CheckResult, allowed_googlebot: bool | None, allowed_agent: 
         result.problems.append("robots_disallowed")
     if allowed_agent is False:
         result.problems.append("robots_disallowed_agent")
-    result.indexable = result.status != "error" and (result.http_status or 0) < 400 and not any(
+    result.indexable = result.status not in ("error", "unknown") and (result.http_status or 0) < 400 and not any(
         p in result.problems for p in ("noindex", "robots_disallowed", "canonical_elsewhere", "redirected_home"))
     return result
 
@@ -206,8 +231,9 @@ async def verify_page(fetcher: Fetcher, page_url: str, target: str, *, match_mod
             rendered_html = await renderer.render(fetched.final_url)
         except RenderError as exc:
             render_error = str(exc)
-    result = analyse(fetched, target, match_mode=match_mode, anchor=anchor, rendered_html=rendered_html,
-                     render_error=render_error)
+    limits = fetcher.settings.parse
+    result = await off_loop(limits, analyse, fetched, target, match_mode=match_mode, anchor=anchor,
+                            rendered_html=rendered_html, render_error=render_error, limits=limits)
     allowed_googlebot = allowed_agent = None
     if fetched.status is not None and fetched.status < 500:
         allowed_googlebot = await fetcher.allowed_by_robots(fetched.final_url, GOOGLEBOT)

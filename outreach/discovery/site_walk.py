@@ -2,7 +2,7 @@
 
 A seed is walked within its own host, breadth first, with links a caller ranks higher visited first
 (the guest-post finder wants "write for us" pages before the archive), robots.txt obeyed and a page
-limit. Only HTML answers are parsed.
+limit. Only HTML answers are parsed, off the event loop; a page past the parse limits is skipped.
 
 The broken-link crawler (outreach.crawler.crawl.Crawler) has its own frontier on purpose: it checks
 every link it meets (external ones too, with retries and backoff), keeps only where dead links were
@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from outreach.lib.html import HTML_TYPES, Link, ParsedPage, parse_page
+from outreach.lib.html import HTML_TYPES, Link, ParsedPage, TooComplex, off_loop, parse_page
 from outreach.lib.http import Fetcher, FetchResult
 from outreach.lib.urls import BadURL, normalize_url
 
@@ -112,5 +112,14 @@ async def _get(fetcher: Fetcher, url: str) -> WalkedPage | None:
     result = await fetcher.fetch(url)
     if not result.ok or result.content_type not in HTML_TYPES:
         return None
-    html = result.text()
-    return WalkedPage(url=url, result=result, html=html, parsed=parse_page(html, result.final_url))
+    limits = fetcher.settings.parse
+
+    def read() -> tuple[str, ParsedPage]:
+        html = result.text()
+        return html, parse_page(html, result.final_url, limits=limits)
+
+    try:
+        html, parsed = await off_loop(limits, read)
+    except TooComplex:
+        return None  # past the parse limits: not read, as a page that is not HTML
+    return WalkedPage(url=url, result=result, html=html, parsed=parsed)
