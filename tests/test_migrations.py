@@ -85,10 +85,11 @@ def test_backlink_checks_take_the_unknown_status_and_keep_their_rows(empty_datab
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO clients (name, website, report_emails, notes, created_at) "
                           "VALUES ('Acme', '', '', '', '2026-01-01 00:00:00+00')"))
-        conn.execute(text("INSERT INTO backlinks (client_id, page_url, site_url, target_url, match_mode, "
-                          "agreed_anchor, agreed_rel, notes, render_js, status, consecutive_failures, seen_rel, "
-                          "seen_anchor, created_at) VALUES (1, 'https://site.example/a', '', "
-                          "'https://client.example/', 'exact', '', 'follow', '', false, 'live', 0, '', '', '2026-01-01 00:00:00+00')"))
+        conn.execute(text(
+            "INSERT INTO backlinks (client_id, page_url, site_url, target_url, match_mode, agreed_anchor, agreed_rel, "
+            "notes, render_js, status, consecutive_failures, seen_rel, seen_anchor, created_at) "
+            "VALUES (1, 'https://site.example/a', '', 'https://client.example/', 'exact', '', 'follow', '', false, "
+            "'live', 0, '', '', '2026-01-01 00:00:00+00')"))
         conn.execute(text(check.format("error")))
     with pytest.raises(IntegrityError), engine.begin() as conn:
         conn.execute(text(check.format("unknown")))
