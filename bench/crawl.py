@@ -85,15 +85,16 @@ http {{
     return root / "nginx.pid"
 
 
-def timed(cmd: list[str], stdout_path: Path, env: dict[str, str] | None = None) -> tuple[float, int]:
-    """Run cmd; return (wall seconds, peak RSS in KB) measured by /usr/bin/time."""
+def timed(cmd: list[str], stdout_path: Path, env: dict[str, str] | None = None) -> tuple[float, int, float]:
+    """Run cmd; return (wall seconds, peak RSS in KB, CPU seconds) measured by /usr/bin/time."""
     rss_file = stdout_path.with_suffix(".rss")
     started = time.monotonic()
     with stdout_path.open("wb") as out:
-        subprocess.run(["/usr/bin/time", "-f", "%M", "-o", str(rss_file), *cmd], stdout=out,
+        subprocess.run(["/usr/bin/time", "-f", "%M %U %S", "-o", str(rss_file), *cmd], stdout=out,
                        stderr=subprocess.DEVNULL, env=env, check=False)
     wall = time.monotonic() - started
-    return wall, int(rss_file.read_text().strip().splitlines()[-1])
+    rss, user, system = rss_file.read_text().strip().splitlines()[-1].split()
+    return wall, int(rss), float(user) + float(system)
 
 
 def run_outreach(root: Path, seed: str, pages: int, concurrency: int) -> dict[str, float | int | set[str]]:
@@ -102,10 +103,10 @@ def run_outreach(root: Path, seed: str, pages: int, concurrency: int) -> dict[st
                       f"per_host_delay = 0\nconcurrency = {concurrency}\nper_host_concurrency = {concurrency}\n"
                       "timeout = 15\n")
     out = root / "outreach.json"
-    wall, rss = timed([str(ROOT / ".venv/bin/outreach"), "--config", str(config), "discover", "broken-links",
-                       seed, "--max-pages", str(pages + 1), "--json"], out)
+    wall, rss, cpu = timed([str(ROOT / ".venv/bin/outreach"), "--config", str(config), "discover", "broken-links",
+                            seed, "--max-pages", str(pages + 1), "--json"], out)
     data = json.loads(out.read_text())
-    return {"wall": wall, "rss_kb": rss, "pages": data["pages_crawled"], "links": data["links_checked"],
+    return {"wall": wall, "rss_kb": rss, "cpu": cpu, "pages": data["pages_crawled"], "links": data["links_checked"],
             "broken": {row["url"] for row in data["broken"]}}
 
 
@@ -115,7 +116,7 @@ def run_linkchecker(root: Path, seed: str, threads: int) -> dict[str, float | in
                       "[filtering]\ncheckextern=1\n\n[output]\nstatus=0\nwarnings=0\n")
     os.chmod(config, 0o644)
     out = root / "linkchecker.csv"
-    wall, rss = timed([str(ROOT / ".venv/bin/linkchecker"), "-f", str(config), "-o", "csv", "--verbose",
+    wall, rss, cpu = timed([str(ROOT / ".venv/bin/linkchecker"), "-f", str(config), "-o", "csv", "--verbose",
                        "--check-extern", "--no-status", seed], out)
     text = "\n".join(line for line in out.read_text(errors="replace").splitlines() if not line.startswith("#"))
     rows = list(csv.DictReader(io.StringIO(text), delimiter=";"))
@@ -123,7 +124,7 @@ def run_linkchecker(root: Path, seed: str, threads: int) -> dict[str, float | in
     checked = {r["url"] for r in rows}
     pages = sum(1 for u in checked if u.startswith(seed.rstrip("/")) and (u.endswith(".html") or u.endswith("/"))
                 and "missing-" not in u)
-    return {"wall": wall, "rss_kb": rss, "pages": pages, "links": len(checked), "broken": broken}
+    return {"wall": wall, "rss_kb": rss, "cpu": cpu, "pages": pages, "links": len(checked), "broken": broken}
 
 
 def main() -> int:
@@ -154,11 +155,12 @@ def main() -> int:
         results = {"outreach": run_outreach(root, seed, args.pages, args.concurrency)}
         if not args.skip_linkchecker:
             results["linkchecker"] = run_linkchecker(root, seed, args.threads)
-        print(f"{'tool':<12} {'pages':>7} {'links':>7} {'wall s':>8} {'pages/s':>9} {'links/s':>9} {'peak RSS':>9} "
-              f"{'broken':>7}")
+        print(f"{'tool':<12} {'pages':>7} {'links':>7} {'wall s':>8} {'CPU s':>7} {'pages/s':>9} {'links/s':>9} "
+              f"{'peak RSS':>9} {'broken':>7}")
         for name, r in results.items():
-            print(f"{name:<12} {r['pages']:>7} {r['links']:>7} {r['wall']:>8.1f} {r['pages'] / r['wall']:>9.1f} "
-                  f"{r['links'] / r['wall']:>9.1f} {r['rss_kb'] / 1024:>7.0f}MB {len(r['broken']):>7}")
+            print(f"{name:<12} {r['pages']:>7} {r['links']:>7} {r['wall']:>8.1f} {r['cpu']:>7.1f} "
+                  f"{r['pages'] / r['wall']:>9.1f} {r['links'] / r['wall']:>9.1f} {r['rss_kb'] / 1024:>7.0f}MB "
+                  f"{len(r['broken']):>7}")
         ours = results["outreach"]
         print(f"outreach broken set == generated broken set: {ours['broken'] == expected}")
         if "linkchecker" in results:

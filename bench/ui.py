@@ -258,6 +258,7 @@ def run_one(backend: str, scale: float, requests: int, workdir: Path) -> list[Re
         per_campaign = counts["prospects"] // len(campaigns)
 
         pages: list[tuple[str, Callable[[int], str], str, Any]] = [
+            ("dashboard", lambda n: "/", f"{len(campaigns)} campaigns", client),
             ("board", lambda n: f"/campaigns/{sample_campaigns[n]}", f"{per_campaign} cards", client),
             ("prospect list", lambda n: f"/prospects?page={1 + n % 5}", "50 of all", client),
             ("prospect list, filtered", lambda n: f"/prospects?stage=contacted&dr_min=30&sort=dr&dir=desc"

@@ -4,7 +4,7 @@ from __future__ import annotations
 from alembic import context
 
 from outreach.db import make_engine
-from outreach.models import Base
+from outreach.models import Base, url_search
 
 config = context.config
 target_metadata = Base.metadata
@@ -30,9 +30,14 @@ def run_migrations_online() -> None:
 
 def _run(connection: object) -> None:
     context.configure(connection=connection, target_metadata=target_metadata,
-                      render_as_batch=True, compare_type=True)
+                      render_as_batch=True, compare_type=True, include_name=url_search.include_name)
     with context.begin_transaction():
         context.run_migrations()
+    # a batch migration that rebuilt `prospects` on SQLite dropped the search triggers with the old table
+    if set(context.get_context().get_current_heads()) == set(context.script.get_heads()):
+        url_search.ensure(connection)  # type: ignore[arg-type]
+        if connection.in_transaction():  # type: ignore[attr-defined]
+            connection.commit()  # type: ignore[attr-defined]
 
 
 if context.is_offline_mode():

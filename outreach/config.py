@@ -38,6 +38,16 @@ class AppSettings:
 class DatabaseSettings:
     url: str = "sqlite:///instance/outreach.db"
     echo: bool = False
+    #: connections kept open per process, and how many more a burst may open (PostgreSQL only)
+    pool_size: int = 5
+    max_overflow: int = 10
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    #: proxies in front of the app whose X-Forwarded-For/-Proto/-Host are trusted (0: none, the headers are ignored)
+    proxy_hops: int = 0
+    access_log: bool = True
 
 
 @dataclass(frozen=True)
@@ -118,10 +128,29 @@ class AlertsSettings:
 
 
 @dataclass(frozen=True)
+class LoggingSettings:
+    level: str = "INFO"
+    format: str = "text"
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    #: the bearer token of /metrics; empty: /metrics answers 404
+    token: str = ""
+
+
+@dataclass(frozen=True)
+class HealthSettings:
+    #: a scheduler heartbeat older than this makes /readyz fail and raises the stale-scheduler alert
+    scheduler_stale_seconds: int = 120
+
+
+@dataclass(frozen=True)
 class Settings:
     """All settings, read-only; `settings.crawl.timeout`."""
     app: AppSettings = field(default_factory=AppSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    web: WebSettings = field(default_factory=WebSettings)
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     crawl: CrawlSettings = field(default_factory=CrawlSettings)
     dns: DnsSettings = field(default_factory=DnsSettings)
@@ -129,6 +158,9 @@ class Settings:
     search: SearchSettings = field(default_factory=SearchSettings)
     backlinks: BacklinksSettings = field(default_factory=BacklinksSettings)
     alerts: AlertsSettings = field(default_factory=AlertsSettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    health: HealthSettings = field(default_factory=HealthSettings)
 
     def with_(self, **changes: dict[str, Any]) -> Settings:
         """A copy with some keys changed, validated like the file: `settings.with_(crawl={"timeout": 2.0})`."""
@@ -151,6 +183,8 @@ CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("scheduler", "backend"): ("threads", "celery"),
     ("alerts", "smtp_security"): ("none", "starttls", "ssl"),
     ("search", "provider"): ("", "brave", "serpapi", "google_cse"),
+    ("logging", "level"): ("DEBUG", "INFO", "WARNING", "ERROR"),
+    ("logging", "format"): ("text", "json"),
 }
 
 POSITIVE = {
@@ -161,8 +195,12 @@ POSITIVE = {
     ("crawl", "max_parse_depth"), ("crawl", "parse_timeout"), ("dns", "timeout"), ("mail", "default_daily_cap"),
     ("mail", "smtp_timeout"), ("mail", "imap_timeout"), ("mail", "poll_minutes"), ("mail", "sending_lease_seconds"),
     ("backlinks", "lost_after_failures"), ("backlinks", "pending_check_hours"),
-    ("backlinks", "live_check_days"),
+    ("backlinks", "live_check_days"), ("database", "pool_size"),
 }
+#: the scheduler records its heartbeat this often (outreach.health.heartbeat); staleness needs a margin over it
+HEARTBEAT_SECONDS = 10
+#: a metrics token shorter than this is refused: it guards what the app is doing
+METRICS_TOKEN_MIN = 16
 
 
 def load_settings(path: str | os.PathLike[str] | None = None,
@@ -258,6 +296,16 @@ def _validate(settings: dict[str, dict[str, Any]]) -> None:
         raise ConfigError("crawl.per_host_delay: must be 0 or more")
     if (hours := settings["backlinks"]["lost_after_hours"]) < 0:
         raise ConfigError(f"backlinks.lost_after_hours: must be 0 or more, got {hours!r}")
+    for name in ("database.max_overflow", "web.proxy_hops"):
+        section, key = name.split(".")
+        if settings[section][key] < 0:
+            raise ConfigError(f"{name}: must be 0 or more, got {settings[section][key]!r}")
+    if (stale := settings["health"]["scheduler_stale_seconds"]) < 3 * HEARTBEAT_SECONDS:
+        raise ConfigError(f"health.scheduler_stale_seconds: must be {3 * HEARTBEAT_SECONDS} or more "
+                          f"(the scheduler beats every {HEARTBEAT_SECONDS} s), got {stale!r}")
+    if 0 < len(token := settings["metrics"]["token"]) < METRICS_TOKEN_MIN or token != token.strip():
+        raise ConfigError(f"metrics.token: use {METRICS_TOKEN_MIN} or more characters without spaces "
+                          "around them (or leave it empty to turn /metrics off)")
     url = settings["database"]["url"]
     if not url.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://", "postgres://")):
         raise ConfigError(f"database.url: must start with sqlite:// or postgresql://, got {url!r}")

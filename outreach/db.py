@@ -5,13 +5,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
+
+if TYPE_CHECKING:
+    from outreach.config import DatabaseSettings
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -57,8 +60,15 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, echo: bool = False) -> Engine:
-    """An engine for the URL; SQLite gets WAL, foreign keys and a busy timeout."""
+def engine_from(settings: DatabaseSettings) -> Engine:
+    """The engine of the [database] settings: every process opens its database this way."""
+    return make_engine(settings.url, echo=settings.echo, pool_size=settings.pool_size,
+                       max_overflow=settings.max_overflow)
+
+
+def make_engine(url: str, echo: bool = False, *, pool_size: int = 5, max_overflow: int = 10) -> Engine:
+    """An engine for the URL; SQLite gets WAL, foreign keys and a busy timeout, PostgreSQL a pool of
+    pool_size connections (and max_overflow more in a burst)."""
     url = normalise_url(url)
     parsed = make_url(url)
     kwargs: dict[str, Any] = {"echo": echo, "future": True}
@@ -74,7 +84,7 @@ def make_engine(url: str, echo: bool = False) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    kwargs["pool_pre_ping"] = True
+    kwargs.update(pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow)
     return create_engine(url, **kwargs)
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import pytest
@@ -120,3 +121,31 @@ def test_every_default_is_a_field_of_its_section() -> None:
         for key, value in keys.items():
             assert getattr(getattr(defaults, section), key) == value, f"{section}.{key}"
     assert load_settings(environ={}) == defaults
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("[database]\npool_size = 0\n", "database.pool_size: must be greater than 0"),
+    ("[database]\nmax_overflow = -1\n", "database.max_overflow: must be 0 or more"),
+    ("[web]\nproxy_hops = -1\n", "web.proxy_hops: must be 0 or more"),
+    ("[logging]\nformat = 'xml'\n", "logging.format: must be one of 'text', 'json'"),
+    ("[logging]\nlevel = 'info'\n", "logging.level: must be one of"),
+    ("[metrics]\ntoken = 'short'\n", "metrics.token: use 16 or more characters"),
+    ("[health]\nscheduler_stale_seconds = 15\n", "health.scheduler_stale_seconds: must be 30 or more"),
+])
+def test_operations_settings_are_checked(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(content)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_settings(path, environ={})
+
+
+def test_the_pool_size_applies_on_postgresql_only(tmp_path: Path) -> None:
+    from outreach.db import engine_from
+
+    settings = load_settings(environ={}, overrides={"database": {"pool_size": 3, "max_overflow": 2}})
+    postgres = engine_from(settings.with_(database={"url": "postgresql://outreach@127.0.0.1:5432/outreach"}).database)
+    assert (postgres.pool.size(), postgres.pool._max_overflow) == (3, 2)  # type: ignore[attr-defined]
+    sqlite = engine_from(settings.with_(database={"url": f"sqlite:///{tmp_path / 'x.db'}"}).database)
+    assert sqlite.pool.size() == 5  # type: ignore[attr-defined]  # SQLAlchemy's own: one writer at a time anyway
+    postgres.dispose()
+    sqlite.dispose()

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from outreach.db import make_engine
 from outreach.migrate import heads, revisions, upgrade
 from outreach.models import Base
+from outreach.models.url_search import include_name
 
 
 def test_there_is_a_single_head() -> None:
@@ -39,7 +40,7 @@ def test_migrations_match_the_models(empty_database_url: str) -> None:
     upgrade(empty_database_url)
     engine = make_engine(empty_database_url)
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        context = MigrationContext.configure(conn, opts={"compare_type": True, "include_name": include_name})
         diff = compare_metadata(context, Base.metadata)
     engine.dispose()
     assert diff == []
@@ -77,7 +78,7 @@ def test_upgrading_a_populated_database_keeps_its_rows(empty_database_url: str) 
 
 
 def test_backlink_checks_take_the_unknown_status_and_keep_their_rows(empty_database_url: str) -> None:
-    upgrade(empty_database_url, "0014")
+    upgrade(empty_database_url, "0016")
     engine = make_engine(empty_database_url)
     check = ("INSERT INTO backlink_checks (backlink_id, checked_at, page_url, final_url, http_status, error, status, "
              "follow, indexable, found_in, problems, evidence) VALUES (1, '2026-01-01 00:00:00+00', "
@@ -100,4 +101,36 @@ def test_backlink_checks_take_the_unknown_status_and_keep_their_rows(empty_datab
         conn.execute(text(check.format("unknown")))
         assert conn.execute(text("SELECT status FROM backlink_checks ORDER BY id")).scalars().all() == [
             "error", "unknown"]
+    engine.dispose()
+
+
+def test_an_upgrade_puts_back_the_page_url_search_a_table_rebuild_dropped(empty_database_url: str) -> None:
+    """A batch migration on SQLite rebuilds `prospects` and drops its triggers: the next upgrade restores
+    them and reads the index anew, so rows written meanwhile are found."""
+    upgrade(empty_database_url)
+    engine = make_engine(empty_database_url)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO clients (name, website, report_emails, notes, created_at) "
+                          "VALUES ('Acme', '', '', '', '2026-01-01 00:00:00+00')"))
+        conn.execute(text("INSERT INTO sites (domain, created_at) VALUES ('site.example', '2026-01-01 00:00:00+00')"))
+        conn.execute(text("INSERT INTO campaigns (client_id, name, kind, status, target_urls, keywords, created_at) "
+                          "VALUES (1, 'C', 'custom', 'active', '', '', '2026-01-01 00:00:00+00')"))
+        if engine.dialect.name == "sqlite":
+            conn.execute(text("DROP TRIGGER prospect_url_search_ai"))
+        else:
+            conn.execute(text("DROP INDEX ix_prospects_page_url_trgm"))
+        conn.execute(text("INSERT INTO prospects (campaign_id, site_id, page_url, stage, position, override_reason, "
+                          "overridden, created_at, updated_at, stage_changed_at) VALUES (1, 1, "
+                          "'https://site.example/links', 'new', 1, '', '[]', '2026-01-01 00:00:00+00', "
+                          "'2026-01-01 00:00:00+00', '2026-01-01 00:00:00+00')"))
+    engine.dispose()
+    upgrade(empty_database_url)
+    engine = make_engine(empty_database_url)
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            assert conn.scalar(text("SELECT rowid FROM prospect_url_search WHERE page_url LIKE '%/links%'")) == 1
+            assert conn.scalar(text("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'")) == 3
+        else:
+            assert conn.scalar(text("SELECT count(*) FROM pg_indexes "
+                                    "WHERE indexname = 'ix_prospects_page_url_trgm'")) == 1
     engine.dispose()

@@ -23,10 +23,10 @@ def create(ctx: click.Context, email: str, name: str, role: str, client_id: int 
     """Create a user (the database must be migrated)."""
     # imported when the command runs, not with the CLI: `outreach` starts fast
     from outreach.accounts.service import AccountError, create_user
-    from outreach.db import make_engine, session_scope
+    from outreach.db import engine_from, session_scope
 
     settings = load_settings_or_exit(ctx)
-    engine = make_engine(settings.database.url)
+    engine = engine_from(settings.database)
     try:
         with session_scope(command_sessions(engine)) as session:
             new_user = create_user(session, email, password, name=name, role=role, client_id=client_id)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -173,14 +173,21 @@ def contact_query(f: ListFilters) -> Select[Any]:
 
 def csv_line(values: Sequence[Any]) -> str:
     """One CSV line; cells that a spreadsheet would run as a formula are prefixed with a quote."""
+    return csv_lines([values])
+
+
+def csv_lines(rows: Iterable[Sequence[Any]]) -> str:
+    """CSV lines, formula-safe as csv_line's."""
     out = io.StringIO()
-    csv.writer(out).writerow([_safe_cell(v) for v in values])
+    csv.writer(out).writerows([_safe_cell(v) for v in values] for values in rows)
     return out.getvalue()
 
 
 def _safe_cell(value: Any) -> Any:
     if value is None:
         return ""
+    if value.__class__ is str:
+        return formula_safe(value)
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return formula_safe(value) if isinstance(value, str) else value

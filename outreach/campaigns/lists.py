@@ -69,13 +69,13 @@ def _csv_response(header: Sequence[str], rows: Callable[[Session], Iterator[Sequ
         session = factory()
         try:
             yield "\ufeff" + listing.csv_line(header)
-            buffer: list[str] = []
+            buffer: list[Sequence[Any]] = []
             for row in rows(session):
-                buffer.append(listing.csv_line(row))
+                buffer.append(row)
                 if len(buffer) >= 500:
-                    yield "".join(buffer)
+                    yield listing.csv_lines(buffer)
                     buffer = []
-            yield "".join(buffer)
+            yield listing.csv_lines(buffer)
         finally:
             session.close()
 

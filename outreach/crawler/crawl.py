@@ -1,19 +1,19 @@
 """The crawl: pages of the seeds' hosts are fetched and parsed, every link found is checked once.
 
-A fixed pool of workers takes URLs from one queue, so memory grows with the number of distinct URLs
-(a set of strings), not with pending tasks. Where a link was found is kept only until the link is
-known to work; the pages that link to broken URLs are all that stays.
+It is a visit of the one walker (outreach.crawler.walk: workers, frontier, seen-set, stop). Where a
+link was found is kept only until the link is known to work; the pages that link to broken URLs are
+all that stays.
 """
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from outreach.crawler.checker import LinkChecker, Outcome
+from outreach.crawler.walk import Walk
 from outreach.lib.aio import run_sync
 from outreach.lib.html import HTML_TYPES, TOO_COMPLEX, TooComplex, off_loop, page_links
 from outreach.lib.http import Fetcher, FetchSettings, blocked_message
@@ -70,7 +70,10 @@ def parse_seeds(seeds: Iterable[str]) -> list[str]:
 
 
 class Crawler:
-    """One crawl over the given seeds. Call `await run()` inside a running event loop."""
+    """One crawl over the given seeds: the link-checking visit of the one walker (outreach.crawler.walk).
+
+    Call `await run()` inside a running event loop.
+    """
 
     def __init__(self, seeds: list[str], settings: FetchSettings, *, max_pages: int = 500,
                  on_progress: Callable[[Progress], None] | None = None,
@@ -86,21 +89,15 @@ class Crawler:
         self.origins = {url_origin(s) for s in self.seeds}
         self.progress = Progress()
         self.result = CrawlResult(self.seeds, self.progress)
-        self._seen: set[str] = set()
         self._pending_sources: dict[str, list[tuple[str, str]]] = {}
         self._pages_budget = max_pages
-        self._queue: deque[tuple[str, bool]] = deque()
-        self._wakeup: asyncio.Event | None = None
-        self._busy = 0
-        self._stopped = False
-
-    def _enqueue(self, url: str, as_page: bool) -> None:
-        self._queue.append((url, as_page))
-        if self._wakeup is not None:
-            self._wakeup.set()
+        self._walk: Walk[bool] | None = None
+        self._checker: LinkChecker | None = None
 
     def _add_link(self, url: str, page: str, anchor: str) -> None:
-        if url in self._seen:
+        assert self._walk is not None
+        frontier = self._walk.frontier
+        if url in frontier.seen:
             sources = self._pending_sources.get(url)
             if sources is not None:
                 sources.append((page, anchor))
@@ -109,12 +106,12 @@ class Crawler:
                 if all(p != page for p, _ in known):
                     known.append((page, anchor))
             return
-        self._seen.add(url)
+        frontier.seen.add(url)
         self._pending_sources[url] = [(page, anchor)]
         as_page = self._pages_budget > 0 and url_origin(url) in self.origins
         if as_page:
             self._pages_budget -= 1
-        self._enqueue(url, as_page)
+        frontier.push(url, as_page)
 
     def _record(self, outcome: Outcome) -> None:
         sources = self._pending_sources.pop(outcome.url, [])
@@ -132,63 +129,41 @@ class Crawler:
 
     async def run(self) -> CrawlResult:
         started = time.monotonic()
-        self._wakeup = asyncio.Event()
+        walk = self._walk = Walk(self._visit, concurrency=self.settings.concurrency)
         for seed in self.seeds:
-            self._seen.add(seed)
             self._pending_sources[seed] = []
             self._pages_budget -= 1
-            self._enqueue(seed, self._pages_budget >= 0)
+            walk.add(seed, self._pages_budget >= 0)
         async with Fetcher(self.settings) as fetcher:
-            checker = LinkChecker(fetcher, backoff=self.backoff, max_retry_after=self.max_retry_after)
-            workers = [asyncio.create_task(self._worker(checker)) for _ in range(self.settings.concurrency)]
+            self._checker = LinkChecker(fetcher, backoff=self.backoff, max_retry_after=self.max_retry_after)
             reporter = asyncio.create_task(self._report(started))
             try:
-                await asyncio.gather(*workers)
+                await walk.run()
             finally:
-                for task in workers:
-                    task.cancel()
                 reporter.cancel()
-                await asyncio.gather(*workers, reporter, return_exceptions=True)
+                await asyncio.gather(reporter, return_exceptions=True)
         self.progress.elapsed = time.monotonic() - started
         self.progress.queued = 0
-        self.result.cancelled = self._stopped
+        self.result.cancelled = walk.stopped
         if self.on_progress:
             self.on_progress(self.progress)
         return self.result
 
     async def _report(self, started: float) -> None:
+        assert self._walk is not None
         while True:
             await asyncio.sleep(self.progress_every)
             self.progress.elapsed = time.monotonic() - started
-            self.progress.queued = len(self._queue) + self._busy
+            self.progress.queued = self._walk.pending
             if self.should_stop():
-                self._stopped = True
-                self._queue.clear()
-                assert self._wakeup is not None
-                self._wakeup.set()
+                self._walk.stop()
             if self.on_progress:
                 self.on_progress(self.progress)
 
-    async def _worker(self, checker: LinkChecker) -> None:
-        assert self._wakeup is not None
-        while True:
-            if self._stopped:
-                return
-            if not self._queue:
-                if self._busy == 0:
-                    self._wakeup.set()  # let the other idle workers see that the crawl is over
-                    return
-                self._wakeup.clear()
-                await self._wakeup.wait()
-                continue
-            url, as_page = self._queue.popleft()
-            self._busy += 1
-            try:
-                await self._process(checker, url, as_page)
-            finally:
-                self._busy -= 1
-                if not self._queue and self._busy == 0:
-                    self._wakeup.set()
+    async def _visit(self, url: str, as_page: bool) -> None:
+        assert self._checker is not None
+        await self._process(self._checker, url, as_page)
+        self._walk.wake()  # type: ignore[union-attr]  # links pushed by _add_link
 
     async def _process(self, checker: LinkChecker, url: str, as_page: bool) -> None:
         if not as_page:

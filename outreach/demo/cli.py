@@ -24,7 +24,7 @@ def demo(ctx: click.Context, host: str, port: int, demo_port: int) -> None:
 
     settings = load_settings_or_exit(ctx)
     web = start_or_exit(demo_port, listen_error)
-    configure_logging()
+    configure_logging(settings)
     # the sample web is on loopback: allow exactly its sites, the SSRF guard stays on for every other host
     allowed = list(dict.fromkeys([*settings.crawl.allow_private_hosts, *web.host_ports]))
     settings = settings.with_(crawl={"allow_private_hosts": allowed})
@@ -48,10 +48,10 @@ def start_or_exit(port: int, listen_error: Any) -> SampleWeb:
 def prepare(settings: Settings, web: SampleWeb) -> None:
     """Store the sample client (idempotently) and vouch for the sample sites' mail domains in this process."""
     from outreach.contacts.validation import vouch_for
-    from outreach.db import make_engine, make_sessionmaker, session_scope
+    from outreach.db import engine_from, make_sessionmaker, session_scope
     from outreach.demo.data import MAIL_DOMAINS, ensure_demo_data
 
-    engine = make_engine(settings.database.url)
+    engine = engine_from(settings.database)
     try:
         with session_scope(make_sessionmaker(engine)) as session:
             ensure_demo_data(session, web)

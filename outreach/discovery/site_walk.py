@@ -1,24 +1,20 @@
-"""Walk one site's pages for prospecting, through the guarded fetcher and the shared HTML parser.
+"""Walk one site's pages for prospecting: the reading visit of the one walker (outreach.crawler.walk).
 
-A seed is walked within its own host, breadth first, with links a caller ranks higher visited first
-(the guest-post finder wants "write for us" pages before the archive), robots.txt obeyed and a page
-limit. Only HTML answers are parsed, off the event loop; a page past the parse limits is skipped.
-
-The broken-link crawler (outreach.crawler.crawl.Crawler) has its own frontier on purpose: it checks
-every link it meets (external ones too, with retries and backoff), keeps only where dead links were
-found and holds a shared page budget over all seeds in FIFO order with a worker pool, so memory grows
-with distinct URLs only. This walk yields whole parsed pages of one site, ranked by the caller, to be
-read (guidelines, mentions), and checks no link. Both fetch through the one Fetcher and parse with
-outreach.lib.html; they share the HTML content types from there.
+A seed is walked within its own host, links a caller ranks higher visited first (the guest-post
+finder wants "write for us" pages before the archive), robots.txt obeyed and a page limit. Only HTML
+answers are parsed, through the guarded fetcher and the shared HTML parser, off the event loop (a page
+past the parse limits is skipped). Pages are yielded as they are read (in the order they answer; each
+says its rank and the order it was queued in, for a caller that wants them in a stable order); no link
+is checked (that is the broken-link crawl's visit).
 """
 from __future__ import annotations
 
 import asyncio
-import heapq
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from outreach.crawler.walk import Walk
 from outreach.lib.html import HTML_TYPES, Link, ParsedPage, TooComplex, off_loop, parse_page
 from outreach.lib.http import Fetcher, FetchResult
 from outreach.lib.urls import BadURL, normalize_url
@@ -40,6 +36,9 @@ class WalkedPage:
     result: FetchResult
     html: str
     parsed: ParsedPage
+    #: the rank its link was given, and when it was queued: sort by both for the walk's own order
+    priority: int = 0
+    order: int = 0
 
 
 def same_host(url: str, other: str) -> bool:
@@ -54,56 +53,76 @@ async def walk_site(fetcher: Fetcher, seed: str, *, max_pages: int,
     """Yield up to max_pages HTML pages of the seed's host; lower rank values are fetched first.
 
     `extra_paths` are tried on the host even when no link points at them (e.g. /write-for-us);
-    `pages` (from a sitemap, say) are queued right after the seed.
+    `pages` (from a sitemap, say) are queued right after the seed. At most `concurrency` pages are
+    fetched at once, and never more than the pages still allowed.
     """
     try:
         start = normalize_url(seed)
     except BadURL:
         return
     origin = f"{urlsplit(start).scheme}://{urlsplit(start).netloc}"
-    queue: list[tuple[int, int, str]] = []
-    seen: set[str] = set()
-    counter = 0
+    read: asyncio.Queue[WalkedPage | None] = asyncio.Queue()
+    budget = asyncio.Condition()
+    state = {"in_flight": 0, "yielded": 0, "queued": 0}
 
-    def push(url: str, priority: int) -> None:
-        nonlocal counter
-        if url in seen or not same_host(url, start):
+    def add(url: str, priority: int) -> None:
+        if same_host(url, start) and walk.add(url, (priority, state["queued"]), priority):
+            state["queued"] += 1
+
+    async def visit(url: str, queued: tuple[int, int]) -> None:
+        async with budget:  # fetch no more pages than may still be yielded
+            await budget.wait_for(lambda: state["yielded"] + state["in_flight"] < max_pages or not state["in_flight"])
+            if state["yielded"] >= max_pages or (progress is not None and progress.stop_requested):
+                walk.stop()
+                return
+            state["in_flight"] += 1
+        page = None
+        try:
+            page = await _get(fetcher, url)
+        finally:
+            async with budget:
+                state["in_flight"] -= 1
+                if page is not None:
+                    state["yielded"] += 1
+                budget.notify_all()
+        if page is None:
             return
-        seen.add(url)
-        counter += 1
-        heapq.heappush(queue, (priority, counter, url))
+        page.priority, page.order = queued
+        if progress is not None:
+            progress.pages += 1
+        for link in page.parsed.links:
+            if link.tag == "a" and "nofollow" not in link.rel:
+                add(link.href, rank(link) if rank else 10)
+        await read.put(page)
 
-    push(start, 0)
+    walk: Walk[tuple[int, int]] = Walk(visit, concurrency=concurrency, ranked=True)
+    add(start, 0)
     for url in pages or ():
         try:
-            push(normalize_url(url), 2)
+            add(normalize_url(url), 2)
         except BadURL:
             continue
     for path in extra_paths:
         try:
-            push(normalize_url(origin + path), 5)
+            add(normalize_url(origin + path), 5)
         except BadURL:
             continue
-    yielded = 0
-    while queue and yielded < max_pages:
-        if progress is not None and progress.stop_requested:
-            return
-        batch = []
-        while queue and len(batch) < min(concurrency, max_pages - yielded):
-            batch.append(heapq.heappop(queue)[2])
-        pages = await asyncio.gather(*(_get(fetcher, url) for url in batch))
-        for page in pages:
-            if page is None:
-                continue
-            yielded += 1
-            if progress is not None:
-                progress.pages += 1
-            for link in page.parsed.links:
-                if link.tag == "a" and "nofollow" not in link.rel:
-                    push(link.href, rank(link) if rank else 10)
+
+    async def run() -> None:
+        try:
+            await walk.run()
+        finally:
+            await read.put(None)
+
+    task = asyncio.get_running_loop().create_task(run())
+    try:
+        while (page := await read.get()) is not None:
             yield page
-            if yielded >= max_pages:
-                return
+    finally:
+        walk.stop()
+        if not task.done():
+            task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 async def _get(fetcher: Fetcher, url: str) -> WalkedPage | None:

@@ -5,6 +5,8 @@ broker ETA. Two workers running the same tick at once are safe because ticks cla
 """
 from __future__ import annotations
 
+import os
+import socket
 from typing import Any
 
 from celery import Celery
@@ -45,8 +47,13 @@ def enqueue_tick(app: Celery, tick: Tick, expires_seconds: float) -> None:
     app.send_task(TASK_NAME, args=[tick.id], expires=expires_seconds)
 
 
+def node_name() -> str:
+    """This worker's Celery node name, unique per process even with several workers on one machine."""
+    return f"outreach-{os.getpid()}@{socket.gethostname()}"
+
+
 def run_worker(app: Celery, ctx: JobContext, concurrency: int, extra_args: list[str] | None = None) -> Any:
     set_worker_context(ctx)
-    argv = ["worker", "--pool=threads", f"--concurrency={concurrency}", "--loglevel=INFO",
+    argv = ["worker", "--pool=threads", f"--concurrency={concurrency}", "--loglevel=INFO", f"--hostname={node_name()}",
             "--without-gossip", "--without-mingle", *(extra_args or [])]
     return app.worker_main(argv)

@@ -7,12 +7,15 @@ mistake): the claim, not the scheduler, guarantees nothing is done twice.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from outreach.config import Settings
+from outreach.jobs import tick_stats
+from outreach.lib import logs
 from outreach.lib.secrets import SecretBox
 
 log = logging.getLogger(__name__)
@@ -38,9 +41,16 @@ class Tick:
 
 
 def run_tick(tick: Tick, ctx: JobContext) -> int:
-    """Run one tick, logging (not raising) its failure so the scheduler keeps going."""
-    try:
-        return tick.func(ctx)
-    except Exception:
-        log.exception("tick %s failed", tick.id)
-        return 0
+    """Run one tick, logging (not raising) its failure so the scheduler keeps going, and count it (/metrics)."""
+    started = time.monotonic()
+    failed = False
+    with logs.job(f"tick {tick.id}"):
+        try:
+            units = tick.func(ctx)
+        except Exception:
+            log.exception("tick %s failed", tick.id)
+            units, failed = 0, True
+    tick_stats.record(tick.id, units, failed, time.monotonic() - started)
+    if ctx.sessionmaker is not None:
+        tick_stats.flush_if_due(ctx.sessionmaker)
+    return units

@@ -67,10 +67,10 @@ def campaign_session(settings: Settings, campaign_id: int) -> Iterator[tuple[Ses
     unmigrated database is one line and exit 2 (the `--campaign ID` of discover, contacts find, import)."""
     from sqlalchemy.exc import SQLAlchemyError  # only the commands that store pay for SQLAlchemy
 
-    from outreach.db import make_engine, session_scope
+    from outreach.db import engine_from, session_scope
     from outreach.models import Campaign
 
-    engine = make_engine(settings.database.url)
+    engine = engine_from(settings.database)
     try:
         with session_scope(command_sessions(engine)) as session:
             campaign = session.get(Campaign, campaign_id)

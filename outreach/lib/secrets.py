@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import base64
+import fcntl
+import os
 import secrets as _secrets
 from pathlib import Path
 
@@ -29,12 +31,24 @@ class SecretBox:
 
 
 def load_or_create_secret_key(instance_path: Path) -> str:
-    """The secret key kept in instance/secret_key, created on first start."""
+    """The secret key kept in instance/secret_key, created on first start.
+
+    Under an exclusive lock on instance/secret_key.lock: processes started together on a fresh folder
+    (`outreach run` twice, a web and a scheduler) all read the one key the first of them wrote.
+    """
     path = instance_path / "secret_key"
-    if path.exists():
-        return path.read_text().strip()
     instance_path.mkdir(parents=True, exist_ok=True)
-    key = _secrets.token_urlsafe(48)
-    path.write_text(key)
-    path.chmod(0o600)
-    return key
+    with open(instance_path / "secret_key.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if path.exists():
+            return path.read_text().strip()
+        key = _secrets.token_urlsafe(48)
+        # written whole under another name, then renamed: a crash never leaves a half-written key
+        tmp = instance_path / f".secret_key.{os.getpid()}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(key)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, path)
+        return key

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from outreach.db import Base
+from outreach.models import url_search  # noqa: F401  (registers the search index with create_all)
 from outreach.models.accounts import ApiToken, AuditLog, LoginSession, User
 from outreach.models.backlinks import (
     Backlink,
@@ -26,6 +27,7 @@ from outreach.models.campaigns import (
     Tag,
 )
 from outreach.models.crawl import CrawlFinding, CrawlJob
+from outreach.models.health import SchedulerHeartbeat, TickStat
 from outreach.models.mail import (
     CampaignMail,
     Enrollment,
@@ -69,11 +71,13 @@ __all__ = [
     "ProspectingRun",
     "ReportDelivery",
     "ReportShare",
+    "SchedulerHeartbeat",
     "Sequence",
     "SequenceStep",
     "Site",
     "Suppression",
     "Tag",
     "Template",
+    "TickStat",
     "User",
 ]

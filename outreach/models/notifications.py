@@ -10,9 +10,9 @@ from outreach.db import Base
 from outreach.lib.clock import utcnow
 
 #: backlink alerts (the event kinds outreach.backlinks.alerts emails about, terms_not_met and terms_met included),
-#: then the mail alerts: a reply received, an address that bounced
+#: then the mail alerts: a reply received, an address that bounced; then no scheduler heartbeat (outreach.health)
 NOTIFICATION_KINDS = ("went_live", "relive", "terms_not_met", "terms_met", "lost", "missed", "rel_changed",
-                      "anchor_changed", "became_noindex", "reply", "bounce")
+                      "anchor_changed", "became_noindex", "reply", "bounce", "scheduler_stale")
 
 
 class Notification(Base):

@@ -13,8 +13,6 @@ to the queue.
 """
 from __future__ import annotations
 
-import os
-import socket
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -24,6 +22,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from outreach.jobs.claims import claim_oldest_queued, claim_rows
 from outreach.lib.clock import utcnow
+from outreach.lib.logs import process_name
 
 STATUSES = ("queued", "running", "done", "failed", "cancelled", "interrupted", "refused")
 FINISHED_STATUSES = ("done", "failed", "cancelled", "interrupted", "refused")
@@ -95,7 +94,7 @@ class RunMixin:
 
 
 def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    return process_name()
 
 
 def claim_next(session: Session, model: type[R], worker: str, *, kinds: Sequence[str] | None = None) -> R | None:

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from outreach.jobs.ticks import JobContext
+from outreach.lib import logs
 from outreach.runs import lifecycle
 from outreach.runs.lifecycle import RunMixin
 
@@ -89,11 +90,12 @@ def run_one(ctx: JobContext, model: type[RunMixin], work: Work, *, kinds: Sequen
         run_id = run.id
         session.expunge(run)
     control = RunControl(ctx, model, run_id)
-    try:
-        ending = work(ctx, run, control)
-    except Exception as exc:
-        log.exception("%s %s failed", model.noun, run_id)
-        ending = Ending("failed", f"{type(exc).__name__}: {exc}")
+    with logs.job(f"{model.noun} {run_id}"):
+        try:
+            ending = work(ctx, run, control)
+        except Exception as exc:
+            log.exception("%s %s failed", model.noun, run_id)
+            ending = Ending("failed", f"{type(exc).__name__}: {exc}")
     with ctx.sessionmaker() as session, session.begin():
         current = session.get(model, run_id)
         if current is None:  # deleted with its campaign meanwhile

@@ -1,7 +1,6 @@
-"""`outreach run | web | scheduler | db upgrade`."""
+"""`outreach run | web | scheduler | worker | db upgrade`."""
 from __future__ import annotations
 
-import logging
 import signal
 import threading
 from collections.abc import Callable
@@ -15,22 +14,23 @@ if TYPE_CHECKING:
     from outreach.config import Settings
 
 
-def configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # every tick start and end at INFO would bury what matters
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+def configure_logging(settings: Settings) -> None:
+    """Every process logs to stderr as [logging] says: time, level, process, request, user and job."""
+    from outreach.lib import logs
+
+    logs.configure(settings.logging)
 
 
 def _job_context(settings: Settings, stop: threading.Event) -> Any:
     # imported when the command runs, not with the CLI: `outreach` starts fast
     from pathlib import Path
 
-    from outreach.db import make_engine
+    from outreach.db import engine_from
     from outreach.jobs.ticks import JobContext
     from outreach.lib.secrets import SecretBox, load_or_create_secret_key
 
     secret = settings.app.secret_key or load_or_create_secret_key(Path(settings.app.instance_path))
-    engine = make_engine(settings.database.url)
+    engine = engine_from(settings.database)
     return JobContext(settings=settings, sessionmaker=command_sessions(engine), secret_box=SecretBox(secret),
                       stopping=stop.is_set)
 
@@ -57,7 +57,10 @@ def _listen(ctx: click.Context, host: str, port: int, threads: int,
     except ConfigError as exc:
         fail(str(exc))
     try:
-        return create_server(app, host=host, port=port, threads=threads, ident="outreach")
+        # waitress drops X-Forwarded-* by default; with [web] proxy_hops the app's ProxyFix judges them instead
+        proxied = app.extensions["outreach"].settings.web.proxy_hops > 0
+        return create_server(app, host=host, port=port, threads=threads, ident="outreach",
+                             clear_untrusted_proxy_headers=not proxied)
     except OSError as exc:
         fail(listen_error(host, port, exc))
 
@@ -102,8 +105,8 @@ def _freeze_startup_objects() -> None:
 @click.pass_context
 def run(ctx: click.Context, host: str, port: int, no_migrate: bool) -> None:
     """Web app, scheduler and workers in one process (the embedded default)."""
-    configure_logging()
     settings = load_settings_or_exit(ctx)
+    configure_logging(settings)
     if not no_migrate:
         upgrade_or_exit(settings)
     serve_all(ctx, settings, host, port)
@@ -133,13 +136,38 @@ def serve_all(ctx: click.Context, settings: Settings, host: str, port: int, *,
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--threads", default=8, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256), help="Threads per process.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 256),
+              help="Processes: 1 serves with waitress in this process, more run gunicorn with that many workers.")
 @click.pass_context
-def web(ctx: click.Context, host: str, port: int, threads: int) -> None:
+def web(ctx: click.Context, host: str, port: int, threads: int, workers: int) -> None:
     """Only the web app (run several behind a proxy; never a scheduler inside)."""
-    logging.basicConfig(level=logging.INFO)
-    load_settings_or_exit(ctx)
-    _serve(_listen(ctx, host, port, threads), host, port)
+    from outreach.runtime.preflight import check_or_exit
+
+    settings = load_settings_or_exit(ctx)
+    configure_logging(settings)
+    check_or_exit(settings)
+    if workers == 1:
+        _serve(_listen(ctx, host, port, threads), host, port)
+        return
+    _check_port_free(host, port)
+    from outreach.runtime.gunicorn_server import serve
+
+    click.echo(f"Outreach is running on http://{host}:{port}/ with {workers} gunicorn workers", err=True)
+    serve(ctx.obj.get("config_path"), host, port, workers, threads)
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Exit 2 with one line when host:port cannot be listened on (gunicorn would retry, then print a trace)."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            fail(listen_error(host, port, exc))
 
 
 @click.command()
@@ -147,9 +175,11 @@ def web(ctx: click.Context, host: str, port: int, threads: int) -> None:
 def scheduler(ctx: click.Context) -> None:
     """Only the scheduler: run exactly one (claims still protect against a second)."""
     from outreach.jobs.scheduler import build_scheduler
+    from outreach.runtime.preflight import check_or_exit
 
-    configure_logging()
     settings = load_settings_or_exit(ctx)
+    configure_logging(settings)
+    check_or_exit(settings)
     stop = threading.Event()
     sched = build_scheduler(_job_context(settings, stop), blocking=True)
 
@@ -167,14 +197,17 @@ def scheduler(ctx: click.Context) -> None:
 @click.pass_context
 def worker(ctx: click.Context, concurrency: int) -> None:
     """A worker that runs ticks enqueued by `outreach scheduler` (scheduler.backend = "celery")."""
-    configure_logging()
+    from outreach.runtime.preflight import check_or_exit
+
     settings = load_settings_or_exit(ctx)
+    configure_logging(settings)
     if settings.scheduler.backend != "celery":
         fail('`outreach worker` needs scheduler.backend = "celery" (with "threads", `outreach run` does the work)')
     try:
         from outreach.jobs.celery_backend import make_celery, run_worker
     except ImportError:
         fail("the celery backend needs the extra: pip install 'outreach[celery]'")
+    check_or_exit(settings)
     stop = threading.Event()
     run_worker(make_celery(settings.scheduler.broker_url), _job_context(settings, stop), concurrency)
 

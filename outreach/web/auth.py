@@ -18,6 +18,7 @@ from flask_login import (
 )
 
 from outreach.accounts import logins, permissions
+from outreach.lib import logs
 from outreach.models import Campaign, Prospect, User
 from outreach.web.state import app_state, db_session
 
@@ -60,6 +61,7 @@ def _load_user(session_id: str) -> User | None:
         return None
     logins.touch(app_state().engine, login)
     user.login_token = token
+    logs.user_id.set(user.id)  # every log line of the request names the user
     return user
 
 

@@ -18,15 +18,16 @@ from outreach.campaigns import lists, suppressions
 from outreach.campaigns import views as campaigns_views
 from outreach.campaigns.imports import views as imports
 from outreach.config import load_settings
-from outreach.db import make_engine, make_sessionmaker
+from outreach.db import engine_from, make_sessionmaker
 from outreach.discovery.broken_links import views as broken_links_views
 from outreach.discovery.prospecting import views as prospecting_views
+from outreach.health import views as health_views
 from outreach.lib.secrets import SecretBox, load_or_create_secret_key
 from outreach.mail import views as mail_views
 from outreach.models import User
 from outreach.notifications import views as notifications_views
 from outreach.reports import views as reports_views
-from outreach.web import auth, templating
+from outreach.web import auth, requests, templating
 from outreach.web.ids import IdConverter
 from outreach.web.sanitize import strip_nul_characters
 from outreach.web.state import AppState, app_state, db_session
@@ -49,6 +50,7 @@ BLUEPRINTS: list[Blueprint] = [
     broken_links_views.bp,
     prospecting_views.bp,
     notifications_views.bp,
+    health_views.bp,
 ]
 
 #: blueprints whose routes authenticate by API token or signed link instead of a session cookie
@@ -85,12 +87,13 @@ def build_app(overrides: dict[str, dict[str, Any]] | None = None, config_path: s
         #: a 200,000-row Ahrefs export in UTF-16 is about 160 MB
         IMPORT_MAX_CONTENT_LENGTH=256 * 1024 * 1024,
     )
-    engine = make_engine(settings.database.url, echo=settings.database.echo)
+    engine = engine_from(settings.database)
     app.extensions["outreach"] = AppState(
         settings=settings, engine=engine, sessionmaker=make_sessionmaker(engine),
         secret_box=SecretBox(secret_key))
 
     connect_subscribers()
+    requests.init_app(app, settings)
     csrf.init_app(app)
 
     auth.init_app(app)
@@ -119,7 +122,8 @@ def _require_setup() -> Response | None:
     state = app_state()
     if state.has_users:
         return None
-    if request.endpoint in ("accounts.setup", "static") or request.path.startswith("/api/"):
+    if (request.endpoint in ("accounts.setup", "static", *health_views.PUBLIC_ENDPOINTS)
+            or request.path.startswith("/api/")):
         return None
     if db_session().scalar(select(User.id).limit(1)) is not None:
         state.has_users = True

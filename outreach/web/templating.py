@@ -19,8 +19,9 @@ def _anyone(user: User) -> bool:
     return True
 
 
-#: the top navigation: (endpoint, label, who may see it, the blueprint or endpoint that marks it active)
-NAV: list[tuple[str, str, Callable[[User], bool], str]] = [
+#: the top navigation: (endpoint, label, who may see it, the blueprint or endpoint(s) that mark it active);
+#: the admin's Status page is a tab beside Users (the top bar has no room left at 1280 px)
+NAV: list[tuple[str, str, Callable[[User], bool], str | tuple[str, ...]]] = [
     ("campaigns.dashboard", "Campaigns", _anyone, "campaigns"),
     ("lists.prospects", "Prospects", _anyone, "lists.prospects"),
     ("lists.sites", "Sites", permissions.is_staff, "lists.sites"),
@@ -29,7 +30,7 @@ NAV: list[tuple[str, str, Callable[[User], bool], str]] = [
     ("backlinks.ledger", "Backlinks", _anyone, "backlinks"),
     ("reports.index", "Reports", _anyone, "reports"),
     ("mail.index", "Mail", permissions.is_staff, "mail"),
-    ("accounts.users", "Users", permissions.is_admin, "accounts.users"),
+    ("accounts.users", "Users", permissions.is_admin, ("accounts.users", "health.status")),
 ]
 
 
@@ -82,7 +83,7 @@ def nav_items() -> list[NavItem]:
         if in_campaign:
             active = marker == "campaigns"
         else:
-            active = (request.blueprint == marker) if "." not in marker else (
+            active = (request.blueprint == marker) if isinstance(marker, str) and "." not in marker else (
                 (request.endpoint or "").startswith(marker))
         items.append(NavItem(url_for(endpoint), label, active))
     return items

@@ -51,3 +51,21 @@ def test_search_stage_and_metric_filters_combine(team: dict[str, Any], db: Sessi
     assert names(db, stage="contacted", dr_min="30") == ["blog0.test"]
     assert names(db, q="blog", stage="contacted", sort="dr", dir="desc") == ["blog0.test", "blog1.test", "blog3.test"]
     assert names(db, q="blog", dr_min="5", dr_max="55", sort="dr", dir="asc") == ["blog1.test", "blog0.test"]
+
+
+def test_a_piece_of_the_page_url_finds_its_prospect_as_the_page_changes(team: dict[str, Any], db: Session,
+                                                                        make_prospect: Any) -> None:
+    campaign = team["campaign"]
+    resource = make_prospect(campaign, "https://garden.test/Resources/Best_Tools")
+    make_prospect(campaign, "https://kitchen.test/recipes")
+    db.commit()
+    assert names(db, q="resources/best") == ["garden.test"]
+    assert names(db, q="best_tools") == ["garden.test"]  # _ is a plain character here too
+    assert names(db, q="recipes") == ["kitchen.test"]
+    resource.page_url = "https://garden.test/links"
+    db.commit()
+    assert names(db, q="best_tools") == []
+    assert names(db, q="/links") == ["garden.test"]
+    db.delete(resource)
+    db.commit()
+    assert names(db, q="/links") == []

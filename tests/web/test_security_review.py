@@ -162,7 +162,10 @@ def test_it_sends_an_app_email_whose_subject_had_line_breaks_on_one_line() -> No
 
 # --- sweeps over every route: guards for routes added later -----------------------------------------------
 
-PUBLIC = ("/api/", "/static", "/r/", "/unsubscribe", "/login", "/setup", "/logout")
+#: /healthz, /readyz and /metrics answer load balancers and Prometheus (/metrics only a bearer of its token:
+#: tests/health/test_health.py)
+PUBLIC = ("/api/", "/static", "/r/", "/unsubscribe", "/login", "/setup", "/logout", "/healthz", "/readyz",
+          "/metrics")
 
 
 def _urls(app: Any, ids: dict[str, int]) -> list[tuple[str, str, Any]]:

@@ -243,8 +243,10 @@ async def visit_site(fetcher: Fetcher, seed: str, *, max_pages: int, pages: list
     """Walk the seed's site (guidelines-like links first), classifying each guidelines-like page."""
     parts = urlsplit(seed)
     visit = SiteVisit(seed=seed, origin=f"{parts.scheme}://{parts.netloc}")
-    async for page in walk_site(fetcher, seed, max_pages=max_pages, rank=link_rank, pages=pages,
-                                extra_paths=("/", *GUIDELINE_PATHS), progress=progress):
+    walked = [page async for page in walk_site(fetcher, seed, max_pages=max_pages, rank=link_rank, pages=pages,
+                                               extra_paths=("/", *GUIDELINE_PATHS), progress=progress)]
+    # read in the walk's own order (best ranked first), not the order the pages answered in
+    for page in sorted(walked, key=lambda p: (p.priority, p.order)):
         visit.pages += 1
         parsed = page.parsed
         visit.texts.append(f"{parsed.title} {parsed.text}")
