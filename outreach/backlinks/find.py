@@ -40,7 +40,7 @@ async def candidate_pages(fetcher: Fetcher, site_url: str) -> list[str]:
     home = await fetcher.fetch(origin + "/")
     if home.ok:
         with contextlib.suppress(TooComplex):  # too complex: the usual feed paths are still tried
-            feeds[:0] = await off_loop(fetcher.settings.parse, _feeds_of, home, fetcher.settings.parse)
+            feeds[:0] = await off_loop(fetcher.settings.parse, home.body, _feeds_of, home, fetcher.settings.parse)
     found: list[str] = []
     for url in _unique(feeds):
         got = await fetcher.fetch(url, max_bytes=FEED_MAX_BYTES)
@@ -125,7 +125,7 @@ async def find_page(fetcher: Fetcher, site_url: str, target: str, *, match_mode:
     async def look(url: str) -> str | None:
         got = await fetcher.fetch(url)
         try:
-            if got.ok and await off_loop(limits, links_to_target, got):
+            if got.ok and await off_loop(limits, got.body, links_to_target, got):
                 return url
         except TooComplex:
             return None

@@ -232,7 +232,8 @@ async def verify_page(fetcher: Fetcher, page_url: str, target: str, *, match_mod
         except RenderError as exc:
             render_error = str(exc)
     limits = fetcher.settings.parse
-    result = await off_loop(limits, analyse, fetched, target, match_mode=match_mode, anchor=anchor,
+    markup = fetched.body if rendered_html is None else rendered_html  # the DOM after scripts ran is the larger
+    result = await off_loop(limits, markup, analyse, fetched, target, match_mode=match_mode, anchor=anchor,
                             rendered_html=rendered_html, render_error=render_error, limits=limits)
     allowed_googlebot = allowed_agent = None
     if fetched.status is not None and fetched.status < 500:

@@ -157,7 +157,7 @@ async def find_site_contacts(fetcher: Fetcher, url: str, *, max_pages: int = MAX
     async def take(page_html: str, page_url: str) -> list[Link]:
         """Keep the page's addresses and people; returns its links (none from a page too complex to read)."""
         try:
-            contacts, links = await off_loop(limits, read_page, page_html, page_url)
+            contacts, links = await off_loop(limits, page_html, read_page, page_html, page_url)
         except TooComplex:
             return []
         found.pages_fetched.append(page_url)

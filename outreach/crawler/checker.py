@@ -209,6 +209,7 @@ class LinkChecker:
 
         limits = self.fetcher.settings.parse
         try:
-            return await off_loop(limits, lambda: parse_page(result.text(), result.final_url, limits=limits).text)
+            page = await off_loop(limits, result.body, parse_page, result.text(), result.final_url, limits=limits)
+            return page.text
         except TooComplex:
             return ""

@@ -179,7 +179,8 @@ class Crawler:
             return
         limits = self.settings.parse
         try:
-            links, nofollow = await off_loop(limits, lambda: page_links(result.text(), result.final_url, limits))
+            links, nofollow = await off_loop(limits, result.body,
+                                             lambda: page_links(result.text(), result.final_url, limits))
         except TooComplex:
             self._record(replace(outcome, ok=False, reason=TOO_COMPLEX))
             return

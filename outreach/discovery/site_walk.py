@@ -138,7 +138,7 @@ async def _get(fetcher: Fetcher, url: str) -> WalkedPage | None:
         return html, parse_page(html, result.final_url, limits=limits)
 
     try:
-        html, parsed = await off_loop(limits, read)
+        html, parsed = await off_loop(limits, result.body, read)
     except TooComplex:
         return None  # past the parse limits: not read, as a page that is not HTML
     return WalkedPage(url=url, result=result, html=html, parsed=parsed)

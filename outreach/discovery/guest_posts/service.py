@@ -253,7 +253,7 @@ async def visit_site(fetcher: Fetcher, seed: str, *, max_pages: int, pages: list
         external = sum(1 for link in parsed.links if not same_host(link.href, page.url))
         visit.signals.append(signals_for_text(parsed.text, external))
         # read off the event loop like the walk's own parse (the page is within the parse limits)
-        contacts, verdict = await off_loop(fetcher.settings.parse, _read, page)
+        contacts, verdict = await off_loop(fetcher.settings.parse, page.html, _read, page)
         visit.emails[page.result.final_url] = [a.email for a in contacts.addresses]
         if not verdict.is_guidelines_page:
             continue

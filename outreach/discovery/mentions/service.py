@@ -297,7 +297,8 @@ async def find_mentions(fetcher: Fetcher, seeds: list[str], *, target: str, imag
             url = page.result.final_url
             site_link, exact, rel = target_links(page.parsed, target)
             if images:
-                refs = (await off_loop(limits, image_candidates, page.html, page.parsed))[:MAX_IMAGES_PER_PAGE]
+                refs = await off_loop(limits, page.html, image_candidates, page.html, page.parsed)
+                refs = refs[:MAX_IMAGES_PER_PAGE]
                 hits = await asyncio.gather(*(check_image(r) for r in refs))
                 seen_assets: set[str] = set()
                 for ref, hit in zip(refs, hits, strict=True):
@@ -308,7 +309,7 @@ async def find_mentions(fetcher: Fetcher, seeds: list[str], *, target: str, imag
                                                 links_to_exact_target=exact, evidence=ref.url,
                                                 match=hit[1], asset=hit[0].label, link_rel=rel))
             if brands:
-                text = await off_loop(limits, brand_text, page.html, url, target_domain)
+                text = await off_loop(limits, page.html, brand_text, page.html, url, target_domain)
                 for brand, snippet in find_brand_mentions(text, brands):
                     run.mentions.append(Mention(page=url, kind="brand", links_to_target=site_link,
                                                 links_to_exact_target=exact, evidence=snippet, match=brand,
