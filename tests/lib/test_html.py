@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 
 import pytest
@@ -159,3 +160,21 @@ def test_a_small_page_is_read_on_the_loop_and_a_larger_one_in_the_pool() -> None
 
     small, large = asyncio.run(run())
     assert small == threading.main_thread().name and large.startswith("pool3")
+
+
+def test_the_parse_pool_works_in_a_forked_child() -> None:
+    async def in_pool() -> str:
+        return await off_loop(ParseLimits(workers=2), b"<p>" * 2_000, lambda: threading.current_thread().name)
+
+    assert asyncio.run(in_pool()).startswith("pool2")  # the parent's pool exists before the fork
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover (the child reports through the pipe)
+        try:
+            os.write(write, asyncio.run(asyncio.wait_for(in_pool(), 10)).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    answer = os.read(read, 100).decode()
+    os.waitpid(child, 0)
+    assert answer.startswith("pool2")
