@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from outreach.lib.urls import host_key
+
 
 class ConfigError(ValueError):
     """A setting is missing, unknown or has a bad value."""
@@ -323,7 +325,6 @@ def _validate(settings: dict[str, dict[str, Any]]) -> None:
 
 def host_port(entry: str) -> str:
     """An allow_private_hosts entry in one spelling ("127.0.0.1:8765", "[::1]:8765"), or ConfigError."""
-    from outreach.lib.urls import host_key
 
     bad = ConfigError(f"crawl.allow_private_hosts: {entry!r} must be one host:port, e.g. \"127.0.0.1:8765\"")
     parts = urlsplit(f"//{entry.strip()}")

@@ -17,11 +17,15 @@ from blinker import NamedSignal
 from outreach.backlinks import service as backlinks
 from outreach.campaigns.events import stage_changed
 from outreach.mail import stops
+from outreach.notifications.events import alert_raised
+from outreach.webhooks import service as webhooks
 
-#: (signal, receiver): a card moved on ends its email sequence; one that reaches *promised* gets its backlink
+#: (signal, receiver): a card moved on ends its email sequence; one that reaches *promised* gets its backlink;
+#: an alert (reply, bounce, unsubscribe, link live or lost, terms not met) is queued for the webhooks that want it
 SUBSCRIBERS: list[tuple[NamedSignal, Callable[..., Any]]] = [
     (stage_changed, stops.on_stage_changed),
     (stage_changed, backlinks.on_stage_changed),
+    (alert_raised, webhooks.on_alert),
 ]
 
 

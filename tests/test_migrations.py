@@ -78,7 +78,7 @@ def test_upgrading_a_populated_database_keeps_its_rows(empty_database_url: str) 
 
 
 def test_backlink_checks_take_the_unknown_status_and_keep_their_rows(empty_database_url: str) -> None:
-    upgrade(empty_database_url, "0016")
+    upgrade(empty_database_url, "0017")
     engine = make_engine(empty_database_url)
     check = ("INSERT INTO backlink_checks (backlink_id, checked_at, page_url, final_url, http_status, error, status, "
              "follow, indexable, found_in, problems, evidence) VALUES (1, '2026-01-01 00:00:00+00', "

@@ -87,6 +87,7 @@ from sqlalchemy import func, select
 from outreach.campaigns import service
 from outreach.campaigns.events import stage_changed
 from outreach.db import make_engine, make_sessionmaker
+from outreach.notifications.events import alert_raised
 from outreach.models import Backlink, Base
 entry, url, instance = sys.argv[1:]
 settings_overrides = {"app": {"secret_key": "k", "instance_path": instance}, "database": {"url": url}}
@@ -110,7 +111,8 @@ elif entry == "crashable":
     from outreach.mail import crashable
     settings = load_settings(None, settings_overrides)
     crashable.main(["crashable", json.dumps(as_dict(settings))])
-print(json.dumps(sorted(f"{r.__module__}.{r.__name__}" for r in stage_changed.receivers.values())))
+print(json.dumps(sorted(f"{r.__module__}.{r.__name__}" for signal in (stage_changed, alert_raised)
+                        for r in signal.receivers.values())))
 with make_sessionmaker(engine)() as session:  # the service alone, no request: the hand-off still happens
     client = service.create_client(session, "Acme")
     campaign = service.create_campaign(session, client.id, "Links", target_urls="https://acme.test/")
@@ -121,13 +123,14 @@ with make_sessionmaker(engine)() as session:  # the service alone, no request: t
 
 @pytest.mark.parametrize("entry", ["web", "jobs", "cli", "crashable"])
 def test_every_process_connects_the_declared_subscribers(entry: str, tmp_path: Path) -> None:
-    """A fresh process started each way hands stage changes to exactly the declared subscribers."""
+    """A fresh process started each way hands stage changes and alerts to exactly the declared subscribers."""
     url = f"sqlite:///{tmp_path / 'probe.db'}"
     run = subprocess.run([sys.executable, "-c", _PROBE, entry, url, str(tmp_path)], cwd=ROOT, capture_output=True,
                          text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
     declared = sorted(f"{r.__module__}.{r.__name__}" for _signal, r in wiring.SUBSCRIBERS)
-    assert declared == ["outreach.backlinks.service.on_stage_changed", "outreach.mail.stops.on_stage_changed"]
+    assert declared == ["outreach.backlinks.service.on_stage_changed", "outreach.mail.stops.on_stage_changed",
+                        "outreach.webhooks.service.on_alert"]
     receivers, backlinks = run.stdout.splitlines()[-2:]
     assert json.loads(receivers) == declared
     assert backlinks == "1"

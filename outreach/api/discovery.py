@@ -18,7 +18,7 @@ from outreach.api.serialize import when
 from outreach.contacts import runs as contact_runs
 from outreach.contacts import service as contacts
 from outreach.crawler import service as crawls
-from outreach.discovery.broken_links import service as broken_links
+from outreach.discovery.broken_links import store as broken_links
 from outreach.discovery.prospecting import service as prospecting
 from outreach.discovery.search import runs as searches
 from outreach.lib.http import BadURL, check_url

@@ -61,6 +61,36 @@ class Body:
             raise invalid(name, f"{name} must be an id between 1 and {MAX_ID}")
         return value
 
+    def whole(self, name: str, low: int, high: int, *, default: int) -> int:
+        """An integer within [low, high] (a port, an hour, a cap); `default` when absent."""
+        value = self.data.get(name)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise invalid(name, f"{name} must be an integer")
+        if not low <= value <= high:
+            raise invalid(name, f"{name} must be from {low} to {high}")
+        return value
+
+    def boolean(self, name: str, *, default: bool) -> bool:
+        value = self.data.get(name)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            raise invalid(name, f"{name} must be true or false")
+        return value
+
+    def ids(self, name: str, *, max_items: int = 1000) -> list[int]:
+        """A non-empty list of record ids."""
+        value = self.data.get(name)
+        if not isinstance(value, list) or not value:
+            raise invalid(name, f"{name} must be a non-empty list of ids")
+        if len(value) > max_items:
+            raise invalid(name, f"{name} has more than {max_items} items")
+        if any(isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= MAX_ID for v in value):
+            raise invalid(name, f"every item of {name} must be an id between 1 and {MAX_ID}")
+        return list(dict.fromkeys(value))
+
     def number(self, name: str) -> float | None:
         value = self.data.get(name)
         if value is None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from outreach.api import openapi_discovery
+from outreach.api import openapi_discovery, openapi_mail
 from outreach.api.inputs import MAX_PER_PAGE
 from outreach.api.openapi_blocks import (
     BOOL,
@@ -47,6 +47,10 @@ def _schemas() -> dict[str, Any]:
             "conflicts": {"type": "array", "items": ref("Conflict")},
             "refused": {"type": "array", "items": ref("Refused"),
                         "description": "what an 'add as prospects' request refused"},
+            "line": {**INT, "description": "a template refused when saved: the line at fault"},
+            "suggestion": {**STR, "description": "a template refused when saved: the variable it probably meant"},
+            "rows": {"type": "array", "items": ref("BulkRowError"),
+                     "description": "a bulk request that created nothing: why each item was refused"},
         }, required=["code", "message", "field"])}),
         "Conflict": obj({
             "reason": {"type": "string", "enum": ["active_campaign", "do_not_contact", "undeliverable", "contacted"]},
@@ -326,22 +330,24 @@ def build_spec() -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {
             "title": "Outreach API", "version": "1",
-            "description": "Clients, campaigns, prospects, contacts, stage changes, notes, discovery, backlinks and "
-                           "notifications. "
+            "description": "Clients, campaigns, prospects, contacts, stage changes, notes, discovery, backlinks, "
+                           "notifications, email (mailboxes, templates, sequences, enrolment, messages, inbound "
+                           "mail), the do-not-contact list and webhooks. "
                            "Authenticate with "
                            "'Authorization: Bearer <token>' (create a token on your account page). Admins and "
                            "members may change anything; a client-viewer reads its own client's records only, "
                            "without what is internal to the agency (notes, contacts, tags, overrides, prices). "
-                           "Errors are {\"error\": {\"code\", \"message\", \"field\"}}.",
+                           "Errors are {\"error\": {\"code\", \"message\", \"field\"}}. "
+                           + openapi_mail.WEBHOOKS_DESCRIPTION,
         },
         "security": [{"bearerAuth": []}],
         "tags": [{"name": n} for n in ("clients", "campaigns", "prospects", "stage changes", "notes", "contacts",
-                                       "discovery", "backlinks", "notifications", "meta")],
-        "paths": {**_paths(), **openapi_discovery.paths()},
+                                       "discovery", "backlinks", "notifications", *openapi_mail.TAGS, "meta")],
+        "paths": {**_paths(), **openapi_discovery.paths(), **openapi_mail.paths()},
         "components": {
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
                                                "description": "an API token from the account page"}},
-            "schemas": {**_schemas(), **openapi_discovery.schemas()},
+            "schemas": {**_schemas(), **openapi_discovery.schemas(), **openapi_mail.schemas()},
             "responses": RESPONSES,
             "parameters": PARAMETERS,
         },

@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from outreach.accounts import permissions
 from outreach.accounts.service import user_for_token
-from outreach.api import backlinks, discovery, notifications, queries
+from outreach.api import backlinks, bulk, discovery, mail, notifications, queries, suppressions, webhooks
 from outreach.api import serialize as out
 from outreach.api.common import (
     _body,
@@ -45,11 +45,15 @@ from outreach.web.state import db_session, settings
 log = logging.getLogger(__name__)
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-# the other parts' endpoints (api.discovery.*, api.backlinks.*, api.notifications.*), behind the same token
-# check and error handlers
+# the other parts' endpoints (api.discovery.*, api.backlinks.*, api.notifications.*, api.mail.*,
+# api.suppressions.*, api.bulk.*, api.webhooks.*), behind the same token check and error handlers
 bp.register_blueprint(discovery.bp)
 bp.register_blueprint(backlinks.bp)
 bp.register_blueprint(notifications.bp)
+bp.register_blueprint(mail.bp)
+bp.register_blueprint(suppressions.bp)
+bp.register_blueprint(bulk.bp)
+bp.register_blueprint(webhooks.bp)
 
 CONTACT_STATUSES = ("unchecked", "valid", "invalid", "unknown")
 

@@ -18,6 +18,7 @@ from outreach.lib import appmail
 from outreach.lib.clock import utcnow
 from outreach.models import Backlink, BacklinkCheck, BacklinkEvent, Campaign, Prospect, User
 from outreach.models.notifications import NOTIFICATION_KINDS
+from outreach.notifications.events import BACKLINK_ALERTS, raise_alert
 from outreach.notifications.service import notify, owner_or_team
 
 log = logging.getLogger(__name__)
@@ -118,6 +119,8 @@ def notify_in_app(session: Session, event_id: int) -> None:
     where = backlink.page_url or backlink.site_url
     headline = HEADLINES.get(event.kind, event.kind.replace("_", " ").capitalize())
     notify(session, users, event.kind, f"{headline}: {where}", event.text, f"/backlinks/{backlink.id}")
+    if event.kind in BACKLINK_ALERTS:
+        raise_alert(session, BACKLINK_ALERTS[event.kind], backlink=backlink, backlink_event=event)
 
 
 def _email_for(session: Session, settings: Settings, event: BacklinkEvent) -> appmail.AppEmail | None:

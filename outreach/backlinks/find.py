@@ -9,7 +9,7 @@ from urllib.parse import urljoin, urlsplit
 
 from outreach.backlinks.evidence import CheckResult
 from outreach.backlinks.verify import Renderer, target_matcher, verify_page
-from outreach.lib.html import ParseLimits, TooComplex, off_loop, parse_page, parse_tree
+from outreach.lib.html import ParseLimits, TooComplex, decode_page, off_loop, parse_page, parse_tree
 from outreach.lib.http import Fetcher, FetchResult
 from outreach.lib.urls import BadURL, registrable_domain
 
@@ -119,17 +119,18 @@ async def find_page(fetcher: Fetcher, site_url: str, target: str, *, match_mode:
     limits = fetcher.settings.parse
 
     def links_to_target(got: FetchResult) -> bool:
-        return any(matches(link.href) for link in parse_page(got.text(), got.final_url, with_text=False,
+        text, encoding = decode_page(got.body, got.headers.get("content-type"))
+        return any(matches(link.href) for link in parse_page(text, got.final_url, with_text=False, encoding=encoding,
                                                              limits=limits).links)
 
     async def look(url: str) -> str | None:
         got = await fetcher.fetch(url)
+        if not got.ok:
+            return None
         try:
-            if got.ok and await off_loop(limits, got.body, links_to_target, got):
-                return url
+            return url if await off_loop(limits, got.body, links_to_target, got) else None
         except TooComplex:
             return None
-        return None
 
     hits = await asyncio.gather(*(look(url) for url in allowed))
     for url in hits:

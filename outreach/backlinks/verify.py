@@ -15,16 +15,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from functools import lru_cache
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from outreach.backlinks.evidence import WEAK_RELS, CheckResult, FoundLink
 from outreach.config import Settings
 from outreach.lib.aio import run_sync
-from outreach.lib.html import TOO_COMPLEX, ParsedPage, ParseLimits, TooComplex, off_loop, parse_page
+from outreach.lib.html import TOO_COMPLEX, ParsedPage, ParseLimits, TooComplex, decode_page, off_loop, parse_page
 from outreach.lib.http import Fetcher, FetchResult, FetchSettings
-from outreach.lib.urls import BadURL, normalize_url, registrable_domain
+from outreach.lib.urls import BadURL, link_key, normalize_url, registrable_domain, split_tracking
 
 GOOGLEBOT = "Googlebot"
 T = TypeVar("T")
@@ -32,24 +31,13 @@ T = TypeVar("T")
 TRANSIENT_STATUSES = (408, 425, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524)
 _NOSCRIPT = re.compile(r"<noscript\b[^>]*>(.*?)</noscript\s*>", re.IGNORECASE | re.DOTALL)
 _HTML_TYPES = ("", "text/html", "application/xhtml+xml", "text/plain")
-
-
-@lru_cache(maxsize=65536)
-def link_key(url: str) -> str:
-    """How two URLs compare as link targets: scheme, "www.", default port and a trailing slash ignored."""
-    try:
-        normal = normalize_url(url)
-    except (BadURL, ValueError):
-        return url.strip()
-    parts = urlsplit(normal)
-    host = (parts.hostname or "").removeprefix("www.")
-    port = f":{parts.port}" if parts.port and parts.port not in (80, 443) else ""
-    path = parts.path.rstrip("/") or ""
-    return f"{host}{port}{path}" + (f"?{parts.query}" if parts.query else "")
+#: where the host name at the start of a link_key ends
+_KEY_HOST_END = re.compile(r"[:/?]")
 
 
 def target_matcher(target: str, match_mode: str = "exact") -> Callable[[str], bool]:
-    """A predicate on normalised hrefs: the target itself, or (site mode) any URL on the target's site."""
+    """A predicate on normalised hrefs: the target itself (as link_key compares URLs), or (site mode) any URL on the
+    target's site."""
     if match_mode == "site":
         domain = registrable_domain(target)
 
@@ -62,8 +50,16 @@ def target_matcher(target: str, match_mode: str = "exact") -> Callable[[str], bo
         return on_site
     wanted = link_key(target)
     # hrefs come normalised (lower-case host), so a link to another host is ruled out without parsing it
-    host = wanted.split("/", 1)[0].split(":", 1)[0]
+    host = wanted[:wanted.find("]") + 1] if wanted.startswith("[") else _KEY_HOST_END.split(wanted, maxsplit=1)[0]
     return lambda href: host in href and link_key(href) == wanted
+
+
+def _tracking(url: str) -> list[str]:
+    try:
+        query = urlsplit(normalize_url(url)).query
+    except (BadURL, ValueError):
+        return []
+    return sorted(split_tracking(query)[1])
 
 
 def _norm(text: str) -> str:
@@ -85,6 +81,13 @@ def _robots_header(value: str) -> list[str]:
         if part:
             tokens.append(part)
     return tokens
+
+
+def read_page(fetched: FetchResult, limits: ParseLimits | None = None) -> tuple[str, str, ParsedPage]:
+    """(text, encoding, links and meta) of a fetched page, its links resolved as a browser resolves them;
+    TooComplex past the limits."""
+    html, encoding = decode_page(fetched.body, fetched.headers.get("content-type"))
+    return html, encoding, parse_page(html, fetched.final_url, with_text=False, encoding=encoding, limits=limits)
 
 
 def analyse(fetched: FetchResult, target: str, *, match_mode: str = "exact", anchor: str | None = None,
@@ -123,9 +126,8 @@ def analyse(fetched: FetchResult, target: str, *, match_mode: str = "exact", anc
         problems.append("not_html")
         problems.append("link_missing")
         return result
-    html = fetched.text()
     try:
-        page = parse_page(html, fetched.final_url, with_text=False, limits=limits)
+        html, encoding, page = read_page(fetched, limits)
     except TooComplex:
         result.status = "unknown"
         problems.append(TOO_COMPLEX)
@@ -133,11 +135,11 @@ def analyse(fetched: FetchResult, target: str, *, match_mode: str = "exact", anc
     matches = target_matcher(target, match_mode)
     links = [FoundLink(href=link.href, anchor=link.anchor, rel=list(link.rel), is_image=link.is_image)
              for link in page.links if matches(link.href)]
-    if links and _only_in_noscript(html, page, matches, limits):
+    if links and _only_in_noscript(html, page, matches, encoding, limits):
         problems.append("only_in_noscript")
     if rendered_html is not None:
         try:
-            dom = parse_page(rendered_html, fetched.final_url, with_text=False, limits=limits)
+            dom = parse_page(rendered_html, fetched.final_url, with_text=False, encoding=encoding, limits=limits)
         except TooComplex as exc:
             result.render_error = f"the rendered page is too complex to read: {exc}"
         else:
@@ -170,6 +172,9 @@ def analyse(fetched: FetchResult, target: str, *, match_mode: str = "exact", anc
         problems.extend(weak)
     if page_nofollow and "nofollow" not in problems:
         problems.append("nofollow")
+    wanted_tracking = _tracking(target) if match_mode == "exact" else []
+    if wanted_tracking and not any(_tracking(link.href) == wanted_tracking for link in links):
+        problems.append("tracking_differs")  # the link counts, but not with the parameters the client asked for
     if anchor:
         result.anchor_matches = any(_norm(link.anchor) == _norm(anchor) for link in links)
         if not result.anchor_matches:
@@ -188,7 +193,7 @@ def _robots_meta(result: CheckResult, page: ParsedPage, fetched: FetchResult) ->
         result.problems.append("canonical_elsewhere")
 
 
-def _only_in_noscript(html: str, page: ParsedPage, matches: Callable[[str], bool],
+def _only_in_noscript(html: str, page: ParsedPage, matches: Callable[[str], bool], encoding: str,
                       limits: ParseLimits | None = None) -> bool:
     """Whether every matching link sits inside <noscript> (what a browser running scripts never shows)."""
     # searched up to the last end tag only: a <noscript> left open would be looked for to the end of the page
@@ -198,8 +203,10 @@ def _only_in_noscript(html: str, page: ParsedPage, matches: Callable[[str], bool
     if not blocks:
         return False
     try:
-        inside = sum(1 for block in blocks for link in parse_page(block, page.base_url, with_text=False,
-                                                                  limits=limits).links if matches(link.href))
+        inside = sum(1 for block in blocks
+                     for link in parse_page(block, page.base_url, with_text=False, encoding=encoding,
+                                            limits=limits).links
+                     if matches(link.href))
     except TooComplex:
         return False
     total = sum(1 for link in page.links if matches(link.href))

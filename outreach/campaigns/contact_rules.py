@@ -22,11 +22,12 @@ from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from outreach.accounts.service import audit
 from outreach.campaigns.errors import CampaignError
+from outreach.campaigns.prospect_query import like_pattern
 from outreach.lib import addresses
 from outreach.lib.urls import BadURL, ensure_http_url, registrable_domain
 from outreach.models import Campaign, Contact, Prospect, Site, Suppression, User
@@ -257,6 +258,25 @@ def override_columns(keys: Iterable[str], reason: str, *,
 
 
 # --- the do-not-contact list ----------------------------------------------------------------------
+
+SUPPRESSION_SORTS = ("value", "created")
+
+
+def suppressions_query(*, search: str | None = None, reason: str | None = None, kind: str | None = None,
+                       sort: str = "created", descending: bool = True) -> Select[tuple[Suppression]]:
+    """The do-not-contact list, filtered (search looks at the value and the note) and sorted, ties by id."""
+    query = select(Suppression)
+    if search:
+        pattern = like_pattern(search)
+        query = query.where(or_(func.lower(Suppression.value).like(pattern, escape="\\"),
+                                func.lower(Suppression.note).like(pattern, escape="\\")))
+    if reason:
+        query = query.where(Suppression.reason == reason)
+    if kind:
+        query = query.where(Suppression.kind == kind)
+    column = Suppression.value if sort == "value" else Suppression.created_at
+    return query.order_by(column.desc() if descending else column.asc(), Suppression.id)
+
 
 def add_suppression(session: Session, value: str, *, kind: str = "", reason: str = "manual", note: str = "",
                     actor: User | None = None) -> Suppression:

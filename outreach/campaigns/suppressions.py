@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from outreach.campaigns import contact_rules, listing, service
@@ -34,18 +34,11 @@ def index() -> str | Response:
             flash(f"{added.value} is on the do-not-contact list.", "success")
             return redirect(url_for("dnc.index"))
     f = listing.parse_filters(request.args, sorts=["value", "created"], default_sort="created", default_desc=True)
-    query = select(Suppression)
-    if f.q:
-        query = query.where(or_(func.lower(Suppression.value).like(listing._like(f.q), escape="\\"),
-                                func.lower(Suppression.note).like(listing._like(f.q), escape="\\")))
     reason = request.args.get("reason", "")
-    if reason in REASON_LABELS:
-        query = query.where(Suppression.reason == reason)
     kind = request.args.get("kind", "")
-    if kind in ("domain", "email"):
-        query = query.where(Suppression.kind == kind)
-    column = Suppression.value if f.sort == "value" else Suppression.created_at
-    query = query.order_by(column.desc() if f.desc else column.asc(), Suppression.id)
+    query = contact_rules.suppressions_query(
+        search=f.q or None, reason=reason if reason in REASON_LABELS else None,
+        kind=kind if kind in ("domain", "email") else None, sort=f.sort, descending=f.desc)
     page = listing.paginate(session, query, f)
     user_ids = {s.created_by_id for s in page.items if s.created_by_id}
     users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(user_ids)))} if user_ids else {}

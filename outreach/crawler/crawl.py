@@ -15,8 +15,9 @@ from typing import Any
 from outreach.crawler.checker import LinkChecker, Outcome
 from outreach.crawler.walk import Walk
 from outreach.lib.aio import run_sync
-from outreach.lib.html import HTML_TYPES, TOO_COMPLEX, TooComplex, off_loop, page_links
-from outreach.lib.http import Fetcher, FetchSettings, blocked_message
+from outreach.lib.html import (HTML_TYPES, TOO_COMPLEX, ParseLimits, TooComplex, decode_page, off_loop,
+                               page_links)
+from outreach.lib.http import Fetcher, FetchResult, FetchSettings, blocked_message
 from outreach.lib.urls import BadURL, ensure_http_url, normalize_url, url_origin
 
 
@@ -179,8 +180,7 @@ class Crawler:
             return
         limits = self.settings.parse
         try:
-            links, nofollow = await off_loop(limits, result.body,
-                                             lambda: page_links(result.text(), result.final_url, limits))
+            links, nofollow = await off_loop(limits, result.body, _read_links, result, limits)
         except TooComplex:
             self._record(replace(outcome, ok=False, reason=TOO_COMPLEX))
             return
@@ -194,6 +194,12 @@ class Crawler:
                 add_link(href, url, anchor)
             except BadURL:
                 continue
+
+
+def _read_links(result: FetchResult, limits: ParseLimits) -> tuple[list[tuple[str, str]], bool]:
+    """page_links of a fetched page, decoded as a browser decodes it."""
+    html, encoding = decode_page(result.body, result.headers.get("content-type"))
+    return page_links(html, result.final_url, encoding, limits)
 
 
 def refused_seeds(seeds: list[str], settings: FetchSettings) -> list[str]:

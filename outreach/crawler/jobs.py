@@ -8,7 +8,8 @@ from sqlalchemy.orm import Session
 
 from outreach.crawler.crawl import Progress, outcome, refusal_error, refused_seeds
 from outreach.crawler.service import counters_of
-from outreach.discovery.broken_links.service import find_broken_links, save_findings
+from outreach.discovery.broken_links.service import find_broken_links
+from outreach.discovery.broken_links.store import save_findings
 from outreach.jobs.ticks import JobContext
 from outreach.lib.http import FetchSettings
 from outreach.models.crawl import CrawlJob

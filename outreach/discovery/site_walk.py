@@ -2,10 +2,10 @@
 
 A seed is walked within its own host, links a caller ranks higher visited first (the guest-post
 finder wants "write for us" pages before the archive), robots.txt obeyed and a page limit. Only HTML
-answers are parsed, through the guarded fetcher and the shared HTML parser, off the event loop (a page
-past the parse limits is skipped). Pages are yielded as they are read (in the order they answer; each
-says its rank and the order it was queued in, for a caller that wants them in a stable order); no link
-is checked (that is the broken-link crawl's visit).
+answers are parsed, through the guarded fetcher and the shared HTML parser, off the event loop (a
+page past the parse limits is skipped). Pages are yielded as they are read (in the order they answer;
+each says its rank and the order it was queued in, for a caller that wants them in a stable order); no
+link is checked (that is the broken-link crawl's visit).
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from outreach.crawler.walk import Walk
-from outreach.lib.html import HTML_TYPES, Link, ParsedPage, TooComplex, off_loop, parse_page
+from outreach.lib.html import HTML_TYPES, Link, ParsedPage, TooComplex, decode_page, off_loop, parse_page
 from outreach.lib.http import Fetcher, FetchResult
 from outreach.lib.urls import BadURL, normalize_url
 
@@ -134,8 +134,8 @@ async def _get(fetcher: Fetcher, url: str) -> WalkedPage | None:
     limits = fetcher.settings.parse
 
     def read() -> tuple[str, ParsedPage]:
-        html = result.text()
-        return html, parse_page(html, result.final_url, limits=limits)
+        html, encoding = decode_page(result.body, result.headers.get("content-type"))
+        return html, parse_page(html, result.final_url, encoding=encoding, limits=limits)
 
     try:
         html, parsed = await off_loop(limits, result.body, read)

@@ -9,6 +9,7 @@ from outreach.discovery.prospecting import jobs as prospecting
 from outreach.jobs.ticks import Tick
 from outreach.mail import jobs as mail
 from outreach.reports import jobs as reports
+from outreach.webhooks import jobs as webhooks
 
 TICKS: list[Tick] = [
     Tick("backlinks.check", backlinks.check_due, seconds=60, misfire_grace_time=120),
@@ -22,6 +23,7 @@ TICKS: list[Tick] = [
     Tick("crawl-jobs", crawler.run_crawl_jobs, seconds=5, misfire_grace_time=30),
     Tick("contacts.validate", contacts.validate_unchecked, seconds=60),
     Tick("import-runs", imports.run_imports, seconds=2, misfire_grace_time=30),
+    Tick("webhooks.deliver", webhooks.deliver_webhooks, seconds=10, misfire_grace_time=60),
 ]
 
 

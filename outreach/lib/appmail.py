@@ -12,6 +12,7 @@ import ssl
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email import message_from_string
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser
 from email.policy import default as default_policy
@@ -179,7 +180,6 @@ def written_email(mail: MailSettings, name: str) -> tuple[WrittenEmail, str, Pat
 
 def readable_text(raw: str) -> str:
     """What a mail client shows of a written email: its plain-text part, decoded (quoted-printable, base64)."""
-    from email import message_from_string
 
     message = message_from_string(raw, policy=default_policy)
     part = message.get_body(preferencelist=("plain",)) if isinstance(message, EmailMessage) else None

@@ -19,12 +19,11 @@ from dataclasses import dataclass, field
 from functools import partial
 from itertools import accumulate, islice, repeat
 from typing import Any, TypeVar
-from urllib.parse import urljoin
 
 from selectolax.lexbor import LexborHTMLParser
 
 from outreach.lib.aio import in_threads
-from outreach.lib.urls import BadURL, normalize_url
+from outreach.lib.urls import resolve_href
 
 #: schemes that are not pages: their links are never checked
 #: content types parsed as HTML pages (no type at all counts: many servers omit it)
@@ -126,9 +125,10 @@ async def off_loop(limits: ParseLimits, markup: str | bytes, fn: Callable[..., T
     return await in_threads(limits.workers, partial(fn, *args, **kwargs))
 
 
+
 @dataclass
 class Link:
-    href: str            # absolute, normalised (outreach.lib.urls.normalize_url)
+    href: str            # absolute, as a browser resolves it, without fragment (outreach.lib.urls.resolve_href)
     raw_href: str
     anchor: str          # visible text, or the img alt when the link holds only an image
     rel: list[str]       # lower-cased tokens
@@ -148,21 +148,33 @@ class ParsedPage:
     mailtos: list[str] = field(default_factory=list)
 
 
+#: codecs a browser uses in place of the one a page names (the WHATWG Encoding standard's labels: a page that says
+#: iso-8859-1 is read as windows-1252, Shift_JIS as Microsoft's superset of it, and so on)
+_BROWSER_CODECS = {"iso8859-1": "cp1252", "ascii": "cp1252", "shift_jis": "cp932",
+                   "euc_kr": "cp949", "gb2312": "gbk", "iso8859-9": "cp1254", "iso8859-11": "cp874", "tis-620": "cp874"}
+
+
 def _usable_codec(name: str | None) -> str | None:
     if not name:
         return None
     try:
-        return codecs.lookup(name.strip().lower()).name
+        codec = codecs.lookup(name.strip().lower()).name
     except LookupError:
         return None
+    return _BROWSER_CODECS.get(codec, codec)
 
 
 def decode_html(body: bytes, content_type: str | None = None) -> str:
     """Text of an HTML body: BOM, then the Content-Type charset, then <meta charset>, then UTF-8
     (windows-1252 when that fails). Never raises: undecodable bytes become U+FFFD."""
+    return decode_page(body, content_type)[0]
+
+
+def decode_page(body: bytes, content_type: str | None = None) -> tuple[str, str]:
+    """(text, codec) of an HTML body, as decode_html reads it; the codec is what its links' queries are encoded in."""
     for bom, codec in _BOMS:
         if body.startswith(bom):
-            return body[len(bom):].decode(codec, errors="replace")
+            return body[len(bom):].decode(codec, errors="replace"), codec
     codec = None
     if content_type:
         found = _HEADER_CHARSET.search(content_type)
@@ -174,11 +186,11 @@ def decode_html(body: bytes, content_type: str | None = None) -> str:
         if codec and codec.startswith("utf-16"):
             codec = "utf-8"
     if codec is not None:
-        return body.decode(codec, errors="replace")
+        return body.decode(codec, errors="replace"), codec
     try:
-        return body.decode("utf-8")
+        return body.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
-        return body.decode("cp1252", errors="replace")
+        return body.decode("cp1252", errors="replace"), "cp1252"
 
 
 def _clean(text: str) -> str:
@@ -186,60 +198,32 @@ def _clean(text: str) -> str:
     return " ".join(text.split())
 
 
-def _absolute(base: str, raw: str, origin: str | None = None) -> str | None:
-    """The normalised absolute http(s) URL of raw against base, or None for other schemes."""
-    value = raw.strip()
-    if not value:
+def _absolute(base: str, raw: str, encoding: str = "utf-8") -> str | None:
+    """The absolute http(s) URL of raw against base as a browser resolves it, or None for other schemes."""
+    if raw[:1] not in "/h" and raw[:11].lower().startswith(SKIPPED_SCHEMES):  # (the test is costly per link)
         return None
-    first = value[0]
-    if first == "#":
-        return normalize_url(base)
-    try:
-        if first == "/" and origin is not None and not value.startswith("//"):
-            return normalize_url(origin + value)  # the common case: root-relative, no urljoin needed
-        lowered = value[:11].lower()
-        if lowered.startswith(("http://", "https://")):
-            return normalize_url(value)
-        if lowered.startswith(SKIPPED_SCHEMES):
-            return None
-        absolute = urljoin(base, value)
-        if not absolute.lower().startswith(("http://", "https://")):
-            return None
-        return normalize_url(absolute)
-    except (BadURL, ValueError):
-        return None
+    return resolve_href(base, raw, encoding)
 
 
-def _origin_of(url: str) -> str | None:
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return None
-    return f"{scheme}://{rest.split('/', 1)[0].split('?', 1)[0].split('#', 1)[0]}"
-
-
-def _base_url(tree: LexborHTMLParser, url: str) -> str:
+def _base_url(tree: LexborHTMLParser, url: str, encoding: str = "utf-8") -> str:
     """What the page's relative links resolve against: its first <base href> when that is http(s), else its URL."""
     base = tree.css_first("base[href]")
-    candidate = (base.attributes.get("href") or "").strip() if base is not None else ""
-    if not candidate:
+    if base is None:
         return url
-    try:
-        joined = urljoin(url, candidate)
-    except ValueError:
-        return url
-    return joined if joined.lower().startswith(("http://", "https://")) else url
+    return resolve_href(url, base.attributes.get("href") or "", encoding) or url
 
 
-def parse_page(html: str, url: str, *, with_text: bool = True, limits: ParseLimits | None = None) -> ParsedPage:
+def parse_page(html: str, url: str, *, with_text: bool = True, encoding: str = "utf-8",
+               limits: ParseLimits | None = None) -> ParsedPage:
     """Links, robots meta, canonical, title, visible text and mailto addresses of one page, or TooComplex.
 
-    with_text=False skips the visible text (the crawler does not need it and it costs a tree walk).
+    with_text=False skips the visible text (the crawler does not need it and it costs a tree walk). encoding is the
+    page's (decode_page says which): a browser encodes the non-ASCII characters of a link's query in it.
     """
     tree, deadline = parse_tree(html, limits)
-    base_url = _base_url(tree, url)
+    base_url = _base_url(tree, url, encoding)
     title_node = tree.css_first("title")
     page = ParsedPage(url=url, base_url=base_url, title=_clean(title_node.text()) if title_node else "")
-    origin = _origin_of(base_url)
     for count, node in enumerate(tree.css("a[href], area[href]")):
         if not count & 255:
             check_time(deadline)
@@ -250,7 +234,7 @@ def parse_page(html: str, url: str, *, with_text: bool = True, limits: ParseLimi
             if address and address not in page.mailtos:
                 page.mailtos.append(address)
             continue
-        href = _absolute(base_url, raw, origin)
+        href = _absolute(base_url, raw, encoding)
         if href is None:
             continue
         tag = node.tag
@@ -276,7 +260,7 @@ def parse_page(html: str, url: str, *, with_text: bool = True, limits: ParseLimi
                     page.meta_robots.append(token)
     for link in tree.css("link[rel][href]"):
         if "canonical" in (link.attributes.get("rel") or "").lower().split():
-            page.canonical = _absolute(base_url, link.attributes.get("href") or "")
+            page.canonical = _absolute(base_url, link.attributes.get("href") or "", encoding)
             break
     if with_text:
         for node in tree.css("script, style, template"):
@@ -289,7 +273,8 @@ def parse_page(html: str, url: str, *, with_text: bool = True, limits: ParseLimi
 
 
 
-def page_links(html: str, url: str, limits: ParseLimits | None = None) -> tuple[list[tuple[str, str]], bool]:
+def page_links(html: str, url: str, encoding: str = "utf-8",
+               limits: ParseLimits | None = None) -> tuple[list[tuple[str, str]], bool]:
     """(href, anchor) of every a[href]/area[href] in document order, and whether meta robots says nofollow.
 
     The crawler's cut of parse_page: the same hrefs and anchors, without title, rel, canonical, mailtos or
@@ -298,15 +283,14 @@ def page_links(html: str, url: str, limits: ParseLimits | None = None) -> tuple[
     """
     tree, deadline = parse_tree(html, limits)
     lowered = html.lower()  # one pass; the tag-name tests below are 10x cheaper than case-blind regexes
-    base_url = _base_url(tree, url) if "<base" in lowered else url
-    origin = _origin_of(base_url)
+    base_url = _base_url(tree, url, encoding) if "<base" in lowered else url
     links: list[tuple[str, str]] = []
     for count, node in enumerate(tree.css("a[href], area[href]")):
         if not count & 255:
             check_time(deadline)
         attrs = node.attributes
         raw = attrs.get("href") or ""
-        href = _absolute(base_url, raw, origin)
+        href = _absolute(base_url, raw, encoding)
         if href is None:
             continue
         if node.tag == "area":

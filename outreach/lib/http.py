@@ -215,21 +215,24 @@ class Fetcher:
 
     async def fetch(self, url: str, *, method: str = "GET", max_bytes: int | None = None,
                     headers: dict[str, str] | None = None, follow_redirects: bool = True,
-                    timeout: float | None = None, polite: bool = True) -> FetchResult:
-        """Fetch url within the total deadline; never raises for network trouble (see FetchResult.error)."""
+                    timeout: float | None = None, polite: bool = True, body: bytes | None = None) -> FetchResult:
+        """Fetch url within the total deadline; never raises for network trouble (see FetchResult.error).
+
+        `body` is sent with its Content-Length (a webhook's POST); a redirect that turns the request into a GET
+        drops it."""
         assert self._pool is not None, "use Fetcher as an async context manager"
         result = FetchResult(url=url, final_url=url, status=None)
         started = time.monotonic()
         try:
             await self._follow(result, method.upper(), max_bytes or self.settings.max_bytes, headers or {},
-                               follow_redirects, polite, timeout or self.settings.timeout)
+                               follow_redirects, polite, timeout or self.settings.timeout, body)
         except TimeoutError:
             result.error = "timeout"
         result.elapsed = time.monotonic() - started
         return result
 
     async def _follow(self, result: FetchResult, method: str, max_bytes: int, headers: dict[str, str],
-                      follow_redirects: bool, polite: bool, timeout: float) -> None:
+                      follow_redirects: bool, polite: bool, timeout: float, body: bytes | None = None) -> None:
         """Request, then follow redirects; the deadline starts with the first request (not the queue)."""
         current = result.url
         seen: set[str] = set()
@@ -249,7 +252,8 @@ class Fetcher:
                 async with self._global:
                     if deadline is None:
                         deadline = loop.time() + timeout
-                    status, location = await self._one(result, current, method, max_bytes, headers, deadline)
+                    status, location = await self._one(result, current, method, max_bytes, headers, deadline,
+                                                       body)
             result.final_url = current
             if status is None or not follow_redirects or status not in _REDIRECTS or not location:
                 return
@@ -269,7 +273,7 @@ class Fetcher:
                 result.error, result.final_url = "too_many_redirects", target
                 return
             if status == 303 or (status in (301, 302) and method == "POST"):
-                method = "GET"
+                method, body = "GET", None
             current = target
 
     async def refusal(self, url: str) -> str | None:
@@ -295,7 +299,7 @@ class Fetcher:
         return _target_problem(url, self.settings.allow_private_addresses, self.settings.allow_private_hosts)
 
     async def _one(self, result: FetchResult, url: str, method: str, max_bytes: int, headers: dict[str, str],
-                   deadline: float) -> tuple[int | None, str | None]:
+                   deadline: float, body: bytes | None = None) -> tuple[int | None, str | None]:
         """One request; fills result (status, headers, body, error) and returns (status, Location)."""
         assert self._pool is not None
         where = _request_parts(url)
@@ -304,7 +308,8 @@ class Fetcher:
             return None, None
         scheme, host, port, target = where
         try:
-            raw = await self._pool.request(method, scheme, host, port, target, headers, max_bytes + 1, deadline)
+            raw = await self._pool.request(method, scheme, host, port, target, headers, max_bytes + 1, deadline,
+                                           body=body)
         except FetchError as exc:
             result.error = exc.code
             return None, None
@@ -459,6 +464,12 @@ def _origin_problem(scheme: str, netloc: str, allow_private: bool, private_hosts
     return None
 
 
+def target_refusal(url: str, settings: FetchSettings) -> str | None:
+    """Why the guard would refuse url before any lookup (scheme, malformed host, a private address written in
+    it), as an ERROR_CODES code; None when only resolving its host can tell (checked again on every fetch)."""
+    return _target_problem(url, settings.allow_private_addresses, settings.allow_private_hosts)
+
+
 def blocked_message(url: str) -> str:
     """Why the guard refused url, naming the settings that would allow it (one line)."""
     return (f"{url} is on a private, loopback or link-local address, which the crawler refuses "
@@ -483,4 +494,4 @@ def check_url(url: str) -> str:
 
 
 __all__ = ["ERROR_CODES", "BadURL", "FetchResult", "FetchSettings", "Fetcher", "blocked_message", "check_url",
-           "fetch_one", "is_public_address", "literal_address"]
+           "fetch_one", "is_public_address", "literal_address", "target_refusal"]

@@ -269,12 +269,13 @@ class ConnectionPool:
             self._resolver = async_resolver(dns)
 
     async def request(self, method: str, scheme: str, host: str, port: int, target: str,
-                      headers: dict[str, str], max_bytes: int, deadline: float) -> RawResponse:
+                      headers: dict[str, str], max_bytes: int, deadline: float, *,
+                      body: bytes | None = None) -> RawResponse:
         """One request, done by deadline (loop time); raises FetchError, or TimeoutError when time runs out."""
         key = (scheme, host, port)
         default_port = 443 if scheme == "https" else 80
         host_header = _host_header(host) + ("" if port == default_port else f":{port}")
-        payload = _request_bytes(method, target, host_header, self.user_agent, headers)
+        payload = _request_bytes(method, target, host_header, self.user_agent, headers, body)
         head = method == "HEAD"
         while True:
             conn = self._take_idle(key)
@@ -444,7 +445,8 @@ def _host_header(host: str) -> str:
         raise FetchError("bad_url", f"{host!r} is not a valid host name") from None
 
 
-def _request_bytes(method: str, target: str, host: str, user_agent: str, headers: dict[str, str]) -> bytes:
+def _request_bytes(method: str, target: str, host: str, user_agent: str, headers: dict[str, str],
+                   body: bytes | None = None) -> bytes:
     accept = "*/*"
     extra = ""
     for name, value in headers.items():
@@ -455,5 +457,8 @@ def _request_bytes(method: str, target: str, host: str, user_agent: str, headers
             accept = value
         elif lowered not in _OWN_HEADERS:
             extra += f"{name}: {value}\r\n"
-    return (f"{method} {target} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {user_agent}\r\n"
+    if body is not None:
+        extra += f"Content-Length: {len(body)}\r\n"
+    head = (f"{method} {target} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {user_agent}\r\n"
             f"Accept: {accept}\r\nAccept-Encoding: gzip, deflate\r\n{extra}\r\n").encode("latin-1")
+    return head + (body or b"")

@@ -9,6 +9,7 @@ from itertools import repeat
 from operator import itemgetter
 from urllib.parse import urlsplit
 
+import ada_url
 from publicsuffixlist import PublicSuffixList
 
 _OTHER_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+-]*:(?!\d)")
@@ -141,61 +142,15 @@ def _is_ip(host: str) -> bool:
     return True
 
 
-_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
-_HEX = "0123456789ABCDEFabcdef"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-#: characters left as they are in a path or query; anything else is percent-encoded
-_PATH_SAFE = "/%:@!$&'()*+,;=-._~"
-_QUERY_SAFE = _PATH_SAFE + "?"
-
-
-def _fix_percent(text: str, safe: str) -> str:
-    """Upper-case %xx escapes, decode escaped unreserved characters, encode what must be encoded."""
-    from urllib.parse import quote
-
-    if "%" in text:
-        out: list[str] = []
-        i, n = 0, len(text)
-        while i < n:
-            ch = text[i]
-            if ch == "%" and i + 2 < n and text[i + 1] in _HEX and text[i + 2] in _HEX:
-                decoded = chr(int(text[i + 1:i + 3], 16))
-                out.append(decoded if decoded in _UNRESERVED else "%" + text[i + 1:i + 3].upper())
-                i += 3
-            elif ch == "%":
-                out.append("%25")
-                i += 1
-            else:
-                out.append(ch)
-                i += 1
-        text = "".join(out)
-    return quote(text, safe=safe)
-
-
-def _remove_dot_segments(path: str) -> str:
-    """RFC 3986 section 5.2.4."""
-    if "." not in path:
-        return path
-    segments = path.split("/")
-    out: list[str] = []
-    for seg in segments[1:] if path.startswith("/") else segments:
-        if seg == ".":
-            continue
-        if seg == "..":
-            if out:
-                out.pop()
-            continue
-        out.append(seg)
-    result = "/" + "/".join(out)
-    if segments[-1] in (".", "..") and not result.endswith("/"):
-        result += "/"
-    return result
-
-
-#: a URL already in normal form (lower-case host of plain labels, only characters that stay as they are,
-#: no dot segments): most links on a crawled page, and cheaper to recognise than to take apart
-_NORMAL = re.compile(r"(https?)://[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*"
-                     r"(?::([1-9][0-9]{0,4}))?(/[A-Za-z0-9\-._~!$&'()*+,;=:@/]*)(?:\?[A-Za-z0-9\-._~!$&'()*+,;=:@/?]+)?")
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+#: a URL that the WHATWG URL parser serialises as itself (lower-case scheme and host of plain labels whose last one
+#: starts with a letter, or a dotted-quad IPv4 address; no userinfo; a port that is not the default; a path and a query
+#: of characters that are never percent-encoded): most links on a crawled page, and cheaper to recognise than to parse.
+#: Dot segments, "xn--" labels and default ports are ruled out in _is_normal. tests/lib/test_urls_normalize.py checks
+#: every match against ada-url, the WHATWG parser.
+_NORMAL = re.compile(r"(https?)://(?:(?:[a-z0-9-]+\.)*[a-z][a-z0-9-]*|" + _OCTET + r"(?:\." + _OCTET + r"){3})"
+                     r"(?::([1-9][0-9]{0,4}))?(/[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*)(?:\?[A-Za-z0-9\-._~!$&()*+,;=:@/?%]*)?")
 
 
 def _is_normal(url: str) -> bool:
@@ -205,7 +160,8 @@ def _is_normal(url: str) -> bool:
     scheme, port, path = match.groups()
     if port is not None and (int(port) > 65535 or int(port) == _DEFAULT_PORTS[scheme]):
         return False
-    return "/." not in path
+    # "." and ".." segments (also spelled %2e) are removed by the parser; "xn--" labels are checked by it
+    return "/." not in path and "%2e" not in path.lower() and "xn--" not in url[:match.start(3)]
 
 
 def url_origin(url: str) -> str:
@@ -223,40 +179,186 @@ def url_origin(url: str) -> str:
 
 @lru_cache(maxsize=65536)
 def normalize_url(url: str) -> str:
-    """One spelling per URL: lower-case scheme and host, no default port, no dot segments,
-    upper-case percent escapes (unreserved characters decoded), no fragment, "/" for an empty path.
+    """The URL as a browser spells it (WHATWG URL parsing: lower-case scheme and host, IDNA, no default port, no dot
+    segments, percent-encoding where the standard says, "/" for an empty path), without its fragment.
 
-    Non-http(s) URLs come back stripped but otherwise unchanged; a malformed host raises BadURL.
+    Non-http(s) URLs come back stripped but otherwise unchanged; an http(s) URL that does not parse raises BadURL.
     """
-    return url if _is_normal(url) else _normalize(url)
-
-
-def _normalize(url: str) -> str:
     text = url.strip()
-    parts = urlsplit(text)
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https") or not parts.netloc:
-        return text.split("#", 1)[0] if scheme in ("http", "https") else text
+    head = text.partition("#")[0]
+    if _is_normal(head):
+        return head
+    if not text[:8].lower().startswith(("http:", "https:")):
+        return text
     try:
-        host = parts.hostname or ""
-        port = parts.port
+        return _serialised(ada_url.normalize_url(text))
     except ValueError:
-        raise BadURL(f"{url!r} has a malformed host or port") from None
-    host = host.rstrip(".")
-    if host and not host.isascii():
+        raise BadURL(f"{url!r} is not a valid URL (bad host or port)") from None
+
+
+def resolve_href(base: str, href: str, encoding: str = "utf-8") -> str | None:
+    """The absolute http(s) URL a browser makes of an href on a page whose base URL is base, without its fragment;
+    None when that is not an http(s) URL or does not parse.
+
+    WHATWG URL parsing with the document's encoding: a query's non-ASCII characters are percent-encoded in the page's
+    charset (windows-1251, Shift_JIS ...), everything else in UTF-8. Backslashes, tabs and newlines, protocol-relative
+    hrefs, dot segments and IDNA hosts read as in a browser.
+    """
+    if not encoding.startswith("utf") and not href.isascii():
+        href = _encode_query(href, encoding)
+    # most links: root-relative (which depend on the base's origin only) or absolute; both parse once per run
+    if href[:1] == "/" and href[1:2] not in _NOT_ROOT_RELATIVE:
+        origin = _origin(base)
+        if origin is not None:
+            return _parse_http(origin + href)
+    elif href.startswith(("http://", "https://")):
+        return _parse_http(href)
+    try:
+        joined = ada_url.join_url(base, href)
+    except ValueError:
+        return None
+    return _serialised(joined) if joined.startswith(("http://", "https://")) else None
+
+
+#: second characters that make an href starting with "/" other than root-relative ("//host", "/\\host", and the
+#: same with a tab or newline between, which the parser removes)
+_NOT_ROOT_RELATIVE = frozenset({"/", "\\", "\t", "\n", "\r"})
+
+
+@lru_cache(maxsize=65536)
+def _parse_http(url: str) -> str | None:
+    """An absolute URL as a browser spells it, without its fragment; None when it is not http(s) or does not parse."""
+    head = url.partition("#")[0]
+    if _is_normal(head):
+        return head
+    try:
+        href = ada_url.normalize_url(url)
+    except ValueError:
+        return None
+    return _serialised(href) if href.startswith(("http://", "https://")) else None
+
+
+@lru_cache(maxsize=1024)
+def _origin(base: str) -> str | None:
+    """scheme://[userinfo@]host[:port] of an http(s) base URL as a browser reads it: what a root-relative href
+    keeps of it."""
+    normal = _parse_http(base)
+    if normal is None:
+        return None
+    # the serialisation of an http(s) URL always has a path, and "/" is escaped in the userinfo
+    return normal[:normal.index("/", normal.index("://") + 3)]
+
+
+def _serialised(href: str) -> str:
+    # "#" is percent-encoded everywhere before the fragment, so the first one starts it
+    return href.partition("#")[0]
+
+
+def _encode_query(href: str, encoding: str) -> str:
+    """href with the non-ASCII characters of its query percent-encoded in encoding (what the WHATWG URL parser does
+    with a document's encoding; a character the encoding lacks becomes "&#N;", itself percent-encoded)."""
+    query_at = href.find("?")
+    fragment_at = href.find("#")
+    if query_at == -1 or -1 < fragment_at < query_at:
+        return href
+    end = len(href) if fragment_at == -1 else fragment_at
+    out: list[str] = []
+    for ch in href[query_at + 1:end]:
+        if ch.isascii():
+            out.append(ch)
+            continue
         try:
-            host = host.encode("idna").decode("ascii")
-        except UnicodeError:
-            raise BadURL(f"{url!r} has an invalid international host name") from None
-    host = host.lower()
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = host
-    if parts.username is not None or parts.password is not None:
-        userinfo = parts.netloc.rsplit("@", 1)[0]
-        netloc = f"{userinfo}@{host}"
-    if port is not None and port != _DEFAULT_PORTS[scheme]:
-        netloc += f":{port}"
-    path = _remove_dot_segments(_fix_percent(parts.path, _PATH_SAFE)) or "/"
-    query = _fix_percent(parts.query, _QUERY_SAFE) if parts.query else ""
-    return f"{scheme}://{netloc}{path}" + (f"?{query}" if query else "")
+            data = ch.encode(encoding)
+            if encoding == "cp932" and data[0] in (0xED, 0xEE):
+                data = _ibm_extensions().get(ch, data)
+        except UnicodeEncodeError:
+            out.append(f"%26%23{ord(ch)}%3B")
+            continue
+        except LookupError:
+            return href
+        out.append("".join(f"%{b:02X}" if b >= 0x80 else chr(b) for b in data))
+    return href[:query_at + 1] + "".join(out) + href[end:]
+
+
+@lru_cache(maxsize=1)
+def _ibm_extensions() -> dict[str, bytes]:
+    """Shift_JIS bytes of the IBM extension kanji (lead bytes FA-FC), which the WHATWG encoder picks where Python's
+    cp932 gives the NEC-selected copies of the same characters (lead bytes ED-EE)."""
+    table: dict[str, bytes] = {}
+    for lead in (0xFA, 0xFB, 0xFC):
+        for trail in (*range(0x40, 0x7F), *range(0x80, 0xFD)):
+            pair = bytes((lead, trail))
+            try:
+                table.setdefault(pair.decode("cp932"), pair)
+            except UnicodeDecodeError:
+                continue
+    return table
+
+
+#: query parameters that say where a visitor came from, not which page they asked for
+TRACKING_PARAMS = frozenset({
+    "fbclid", "gclid", "gclsrc", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid", "ttclid", "li_fat_id",
+    "igshid", "mc_cid", "mc_eid", "_ga", "_gl", "_hsenc", "_hsmi", "mkt_tok", "ref", "ref_src", "ref_url", "srsltid",
+})
+_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+#: characters whose escapes compare as the characters: the unreserved ones (RFC 3986: %7E is ~), and "|", which
+#: Chromium escapes in a path where the WHATWG standard (and Firefox, Safari, ada) leave it
+_SAME_ESCAPED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~|")
+
+
+def _fold_escape(match: re.Match[str]) -> str:
+    char = chr(int(match.group(1), 16))
+    return char if char in _SAME_ESCAPED else "%" + match.group(1).upper()
+
+
+def is_tracking_param(name: str) -> bool:
+    """Whether a query parameter only says where a visitor came from (utm_*, ref, fbclid ...)."""
+    lowered = name.lower()
+    return lowered.startswith("utm_") or lowered in TRACKING_PARAMS
+
+
+def split_tracking(query: str) -> tuple[list[str], list[str]]:
+    """The name=value pairs of a query: (those that choose the page, the tracking ones), each in order."""
+    kept: list[str] = []
+    tracking: list[str] = []
+    for pair in query.split("&"):
+        if pair:
+            (tracking if is_tracking_param(pair.partition("=")[0]) else kept).append(pair)
+    return kept, tracking
+
+
+@lru_cache(maxsize=65536)
+def link_key(url: str) -> str:
+    """How two URLs compare as link targets (see "How links are matched" in the README).
+
+    Both are read as a browser reads them (normalize_url); then the scheme, a leading "www.", a trailing dot on the
+    host, a trailing slash, the case of percent-escapes and escaped unreserved characters, an empty query, tracking
+    parameters (utm_*, ref, fbclid ...) and the fragment do not count.
+    """
+    try:
+        normal = normalize_url(url)
+    except BadURL:
+        return url.strip()
+    scheme, sep, rest = normal.partition("://")
+    if not sep or scheme not in _DEFAULT_PORTS:
+        return normal
+    end = len(rest)
+    for mark in "/?":
+        found = rest.find(mark)
+        if found != -1 and found < end:
+            end = found
+    host, tail = rest[:end], rest[end:]
+    path, _, query = tail.partition("?")
+    if host.startswith("www."):
+        host = host[4:]
+    if host.endswith("."):
+        host = host[:-1]
+    elif ":" in host and not host.endswith("]"):
+        name, _, port = host.rpartition(":")
+        host = name.rstrip(".") + ":" + port
+    path = _ESCAPE.sub(_fold_escape, path).rstrip("/") if "%" in path else path.rstrip("/")
+    kept = split_tracking(query)[0] if query else []
+    key = host + path
+    if kept:
+        key += "?" + _ESCAPE.sub(_fold_escape, "&".join(kept))
+    return key

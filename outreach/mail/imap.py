@@ -24,6 +24,7 @@ from outreach.mail.mailboxes import next_window_start, zone
 from outreach.mail.outbox import claim_unknown, mark_sent
 from outreach.mail.stops import EARLY_STAGES, hard_bounce, notify_bounce, stop_enrollment
 from outreach.models.mail import Enrollment, InboundMessage, Mailbox, Message
+from outreach.notifications.events import raise_alert
 from outreach.notifications.service import notify_about_prospect
 
 SOFT_BOUNCE_LIMIT = 3
@@ -270,6 +271,7 @@ def handle(session: Session, mailbox: Mailbox, uidvalidity: int, uid: int, parse
             move_prospect(session, prospect, "replied", reason=f"reply {quote_text}")
         notify_about_prospect(session, prospect, "reply", f"Reply from {parsed.from_email}: {parsed.subject}",
                               parsed.snippet[:300])
+        raise_alert(session, "reply_received", prospect=prospect, message=ours, inbound=inbound)
     elif parsed.kind == "auto_reply":
         text = f"Auto-reply {quote_text}"
         if parsed.return_date is not None:

@@ -19,9 +19,13 @@ from outreach.models.mail import SECURITY, Mailbox, Message
 class MailError(ValueError):
     """A one-line reason an operation was refused; `field` names the form field when there is one."""
 
-    def __init__(self, message: str, field: str | None = None) -> None:
+    def __init__(self, message: str, field: str | None = None, *, line: int | None = None,
+                 suggestion: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+        #: for a template refused when saved: the line at fault and the variable it probably meant
+        self.line = line
+        self.suggestion = suggestion
 
 
 @dataclass
@@ -112,6 +116,16 @@ def save_mailbox(session: Session, box: SecretBox, data: MailboxInput, mailbox: 
         mailbox.imap_password = box.encrypt(data.imap_password)
     session.flush()
     return mailbox
+
+
+def delete_mailbox(session: Session, mailbox: Mailbox) -> None:
+    """Delete a mailbox no message was sent from (history keeps the ones that were used: make those inactive)."""
+    used = session.scalar(select(func.count()).select_from(Message).where(Message.mailbox_id == mailbox.id)) or 0
+    if used:
+        raise MailError(f"{mailbox.name} cannot be deleted: {used} messages were sent from it; make it inactive "
+                        "instead")
+    session.delete(mailbox)  # campaigns that pointed at it fall back to the local outbox (ON DELETE SET NULL)
+    session.flush()
 
 
 def smtp_account(mailbox: Mailbox, box: SecretBox, timeout: float) -> SmtpAccount:

@@ -86,9 +86,13 @@ _REFUSED_STR_METHODS = {"center", "ljust", "rjust", "zfill", "expandtabs", "form
 class RenderError(ValueError):
     """A template that cannot be rendered for a prospect; the message names it and the variable."""
 
-    def __init__(self, message: str, variable: str | None = None) -> None:
+    def __init__(self, message: str, variable: str | None = None, *, line: int | None = None,
+                 suggestion: str | None = None) -> None:
         super().__init__(message)
         self.variable = variable
+        #: the line of the template at fault, and a known variable close to a misspelt one (save-time checks)
+        self.line = line
+        self.suggestion = suggestion
 
 
 class Var(str):
@@ -218,7 +222,8 @@ def _refuse_unsafe_syntax(env: _Sandbox, source: str, what: str) -> None:
     try:
         tree = env.parse(source)
     except TemplateSyntaxError as exc:
-        raise RenderError(f"the {what} has a syntax error on line {exc.lineno}: {exc.message}") from None
+        raise RenderError(f"the {what} has a syntax error on line {exc.lineno}: {exc.message}",
+                          line=exc.lineno) from None
     for node in tree.find_all(_REFUSED_NODES):
         kind = type(node).__name__.lower()
         raise RenderError(f"the {what} uses {{% {kind} %}}, which templates may not use")

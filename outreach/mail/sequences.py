@@ -50,7 +50,7 @@ def save_template(session: Session, name: str, subject: str, body_text: str, bod
         check_template(subject, body_text, body_html)
     except RenderError as exc:
         where = "subject" if "subject" in str(exc) else "body_html" if "HTML" in str(exc) else "body_text"
-        raise MailError(str(exc), where) from None
+        raise MailError(str(exc), where, line=exc.line, suggestion=exc.suggestion) from None
     if template is None:
         template = Template()
         session.add(template)
@@ -89,6 +89,26 @@ def save_sequence(session: Session, name: str, steps: list[tuple[int, int]],
         sequence.steps.append(SequenceStep(position=i, template_id=template_id, delay_days=0 if i == 1 else delay))
     session.flush()
     return sequence
+
+
+def delete_template(session: Session, template: Template) -> None:
+    """Delete a template no sequence step uses."""
+    used = session.scalar(select(func.count()).select_from(SequenceStep)
+                          .where(SequenceStep.template_id == template.id)) or 0
+    if used:
+        raise MailError(f"{template.name} cannot be deleted: {used} sequence steps use it")
+    session.delete(template)
+    session.flush()
+
+
+def delete_sequence(session: Session, sequence: Sequence) -> None:
+    """Delete a sequence nobody is enrolled in (campaigns that chose it are left without one)."""
+    used = session.scalar(select(func.count()).select_from(Enrollment)
+                          .where(Enrollment.sequence_id == sequence.id)) or 0
+    if used:
+        raise MailError(f"{sequence.name} cannot be deleted: {used} prospects are enrolled in it")
+    session.delete(sequence)
+    session.flush()
 
 
 def campaign_mail(session: Session, campaign_id: int) -> CampaignMail:

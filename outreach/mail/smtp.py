@@ -14,6 +14,8 @@ from email.mime.text import MIMEText
 from email.policy import compat32
 from email.utils import format_datetime, formataddr
 
+from markupsafe import escape
+
 from outreach.mail.headers import check_header
 
 
@@ -161,7 +163,6 @@ def build_message(*, message_id: str, from_email: str, from_name: str, to_email:
     text = MIMEText(body_text.rstrip("\n") + footer, "plain", _QP_UTF8)
     msg: Message
     if body_html:
-        from markupsafe import escape
 
         msg = MIMEMultipart("alternative")
         msg.attach(text)

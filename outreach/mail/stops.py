@@ -11,6 +11,7 @@ from outreach.campaigns.service import move_prospect, record
 from outreach.lib.clock import utcnow
 from outreach.models import Contact, Prospect, User
 from outreach.models.mail import Enrollment, Message, step_label
+from outreach.notifications.events import raise_alert
 from outreach.notifications.service import notify_about_prospect
 
 #: prospect stages from which a stop moves the card (a card further along stays where the user put it)
@@ -96,3 +97,4 @@ def notify_bounce(session: Session, message: Message, detail: str) -> None:
     """Tell the prospect's owner (else the team) that an email to it bounced."""
     notify_about_prospect(session, message.prospect, "bounce", f"Bounced: {message.to_email}",
                           f"“{message.subject}” bounced: {detail}"[:1000])
+    raise_alert(session, "bounce", prospect=message.prospect, message=message, detail=detail)

@@ -74,7 +74,8 @@ class _Checker:
             names = ", ".join(sorted(known)[:8])
             hint = f" (known here: {names})"
         raise RenderError(f"line {node.lineno} of the {self.what}: {full} is not a known variable{hint}",
-                          variable=full)
+                          variable=full, line=node.lineno,
+                          suggestion=f"{path + '.' if path else ''}{close[0]}" if close else None)
 
     def resolve(self, node: nodes.Node, scope: dict[str, tuple[str, Any]]) -> tuple[str, Any]:
         """(dotted path, shape) of a Name/Getattr/Getitem chain; other expressions are visited and are _ANY."""

@@ -11,7 +11,9 @@ from outreach.campaigns.service import record
 from outreach.config import Settings
 from outreach.lib.secrets import load_or_create_secret_key
 from outreach.mail.stops import stop_contact_everywhere, suppress
+from outreach.models import Suppression
 from outreach.models.mail import Message
+from outreach.notifications.events import raise_alert
 
 SALT = "outreach.unsubscribe"
 
@@ -48,10 +50,14 @@ def unsubscribe(session: Session, message_id: str, *, via: str) -> Message | Non
     if message is None:
         return None
     email = message.to_email
+    already = session.scalar(select(Suppression.reason).where(Suppression.kind == "email",
+                                                              Suppression.value == email.lower())) == "unsubscribed"
     suppress(session, email, "unsubscribed", f"via {via} from “{message.subject}”")
     record(session, message.prospect, "unsubscribed", f"{email} unsubscribed ({via})",
            details={"message_id": message.message_id})
     stop_contact_everywhere(session, message.contact, "unsubscribed", f"{email} unsubscribed ({via})",
                             stage="unsubscribed", source_message_id=message.message_id)
+    if not already:  # a second click changes nothing and tells nobody
+        raise_alert(session, "unsubscribe", prospect=message.prospect, message=message, detail=via)
     session.flush()
     return message

@@ -12,15 +12,17 @@ from werkzeug.wrappers import Response
 from outreach.lib import appmail
 from outreach.lib.clock import utcnow
 from outreach.lib.ids import chosen_id
-from outreach.mail import imap, sequences, smtp
+from outreach.mail import sequences
+from outreach.mail.connection import check_mailbox
 from outreach.mail.estimate import expected_for
 from outreach.mail.forms import CampaignMailForm, MailboxForm, TemplateForm
-from outreach.mail.mailboxes import MailboxInput, MailError, imap_password, save_mailbox, sent_today, smtp_account
+from outreach.mail.mailboxes import MailboxInput, MailError, delete_mailbox, save_mailbox, sent_today
 from outreach.mail.outbox import WRITTEN, local_outbox, local_path, resolve_unknown, status_label
+from outreach.mail.queue import QUEUE_STATUSES, messages_query
 from outreach.mail.render import VARIABLES, RenderError
 from outreach.mail.unsubscribe import read_token, signing_secret, unsubscribe, unsubscribe_url
 from outreach.models import Prospect
-from outreach.models.mail import CampaignMail, Enrollment, Mailbox, Message, Sequence, SequenceStep, Template
+from outreach.models.mail import CampaignMail, Enrollment, Mailbox, Message, Sequence, Template
 from outreach.web.auth import campaign_or_404, prospect_or_404, staff_required
 from outreach.web.forms import error_next_to_field, options
 from outreach.web.ids import parse_id
@@ -31,7 +33,6 @@ bp = Blueprint("mail", __name__)
 #: the one route that works without a session or CSRF token (RFC 8058 one-click unsubscribe)
 unsubscribe_bp = Blueprint("unsubscribe", __name__)
 
-QUEUE_STATUSES = ("scheduled", "sending", "unknown")
 #: prospects offered for enrolment on one page (each is checked for conflicts)
 ENROL_LIST_LIMIT = 300
 
@@ -86,24 +87,8 @@ def test_mailbox(mailbox_id: int) -> Response:
     box = db_session().get(Mailbox, mailbox_id)
     if box is None:
         abort(404)
-    timeout = min(15.0, settings().mail.smtp_timeout)
-    try:
-        flash(smtp.test_connection(smtp_account(box, app_state().secret_box, timeout)), "success")
-    except (smtp.SmtpConnectError, ValueError) as exc:
-        flash(f"SMTP failed: {exc}", "error")
-    if box.has_imap:
-        try:
-            conn = imap.connect(box.imap_host, box.imap_port, box.imap_security, box.imap_username,
-                                imap_password(box, app_state().secret_box), timeout)
-            try:
-                flash(imap.test_connection(conn, box.imap_sent_folder), "success")
-            finally:
-                imap.logout(conn)
-        except (imap.ImapError, ValueError, OSError) as exc:
-            flash(f"IMAP failed: {exc}", "error")
-    else:
-        flash("No IMAP account: replies and bounces will not be read, so sequences will not stop by themselves.",
-              "info")
+    for check in check_mailbox(box, app_state().secret_box, settings().mail.smtp_timeout):
+        flash(check.message, {True: "success", False: "error", None: "info"}[check.ok])
     return redirect(url_for("mail.mailbox", mailbox_id=mailbox_id))
 
 
@@ -112,24 +97,16 @@ def test_mailbox(mailbox_id: int) -> Response:
 def delete(kind: str, item_id: int) -> Response:
     """Delete a mailbox, template or sequence that nothing uses yet (history keeps what was used)."""
     session = db_session()
-    model, uses = {
-        "mailboxes": (Mailbox, lambda: session.scalar(select(func.count()).select_from(Message)
-                                                        .where(Message.mailbox_id == item_id))),
-        "templates": (Template, lambda: session.scalar(select(func.count()).select_from(SequenceStep)
-                                                         .where(SequenceStep.template_id == item_id))),
-        "sequences": (Sequence, lambda: session.scalar(select(func.count()).select_from(Enrollment)
-                                                         .where(Enrollment.sequence_id == item_id))),
-    }.get(kind, (None, None))
+    model, remove = {"mailboxes": (Mailbox, delete_mailbox), "templates": (Template, sequences.delete_template),
+                     "sequences": (Sequence, sequences.delete_sequence)}.get(kind, (None, None))
     item = session.get(model, item_id) if model else None
-    if item is None or uses is None:
+    if item is None or remove is None:
         abort(404)
-    used = uses()
-    if used:
-        what = {"mailboxes": "messages were sent from it; make it inactive instead",
-                "templates": "sequence steps use it", "sequences": "prospects are enrolled in it"}[kind]
-        flash(f"{item.name} cannot be deleted: {used} {what}.", "error")
+    try:
+        remove(session, item)
+    except MailError as exc:
+        flash(f"{exc}.", "error")
         return redirect(url_for("mail.index"))
-    session.delete(item)  # campaigns that pointed at it fall back to none (ON DELETE SET NULL)
     session.commit()
     flash(f"{item.name} deleted.", "success")
     return redirect(url_for("mail.index"))
@@ -264,15 +241,8 @@ def campaign(campaign_id: int) -> str:
         (m.id, f"{m.name} <{m.from_email}>") for m in session.scalars(select(Mailbox).order_by(Mailbox.name))])
     form.sequence_id.choices = options([(0, "— choose a sequence —")] + [
         (s.id, s.name) for s in session.scalars(select(Sequence).order_by(Sequence.name))])
-    queue = session.scalars(select(Message).where(Message.campaign_id == camp.id,
-                                                  Message.status.in_(QUEUE_STATUSES))
-                            .options(selectinload(Message.mailbox),
-                                     selectinload(Message.prospect).selectinload(Prospect.site))
-                            .order_by(Message.send_at).limit(500)).all()
-    recent = session.scalars(select(Message).where(Message.campaign_id == camp.id,
-                                                   Message.status.not_in(QUEUE_STATUSES))
-                             .options(selectinload(Message.prospect).selectinload(Prospect.site))
-                             .order_by(Message.id.desc()).limit(50)).all()
+    queue = session.scalars(messages_query(camp.id, statuses=QUEUE_STATUSES).limit(500)).all()
+    recent = session.scalars(messages_query(camp.id, exclude=QUEUE_STATUSES, newest_first=True).limit(50)).all()
     box_ids = {m.mailbox_id for m in queue if m.mailbox_id} | ({config.mailbox_id} if config and config.mailbox_id
                                                                 else set())
     now = utcnow()

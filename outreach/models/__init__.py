@@ -40,6 +40,7 @@ from outreach.models.mail import (
 )
 from outreach.models.notifications import Notification
 from outreach.models.prospecting import Asset, ProspectingRun
+from outreach.models.webhooks import Webhook, WebhookAttempt, WebhookDelivery
 
 __all__ = [
     "PIPELINE_STAGES",
@@ -80,4 +81,7 @@ __all__ = [
     "Template",
     "TickStat",
     "User",
+    "Webhook",
+    "WebhookAttempt",
+    "WebhookDelivery",
 ]

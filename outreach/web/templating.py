@@ -30,7 +30,7 @@ NAV: list[tuple[str, str, Callable[[User], bool], str | tuple[str, ...]]] = [
     ("backlinks.ledger", "Backlinks", _anyone, "backlinks"),
     ("reports.index", "Reports", _anyone, "reports"),
     ("mail.index", "Mail", permissions.is_staff, "mail"),
-    ("accounts.users", "Users", permissions.is_admin, ("accounts.users", "health.status")),
+    ("accounts.users", "Users", permissions.is_admin, ("accounts.users", "health.status", "webhooks")),
 ]
 
 

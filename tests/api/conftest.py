@@ -14,6 +14,14 @@ from werkzeug.test import TestResponse
 from outreach.accounts.service import create_api_token
 from outreach.api.openapi import build_spec
 from outreach.models import User
+from tests.mail.conftest import (  # noqa: F401 (the real mail servers and mail factories, for the email endpoints)
+    dovecot,
+    imap_server,
+    job_context,
+    make_mailbox,
+    make_sequence,
+    smtp_sink,
+)
 
 SPEC = build_spec()
 

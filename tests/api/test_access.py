@@ -125,3 +125,46 @@ def test_lists_show_a_client_viewer_only_its_clients_records(api_as: Any, team: 
     assert viewer.get("/contacts").status_code == 403
     assert outsider.get("/contacts", campaign_id=team["campaign"].id).status_code == 403
     assert ids(staff, "/contacts") == {records["contact"], other.contact_id}
+
+
+#: endpoints only the team may use at all, reads included: email, the do-not-contact list, bulk adds, webhooks
+STAFF_ONLY = ("api.mail.", "api.suppressions.", "api.bulk.", "api.webhooks.")
+
+
+def _staff_only_calls(app: Any, records: dict[str, int]) -> list[tuple[str, str, str]]:
+    """(endpoint, method, url) of every staff-only route, its ids filled from `records` (1 for the others)."""
+    ids = {"campaign_id": records["campaign"], "prospect_id": records["prospect"]}
+    calls = []
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith(STAFF_ONLY):
+            continue
+        url = rule.rule
+        for name in rule.arguments:
+            url = url.replace(f"<int:{name}>", str(ids.get(name, 1)))
+        calls += [(rule.endpoint, method, url) for method in sorted(rule.methods - {"HEAD", "OPTIONS"})]
+    return calls
+
+
+@pytest.mark.parametrize("who", ["viewer", "outsider"])
+def test_client_viewers_get_nothing_from_email_the_do_not_contact_list_or_webhooks(
+        app: Any, api_as: Any, team: dict[str, Any], records: dict[str, int], db: Session, who: str) -> None:
+    api = api_as(team[who])
+    before = fingerprint(db)
+    calls = _staff_only_calls(app, records)
+    assert len(calls) >= 40
+    answered = []
+    for endpoint, method, url in calls:
+        response = api.call(method, url, {} if method in ("POST", "PATCH") else None)
+        answered.append((endpoint, method, response.status_code))
+    # the viewer of the campaign's own client is refused (403); another client's viewer never learns it exists
+    allowed = {"viewer": (403,), "outsider": (403, 404)}[who]
+    assert [a for a in answered if a[2] not in allowed] == []
+    assert fingerprint(db) == before
+
+
+def test_members_cannot_manage_webhooks(app: Any, api_as: Any, team: dict[str, Any], records: dict[str, int]) -> None:
+    api = api_as(team["teammate"])
+    calls = [c for c in _staff_only_calls(app, records) if c[0].startswith("api.webhooks.")]
+    assert len(calls) >= 8
+    for _endpoint, method, url in calls:
+        assert api.call(method, url, {} if method in ("POST", "PATCH") else None).status_code == 403, (method, url)

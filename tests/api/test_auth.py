@@ -109,3 +109,22 @@ def test_api_answers_set_no_cookie(api_as: Any, team: dict[str, Any]) -> None:
     for response in (api.get("/clients"), api.post("/clients", {"name": "Globex"}), api_as(None).get("/clients")):
         assert "Set-Cookie" not in response.headers
         assert response.mimetype == "application/json"
+
+
+def test_no_api_write_asks_a_token_authenticated_client_for_a_csrf_token(app: Any, api_as: Any,
+                                                                         team: dict[str, Any]) -> None:
+    """Every API route (nested blueprints too: api.mail, api.webhooks, ...) is exempt from the web's CSRF check."""
+    api = api_as(team["admin"])
+    app.config["WTF_CSRF_ENABLED"] = True  # as in production (the app fixture turns it off again)
+    asked = []
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1") or rule.endpoint == "api.unknown":
+            continue
+        url = rule.rule
+        for name in rule.arguments:
+            url = url.replace(f"<int:{name}>", "999999")
+        for method in sorted(rule.methods & {"POST", "PATCH", "DELETE"}):
+            response = api.call(method, url, {})
+            if "CSRF" in response.get_data(as_text=True):
+                asked.append((method, rule.rule))
+    assert asked == []

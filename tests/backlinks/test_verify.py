@@ -67,6 +67,54 @@ def test_it_resolves_a_relative_href_against_base_href(web: TestWeb, settings: d
     assert result.status == "live" and result.links[0].href == TARGET
 
 
+@pytest.mark.parametrize(("href", "target"), [
+    ("https://brand.example/?ref=partner", "https://brand.example/?ref=partner"),  # issue 14: root path + query
+    ("https://brand.example/?ref=partner", "https://brand.example?ref=partner"),
+    ("https://shop.example/?utm_source=blog", "https://shop.example/?utm_source=blog"),
+    ("https://host.example/a?b=1", "https://host.example/a?b=1"),
+    ("https://brand.example", "https://brand.example/"),
+    ("https://brand.example/", "https://brand.example"),
+    ("https://brand.example/?utm_source=blog&amp;utm_medium=referral", "https://brand.example/"),
+    ("https://brand.example/pricing?fbclid=IwAR2x", "https://brand.example/pricing"),
+    ("https://brand.example/?ref=partner&amp;lang=de", "https://brand.example/?lang=de"),
+])
+def test_a_link_to_a_root_or_with_tracking_parameters_is_found(web: TestWeb, settings: dict[str, Any], href: str,
+                                                               target: str) -> None:
+    web.page("/a", page(f'<a href="{href}">Brand</a>'))
+    result = check(web, settings, "/a", target=target)
+    assert result.status == "live", (href, target)
+    assert "tracking_differs" not in result.problems
+
+
+@pytest.mark.parametrize(("href", "target"), [
+    ("https://brand.example/", "https://brand.example/?ref=partner"),
+    ("https://brand.example/?ref=someone-else", "https://brand.example/?ref=partner"),
+])
+def test_a_link_without_the_agreed_tracking_parameters_is_live_with_a_problem(
+        web: TestWeb, settings: dict[str, Any], href: str, target: str) -> None:
+    web.page("/a", page(f'<a href="{href}">Brand</a>'))
+    result = check(web, settings, "/a", target=target)
+    assert result.status == "live" and "tracking_differs" in result.problems
+
+
+@pytest.mark.parametrize(("href", "target"), [
+    ("https://brand.example/?lang=de", "https://brand.example/"),
+    ("https://host.example/a?b=2", "https://host.example/a?b=1"),
+    ("https://brand.example/partner", "https://brand.example/?ref=partner"),
+])
+def test_a_link_with_another_query_is_missing(web: TestWeb, settings: dict[str, Any], href: str, target: str) -> None:
+    web.page("/a", page(f'<a href="{href}">Brand</a>'))
+    assert check(web, settings, "/a", target=target).status == "missing"
+
+
+def test_a_query_is_read_in_the_page_charset(web: TestWeb, settings: dict[str, Any]) -> None:
+    html = page('<a href="/поиск?q=привет">Поиск</a>').encode("windows-1251")
+    web.page("/a", html, content_type="text/html; charset=windows-1251")
+    as_chromium = web.url("/%D0%BF%D0%BE%D0%B8%D1%81%D0%BA?q=%EF%F0%E8%E2%E5%F2")  # a.href in Chromium
+    result = check(web, settings, "/a", target=as_chromium)
+    assert result.status == "live" and result.links[0].href == as_chromium
+
+
 def test_an_image_link_takes_its_alt_as_anchor(web: TestWeb, settings: dict[str, Any]) -> None:
     web.page("/a", page(f'<a href="{TARGET}"><img src="/logo.png" alt="Acme widget logo"></a>'))
     result = check(web, settings, "/a", anchor="Acme widget logo")

@@ -14,7 +14,7 @@ from outreach.accounts.service import create_api_token
 from outreach.campaigns import opportunity_context
 from outreach.campaigns.service import set_contact
 from outreach.crawler.service import start_crawl
-from outreach.discovery.broken_links.service import add_findings_as_prospects, job_findings
+from outreach.discovery.broken_links.store import add_findings_as_prospects, job_findings
 from outreach.discovery.guest_posts.service import GuestPostTarget, GuidelinesVerdict
 from outreach.discovery.mentions.service import Mention
 from outreach.discovery.prospecting import service as prospecting

@@ -17,7 +17,7 @@ from outreach.campaigns.imports import service as importer
 from outreach.campaigns.metrics import SITE_METRICS
 from outreach.campaigns.service import add_prospect, site_for
 from outreach.crawler.service import start_crawl
-from outreach.discovery.broken_links.service import add_findings_as_prospects
+from outreach.discovery.broken_links.store import add_findings_as_prospects
 from outreach.discovery.prospecting import service as prospecting
 from outreach.models import Activity, Campaign, Contact, Opportunity, Prospect, Site
 from outreach.models.crawl import CrawlFinding

@@ -135,6 +135,21 @@ def test_a_redirect_of_every_missing_page_to_the_home_page_is_a_soft_404(web: Te
     assert {o.url: o.reason for o in got.broken} == {web.url("/old-guide"): "soft_404"}
 
 
+def test_links_are_checked_where_a_browser_would_go(web: TestWeb) -> None:
+    """A query in the page's charset, a backslash path and a protocol-relative link on a windows-1251 page."""
+    page = ('<html><head><meta charset="windows-1251"></head><body><p>Поиск по сайту</p>'
+            '<a href="/поиск?q=привет">поиск</a> <a href="\\docs\\guide.html">guide</a>'
+            f'<a href="//{web.host}:{web.port}/p">p</a></body></html>')
+    web.page("/", page.encode("windows-1251"), content_type="text/html")
+    web.page("/%D0%BF%D0%BE%D0%B8%D1%81%D0%BA?q=%EF%F0%E8%E2%E5%F2", "<html><body>results</body></html>")
+    web.page("/docs/guide.html", "<html><body>guide</body></html>")
+    web.page("/p", "<html><body>p</body></html>")
+    got = crawl([web.url("/")], make_settings(), max_pages=10)
+    assert got.broken == []
+    assert {path for _, path in web.methods} >= {"/%D0%BF%D0%BE%D0%B8%D1%81%D0%BA?q=%EF%F0%E8%E2%E5%F2",
+                                                "/docs/guide.html", "/p"}
+
+
 def test_robots_crawl_delay_is_read(web: TestWeb) -> None:
     web.page("/robots.txt", "User-agent: *\nCrawl-delay: 7\n", content_type="text/plain")
 

@@ -69,7 +69,8 @@ def _campaign_or_exit(settings: Settings, campaign_id: int) -> None:
 def _store(settings: Settings, campaign_id: int, seeds: list[str], max_pages: int, result: Any) -> dict[str, int]:
     from outreach.crawler import service
     from outreach.crawler.crawl import outcome
-    from outreach.discovery.broken_links.service import add_opportunities, findings, save_findings
+    from outreach.discovery.broken_links.service import findings
+    from outreach.discovery.broken_links.store import add_opportunities, save_findings
     from outreach.runs import lifecycle
 
     with campaign_session(settings, campaign_id) as (session, campaign):

@@ -11,7 +11,7 @@ from wtforms.validators import DataRequired, InputRequired, NumberRange, Optiona
 
 from outreach.accounts import permissions
 from outreach.crawler import service
-from outreach.discovery.broken_links.service import add_findings_as_prospects, job_findings
+from outreach.discovery.broken_links.store import add_findings_as_prospects, job_findings
 from outreach.models import Campaign
 from outreach.models.crawl import CrawlFinding, CrawlJob
 from outreach.web import runs

@@ -31,7 +31,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from outreach.discovery.site_walk import WalkProgress, walk_site
 from outreach.lib.html import ParsedPage, off_loop
 from outreach.lib.http import Fetcher
-from outreach.lib.urls import BadURL, normalize_url, registrable_domain
+from outreach.lib.urls import BadURL, link_key, normalize_url, registrable_domain, resolve_href
 
 #: most bits in which two 64-bit perceptual hashes may differ for the images to count as one
 PHASH_THRESHOLD = 10
@@ -123,11 +123,8 @@ def image_candidates(html: str, page: ParsedPage) -> list[ImageRef]:
     def add(raw: str | None, where: str) -> None:
         if not raw or raw.strip().lower().startswith(("data:", "javascript:", "blob:")):
             return
-        try:
-            url = normalize_url(urljoin(page.base_url, raw.strip()))
-        except (BadURL, ValueError):
-            return
-        if url.startswith(("http://", "https://")) and url not in found:
+        url = resolve_href(page.base_url, raw)
+        if url is not None and url not in found:
             found[url] = ImageRef(url, where)
 
     for node in tree.css("img"):
@@ -238,6 +235,7 @@ def target_links(page: ParsedPage, target: str) -> tuple[bool, bool, list[str]]:
         exact = normalize_url(target)
     except BadURL:
         exact = target
+    wanted = link_key(exact)
     target_host = urlsplit(exact).hostname or ""
     domain = _domain(target_host)
     site = exact_hit = False
@@ -249,7 +247,7 @@ def target_links(page: ParsedPage, target: str) -> tuple[bool, bool, list[str]]:
             weak = [r for r in link.rel if r in ("nofollow", "sponsored", "ugc")]
             if rel is None or (rel and not weak):
                 rel = weak
-            if link.href == exact:
+            if link_key(link.href) == wanted:
                 exact_hit = True
     return site, exact_hit, rel or []
 

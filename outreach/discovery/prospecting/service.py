@@ -24,14 +24,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outreach.campaigns.contact_rules import ProspectConflict
-from outreach.campaigns.service import CampaignError, add_prospect, record, site_for
+from outreach.campaigns.service import CampaignError, add_prospect, contact_for, record, site_for
 from outreach.config import Settings
-from outreach.discovery.mentions.service import IMAGE_MAX_BYTES, ImageAsset, Mention, image_fingerprint
+from outreach.contacts.extraction import is_role_address
+from outreach.contacts.finder import check_addresses
+from outreach.contacts.validation import AddressChecker
+from outreach.discovery.guest_posts.service import find_guest_post_targets
+from outreach.discovery.mentions.service import IMAGE_MAX_BYTES, ImageAsset, Mention, find_mentions, image_fingerprint
 from outreach.discovery.site_walk import WalkProgress
 from outreach.jobs.ticks import JobContext
 from outreach.lib.aio import run_sync
 from outreach.lib.clock import utcnow
-from outreach.lib.http import Fetcher, FetchSettings
+from outreach.lib.console import campaign_session
+from outreach.lib.http import Fetcher, FetchSettings, fetch_one
 from outreach.lib.urls import BadURL, ensure_http_url, normalize_url, registrable_domain
 from outreach.models import Campaign, Client, Opportunity, Prospect, Site, User
 from outreach.models.prospecting import WALK_KINDS, Asset, ProspectingRun
@@ -191,7 +196,6 @@ def create_image_asset(session: Session, client: Client, *, name: str, target_ur
             raise ProspectingError("upload the infographic or give its URL", field="image")
         if settings is None:
             raise ProspectingError("cannot download the image here", field="image_url")
-        from outreach.lib.http import fetch_one
 
         got = fetch_one(image_url, FetchSettings.from_settings(settings), max_bytes=IMAGE_MAX_BYTES)
         if not got.ok:
@@ -308,8 +312,6 @@ async def execute(run: ProspectingRun, settings: Settings, assets: list[Asset],
                   metrics: dict[str, dict[str, float]], progress: WalkProgress,
                   campaign_keywords: list[str]) -> RunOutcome:
     """Do the run's crawl (no database access here)."""
-    from outreach.discovery.guest_posts.service import find_guest_post_targets
-    from outreach.discovery.mentions.service import find_mentions
 
     options = run.options or {}
     seeds, pages = list(run.seeds), {k: list(v) for k, v in (options.get("pages") or {}).items()}
@@ -347,8 +349,6 @@ async def execute(run: ProspectingRun, settings: Settings, assets: list[Asset],
 
 async def check_target_emails(targets: list[Any], settings: Settings) -> None:
     """Check the targets' addresses (syntax, MX) and keep the verdicts with each target."""
-    from outreach.contacts.finder import check_addresses
-    from outreach.contacts.validation import AddressChecker
 
     emails = [e for t in targets for e in t.emails]
     if not emails:
@@ -402,7 +402,6 @@ def run_one(ctx: JobContext, progress_every: float = 1.0) -> bool:
 
 
 def _metrics_by_origin(session: Session, seeds: list[str]) -> dict[str, dict[str, float]]:
-    from outreach.lib.urls import registrable_domain
 
     out: dict[str, dict[str, float]] = {}
     for seed in seeds:
@@ -451,8 +450,6 @@ def add_guest_post_opportunities(session: Session, campaign: Campaign, targets: 
 
 
 def _save_target_contacts(session: Session, opportunity: Opportunity, target: Any) -> None:
-    from outreach.campaigns.service import contact_for
-    from outreach.contacts.extraction import is_role_address
 
     session.flush()
     site = session.get(Site, opportunity.site_id)
@@ -555,7 +552,6 @@ def _card_of_site(session: Session, campaign: Campaign, page_url: str) -> Prospe
 # --- CLI helpers (the discover commands' --campaign) ----------------------------------------------
 
 def campaign_keywords_or_exit(settings: Settings, campaign_id: int) -> list[str]:
-    from outreach.lib.console import campaign_session
 
     with campaign_session(settings, campaign_id) as (_session, campaign):
         return campaign.keyword_list
@@ -563,7 +559,6 @@ def campaign_keywords_or_exit(settings: Settings, campaign_id: int) -> list[str]
 
 def _store(settings: Settings, campaign_id: int, add: Callable[[Session, Campaign], list[Opportunity]]
            ) -> dict[str, int]:
-    from outreach.lib.console import campaign_session
 
     with campaign_session(settings, campaign_id) as (session, campaign):
         return {"opportunities": len(add(session, campaign))}
