@@ -15,8 +15,7 @@ from typing import Any
 from outreach.crawler.checker import LinkChecker, Outcome
 from outreach.crawler.walk import Walk
 from outreach.lib.aio import run_sync
-from outreach.lib.html import (HTML_TYPES, TOO_COMPLEX, ParseLimits, TooComplex, decode_page, off_loop,
-                               page_links)
+from outreach.lib.html import HTML_TYPES, TOO_COMPLEX, ParseLimits, TooComplex, decode_page, off_loop, page_links
 from outreach.lib.http import Fetcher, FetchResult, FetchSettings, blocked_message
 from outreach.lib.urls import BadURL, ensure_http_url, normalize_url, url_origin
 
@@ -199,7 +198,7 @@ class Crawler:
 def _read_links(result: FetchResult, limits: ParseLimits) -> tuple[list[tuple[str, str]], bool]:
     """page_links of a fetched page, decoded as a browser decodes it."""
     html, encoding = decode_page(result.body, result.headers.get("content-type"))
-    return page_links(html, result.final_url, encoding, limits)
+    return page_links(html, result.final_url, encoding, limits=limits)
 
 
 def refused_seeds(seeds: list[str], settings: FetchSettings) -> list[str]:

@@ -273,7 +273,7 @@ def parse_page(html: str, url: str, *, with_text: bool = True, encoding: str = "
 
 
 
-def page_links(html: str, url: str, encoding: str = "utf-8",
+def page_links(html: str, url: str, encoding: str = "utf-8", *,
                limits: ParseLimits | None = None) -> tuple[list[tuple[str, str]], bool]:
     """(href, anchor) of every a[href]/area[href] in document order, and whether meta robots says nofollow.
 

@@ -119,7 +119,7 @@ def test_a_page_nested_past_the_limit_is_too_complex(depth: int) -> None:
         page_links(nested(depth), "https://a.example/")
     with pytest.raises(TooComplex, match="nested"):
         parse_page(nested(depth), "https://a.example/")
-    assert page_links(nested(600), "https://a.example/", ParseLimits(max_depth=700))[0] == [
+    assert page_links(nested(600), "https://a.example/", limits=ParseLimits(max_depth=700))[0] == [
         ("https://a.example/x", "x")]
 
 
@@ -140,8 +140,8 @@ def test_elements_that_do_not_nest_are_not_deep(markup: str) -> None:
 def test_a_page_with_more_elements_than_the_limit_is_too_complex() -> None:
     markup = "<html><body>" + "<span>x</span>" * 300 + "</body></html>"
     with pytest.raises(TooComplex, match="elements"):
-        page_links(markup, "https://a.example/", ParseLimits(max_nodes=100))
-    page_links(markup, "https://a.example/", ParseLimits(max_nodes=400))
+        page_links(markup, "https://a.example/", limits=ParseLimits(max_nodes=100))
+    page_links(markup, "https://a.example/", limits=ParseLimits(max_nodes=400))
 
 
 def test_a_parse_past_its_time_is_too_complex() -> None:
