@@ -29,6 +29,19 @@ def run_migrations_online() -> None:
 
 
 def _run(connection: object) -> None:
+    # SQLite rebuilds a table to alter it (copy, DROP, rename): with foreign keys on, the DROP would
+    # cascade to every child row (a backlink's checks and events). Off for the run, outside any transaction.
+    sqlite = connection.dialect.name == "sqlite"  # type: ignore[attr-defined]
+    if sqlite:
+        connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[attr-defined]
+    try:
+        _migrate(connection)
+    finally:
+        if sqlite:
+            connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[attr-defined]
+
+
+def _migrate(connection: object) -> None:
     context.configure(connection=connection, target_metadata=target_metadata,
                       render_as_batch=True, compare_type=True, include_name=url_search.include_name)
     with context.begin_transaction():

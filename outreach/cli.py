@@ -8,6 +8,7 @@ from __future__ import annotations
 import click
 
 from outreach.accounts.cli import user
+from outreach.analytics.cli import traffic
 from outreach.backlinks.cli import verify
 from outreach.campaigns.imports.cli import import_csv
 from outreach.contacts.cli import contacts
@@ -20,7 +21,7 @@ from outreach.runtime.cli import db, run, scheduler, web, worker
 
 #: every command of `outreach`
 COMMANDS: list[click.Command] = [run, web, scheduler, worker, db, user, import_csv, contacts, verify, discover,
-                                 demo]
+                                 demo, traffic]
 #: `outreach discover ...`: one command per kind of opportunity
 DISCOVER_COMMANDS: list[click.Command] = [broken_links, guest_posts, mentions]
 

@@ -78,7 +78,7 @@ def test_upgrading_a_populated_database_keeps_its_rows(empty_database_url: str) 
 
 
 def test_backlink_checks_take_the_unknown_status_and_keep_their_rows(empty_database_url: str) -> None:
-    upgrade(empty_database_url, "0017")
+    upgrade(empty_database_url, "0018")
     engine = make_engine(empty_database_url)
     check = ("INSERT INTO backlink_checks (backlink_id, checked_at, page_url, final_url, http_status, error, status, "
              "follow, indexable, found_in, problems, evidence) VALUES (1, '2026-01-01 00:00:00+00', "
@@ -133,4 +133,61 @@ def test_an_upgrade_puts_back_the_page_url_search_a_table_rebuild_dropped(empty_
         else:
             assert conn.scalar(text("SELECT count(*) FROM pg_indexes "
                                     "WHERE indexname = 'ix_prospects_page_url_trgm'")) == 1
+    engine.dispose()
+
+
+def test_a_table_rebuilt_by_a_migration_keeps_its_child_rows(empty_database_url: str) -> None:
+    """0008 rebuilds `backlinks` on SQLite (copy, drop, rename): its checks and events must survive."""
+    upgrade(empty_database_url, "0007")
+    engine = make_engine(empty_database_url)
+    stamp = "'2026-01-01 00:00:00+00'"
+    with engine.begin() as conn:
+        conn.execute(text(f"INSERT INTO clients (name, website, report_emails, notes, created_at) "
+                          f"VALUES ('Acme', '', '', '', {stamp})"))
+        conn.execute(text(
+            "INSERT INTO backlinks (client_id, page_url, site_url, target_url, match_mode, agreed_anchor, agreed_rel, "
+            "notes, render_js, status, consecutive_failures, seen_rel, seen_anchor, created_at) VALUES "
+            f"(1, 'https://a.example/p', 'https://a.example/', 'https://acme.example/', 'exact', '', 'any', '', "
+            f"false, 'live', 0, '', '', {stamp})"))
+        conn.execute(text(
+            "INSERT INTO backlink_checks (backlink_id, checked_at, page_url, final_url, error, status, follow, "
+            f"indexable, found_in, problems, evidence) VALUES (1, {stamp}, 'https://a.example/p', "
+            "'https://a.example/p', '', 'live', true, true, 'html', '[]', '{}')"))
+        conn.execute(text("INSERT INTO backlink_events (backlink_id, kind, text, created_at, notify_attempts, "
+                          f"notify_error) VALUES (1, 'went_live', 'Link is live', {stamp}, 0, '')"))
+    engine.dispose()
+    upgrade(empty_database_url)
+    engine = make_engine(empty_database_url)
+    with engine.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM backlink_checks")) == 1
+        assert conn.scalar(text("SELECT count(*) FROM backlink_events")) == 1
+        if engine.dialect.name == "sqlite":  # and the app's connections get their foreign keys back
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    engine.dispose()
+
+
+def test_links_from_before_their_value_was_kept_get_empty_prices_and_reasons(empty_database_url: str) -> None:
+    """0018 adds currency, payment status and the loss reason to links that already exist."""
+    upgrade(empty_database_url, "0017")
+    engine = make_engine(empty_database_url)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO clients (name, website, report_emails, notes, created_at) "
+                          "VALUES ('Acme', '', '', '', '2026-01-01 00:00:00+00')"))
+        conn.execute(text("INSERT INTO backlinks (client_id, page_url, site_url, target_url, match_mode, "
+                          "agreed_anchor, agreed_rel, price, notes, render_js, status, consecutive_failures, "
+                          "seen_rel, seen_anchor, unmet_terms, created_at) "
+                          "VALUES (1, 'https://blog.example/a', 'https://blog.example/', "
+                          "'https://acme.example/', 'exact', '', 'follow', 150, '', false, 'lost', 3, '', '', '[]', "
+                          "'2026-01-01 00:00:00+00')"))
+        conn.execute(text("INSERT INTO backlink_events (backlink_id, kind, text, created_at, notify_attempts, "
+                          "notify_error) VALUES (1, 'lost', 'Link lost', '2026-01-02 00:00:00+00', 0, '')"))
+        conn.execute(text("INSERT INTO client_link_settings (client_id, is_monthly_report) VALUES (1, true)"))
+    engine.dispose()
+    upgrade(empty_database_url)
+    engine = make_engine(empty_database_url)
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT price, currency, payment_status, lost_reason FROM backlinks")).one()
+        assert tuple(row) == (150.0, "", None, "")
+        assert conn.execute(text("SELECT reason FROM backlink_events")).scalar_one() == ""
+        assert conn.execute(text("SELECT is_costs_in_report FROM client_link_settings")).scalar_one() in (False, 0)
     engine.dispose()

@@ -40,6 +40,12 @@ def can_see_internal(user: User) -> bool:
     return is_staff(user)
 
 
+def report_shows_prices(user: User | None, costs_in_report: bool) -> bool:
+    """Link prices in a report: the team sees them in the app; what a client sees (its viewer's pages, the shared
+    link, the PDF, the CSV, the monthly email; `user` None) shows them only when the client's settings say so."""
+    return costs_in_report or (user is not None and is_staff(user))
+
+
 def can_change(user: User, record: Any = None) -> bool:
     """Whether the user may change the record (or anything, without one): staff who can see it."""
     return is_staff(user) and (record is None or can_see(user, record))

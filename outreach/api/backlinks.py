@@ -9,11 +9,13 @@ from sqlalchemy import Select, func, select
 
 from outreach.accounts import permissions
 from outreach.accounts.service import audit
+from outreach.analytics.service import recent
 from outreach.api.common import _body, _campaign, _client, _commit, _created, _paginate, _user
 from outreach.api.errors import ApiError, bad_parameter, invalid, not_found
 from outreach.api.inputs import MAX_ID, Body, query_choice, query_int
 from outreach.api.serialize import when
-from outreach.backlinks import service, terms
+from outreach.backlinks import reasons, service, terms
+from outreach.backlinks.value import signals
 from outreach.models import Backlink, BacklinkCheck, BacklinkEvent, Prospect, User
 from outreach.models.backlinks import BACKLINK_STATUSES
 from outreach.reports import service as reports
@@ -22,8 +24,8 @@ from outreach.web.state import db_session
 bp = Blueprint("backlinks", __name__)  # nested in the /api/v1 blueprint (api/views.py)
 
 #: the body fields of a backlink; client_id and campaign_id only when creating
-FIELDS = ("page_url", "site_url", "target_url", "match_mode", "agreed_anchor", "agreed_rel", "price", "notes",
-          "deadline_at", "render_js")
+FIELDS = ("page_url", "site_url", "target_url", "match_mode", "agreed_anchor", "agreed_rel", "price", "currency",
+          "payment_status", "notes", "deadline_at", "render_js")
 
 
 # --- JSON shapes ---------------------------------------------------------------------------------
@@ -36,7 +38,8 @@ def check_json(c: BacklinkCheck) -> dict[str, Any]:
 
 
 def event_json(e: BacklinkEvent) -> dict[str, Any]:
-    return {"id": e.id, "kind": e.kind, "text": e.text, "created_at": when(e.created_at)}
+    return {"id": e.id, "kind": e.kind, "text": e.text, "reason": reasons.Reason(e.reason).as_json() if e.reason
+            else None, "created_at": when(e.created_at)}
 
 
 def backlink_json(b: Backlink) -> dict[str, Any]:
@@ -45,7 +48,10 @@ def backlink_json(b: Backlink) -> dict[str, Any]:
     return {"id": b.id, "client_id": b.client_id, "campaign_id": b.campaign_id, "prospect_id": b.prospect_id,
             "page_url": b.page_url, "site_url": b.site_url, "target_url": b.target_url,
             "match_mode": b.match_mode, "agreed_anchor": b.agreed_anchor, "agreed_rel": b.agreed_rel,
-            "price": b.price if internal else None, "notes": b.notes if internal else "",
+            "price": b.price if internal else None, "currency": b.currency if internal else "",
+            "payment_status": b.payment_status if internal else None,
+            "lost_reason": reasons.Reason(b.lost_reason).as_json() if b.lost_reason else None,
+            "notes": b.notes if internal else "",
             "deadline_at": when(b.deadline_at), "render_js": b.render_js,
             "status": b.status, "status_label": terms.status_label(b),
             "unmet_terms": [{**d, "text": terms.sentence(d)} for d in b.unmet_terms or []],
@@ -65,8 +71,15 @@ def _detail(b: Backlink) -> dict[str, Any]:
                                   .order_by(BacklinkCheck.id.desc()).limit(50)))
     events = session.scalars(select(BacklinkEvent).where(BacklinkEvent.backlink_id == b.id)
                              .order_by(BacklinkEvent.id.desc()).limit(50))
+    traffic = recent(session, [b])
+    value = signals(session, [b], {b.id: traffic.link_total(b.id)})[b.id]
     return {**backlink_json(b), "latest_check": check_json(checks[0]) if checks else None,
-            "checks": [check_json(c) for c in checks], "events": [event_json(e) for e in events]}
+            "checks": [check_json(c) for c in checks], "events": [event_json(e) for e in events],
+            "reasons": [r.as_json() for r in reasons.why(b, checks[0] if checks else None)],
+            "value": value.as_json(),
+            "referral_months": [{"month": m.isoformat()[:7], "sessions": n}
+                                for m, n in zip(traffic.months, traffic.link_series(b.id), strict=True)]
+            if value.sessions is not None else []}
 
 
 # --- lookups and input ---------------------------------------------------------------------------
@@ -168,8 +181,9 @@ def create_backlink() -> tuple[Response, int, dict[str, str]]:
             match_mode=body.string("match_mode", default="exact", max_length=10),
             agreed_anchor=body.string("agreed_anchor", max_length=500),
             agreed_rel=body.string("agreed_rel", default="follow", max_length=20),
-            price=_price(body, None), notes=body.string("notes"), deadline_at=_deadline(body, None),
-            render_js=_flag(body, "render_js", False), actor=_user())
+            price=_price(body, None), currency=body.string("currency", max_length=3),
+            payment_status=body.optional_string("payment_status", max_length=10), notes=body.string("notes"),
+            deadline_at=_deadline(body, None), render_js=_flag(body, "render_js", False), actor=_user())
     except service.BacklinkError as exc:
         raise _service_error(exc) from None
     _commit()
@@ -217,7 +231,9 @@ def update_backlink(backlink_id: int) -> dict[str, Any]:
             match_mode=body.string("match_mode", default=b.match_mode, max_length=10),
             agreed_anchor=body.string("agreed_anchor", default=b.agreed_anchor, max_length=500),
             agreed_rel=body.string("agreed_rel", default=b.agreed_rel, max_length=20),
-            price=_price(body, b.price), notes=body.string("notes", default=b.notes),
+            price=_price(body, b.price), currency=body.string("currency", default=b.currency, max_length=3),
+            payment_status=(body.optional_string("payment_status", max_length=10) or "") if "payment_status" in body
+            else None, notes=body.string("notes", default=b.notes),
             deadline_at=_deadline(body, b.deadline_at), render_js=_flag(body, "render_js", b.render_js),
             actor=_user())
     except service.BacklinkError as exc:
@@ -275,7 +291,9 @@ def client_report(client_id: int) -> dict[str, Any]:
         start, end = reports.parse_range(request.args.get("from") or None, request.args.get("to") or None)
     except reports.ReportError as exc:
         raise bad_parameter("from", str(exc)) from None
-    report = reports.build_report(db_session(), client, campaign=campaign, date_from=start, date_to=end)
+    report = reports.build_report(db_session(), client, campaign=campaign, date_from=start, date_to=end,
+                                  show_costs=permissions.report_shows_prices(
+                                      _user(), service.client_settings(db_session(), client.id).is_costs_in_report))
     return {
         "client_id": client.id, "campaign_id": campaign.id if campaign else None,
         "from": start.isoformat(), "to": end.isoformat(), "generated_at": when(report.generated_at),
@@ -285,11 +303,19 @@ def client_report(client_id: int) -> dict[str, Any]:
         "rel_split": [{"rel": rel, "count": count} for rel, count in report.rel_split],
         "anchors": [{"anchor": anchor, "count": count} for anchor, count in report.anchors],
         "domains": [{"domain": domain, "links": links, "live": live} for domain, links, live in report.domains],
+        "referral_sessions": report.referral_total if report.traffic.has_data else None,
+        "referral_series": [{"month": m.isoformat()[:7], "sessions": n} for m, n in report.traffic.series],
+        "top_links": [{"backlink_id": row.backlink.id, "page": row.page, "sessions": n}
+                      for row, n in report.top_links],
+        "losses_by_reason": [{"code": code, "label": label, "count": n} for code, label, n in report.losses],
+        "costs": [c.as_json() for c in report.costs] if report.show_costs else None,
         "links": [{"backlink_id": r.backlink.id, "page": r.page, "domain": r.domain, "target": r.target,
                    "status": r.status, "status_label": r.status_label, "http_status": r.http_status,
                    "rel": r.rel, "follow": r.follow,
                    "indexable": r.indexable, "anchor": r.anchor, "last_checked": r.last_checked,
-                   "live_since": r.live_since, "problems": r.problems} for r in report.rows],
+                   "live_since": r.live_since, "problems": r.problems, "reasons": r.reasons,
+                   "referral_sessions": r.sessions,
+                   "value": r.signals.as_json() if r.signals else None} for r in report.rows],
     }
 
 

@@ -21,8 +21,16 @@ from outreach.api.openapi_blocks import (
     obj,
     ref,
 )
+from outreach.backlinks.reasons import CODES as REASON_CODES
 from outreach.backlinks.service import CSV_COLUMNS
-from outreach.models.backlinks import AGREED_RELS, BACKLINK_STATUSES, CHECK_STATUSES, EVENT_KINDS, MATCH_MODES
+from outreach.models.backlinks import (
+    AGREED_RELS,
+    BACKLINK_STATUSES,
+    CHECK_STATUSES,
+    EVENT_KINDS,
+    MATCH_MODES,
+    PAYMENT_STATUSES,
+)
 from outreach.models.campaigns import OPPORTUNITY_KINDS
 from outreach.models.crawl import CRAWL_KINDS, CRAWL_STATUSES
 from outreach.models.prospecting import ASSET_KINDS, RUN_KINDS, RUN_STATUSES, WALK_KINDS
@@ -43,6 +51,8 @@ def schemas() -> dict[str, Any]:
         "agreed_anchor": {**STR, "maxLength": 500},
         "agreed_rel": {"type": "string", "enum": list(AGREED_RELS)},
         "price": nullable({"type": "number", "minimum": 0, "maximum": 1e15}),
+        "currency": {**STR, "maxLength": 3, "description": "ISO 4217 code of the price (USD, EUR); empty for none"},
+        "payment_status": {"type": ["string", "null"], "enum": [*PAYMENT_STATUSES, None]},
         "notes": STR,
         "deadline_at": nullable({**STR, "maxLength": 40,
                                  "description": "a date (2026-12-31, the end of that day UTC) or a date-time"}),
@@ -53,6 +63,11 @@ def schemas() -> dict[str, Any]:
                 "match_mode": {"type": "string", "enum": list(MATCH_MODES)}, "agreed_anchor": STR,
                 "agreed_rel": {"type": "string", "enum": list(AGREED_RELS)},
                 "price": {**nullable(NUM), "description": "null for a client-viewer"},
+                "currency": {**STR, "description": "the price's ISO 4217 code; empty for a client-viewer"},
+                "payment_status": {**{"type": ["string", "null"], "enum": [*PAYMENT_STATUSES, None]},
+                                   "description": "null when not tracked, and for a client-viewer"},
+                "lost_reason": {**nullable(ref("Reason")),
+                                "description": "why the link was lost or missed its deadline, in plain words"},
                 "notes": {**STR, "description": "the team's notes; empty for a client-viewer"},
                 "deadline_at": nullable(TIME), "render_js": BOOL,
                 "status": {"type": "string", "enum": list(BACKLINK_STATUSES),
@@ -72,7 +87,22 @@ def schemas() -> dict[str, Any]:
                 "first_live_at": nullable(TIME), "live_since": nullable(TIME), "lost_at": nullable(TIME),
                 "seen_rel": STR_LIST, "seen_anchor": STR, "is_follow": nullable(BOOL),
                 "is_indexable": nullable(BOOL), "created_at": TIME, "url": URL}
+    reason = obj({"code": {"type": "string", "enum": list(REASON_CODES)},
+                  "label": {**STR, "description": "e.g. \"Page gone (404/410)\""},
+                  "detail": {**STR, "description": "the label with what the check saw: \"Page gone (404/410): "
+                                                   "HTTP 410\""}})
+    value = obj({"follow": nullable(BOOL), "indexable": nullable(BOOL),
+                 "relevance": {**nullable(NUM), "description": "discovery's score of the opportunity (0-100)"},
+                 "authority": {**OBJ, "description": "imported metrics of the link's site by label (DR, DA, AS, TF, "
+                                                     "Traffic)", "additionalProperties": NUM},
+                 "referral_sessions": {**nullable(INT), "description": "null when no analytics figure matches the "
+                                                                      "link"}})
+    cost = obj({"currency": STR, "spent": NUM, "priced_links": INT, "live_links": INT, "referring_domains": INT,
+                "per_live_link": nullable(NUM), "per_referring_domain": nullable(NUM)})
     return {
+        "Reason": reason,
+        "LinkValue": value,
+        "Cost": cost,
         "CrawlJob": obj({"id": INT, "campaign_id": nullable(INT), "kind": {"type": "string", "enum": list(CRAWL_KINDS)},
                          "seeds": STR_LIST, "max_pages": INT,
                          "status": {"type": "string", "enum": list(CRAWL_STATUSES)}, "is_finished": BOOL,
@@ -182,12 +212,18 @@ def schemas() -> dict[str, Any]:
                               "evidence": {**OBJ, "description": "the whole result as `outreach verify --json` "
                                                                  "prints it"}}),
         "BacklinkEvent": obj({"id": INT, "kind": {"type": "string", "enum": list(EVENT_KINDS)}, "text": STR,
-                              "created_at": TIME}),
+                              "reason": nullable(ref("Reason")), "created_at": TIME}),
         "BacklinkDetail": obj({**backlink, "latest_check": nullable(ref("BacklinkCheck")),
                                "checks": {"type": "array", "items": ref("BacklinkCheck"),
                                           "description": "the last 50 checks, newest first"},
                                "events": {"type": "array", "items": ref("BacklinkEvent"),
-                                          "description": "the last 50 events, newest first"}}),
+                                          "description": "the last 50 events, newest first"},
+                               "reasons": {"type": "array", "items": ref("Reason"),
+                                           "description": "why it is lost, missed, failing or worth less now"},
+                               "value": {**ref("LinkValue"), "description": "its value signals; referral sessions "
+                                                                            "of the last 12 months"},
+                               "referral_months": {"type": "array", "items": obj({"month": STR, "sessions": INT}),
+                                                   "description": "the last 12 months (empty without figures)"}}),
         "BacklinkInput": obj({"client_id": {**ID, "description": "default: the campaign's client"},
                               "campaign_id": nullable(ID), **backlink_fields}, required=["target_url"]),
         "BacklinkImport": obj({"client_id": {**ID, "description": "default: the campaign's client"},
@@ -211,11 +247,20 @@ def schemas() -> dict[str, Any]:
             "rel_split": {"type": "array", "items": obj({"rel": STR, "count": INT})},
             "anchors": {"type": "array", "items": obj({"anchor": STR, "count": INT})},
             "domains": {"type": "array", "items": obj({"domain": STR, "links": INT, "live": INT})},
+            "referral_sessions": {**nullable(INT), "description": "sessions the links brought in the range (null "
+                                                                  "without analytics figures)"},
+            "referral_series": {"type": "array", "items": obj({"month": STR, "sessions": INT})},
+            "top_links": {"type": "array", "items": obj({"backlink_id": INT, "page": STR, "sessions": INT})},
+            "losses_by_reason": {"type": "array", "items": obj({"code": STR, "label": STR, "count": INT})},
+            "costs": {**nullable({"type": "array", "items": ref("Cost")}),
+                      "description": "per currency; null when prices are not shown to the caller"},
             "links": {"type": "array", "items": obj({
                 "backlink_id": INT, "page": STR, "domain": STR, "target": STR, "status": STR, "status_label": STR,
                 "http_status": STR,
                 "rel": STR, "follow": STR, "indexable": STR, "anchor": STR, "last_checked": STR,
-                "live_since": STR, "problems": STR})},
+                "live_since": STR, "problems": STR,
+                "reasons": {**STR, "description": "why it is lost or worth less, in plain words"},
+                "referral_sessions": nullable(INT), "value": nullable(ref("LinkValue"))})},
         }, description="the figures of the web report"),
         **{f"{name}List": obj({"data": {"type": "array", "items": ref(name)}, "meta": ref("PageMeta"),
                                "links": ref("PageLinks")}) for name in LIST_NAMES},

@@ -9,7 +9,7 @@ from sqlalchemy import or_
 from sqlalchemy.orm import Session, sessionmaker
 
 from outreach.accounts import permissions
-from outreach.backlinks import terms
+from outreach.backlinks import reasons, terms
 from outreach.backlinks.service import ALERT_KINDS
 from outreach.config import Settings
 from outreach.db import session_scope
@@ -118,7 +118,8 @@ def notify_in_app(session: Session, event_id: int) -> None:
     users = [owner.id] if owner is not None else owner_or_team(session, [])
     where = backlink.page_url or backlink.site_url
     headline = HEADLINES.get(event.kind, event.kind.replace("_", " ").capitalize())
-    notify(session, users, event.kind, f"{headline}: {where}", event.text, f"/backlinks/{backlink.id}")
+    why = f" ({reasons.label(event.reason).lower()})" if event.reason and event.kind in ("lost", "missed") else ""
+    notify(session, users, event.kind, f"{headline}{why}: {where}", event.text, f"/backlinks/{backlink.id}")
     if event.kind in BACKLINK_ALERTS:
         raise_alert(session, BACKLINK_ALERTS[event.kind], backlink=backlink, backlink_event=event)
 
@@ -137,4 +138,5 @@ def _email_for(session: Session, settings: Settings, event: BacklinkEvent) -> ap
     return appmail.render("backlink_alert", [owner.email], f"{headline}: {where}", headline=headline,
                           event=event, backlink=backlink, check=check, link=link,
                           status=terms.status_label(backlink), failing=terms.failing_label(backlink),
-                          agreed=terms.agreed_label(backlink.agreed_anchor, backlink.agreed_rel))
+                          agreed=terms.agreed_label(backlink.agreed_anchor, backlink.agreed_rel),
+                          reason=reasons.label(event.reason))

@@ -11,6 +11,8 @@ from outreach.web.forms import options
 MATCH_LABELS = [("exact", "Exactly this URL"), ("site", "Any URL on the target's site")]
 REL_LABELS = [("follow", "Followed"), ("nofollow", "nofollow"), ("sponsored", "sponsored"), ("ugc", "ugc"),
               ("any", "Any")]
+PAYMENT_LABELS = [("", "—"), ("unpaid", "Unpaid"), ("invoiced", "Invoiced"), ("paid", "Paid"),
+                  ("refunded", "Refunded")]
 
 
 class EditBacklinkForm(FlaskForm):
@@ -24,6 +26,8 @@ class EditBacklinkForm(FlaskForm):
     agreed_rel = SelectField("Agreed link type", choices=options(REL_LABELS),
                              description="Followed: a nofollow, sponsored or ugc link is “live, terms not met”.")
     price = StringField("Price")
+    currency = StringField("Currency", description="Three letters: USD, EUR, GBP…")
+    payment_status = SelectField("Payment", choices=options(PAYMENT_LABELS), default="")
     deadline = DateField("Live by", validators=[Optional()])
     notes = TextAreaField("Notes")
     render_js = BooleanField("Also check the page after JavaScript runs (headless Chromium)")

@@ -12,8 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outreach.accounts.service import audit
-from outreach.backlinks import terms
+from outreach.backlinks import reasons, terms
 from outreach.backlinks.evidence import WEAK_RELS, CheckResult, FoundLink
+from outreach.backlinks.value import clean_currency
 from outreach.campaigns.service import move_prospect, record
 from outreach.config import BacklinksSettings
 from outreach.jobs.claims import claim_rows
@@ -29,13 +30,13 @@ from outreach.models import (
     Prospect,
     User,
 )
-from outreach.models.backlinks import AGREED_RELS, MATCH_MODES
+from outreach.models.backlinks import AGREED_RELS, MATCH_MODES, PAYMENT_STATUSES
 
 #: how long a claimed backlink stays out of the due query while it is being checked
 CLAIM_LEASE = timedelta(minutes=10)
 #: columns of the CSV import (page_url may be empty when site_url says where to look)
 CSV_COLUMNS = ("page_url", "target_url", "site_url", "match_mode", "agreed_anchor", "agreed_rel", "price",
-               "deadline", "notes", "render_js")
+               "currency", "payment_status", "deadline", "notes", "render_js")
 #: events that send the owner an alert email
 ALERT_KINDS = ("went_live", "lost", "relive", "rel_changed", "anchor_changed", "became_noindex", "missed",
                "terms_not_met", "terms_met")
@@ -54,12 +55,13 @@ class BacklinkError(ValueError):
 def create_backlink(session: Session, *, client_id: int, target_url: str, page_url: str = "",
                     site_url: str = "", campaign_id: int | None = None, prospect_id: int | None = None,
                     match_mode: str = "exact", agreed_anchor: str = "", agreed_rel: str = "follow",
-                    price: float | str | None = None, notes: str = "", deadline_at: datetime | None = None,
-                    render_js: bool = False, actor: User | None = None) -> Backlink:
+                    price: float | str | None = None, currency: str = "", payment_status: str | None = None,
+                    notes: str = "", deadline_at: datetime | None = None, render_js: bool = False,
+                    actor: User | None = None) -> Backlink:
     """Add a link to the ledger and schedule its first check now."""
     values = _validated(session, client_id=client_id, target_url=target_url, page_url=page_url,
                         site_url=site_url, campaign_id=campaign_id, match_mode=match_mode,
-                        agreed_rel=agreed_rel, price=price)
+                        agreed_rel=agreed_rel, price=price, currency=currency, payment_status=payment_status)
     if prospect_id is not None:
         prospect = session.get(Prospect, prospect_id)
         if prospect is None or campaign_id is None or prospect.campaign_id != campaign_id:
@@ -75,8 +77,8 @@ def create_backlink(session: Session, *, client_id: int, target_url: str, page_u
 
 
 def _validated(session: Session, *, client_id: int, target_url: str, page_url: str, site_url: str,
-               campaign_id: int | None, match_mode: str, agreed_rel: str,
-               price: float | str | None) -> dict[str, Any]:
+               campaign_id: int | None, match_mode: str, agreed_rel: str, price: float | str | None,
+               currency: str = "", payment_status: str | None = None) -> dict[str, Any]:
     if session.get(Client, client_id) is None:
         raise BacklinkError("choose an existing client", field="client_id")
     if campaign_id is not None:
@@ -94,9 +96,17 @@ def _validated(session: Session, *, client_id: int, target_url: str, page_url: s
     if agreed_rel not in AGREED_RELS:
         raise BacklinkError(f"agreed rel must be one of {', '.join(AGREED_RELS)}, not {agreed_rel!r}",
                             field="agreed_rel")
+    try:
+        code = clean_currency(currency) or _symbol_currency(price)
+    except ValueError as exc:
+        raise BacklinkError(str(exc), field="currency") from None
+    status = (payment_status or "").strip().lower() or None
+    if status is not None and status not in PAYMENT_STATUSES:
+        raise BacklinkError(f"payment status must be one of {', '.join(PAYMENT_STATUSES)}, not {payment_status!r}",
+                            field="payment_status")
     return {"target_url": target, "page_url": page, "site_url": site or _origin(page),
             "campaign_id": campaign_id, "match_mode": match_mode, "agreed_rel": agreed_rel,
-            "price": _price(price)}
+            "price": _price(price), "currency": code, "payment_status": status}
 
 
 def _url(value: str, name: str, required: bool = False) -> str:
@@ -109,6 +119,14 @@ def _url(value: str, name: str, required: bool = False) -> str:
         return ensure_http_url(value)[:2000]
     except BadURL as exc:
         raise BacklinkError(f"{name.replace('_', ' ')}: {exc}", field=name) from None
+
+
+#: a price written with its currency's sign says the currency when none is given
+_SIGNS = {"$": "USD", "€": "EUR", "£": "GBP"}
+
+
+def _symbol_currency(price: float | str | None) -> str:
+    return _SIGNS.get(price.strip()[:1], "") if isinstance(price, str) and price.strip() else ""
 
 
 def _price(value: float | str | None) -> float | None:
@@ -141,11 +159,14 @@ def _origin(url: str) -> str:
 
 def update_backlink(session: Session, backlink: Backlink, *, page_url: str, target_url: str, site_url: str,
                     match_mode: str, agreed_anchor: str, agreed_rel: str, price: float | str | None,
-                    notes: str, deadline_at: datetime | None, render_js: bool,
-                    actor: User | None = None) -> None:
+                    notes: str, deadline_at: datetime | None, render_js: bool, currency: str | None = None,
+                    payment_status: str | None = None, actor: User | None = None) -> None:
+    """Change the link; `currency` and `payment_status` None keep theirs ("" clears them)."""
     values = _validated(session, client_id=backlink.client_id, target_url=target_url, page_url=page_url,
                         site_url=site_url, campaign_id=backlink.campaign_id, match_mode=match_mode,
-                        agreed_rel=agreed_rel, price=price)
+                        agreed_rel=agreed_rel, price=price,
+                        currency=backlink.currency if currency is None else currency,
+                        payment_status=backlink.payment_status if payment_status is None else payment_status)
     terms_before = (backlink.agreed_anchor, backlink.agreed_rel, backlink.target_url, backlink.match_mode)
     for name, value in values.items():
         setattr(backlink, name, value)
@@ -211,12 +232,14 @@ def on_stage_changed(prospect: Prospect, *, session: Session, old: str, new: str
 def client_settings(session: Session, client_id: int) -> ClientLinkSettings:
     """The client's monitoring settings (unsaved defaults when it has none)."""
     return session.get(ClientLinkSettings, client_id) or ClientLinkSettings(
-        client_id=client_id, live_check_days=None, is_monthly_report=True)
+        client_id=client_id, live_check_days=None, is_monthly_report=True, is_costs_in_report=False)
 
 
 def set_client_settings(session: Session, client_id: int, *, live_check_days: str | int | None,
-                        is_monthly_report: bool, actor: User | None = None) -> ClientLinkSettings:
-    """Re-check interval for live links (blank: the global default) and the monthly report email."""
+                        is_monthly_report: bool, is_costs_in_report: bool | None = None,
+                        actor: User | None = None) -> ClientLinkSettings:
+    """Re-check interval for live links (blank: the global default), the monthly report email and whether the
+    client's report shows prices (None keeps the setting)."""
     days: int | None = None
     if live_check_days not in (None, ""):
         try:
@@ -228,13 +251,16 @@ def set_client_settings(session: Session, client_id: int, *, live_check_days: st
             raise BacklinkError("re-check live links every 1 to 90 days", field="live_check_days")
     own = session.get(ClientLinkSettings, client_id)
     if own is None:
-        own = ClientLinkSettings(client_id=client_id)
+        own = ClientLinkSettings(client_id=client_id, is_costs_in_report=False)
         session.add(own)
     own.live_check_days, own.is_monthly_report = days, is_monthly_report
+    if is_costs_in_report is not None:
+        own.is_costs_in_report = is_costs_in_report
     session.info.pop("backlinks.live_interval", None)
     session.flush()
     audit(session, actor, "client.link_settings", "client", client_id,
-          {"live_check_days": days, "monthly_report": is_monthly_report})
+          {"live_check_days": days, "monthly_report": is_monthly_report,
+           "costs_in_report": own.is_costs_in_report})
     return own
 
 
@@ -269,7 +295,8 @@ def import_csv(session: Session, text: str, *, client_id: int, campaign_id: int 
         try:
             values = {"target_url": row.get("target_url", ""), "page_url": row.get("page_url", ""),
                       "site_url": row.get("site_url", ""), "match_mode": row.get("match_mode") or "exact",
-                      "agreed_rel": row.get("agreed_rel") or "follow", "price": row.get("price") or None}
+                      "agreed_rel": row.get("agreed_rel") or "follow", "price": row.get("price") or None,
+                      "currency": row.get("currency", ""), "payment_status": row.get("payment_status") or None}
             _validated(session, client_id=client_id, campaign_id=campaign_id, **values)
             values.update(agreed_anchor=row.get("agreed_anchor", ""), notes=row.get("notes", ""),
                           deadline_at=_date(row.get("deadline", "")), render_js=_bool(row.get("render_js", "")))
@@ -336,8 +363,8 @@ def apply_check(session: Session, backlink: Backlink, result: CheckResult, setti
     session.add(check)
     events: list[BacklinkEvent] = []
 
-    def event(kind: str, text: str) -> None:
-        events.append(BacklinkEvent(backlink_id=backlink.id, kind=kind, text=text, created_at=now))
+    def event(kind: str, text: str, reason: str = "") -> None:
+        events.append(BacklinkEvent(backlink_id=backlink.id, kind=kind, text=text, created_at=now, reason=reason))
 
     backlink.last_checked_at = now
     pending_every = timedelta(hours=settings.pending_check_hours)
@@ -360,22 +387,24 @@ def apply_check(session: Session, backlink: Backlink, result: CheckResult, setti
         backlink.consecutive_failures += 1
         if backlink.failing_since is None:
             backlink.failing_since = now
-        reason = _failure(result)
+        reason = reasons.of_check(result)
         if backlink.status in terms.ON_PAGE:
             failures = backlink.consecutive_failures
             spread = now - backlink.failing_since
             if (failures >= settings.lost_after_failures
                     and spread >= timedelta(hours=settings.lost_after_hours)):
                 event("lost", f"Link lost after {failures} failed checks in a row since "
-                              f"{backlink.failing_since:%Y-%m-%d %H:%M} UTC: {reason}")
+                              f"{backlink.failing_since:%Y-%m-%d %H:%M} UTC: {reason.detail}", reason.code)
                 backlink.status, backlink.lost_at, backlink.live_since = "lost", now, None
+                backlink.lost_reason = reason.code
                 backlink.next_check_at = now + live_every
             else:
                 # failing: check again sooner, but it takes N failures over the minimum time to call it lost
                 backlink.next_check_at = now + min(pending_every, live_every)
         elif backlink.status == "pending" and backlink.deadline_at is not None and backlink.deadline_at <= now:
-            event("missed", f"Link not live by its deadline {backlink.deadline_at:%Y-%m-%d}: {reason}")
-            backlink.status, backlink.next_check_at = "missed", None
+            event("missed", f"Link not live by its deadline {backlink.deadline_at:%Y-%m-%d}: {reason.detail}",
+                  reason.code)
+            backlink.status, backlink.next_check_at, backlink.lost_reason = "missed", None, reason.code
         elif backlink.status in ("pending", "missed"):
             backlink.next_check_at = now + pending_every if backlink.status == "pending" else None
         else:
@@ -399,6 +428,7 @@ def _found(backlink: Backlink, result: CheckResult, event: Callable[[str, str], 
     was = backlink.status
     on_page = was in terms.ON_PAGE and backlink.live_since is not None
     summary = _summary(result, link)
+    unmet_reason = (reasons.degradations(unmet, []) or [reasons.Reason("")])[0].code
     if not unmet:
         if backlink.first_live_at is None:
             met_now = ", now on the agreed terms" if was == "terms_not_met" else ""
@@ -412,26 +442,30 @@ def _found(backlink: Backlink, result: CheckResult, event: Callable[[str, str], 
         differs = terms.describe(unmet)
         if not on_page:
             again = "back" if backlink.first_live_at or was == "lost" else "live"
-            event("terms_not_met", f"Link is {again} on {result.page} but not on the agreed terms: {differs}")
+            event("terms_not_met", f"Link is {again} on {result.page} but not on the agreed terms: {differs}",
+                  unmet_reason)
         elif was == "live":
-            event("terms_not_met", f"Link no longer meets the agreed terms: {differs}")
+            event("terms_not_met", f"Link no longer meets the agreed terms: {differs}", unmet_reason)
         elif unmet != backlink.unmet_terms:
-            event("terms_not_met", f"Link still does not meet the agreed terms: {differs}")
+            event("terms_not_met", f"Link still does not meet the agreed terms: {differs}", unmet_reason)
     if on_page:
         # what changed on a link that stays on its page; a change of an agreed term is said by the terms events
         if rel != backlink.seen_rel and backlink.agreed_rel != "follow":
-            event("rel_changed", f"rel changed from {backlink.seen_rel or 'followed'} to {rel or 'followed'}")
+            event("rel_changed", f"rel changed from {backlink.seen_rel or 'followed'} to {rel or 'followed'}",
+                  "rel" if rel else "")
         if terms.norm_anchor(anchor) != terms.norm_anchor(backlink.seen_anchor) and not backlink.agreed_anchor.strip():
-            event("anchor_changed", f"Anchor changed from “{backlink.seen_anchor}” to “{anchor}”")
+            event("anchor_changed", f"Anchor changed from “{backlink.seen_anchor}” to “{anchor}”", "anchor")
         if backlink.is_indexable and not result.indexable:
-            event("became_noindex", "The page is no longer indexable: " + ", ".join(
-                p for p in result.problems if p in ("noindex", "robots_disallowed", "canonical_elsewhere")))
+            page_reasons = reasons.degradations([], result.problems)
+            event("became_noindex", "The page is no longer indexable: " + (", ".join(
+                r.label.lower() for r in page_reasons) or "it answers with an error"),
+                page_reasons[0].code if page_reasons else "")
         elif backlink.is_indexable is False and result.indexable:
             event("became_indexable", "The page is indexable again")
     else:
         backlink.live_since, backlink.lost_at = now, None
     backlink.status = "terms_not_met" if unmet else "live"
-    backlink.unmet_terms = unmet
+    backlink.unmet_terms, backlink.lost_reason = unmet, ""
     backlink.consecutive_failures, backlink.failing_since = 0, None
     backlink.seen_rel, backlink.seen_anchor = rel, anchor[:500]
     backlink.is_follow, backlink.is_indexable = result.follow, result.indexable
@@ -471,11 +505,3 @@ def _summary(result: CheckResult, link: FoundLink | None) -> str:
     rel = ", ".join(sorted({t for t in link.rel if t in WEAK_RELS})) or "followed"
     where = " (found only after JavaScript ran)" if result.found_in == "rendered" else ""
     return f" — anchor “{link.anchor}”, {rel}{where}"
-
-
-def _failure(result: CheckResult) -> str:
-    if result.status == "error":
-        return result.error or (f"HTTP {result.http_status}" if result.http_status else "no answer")
-    if result.http_status and result.http_status >= 400:
-        return f"HTTP {result.http_status}"
-    return "the page no longer links to the target"

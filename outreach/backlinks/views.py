@@ -12,17 +12,20 @@ from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
 from outreach.accounts import permissions
-from outreach.backlinks import service, terms
+from outreach.analytics.service import recent
+from outreach.backlinks import reasons, service, terms
 from outreach.backlinks.alerts import send_pending_alerts
 from outreach.backlinks.forms import BacklinkForm, EditBacklinkForm, ImportForm
 from outreach.backlinks.jobs import Job, run_checks
 from outreach.backlinks.reclaim_panel import ReclaimPanel, reclaim_panel
+from outreach.backlinks.value import CURRENCIES, signals
 from outreach.lib.aio import run_sync
 from outreach.mail.mailboxes import MailError
 from outreach.mail.reclaim_email import schedule_reclaim
 from outreach.mail.unsubscribe import signing_secret
 from outreach.models import Backlink, BacklinkCheck, BacklinkEvent, Campaign, Client, Prospect
 from outreach.models.backlinks import BACKLINK_STATUSES
+from outreach.reports.charts import sparkline_svg
 from outreach.web.auth import campaign_or_404, record_or_404, staff_required
 from outreach.web.forms import error_next_to_field, options
 from outreach.web.ids import parse_id
@@ -38,6 +41,9 @@ bp.add_app_template_filter(terms.sentence, "link_difference")
 bp.add_app_template_filter(lambda b: terms.agreed_label(b.agreed_anchor, b.agreed_rel), "link_agreed")
 bp.add_app_template_global(terms.STATUS_BADGES, "LINK_BADGES")
 bp.add_app_template_global(terms.STATUS_LABELS, "LINK_STATUS_LABELS")
+bp.add_app_template_global(CURRENCIES, "CURRENCIES")
+bp.add_app_template_filter(reasons.label, "reason_label")
+bp.add_app_template_global(sparkline_svg, "sparkline")
 
 
 def _ledger_query(client_id: int | None = None, campaign_id: int | None = None) -> Select[tuple[Backlink]]:
@@ -86,17 +92,21 @@ def ledger() -> str:
     clients = _visible_clients()
     return render_template("backlinks/ledger.html", backlinks=backlinks, latest=_latest(backlinks),
                            counts=_counts(client_id=client_id), clients=clients, campaign=None,
-                           statuses=BACKLINK_STATUSES, page_size=PAGE_SIZE)
+                           statuses=BACKLINK_STATUSES, page_size=PAGE_SIZE,
+                           traffic=recent(db_session(), backlinks))
 
 
 @bp.route("/campaigns/<int:campaign_id>/links")
 @login_required
 def campaign_links(campaign_id: int) -> str:
     campaign = campaign_or_404(campaign_id)
-    backlinks = list(db_session().scalars(_ledger_query(campaign_id=campaign.id).limit(PAGE_SIZE)))
+    session = db_session()
+    backlinks = list(session.scalars(_ledger_query(campaign_id=campaign.id).limit(PAGE_SIZE)))
+    every = list(session.scalars(select(Backlink).where(Backlink.campaign_id == campaign.id)))
     return render_template("backlinks/campaign_links.html", campaign=campaign, backlinks=backlinks,
                            latest=_latest(backlinks), counts=_counts(campaign_id=campaign.id),
-                           statuses=BACKLINK_STATUSES, page_size=PAGE_SIZE)
+                           statuses=BACKLINK_STATUSES, page_size=PAGE_SIZE, traffic=recent(session, backlinks),
+                           campaign_traffic=recent(session, every))
 
 
 def _visible_clients() -> list[Client]:
@@ -144,8 +154,9 @@ def new() -> str | Response:
                 page_url=form.page_url.data or "", site_url=form.site_url.data or "",
                 target_url=form.target_url.data or "", match_mode=form.match_mode.data,
                 agreed_anchor=form.agreed_anchor.data or "", agreed_rel=form.agreed_rel.data,
-                price=form.price.data, notes=form.notes.data or "", deadline_at=_deadline(form.deadline.data),
-                render_js=bool(form.render_js.data), actor=current_user)
+                price=form.price.data, currency=form.currency.data or "",
+                payment_status=form.payment_status.data or None, notes=form.notes.data or "",
+                deadline_at=_deadline(form.deadline.data), render_js=bool(form.render_js.data), actor=current_user)
         except service.BacklinkError as exc:
             error_next_to_field(form, exc, "page_url")
         else:
@@ -176,18 +187,28 @@ def _backlink_or_404(backlink_id: int, *, edit: bool = False) -> Backlink:
 @login_required
 def detail(backlink_id: int) -> str:
     backlink = _backlink_or_404(backlink_id)
-    session = db_session()
-    checks = session.scalars(select(BacklinkCheck).where(BacklinkCheck.backlink_id == backlink.id)
-                             .order_by(BacklinkCheck.id.desc()).limit(50)).all()
-    events = session.scalars(select(BacklinkEvent).where(BacklinkEvent.backlink_id == backlink.id)
-                             .order_by(BacklinkEvent.id.desc()).limit(50)).all()
     form = None
     if permissions.can_change(current_user, backlink):
         form = EditBacklinkForm(obj=backlink)
         form.deadline.data = backlink.deadline_at.date() if backlink.deadline_at else None
         form.price.data = "" if backlink.price is None else f"{backlink.price:g}"
+        form.payment_status.data = backlink.payment_status or ""
+    return _detail_page(backlink, form)
+
+
+def _detail_page(backlink: Backlink, form: EditBacklinkForm | None) -> str:
+    """The link page: its checks and changes, why it is lost or worth less, its value and referral traffic."""
+    session = db_session()
+    checks = session.scalars(select(BacklinkCheck).where(BacklinkCheck.backlink_id == backlink.id)
+                             .order_by(BacklinkCheck.id.desc()).limit(50)).all()
+    events = session.scalars(select(BacklinkEvent).where(BacklinkEvent.backlink_id == backlink.id)
+                             .order_by(BacklinkEvent.id.desc()).limit(50)).all()
+    latest = checks[0] if checks else None
+    traffic = recent(session, [backlink])
+    value = signals(session, [backlink], {backlink.id: traffic.link_total(backlink.id)})[backlink.id]
     return render_template("backlinks/detail.html", backlink=backlink, checks=checks, events=events, form=form,
-                           reclaim=_reclaim_panel(backlink))
+                           reclaim=_reclaim_panel(backlink), why=reasons.why(backlink, latest), value=value,
+                           traffic=traffic, is_shared=any(backlink.id in ids for ids in traffic.shared.values()))
 
 
 def _reclaim_panel(backlink: Backlink) -> ReclaimPanel | None:
@@ -232,8 +253,9 @@ def edit(backlink_id: int) -> str | Response:
                 session, backlink, page_url=form.page_url.data or "", target_url=form.target_url.data or "",
                 site_url=form.site_url.data or "", match_mode=form.match_mode.data,
                 agreed_anchor=form.agreed_anchor.data or "", agreed_rel=form.agreed_rel.data,
-                price=form.price.data, notes=form.notes.data or "", deadline_at=_deadline(form.deadline.data),
-                render_js=bool(form.render_js.data), actor=current_user)
+                price=form.price.data, currency=form.currency.data or "",
+                payment_status=form.payment_status.data or "", notes=form.notes.data or "",
+                deadline_at=_deadline(form.deadline.data), render_js=bool(form.render_js.data), actor=current_user)
         except service.BacklinkError as exc:
             session.rollback()
             error_next_to_field(form, exc, "page_url")
@@ -242,12 +264,7 @@ def edit(backlink_id: int) -> str | Response:
             flash("Saved.", "success")
             return redirect(url_for("backlinks.detail", backlink_id=backlink.id))
     backlink = _backlink_or_404(backlink_id)
-    checks = session.scalars(select(BacklinkCheck).where(BacklinkCheck.backlink_id == backlink.id)
-                             .order_by(BacklinkCheck.id.desc()).limit(50)).all()
-    events = session.scalars(select(BacklinkEvent).where(BacklinkEvent.backlink_id == backlink.id)
-                             .order_by(BacklinkEvent.id.desc()).limit(50)).all()
-    return render_template("backlinks/detail.html", backlink=backlink, checks=checks, events=events, form=form,
-                           reclaim=_reclaim_panel(backlink)), 400
+    return _detail_page(backlink, form), 400
 
 
 @bp.route("/backlinks/<int:backlink_id>/check", methods=["POST"])

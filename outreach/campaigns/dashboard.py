@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from outreach.lib.clock import utcnow
 from outreach.models import Backlink, Message, Prospect
 from outreach.models.campaigns import ACTIVE_STAGES, STAGES
-from outreach.reports.service import stacked_bar_svg
+from outreach.reports.charts import stacked_bar_svg
 
 #: one colour per stage, the same hues as the stage badges (campaigns.css)
 STAGE_COLOURS = {

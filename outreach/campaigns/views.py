@@ -8,6 +8,7 @@ from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
 from outreach.accounts import permissions
+from outreach.analytics.service import recent
 from outreach.campaigns import contact_rules, opportunity_context, prospect_query, service
 from outreach.campaigns import metrics as metric_table
 from outreach.campaigns.dashboard import STAGE_COLOURS
@@ -103,7 +104,9 @@ def client(client_id: int) -> str | Response:
                 session.commit()
                 flash("Client saved.", "success")
                 return redirect(url_for("campaigns.client", client_id=client.id))
-    return render_template("campaigns/client_form.html", form=form, client=client)
+    return render_template("campaigns/client_form.html", form=form, client=client,
+                           traffic=recent(session, list(session.scalars(
+                               select(Backlink).where(Backlink.client_id == client.id)))))
 
 
 def _fill_campaign_choices(form: CampaignForm) -> None:

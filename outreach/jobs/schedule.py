@@ -1,6 +1,7 @@
 """Every scheduled tick, in one list: what runs, how often, and how late it may still start."""
 from __future__ import annotations
 
+from outreach.analytics import jobs as analytics
 from outreach.backlinks import jobs as backlinks
 from outreach.campaigns.imports import jobs as imports
 from outreach.contacts import jobs as contacts
@@ -17,6 +18,7 @@ TICKS: list[Tick] = [
     Tick("prospecting-runs", prospecting.run_prospecting, seconds=5, misfire_grace_time=30),
     Tick("short-runs", prospecting.run_short, seconds=2, misfire_grace_time=30),
     Tick("reports.monthly", reports.send_monthly_reports, seconds=3600, misfire_grace_time=900),
+    Tick("analytics.pull", analytics.pull_due, seconds=300, misfire_grace_time=600),
     Tick("mail.send", mail.send_due, seconds=15, misfire_grace_time=60),
     Tick("mail.poll", mail.poll_mailboxes, seconds=60, misfire_grace_time=120),
     Tick("mail.reconcile", mail.reconcile, seconds=120, misfire_grace_time=300),

@@ -215,11 +215,12 @@ class Fetcher:
 
     async def fetch(self, url: str, *, method: str = "GET", max_bytes: int | None = None,
                     headers: dict[str, str] | None = None, follow_redirects: bool = True,
-                    timeout: float | None = None, polite: bool = True, body: bytes | None = None) -> FetchResult:
+                    timeout: float | None = None, polite: bool = True, body: bytes = b"") -> FetchResult:
         """Fetch url within the total deadline; never raises for network trouble (see FetchResult.error).
 
-        `body` is sent with its Content-Length (a webhook's POST); a redirect that turns the request into a GET
-        drops it."""
+        `body` goes with a POST (an API's form or JSON; the caller sets its Content-Type); a redirect that turns
+        the POST into a GET (301, 302, 303) drops it, a 307 or 308 sends it again to the new address.
+        """
         assert self._pool is not None, "use Fetcher as an async context manager"
         result = FetchResult(url=url, final_url=url, status=None)
         started = time.monotonic()
@@ -232,7 +233,7 @@ class Fetcher:
         return result
 
     async def _follow(self, result: FetchResult, method: str, max_bytes: int, headers: dict[str, str],
-                      follow_redirects: bool, polite: bool, timeout: float, body: bytes | None = None) -> None:
+                      follow_redirects: bool, polite: bool, timeout: float, body: bytes = b"") -> None:
         """Request, then follow redirects; the deadline starts with the first request (not the queue)."""
         current = result.url
         seen: set[str] = set()
@@ -252,8 +253,7 @@ class Fetcher:
                 async with self._global:
                     if deadline is None:
                         deadline = loop.time() + timeout
-                    status, location = await self._one(result, current, method, max_bytes, headers, deadline,
-                                                       body)
+                    status, location = await self._one(result, current, method, max_bytes, headers, deadline, body)
             result.final_url = current
             if status is None or not follow_redirects or status not in _REDIRECTS or not location:
                 return
@@ -273,7 +273,8 @@ class Fetcher:
                 result.error, result.final_url = "too_many_redirects", target
                 return
             if status == 303 or (status in (301, 302) and method == "POST"):
-                method, body = "GET", None
+                method, body = "GET", b""
+                headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
             current = target
 
     async def refusal(self, url: str) -> str | None:
@@ -299,7 +300,7 @@ class Fetcher:
         return _target_problem(url, self.settings.allow_private_addresses, self.settings.allow_private_hosts)
 
     async def _one(self, result: FetchResult, url: str, method: str, max_bytes: int, headers: dict[str, str],
-                   deadline: float, body: bytes | None = None) -> tuple[int | None, str | None]:
+                   deadline: float, body: bytes = b"") -> tuple[int | None, str | None]:
         """One request; fills result (status, headers, body, error) and returns (status, Location)."""
         assert self._pool is not None
         where = _request_parts(url)
@@ -309,7 +310,7 @@ class Fetcher:
         scheme, host, port, target = where
         try:
             raw = await self._pool.request(method, scheme, host, port, target, headers, max_bytes + 1, deadline,
-                                           body=body)
+                                           body)
         except FetchError as exc:
             result.error = exc.code
             return None, None

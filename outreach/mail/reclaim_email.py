@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from outreach.backlinks import reasons
 from outreach.campaigns.contact_rules import send_block
 from outreach.campaigns.service import record
 from outreach.config import Settings
@@ -20,7 +21,7 @@ from outreach.mail.mailboxes import MailError
 from outreach.mail.render import Rendered, RenderError, render_email, wrap
 from outreach.mail.sequences import _message_row, context_for, new_message_id
 from outreach.mail.unsubscribe import unsubscribe_url
-from outreach.models import Backlink, User
+from outreach.models import Backlink, BacklinkCheck, BacklinkEvent, User
 from outreach.models.mail import RECLAIM_STEP, InboundMessage, Message, Template
 
 #: a reclaim email counts as made (and blocks another for the same loss) in these states
@@ -68,10 +69,26 @@ def refusal(session: Session, backlink: Backlink) -> str | None:
     return None
 
 
+def lost_reason(session: Session, backlink: Backlink) -> str:
+    """Why the link was lost, as a clause to the publisher: from the check that lost it, else the latest one."""
+    check = session.scalar(select(BacklinkCheck).join(BacklinkEvent, BacklinkEvent.check_id == BacklinkCheck.id)
+                           .where(BacklinkEvent.backlink_id == backlink.id, BacklinkEvent.kind == "lost")
+                           .order_by(BacklinkEvent.id.desc()).limit(1))
+    if check is None:
+        check = session.scalar(select(BacklinkCheck).where(BacklinkCheck.backlink_id == backlink.id)
+                               .order_by(BacklinkCheck.id.desc()).limit(1))
+    if check is not None and check.status != "live":
+        found = reasons.of_check(check)
+        if not backlink.lost_reason or found.code == backlink.lost_reason:
+            return reasons.phrase(found)
+    return reasons.phrase(reasons.Reason(backlink.lost_reason or "link_removed"))
+
+
 def _context(session: Session, backlink: Backlink, previous: Message, unsubscribe: str) -> dict[str, Any]:
     context = context_for(session, previous.prospect, previous.mailbox, unsubscribe)
     context["backlink"] = wrap({"page_url": backlink.page_url, "target_url": backlink.target_url,
-                                "anchor": backlink.agreed_anchor or backlink.seen_anchor}, "backlink.")
+                                "anchor": backlink.agreed_anchor or backlink.seen_anchor,
+                                "lost_reason": lost_reason(session, backlink)}, "backlink.")
     return context
 
 

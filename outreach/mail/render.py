@@ -75,6 +75,8 @@ VARIABLES: list[tuple[str, str, str]] = [
     ("backlink.page_url", "reclaim emails only: the page where the lost link was", "https://example.com/resources"),
     ("backlink.target_url", "reclaim emails only: the client's page it linked to", "https://acme.example/guide"),
     ("backlink.anchor", "reclaim emails only: the agreed (or last seen) anchor text", "Acme guide"),
+    ("backlink.lost_reason", "reclaim emails only: why the link was lost, in plain words",
+     "the page is gone (HTTP 404)"),
 ]
 
 _REFUSED_NODES = (nodes.Macro, nodes.CallBlock, nodes.Import, nodes.FromImport, nodes.Include,

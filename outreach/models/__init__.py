@@ -4,6 +4,7 @@ from __future__ import annotations
 from outreach.db import Base
 from outreach.models import url_search  # noqa: F401  (registers the search index with create_all)
 from outreach.models.accounts import ApiToken, AuditLog, LoginSession, User
+from outreach.models.analytics import AnalyticsConnection, ReferralTraffic
 from outreach.models.backlinks import (
     Backlink,
     BacklinkCheck,
@@ -47,6 +48,7 @@ __all__ = [
     "STAGES",
     "STAGE_EXITS",
     "Activity",
+    "AnalyticsConnection",
     "ApiToken",
     "Asset",
     "AuditLog",
@@ -70,6 +72,7 @@ __all__ = [
     "Opportunity",
     "Prospect",
     "ProspectingRun",
+    "ReferralTraffic",
     "ReportDelivery",
     "ReportShare",
     "SchedulerHeartbeat",

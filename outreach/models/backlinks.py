@@ -32,6 +32,8 @@ MATCH_MODES = ("exact", "site")
 AGREED_RELS = ("follow", "nofollow", "sponsored", "ugc", "any")
 #: unknown: the page answered but could not be read whole (too_complex; too_large without the link in the part read)
 CHECK_STATUSES = ("live", "missing", "error", "unknown")
+#: what was done about the link's price: invoiced by the publisher, paid, refunded (None: not tracked)
+PAYMENT_STATUSES = ("unpaid", "invoiced", "paid", "refunded")
 EVENT_KINDS = ("went_live", "lost", "relive", "rel_changed", "anchor_changed", "became_noindex",
                "became_indexable", "page_found", "missed", "terms_not_met", "terms_met")
 
@@ -45,6 +47,7 @@ class Backlink(Base):
         CheckConstraint(f"match_mode IN {MATCH_MODES}", name="match_mode"),
         CheckConstraint(f"agreed_rel IN {AGREED_RELS}", name="agreed_rel"),
         CheckConstraint("consecutive_failures >= 0", name="failures"),
+        CheckConstraint(f"payment_status IN {PAYMENT_STATUSES}", name="payment_status"),
         # serves the due query: WHERE next_check_at <= now (NULL = not scheduled)
         Index("ix_backlinks_next_check_at", "next_check_at"),
         Index("ix_backlinks_client_status", "client_id", "status"),
@@ -63,6 +66,9 @@ class Backlink(Base):
     agreed_anchor: Mapped[str] = mapped_column(String(500), default="")
     agreed_rel: Mapped[str] = mapped_column(String(20), default="follow")
     price: Mapped[float | None] = mapped_column(Float)
+    #: ISO 4217 code of the price ("USD", "EUR"); "" when not given
+    currency: Mapped[str] = mapped_column(String(3), default="")
+    payment_status: Mapped[str | None] = mapped_column(String(10))
     notes: Mapped[str] = mapped_column(Text, default="")
     #: the link should be live by then; a pending link past it becomes missed
     deadline_at: Mapped[datetime | None]
@@ -85,6 +91,8 @@ class Backlink(Base):
     seen_anchor: Mapped[str] = mapped_column(String(500), default="")
     is_follow: Mapped[bool | None]
     is_indexable: Mapped[bool | None]
+    #: why the link was lost (or missed its deadline), a code of outreach.backlinks.reasons; "" otherwise
+    lost_reason: Mapped[str] = mapped_column(String(30), default="")
     #: how the last check's link differs from the agreed terms: [{"term": "rel"|"anchor", "found": ..,
     #: "agreed": ..}]; empty when the terms are met (see outreach.backlinks.terms)
     unmet_terms: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
@@ -142,6 +150,9 @@ class BacklinkEvent(Base):
     check_id: Mapped[int | None] = mapped_column(ForeignKey("backlink_checks.id", ondelete="SET NULL"))
     kind: Mapped[str] = mapped_column(String(20))
     text: Mapped[str] = mapped_column(Text, default="")
+    #: why, in a code of outreach.backlinks.reasons (a loss, a missed term, the page no longer indexable); "" when
+    #: the event needs no reason
+    reason: Mapped[str] = mapped_column(String(30), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     #: when the alert email went out (or was found to need none)
     notified_at: Mapped[datetime | None]
@@ -186,6 +197,9 @@ class ClientLinkSettings(Base):
     live_check_days: Mapped[int | None]
     #: send the monthly report email to the client's report addresses
     is_monthly_report: Mapped[bool] = mapped_column(default=True)
+    #: show link prices (cost per live link, per referring domain) in what the client sees: its report pages,
+    #: the shared link, the PDF and the CSV; the team always sees them in the app
+    is_costs_in_report: Mapped[bool] = mapped_column(default=False)
 
 
 class ReportDelivery(Base):

@@ -8,18 +8,23 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from outreach.accounts.permissions import report_shows_prices
+from outreach.backlinks.service import client_settings
 from outreach.db import session_scope
 from outreach.jobs.claims import claim_rows
 from outreach.jobs.ticks import JobContext
 from outreach.lib import appmail
 from outreach.lib.clock import utcnow
-from outreach.models import Backlink, Client, ClientLinkSettings, ReportDelivery
+from outreach.models import AnalyticsConnection, Backlink, Client, ClientLinkSettings, ReportDelivery
 from outreach.reports import service
 
 log = logging.getLogger(__name__)
 
 #: a failed delivery is tried again on later ticks, up to this many attempts in all
 MAX_ATTEMPTS = 3
+#: a client whose analytics connection has not pulled last month yet gets its report when the pull is done, or
+#: this long into the month at the latest (the pull runs on the 1st, see outreach.analytics.connections)
+WAIT_FOR_PULL = timedelta(days=1)
 
 
 def last_month(now: datetime) -> tuple[date, date]:
@@ -35,9 +40,10 @@ def send_monthly_reports(ctx: JobContext) -> int:
         opted_out = set(session.scalars(select(ClientLinkSettings.client_id)
                                         .where(ClientLinkSettings.is_monthly_report.is_(False))))
         with_links = set(session.scalars(select(Backlink.client_id).distinct()))
+        waiting = _waiting_for_pull(session, start) if utcnow() < _month_start(utcnow()) + WAIT_FOR_PULL else set()
         client_ids = [c for c in session.scalars(select(Client.id).where(Client.report_emails != "")
                                                  .order_by(Client.id))
-                      if c in with_links and c not in opted_out]
+                      if c in with_links and c not in opted_out and c not in waiting]
     sent = 0
     for client_id in client_ids:
         if ctx.stopping():
@@ -45,6 +51,16 @@ def send_monthly_reports(ctx: JobContext) -> int:
         if claim_delivery(ctx.sessionmaker, client_id, period) and _deliver(ctx, client_id, period, start, end):
             sent += 1
     return sent
+
+
+def _month_start(now: datetime) -> datetime:
+    return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def _waiting_for_pull(session: Session, month: date) -> set[int]:
+    """Clients with an analytics connection that has not stored `month` yet (its referral figures are coming)."""
+    return set(session.scalars(select(AnalyticsConnection.client_id).where(
+        (AnalyticsConnection.pulled_through.is_(None)) | (AnalyticsConnection.pulled_through < month))))
 
 
 def claim_delivery(factory: sessionmaker[Session], client_id: int, period: str) -> bool:
@@ -72,7 +88,8 @@ def _deliver(ctx: JobContext, client_id: int, period: str, start: date, end: dat
         assert client is not None and delivery is not None
         recipients = [a.strip() for a in client.report_emails.split(",") if a.strip()]
         delivery.recipients = ", ".join(recipients)[:1000]
-        report = service.build_report(session, client, date_from=start, date_to=end)
+        report = service.build_report(session, client, date_from=start, date_to=end, show_costs=report_shows_prices(
+            None, client_settings(session, client_id).is_costs_in_report))
         try:
             pdf = service.render_pdf(report)
             email = appmail.render("monthly_report", recipients, f"{report.title} — {start:%B %Y}",

@@ -12,21 +12,27 @@ from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from outreach import paths
 from outreach.accounts.service import audit
+from outreach.analytics.service import Traffic, traffic_for
+from outreach.backlinks import reasons
 from outreach.backlinks.evidence import WEAK_RELS
 from outreach.backlinks.terms import ON_PAGE, STATUS_BADGES, failing_label, status_label
+from outreach.backlinks.value import CostLine, Signals, costs, money, signals
 from outreach.lib.clock import utcnow
 from outreach.lib.spreadsheet import formula_safe
 from outreach.lib.urls import BadURL, registrable_domain
 from outreach.models import Backlink, BacklinkCheck, BacklinkEvent, Campaign, Client, ReportShare, User
+from outreach.reports.charts import bar_chart_svg, live_chart_svg, month_bars_svg, sparkline_svg
 
 #: longest range a report covers (the chart then has one point per week)
 MAX_DAYS = 3 * 366
+#: months a link's referral sparkline shows (ending with the report's last month)
+SPARK_MONTHS = 12
 SHARE_SALT = "report-share"
 
 
@@ -55,6 +61,26 @@ class LinkRow:
     last_checked: str
     live_since: str
     problems: str
+    #: why it is lost, missed, failing or worth less, in plain words ("Page gone (404/410): HTTP 410")
+    reasons: str = ""
+    #: referral sessions in the report's range (None: no analytics figure for the link)
+    sessions: int | None = None
+    #: its monthly referral sessions over the last SPARK_MONTHS months
+    sparkline: Markup = field(default_factory=Markup)
+    signals: Signals | None = None
+    #: "$150 · paid" when the report shows prices, else ""
+    price: str = ""
+
+    @property
+    def relevance(self) -> str:
+        score = self.signals.relevance if self.signals else None
+        return "—" if score is None else f"{score:.0f}"
+
+    @property
+    def authority(self) -> str:
+        found = self.signals.authority if self.signals else []
+        return ", ".join(f"{label} {value:g}" if isinstance(value, float) else f"{label} {value:,}"
+                         for label, value in found) or "—"
 
 
 @dataclass
@@ -75,6 +101,35 @@ class Report:
     anchors: list[tuple[str, int]] = field(default_factory=list)
     domains: list[tuple[str, int, int]] = field(default_factory=list)
     rows: list[LinkRow] = field(default_factory=list)
+    #: referral sessions of the report's links in its months (see outreach.analytics.service)
+    traffic: Traffic = field(default_factory=lambda: Traffic([]))
+    #: losses in the range by reason: (code, label, count)
+    losses: list[tuple[str, str, int]] = field(default_factory=list)
+    #: whether prices are shown (the team in the app; a client only when its settings say so)
+    show_costs: bool = False
+    costs: list[CostLine] = field(default_factory=list)
+    #: links without a price (left out of the costs)
+    unpriced: int = 0
+
+    @property
+    def referral_total(self) -> int:
+        return self.traffic.total
+
+    @property
+    def referral_chart(self) -> Markup:
+        return month_bars_svg(self.traffic.series, label="Referral sessions per month")
+
+    @property
+    def top_links(self) -> list[tuple[LinkRow, int]]:
+        """The links that brought the most referral sessions in the range, most first."""
+        by_id = {row.backlink.id: row for row in self.rows}
+        return [(by_id[i], n) for i, n in self.traffic.top_links(10) if i in by_id]
+
+    @property
+    def shared_sites(self) -> list[tuple[str, int, int]]:
+        """(site, sessions, links) of sites whose figures could not be split between their links."""
+        return [(host, sum(self.traffic.by_site.get(host, {}).values()), len(ids))
+                for host, ids in sorted(self.traffic.shared.items())]
 
     @property
     def title(self) -> str:
@@ -114,8 +169,10 @@ def _end_of(day: date) -> datetime:
 
 
 def build_report(session: Session, client: Client, *, campaign: Campaign | None = None,
-                 date_from: date, date_to: date) -> Report:
-    report = Report(client=client, campaign=campaign, date_from=date_from, date_to=date_to, generated_at=utcnow())
+                 date_from: date, date_to: date, show_costs: bool = False) -> Report:
+    """The report's figures; `show_costs` adds prices (see outreach.accounts.permissions.report_shows_prices)."""
+    report = Report(client=client, campaign=campaign, date_from=date_from, date_to=date_to, generated_at=utcnow(),
+                    show_costs=show_costs)
     query = select(Backlink).where(Backlink.client_id == client.id).order_by(Backlink.id)
     if campaign is not None:
         query = query.where(Backlink.campaign_id == campaign.id)
@@ -153,7 +210,46 @@ def build_report(session: Session, client: Client, *, campaign: Campaign | None 
         counts[1] += b.status == "live"
     report.domains = sorted(((d, n, live) for d, (n, live) in domains.items()), key=lambda r: (-r[2], -r[1], r[0]))
     report.rows = [_row(b, latest.get(b.id)) for b in backlinks]
+    _add_value(session, report, backlinks)
+    report.losses = _losses(session, ids, start, end)
+    if show_costs:
+        report.costs = costs(backlinks, {b.id for b in live_now})
+        report.unpriced = sum(1 for b in backlinks if b.price is None)
     return report
+
+
+def _add_value(session: Session, report: Report, backlinks: list[Backlink]) -> None:
+    """Referral sessions (in the range, and a sparkline of the last months), value signals, reasons and prices."""
+    spark_from = _months_back(report.date_to, SPARK_MONTHS - 1)
+    traffic = traffic_for(session, report.client.id, backlinks, min(report.date_from, spark_from), report.date_to)
+    report.traffic = traffic.within(report.date_from, report.date_to)
+    sparks = traffic.within(spark_from, report.date_to)
+    found = signals(session, backlinks, {b.id: report.traffic.link_total(b.id) for b in backlinks})
+    for row in report.rows:
+        b = row.backlink
+        row.sessions, row.signals = report.traffic.link_total(b.id), found.get(b.id)
+        values = sparks.link_series(b.id)
+        row.sparkline = sparkline_svg(values, label=f"Referral sessions per month, {sparks.months[0]:%b %Y} to "
+                                                    f"{sparks.months[-1]:%b %Y}: {', '.join(map(str, values))}")
+        if report.show_costs and b.price is not None:
+            row.price = money(b.price, b.currency) + (f" · {b.payment_status}" if b.payment_status else "")
+
+
+def _months_back(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 - months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _losses(session: Session, ids: list[int], start: datetime, end: datetime) -> list[tuple[str, str, int]]:
+    """The range's losses grouped by reason (a loss recorded before reasons were kept: read from its check)."""
+    if not ids:
+        return []
+    rows = session.execute(select(BacklinkEvent.reason, BacklinkCheck)
+                           .outerjoin(BacklinkCheck, BacklinkCheck.id == BacklinkEvent.check_id)
+                           .where(BacklinkEvent.backlink_id.in_(ids), BacklinkEvent.kind == "lost",
+                                  BacklinkEvent.created_at >= start, BacklinkEvent.created_at <= end)).all()
+    return reasons.grouped(reason or (reasons.of_check(check).code if check is not None else "")
+                           for reason, check in rows)
 
 
 def _latest_checks(session: Session, ids: list[int]) -> dict[int, BacklinkCheck]:
@@ -220,99 +316,33 @@ def _row(b: Backlink, check: BacklinkCheck | None) -> LinkRow:
         follow=("yes" if b.is_follow else "no") if live else "—",
         indexable=("yes" if b.is_indexable else "no") if live else "—",
         anchor=b.seen_anchor, last_checked=_when(b.last_checked_at), live_since=_when(b.live_since),
-        problems=", ".join(check.problems) if check is not None else "")
-
-
-# --- charts: inline SVG, so the same markup works in the browser and in the PDF ---------------------
-
-def live_chart_svg(series: list[tuple[date, int]], width: int = 720, height: int = 220) -> Markup:
-    """A line chart of live links per day."""
-    left, right, top, bottom = 40, 12, 12, 28
-    plot_w, plot_h = width - left - right, height - top - bottom
-    peak = max([n for _, n in series] + [1])
-    count = max(len(series) - 1, 1)
-
-    def xy(i: int, n: int) -> tuple[float, float]:
-        return left + plot_w * i / count, top + plot_h - plot_h * n / peak
-
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart wide" viewBox="0 0 {width} {height}" '
-             f'width="{width}" height="{height}" role="img" aria-label="Live links over time">']
-    for frac in ((0, 0.5, 1) if peak % 2 == 0 else (0, 1)):  # a middle line only where it is a whole number
-        y = top + plot_h - plot_h * frac
-        parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="#e3e6eb"/>')
-        parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end" fill="#667085">'
-                     f"{round(peak * frac)}</text>")
-    if series:
-        points = " ".join(f"{x:.1f},{y:.1f}" for x, y in (xy(i, n) for i, (_, n) in enumerate(series)))
-        area = f"{left},{top + plot_h} {points} {xy(len(series) - 1, 0)[0]:.1f},{top + plot_h}"
-        parts.append(f'<polygon points="{area}" fill="#2f5bea" fill-opacity="0.12"/>')
-        parts.append(f'<polyline points="{points}" fill="none" stroke="#2f5bea" stroke-width="2"/>')
-        for i in sorted({0, len(series) // 2, len(series) - 1}):
-            x, _ = xy(i, 0)
-            anchor = "start" if i == 0 else ("end" if i == len(series) - 1 else "middle")
-            parts.append(f'<text x="{x:.1f}" y="{height - 8}" font-size="11" text-anchor="{anchor}" fill="#667085">'
-                         f"{series[i][0]:%d %b %Y}</text>")
-    parts.append("</svg>")
-    return Markup("".join(parts))
-
-
-def bar_chart_svg(bars: list[tuple[str, int]], width: int = 360) -> Markup:
-    """Horizontal bars (follow vs nofollow / sponsored / ugc)."""
-    row, label_w = 26, 90
-    height = row * len(bars) + 8
-    peak = max([n for _, n in bars] + [1])
-    colours = {"follow": "#127a3e", "nofollow": "#b42318", "sponsored": "#a15c00", "ugc": "#667085"}
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" '
-             f'width="{width}" height="{height}" role="img" aria-label="Follow and nofollow links">']
-    for i, (name, n) in enumerate(bars):
-        y = 4 + i * row
-        w = (width - label_w - 40) * n / peak
-        parts.append(f'<text x="0" y="{y + 15}" font-size="12" fill="#1d2330">{escape(name)}</text>')
-        parts.append(f'<rect x="{label_w}" y="{y + 3}" width="{w:.1f}" height="16" rx="3" '
-                     f'fill="{colours.get(name, "#2f5bea")}"/>')
-        parts.append(f'<text x="{label_w + w + 6:.1f}" y="{y + 15}" font-size="12" fill="#1d2330">{n}</text>')
-    parts.append("</svg>")
-    return Markup("".join(parts))
-
-
-def stacked_bar_svg(segments: list[tuple[str, int, str]], *, label: str, width: int = 200,
-                    height: int = 14) -> Markup:
-    """One compact horizontal bar split into (name, count, colour) segments; each names itself on hover."""
-    total = sum(n for _, n, _ in segments)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" '
-             f'width="{width}" height="{height}" role="img" aria-label="{escape(label)}">']
-    if not total:
-        parts.append(f'<rect x="0" y="0" width="{width}" height="{height}" rx="3" fill="#eef1f6">'
-                     f"<title>{escape(label)}: nothing yet</title></rect>")
-    x = 0.0
-    for name, n, colour in segments:
-        if not n:
-            continue
-        w = width * n / total
-        parts.append(f'<rect x="{x:.1f}" y="0" width="{w:.1f}" height="{height}" fill="{escape(colour)}">'
-                     f"<title>{escape(name)}: {n}</title></rect>")
-        x += w
-    parts.append("</svg>")
-    return Markup("".join(parts))
+        problems=", ".join(check.problems) if check is not None else "",
+        reasons="; ".join(r.detail for r in reasons.why(b, check)))
 
 
 # --- CSV, standalone HTML and PDF -----------------------------------------------------------------
 
 CSV_HEADER = ["page_url", "referring_domain", "target_url", "status", "status_text", "http_status", "rel", "follow",
-              "indexable", "anchor", "last_checked", "live_since", "first_live", "lost_at", "problems", "campaign"]
+              "indexable", "anchor", "last_checked", "live_since", "first_live", "lost_at", "problems", "campaign",
+              "reason", "referral_sessions", "relevance", "authority"]
+#: added when the report shows prices
+COST_HEADER = ["price", "currency", "payment_status"]
 
 
 def report_csv(report: Report) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(CSV_HEADER)
+    writer.writerow(CSV_HEADER + (COST_HEADER if report.show_costs else []))
     for row in report.rows:
         b = row.backlink
+        cost = [b.price, b.currency, b.payment_status] if report.show_costs else []
         writer.writerow([_safe_cell(v) for v in (
             b.page_url, row.domain, b.target_url, b.status,
             row.status_label + (f" ({row.failing})" if row.failing else ""), row.http_status, b.seen_rel, row.follow,
             row.indexable, b.seen_anchor, row.last_checked, row.live_since, _when(b.first_live_at), _when(b.lost_at),
-            row.problems, b.campaign.name if b.campaign else "")])
+            row.problems, b.campaign.name if b.campaign else "", row.reasons,
+            "" if row.sessions is None else row.sessions, "" if row.relevance == "—" else row.relevance,
+            "" if row.authority == "—" else row.authority, *cost)])
     return out.getvalue()
 
 
@@ -325,6 +355,7 @@ def _safe_cell(value: Any) -> str:
 def _env() -> Environment:
     env = Environment(loader=FileSystemLoader(str(paths.TEMPLATES)), undefined=StrictUndefined,
                       autoescape=select_autoescape(["html"]))
+    env.globals["money"] = money
     return env
 
 

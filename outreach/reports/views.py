@@ -46,15 +46,24 @@ def _campaign_of(client: Client, campaign_id: int | None) -> Campaign | None:
     return campaign
 
 
-def _report_from_args(client: Client) -> tuple[service.Report | None, str | None]:
+def _shows_prices(client: Client, *, in_app: bool) -> bool:
+    """The team sees prices in the app; downloads and shared links are what the client gets."""
+    return permissions.report_shows_prices(current_user if in_app else None,
+                                           client_settings(db_session(), client.id).is_costs_in_report)
+
+
+def _report_from_args(client: Client, *, in_app: bool = False) -> tuple[service.Report, str | None]:
     campaign = _campaign_of(client, _campaign_id(request.args.get("campaign")))
+    show_costs = _shows_prices(client, in_app=in_app)
     try:
         start, end = service.parse_range(request.args.get("from"), request.args.get("to"))
     except service.ReportError as exc:
         start, end = service.parse_range(None, None)
-        report = service.build_report(db_session(), client, campaign=campaign, date_from=start, date_to=end)
+        report = service.build_report(db_session(), client, campaign=campaign, date_from=start, date_to=end,
+                                      show_costs=show_costs)
         return report, str(exc)
-    return service.build_report(db_session(), client, campaign=campaign, date_from=start, date_to=end), None
+    return service.build_report(db_session(), client, campaign=campaign, date_from=start, date_to=end,
+                                show_costs=show_costs), None
 
 
 def _args(report: service.Report) -> dict[str, object]:
@@ -68,7 +77,7 @@ def _args(report: service.Report) -> dict[str, object]:
 @login_required
 def client_report(client_id: int) -> str:
     client = _client_or_404(client_id)
-    report, error = _report_from_args(client)
+    report, error = _report_from_args(client, in_app=True)
     if error:
         flash(f"{error}; showing the last 90 days instead.", "error")
     campaigns = db_session().scalars(select(Campaign).where(Campaign.client_id == client.id)
@@ -154,7 +163,8 @@ def link_settings(client_id: int) -> Response:
     client = _client_or_404(client_id)
     try:
         set_client_settings(db_session(), client.id, live_check_days=request.form.get("live_check_days"),
-                            is_monthly_report=request.form.get("is_monthly_report") == "1", actor=current_user)
+                            is_monthly_report=request.form.get("is_monthly_report") == "1",
+                            is_costs_in_report=request.form.get("is_costs_in_report") == "1", actor=current_user)
     except BacklinkError as exc:
         flash(str(exc), "error")
     else:
@@ -185,7 +195,8 @@ def _shared_report(token: str) -> service.Report:
     share.open_count += 1
     share.last_opened_at = utcnow()
     report = service.build_report(session, share.client, campaign=share.campaign, date_from=share.date_from,
-                                  date_to=share.date_to)
+                                  date_to=share.date_to, show_costs=permissions.report_shows_prices(
+                                      None, client_settings(session, share.client_id).is_costs_in_report))
     session.commit()
     return report
 

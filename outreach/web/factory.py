@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from outreach import paths
 from outreach.accounts import views as accounts_views
+from outreach.analytics import views as analytics_views
 from outreach.api import views as api_views
 from outreach.backlinks import views as backlinks_views
 from outreach.campaigns import lists, suppressions
@@ -46,6 +47,7 @@ BLUEPRINTS: list[Blueprint] = [
     api_views.bp,
     backlinks_views.bp,
     reports_views.bp,
+    analytics_views.bp,
     mail_views.bp,
     mail_views.unsubscribe_bp,
     broken_links_views.bp,

@@ -9,6 +9,7 @@ from flask import Flask, current_app, request, url_for
 from flask_login import current_user
 
 from outreach.accounts import permissions
+from outreach.backlinks.value import money
 from outreach.lib.clock import utcnow
 from outreach.models import PIPELINE_STAGES, STAGE_EXITS, STAGES, User
 
@@ -98,7 +99,7 @@ def init_app(app: Flask) -> None:
         PIPELINE_STAGES=PIPELINE_STAGES, STAGE_EXITS=STAGE_EXITS, STAGES=STAGES,
         STAGE_LABELS=STAGE_LABELS, nav_items=nav_items, campaign_tabs=campaign_tabs,
         active_campaign_tab=active_campaign_tab, is_staff=permissions.is_staff,
-        can_see_internal=permissions.can_see_internal)
+        can_see_internal=permissions.can_see_internal, money=money)
 
 
 def when(value: datetime | None) -> str:

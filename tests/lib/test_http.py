@@ -5,6 +5,8 @@ import asyncio
 import gzip
 import tracemalloc
 import zlib
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -235,3 +237,30 @@ def test_public_addresses_pass_the_guard() -> None:
     assert not is_public_address("::ffff:10.0.0.1")
     assert not is_public_address("100.64.0.1")
     assert literal_address("0x7f.0.0.1") is not None and literal_address("example.com") is None
+
+
+def _echo(req: Any) -> None:
+    """Answer with the method, Content-Type and body the server received."""
+    length = int(req.headers.get("Content-Length") or 0)
+    body = req.rfile.read(length) if length else b""
+    send(req, 200, f"{req.command} {req.headers.get('Content-Type')} ".encode() + body, content_type="text/plain")
+
+
+def test_a_post_sends_its_body_and_a_redirect_keeps_or_drops_it_as_browsers_do(web: TestWeb) -> None:
+    web.routes["/echo"] = _echo
+
+    def redirect(status: int) -> Callable[[Any], None]:
+        def answer(req: Any) -> None:
+            req.rfile.read(int(req.headers.get("Content-Length") or 0))  # a server reads the body it answers
+            send(req, status, b"", {"Location": "/echo"})
+        return answer
+
+    web.routes["/moved"], web.routes["/seen"] = redirect(308), redirect(303)
+    form = {"headers": {"Content-Type": "application/x-www-form-urlencoded"}, "method": "POST",
+            "body": b"token_auth=s3cret&idSite=3"}
+    direct = fetch_one(web.url("/echo"), make_settings(), **form)
+    assert direct.body == b"POST application/x-www-form-urlencoded token_auth=s3cret&idSite=3"
+    kept = fetch_one(web.url("/moved"), make_settings(), **form)
+    assert kept.body == b"POST application/x-www-form-urlencoded token_auth=s3cret&idSite=3"
+    dropped = fetch_one(web.url("/seen"), make_settings(), **form)
+    assert dropped.body == b"GET None "  # a 303 turns it into a GET without the body or its type

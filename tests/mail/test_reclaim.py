@@ -212,3 +212,22 @@ def test_a_client_viewer_cannot_send_a_reclaim_email(app, db, lost_link, team, l
     assert "Reclaim email" not in page
     assert client.post(f"/backlinks/{backlink.id}/reclaim", data={"template_id": template.id}).status_code == 403
     assert db.scalar(select(Message).where(Message.step >= RECLAIM_STEP)) is None
+
+
+def test_a_reclaim_email_can_name_why_the_link_was_lost(app, db, lost_link, one_step):  # type: ignore[no-untyped-def]
+    from outreach.mail.reclaim_email import render_reclaim
+    from outreach.models import BacklinkCheck, BacklinkEvent
+
+    backlink, _ = lost_link(sequence=one_step)
+    check = BacklinkCheck(backlink_id=backlink.id, page_url=backlink.page_url, final_url=backlink.page_url,
+                          http_status=410, status="missing", problems=["http_410", "link_missing"])
+    db.add(check)
+    db.flush()
+    db.add(BacklinkEvent(backlink_id=backlink.id, check_id=check.id, kind="lost", text="lost", reason="page_gone"))
+    backlink.lost_reason = "page_gone"
+    template = save_template(db, "Reclaim with reason", "x",
+                             "Hi {{ contact.first_name }}, we noticed {{ backlink.lost_reason }}.")
+    db.commit()
+    settings = app.extensions["outreach"].settings
+    rendered = render_reclaim(db, backlink, template, settings, signing_secret(settings))
+    assert "we noticed the page is gone (HTTP 410)." in rendered.body_text

@@ -97,3 +97,44 @@ def test_two_schedulers_claim_each_clients_month_once(app: Flask, db: Session,
         return [(client_id, month[0]) for client_id in clients if claim_delivery(factory, client_id, month[0])]
 
     race_rounds(factory, prepare, claim)
+
+
+def test_a_client_with_analytics_gets_its_report_once_last_month_is_pulled(
+        db: Session, ctx: JobContext, team: dict[str, Any], history: dict[str, Backlink]) -> None:
+    """The pull of last month's referral figures runs on the 1st: the report waits for it (a day at most)."""
+    from datetime import date, timedelta
+
+    from outreach.analytics.connections import create_connection
+
+    _clear(ctx)
+    team["client"].report_emails = "boss@acme.test"
+    team["other_client"].report_emails = ""
+    connection = create_connection(db, ctx.secret_box, team["client"], kind="matomo",
+                                   base_url="https://matomo.example", site_id="3", token="t")
+    connection.pulled_through = date(2026, 9, 1)
+    db.commit()
+    with time_machine.travel(NOVEMBER_1, tick=False):
+        assert send_monthly_reports(ctx) == 0  # October not pulled yet
+    connection.pulled_through = date(2026, 10, 1)
+    db.commit()
+    with time_machine.travel(NOVEMBER_1 + timedelta(hours=1), tick=False):
+        assert send_monthly_reports(ctx) == 1
+    assert len(outbox(ctx)) == 1
+
+
+def test_a_failing_pull_holds_the_report_back_for_a_day_at_most(
+        db: Session, ctx: JobContext, team: dict[str, Any], history: dict[str, Backlink]) -> None:
+    from datetime import timedelta
+
+    from outreach.analytics.connections import create_connection
+
+    _clear(ctx)
+    team["client"].report_emails = "boss@acme.test"
+    team["other_client"].report_emails = ""
+    create_connection(db, ctx.secret_box, team["client"], kind="matomo", base_url="https://matomo.example",
+                      site_id="3", token="t")
+    db.commit()
+    with time_machine.travel(NOVEMBER_1 + timedelta(hours=13), tick=False):
+        assert send_monthly_reports(ctx) == 0
+    with time_machine.travel(NOVEMBER_1 + timedelta(days=1), tick=False):
+        assert send_monthly_reports(ctx) == 1

@@ -277,7 +277,7 @@ def parse_csv(data: bytes, *, header_only: bool = False, fast: bool = True) -> P
     if "\0" in text[:4096]:
         raise BadImport("this is not a CSV file (it contains binary data)")
     head_lines = text[:200_000].splitlines()[:MAX_HEADER_SCAN]
-    delimiter = _sniff_delimiter(head_lines)
+    delimiter = sniff_delimiter(head_lines)
     header_index = _find_header(head_lines, delimiter)
     if header_index is None:
         raise BadImport("no header row found: the first line should name the columns (e.g. URL, Email, DR)")
@@ -377,7 +377,7 @@ def _read_columns(body: str, delimiter: str, header_index: int) -> tuple[list[st
     return headers, table, range(first, first + count)
 
 
-def _sniff_delimiter(lines: Sequence[str]) -> str:
+def sniff_delimiter(lines: Sequence[str]) -> str:
     best, best_score = ",", 0
     for delimiter in ("\t", ",", ";", "|"):
         score = max((len(_split(line, delimiter)) for line in lines if line.strip()), default=0)

@@ -1,7 +1,7 @@
 """backlink checks: an "unknown" status for pages that answered but could not be read whole
 
-Revision ID: 0018_parse14
-Revises: 0017
+Revision ID: 0019_parse14
+Revises: 0018
 Create Date: 2026-12-07 14:00:00
 
 A page past the parse limits (too_complex), or over the size cap without the link in the part read
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = '0018_parse14'
-down_revision = '0017'
+revision = '0019_parse14'
+down_revision = '0018'
 branch_labels = None
 depends_on = None
 
