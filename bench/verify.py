@@ -162,7 +162,7 @@ def bench_render(url: str, settings: Settings, renders: int) -> tuple[float, flo
     from outreach.lib.http import Fetcher, FetchSettings
 
     async def run() -> tuple[float, float]:
-        async with Fetcher(FetchSettings.from_settings(settings.crawl)) as fetcher:
+        async with Fetcher(FetchSettings.from_settings(settings)) as fetcher:
             started = time.perf_counter()
             async with Renderer(settings) as renderer:
                 startup = time.perf_counter() - started

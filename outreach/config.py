@@ -82,6 +82,12 @@ class CrawlSettings:
     max_redirects: int = 10
     respect_robots: bool = True
     retries: int = 2
+    #: threads that parse pages, off the event loop (shared by every run of the process)
+    parse_workers: int = 2
+    #: a page past any of these is not parsed but refused with reason too_complex
+    max_parse_nodes: int = 200_000
+    max_parse_depth: int = 512
+    parse_timeout: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -201,7 +207,8 @@ POSITIVE = {
     ("scheduler", "tick_seconds"), ("scheduler", "workers"), ("scheduler", "send_tick_seconds"),
     ("scheduler", "poll_tick_seconds"), ("scheduler", "reconcile_tick_seconds"),
     ("crawl", "concurrency"), ("crawl", "per_host_concurrency"), ("crawl", "timeout"),
-    ("crawl", "max_page_bytes"), ("dns", "timeout"), ("mail", "default_daily_cap"),
+    ("crawl", "max_page_bytes"), ("crawl", "parse_workers"), ("crawl", "max_parse_nodes"),
+    ("crawl", "max_parse_depth"), ("crawl", "parse_timeout"), ("dns", "timeout"), ("mail", "default_daily_cap"),
     ("mail", "smtp_timeout"), ("mail", "imap_timeout"), ("mail", "poll_minutes"), ("mail", "sending_lease_seconds"),
     ("backlinks", "lost_after_failures"), ("backlinks", "pending_check_hours"),
     ("backlinks", "live_check_days"), ("database", "pool_size"),

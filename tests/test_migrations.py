@@ -8,6 +8,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import IntegrityError
 
 from outreach.db import make_engine
 from outreach.migrate import heads, revisions, upgrade
@@ -73,6 +74,33 @@ def test_upgrading_a_populated_database_keeps_its_rows(empty_database_url: str) 
         # an override from before overrides named their conflicts still covers them
         overridden = dict(conn.execute(text("SELECT id, overridden FROM prospects ORDER BY id")).all())
         assert [json.loads(v) if isinstance(v, str) else v for v in overridden.values()] == [[], ["*"]]
+    engine.dispose()
+
+
+def test_backlink_checks_take_the_unknown_status_and_keep_their_rows(empty_database_url: str) -> None:
+    upgrade(empty_database_url, "0020")
+    engine = make_engine(empty_database_url)
+    check = ("INSERT INTO backlink_checks (backlink_id, checked_at, page_url, final_url, http_status, error, status, "
+             "follow, indexable, found_in, problems, evidence) VALUES (1, '2026-01-01 00:00:00+00', "
+             "'https://site.example/a', '', 200, '', '{}', false, false, '', '[]', '{{}}')")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO clients (name, website, report_emails, notes, created_at) "
+                          "VALUES ('Acme', '', '', '', '2026-01-01 00:00:00+00')"))
+        conn.execute(text(
+            "INSERT INTO backlinks (client_id, page_url, site_url, target_url, match_mode, agreed_anchor, agreed_rel, "
+            "notes, render_js, status, consecutive_failures, seen_rel, seen_anchor, created_at) "
+            "VALUES (1, 'https://site.example/a', '', 'https://client.example/', 'exact', '', 'follow', '', false, "
+            "'live', 0, '', '', '2026-01-01 00:00:00+00')"))
+        conn.execute(text(check.format("error")))
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(text(check.format("unknown")))
+    engine.dispose()
+    upgrade(empty_database_url)
+    engine = make_engine(empty_database_url)
+    with engine.begin() as conn:
+        conn.execute(text(check.format("unknown")))
+        assert conn.execute(text("SELECT status FROM backlink_checks ORDER BY id")).scalars().all() == [
+            "error", "unknown"]
     engine.dispose()
 
 

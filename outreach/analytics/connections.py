@@ -179,7 +179,7 @@ def pull_claimed(settings: Settings, factory: sessionmaker[Session], box: Secret
 
     async def run() -> list[PullOutcome]:
         done = []
-        async with Fetcher(FetchSettings.from_settings(settings.crawl)) as fetcher:
+        async with Fetcher(FetchSettings.from_settings(settings)) as fetcher:
             for pull in pulls:
                 if not pull.months:
                     done.append(PullOutcome(pull.connection_id, ImportSummary(pull.kind, [], 0, 0, 0)))

@@ -41,7 +41,7 @@ def verify(ctx: click.Context, page_url: str, target: str, anchor: str | None, m
     if as_json:
         print_json(result.to_json())
         return
-    status = {"live": "LIVE", "missing": "MISSING", "error": "ERROR"}[result.status]
+    status = {"live": "LIVE", "missing": "MISSING", "error": "ERROR", "unknown": "UNKNOWN"}[result.status]
     click.echo(f"{status}  {result.page}")
     if result.final_url and result.final_url != result.page:
         hops = " → ".join(f"{url} ({code})" for url, code in result.redirects)

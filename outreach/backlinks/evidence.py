@@ -27,7 +27,8 @@ class CheckResult:
     page: str
     final_url: str | None
     http_status: int | None
-    #: live: the page answers and links to the target; missing: it answers without the link; error: no usable page
+    #: live: the page answers and links to the target; missing: it answers without the link; error: no usable page;
+    #: unknown: it answers but could not be read whole, and the part read has no link (problems say why)
     status: str
     links: list[FoundLink] = field(default_factory=list)
     follow: bool = False

@@ -2,16 +2,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import re
 from urllib.parse import urljoin, urlsplit
 
-from selectolax.lexbor import LexborHTMLParser
-
 from outreach.backlinks.evidence import CheckResult
 from outreach.backlinks.verify import Renderer, target_matcher, verify_page
-from outreach.lib.html import decode_page, parse_page
-from outreach.lib.http import Fetcher
+from outreach.lib.html import ParseLimits, TooComplex, decode_page, off_loop, parse_page, parse_tree
+from outreach.lib.http import Fetcher, FetchResult
 from outreach.lib.urls import BadURL, registrable_domain
 
 #: where sitemaps and feeds usually are, besides robots.txt's Sitemap lines and the home page's <link>s
@@ -40,11 +39,8 @@ async def candidate_pages(fetcher: Fetcher, site_url: str) -> list[str]:
         sitemaps = [*list(robots.sitemaps), *sitemaps]
     home = await fetcher.fetch(origin + "/")
     if home.ok:
-        tree = LexborHTMLParser(home.text())
-        for node in tree.css("link[rel][href]"):
-            kind = (node.attributes.get("type") or "").lower()
-            if "alternate" in (node.attributes.get("rel") or "").lower() and ("rss" in kind or "atom" in kind):
-                feeds.insert(0, urljoin(home.final_url, node.attributes.get("href") or ""))
+        with contextlib.suppress(TooComplex):  # too complex: the usual feed paths are still tried
+            feeds[:0] = await off_loop(fetcher.settings.parse, home.body, _feeds_of, home, fetcher.settings.parse)
     found: list[str] = []
     for url in _unique(feeds):
         got = await fetcher.fetch(url, max_bytes=FEED_MAX_BYTES)
@@ -72,6 +68,17 @@ async def candidate_pages(fetcher: Fetcher, site_url: str) -> list[str]:
         except BadURL:
             continue
     return same_site
+
+
+def _feeds_of(home: FetchResult, limits: ParseLimits) -> list[str]:
+    """The RSS and Atom feeds the home page names in its <link rel="alternate">s, first first."""
+    tree, _ = parse_tree(home.text(), limits)
+    feeds = []
+    for node in tree.css("link[rel][href]"):
+        kind = (node.attributes.get("type") or "").lower()
+        if "alternate" in (node.attributes.get("rel") or "").lower() and ("rss" in kind or "atom" in kind):
+            feeds.insert(0, urljoin(home.final_url, node.attributes.get("href") or ""))
+    return feeds
 
 
 def _unique(urls: list[str]) -> list[str]:
@@ -109,14 +116,21 @@ async def find_page(fetcher: Fetcher, site_url: str, target: str, *, match_mode:
     allowed = [url for url in candidates if not fetcher.settings.respect_robots
                or await fetcher.allowed_by_robots(url)]
 
+    limits = fetcher.settings.parse
+
+    def links_to_target(got: FetchResult) -> bool:
+        text, encoding = decode_page(got.body, got.headers.get("content-type"))
+        return any(matches(link.href) for link in parse_page(text, got.final_url, with_text=False, encoding=encoding,
+                                                             limits=limits).links)
+
     async def look(url: str) -> str | None:
         got = await fetcher.fetch(url)
         if not got.ok:
             return None
-        html, encoding = decode_page(got.body, got.headers.get("content-type"))
-        if any(matches(link.href) for link in parse_page(html, got.final_url, encoding=encoding).links):
-            return url
-        return None
+        try:
+            return url if await off_loop(limits, got.body, links_to_target, got) else None
+        except TooComplex:
+            return None
 
     hits = await asyncio.gather(*(look(url) for url in allowed))
     for url in hits:

@@ -111,7 +111,7 @@ async def run_checks(jobs: list[Job], settings: Settings) -> dict[int, Outcome]:
     renderer: Renderer | None = None
     render_error: str | None = None
     render_slots = asyncio.Semaphore(RENDER_CONCURRENCY)
-    async with Fetcher(FetchSettings.from_settings(settings.crawl)) as fetcher:
+    async with Fetcher(FetchSettings.from_settings(settings)) as fetcher:
         if any(job.render for job in jobs):
             try:
                 renderer = await Renderer(settings).__aenter__()

@@ -151,7 +151,9 @@ def why(backlink: Any, latest_check: Any | None) -> list[Reason]:
     """
     status = backlink.status
     if status in ("lost", "missed"):
-        seen = of_check(latest_check) if latest_check is not None and latest_check.status != "live" else None
+        # a check that could not read the page ("unknown": too complex, too large) saw nothing to say why
+        seen = of_check(latest_check) if latest_check is not None and latest_check.status in ("missing", "error") \
+            else None
         if backlink.lost_reason and (seen is None or seen.code != backlink.lost_reason):
             return [Reason(backlink.lost_reason)]  # checked since: what it was lost for still says why
         return [seen] if seen is not None else []

@@ -372,6 +372,17 @@ def apply_check(session: Session, backlink: Backlink, result: CheckResult, setti
     if result.is_live:
         _found(backlink, result, event, now)
         backlink.next_check_at = now + live_every
+    elif result.status == "unknown":
+        # the page answered but could not be read whole: that says nothing about the link, so nothing moves
+        # (no failure counted, no "lost" or "missed"); it is looked at again as a failing one would be
+        if backlink.status in terms.ON_PAGE:
+            backlink.next_check_at = now + min(pending_every, live_every)
+        elif backlink.status == "pending":
+            backlink.next_check_at = now + pending_every
+        elif backlink.status != "missed":
+            backlink.next_check_at = now + live_every
+        else:
+            backlink.next_check_at = None
     else:
         backlink.consecutive_failures += 1
         if backlink.failing_since is None:

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from outreach.backlinks.evidence import WEAK_RELS, CheckResult, FoundLink
 from outreach.config import Settings
 from outreach.lib.aio import run_sync
-from outreach.lib.html import ParsedPage, decode_page, parse_page
+from outreach.lib.html import TOO_COMPLEX, ParsedPage, ParseLimits, TooComplex, decode_page, off_loop, parse_page
 from outreach.lib.http import Fetcher, FetchResult, FetchSettings
 from outreach.lib.urls import BadURL, link_key, normalize_url, registrable_domain, split_tracking
 
@@ -83,15 +83,22 @@ def _robots_header(value: str) -> list[str]:
     return tokens
 
 
-def read_page(fetched: FetchResult) -> tuple[str, str, ParsedPage]:
-    """(text, encoding, links and meta) of a fetched page, its links resolved as a browser resolves them."""
+def read_page(fetched: FetchResult, limits: ParseLimits | None = None) -> tuple[str, str, ParsedPage]:
+    """(text, encoding, links and meta) of a fetched page, its links resolved as a browser resolves them;
+    TooComplex past the limits."""
     html, encoding = decode_page(fetched.body, fetched.headers.get("content-type"))
-    return html, encoding, parse_page(html, fetched.final_url, with_text=False, encoding=encoding)
+    return html, encoding, parse_page(html, fetched.final_url, with_text=False, encoding=encoding, limits=limits)
 
 
 def analyse(fetched: FetchResult, target: str, *, match_mode: str = "exact", anchor: str | None = None,
-            rendered_html: str | None = None, render_error: str | None = None) -> CheckResult:
-    """Everything a check can say from one fetch (and, optionally, the rendered DOM)."""
+            rendered_html: str | None = None, render_error: str | None = None,
+            limits: ParseLimits | None = None) -> CheckResult:
+    """Everything a check can say from one fetch (and, optionally, the rendered DOM).
+
+    A page that cannot be read whole gives no verdict on a link it does not show: past the parse limits
+    the check is "unknown" (too_complex); over the size cap (too_large) a link in the part read is live,
+    and no link found is "unknown", never "missing".
+    """
     result = CheckResult(page=fetched.url, final_url=fetched.final_url, http_status=fetched.status,
                          status="missing", redirects=list(fetched.redirects), error=fetched.error,
                          anchor_expected=anchor or None, rendered=rendered_html is not None,
@@ -119,20 +126,31 @@ def analyse(fetched: FetchResult, target: str, *, match_mode: str = "exact", anc
         problems.append("not_html")
         problems.append("link_missing")
         return result
-    html, encoding, page = read_page(fetched)
+    try:
+        html, encoding, page = read_page(fetched, limits)
+    except TooComplex:
+        result.status = "unknown"
+        problems.append(TOO_COMPLEX)
+        return result
     matches = target_matcher(target, match_mode)
     links = [FoundLink(href=link.href, anchor=link.anchor, rel=list(link.rel), is_image=link.is_image)
              for link in page.links if matches(link.href)]
-    if links and _only_in_noscript(html, page, matches, encoding):
+    if links and _only_in_noscript(html, page, matches, encoding, limits):
         problems.append("only_in_noscript")
     if rendered_html is not None:
-        dom = parse_page(rendered_html, fetched.final_url, with_text=False, encoding=encoding)
-        static_keys = {(link.href, _norm(link.anchor)) for link in links}
-        for link in dom.links:
-            if matches(link.href) and (link.href, _norm(link.anchor)) not in static_keys:
-                links.append(FoundLink(href=link.href, anchor=link.anchor, rel=list(link.rel),
-                                       is_image=link.is_image, dom="rendered"))
+        try:
+            dom = parse_page(rendered_html, fetched.final_url, with_text=False, encoding=encoding, limits=limits)
+        except TooComplex as exc:
+            result.render_error = f"the rendered page is too complex to read: {exc}"
+        else:
+            static_keys = {(link.href, _norm(link.anchor)) for link in links}
+            for link in dom.links:
+                if matches(link.href) and (link.href, _norm(link.anchor)) not in static_keys:
+                    links.append(FoundLink(href=link.href, anchor=link.anchor, rel=list(link.rel),
+                                           is_image=link.is_image, dom="rendered"))
     result.links = links
+    if fetched.truncated:
+        problems.extend(("too_large", "truncated"))  # "truncated": the name older checks stored
     _robots_meta(result, page, fetched)
     if any(link.dom == "static" for link in links):
         result.found_in = "static"
@@ -140,7 +158,10 @@ def analyse(fetched: FetchResult, target: str, *, match_mode: str = "exact", anc
         result.found_in = "rendered"
         problems.append("only_after_javascript")
     if not links:
-        problems.append("link_missing")
+        if fetched.truncated:
+            result.status = "unknown"  # the link may be in the part not read
+        else:
+            problems.append("link_missing")
         return result
     result.status = "live"
     page_nofollow = "nofollow" in result.meta_robots or "none" in result.meta_robots or \
@@ -158,8 +179,6 @@ def analyse(fetched: FetchResult, target: str, *, match_mode: str = "exact", anc
         result.anchor_matches = any(_norm(link.anchor) == _norm(anchor) for link in links)
         if not result.anchor_matches:
             problems.append("anchor_mismatch")
-    if fetched.truncated:
-        problems.append("truncated")
     return result
 
 
@@ -174,14 +193,22 @@ def _robots_meta(result: CheckResult, page: ParsedPage, fetched: FetchResult) ->
         result.problems.append("canonical_elsewhere")
 
 
-def _only_in_noscript(html: str, page: ParsedPage, matches: Callable[[str], bool], encoding: str) -> bool:
+def _only_in_noscript(html: str, page: ParsedPage, matches: Callable[[str], bool], encoding: str,
+                      limits: ParseLimits | None = None) -> bool:
     """Whether every matching link sits inside <noscript> (what a browser running scripts never shows)."""
-    blocks = _NOSCRIPT.findall(html)
+    # searched up to the last end tag only: a <noscript> left open would be looked for to the end of the page
+    # once per open tag
+    end = html.lower().rfind("</noscript")
+    blocks = _NOSCRIPT.findall(html, 0, html.find(">", end) + 1) if end >= 0 else []
     if not blocks:
         return False
-    inside = sum(1 for block in blocks
-                 for link in parse_page(block, page.base_url, with_text=False, encoding=encoding).links
-                 if matches(link.href))
+    try:
+        inside = sum(1 for block in blocks
+                     for link in parse_page(block, page.base_url, with_text=False, encoding=encoding,
+                                            limits=limits).links
+                     if matches(link.href))
+    except TooComplex:
+        return False
     total = sum(1 for link in page.links if matches(link.href))
     return inside >= total > 0
 
@@ -196,7 +223,7 @@ def _finish(result: CheckResult, allowed_googlebot: bool | None, allowed_agent: 
         result.problems.append("robots_disallowed")
     if allowed_agent is False:
         result.problems.append("robots_disallowed_agent")
-    result.indexable = result.status != "error" and (result.http_status or 0) < 400 and not any(
+    result.indexable = result.status not in ("error", "unknown") and (result.http_status or 0) < 400 and not any(
         p in result.problems for p in ("noindex", "robots_disallowed", "canonical_elsewhere", "redirected_home"))
     return result
 
@@ -211,8 +238,10 @@ async def verify_page(fetcher: Fetcher, page_url: str, target: str, *, match_mod
             rendered_html = await renderer.render(fetched.final_url)
         except RenderError as exc:
             render_error = str(exc)
-    result = analyse(fetched, target, match_mode=match_mode, anchor=anchor, rendered_html=rendered_html,
-                     render_error=render_error)
+    limits = fetcher.settings.parse
+    markup = fetched.body if rendered_html is None else rendered_html  # the DOM after scripts ran is the larger
+    result = await off_loop(limits, markup, analyse, fetched, target, match_mode=match_mode, anchor=anchor,
+                            rendered_html=rendered_html, render_error=render_error, limits=limits)
     allowed_googlebot = allowed_agent = None
     if fetched.status is not None and fetched.status < 500:
         allowed_googlebot = await fetcher.allowed_by_robots(fetched.final_url, GOOGLEBOT)
@@ -223,7 +252,7 @@ async def verify_page(fetcher: Fetcher, page_url: str, target: str, *, match_mod
 def verify(page_url: str, target: str, settings: Settings, *, match_mode: str = "exact",
            anchor: str | None = None, render: bool = False) -> CheckResult:
     """Verify one page from synchronous code (the CLI)."""
-    fetch_settings = FetchSettings.from_settings(settings.crawl)
+    fetch_settings = FetchSettings.from_settings(settings)
 
     async def run() -> CheckResult:
         async with Fetcher(fetch_settings) as fetcher:
@@ -278,7 +307,7 @@ class Renderer:
         self._context = await self._browser.new_context(user_agent=self.settings.crawl.user_agent,
                                                         service_workers="block")
         await self._context.route("**/*", self._guard)
-        self._fetcher = await Fetcher(FetchSettings.from_settings(self.settings.crawl)).__aenter__()
+        self._fetcher = await Fetcher(FetchSettings.from_settings(self.settings)).__aenter__()
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -51,7 +51,7 @@ def find(ctx: click.Context, urls: tuple[str, ...], max_pages: int | None, allow
         campaign_keywords_or_exit(settings, campaign_id)  # exits 2 when there is no such campaign
 
     async def run() -> list[Any]:
-        async with Fetcher(FetchSettings.from_settings(settings.crawl)) as fetcher:
+        async with Fetcher(FetchSettings.from_settings(settings)) as fetcher:
             return await find_contacts(fetcher, seeds, checker, max_pages=max_pages or MAX_PAGES,
                                        allow_domains=allow_domains)
 

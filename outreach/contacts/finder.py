@@ -10,11 +10,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
-from outreach.contacts.extraction import FoundAddress, extract_contacts, site_domain_of
+from outreach.contacts.extraction import FoundAddress, PageContacts, extract_contacts, site_domain_of
 from outreach.contacts.guessing import Guess, guess_addresses
 from outreach.contacts.names import candidates as name_candidates
 from outreach.contacts.validation import AddressChecker, Verdict
-from outreach.lib.html import HTML_TYPES, Link
+from outreach.lib.html import HTML_TYPES, Link, TooComplex, off_loop, parse_page
 from outreach.lib.http import Fetcher
 from outreach.lib.urls import BadURL, normalize_url
 
@@ -147,12 +147,20 @@ async def find_site_contacts(fetcher: Fetcher, url: str, *, max_pages: int = MAX
     ignored: dict[str, str] = {}
     seen = {start, normalize_url(final)}
 
-    def take(page_html: str, page_url: str) -> list[Link]:
-        """Keep the page's addresses and people; returns its links."""
-        from outreach.lib.html import parse_page
+    limits = fetcher.settings.parse
 
+    def read_page(page_html: str, page_url: str) -> tuple[PageContacts, list[Link]]:
+        """The page's contacts and links (in the parse pool: TooComplex past the limits)."""
+        links = parse_page(page_html, page_url, with_text=False, limits=limits).links  # first: it checks the limits
+        return extract_contacts(page_html, page_url, allow_domains=allow, site_domain=domain), links
+
+    async def take(page_html: str, page_url: str) -> list[Link]:
+        """Keep the page's addresses and people; returns its links (none from a page too complex to read)."""
+        try:
+            contacts, links = await off_loop(limits, page_html, read_page, page_html, page_url)
+        except TooComplex:
+            return []
         found.pages_fetched.append(page_url)
-        contacts = extract_contacts(page_html, page_url, allow_domains=allow, site_domain=domain)
         for address in contacts.addresses:
             known = by_email.get(address.email)
             if known is None:
@@ -162,7 +170,7 @@ async def find_site_contacts(fetcher: Fetcher, url: str, *, max_pages: int = MAX
         people.extend(contacts.people)
         for email, why in contacts.ignored:
             ignored.setdefault(email, why)
-        return parse_page(page_html, page_url, with_text=False).links
+        return links
 
     async def get(candidate: str) -> tuple[str, str] | None:
         if fetcher.settings.respect_robots and not await fetcher.allowed_by_robots(candidate):
@@ -192,10 +200,10 @@ async def find_site_contacts(fetcher: Fetcher, url: str, *, max_pages: int = MAX
             item = task.result() if task in done and not task.cancelled() else None
             if item is not None and item[0] not in found.pages_fetched:
                 seen.add(normalize_url(item[0]))
-                pages.append((item[0], take(item[1], item[0])))
+                pages.append((item[0], await take(item[1], item[0])))
         return pages
 
-    links = take(html, final)
+    links = await take(html, final)
     parts = urlsplit(final)
     origin = f"{parts.scheme}://{parts.netloc}"
     for _home, home_links in await read([normalize_url(origin + "/")]):

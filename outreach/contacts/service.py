@@ -37,7 +37,7 @@ def prospect_start_url(prospect: Prospect) -> str:
 def read_site(settings: Settings, url: str, *, max_pages: int = MAX_PAGES,
               time_limit: float | None = WAITING_TIME_LIMIT) -> SiteContacts:
     """Read the site's pages from url and check each address found; touches no database."""
-    fetch_settings, checker = FetchSettings.from_settings(settings.crawl), AddressChecker(settings.dns)
+    fetch_settings, checker = FetchSettings.from_settings(settings), AddressChecker(settings.dns)
 
     async def go() -> list[SiteContacts]:  # may run in a helper thread
         async with Fetcher(fetch_settings) as fetcher:

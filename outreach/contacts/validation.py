@@ -24,6 +24,7 @@ from outreach.contacts.catch_all import probe
 from outreach.contacts.extraction import is_role_address, rejection
 from outreach.lib.addresses import BadAddress, normalise_address
 from outreach.lib.clock import utcnow
+from outreach.lib.resolver import sync_resolver
 
 
 @dataclass(frozen=True)
@@ -90,23 +91,12 @@ class AddressChecker:
 
     def __init__(self, settings: DnsSettings) -> None:
         """With the [dns] settings (`AddressChecker(settings.dns)`)."""
-        self.nameservers = list(settings.nameservers)
-        self.port = settings.port
-        self.timeout = settings.timeout
-        self.cache_seconds = float(settings.cache_seconds)
         self.settings = settings
-        self._key = (tuple(self.nameservers), self.port)
+        self.cache_seconds = float(settings.cache_seconds)
+        self._key = (tuple(settings.nameservers), settings.port)
 
     def _resolver(self) -> dns.resolver.Resolver:
-        if self.nameservers:
-            resolver = dns.resolver.Resolver(configure=False)
-            resolver.nameservers = list(self.nameservers)
-            resolver.port = self.port
-        else:
-            resolver = dns.resolver.Resolver()
-        resolver.lifetime = self.timeout
-        resolver.timeout = min(self.timeout, 2.0)
-        return resolver
+        return sync_resolver(self.settings)
 
     def _address(self, host: str) -> str | None:
         """The first A (then AAAA) address of a host, from the configured resolver."""

@@ -3,7 +3,8 @@
 A link is called broken only for reasons a visitor would see too: not_found (404/410), server_error
 (persistent 5xx or a reset connection), client_error (another 4xx after a GET), dns, refused,
 timeout, tls, redirect_loop, too_many_redirects, soft_404. Rate limiting (429), bot walls
-(Cloudflare challenges, 999, 401/403) and robots.txt refusals are "unknown", never broken.
+(Cloudflare challenges, 999, 401/403), robots.txt refusals and pages too large or too complex to read
+are "unknown", never broken.
 """
 from __future__ import annotations
 
@@ -21,8 +22,10 @@ from outreach.lib.urls import url_origin
 #: reasons that make a link broken
 BROKEN_REASONS = ("not_found", "server_error", "client_error", "dns", "refused", "timeout", "tls",
                   "redirect_loop", "too_many_redirects", "soft_404")
-#: reasons for "we could not tell": never reported as broken
-UNKNOWN_REASONS = ("blocked", "rate_limited", "robots_disallowed", "blocked_address", "bad_scheme", "bad_url")
+#: reasons for "we could not tell": never reported as broken. too_large and too_complex are pages that
+#: answer but could not be read whole (over [crawl] max_page_bytes; past the parse limits)
+UNKNOWN_REASONS = ("blocked", "rate_limited", "robots_disallowed", "blocked_address", "bad_scheme", "bad_url",
+                   "too_large", "too_complex")
 _NOT_FOUND_WORDS = re.compile(r"\b(404|not found|page not found|no longer (exists|available)|does not exist|"
                               r"couldn.t find|could not find|nothing (was )?found)\b", re.IGNORECASE)
 _WORD = re.compile(r"\w+")
@@ -168,13 +171,13 @@ class LinkChecker:
                 return False
         if probe.redirected and result.redirects and result.final_url == probe.final_url:
             return True
-        text = result.text() if result.body else ""
-        if not text:
+        if not result.body:
             return False
-        from outreach.lib.html import parse_page
-
+        page_text = await self._page_text(result)
+        if not page_text:
+            return False
         # the missing path often appears in the "not found" text: take it out, as from the probe's
-        page_text = parse_page(text, result.final_url).text.replace(parts.path.strip("/"), "")
+        page_text = page_text.replace(parts.path.strip("/"), "")
         return similar(page_text, probe.text) >= 0.8 or (
             similar(page_text, probe.text) >= 0.5 and bool(_NOT_FOUND_WORDS.search(page_text[:2000])))
 
@@ -197,7 +200,16 @@ class LinkChecker:
         result = await self.fetcher.fetch(origin + path, max_bytes=self.check_bytes)
         if result.error is not None or result.status is None or not 200 <= result.status < 300:
             return _Probe(False, result.final_url, "", False)
-        from outreach.lib.html import parse_page
-
-        text = parse_page(result.text(), result.final_url).text if result.body else ""
+        text = await self._page_text(result) if result.body else ""
         return _Probe(True, result.final_url, text.replace(path.strip("/"), ""), bool(result.redirects))
+
+    async def _page_text(self, result: FetchResult) -> str:
+        """The visible text of a fetched page, read off the event loop ("" when it is too complex to read)."""
+        from outreach.lib.html import TooComplex, off_loop, parse_page
+
+        limits = self.fetcher.settings.parse
+        try:
+            page = await off_loop(limits, result.body, parse_page, result.text(), result.final_url, limits=limits)
+            return page.text
+        except TooComplex:
+            return ""

@@ -9,14 +9,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from outreach.crawler.checker import LinkChecker, Outcome
 from outreach.crawler.walk import Walk
 from outreach.lib.aio import run_sync
-from outreach.lib.html import HTML_TYPES, decode_page, page_links
-from outreach.lib.http import Fetcher, FetchSettings, blocked_message
+from outreach.lib.html import HTML_TYPES, TOO_COMPLEX, ParseLimits, TooComplex, decode_page, off_loop, page_links
+from outreach.lib.http import Fetcher, FetchResult, FetchSettings, blocked_message
 from outreach.lib.urls import BadURL, ensure_http_url, normalize_url, url_origin
 
 
@@ -173,13 +173,18 @@ class Crawler:
         outcome, result = await checker.check(url, page_bytes=self.settings.max_bytes)
         if result.status is not None:  # an HTTP answer; refusals and network failures are not pages
             self.progress.pages_crawled += 1
-        self._record(outcome)
-        if not outcome.ok or result.status is None or result.status >= 300 or not result.body:
+        if (not outcome.ok or result.status is None or result.status >= 300 or not result.body
+                or result.content_type not in HTML_TYPES or url_origin(result.final_url) not in self.origins):
+            self._record(outcome)
             return
-        if result.content_type not in HTML_TYPES or url_origin(result.final_url) not in self.origins:
+        limits = self.settings.parse
+        try:
+            links, nofollow = await off_loop(limits, result.body, _read_links, result, limits)
+        except TooComplex:
+            self._record(replace(outcome, ok=False, reason=TOO_COMPLEX))
             return
-        html, encoding = decode_page(result.body, result.headers.get("content-type"))
-        links, nofollow = page_links(html, result.final_url, encoding)
+        # a page over the size cap: the links of the part read are followed, and the page says it was cut
+        self._record(replace(outcome, ok=False, reason="too_large") if result.truncated else outcome)
         if nofollow and self.settings.respect_robots:
             return
         add_link = self._add_link
@@ -188,6 +193,12 @@ class Crawler:
                 add_link(href, url, anchor)
             except BadURL:
                 continue
+
+
+def _read_links(result: FetchResult, limits: ParseLimits) -> tuple[list[tuple[str, str]], bool]:
+    """page_links of a fetched page, decoded as a browser decodes it."""
+    html, encoding = decode_page(result.body, result.headers.get("content-type"))
+    return page_links(html, result.final_url, encoding, limits=limits)
 
 
 def refused_seeds(seeds: list[str], settings: FetchSettings) -> list[str]:

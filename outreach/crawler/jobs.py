@@ -19,7 +19,7 @@ from outreach.runs.runner import Ending, RunControl
 
 def crawl(ctx: JobContext, job: CrawlJob, control: RunControl, **crawl_options: Any) -> Ending:
     """A crawl job's work: find the broken links of its seeds; refused seeds fetch nothing and say why."""
-    settings = FetchSettings.from_settings(ctx.settings.crawl)
+    settings = FetchSettings.from_settings(ctx.settings)
     refused = refused_seeds(list(job.seeds), settings)
     if refused:  # bad input: nothing is fetched, and the crawl says why instead of finding nothing
         return Ending("refused", refusal_error(refused))

@@ -2,9 +2,10 @@
 
 A seed is walked within its own host, links a caller ranks higher visited first (the guest-post
 finder wants "write for us" pages before the archive), robots.txt obeyed and a page limit. Only HTML
-answers are parsed, through the guarded fetcher and the shared HTML parser. Pages are yielded as they
-are read (in the order they answer; each says its rank and the order it was queued in, for a caller
-that wants them in a stable order); no link is checked (that is the broken-link crawl's visit).
+answers are parsed, through the guarded fetcher and the shared HTML parser, off the event loop (a
+page past the parse limits is skipped). Pages are yielded as they are read (in the order they answer;
+each says its rank and the order it was queued in, for a caller that wants them in a stable order); no
+link is checked (that is the broken-link crawl's visit).
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from outreach.crawler.walk import Walk
-from outreach.lib.html import HTML_TYPES, Link, ParsedPage, decode_page, parse_page
+from outreach.lib.html import HTML_TYPES, Link, ParsedPage, TooComplex, decode_page, off_loop, parse_page
 from outreach.lib.http import Fetcher, FetchResult
 from outreach.lib.urls import BadURL, normalize_url
 
@@ -130,5 +131,14 @@ async def _get(fetcher: Fetcher, url: str) -> WalkedPage | None:
     result = await fetcher.fetch(url)
     if not result.ok or result.content_type not in HTML_TYPES:
         return None
-    html, encoding = decode_page(result.body, result.headers.get("content-type"))
-    return WalkedPage(url=url, result=result, html=html, parsed=parse_page(html, result.final_url, encoding=encoding))
+    limits = fetcher.settings.parse
+
+    def read() -> tuple[str, ParsedPage]:
+        html, encoding = decode_page(result.body, result.headers.get("content-type"))
+        return html, parse_page(html, result.final_url, encoding=encoding, limits=limits)
+
+    try:
+        html, parsed = await off_loop(limits, result.body, read)
+    except TooComplex:
+        return None  # past the parse limits: not read, as a page that is not HTML
+    return WalkedPage(url=url, result=result, html=html, parsed=parsed)

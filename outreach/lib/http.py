@@ -21,8 +21,9 @@ from functools import lru_cache
 from typing import Any, TypeVar
 from urllib.parse import quote, urljoin, urlsplit
 
-from outreach.config import CrawlSettings
+from outreach.config import DnsSettings, Settings
 from outreach.lib.aio import run_sync
+from outreach.lib.html import ParseLimits
 from outreach.lib.http_client import ConnectionPool, FetchError
 from outreach.lib.urls import BadURL, host_key, normalize_url, url_origin
 
@@ -56,16 +57,23 @@ class FetchSettings:
     #: "host:port" origins that may be on private addresses even when allow_private_addresses is off
     #: (the demo's sample web on loopback); any other private address stays refused
     allow_private_hosts: frozenset[str] = frozenset()
+    #: the resolver of every host name looked up ([dns]; no nameservers: the system's)
+    dns: DnsSettings = field(default_factory=DnsSettings)
+    #: what reading a fetched page may cost, and the threads that read pages
+    parse: ParseLimits = field(default_factory=ParseLimits)
 
     @classmethod
-    def from_settings(cls, crawl: CrawlSettings) -> FetchSettings:
-        """From the [crawl] settings."""
+    def from_settings(cls, settings: Settings) -> FetchSettings:
+        """From the [crawl] and [dns] settings."""
+        crawl = settings.crawl
         return cls(
             user_agent=crawl.user_agent, timeout=crawl.timeout, max_bytes=crawl.max_page_bytes,
             max_redirects=crawl.max_redirects, allow_private_addresses=crawl.allow_private_addresses,
             concurrency=crawl.concurrency, per_host_concurrency=crawl.per_host_concurrency,
             per_host_delay=crawl.per_host_delay, retries=crawl.retries, respect_robots=crawl.respect_robots,
-            allow_private_hosts=frozenset(crawl.allow_private_hosts),
+            allow_private_hosts=frozenset(crawl.allow_private_hosts), dns=settings.dns,
+            parse=ParseLimits(max_nodes=crawl.max_parse_nodes, max_depth=crawl.max_parse_depth,
+                              timeout=crawl.parse_timeout, workers=crawl.parse_workers),
         )
 
 
@@ -165,7 +173,7 @@ class Fetcher:
     async def __aenter__(self) -> Fetcher:
         self._pool = ConnectionPool(allow_private=self.settings.allow_private_addresses, guard=is_public_address,
                                     user_agent=self.settings.user_agent, ssl_context=self._tls,
-                                    private_hosts=self.settings.allow_private_hosts)
+                                    private_hosts=self.settings.allow_private_hosts, dns=self.settings.dns)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -6,8 +6,9 @@ costs about 50 (bench/http_client.py measures both in one run). It does only wha
 GET and HEAD, and a POST with a small body (an API's form or JSON), one request at a time per connection,
 no cookies, no proxies.
 
-Safety lives here too: a host name is resolved by us and every address it resolves to must pass the
-SSRF guard before anything connects, and the connection goes to that checked address. Response
+Safety lives here too: a host name is resolved by us (by the [dns] nameservers when set, else the system)
+and every address it resolves to must pass the SSRF guard before anything connects, and the connection
+goes to that checked address. Response
 headers and bodies are capped; a body over its cap ends the connection instead of being read.
 """
 from __future__ import annotations
@@ -20,9 +21,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import httptools
 
+from outreach.config import DnsSettings
 from outreach.lib.urls import host_key
 
 #: total size of a response's status line and headers
@@ -247,7 +250,8 @@ class ConnectionPool:
     """Connections by (scheme, host, port), kept alive between requests; one per Fetcher."""
 
     def __init__(self, *, allow_private: bool, guard: Callable[[str], bool], user_agent: str,
-                 ssl_context: ssl.SSLContext | None = None, private_hosts: frozenset[str] = frozenset()) -> None:
+                 ssl_context: ssl.SSLContext | None = None, private_hosts: frozenset[str] = frozenset(),
+                 dns: DnsSettings | None = None) -> None:
         self.allow_private = allow_private
         self.guard = guard
         #: "host:port" names (outreach.lib.urls.host_key) whose private addresses are allowed all the same
@@ -259,6 +263,11 @@ class ConnectionPool:
         self._idle_order: dict[_Connection, None] = {}
         self._dns: dict[tuple[str, int], tuple[float, list[tuple[int, str]]]] = {}
         self._lookups: dict[tuple[str, int], asyncio.Future[list[tuple[int, str]]]] = {}
+        self._resolver: Any = None
+        if dns is not None and dns.nameservers:
+            from outreach.lib.resolver import async_resolver
+
+            self._resolver = async_resolver(dns)
 
     async def request(self, method: str, scheme: str, host: str, port: int, target: str,
                       headers: dict[str, str], max_bytes: int, deadline: float, body: bytes = b"") -> RawResponse:
@@ -369,15 +378,25 @@ class ConnectionPool:
         if not task.cancelled() and task.exception() is None:
             self._dns[key] = (time.monotonic() + DNS_TTL_SECONDS, task.result())
 
-    async def _resolve(self, host: str, port: int) -> list[tuple[int, str]]:
+    async def _lookup(self, host: str, port: int) -> list[tuple[int, str]]:
+        """(family, address) of the host as the configured resolver answers, or FetchError("dns")."""
+        if self._resolver is not None:
+            from outreach.lib.resolver import LookupFailed, host_addresses
+
+            try:
+                return await host_addresses(self._resolver, host)
+            except LookupFailed as exc:
+                raise FetchError("dns", str(exc)) from None
         try:
             infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except (socket.gaierror, UnicodeError) as exc:
             raise FetchError("dns", f"{host} does not resolve: {exc}") from None
+        return [(family, str(sockaddr[0])) for family, _type, _proto, _canon, sockaddr in infos]
+
+    async def _resolve(self, host: str, port: int) -> list[tuple[int, str]]:
         addresses: list[tuple[int, str]] = []
         allowed = self.allow_private or host_key(host, port) in self.private_hosts
-        for family, _type, _proto, _canon, sockaddr in infos:
-            address = str(sockaddr[0])
+        for family, address in await self._lookup(host, port):
             if not allowed and not self.guard(address.split("%", 1)[0]):
                 raise FetchError("blocked_address", f"{host} resolves to {address}, which is not a public address")
             if (family, address) not in addresses:

@@ -30,7 +30,8 @@ BACKLINK_STATUSES = ("pending", "live", "terms_not_met", "lost", "missed", "paus
 MATCH_MODES = ("exact", "site")
 #: what was agreed: a followed link, or one of the weaker kinds (then a rel change is not a problem)
 AGREED_RELS = ("follow", "nofollow", "sponsored", "ugc", "any")
-CHECK_STATUSES = ("live", "missing", "error")
+#: unknown: the page answered but could not be read whole (too_complex; too_large without the link in the part read)
+CHECK_STATUSES = ("live", "missing", "error", "unknown")
 #: what was done about the link's price: invoiced by the publisher, paid, refunded (None: not tracked)
 PAYMENT_STATUSES = ("unpaid", "invoiced", "paid", "refunded")
 EVENT_KINDS = ("went_live", "lost", "relive", "rel_changed", "anchor_changed", "became_noindex",

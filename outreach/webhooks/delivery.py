@@ -58,7 +58,7 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
 
 def fetch_settings(settings: Settings) -> FetchSettings:
     """The crawler's guard (private addresses refused unless allowed) with a webhook's limits: no redirects."""
-    return dataclasses.replace(FetchSettings.from_settings(settings.crawl), user_agent=USER_AGENT, timeout=TIMEOUT,
+    return dataclasses.replace(FetchSettings.from_settings(settings), user_agent=USER_AGENT, timeout=TIMEOUT,
                                max_bytes=64 * 1024, max_redirects=0, per_host_delay=0.0, respect_robots=False,
                                per_host_concurrency=PER_HOST)
 

@@ -30,6 +30,14 @@ def settings() -> Settings:
 
 
 @pytest.fixture
+def config(tmp_path: Path) -> Path:
+    """A config file for the `outreach` command: loopback allowed, no politeness delay."""
+    path = tmp_path / "config.toml"
+    path.write_text("[crawl]\nallow_private_addresses = true\nper_host_delay = 0\ntimeout = 5\n")
+    return path
+
+
+@pytest.fixture
 def ctx(app: Flask) -> JobContext:
     state = app.extensions["outreach"]
     return JobContext(settings=state.settings, sessionmaker=state.sessionmaker,

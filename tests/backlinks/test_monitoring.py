@@ -172,6 +172,24 @@ def test_transient_errors_keep_evidence_but_do_not_lose_a_live_link(
     assert events(db, backlink) == ["went_live"]
 
 
+def test_a_page_too_complex_to_read_says_unknown_and_never_loses_a_live_link(
+        db: Session, web: TestWeb, ctx: JobContext, promised: Prospect, clock: time_machine.Coordinates) -> None:
+    publish(web)
+    check_due(ctx)
+    publish(web, body="<div>" * 1_000 + "<p>no link read</p>")  # nested past max_parse_depth (512)
+    for days in (7, 1, 1, 1):  # four checks over three days: a missing link would be lost by now
+        clock.shift(timedelta(days=days))
+        check_due(ctx)
+    backlink = backlink_of(db, promised)
+    assert backlink.status == "live" and backlink.consecutive_failures == 0 and backlink.lost_at is None
+    assert backlink.next_check_at == START + timedelta(days=11)  # looked at again as soon as a failing link
+    checks = db.scalars(select(BacklinkCheck).where(BacklinkCheck.backlink_id == backlink.id)
+                        .order_by(BacklinkCheck.id)).all()
+    assert [c.status for c in checks] == ["live", "unknown", "unknown", "unknown", "unknown"]
+    assert checks[-1].problems == ["too_complex"] and checks[-1].http_status == 200
+    assert events(db, backlink) == ["went_live"]
+
+
 def test_rel_anchor_and_noindex_changes_are_events(db: Session, web: TestWeb, ctx: JobContext,
                                                    promised: Prospect, clock: time_machine.Coordinates) -> None:
     backlink_of(db, promised).agreed_rel = "any"  # no agreed rel: a change of rel is news, not a broken term

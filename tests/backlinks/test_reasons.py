@@ -18,7 +18,7 @@ from outreach.backlinks.jobs import check_due
 from outreach.backlinks.verify import verify
 from outreach.config import Settings
 from outreach.jobs.ticks import JobContext
-from outreach.models import BacklinkEvent, Prospect, User
+from outreach.models import BacklinkCheck, BacklinkEvent, Prospect, User
 from tests.backlinks.conftest import TARGET
 from tests.backlinks.test_monitoring import ARTICLE, LINK, backlink_of, clock, outbox, promised, publish
 from tests.lib.testweb import TestWeb
@@ -128,3 +128,24 @@ def test_losses_group_by_reason_with_unknown_last() -> None:
     assert reasons.grouped(["page_gone", "", "link_removed", "page_gone"]) == [
         ("link_removed", "Link removed", 1), ("page_gone", "Page gone (404/410)", 2),
         ("unknown", "Reason not recorded", 1)]
+
+
+def test_a_check_that_could_not_read_the_page_does_not_say_why_a_link_was_lost(
+        db: Session, web: TestWeb, ctx: JobContext, promised: Prospect, clock: time_machine.Coordinates) -> None:
+    publish(web)
+    check_due(ctx)
+    publish(web, body="<p>Edited</p>")
+    for days in (7, 1, 1):
+        clock.shift(timedelta(days=days))
+        check_due(ctx)
+    backlink = backlink_of(db, promised)
+    latest = db.scalars(select(BacklinkCheck).order_by(BacklinkCheck.id.desc())).first()
+    assert [r.detail for r in reasons.why(backlink, latest)] == [
+        "Link removed: the page answers but no longer links to the target"]
+    publish(web, body="<div>" * 1_000 + "<p>too deep to read</p>")
+    clock.shift(timedelta(days=7))
+    check_due(ctx)
+    backlink = backlink_of(db, promised)
+    latest = db.scalars(select(BacklinkCheck).order_by(BacklinkCheck.id.desc())).first()
+    assert latest.status == "unknown" and backlink.status == "lost"
+    assert [r.detail for r in reasons.why(backlink, latest)] == ["Link removed"]  # not what this check saw

@@ -302,13 +302,6 @@ def run_cli(*args: str, config: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
 
 
-@pytest.fixture
-def config(tmp_path: Path) -> Path:
-    path = tmp_path / "config.toml"
-    path.write_text("[crawl]\nallow_private_addresses = true\nper_host_delay = 0\ntimeout = 5\n")
-    return path
-
-
 def test_the_cli_prints_one_json_object_per_the_contract(web: TestWeb, config: Path) -> None:
     web.page("/a", page(f'<a href="{TARGET}" rel="nofollow">Widgets</a>',
                         head='<meta name="robots" content="noindex">'))

@@ -73,7 +73,7 @@ def test_verify_agrees_with_chromium_on_every_link(page: dict[str, Any], corpus:
     assert targets
 
     async def run() -> tuple[list[str], list[Any]]:
-        async with Fetcher(FetchSettings.from_settings(settings.crawl)) as fetcher:
+        async with Fetcher(FetchSettings.from_settings(settings)) as fetcher:
             fetched = await fetcher.fetch(url)
             assert fetched.status == 200, fetched.error
             parsed = read_page(fetched)[2]

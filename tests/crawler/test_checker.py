@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
-from outreach.config import CrawlSettings, Settings
+from outreach.config import Settings
 from outreach.crawler.checker import retry_after_seconds, similar
 from outreach.lib.http import FetchSettings
 
@@ -23,7 +23,10 @@ def test_similarity_tells_a_template_from_a_different_page() -> None:
     assert similar("A guide to widgets and how to fit them in a small kitchen.", oops) < 0.1
 
 
-def test_fetch_settings_come_from_the_crawl_table() -> None:
-    settings = FetchSettings.from_settings(Settings().with_(crawl={"concurrency": 7}).crawl)
+def test_fetch_settings_come_from_the_crawl_and_dns_tables() -> None:
+    settings = FetchSettings.from_settings(Settings().with_(
+        crawl={"concurrency": 7, "parse_workers": 3, "max_parse_depth": 100}, dns={"nameservers": ["127.0.0.1"]}))
     assert settings.concurrency == 7 and settings.max_bytes == 5_000_000 and not settings.allow_private_addresses
-    assert FetchSettings.from_settings(CrawlSettings()).user_agent.startswith("OutreachBot/")
+    assert settings.parse.workers == 3 and settings.parse.max_depth == 100 and settings.parse.timeout == 1.0
+    assert settings.dns.nameservers == ("127.0.0.1",)
+    assert FetchSettings.from_settings(Settings()).user_agent.startswith("OutreachBot/")

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import asyncio
+import os
+import threading
+
 import pytest
 
-from outreach.lib.html import decode_html, page_links, parse_page
+from outreach.lib.html import ParseLimits, TooComplex, decode_html, off_loop, page_links, parse_page
 
 PAGE = """<!doctype html><html><head><title> Best  tools </title>
 <base href=" https://example.com/guides/ ">
@@ -100,3 +104,77 @@ def test_page_links_gives_the_crawler_the_same_links_anchors_and_nofollow_as_par
     links, nofollow = page_links(html, "https://example.com/dir/index.html")
     assert links == [(link.href, link.anchor) for link in page.links]
     assert nofollow == ("nofollow" in page.meta_robots)
+
+
+# --- bounded parsing ---------------------------------------------------------------------------------
+
+
+def nested(depth: int, inner: str = '<a href="/x">x</a>') -> str:
+    return f"<html><body>{'<div>' * depth}{inner}{'</div>' * depth}</body></html>"
+
+
+@pytest.mark.parametrize("depth", [600, 20_000])  # measured after the parse, and before it (many tags)
+def test_a_page_nested_past_the_limit_is_too_complex(depth: int) -> None:
+    with pytest.raises(TooComplex, match="nested"):
+        page_links(nested(depth), "https://a.example/")
+    with pytest.raises(TooComplex, match="nested"):
+        parse_page(nested(depth), "https://a.example/")
+    assert page_links(nested(600), "https://a.example/", limits=ParseLimits(max_depth=700))[0] == [
+        ("https://a.example/x", "x")]
+
+
+def test_stray_end_tags_do_not_hide_deep_nesting() -> None:
+    with pytest.raises(TooComplex):
+        page_links("</div>" * 20_000 + nested(20_000), "https://a.example/")
+
+
+@pytest.mark.parametrize("markup", [
+    "<script>" + "<div>" * 20_000 + "</script>", "<!--" + "<div>" * 20_000 + "-->",
+    "<svg>" + '<path d="M0"/>' * 20_000 + "</svg>", "<ul>" + "<li><p>item" * 20_000 + "</ul>",
+    "<p>" + "line<br>" * 20_000, "<table>" + "<tr><td>cell" * 10_000 + "</table>",
+])
+def test_elements_that_do_not_nest_are_not_deep(markup: str) -> None:
+    page_links(f"<html><body>{markup}</body></html>", "https://a.example/")
+
+
+def test_a_page_with_more_elements_than_the_limit_is_too_complex() -> None:
+    markup = "<html><body>" + "<span>x</span>" * 300 + "</body></html>"
+    with pytest.raises(TooComplex, match="elements"):
+        page_links(markup, "https://a.example/", limits=ParseLimits(max_nodes=100))
+    page_links(markup, "https://a.example/", limits=ParseLimits(max_nodes=400))
+
+
+def test_a_parse_past_its_time_is_too_complex() -> None:
+    with pytest.raises(TooComplex, match="too long"):
+        parse_page(nested(10, "x" * 10), "https://a.example/", limits=ParseLimits(timeout=0.0))
+
+
+def test_a_small_page_is_read_on_the_loop_and_a_larger_one_in_the_pool() -> None:
+    def where() -> str:
+        return threading.current_thread().name
+
+    async def run() -> tuple[str, str]:
+        limits = ParseLimits(workers=3)
+        return (await off_loop(limits, "<p>" * 1_000, where),
+                await off_loop(limits, b"<p>" * 1_001, where))
+
+    small, large = asyncio.run(run())
+    assert small == threading.main_thread().name and large.startswith("pool3")
+
+
+def test_the_parse_pool_works_in_a_forked_child() -> None:
+    async def in_pool() -> str:
+        return await off_loop(ParseLimits(workers=2), b"<p>" * 2_000, lambda: threading.current_thread().name)
+
+    assert asyncio.run(in_pool()).startswith("pool2")  # the parent's pool exists before the fork
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover (the child reports through the pipe)
+        try:
+            os.write(write, asyncio.run(asyncio.wait_for(in_pool(), 10)).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    answer = os.read(read, 100).decode()
+    os.waitpid(child, 0)
+    assert answer.startswith("pool2")

@@ -172,3 +172,31 @@ def hang(req: http.server.BaseHTTPRequestHandler, seconds: float = 15.0) -> None
         send(req, 200, "late")
     except OSError:
         return
+
+
+def deep_nesting(inner: str = "", depth: int = 100_000) -> str:
+    """A hostile page: `depth` nested <div>s (1.1 MB for 100,000) around `inner`; tens of seconds of CPU
+    for a parser that builds it all."""
+    return f"<!doctype html><html><body>{'<div>' * depth}{inner}{'</div>' * depth}</body></html>"
+
+
+def drip(body: str, pieces: int = 10, every: float = 0.1) -> Handler:
+    """A handler that sends a healthy page in `pieces` chunks, `every` seconds apart: its fetch is in flight
+    for pieces * every seconds and needs the event loop all that time (not one read at the end)."""
+    data = body.encode()
+    size = -(-len(data) // pieces)
+
+    def handler(req: http.server.BaseHTTPRequestHandler) -> None:
+        req.send_response(200)
+        req.send_header("Content-Type", "text/html; charset=utf-8")
+        req.send_header("Content-Length", str(len(data)))
+        req.end_headers()
+        try:
+            for start in range(0, len(data), size):
+                req.wfile.write(data[start:start + size])
+                req.wfile.flush()
+                time.sleep(every)
+        except OSError:
+            return
+
+    return handler

@@ -36,7 +36,7 @@ def broken_links(ctx: click.Context, seeds: tuple[str, ...], max_pages: int, cam
     urls = seeds_or_exit(seeds, max_pages)
     if campaign_id is not None:
         _campaign_or_exit(settings, campaign_id)
-    fetch_settings = FetchSettings.from_settings(settings.crawl)
+    fetch_settings = FetchSettings.from_settings(settings)
     refused = refused_seeds(urls, fetch_settings)
     if refused:  # a seed the SSRF guard refuses is bad input: say so, crawl nothing, store nothing
         fail(refusal_error(refused))
@@ -88,6 +88,8 @@ _UNKNOWN_WHY = {
     "robots_disallowed": "(robots.txt disallows it)",
     "rate_limited": "(the server asked us to slow down; try again later)",
     "blocked": "(a bot challenge answered instead of the page)",
+    "too_large": "(the page is larger than [crawl] max_page_bytes: only the links of its first part were followed)",
+    "too_complex": "(the page is past [crawl] max_parse_nodes, max_parse_depth or parse_timeout: it was not read)",
 }
 
 

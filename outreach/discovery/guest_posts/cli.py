@@ -36,7 +36,7 @@ def guest_posts(ctx: click.Context, seeds: tuple[str, ...], max_pages: int, keyw
         words = words or campaign_keywords_or_exit(settings, campaign_id)
 
     async def run() -> Any:
-        async with Fetcher(FetchSettings.from_settings(settings.crawl)) as fetcher:
+        async with Fetcher(FetchSettings.from_settings(settings)) as fetcher:
             return await find_guest_post_targets(fetcher, urls, max_pages=max_pages, keywords=words,
                                                  language=language)
 

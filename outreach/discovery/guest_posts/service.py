@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser
 
-from outreach.contacts.extraction import extract_contacts
+from outreach.contacts.extraction import PageContacts, extract_contacts
 from outreach.discovery.scoring import (
     SiteSignals,
     combine,
@@ -29,8 +29,8 @@ from outreach.discovery.scoring import (
     relevance_by_site,
     signals_for_text,
 )
-from outreach.discovery.site_walk import WalkProgress, same_host, walk_site
-from outreach.lib.html import Link, ParsedPage
+from outreach.discovery.site_walk import WalkedPage, WalkProgress, same_host, walk_site
+from outreach.lib.html import Link, ParsedPage, off_loop
 from outreach.lib.http import Fetcher
 
 #: paths tried on every site even when no link points at them
@@ -234,6 +234,10 @@ class SiteVisit:
     emails: dict[str, list[str]] = field(default_factory=dict)
 
 
+def _read(page: WalkedPage) -> tuple[PageContacts, GuidelinesVerdict]:
+    return extract_contacts(page.html, page.result.final_url), classify(page.html, page.parsed)
+
+
 async def visit_site(fetcher: Fetcher, seed: str, *, max_pages: int, pages: list[str] | None = None,
                      progress: WalkProgress | None = None) -> SiteVisit:
     """Walk the seed's site (guidelines-like links first), classifying each guidelines-like page."""
@@ -248,9 +252,9 @@ async def visit_site(fetcher: Fetcher, seed: str, *, max_pages: int, pages: list
         visit.texts.append(f"{parsed.title} {parsed.text}")
         external = sum(1 for link in parsed.links if not same_host(link.href, page.url))
         visit.signals.append(signals_for_text(parsed.text, external))
-        contacts = extract_contacts(page.html, page.result.final_url)
+        # read off the event loop like the walk's own parse (the page is within the parse limits)
+        contacts, verdict = await off_loop(fetcher.settings.parse, page.html, _read, page)
         visit.emails[page.result.final_url] = [a.email for a in contacts.addresses]
-        verdict = classify(page.html, parsed)
         if not verdict.is_guidelines_page:
             continue
         if verdict.accepts and visit.accepted is None:

@@ -41,7 +41,7 @@ def mentions(ctx: click.Context, seeds: tuple[str, ...], target: str, images: tu
         campaign_keywords_or_exit(settings, campaign_id)  # exits 2 when there is no such campaign
 
     async def run() -> Any:
-        async with Fetcher(FetchSettings.from_settings(settings.crawl)) as fetcher:
+        async with Fetcher(FetchSettings.from_settings(settings)) as fetcher:
             assets = await load_image_assets(fetcher, list(images),
                                              warn=lambda m: click.echo(f"outreach: {m}", err=True))
             return await find_mentions(fetcher, urls, target=target_url, images=assets,

@@ -29,7 +29,7 @@ from urllib.parse import urljoin, urlsplit
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from outreach.discovery.site_walk import WalkProgress, walk_site
-from outreach.lib.html import ParsedPage
+from outreach.lib.html import ParsedPage, off_loop
 from outreach.lib.http import Fetcher
 from outreach.lib.urls import BadURL, link_key, normalize_url, registrable_domain, resolve_href
 
@@ -286,6 +286,8 @@ async def find_mentions(fetcher: Fetcher, seeds: list[str], *, target: str, imag
             image_cache[ref.url] = hit
         return hit
 
+    limits = fetcher.settings.parse
+
     async def visit(seed: str) -> None:
         async for page in walk_site(fetcher, seed, max_pages=max_pages, pages=(pages or {}).get(seed),
                                     progress=progress):
@@ -293,7 +295,8 @@ async def find_mentions(fetcher: Fetcher, seeds: list[str], *, target: str, imag
             url = page.result.final_url
             site_link, exact, rel = target_links(page.parsed, target)
             if images:
-                refs = image_candidates(page.html, page.parsed)[:MAX_IMAGES_PER_PAGE]
+                refs = await off_loop(limits, page.html, image_candidates, page.html, page.parsed)
+                refs = refs[:MAX_IMAGES_PER_PAGE]
                 hits = await asyncio.gather(*(check_image(r) for r in refs))
                 seen_assets: set[str] = set()
                 for ref, hit in zip(refs, hits, strict=True):
@@ -304,7 +307,7 @@ async def find_mentions(fetcher: Fetcher, seeds: list[str], *, target: str, imag
                                                 links_to_exact_target=exact, evidence=ref.url,
                                                 match=hit[1], asset=hit[0].label, link_rel=rel))
             if brands:
-                text = brand_text(page.html, url, target_domain)
+                text = await off_loop(limits, page.html, brand_text, page.html, url, target_domain)
                 for brand, snippet in find_brand_mentions(text, brands):
                     run.mentions.append(Mention(page=url, kind="brand", links_to_target=site_link,
                                                 links_to_exact_target=exact, evidence=snippet, match=brand,

@@ -197,7 +197,7 @@ def create_image_asset(session: Session, client: Client, *, name: str, target_ur
         if settings is None:
             raise ProspectingError("cannot download the image here", field="image_url")
 
-        got = fetch_one(image_url, FetchSettings.from_settings(settings.crawl), max_bytes=IMAGE_MAX_BYTES)
+        got = fetch_one(image_url, FetchSettings.from_settings(settings), max_bytes=IMAGE_MAX_BYTES)
         if not got.ok:
             raise ProspectingError(f"could not download {image_url}: {got.error or got.status}", field="image_url")
         if got.truncated:
@@ -315,7 +315,7 @@ async def execute(run: ProspectingRun, settings: Settings, assets: list[Asset],
 
     options = run.options or {}
     seeds, pages = list(run.seeds), {k: list(v) for k, v in (options.get("pages") or {}).items()}
-    async with Fetcher(FetchSettings.from_settings(settings.crawl)) as fetcher:
+    async with Fetcher(FetchSettings.from_settings(settings)) as fetcher:
         for sitemap in options.get("sitemaps", []):
             listed = await expand_sitemap(fetcher, sitemap)
             more_seeds, more_pages = group_by_site(listed)

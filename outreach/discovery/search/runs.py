@@ -94,7 +94,7 @@ def search(ctx: JobContext, run: ProspectingRun, control: RunControl) -> Ending:
         return control.report(**progress)
 
     async def go() -> Any:
-        async with Fetcher(FetchSettings.from_settings(ctx.settings.crawl)) as fetcher:
+        async with Fetcher(FetchSettings.from_settings(ctx.settings)) as fetcher:
             return await run_queries(provider, fetcher, queries, per_query=per_query, on_query=on_query)
 
     results, errors = run_sync(go())
