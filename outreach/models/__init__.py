@@ -40,6 +40,7 @@ from outreach.models.mail import (
 )
 from outreach.models.notifications import Notification
 from outreach.models.prospecting import Asset, ProspectingRun
+from outreach.models.stage_counts import CampaignStageCount, StageCountChange  # (and its triggers, with create_all)
 
 __all__ = [
     "PIPELINE_STAGES",
@@ -55,6 +56,7 @@ __all__ = [
     "Base",
     "Campaign",
     "CampaignMail",
+    "CampaignStageCount",
     "Client",
     "ClientLinkSettings",
     "Contact",
@@ -75,6 +77,7 @@ __all__ = [
     "Sequence",
     "SequenceStep",
     "Site",
+    "StageCountChange",
     "Suppression",
     "Tag",
     "Template",
