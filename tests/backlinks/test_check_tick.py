@@ -131,3 +131,14 @@ def test_a_tick_told_to_stop_gives_back_the_checks_it_holds(
     db.expire_all()
     for i in slow:
         assert started <= db.get(Backlink, i).next_check_at <= utcnow()  # due again at once
+
+
+def test_two_ticks_at_once_share_the_due_backlinks_and_check_each_once(
+        db: Session, web: TestWeb, ctx: JobContext, make_client: Callable[..., Any]) -> None:
+    """Scale-out: a second worker's tick claims the next due backlinks while the first holds its own."""
+    for i in range(12):
+        web.page(f"/fast-{i}", ARTICLE)
+    ids = add_backlinks(db, make_client("Acme").id, [web.url(f"/fast-{i}") for i in range(12)])
+    assert sum(together(lambda _: check_due(ctx, in_flight=3))) == 12
+    assert checks_by_backlink(db) == dict.fromkeys(ids, 1)
+    assert [web.hits[f"/fast-{i}"] for i in range(12)] == [1] * 12
