@@ -88,12 +88,45 @@ class Phase:
     login_errors: int = 0
     load_cpu: float = 0.0
     load_average: float = 0.0
+    #: CPU seconds used during the measured seconds: the web processes, the scheduler (crawl, sending, ticks),
+    #: and the whole machine's busy share
+    web_cpu: float = 0.0
+    scheduler_cpu: float = 0.0
+    machine_busy: float = 0.0
 
 
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
+
+
+def group_cpu(pgid: int) -> float:
+    """CPU seconds used so far by the processes of a process group (a web server and its workers)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # fields after the name: state, ppid, pgrp, ..., utime (12), stime (13)
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) CPU time of the whole machine so far, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -381,8 +414,13 @@ def report(phases: list[Phase], alone: list[float], users: int, think: tuple[flo
             web = ""
         print(f"{'':<22} logins: {len(phase.logins)} ok, {phase.login_errors} failed, p50 "
               f"{percentile(phase.logins, 50):.0f} ms; meanwhile the crawl read {phase.crawled} pages "
-              f"({phase.crawled / phase.seconds:.0f}/s) and {phase.sent} emails were sent; load generator CPU "
-              f"{phase.load_cpu:.0f} s; load average {phase.load_average:.1f} on {os.cpu_count()} cores")
+              f"({phase.crawled / phase.seconds:.0f}/s) and {phase.sent} emails were sent")
+        requests = max(1, len(phase.samples))
+        print(f"{'':<22} CPU while measured: web {phase.web_cpu / phase.seconds:.2f} cores "
+              f"({phase.web_cpu / requests * 1000:.0f} ms a request), scheduler "
+              f"{phase.scheduler_cpu / phase.seconds:.2f} cores, load generator {phase.load_cpu / phase.seconds:.2f}"
+              f" cores; the machine "
+              f"{phase.machine_busy:.0%} busy, load average {phase.load_average:.1f} on {os.cpu_count()} cores")
     print()
     last = phases[-1]
     worst = max((percentile([s.ms for s in last.samples if s.page == name], 95) for name, _, _ in PAGE_MIX),
@@ -457,25 +495,36 @@ def main() -> int:
                 wait_ready(port, web, workdir / f"web{n}.log")
                 phase = Phase(n)
                 job = start_crawl(factory, seed, args.crawl_pages)
-                cpu = resource.getrusage(resource.RUSAGE_SELF)
                 print(f"phase: {n} web process(es), {args.users} users for {args.warmup:g} + {args.seconds:g} s",
                       file=sys.stderr)
 
-                async def measured(phase: Phase = phase, port: int = port, job: int = job) -> None:
-                    before: dict[str, int] = {}
+                async def measured(phase: Phase = phase, port: int = port, job: int = job,
+                                   web_pid: int = web.pid, scheduler_pid: int = scheduler.pid) -> None:
+                    marks: list[dict[str, float]] = []
 
-                    async def mark() -> None:
+                    def mark() -> None:
+                        busy, total = machine_cpu()
+                        marks.append({"crawled": crawled(factory, job), "sent": sent(factory), "busy": busy,
+                                      "total": total, "web": group_cpu(web_pid),
+                                      "scheduler": group_cpu(scheduler_pid), "load": own_cpu()})
+
+                    async def measuring() -> None:
                         await asyncio.sleep(3 + args.warmup)
-                        before.update(crawled=crawled(factory, job), sent=sent(factory))
+                        mark()
+                        await asyncio.sleep(args.seconds)
+                        mark()
 
-                    await asyncio.gather(mark(), run_users(args.users, f"http://127.0.0.1:{port}", data, phase,
-                                                           args.warmup, args.seconds, think))
-                    phase.crawled = crawled(factory, job) - before["crawled"]
-                    phase.sent = sent(factory) - before["sent"]
+                    await asyncio.gather(measuring(), run_users(args.users, f"http://127.0.0.1:{port}", data, phase,
+                                                                args.warmup, args.seconds, think))
+                    first, last = marks
+                    phase.crawled = int(last["crawled"] - first["crawled"])
+                    phase.sent = int(last["sent"] - first["sent"])
+                    phase.web_cpu = last["web"] - first["web"]
+                    phase.scheduler_cpu = last["scheduler"] - first["scheduler"]
+                    phase.load_cpu = last["load"] - first["load"]
+                    phase.machine_busy = (last["busy"] - first["busy"]) / max(1.0, last["total"] - first["total"])
 
                 asyncio.run(measured())
-                after = resource.getrusage(resource.RUSAGE_SELF)
-                phase.load_cpu = after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime
                 phase.seconds, phase.load_average = args.seconds, os.getloadavg()[0]
                 phases.append(phase)
                 if n == processes[-1]:
