@@ -91,6 +91,7 @@ class Phase:
     #: CPU seconds used during the measured seconds: the web processes, the scheduler (crawl, sending, ticks),
     #: and the whole machine's busy share
     web_cpu: float = 0.0
+    database_cpu: float = 0.0
     scheduler_cpu: float = 0.0
     machine_busy: float = 0.0
 
@@ -101,20 +102,33 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
-def group_cpu(pgid: int) -> float:
-    """CPU seconds used so far by the processes of a process group (a web server and its workers)."""
+def process_cpu(pids: set[int] | None = None, pgid: int | None = None) -> dict[int, float]:
+    """CPU seconds used so far by each process of a process group (a server and its workers) or of `pids`."""
     ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
+    found = {}
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
+        if not entry.name.isdigit() or (pids is not None and int(entry.name) not in pids):
             continue
         try:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[2]) == pgid:  # fields after the name: state, ppid, pgrp, ..., utime (12), stime (13)
-            total += int(fields[11]) + int(fields[12])
-    return total / ticks
+        if pgid is None or int(fields[2]) == pgid:  # after the name: state, ppid, pgrp, ..., utime, stime
+            found[int(entry.name)] = (int(fields[11]) + int(fields[12])) / ticks
+    return found
+
+
+def used(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds between two readings (a process that started meanwhile counts from zero)."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+
+def database_pids(factory: Any) -> set[int]:
+    """The PostgreSQL backends serving the bench's database (other databases on the server are others' work)."""
+    from sqlalchemy import text
+
+    with factory() as session:
+        return set(session.scalars(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")))
 
 
 def own_cpu() -> float:
@@ -417,7 +431,8 @@ def report(phases: list[Phase], alone: list[float], users: int, think: tuple[flo
               f"({phase.crawled / phase.seconds:.0f}/s) and {phase.sent} emails were sent")
         requests = max(1, len(phase.samples))
         print(f"{'':<22} CPU while measured: web {phase.web_cpu / phase.seconds:.2f} cores "
-              f"({phase.web_cpu / requests * 1000:.0f} ms a request), scheduler "
+              f"({phase.web_cpu / requests * 1000:.0f} ms a request), its database "
+              f"{phase.database_cpu / phase.seconds:.2f} cores, scheduler "
               f"{phase.scheduler_cpu / phase.seconds:.2f} cores, load generator {phase.load_cpu / phase.seconds:.2f}"
               f" cores; the machine "
               f"{phase.machine_busy:.0%} busy, load average {phase.load_average:.1f} on {os.cpu_count()} cores")
@@ -500,13 +515,14 @@ def main() -> int:
 
                 async def measured(phase: Phase = phase, port: int = port, job: int = job,
                                    web_pid: int = web.pid, scheduler_pid: int = scheduler.pid) -> None:
-                    marks: list[dict[str, float]] = []
+                    marks: list[dict[str, Any]] = []
 
                     def mark() -> None:
                         busy, total = machine_cpu()
                         marks.append({"crawled": crawled(factory, job), "sent": sent(factory), "busy": busy,
-                                      "total": total, "web": group_cpu(web_pid),
-                                      "scheduler": group_cpu(scheduler_pid), "load": own_cpu()})
+                                      "total": total, "web": process_cpu(pgid=web_pid),
+                                      "database": process_cpu(pids=database_pids(factory)),
+                                      "scheduler": process_cpu(pgid=scheduler_pid), "load": own_cpu()})
 
                     async def measuring() -> None:
                         await asyncio.sleep(3 + args.warmup)
@@ -519,8 +535,9 @@ def main() -> int:
                     first, last = marks
                     phase.crawled = int(last["crawled"] - first["crawled"])
                     phase.sent = int(last["sent"] - first["sent"])
-                    phase.web_cpu = last["web"] - first["web"]
-                    phase.scheduler_cpu = last["scheduler"] - first["scheduler"]
+                    phase.web_cpu = used(first["web"], last["web"])
+                    phase.database_cpu = used(first["database"], last["database"])
+                    phase.scheduler_cpu = used(first["scheduler"], last["scheduler"])
                     phase.load_cpu = last["load"] - first["load"]
                     phase.machine_busy = (last["busy"] - first["busy"]) / max(1.0, last["total"] - first["total"])
 
