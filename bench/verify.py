@@ -146,7 +146,7 @@ def bench_tick(pages: list[tuple[int, int]], base: str, settings: Settings,
         started, cpu = time.perf_counter(), time.process_time()
         done = 0
         while True:
-            n = check_due(ctx, batch=batch)
+            n = check_due(ctx, in_flight=batch)
             if n == 0:
                 break
             done += n
@@ -187,7 +187,7 @@ def main() -> int:
     parser.add_argument("--links", type=int, default=10_000)
     parser.add_argument("--hosts", type=int, default=200)
     parser.add_argument("--concurrency", default="32,64")
-    parser.add_argument("--batch", type=int, default=1000, help="backlinks claimed per tick in the tick bench")
+    parser.add_argument("--batch", type=int, default=1000, help="checks in flight (tick bench), per batch (engine)")
     parser.add_argument("--renders", type=int, default=10)
     args = parser.parse_args()
     if shutil.which("nginx") is None:
@@ -216,7 +216,7 @@ def main() -> int:
             first, tick_rate, done = bench_tick(pages, base, copy.deepcopy(settings_for(concurrency, workdir)),
                                                 args.batch)
             print(f"tick    concurrency {concurrency:>3}: {first[0]:7.0f} checks/s  ({first[1]:.0f} per CPU second) "
-                  f"first checks ({done:,} links go live: check + event + alert each), SQLite, batch {args.batch}",
+                  f"first checks ({done:,} links go live: check + event + alert each), SQLite, {args.batch} in flight",
                   flush=True)
             print(f"tick    concurrency {concurrency:>3}: {tick_rate[0]:7.0f} checks/s  ({tick_rate[1]:.0f} per CPU "
                   "second) re-checks (check with its evidence recorded, state kept)", flush=True)

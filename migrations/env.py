@@ -4,7 +4,7 @@ from __future__ import annotations
 from alembic import context
 
 from outreach.db import make_engine
-from outreach.models import Base, url_search
+from outreach.models import Base, stage_counts, url_search
 
 config = context.config
 target_metadata = Base.metadata
@@ -50,9 +50,10 @@ def _migrate(connection: object) -> None:
                       render_as_batch=True, compare_type=True, include_name=url_search.include_name)
     with context.begin_transaction():
         context.run_migrations()
-    # a batch migration that rebuilt `prospects` on SQLite dropped the search triggers with the old table
+    # a batch migration that rebuilt `prospects` on SQLite dropped its triggers (search, stage counts) with it
     if set(context.get_context().get_current_heads()) == set(context.script.get_heads()):
         url_search.ensure(connection)  # type: ignore[arg-type]
+        stage_counts.ensure(connection)  # type: ignore[arg-type]
         if connection.in_transaction():  # type: ignore[attr-defined]
             connection.commit()  # type: ignore[attr-defined]
 

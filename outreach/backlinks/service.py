@@ -32,8 +32,9 @@ from outreach.models import (
 )
 from outreach.models.backlinks import AGREED_RELS, MATCH_MODES, PAYMENT_STATUSES
 
-#: how long a claimed backlink stays out of the due query while it is being checked
-CLAIM_LEASE = timedelta(minutes=10)
+#: how long a claimed backlink stays out of the due query; the tick checking it renews the lease while the check
+#: runs (outreach.backlinks.jobs), so a killed worker's backlinks are due again within one lease
+CLAIM_LEASE = timedelta(seconds=90)
 #: columns of the CSV import (page_url may be empty when site_url says where to look)
 CSV_COLUMNS = ("page_url", "target_url", "site_url", "match_mode", "agreed_anchor", "agreed_rel", "price",
                "currency", "payment_status", "deadline", "notes", "render_js")
@@ -333,8 +334,8 @@ def _bool(value: str) -> bool:
 # --- monitoring: claims and the state machine ---------------------------------------------------
 
 def claim_due(session: Session, *, limit: int, now: datetime | None = None) -> list[int]:
-    """Claim up to `limit` due backlinks (a lease of CLAIM_LEASE) in one statement; a scheduler claiming
-    at the same time takes the next due ones (see claim_rows)."""
+    """Claim up to `limit` due backlinks (their next_check_at becomes now + CLAIM_LEASE: the lease) in one
+    statement; a scheduler claiming at the same time takes the next due ones (see claim_rows)."""
     now = now or utcnow()
     return sorted(claim_rows(session, Backlink, where=[Backlink.next_check_at <= now],
                              order_by=[Backlink.next_check_at, Backlink.id], limit=limit,

@@ -273,9 +273,7 @@ def check(backlink_id: int) -> Response:
     """Check now, in the request (one page, bounded by the fetch timeout); alerts go out after the commit."""
     backlink = _backlink_or_404(backlink_id, edit=True)
     session = db_session()
-    render = settings().backlinks.render_javascript or backlink.render_js
-    job = Job(backlink.id, backlink.page_url, backlink.site_url, backlink.target_url, backlink.match_mode,
-              backlink.agreed_anchor, render)
+    job = Job.of(backlink, settings())
     session.rollback()  # no transaction held open during the fetch
     outcome = run_sync(run_checks([job], settings())).get(backlink.id)
     if outcome is None:

@@ -1,4 +1,4 @@
-"""The campaigns dashboard's figures: stage counts per campaign and a summary, in a fixed number of queries."""
+"""The campaigns dashboard's figures: stage counts per listed campaign and a summary, in a fixed number of queries."""
 from __future__ import annotations
 
 from collections import Counter
@@ -6,11 +6,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 
 from markupsafe import Markup
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from outreach.campaigns import stage_counts
 from outreach.lib.clock import utcnow
-from outreach.models import Backlink, Message, Prospect
+from outreach.models import Backlink, Campaign, Message
 from outreach.models.campaigns import ACTIVE_STAGES, STAGES
 from outreach.reports.charts import stacked_bar_svg
 
@@ -45,33 +46,28 @@ class Figures:
                                label="Prospects per stage")
 
 
-def figures(session: Session, *, campaign_ids: list[int], active_ids: list[int], client_ids: list[int],
+def figures(session: Session, *, campaign_ids: list[int], campaigns: Select[tuple[Campaign]], client_ids: list[int],
             with_mail: bool, links_of_campaigns: bool = False) -> Figures:
-    """Stage counts per campaign (one GROUP BY), links per status and the emails due today: at most 3 queries.
+    """Stage counts of the campaigns listed (`campaign_ids`: one page of them), the stage summary of the active
+    ones among all `campaigns` (both from outreach.campaigns.stage_counts: no prospect is counted), links per
+    status and the emails due today: at most 4 queries.
 
     Links are counted over the clients' whole ledger, or with `links_of_campaigns` over the campaigns' links only.
     """
-    counts: dict[int, dict[str, int]] = {}
-    if campaign_ids:
-        for campaign_id, stage, n in session.execute(
-                select(Prospect.campaign_id, Prospect.stage, func.count())
-                .where(Prospect.campaign_id.in_(campaign_ids))
-                .group_by(Prospect.campaign_id, Prospect.stage)):
-            counts.setdefault(campaign_id, {})[stage] = n
-    result = Figures(counts)
-    for campaign_id in active_ids:
-        result.stages.update(counts.get(campaign_id, {}))
+    result = Figures(stage_counts.by_campaign(session, campaign_ids))
+    campaign_ids_query = campaigns.with_only_columns(Campaign.id).order_by(None)
+    active_ids = campaign_ids_query.where(Campaign.status == "active")
+    if client_ids:
+        result.stages.update(stage_counts.by_stage(session, active_ids))
     links = select(Backlink.status, func.count()).where(Backlink.client_id.in_(client_ids))
     if links_of_campaigns:
-        links = links.where(Backlink.campaign_id.in_(campaign_ids))
-    if client_ids and (campaign_ids or not links_of_campaigns):
+        links = links.where(Backlink.campaign_id.in_(campaign_ids_query))
+    if client_ids:
         result.links = dict(session.execute(links.group_by(Backlink.status)).all())
     if with_mail:
-        result.due_today = 0
-        if active_ids:
-            tomorrow = datetime.combine(utcnow().date() + timedelta(days=1), time(0), tzinfo=UTC)
-            result.due_today = session.scalar(
-                select(func.count()).select_from(Message)
-                .where(Message.status == "scheduled", Message.send_at < tomorrow,
-                       Message.campaign_id.in_(active_ids))) or 0
+        tomorrow = datetime.combine(utcnow().date() + timedelta(days=1), time(0), tzinfo=UTC)
+        result.due_today = session.scalar(
+            select(func.count()).select_from(Message)
+            .where(Message.status == "scheduled", Message.send_at < tomorrow,
+                   Message.campaign_id.in_(active_ids))) or 0
     return result

@@ -17,6 +17,7 @@ from outreach.campaigns.forms import KIND_LABELS, CampaignForm, ClientForm, Cont
 from outreach.contacts.finder import MAX_PAGES
 from outreach.contacts.service import WAITING_TIME_LIMIT, FindResult, find_and_save, prospect_start_url
 from outreach.lib.ids import chosen_id
+from outreach.lib.pages import paginate
 from outreach.models import Activity, Backlink, Campaign, Client, Contact, Prospect, Tag, User
 from outreach.models.campaigns import prospect_tags
 from outreach.web.auth import campaign_or_404, prospect_or_404, record_or_404, staff_required
@@ -29,6 +30,8 @@ bp = Blueprint("campaigns", __name__)
 
 #: stages in which a prospect's page offers to add its backlink by hand
 LINK_STAGES = ("negotiating", "promised", "live", "lost")
+#: campaigns listed per dashboard page (active ones first)
+CAMPAIGNS_PER_PAGE = 50
 
 
 
@@ -50,11 +53,13 @@ def dashboard() -> str:
     query = select(Campaign).where(Campaign.client_id.in_(client_ids))
     if mine:
         query = query.where(Campaign.owner_id == current_user.id)
-    campaigns = session.scalars(query.options(selectinload(Campaign.client), selectinload(Campaign.owner))
-                                .order_by(Campaign.status, Campaign.created_at.desc())).all()
-    figures = dashboard_figures(session, campaign_ids=[c.id for c in campaigns],
-                                active_ids=[c.id for c in campaigns if c.status == "active"],
-                                client_ids=client_ids, links_of_campaigns=mine,
+    number = max(1, min(request.args.get("page", 1, type=int) or 1, 100_000))
+    campaigns = paginate(session, query.options(selectinload(Campaign.client), selectinload(Campaign.owner))
+                         .order_by(Campaign.status, Campaign.created_at.desc(), Campaign.id.desc()),
+                         number, CAMPAIGNS_PER_PAGE, clamp=True)
+    figures = dashboard_figures(session, campaign_ids=[c.id for c in campaigns.items],
+                                campaigns=query, client_ids=client_ids,
+                                links_of_campaigns=mine,
                                 with_mail=staff and "mail.index" in current_app.view_functions)
     campaigns_per_client = dict(session.execute(
         select(Campaign.client_id, func.count()).where(Campaign.client_id.in_(client_ids))

@@ -1,15 +1,18 @@
 """Tick: check the addresses nobody has checked yet (added by hand, by CSV import or the API).
 
-Each tick claims a few addresses at a time (a lease of CLAIM_LEASE), so two schedulers check different
-addresses; an "unknown" verdict (DNS did not answer) is retried after a day.
+The tick claims one address at a time, just before checking it, with a lease as long as one check can
+take (claim_lease), and records its verdict at once: two schedulers check different addresses, and a killed
+tick leaves one address behind, due again when its lease runs out. An "unknown" verdict (DNS did not answer)
+is retried after a day.
 """
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_
 from sqlalchemy.orm import Session
 
+from outreach.config import DnsSettings
 from outreach.contacts.service import apply_verdict
 from outreach.contacts.validation import AddressChecker
 from outreach.jobs.claims import claim_rows
@@ -17,42 +20,41 @@ from outreach.jobs.ticks import JobContext
 from outreach.lib.clock import utcnow
 from outreach.models import Contact
 
+#: addresses checked per tick at most
 BATCH = 200
-#: addresses claimed at a time
-CLAIM_CHUNK = 20
-#: a claimed address that was not checked by then (its process died) may be claimed again
-CLAIM_LEASE = timedelta(minutes=10)
 RETRY_UNKNOWN_AFTER = timedelta(days=1)
 
 
-def claim_unchecked(session: Session, limit: int, now: datetime | None = None) -> list[int]:
+def claim_lease(settings: DnsSettings) -> timedelta:
+    """How long a claimed address is left to its claimer: a check is at most three lookups (MX, then A and
+    AAAA) of [dns] timeout each, plus a margin."""
+    return timedelta(seconds=3 * settings.timeout + 15)
+
+
+def claim_unchecked(session: Session, limit: int, now: datetime | None = None, *,
+                    lease: timedelta = claim_lease(DnsSettings())) -> list[int]:
     """Claim up to `limit` unchecked (or long-unknown) addresses that no other tick holds."""
     now = now or utcnow()
     return sorted(claim_rows(session, Contact, where=[
         or_(Contact.status == "unchecked",
             (Contact.status == "unknown") & (Contact.checked_at < now - RETRY_UNKNOWN_AFTER)),
-        or_(Contact.check_claimed_at.is_(None), Contact.check_claimed_at <= now - CLAIM_LEASE)],
+        or_(Contact.check_claimed_at.is_(None), Contact.check_claimed_at <= now - lease)],
         order_by=[Contact.id], limit=limit, values={"check_claimed_at": now}))
 
 
 def validate_unchecked(ctx: JobContext) -> int:
-    """Check up to BATCH unchecked (or long-unknown) addresses; returns how many were checked."""
+    """Check up to BATCH unchecked (or long-unknown) addresses, one claim each; returns how many were checked."""
     checker = AddressChecker(ctx.settings.dns)
+    lease = claim_lease(ctx.settings.dns)
     done = 0
     with ctx.sessionmaker() as session:
         while done < BATCH and not ctx.stopping():
-            ids = claim_unchecked(session, min(CLAIM_CHUNK, BATCH - done))
-            contacts = session.scalars(select(Contact).where(Contact.id.in_(ids)).order_by(Contact.id)).all()
+            claimed = claim_unchecked(session, 1, lease=lease)
+            contact = session.get(Contact, claimed[0], populate_existing=True) if claimed else None
             session.commit()
-            if not contacts:
+            if contact is None:
                 break
-            for i, contact in enumerate(contacts):
-                if ctx.stopping():  # give back what this tick will not check
-                    session.execute(update(Contact).where(Contact.id.in_([c.id for c in contacts[i:]]))
-                                    .values(check_claimed_at=None))
-                    session.commit()
-                    break
-                apply_verdict(contact, checker.check(contact.email))
-                session.commit()
-                done += 1
+            apply_verdict(contact, checker.check(contact.email))
+            session.commit()
+            done += 1
     return done

@@ -1,7 +1,8 @@
 """Claiming due rows in one statement: two workers never take the same row, and on PostgreSQL neither waits."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, select, update
@@ -37,3 +38,24 @@ def claim_oldest_queued(session: Session, model: type[T], values: dict[str, Any]
     if not claimed:
         return None
     return session.get(model, claimed[0], populate_existing=True)
+
+
+def move_leases(session: Session, column: Any, held: Mapping[int, datetime], until: datetime) -> set[int]:
+    """Move the lease `column` of each held row to `until`, where it still holds the value this worker set
+    (`held`: id -> that value); returns the ids moved. A row missing from the answer was taken over after
+    its lease ran out, or changed by someone (a "check now"): this worker no longer holds it.
+
+    A worker renews the leases of the units it is working on (until = now + lease) and gives back those it
+    will not finish (until = now: due again at once); a killed worker renews nothing, so its units are due
+    again within one lease.
+    """
+    model = column.class_
+    by_value: dict[datetime, list[int]] = {}
+    for row_id, value in held.items():
+        by_value.setdefault(value, []).append(row_id)
+    moved: set[int] = set()
+    for value, ids in by_value.items():
+        moved.update(session.scalars(update(model).where(model.id.in_(ids), column == value)
+                                     .values({column: until}).returning(model.id)
+                                     .execution_options(synchronize_session=False)))
+    return moved

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from outreach.analytics import jobs as analytics
 from outreach.backlinks import jobs as backlinks
+from outreach.campaigns import jobs as campaigns
 from outreach.campaigns.imports import jobs as imports
 from outreach.contacts import jobs as contacts
 from outreach.crawler import jobs as crawler
@@ -28,6 +29,7 @@ TICKS: list[Tick] = [
     Tick("contacts.validate", contacts.validate_unchecked, seconds=60),
     Tick("import-runs", imports.run_imports, seconds=2, misfire_grace_time=30),
     Tick("webhooks.deliver", webhooks.deliver_webhooks, seconds=10, misfire_grace_time=60),
+    Tick("campaigns.stage-counts", campaigns.fold_stage_counts, seconds=30, misfire_grace_time=60),
 ]
 
 

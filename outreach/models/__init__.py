@@ -41,6 +41,7 @@ from outreach.models.mail import (
 )
 from outreach.models.notifications import Notification
 from outreach.models.prospecting import Asset, ProspectingRun
+from outreach.models.stage_counts import CampaignStageCount, StageCountChange  # (and its triggers, with create_all)
 from outreach.models.webhooks import Webhook, WebhookAttempt, WebhookDelivery
 
 __all__ = [
@@ -58,6 +59,7 @@ __all__ = [
     "Base",
     "Campaign",
     "CampaignMail",
+    "CampaignStageCount",
     "Client",
     "ClientLinkSettings",
     "Contact",
@@ -79,6 +81,7 @@ __all__ = [
     "Sequence",
     "SequenceStep",
     "Site",
+    "StageCountChange",
     "Suppression",
     "Tag",
     "Template",

@@ -203,7 +203,8 @@ class ClientLinkSettings(Base):
 
 
 class ReportDelivery(Base):
-    """The monthly report email of one client for one month: claimed by inserting it, sent once."""
+    """The monthly report email of one client for one month: claimed by inserting it (or, after a failure or a
+    dead sender's lease, by a conditional update), sent once."""
 
     __tablename__ = "report_deliveries"
     __table_args__ = (
@@ -221,3 +222,6 @@ class ReportDelivery(Base):
     error: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+    #: when the delivery was last claimed; one left in "sending" longer than reports.jobs.CLAIM_LEASE belongs to
+    #: a process that died, and is claimed again (NULL: claimed before claims had a time)
+    claimed_at: Mapped[datetime | None]

@@ -128,7 +128,7 @@ class Contact(Base):
     is_guessed: Mapped[bool] = mapped_column(default=False)
     found_on: Mapped[str] = mapped_column(String(2000), default="")
     checked_at: Mapped[datetime | None]
-    #: when a validation tick claimed the address; other ticks leave it alone for contacts.jobs.CLAIM_LEASE
+    #: when a validation tick claimed the address; other ticks leave it alone for contacts.jobs.claim_lease
     check_claimed_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -58,23 +58,29 @@ def bar_chart_svg(bars: list[tuple[str, int]], width: int = 360) -> Markup:
 
 def stacked_bar_svg(segments: list[tuple[str, int, str]], *, label: str, width: int = 200,
                     height: int = 14) -> Markup:
-    """One compact horizontal bar split into (name, count, colour) segments; each names itself on hover."""
+    """One compact horizontal bar split into (name, count, colour) segments; each names itself on hover.
+
+    Inline in HTML (no xmlns) and as short as it can be: a page may hold one per row."""
     total = sum(n for _, n, _ in segments)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" '
-             f'width="{width}" height="{height}" role="img" aria-label="{escape(label)}">']
+    parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
+             f'aria-label="{escape(label)}">']
     if not total:
-        parts.append(f'<rect x="0" y="0" width="{width}" height="{height}" rx="3" fill="#eef1f6">'
+        parts.append(f'<rect width="{width}" height="{height}" rx="3" fill="#eef1f6">'
                      f"<title>{escape(label)}: nothing yet</title></rect>")
     x = 0.0
     for name, n, colour in segments:
         if not n:
             continue
         w = width * n / total
-        parts.append(f'<rect x="{x:.1f}" y="0" width="{w:.1f}" height="{height}" fill="{escape(colour)}">'
+        parts.append(f'<rect x="{_short(x)}" width="{_short(w)}" height="{height}" fill="{escape(colour)}">'
                      f"<title>{escape(name)}: {n}</title></rect>")
         x += w
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def _short(value: float) -> str:
+    return f"{value:.1f}".removesuffix(".0")
 
 
 def sparkline_svg(values: list[int], *, label: str, width: int = 96, height: int = 22) -> Markup:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,6 +25,9 @@ MAX_ATTEMPTS = 3
 #: a client whose analytics connection has not pulled last month yet gets its report when the pull is done, or
 #: this long into the month at the latest (the pull runs on the 1st, see outreach.analytics.connections)
 WAIT_FOR_PULL = timedelta(days=1)
+#: a delivery still "sending" this long after its claim was left by a process that died: it is claimed again
+#: (building and sending one report takes seconds; the mail timeouts are far shorter)
+CLAIM_LEASE = timedelta(minutes=15)
 
 
 def last_month(now: datetime) -> tuple[date, date]:
@@ -63,21 +66,27 @@ def _waiting_for_pull(session: Session, month: date) -> set[int]:
         (AnalyticsConnection.pulled_through.is_(None)) | (AnalyticsConnection.pulled_through < month))))
 
 
-def claim_delivery(factory: sessionmaker[Session], client_id: int, period: str) -> bool:
+def claim_delivery(factory: sessionmaker[Session], client_id: int, period: str, now: datetime | None = None) -> bool:
     """Claim (client, month): insert its delivery row (the unique key lets one process in), or move a failed
-    delivery with attempts left back to sending; False when another process has it or it is done."""
+    delivery, or one a dead process left in "sending" past its lease, back to sending when it has attempts
+    left; False when another process has it or it is done."""
+    now = now or utcnow()
     try:
         with session_scope(factory) as session:
-            session.add(ReportDelivery(client_id=client_id, period=period, status="sending", attempts=1))
+            session.add(ReportDelivery(client_id=client_id, period=period, status="sending", attempts=1,
+                                       claimed_at=now))
         return True
     except IntegrityError:
         pass
     with session_scope(factory) as session:
         return bool(claim_rows(session, ReportDelivery, where=[
             ReportDelivery.client_id == client_id, ReportDelivery.period == period,
-            ReportDelivery.status == "failed", ReportDelivery.attempts < MAX_ATTEMPTS],
+            ReportDelivery.attempts < MAX_ATTEMPTS,
+            or_(ReportDelivery.status == "failed",
+                (ReportDelivery.status == "sending")
+                & or_(ReportDelivery.claimed_at.is_(None), ReportDelivery.claimed_at <= now - CLAIM_LEASE))],
             order_by=[ReportDelivery.id], limit=1,
-            values={"status": "sending", "attempts": ReportDelivery.attempts + 1}))
+            values={"status": "sending", "attempts": ReportDelivery.attempts + 1, "claimed_at": now}))
 
 
 def _deliver(ctx: JobContext, client_id: int, period: str, start: date, end: date) -> bool:

@@ -320,6 +320,10 @@ def _row(b: Backlink, check: BacklinkCheck | None) -> LinkRow:
         reasons="; ".join(r.detail for r in reasons.why(b, check)))
 
 
+def _short(value: float) -> str:
+    return f"{value:.1f}".removesuffix(".0")
+
+
 # --- CSV, standalone HTML and PDF -----------------------------------------------------------------
 
 CSV_HEADER = ["page_url", "referring_domain", "target_url", "status", "status_text", "http_status", "rel", "follow",

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import time_machine
@@ -9,11 +10,12 @@ from flask import Flask
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from outreach.contacts.jobs import claim_unchecked, validate_unchecked
+from outreach.contacts.jobs import claim_lease, claim_unchecked, validate_unchecked
 from outreach.jobs.ticks import JobContext
 from outreach.lib.clock import utcnow
 from outreach.models import Contact
 from tests.contacts.dnsserver import DNSServer
+from tests.jobs.killable import kill, start_tick, wait_until
 from tests.race import race_rounds, together
 
 
@@ -59,11 +61,11 @@ def test_two_ticks_claiming_at_once_claim_each_address_once(app: Flask, db: Sess
                 lambda session: claim_unchecked(session, 3))
 
 
-def test_a_tick_told_to_stop_gives_back_the_addresses_it_did_not_check(app: Flask, db: Session, make_prospect: Any,
-                                                                       dns_server: DNSServer) -> None:
+def test_a_tick_told_to_stop_claims_no_more_addresses(app: Flask, db: Session, make_prospect: Any,
+                                                      dns_server: DNSServer) -> None:
     for i in range(3):
         make_prospect(email=f"editor{i}@site.test")
-    calls = iter([False, False, True])
+    calls = iter([False, True])
     ctx = job_context(app, dns_server)
     ctx.stopping = lambda: next(calls, True)
     assert validate_unchecked(ctx) == 1
@@ -81,3 +83,44 @@ def test_two_ticks_at_once_check_each_address_once(app: Flask, db: Session, make
     ctx = job_context(app, dns_server)
     assert sum(together(lambda _: validate_unchecked(ctx))) == 6
     assert validate_unchecked(ctx) == 0
+
+
+def test_a_killed_tick_keeps_each_verdict_and_the_next_tick_checks_only_the_rest(
+        app: Flask, db: Session, make_prospect: Any, dns_server: DNSServer, tmp_path: Path) -> None:
+    """SIGKILL mid-batch (a real process): the verdicts it reached are saved, the address it was checking is
+    claimed again once its lease runs out, and nothing else is checked twice."""
+    first = [make_prospect(email=f"editor{i}@site.test").contact_id for i in range(5)]
+    stuck = make_prospect(email="editor@slow.test").contact_id  # slow.test never answers
+    rest = [make_prospect(email=f"writer{i}@site.test").contact_id for i in range(3)]
+    settings = app.extensions["outreach"].settings
+    dns = {"nameservers": ["127.0.0.1"], "port": dns_server.port, "timeout": 30.0, "cache_seconds": 0}
+    log = tmp_path / "tick.log"
+    process = start_tick("contacts.validate", {"database": {"url": settings.database.url}, "dns": dns,
+                                               "app": {"secret_key": settings.app.secret_key}}, log)
+
+    def rows() -> dict[int, Any]:
+        db.commit()
+        return {r.id: r for r in db.execute(select(Contact.id, Contact.status, Contact.checked_at,
+                                                   Contact.check_claimed_at))}
+
+    try:
+        wait_until(lambda: rows()[stuck].check_claimed_at is not None, process, log)
+    finally:
+        kill(process)
+    before = rows()
+    assert {before[i].status for i in first} == {"valid"}
+    assert (before[stuck].status, before[stuck].checked_at) == ("unchecked", None)
+    assert [(before[i].status, before[i].check_claimed_at) for i in rest] == [("unchecked", None)] * 3
+
+    dns_server.silent.clear()  # the next tick gets its answers
+    killed_at = utcnow()
+    ctx = job_context(app, dns_server)
+    ctx.settings = ctx.settings.with_(dns=dns)  # the same configuration: the same lease
+    with time_machine.travel(killed_at, tick=False):
+        assert validate_unchecked(ctx) == 3  # the stuck address is still leased to the dead tick
+    with time_machine.travel(killed_at + claim_lease(ctx.settings.dns), tick=False):
+        assert validate_unchecked(ctx) == 1
+    after = rows()
+    assert {i: after[i].checked_at for i in first} == {i: before[i].checked_at for i in first}
+    assert after[stuck].status == "invalid"  # slow.test has no records: NXDOMAIN once it answers
+    assert {after[i].status for i in rest} == {"valid"}

@@ -1,4 +1,4 @@
-"""Claims: the oldest queued row goes to exactly one claimer."""
+"""Claims: the oldest queued row goes to exactly one claimer (crawls, prospecting walks, short runs, imports)."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -6,6 +6,7 @@ from collections.abc import Callable
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from outreach.campaigns.imports.runs import start_import
 from outreach.config import load_settings
 from outreach.contacts.runs import start_find
 from outreach.crawler.service import start_crawl
@@ -90,3 +91,26 @@ def test_two_short_run_workers_at_once_take_each_search_and_contact_find_once_an
     race_rounds(app.extensions["outreach"].sessionmaker, prepare, claim)
     db.expire_all()
     assert {db.get(ProspectingRun, i).status for i in walks} == {"queued"}  # a site walk waits for its own tick
+
+
+def test_two_import_workers_at_once_take_each_import_once_and_leave_the_other_runs(
+        app: Flask, db: Session, make_campaign: Callable[..., Campaign]) -> None:
+    campaign = make_campaign()
+    others: list[int] = []
+
+    def prepare() -> list[int]:
+        runs = []
+        for i in range(4):
+            others.append(prospecting.start_run(db, campaign, "guest_posts", [f"https://s{i}.example/"],
+                                                max_pages=5).id)
+            runs.append(start_import(db, campaign, token=f"t{i}", filename=f"f{i}.csv", mapping=["url"], rows=3))
+        db.commit()
+        return [run.id for run in runs]
+
+    def claim(session: Session) -> list[int]:
+        run = claim_next(session, ProspectingRun, "racer", kinds=("import",))
+        return [run.id] if run else []
+
+    race_rounds(app.extensions["outreach"].sessionmaker, prepare, claim)
+    db.expire_all()
+    assert {db.get(ProspectingRun, i).status for i in others} == {"queued"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 import email
 import email.policy
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import count
 from pathlib import Path
 from typing import Any
@@ -15,8 +15,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from outreach.jobs.ticks import JobContext
+from outreach.lib.clock import utcnow
 from outreach.models import Backlink, Client, ClientLinkSettings, ReportDelivery
-from outreach.reports.jobs import claim_delivery, send_monthly_reports
+from outreach.reports.jobs import CLAIM_LEASE, MAX_ATTEMPTS, claim_delivery, send_monthly_reports
 from tests.conftest import free_port
 from tests.race import race_rounds
 
@@ -138,3 +139,33 @@ def test_a_failing_pull_holds_the_report_back_for_a_day_at_most(
         assert send_monthly_reports(ctx) == 0
     with time_machine.travel(NOVEMBER_1 + timedelta(days=1), tick=False):
         assert send_monthly_reports(ctx) == 1
+
+
+def test_a_delivery_a_dead_sender_left_sending_is_claimed_again_once_its_lease_ran_out(
+        app: Flask, db: Session, make_client: Callable[..., Client]) -> None:
+    factory = app.extensions["outreach"].sessionmaker
+    clients = [make_client().id for _ in range(5)]
+    with time_machine.travel(NOVEMBER_1, tick=False):
+        assert all(claim_delivery(factory, client_id, "2026-10") for client_id in clients)
+    # the sender died: its deliveries stay "sending", held for the lease, then anyone may take each one once
+    with time_machine.travel(NOVEMBER_1 + CLAIM_LEASE - timedelta(seconds=1), tick=False):
+        assert not any(claim_delivery(factory, client_id, "2026-10") for client_id in clients)
+    db.execute(update(ReportDelivery).values(claimed_at=None))  # rows claimed before claims had a time
+    db.commit()
+
+    def left_sending() -> list[int]:
+        db.execute(update(ReportDelivery).where(ReportDelivery.claimed_at.is_not(None))
+                   .values(claimed_at=utcnow() - CLAIM_LEASE - timedelta(minutes=1), attempts=1))
+        db.commit()
+        return clients
+
+    def claim(_: Session) -> list[int]:
+        return [client_id for client_id in clients if claim_delivery(factory, client_id, "2026-10")]
+
+    race_rounds(factory, left_sending, claim)
+    db.expire_all()
+    assert {(d.status, d.attempts) for d in db.scalars(select(ReportDelivery))} == {("sending", 2)}
+    with time_machine.travel(utcnow() + CLAIM_LEASE + timedelta(minutes=1), tick=False):
+        db.execute(update(ReportDelivery).values(attempts=MAX_ATTEMPTS))
+        db.commit()
+        assert not any(claim_delivery(factory, client_id, "2026-10") for client_id in clients)  # no attempts left
