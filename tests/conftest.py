@@ -232,11 +232,21 @@ def live_server(app: Flask) -> Iterator[str]:
 
     app.config["WTF_CSRF_ENABLED"] = True
     server = create_server(app, host="127.0.0.1", port=free_port(), threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
+    closing = threading.Event()
+
+    def run() -> None:
+        try:
+            server.run()
+        except OSError:  # its sockets closed under a select() in progress: the end asked for below
+            if not closing.is_set():
+                raise
+
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.effective_port}"
     finally:
+        closing.set()
         server.close()
         thread.join(timeout=1)  # a browser may keep a connection open; the thread is a daemon
 
