@@ -23,7 +23,8 @@ def found(db: Session, prospect: Prospect, email: str, status: str = "valid", re
 
 
 def timeline(db: Session, prospect: Prospect, kind: str) -> list[str]:
-    return list(db.scalars(select(Activity.text).where(Activity.prospect_id == prospect.id, Activity.kind == kind)))
+    return list(db.scalars(select(Activity.text).where(Activity.prospect_id == prospect.id, Activity.kind == kind)
+                           .order_by(Activity.id)))
 
 
 def test_the_page_lists_the_sites_addresses_and_one_becomes_the_contact(
