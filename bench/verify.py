@@ -122,9 +122,10 @@ def bench_tick(pages: list[tuple[int, int]], base: str, settings: Settings,
     from sqlalchemy import insert, update
 
     from outreach.backlinks.jobs import check_due
-    from outreach.db import make_engine, make_sessionmaker
+    from outreach.db import make_engine
     from outreach.jobs.ticks import JobContext
     from outreach.lib.clock import utcnow
+    from outreach.lib.console import command_sessions
     from outreach.lib.secrets import SecretBox
     from outreach.migrate import upgrade
     from outreach.models import Backlink, Client
@@ -140,7 +141,9 @@ def bench_tick(pages: list[tuple[int, int]], base: str, settings: Settings,
              "match_mode": "exact", "agreed_anchor": "Acme widgets", "agreed_rel": "follow", "notes": "",
              "render_js": False, "status": "pending", "consecutive_failures": 0, "next_check_at": now,
              "seen_rel": "", "seen_anchor": "", "created_at": now} for h, n in pages])
-    ctx = JobContext(settings=settings, sessionmaker=make_sessionmaker(engine), secret_box=SecretBox("bench-key"))
+    # as the scheduler's jobs get them: write sessions, with the alert and stage-change subscribers connected
+    ctx = JobContext(settings=settings, sessionmaker=command_sessions(engine, write=True),
+                     secret_box=SecretBox("bench-key"))
     rates = []
     for _ in range(2):  # first checks (every link goes live: an event and an alert each), then re-checks
         started, cpu = time.perf_counter(), time.process_time()
@@ -190,6 +193,8 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=1000, help="checks in flight (tick bench), per batch (engine)")
     parser.add_argument("--renders", type=int, default=10)
     args = parser.parse_args()
+    if args.renders < 1:
+        parser.error("--renders must be 1 or more (a rendered check is timed against a static one)")
     if shutil.which("nginx") is None:
         raise SystemExit("nginx is needed (apt-get install nginx)")
     workdir = Path(tempfile.mkdtemp(prefix="bench-verify-"))
