@@ -29,8 +29,6 @@ def save_findings(session: Session, job: CrawlJob, result: CrawlResult) -> int:
 
 def job_findings(session: Session, job: CrawlJob) -> list[CrawlFinding]:
     """A job's broken links, most-linked first."""
-
-
     return list(session.scalars(select(CrawlFinding).where(CrawlFinding.crawl_job_id == job.id)
                                 .order_by(CrawlFinding.page_count.desc(), CrawlFinding.url)))
 
@@ -39,8 +37,6 @@ def add_opportunities(session: Session, campaign: Campaign, rows: list[dict[str,
                       crawl_job_id: int | None = None, prospect_ids: dict[str, int] | None = None,
                       actor: User | None = None) -> list[Opportunity]:
     """One broken_link opportunity per (linking page, dead URL); ones already stored are kept, not doubled."""
-
-
     existing = {(o.page_url, (o.details or {}).get("dead_url")): o for o in session.scalars(
         select(Opportunity).where(Opportunity.campaign_id == campaign.id, Opportunity.kind == "broken_link"))}
     made: list[Opportunity] = []
@@ -90,8 +86,6 @@ def add_findings_as_prospects(session: Session, campaign: Campaign, items: list[
     The foundation's rules apply: a site already in the campaign keeps its card; one in another active
     campaign or on the do-not-contact list is refused unless an override reason is given.
     """
-
-
     outcome = ProspectsAdded()
     prospect_ids: dict[str, int] = {}
     refused_pages: set[str] = set()
@@ -142,7 +136,6 @@ def add_findings_as_prospects(session: Session, campaign: Campaign, items: list[
 
 
 def _same_site(session: Session, page: str, site_id: int) -> bool:
-
     try:
         return site_for(session, page).id == site_id
     except CampaignError:
