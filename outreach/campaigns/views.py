@@ -176,7 +176,7 @@ def edit_campaign(campaign_id: int) -> str | Response:
 
 
 #: cards shown per board column; the rest are in the campaign's prospect list
-BOARD_COLUMN_LIMIT = 200
+BOARD_COLUMN_LIMIT = 50
 
 
 @bp.route("/campaigns/<int:campaign_id>")
