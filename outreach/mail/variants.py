@@ -59,7 +59,7 @@ def assign_letters(session: Session, campaign_id: int, sequence: Sequence, prosp
         select(Enrollment.variant, func.count()).where(Enrollment.campaign_id == campaign_id,
                                                        Enrollment.sequence_id == sequence.id,
                                                        Enrollment.variant.in_(letters))
-        .group_by(Enrollment.variant)).tuples().all()))
+        .group_by(Enrollment.variant)).all()))
     chosen = []
     for prospect_id in prospect_ids:
         letter = min(letters, key=lambda x: (used[x], _tiebreak(campaign_id, prospect_id, x)))
@@ -80,7 +80,7 @@ class VariantStats:
 
     letter: str
     enrolled: int
-    #: at least one email of the sequence left (sent, or bounced after it was attempted)
+    #: at least one email of the sequence left (one refused at RCPT TO never did; one bounced by a DSN later did)
     sent: int
     replied: int
     bounced: int
@@ -113,14 +113,14 @@ def variant_stats(session: Session, campaign_id: int) -> TemplateTest | None:
     letters = sequence_letters(sequence)
     rows = session.execute(select(Enrollment.id, Enrollment.prospect_id, Enrollment.variant)
                            .where(Enrollment.campaign_id == campaign_id, Enrollment.sequence_id == sequence.id,
-                                  Enrollment.variant != "")).tuples().all()
+                                  Enrollment.variant != "")).all()
     if len(letters) < 2 and not rows:
         return None
     letter_of = {enrollment_id: letter for enrollment_id, _, letter in rows}
     prospect_letter = {prospect_id: letter for _, prospect_id, letter in rows}
     ours = [Message.campaign_id == campaign_id, Message.step < RECLAIM_STEP]
     sent = _by_letter(letter_of, session.scalars(select(Message.enrollment_id).distinct().where(
-        *ours, Message.status.in_(("sent", "bounced")))))
+        *ours, Message.sent_at.is_not(None))))
     bounced = _by_letter(letter_of, session.scalars(select(Message.enrollment_id).distinct().where(
         *ours, Message.status == "bounced")))
     replied = _by_letter(letter_of, session.scalars(
