@@ -232,3 +232,28 @@ def test_the_note_names_a_winner_only_when_the_difference_is_significant() -> No
     assert not three.is_significant and "B 15% vs C 11% vs A 5%" in three.note
     few = _compare(sequence, [stats("A", 19, 0), stats("B", 300, 100)])
     assert few.note.startswith("Too few emails sent") and few.p_value is None
+
+
+# --- the sequence form ---------------------------------------------------------------------------------
+
+def test_the_sequence_form_saves_variants_and_refuses_a_gap_in_one_line(db, team, login):  # type: ignore[no-untyped-def]
+    ids = [save_template(db, name, f"{name} {{{{ contact.first_name }}}}", f"{name} body").id
+           for name in ("Alpha", "Bravo", "Charlie", "Follow")]
+    db.commit()
+    client = login(team["owner"])
+    form = {"name": "AB", "template_1": ids[0], "variant_1_B": ids[1], "variant_1_C": ids[2],
+            "template_2": ids[3], "delay_2": 2, "unit_2": "days"}
+    response = client.post("/mail/sequences/new", data=form)
+    assert response.status_code == 302
+    fresh(db)
+    sequence = db.scalar(select(Sequence))
+    assert [[(v.letter, v.template_id) for v in s.variants] for s in sequence.steps] == [
+        [("B", ids[1]), ("C", ids[2])], []]
+    page = client.get(f"/mail/sequences/{sequence.id}").get_data(as_text=True)
+    assert f'<option value="{ids[2]}" selected>Charlie</option>' in page.split('name="variant_1_C"')[1]
+    gap = client.post(f"/mail/sequences/{sequence.id}", data={**form, "variant_1_B": "", "variant_1_C": ids[2]})
+    assert "step 1: choose variant B before the letters after it" in gap.get_data(as_text=True)
+    same = client.post(f"/mail/sequences/{sequence.id}", data={**form, "variant_1_C": ids[1]})
+    assert "step 1: variant C uses the same template as variant B" in same.get_data(as_text=True)
+    fresh(db)
+    assert len(db.get(Sequence, sequence.id).steps[0].variants) == 2  # nothing changed
