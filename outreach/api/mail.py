@@ -497,7 +497,8 @@ def enroll(campaign_id: int) -> dict[str, Any]:
         refused += [{"prospect_id": p.id, "reason": reason} for p, reason in result.refused]
         first = {m.prospect_id: m for m in session.scalars(select(Message).where(
             Message.prospect_id.in_([p.id for p in result.enrolled]), Message.step == 1))}
-        enrolled = [{"prospect_id": p.id, "message": message_json(first[p.id])} for p in result.enrolled]
+        enrolled = [{"prospect_id": p.id, "variant": first[p.id].enrollment.variant or None,
+                     "message": message_json(first[p.id])} for p in result.enrolled]
     order = {pid: i for i, pid in enumerate(ids)}
     refused.sort(key=lambda r: order[r["prospect_id"]])
     return {"enrolled": enrolled, "refused": refused}

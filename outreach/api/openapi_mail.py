@@ -196,7 +196,8 @@ def schemas() -> dict[str, Any]:
                                                 "description": "required when the mailbox's domain checks fail"}},
                            required=["prospect_ids"]),
         "EnrollResult": obj({
-            "enrolled": {"type": "array", "items": obj({"prospect_id": INT, "message": ref("Message")})},
+            "enrolled": {"type": "array", "items": obj({"prospect_id": INT, "variant": any_letter,
+                                                        "message": ref("Message")})},
             "refused": {"type": "array", "items": obj({"prospect_id": INT, "reason": STR}),
                         "description": "each prospect left out and why (no address, a later stage, already "
                                        "enrolled, contacted in another campaign, do-not-contact, ...); an override "

@@ -96,3 +96,20 @@ def test_a_campaign_without_a_test_says_so(staff: Any, team: dict[str, Any], mak
     answer = staff.get(f"/campaigns/{team['campaign'].id}/template-test").get_json()
     assert answer["variants"] == [] and answer["sequence_id"] is None and answer["leader"] is None
     assert "nothing is being tested" in answer["note"]
+
+
+def test_enrolling_answers_each_prospects_letter_and_its_variants_first_email(
+        staff: Any, team: dict[str, Any], make_prospect: Any) -> None:
+    a, b = templates(staff, "Alpha", "Bravo")
+    sequence = staff.post("/sequences", {"name": "AB", "steps": [
+        {"template_id": a, "variants": [{"template_id": b}]}]}).get_json()
+    campaign = team["campaign"]
+    staff.patch(f"/campaigns/{campaign.id}/mail-settings", {"sequence_id": sequence["id"]})
+    prospects = [make_prospect(campaign, f"https://s{i}.test/", email=f"ann@s{i}.test", contact_name="Ann Lee")
+                 for i in range(2)]
+    answer = staff.post(f"/campaigns/{campaign.id}/enrollments", {"prospect_ids": [p.id for p in prospects]})
+    enrolled = answer.get_json()["enrolled"]
+    assert sorted(e["variant"] for e in enrolled) == ["A", "B"]
+    for e in enrolled:
+        word = {"A": "Alpha", "B": "Bravo"}[e["variant"]]
+        assert e["message"]["subject"] == f"{word} Ann"

@@ -202,6 +202,9 @@ def test_results_per_letter_are_counted_from_sends_replies_bounces_and_unsubscri
     cells = [re.findall(r'<td class="num">([^<]*)</td>', row) for row in card.split('data-testid="variant-')[1:]]
     assert cells == [["4", "3", "1", "1", "1", "33%"], ["4", "4", "2", "1", "0", "50%"]]
     assert "Too few emails sent to tell the variants apart" in card
+    prospect = scenario.prospects[0]
+    page = client.get(f"/prospects/{prospect.id}").get_data(as_text=True)
+    assert f'data-testid="variant">variant {scenario.given[prospect.id]}</span>' in page
 
 
 # --- the test itself ---------------------------------------------------------------------------------
