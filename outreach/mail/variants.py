@@ -4,10 +4,10 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, distinct, func, select
 from sqlalchemy.orm import Session
 
 from outreach.models import Activity
@@ -111,32 +111,32 @@ def variant_stats(session: Session, campaign_id: int) -> TemplateTest | None:
     if sequence is None:
         return None
     letters = sequence_letters(sequence)
-    rows = session.execute(select(Enrollment.id, Enrollment.prospect_id, Enrollment.variant)
-                           .where(Enrollment.campaign_id == campaign_id, Enrollment.sequence_id == sequence.id,
-                                  Enrollment.variant != "")).all()
-    if len(letters) < 2 and not rows:
+    tested = [Enrollment.campaign_id == campaign_id, Enrollment.sequence_id == sequence.id, Enrollment.variant != ""]
+    enrolled = _per_letter(session, select(Enrollment.variant, func.count()).where(*tested))
+    if len(letters) < 2 and not enrolled:
         return None
-    letter_of = {enrollment_id: letter for enrollment_id, _, letter in rows}
-    prospect_letter = {prospect_id: letter for _, prospect_id, letter in rows}
-    ours = [Message.campaign_id == campaign_id, Message.step < RECLAIM_STEP]
-    sent = _by_letter(letter_of, session.scalars(select(Message.enrollment_id).distinct().where(
-        *ours, Message.sent_at.is_not(None))))
-    bounced = _by_letter(letter_of, session.scalars(select(Message.enrollment_id).distinct().where(
-        *ours, Message.status == "bounced")))
-    replied = _by_letter(letter_of, session.scalars(
-        select(Message.enrollment_id).distinct().join(InboundMessage, InboundMessage.reply_to_message_id == Message.id)
-        .where(*ours, InboundMessage.kind == "reply")))
-    unsubscribed = Counter(prospect_letter[p] for p in session.scalars(
-        select(Activity.prospect_id).distinct().where(Activity.kind == "unsubscribed",
-                                                      Activity.prospect_id.in_(list(prospect_letter)))))
-    enrolled = Counter(letter for _, _, letter in rows)
+
+    def with_message(*conditions: Any, answered: bool = False) -> Counter[str]:
+        """Enrolments with at least one sequence email (not a reclaim email or a reply) meeting the conditions."""
+        query = select(Enrollment.variant, func.count(distinct(Enrollment.id))) \
+            .join(Message, Message.enrollment_id == Enrollment.id)
+        if answered:
+            query = query.join(InboundMessage, InboundMessage.reply_to_message_id == Message.id)
+        return _per_letter(session, query.where(*tested, Message.step < RECLAIM_STEP, *conditions))
+
+    sent = with_message(Message.sent_at.is_not(None))
+    bounced = with_message(Message.status == "bounced")
+    replied = with_message(InboundMessage.kind == "reply", answered=True)
+    unsubscribed = _per_letter(session, select(Enrollment.variant, func.count(distinct(Enrollment.id)))
+                               .join(Activity, Activity.prospect_id == Enrollment.prospect_id)
+                               .where(*tested, Activity.kind == "unsubscribed"))
     shown = sorted(set(letters) | set(enrolled))
     stats = [VariantStats(x, enrolled[x], sent[x], replied[x], bounced[x], unsubscribed[x]) for x in shown]
     return _compare(sequence, stats)
 
 
-def _by_letter(letter_of: dict[int, str], enrollment_ids: Iterable[int]) -> Counter[str]:
-    return Counter(letter_of[e] for e in enrollment_ids if e in letter_of)
+def _per_letter(session: Session, query: Select[Any]) -> Counter[str]:
+    return Counter(dict(session.execute(query.group_by(Enrollment.variant)).all()))
 
 
 def _rate(stats: VariantStats) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from outreach.jobs.ticks import JobContext
 from outreach.mail.jobs import poll_mailboxes, send_due
 from outreach.mail.mailboxes import MailError
-from outreach.mail.sequences import StepInput, delete_template, save_sequence, save_template
+from outreach.mail.sequences import StepInput, delete_template, save_sequence, save_template, step_input
 from outreach.mail.unsubscribe import make_token, signing_secret
 from outreach.mail.variants import MIN_SENT, VariantStats, _compare, assign_letters, fisher_exact, variant_stats
 from outreach.models import Campaign, Prospect
@@ -83,11 +83,21 @@ def test_the_same_prospects_get_the_same_letters_and_a_batch_never_leans(app, db
 
 
 def test_a_sequence_without_variants_assigns_nothing_and_renders_as_before(app, db, outreach_campaign):  # type: ignore[no-untyped-def]
-    campaign, prospects = outreach_campaign(n=2)
-    enroll(db, app, campaign, prospects)
+    campaign, prospects = outreach_campaign(n=4)
+    enroll(db, app, campaign, prospects[:2])
     assert set(letters(db, campaign).values()) == {""}
     assert all(m.subject.startswith("Hello Ann") for m in messages(db))
     assert variant_stats(db, campaign.id) is None
+    # a variant added later: only the prospects enrolled from then on are in the test
+    sequence = db.scalar(select(Sequence))
+    steps = [step_input(step) for step in sequence.steps]
+    other = save_template(db, "Other", "Other {{ contact.first_name }}", "Other body")
+    save_sequence(db, sequence.name, [replace(steps[0], variants=(other.id,)), *steps[1:]], sequence)
+    db.commit()
+    enroll(db, app, campaign, prospects[2:])
+    assert sorted(letters(db, campaign).values()) == ["", "", "A", "B"]
+    result = variant_stats(db, campaign.id)
+    assert [(v.letter, v.enrolled, v.sent) for v in result.variants] == [("A", 1, 0), ("B", 1, 0)]
 
 
 # --- the save-time checks ------------------------------------------------------------------------------
