@@ -370,7 +370,8 @@ def enroll_prospects(session: Session, campaign: Campaign, prospect_ids: list[in
             session.add(message)
             record(session, prospect, "email_scheduled",
                    f"Enrolled in “{config.sequence.name}”{f' (variant {letter})' if letter else ''}: "
-                   f"“{message.subject}” scheduled", actor, {"message_id": message.message_id, "variant": letter})
+                   f"“{message.subject}” scheduled", actor,
+                   {"message_id": message.message_id, **({"variant": letter} if letter else {})})
             if domain_problem:
                 record(session, prospect, "domain_check_overridden",
                        f"Enrolled although {domain_problem.split(';')[0]}. Reason: {override_reason}", actor,

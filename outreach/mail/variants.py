@@ -51,6 +51,8 @@ def assign_letters(session: Session, campaign_id: int, sequence: Sequence, prosp
     broken by a hash of the campaign, prospect and letter rather than by the alphabet: with plain alternation
     the letter would follow the order prospects were added in (often a list sorted by authority or by site).
     The same prospects in the same state always get the same letters; the letter is then kept on the enrolment.
+    Two enrolments committed at the same moment each count without the other's prospects: the letters may then
+    differ by one more, which a test of hundreds of prospects does not notice.
     """
     letters = sequence_letters(sequence)
     if len(letters) < 2:
