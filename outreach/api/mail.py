@@ -35,11 +35,13 @@ from outreach.mail.outbox import resolve_unknown, status_label
 from outreach.mail.queue import message_history, messages_query, threads, threads_query, unmatched_query
 from outreach.mail.sequences import MAX_DELAY, StepInput
 from outreach.mail.unsubscribe import signing_secret
+from outreach.mail.variants import MIN_SENT, variant_stats
 from outreach.models import Prospect
 from outreach.models.mail import (
     INBOUND_KINDS,
     MESSAGE_STATUSES,
     SECURITY,
+    VARIANT_LETTERS,
     CampaignMail,
     Enrollment,
     InboundMessage,
@@ -255,6 +257,8 @@ def remove_template(template_id: int) -> tuple[str, int]:
 def step_json(sequence: Sequence, step: Any) -> dict[str, Any]:
     return {"position": step.position, "template_id": step.template_id, "template_name": step.template.name,
             "delay": step.delay_amount, "delay_unit": step.delay_unit, "business_days_only": step.business_days_only,
+            "variants": [{"letter": v.letter, "template_id": v.template_id, "template_name": v.template.name}
+                         for v in step.variants],
             "url": url_for("api.mail.update_step", sequence_id=sequence.id, position=step.position, _external=True)}
 
 
@@ -277,9 +281,30 @@ def _steps(body: Body) -> list[StepInput]:
     return steps
 
 
+def _variants(body: Body, current: StepInput | None) -> tuple[int, ...]:
+    """Variants B, C, D in order, each {template_id} (a `letter`, when given, must be its place's letter)."""
+    if "variants" not in body:
+        return current.variants if current else ()
+    value = body.data["variants"]
+    if not isinstance(value, list) or len(value) > len(VARIANT_LETTERS) - 1:
+        raise invalid("variants", f"variants must be a list of at most {len(VARIANT_LETTERS) - 1} {{template_id}} "
+                                  f"(B to {VARIANT_LETTERS[-1]}; the step's own template is A)")
+    ids = []
+    for i, (letter, item) in enumerate(zip(VARIANT_LETTERS[1:], value, strict=False)):
+        try:
+            variant = Body(item, ("template_id", "letter"))
+            template_id = variant.integer("template_id", required=True)
+            if variant.string("letter", default=letter) != letter:
+                raise invalid("letter", f"variant {i + 1} is {letter}: letters follow the order of the list")
+        except ApiError as exc:
+            raise invalid(f"variants[{i}].{exc.field}" if exc.field else f"variants[{i}]", exc.message) from None
+        ids.append(template_id or 0)
+    return tuple(ids)
+
+
 def _step(item: Any, where: str, *, first: bool, current: StepInput | None = None) -> StepInput:
     try:
-        body = Body(item, ("template_id", "delay", "delay_unit", "business_days_only"))
+        body = Body(item, ("template_id", "delay", "delay_unit", "business_days_only", "variants"))
     except ApiError as exc:
         raise invalid(f"{where}.{exc.field}" if exc.field else where, exc.message) from None
     try:
@@ -290,9 +315,10 @@ def _step(item: Any, where: str, *, first: bool, current: StepInput | None = Non
         delay = body.whole("delay", 0 if first else 1, MAX_DELAY[unit],
                            default=current.delay if current else (0 if first else 3))
         business = body.boolean("business_days_only", default=current.business_days_only if current else True)
+        variants = _variants(body, current)
     except ApiError as exc:
         raise invalid(f"{where}.{exc.field}", exc.message) from None
-    return StepInput(template_id, delay, unit, business)
+    return StepInput(template_id, delay, unit, business, variants)
 
 
 def _save_sequence(name: str, steps: list[StepInput], current: Sequence | None) -> Sequence:
@@ -312,7 +338,7 @@ def _sequence(sequence_id: int) -> Sequence:
 
 
 def _current_steps(sequence: Sequence) -> list[StepInput]:
-    return [StepInput(s.template_id, s.delay_amount, s.delay_unit, s.business_days_only) for s in sequence.steps]
+    return [sequences.step_input(s) for s in sequence.steps]
 
 
 @bp.get("/sequences")
@@ -442,7 +468,7 @@ def update_mail_settings(campaign_id: int) -> dict[str, Any]:
 
 def enrollment_json(e: Enrollment) -> dict[str, Any]:
     return {"id": e.id, "prospect_id": e.prospect_id, "campaign_id": e.campaign_id, "sequence_id": e.sequence_id,
-            "mailbox_id": e.mailbox_id, "status": e.status, "stop_reason": e.stop_reason,
+            "mailbox_id": e.mailbox_id, "variant": e.variant or None, "status": e.status, "stop_reason": e.stop_reason,
             "stop_detail": e.stop_detail, "paused_until": when(e.paused_until), "created_at": when(e.created_at),
             "stopped_at": when(e.stopped_at),
             "messages_url": url_for("api.mail.list_messages", campaign_id=e.campaign_id, prospect_id=e.prospect_id,
@@ -471,10 +497,26 @@ def enroll(campaign_id: int) -> dict[str, Any]:
         refused += [{"prospect_id": p.id, "reason": reason} for p, reason in result.refused]
         first = {m.prospect_id: m for m in session.scalars(select(Message).where(
             Message.prospect_id.in_([p.id for p in result.enrolled]), Message.step == 1))}
-        enrolled = [{"prospect_id": p.id, "message": message_json(first[p.id])} for p in result.enrolled]
+        enrolled = [{"prospect_id": p.id, "variant": first[p.id].enrollment.variant or None,
+                     "message": message_json(first[p.id])} for p in result.enrolled]
     order = {pid: i for i, pid in enumerate(ids)}
     refused.sort(key=lambda r: order[r["prospect_id"]])
     return {"enrolled": enrolled, "refused": refused}
+
+
+@bp.get("/campaigns/<int:campaign_id>/template-test")
+def get_template_test(campaign_id: int) -> dict[str, Any]:
+    """Per variant of the campaign's sequence: sent, replied, bounced, unsubscribed, reply rate, and the verdict."""
+    campaign = _campaign(campaign_id)
+    result = variant_stats(db_session(), campaign.id)
+    return {"campaign_id": campaign.id, "sequence_id": result.sequence.id if result else None,
+            "variants": [{"letter": v.letter, "enrolled": v.enrolled, "sent": v.sent, "replied": v.replied,
+                          "bounced": v.bounced, "unsubscribed": v.unsubscribed, "reply_rate": v.reply_rate}
+                         for v in (result.variants if result else [])],
+            "note": result.note if result else "The campaign's sequence has no variants: nothing is being tested.",
+            "test": "fisher_exact", "min_sent": MIN_SENT,
+            "p_value": result.p_value if result else None, "is_significant": bool(result and result.is_significant),
+            "leader": result.leader if result else None}
 
 
 @bp.get("/prospects/<int:prospect_id>/enrollment")

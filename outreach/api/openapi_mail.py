@@ -23,7 +23,7 @@ from outreach.api.openapi_blocks import (
 from outreach.campaigns import metrics as metric_table
 from outreach.campaigns.bulk_prospects import MAX_ROWS
 from outreach.campaigns.contact_rules import SUPPRESSION_REASONS, SUPPRESSION_SORTS
-from outreach.models.mail import ENROLLMENT_STATUSES, INBOUND_KINDS, MESSAGE_STATUSES, SECURITY
+from outreach.models.mail import ENROLLMENT_STATUSES, INBOUND_KINDS, MESSAGE_STATUSES, SECURITY, VARIANT_LETTERS
 from outreach.models.webhooks import DELIVERY_STATUSES, WEBHOOK_EVENTS
 from outreach.webhooks.delivery import BACKOFF
 
@@ -88,8 +88,39 @@ def schemas() -> dict[str, Any]:
                                "description": "count Monday to Friday only (a delay ending on a weekend moves to "
                                               "Monday)"},
     }
-    step = obj({"position": INT, "template_id": INT, "template_name": STR, **delay_fields, "url": URL})
-    step_input = {"template_id": ID, **delay_fields}
+    letter = {"type": "string", "enum": list(VARIANT_LETTERS[1:])}
+    variants_doc = (f"a template test: variants {', '.join(VARIANT_LETTERS[1:])} in that order (the step's own "
+                    "template is variant A); each prospect gets a letter at enrolment and keeps it for every step "
+                    "(a step without that letter sends its own template). Every variant's template must pass the "
+                    "template save-time check.")
+    step = obj({"position": INT, "template_id": {**INT, "description": "variant A's template"}, "template_name": STR,
+                **delay_fields,
+                "variants": {"type": "array",
+                             "items": obj({"letter": letter, "template_id": INT, "template_name": STR}),
+                             "maxItems": len(VARIANT_LETTERS) - 1, "description": variants_doc},
+                "url": URL})
+    step_input = {"template_id": ID, **delay_fields,
+                  "variants": {"type": "array", "maxItems": len(VARIANT_LETTERS) - 1,
+                               "items": obj({"template_id": ID, "letter": letter}, required=["template_id"]),
+                               "description": variants_doc + " Left out: a step keeps its variants (none when new)."}}
+    any_letter = {"type": ["string", "null"], "enum": [*VARIANT_LETTERS, None],
+                  "description": "the template test's letter given at enrolment; null: the sequence had no variants"}
+    rate = {"type": ["number", "null"], "minimum": 0, "maximum": 1, "description": "replied / sent; null: none sent"}
+    template_test = obj({
+        "campaign_id": INT, "sequence_id": nullable(INT),
+        "variants": {"type": "array", "description": "counts of prospects (enrolments) per letter, from what "
+                                                     "happened: sent = at least one email left (a refusal at RCPT "
+                                                     "TO is bounced, not sent)",
+                     "items": obj({"letter": {"type": "string", "enum": list(VARIANT_LETTERS)}, "enrolled": INT,
+                                   "sent": INT, "replied": INT, "bounced": INT, "unsubscribed": INT,
+                                   "reply_rate": rate})},
+        "note": {**STR, "description": "who leads, or why the numbers cannot tell the variants apart yet"},
+        "test": {"type": "string", "enum": ["fisher_exact"],
+                 "description": "two-sided Fisher's exact test of the leader's replies against each other variant "
+                                "(Bonferroni-corrected at 0.05)"},
+        "min_sent": {**INT, "description": "each variant needs this many sent before it is tested"},
+        "p_value": {"type": ["number", "null"], "description": "the leader's largest p-value; null below min_sent"},
+        "is_significant": BOOL, "leader": {**any_letter, "description": "the winner; null: none (yet)"}})
     message = {"id": INT, "campaign_id": INT, "prospect_id": INT, "enrollment_id": INT, "mailbox_id": nullable(INT),
                "step": {**INT, "description": "1 is the first email; 100 and up a reclaim email"},
                "message_id": STR, "in_reply_to": STR, "from_email": STR, "to_email": STR, "to_name": STR,
@@ -136,6 +167,7 @@ def schemas() -> dict[str, Any]:
                               "body_text": {**STR, "maxLength": 20000}, "body_html": {**STR, "maxLength": 20000}},
                              required=[]),
         "SequenceStep": step,
+        "TemplateTest": template_test,
         "SequenceStepList": obj({"data": {"type": "array", "items": ref("SequenceStep")}}),
         "Sequence": obj({"id": INT, "name": STR, "steps": {"type": "array", "items": ref("SequenceStep")},
                          "created_at": TIME, "url": URL}),
@@ -164,13 +196,16 @@ def schemas() -> dict[str, Any]:
                                                 "description": "required when the mailbox's domain checks fail"}},
                            required=["prospect_ids"]),
         "EnrollResult": obj({
-            "enrolled": {"type": "array", "items": obj({"prospect_id": INT, "message": ref("Message")})},
+            "enrolled": {"type": "array", "items": obj({"prospect_id": INT, "variant": any_letter,
+                                                        "message": ref("Message")})},
             "refused": {"type": "array", "items": obj({"prospect_id": INT, "reason": STR}),
                         "description": "each prospect left out and why (no address, a later stage, already "
                                        "enrolled, contacted in another campaign, do-not-contact, ...); an override "
                                        "is given on the prospect (PATCH /prospects/{id} with override_reason)"}}),
         "Enrollment": obj({"id": INT, "prospect_id": INT, "campaign_id": INT, "sequence_id": INT,
-                           "mailbox_id": nullable(INT), "status": {"type": "string", "enum": list(ENROLLMENT_STATUSES)},
+                           "mailbox_id": nullable(INT),
+                           "variant": any_letter,
+                           "status": {"type": "string", "enum": list(ENROLLMENT_STATUSES)},
                            "stop_reason": STR, "stop_detail": STR, "paused_until": nullable(TIME),
                            "created_at": TIME, "stopped_at": nullable(TIME), "messages_url": URL}),
         "Message": obj(message),
@@ -332,6 +367,12 @@ def paths() -> dict[str, Any]:
                            "(a template that fails for anyone schedules nothing: 422)", "enrolment",
                            {"200": _json("EnrollResult", "who was enrolled (with the first email) and who not")},
                            params=[campaign_id], body="EnrollInput", write=True, lookup=True),
+        },
+        "/api/v1/campaigns/{campaign_id}/template-test": {
+            "get": _staff("Per variant of the campaign's sequence: enrolled, sent, replied, bounced, unsubscribed and "
+                          "reply rate, with the verdict of Fisher's exact test", "enrolment",
+                          {"200": _json("TemplateTest", "the template test's results")}, params=[campaign_id],
+                          lookup=True),
         },
         "/api/v1/prospects/{prospect_id}/enrollment": {
             "get": _staff("A prospect's place in its sequence (404 says why it is not enrolled)", "enrolment",

@@ -21,8 +21,19 @@ from outreach.mail.render import Rendered, RenderError, check_placeholders, chec
 from outreach.mail.stops import EARLY_STAGES, stop_enrollment
 from outreach.mail.template_check import check_template
 from outreach.mail.unsubscribe import unsubscribe_url
+from outreach.mail.variants import assign_letters, template_for
 from outreach.models import Campaign, Contact, Prospect, User
-from outreach.models.mail import CampaignMail, Enrollment, Mailbox, Message, Sequence, SequenceStep, Template
+from outreach.models.mail import (
+    VARIANT_LETTERS,
+    CampaignMail,
+    Enrollment,
+    Mailbox,
+    Message,
+    Sequence,
+    SequenceStep,
+    StepVariant,
+    Template,
+)
 
 LOCAL_DOMAIN = "outreach.local"
 
@@ -71,6 +82,35 @@ class StepInput:
     unit: str = "days"
     #: count Monday–Friday only (a delay in hours that ends on a weekend moves to Monday)
     business_days_only: bool = True
+    #: the templates of variants B, C and D of a template test, in that order (template_id is variant A)
+    variants: tuple[int, ...] = ()
+
+
+def step_input(step: SequenceStep) -> StepInput:
+    """A saved step as save_sequence takes it (to edit one step and save them all)."""
+    return StepInput(step.template_id, step.delay_amount, step.delay_unit, step.business_days_only,
+                     tuple(v.template_id for v in step.variants))
+
+
+def _check_variants(session: Session, i: int, step: StepInput) -> None:
+    """A step with variants: each is an existing, different template that passes the template save-time check."""
+    if len(step.variants) > len(VARIANT_LETTERS) - 1:
+        raise MailError(f"step {i}: at most {len(VARIANT_LETTERS)} variants (A to {VARIANT_LETTERS[-1]})", "steps")
+    seen = {step.template_id: "A"}
+    for letter, template_id in zip(VARIANT_LETTERS, (step.template_id, *step.variants), strict=False):
+        template = session.get(Template, template_id)
+        if template is None:
+            raise MailError(f"step {i} variant {letter}: choose an existing template", "steps")
+        if letter != "A" and template_id in seen:
+            raise MailError(f"step {i}: variant {letter} uses the same template as variant {seen[template_id]}",
+                            "steps")
+        seen.setdefault(template_id, letter)
+        try:
+            check_syntax(template.subject, template.body_text, template.body_html)
+            check_template(template.subject, template.body_text, template.body_html)
+        except RenderError as exc:
+            raise MailError(f"step {i} variant {letter}: template “{template.name}”: {exc}", "steps",
+                            line=exc.line, suggestion=exc.suggestion) from None
 
 
 #: the longest delay a step may wait, per unit
@@ -95,6 +135,8 @@ def save_sequence(session: Session, name: str, steps: list[StepInput] | list[tup
     for i, step in enumerate(inputs, start=1):
         if session.get(Template, step.template_id) is None:
             raise MailError(f"step {i}: choose an existing template", "steps")
+        if step.variants:
+            _check_variants(session, i, step)
         if i == 1:
             continue
         if step.unit not in MAX_DELAY:
@@ -112,15 +154,20 @@ def save_sequence(session: Session, name: str, steps: list[StepInput] | list[tup
         sequence.steps.append(SequenceStep(position=i, template_id=step.template_id,
                                            delay_amount=0 if first else step.delay,
                                            delay_unit="days" if first else step.unit,
-                                           business_days_only=step.business_days_only))
+                                           business_days_only=step.business_days_only,
+                                           variants=[StepVariant(letter=letter, template_id=template_id)
+                                                     for letter, template_id in zip(VARIANT_LETTERS[1:], step.variants,
+                                                                                    strict=False)]))
     session.flush()
     return sequence
 
 
 def delete_template(session: Session, template: Template) -> None:
-    """Delete a template no sequence step uses."""
-    used = session.scalar(select(func.count()).select_from(SequenceStep)
-                          .where(SequenceStep.template_id == template.id)) or 0
+    """Delete a template no sequence step (or variant of one) uses."""
+    used = (session.scalar(select(func.count()).select_from(SequenceStep)
+                           .where(SequenceStep.template_id == template.id)) or 0) \
+        + (session.scalar(select(func.count()).select_from(StepVariant)
+                          .where(StepVariant.template_id == template.id)) or 0)
     if used:
         raise MailError(f"{template.name} cannot be deleted: {used} sequence steps use it")
     session.delete(template)
@@ -203,7 +250,7 @@ def create_message(session: Session, enrollment: Enrollment, step: SequenceStep,
                    settings: Settings, secret: str, first: Message | None = None) -> Message:
     """Render the step and put it in the outbox with its Message-ID (RenderError if it cannot)."""
     message_id = new_message_id(enrollment.mailbox)
-    rendered = render_for(session, step.template, enrollment.prospect, enrollment.mailbox,
+    rendered = render_for(session, template_for(step, enrollment.variant), enrollment.prospect, enrollment.mailbox,
                           unsubscribe_url(settings, secret, message_id))
     in_reply_to = references = ""
     if first is not None:
@@ -288,17 +335,18 @@ def enroll_prospects(session: Session, campaign: Campaign, prospect_ids: list[in
             result.refused.append((prospect, reason))
         else:
             accepted.append(prospect)
+    letters = assign_letters(session, campaign.id, config.sequence, [p.id for p in accepted])
     errors = []
     empty: list[str] = []  # variables that were missing or empty: the flash says how to give a fallback
     first_emails: list[tuple[str, Rendered]] = []
-    for prospect in accepted:
+    for prospect, letter in zip(accepted, letters, strict=True):
         # every step is rendered now, so that a template that fails for anyone schedules nothing at all;
         # the first email's rendering (with its own Message-ID and unsubscribe link) is the one that is kept
         message_id = new_message_id(config.mailbox)
         for step in steps:
             url = unsubscribe_url(settings, secret, message_id) if step.position == 1 else "https://unsubscribe.check/"
             try:
-                rendered = render_for(session, step.template, prospect, config.mailbox, url)
+                rendered = render_for(session, template_for(step, letter), prospect, config.mailbox, url)
             except RenderError as exc:
                 errors.append(f"step {step.position}: {exc}")
                 if exc.variable and exc.variable not in empty:
@@ -311,17 +359,19 @@ def enroll_prospects(session: Session, campaign: Campaign, prospect_ids: list[in
         hint = f' (for a fallback write {{{{ {empty[0]} or "…" }}}} in the template)' if empty else ""
         raise MailError("nothing was scheduled: " + "; ".join(errors[:3]) + more + hint, "prospect_ids")
     with session.no_autoflush:
-        for prospect, (message_id, rendered) in zip(accepted, first_emails, strict=True):
+        for prospect, letter, (message_id, rendered) in zip(accepted, letters, first_emails, strict=True):
             enrollment = Enrollment(campaign_id=campaign.id, prospect_id=prospect.id, contact_id=prospect.contact_id,
                                     sequence_id=config.sequence.id, mailbox_id=config.mailbox_id, status="active",
-                                    created_by_id=actor.id if actor else None, mailbox=config.mailbox)
+                                    created_by_id=actor.id if actor else None, mailbox=config.mailbox,
+                                    variant=letter)
             session.add(enrollment)
             message = _message_row(enrollment, prospect, prospect.contact, config.mailbox, 1, message_id, rendered,
                                    now)
             session.add(message)
             record(session, prospect, "email_scheduled",
-                   f"Enrolled in “{config.sequence.name}”: “{message.subject}” scheduled", actor,
-                   {"message_id": message.message_id})
+                   f"Enrolled in “{config.sequence.name}”{f' (variant {letter})' if letter else ''}: "
+                   f"“{message.subject}” scheduled", actor,
+                   {"message_id": message.message_id, **({"variant": letter} if letter else {})})
             if domain_problem:
                 record(session, prospect, "domain_check_overridden",
                        f"Enrolled although {domain_problem.split(';')[0]}. Reason: {override_reason}", actor,

@@ -22,8 +22,9 @@ from outreach.mail.outbox import WRITTEN, local_outbox, local_path, resolve_unkn
 from outreach.mail.queue import QUEUE_STATUSES, messages_query
 from outreach.mail.render import VARIABLES, RenderError
 from outreach.mail.unsubscribe import read_token, signing_secret, unsubscribe, unsubscribe_url
+from outreach.mail.variants import MIN_SENT, variant_stats
 from outreach.models import Prospect
-from outreach.models.mail import CampaignMail, Enrollment, Mailbox, Message, Sequence, Template
+from outreach.models.mail import VARIANT_LETTERS, CampaignMail, Enrollment, Mailbox, Message, Sequence, Template
 from outreach.web.auth import campaign_or_404, prospect_or_404, staff_required
 from outreach.web.forms import error_next_to_field, options
 from outreach.web.ids import parse_id
@@ -191,20 +192,19 @@ def sequence(sequence_id: int | None = None) -> str | Response:
     templates = session.scalars(select(Template).order_by(Template.name)).all()
     error = None
     name = seq.name if seq else ""
-    steps = [sequences.StepInput(s.template_id, s.delay_amount, s.delay_unit, s.business_days_only)
-             for s in seq.steps] if seq else []
+    steps = [sequences.step_input(s) for s in seq.steps] if seq else []
     if request.method == "POST":
         name = request.form.get("name", "")
         steps = []
-        for i in range(1, 7):
-            raw_template = request.form.get(f"template_{i}", "").strip()
-            delay = request.form.get(f"delay_{i}", type=int)
-            if raw_template and raw_template != "0":
-                # an id no table can hold names no template: -1 lets the service refuse it in one line
-                steps.append(sequences.StepInput(parse_id(raw_template) or -1, delay if delay is not None else 3,
-                                                 request.form.get(f"unit_{i}", "days"),
-                                                 request.form.get(f"business_{i}") == "1"))
         try:
+            for i in range(1, 7):
+                raw_template = request.form.get(f"template_{i}", "").strip()
+                delay = request.form.get(f"delay_{i}", type=int)
+                if raw_template and raw_template != "0":
+                    # an id no table can hold names no template: -1 lets the service refuse it in one line
+                    steps.append(sequences.StepInput(parse_id(raw_template) or -1, delay if delay is not None else 3,
+                                                     request.form.get(f"unit_{i}", "days"),
+                                                     request.form.get(f"business_{i}") == "1", _variant_ids(i)))
             seq = sequences.save_sequence(session, name, steps, seq)
         except MailError as exc:
             error = str(exc)
@@ -214,7 +214,19 @@ def sequence(sequence_id: int | None = None) -> str | Response:
             return redirect(url_for("mail.sequence", sequence_id=seq.id))
     rows = steps + [sequences.StepInput(0)] * (6 - len(steps))
     return render_template("mail/sequence.html", sequence=seq, templates=templates, name=name, rows=rows,
-                           error=error, max_delay=sequences.MAX_DELAY)
+                           error=error, max_delay=sequences.MAX_DELAY, variant_letters=VARIANT_LETTERS[1:])
+
+
+def _variant_ids(i: int) -> tuple[int, ...]:
+    """Step i's variants B, C, D from the form, in order (a letter may not follow an empty one)."""
+    raw = [request.form.get(f"variant_{i}_{letter}", "").strip() for letter in VARIANT_LETTERS[1:]]
+    chosen = [r if r != "0" else "" for r in raw]
+    while chosen and not chosen[-1]:
+        chosen.pop()
+    if "" in chosen:
+        gap = VARIANT_LETTERS[1 + chosen.index("")]
+        raise MailError(f"step {i}: choose variant {gap} before the letters after it", "steps")
+    return tuple(parse_id(r) or -1 for r in chosen)
 
 
 # --- local outbox ------------------------------------------------------------------------------
@@ -293,7 +305,8 @@ def campaign(campaign_id: int) -> str:
                            recent=recent, usage=usage, candidates=candidates, enrollments=enrollments,
                            expected=expected, paused=bool(config and config.is_paused),
                            domain_problem=domain_refusal(config.mailbox if config else None),
-                           refused=request.args.getlist("refused"))
+                           refused=request.args.getlist("refused"), test=variant_stats(session, camp.id),
+                           min_sent=MIN_SENT)
 
 
 @bp.route("/campaigns/<int:campaign_id>/outreach/settings", methods=["POST"])

@@ -37,6 +37,7 @@ from outreach.models.mail import (
     Message,
     Sequence,
     SequenceStep,
+    StepVariant,
     Template,
 )
 from outreach.models.notifications import Notification
@@ -82,6 +83,7 @@ __all__ = [
     "SequenceStep",
     "Site",
     "StageCountChange",
+    "StepVariant",
     "Suppression",
     "Tag",
     "Template",

@@ -31,6 +31,8 @@ SENT_COPY_MODES = ("auto", "always", "never")
 #: where one message's copy is expected in the Sent folder, fixed when its DATA starts (see outreach.mail.sent_copy)
 SENT_COPY_BY = ("", "server", "outreach")
 DELAY_UNITS = ("hours", "days")
+#: the letters of a template test: a step's own template is variant A, its variants are B, C and D
+VARIANT_LETTERS = ("A", "B", "C", "D")
 
 
 class Mailbox(Base):
@@ -164,6 +166,27 @@ class SequenceStep(Base):
     template_id: Mapped[int] = mapped_column(ForeignKey("mail_templates.id", ondelete="RESTRICT"), index=True)
 
     sequence: Mapped[Sequence] = relationship(back_populates="steps")
+    #: variant A of a template test (and the only one of a step without variants)
+    template: Mapped[Template] = relationship()
+    variants: Mapped[list[StepVariant]] = relationship(order_by="StepVariant.letter", cascade="all, delete-orphan",
+                                                       back_populates="step")
+
+
+class StepVariant(Base):
+    """Another version of a step's email (B, C or D) for a template test; the step's own template is A."""
+
+    __tablename__ = "mail_step_variants"
+    __table_args__ = (
+        UniqueConstraint("step_id", "letter", name="uq_mail_step_variants_letter"),
+        CheckConstraint(f"letter IN {VARIANT_LETTERS[1:]}", name="letter"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    step_id: Mapped[int] = mapped_column(ForeignKey("mail_sequence_steps.id", ondelete="CASCADE"))
+    letter: Mapped[str] = mapped_column(String(1))
+    template_id: Mapped[int] = mapped_column(ForeignKey("mail_templates.id", ondelete="RESTRICT"), index=True)
+
+    step: Mapped[SequenceStep] = relationship(back_populates="variants")
     template: Mapped[Template] = relationship()
 
 
@@ -191,6 +214,7 @@ class Enrollment(Base):
     __table_args__ = (
         UniqueConstraint("prospect_id", name="uq_mail_enrollments_prospect"),
         CheckConstraint(f"status IN {ENROLLMENT_STATUSES}", name="status"),
+        CheckConstraint(f"variant IN {('', *VARIANT_LETTERS)}", name="variant"),
         Index("ix_mail_enrollments_contact_status", "contact_id", "status"),
     )
 
@@ -207,6 +231,8 @@ class Enrollment(Base):
     stop_detail: Mapped[str] = mapped_column(String(500), default="")
     #: set by an out-of-office reply that names a return date
     paused_until: Mapped[datetime | None]
+    #: the template test's letter given at enrolment (A, B...); "" when the sequence had no variants then
+    variant: Mapped[str] = mapped_column(String(1), default="")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     stopped_at: Mapped[datetime | None]

@@ -20,6 +20,7 @@ from tests.mail.conftest import (  # noqa: F401 (the real mail servers and mail 
     job_context,
     make_mailbox,
     make_sequence,
+    outreach_campaign,
     smtp_sink,
 )
 
