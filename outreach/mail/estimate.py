@@ -9,7 +9,7 @@ from datetime import UTC, datetime, time, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from outreach.mail.mailboxes import local_midnight, next_window_start, zone
+from outreach.mail.mailboxes import daily_allowance, local_midnight, next_window_start, zone
 from outreach.models import Campaign
 from outreach.models.mail import CampaignMail, Mailbox, Message
 
@@ -50,7 +50,8 @@ def expected_send_times(due: Iterable[tuple[int, datetime]], mailbox: Mailbox, *
             midnight = local_midnight(mailbox, at)
             if midnight != day:
                 day, count = midnight, 0
-            if not mailbox.daily_cap or count < mailbox.daily_cap:
+            cap = daily_allowance(mailbox, at)  # a warming-up mailbox's cap grows day by day
+            if not cap or count < cap:
                 break
             at = _next_midnight(mailbox, at)
             reasons.add("daily cap")
