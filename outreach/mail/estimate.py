@@ -67,11 +67,11 @@ def expected_for(session: Session, usage: Iterable[tuple[Mailbox, int]], now: da
     """Expected send times of every message the sender will take from these mailboxes (each with what it
     sent today), by message id.
 
-    Messages of paused or inactive campaigns wait and take no turn; an inactive mailbox sends nothing.
+    Messages of paused or inactive campaigns wait and take no turn; an inactive or paused mailbox sends nothing.
     """
     out: dict[int, Expected] = {}
     for mailbox, used in usage:
-        if not mailbox.is_active:
+        if not mailbox.is_active or mailbox.paused_at is not None:
             continue
         due = session.execute(
             select(Message.id, Message.send_at)

@@ -27,7 +27,7 @@ from outreach.mail.mailboxes import (
     warmup,
 )
 from outreach.mail.outbox import WRITTEN, local_outbox, local_path, resolve_unknown, status_label
-from outreach.mail.protection import resume_mailbox
+from outreach.mail.protection import bounce_rate, resume_mailbox
 from outreach.mail.queue import QUEUE_STATUSES, messages_query
 from outreach.mail.render import VARIABLES, RenderError
 from outreach.mail.unsubscribe import read_token, signing_secret, unsubscribe, unsubscribe_url
@@ -98,7 +98,8 @@ def mailbox(mailbox_id: int | None = None) -> str | Response:
                                       box.from_email.rsplit("@", 1)[-1])
     return render_template("mail/mailbox.html", form=form, mailbox=box, dkim_record=dkim_record,
                            base_url=settings().app.base_url, one_click=smtp.is_one_click(settings().app.base_url),
-                           ramp=warmup(box, utcnow()) if box is not None else None)
+                           ramp=warmup(box, utcnow()) if box is not None else None,
+                           bounces=bounce_rate(session, box.id) if box is not None else None)
 
 
 @bp.route("/mail/mailboxes/<int:mailbox_id>/resume", methods=["POST"])

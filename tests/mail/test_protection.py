@@ -211,7 +211,11 @@ def test_the_bounce_that_tips_the_rate_pauses_the_mailbox_and_what_is_left_waits
     assert [m.status for m in messages(db)].count("scheduled") == 12
     assert len(smtp_sink.received) == 6
     with time_machine.travel(MONDAY + timedelta(minutes=5), tick=False):
-        response = login(team["admin"]).post(f"/mail/mailboxes/{mailbox.id}/resume")
+        browser = login(team["admin"])
+        page = browser.get(f"/mail/mailboxes/{mailbox.id}").get_data(as_text=True)
+    assert "Bounced: 2 of its last 8 emails." in page and "2 of its last 8 emails bounced, over the 5%" in page
+    with time_machine.travel(MONDAY + timedelta(minutes=5), tick=False):
+        response = browser.post(f"/mail/mailboxes/{mailbox.id}/resume")
         assert response.status_code == 302
         assert send_due(job_context) == 12
         assert send_due(job_context) == 0
@@ -262,3 +266,28 @@ def test_a_threshold_of_zero_never_pauses(app, db, make_mailbox, make_sequence, 
     hard_bounce(db, message, "550 5.1.1 no such user")
     db.commit()
     assert db.get(Mailbox, mailbox.id).paused_at is None
+
+
+def test_a_pause_reaches_the_webhooks_that_subscribe_to_it(app, db, make_mailbox):  # type: ignore[no-untyped-def]
+    import json
+
+    from outreach.lib.http import FetchSettings
+    from outreach.mail.protection import pause_mailbox
+    from outreach.models import WebhookDelivery
+    from outreach.webhooks.service import create_webhook
+
+    state = app.extensions["outreach"]
+    create_webhook(db, state.secret_box, FetchSettings.from_settings(state.settings),
+                   url="https://hooks.example/outreach", events=["mailbox_paused"])
+    mailbox = make_mailbox()
+    with time_machine.travel(MONDAY, tick=False):
+        assert pause_mailbox(db, mailbox, "the mail server answered with a block: 550 5.7.1") is True
+        assert pause_mailbox(db, mailbox, "again") is False  # one alert per pause
+    db.commit()
+    (delivery,) = db.scalars(select(WebhookDelivery)).all()
+    body = json.loads(delivery.body)
+    assert (body["event"], body["data"]["detail"]) == ("mailbox_paused", "the mail server answered with a block: "
+                                                                         "550 5.7.1")
+    assert body["data"]["mailbox"] == {"id": mailbox.id, "name": mailbox.name, "from_email": "sam@agency.test",
+                                       "paused_at": MONDAY.isoformat(), "pause_reason": body["data"]["detail"],
+                                       "link": f"/mail/mailboxes/{mailbox.id}"}
