@@ -39,7 +39,9 @@ NOT_PAUSED_409 = {"description": "the mailbox is not paused; nothing was changed
                   "content": {"application/json": {"schema": ref("Error")}}}
 LIST_NAMES = ("Mailbox", "Template", "Sequence", "Message", "InboundThread", "InboundMessage", "Suppression",
               "Webhook", "WebhookDelivery")
-TAGS = ["mail", "enrolment", "suppressions", "webhooks"]
+TAGS = ["mail", "enrolment", "suppressions", "webhooks", "settings"]
+SETTINGS_403 = {"description": "not an admin: workspace settings are changed by admins",
+                "content": {"application/json": {"schema": ref("Error")}}}
 
 
 def _staff(summary: str, tag: str, responses: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
@@ -135,6 +137,12 @@ def schemas() -> dict[str, Any]:
                         "pause_reason": {**STR, "description": "why it was paused (a bounce rate, a block)"},
                         "created_at": TIME, "url": URL},
                        description="a mailbox; its passwords are never answered, only whether each is set"),
+        "WorkspaceSettings": obj({
+            "catch_all_probe": {**BOOL, "description": "contact checks ask a domain's mail server whether it "
+                                                       "accepts a made-up address (one RCPT TO, never DATA)"},
+            "catch_all_probe_from": {"type": "string", "enum": ["workspace", "config"],
+                                     "description": "config: the default from [dns] catch_all_probe"}}),
+        "WorkspaceSettingsPatch": obj({"catch_all_probe": BOOL}, required=[]),
         "MailboxInput": obj(mailbox_fields, required=["name", "from_email", "smtp_host"]),
         "MailboxPatch": obj(mailbox_fields, required=[]),
         "ConnectionCheck": obj({"ok": nullable(BOOL), "message": STR},
@@ -427,6 +435,14 @@ def paths() -> dict[str, Any]:
                         params=[campaign_id], body="BulkProspectsInput", write=True, lookup=True),
         },
         # --- webhooks
+        # --- workspace settings
+        "/api/v1/settings": {
+            "get": _op("The workspace settings, each with where its value comes from", "settings",
+                       {"200": _json("WorkspaceSettings", "the settings"), "403": SETTINGS_403}),
+            "patch": _op("Change workspace settings (as on the Settings page)", "settings",
+                         {"200": _json("WorkspaceSettings", "the settings"), "403": SETTINGS_403},
+                         body="WorkspaceSettingsPatch", write=True),
+        },
         "/api/v1/webhooks": {
             "get": _admin("List the webhooks (their secrets are never answered)",
                           {"200": _json("WebhookList", "a page of webhooks")}, listing=True),

@@ -87,3 +87,4 @@ def test_only_an_admin_sees_or_changes_the_workspace_settings(app: Any, db: Any,
     assert member.post("/settings", data={"catch_all_probe": "y"}).status_code == 403
     db.rollback()
     assert effective(db, app.extensions["outreach"].settings).catch_all_probe is False
+
