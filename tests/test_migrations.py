@@ -244,3 +244,44 @@ def test_the_mail12_migration_keeps_sequences_mailboxes_and_replies(empty_databa
         assert conn.execute(text("SELECT delay_days FROM mail_sequence_steps WHERE position = 2")).scalar_one() == 2
         assert conn.execute(text("SELECT kind FROM mail_inbound")).scalar_one() == "reply"
     engine.dispose()
+
+
+def test_the_protect16_migration_keeps_mailboxes_unpaused_without_a_warm_up(empty_database_url: str) -> None:
+    from alembic import command
+
+    from outreach.migrate import alembic_config
+
+    upgrade(empty_database_url, "0022")
+    engine = make_engine(empty_database_url)
+    at = "'2026-01-01 00:00:00+00'"
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO mail_mailboxes (name, from_name, from_email, smtp_host, smtp_port, smtp_security, "
+            "smtp_username, smtp_password, imap_host, imap_port, imap_security, imap_username, imap_password, "
+            "imap_sent_folder, sent_copy, daily_cap, min_spacing_seconds, jitter_seconds, window_days, "
+            "window_start_hour, window_end_hour, timezone, is_active, imap_uidvalidity, imap_last_uid, "
+            "last_poll_error, poll_failures, dkim_selector, dkim_private_key, domain_checks_json, created_at) "
+            "VALUES ('Box', 'Sam', 'sam@agency.test', 'smtp.test', 587, 'starttls', '', '', '', 993, 'ssl', '', '', "
+            f"'Sent', 'auto', 50, 120, 60, '1,2,3,4,5', 9, 17, 'UTC', true, 0, 0, '', 0, '', '', '[]', {at})"))
+        conn.execute(text("INSERT INTO users (email, name, password_hash, role, is_active, failed_logins, "
+                          f"created_at) VALUES ('a@agency.test', 'A', 'x', 'admin', true, 0, {at})"))
+    engine.dispose()
+    upgrade(empty_database_url)
+    engine = make_engine(empty_database_url)
+    with engine.begin() as conn:
+        box = conn.execute(text("SELECT name, daily_cap, warmup_start, warmup_increment, warmup_started_on, "
+                                "bounce_pause_percent, paused_at, pause_reason FROM mail_mailboxes")).one()
+        assert tuple(box) == ("Box", 50, 0, 0, None, 5, None, "")
+        assert conn.execute(text("SELECT count(*) FROM workspace_settings")).scalar_one() == 0
+        conn.execute(text("INSERT INTO notifications (user_id, kind, title, body, link, created_at) "
+                          f"VALUES (1, 'mailbox_paused', 'Mailbox Box paused', '', '/mail/mailboxes/1', {at})"))
+        conn.execute(text("INSERT INTO workspace_settings (id, catch_all_probe) VALUES (1, true)"))
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(text("UPDATE mail_mailboxes SET bounce_pause_percent = 101"))
+    engine.dispose()
+    command.downgrade(alembic_config(empty_database_url), "0022")
+    engine = make_engine(empty_database_url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT name FROM mail_mailboxes")).scalar_one() == "Box"
+        assert conn.execute(text("SELECT count(*) FROM notifications")).scalar_one() == 0
+    engine.dispose()

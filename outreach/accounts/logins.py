@@ -46,13 +46,19 @@ def find_login(session: Session, user_id: int, token: str) -> tuple[User, LoginS
     return (row[0], row[1]) if row is not None else None
 
 
-def touch(engine: Engine, login: LoginSession) -> None:
+def touch(engine: Engine, login: LoginSession, session: Session | None = None) -> None:
     """Record that the session was used now, when it was last recorded more than TOUCH_SECONDS ago.
 
-    In its own short transaction: the request that uses the session may never commit (a GET).
+    In its own short transaction: the request that uses the session may never commit (a GET). A request that
+    holds the write lock from its first statement (a POST on SQLite) passes its `session`: the write goes in
+    that transaction, as another connection would wait for this one's lock until it timed out.
     """
     now = utcnow()
-    if (now - login.last_seen_at).total_seconds() > TOUCH_SECONDS:
+    if (now - login.last_seen_at).total_seconds() <= TOUCH_SECONDS:
+        return
+    if session is not None:
+        session.execute(update(LoginSession).where(LoginSession.id == login.id).values(last_seen_at=now))
+    else:
         with engine.begin() as connection:
             connection.execute(update(LoginSession).where(LoginSession.id == login.id).values(last_seen_at=now))
 

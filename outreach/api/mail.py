@@ -28,9 +28,9 @@ from outreach.api.inputs import MAX_ID, Body, pagination, query_int
 from outreach.api.serialize import when
 from outreach.lib.clock import utcnow
 from outreach.lib.pages import paginate
-from outreach.mail import sequences
+from outreach.mail import protection, sequences
 from outreach.mail.connection import check_mailbox
-from outreach.mail.mailboxes import MailboxInput, MailError, delete_mailbox, save_mailbox, sent_today
+from outreach.mail.mailboxes import MailboxInput, MailError, delete_mailbox, save_mailbox, sent_today, warmup
 from outreach.mail.outbox import resolve_unknown, status_label
 from outreach.mail.queue import message_history, messages_query, threads, threads_query, unmatched_query
 from outreach.mail.sequences import MAX_DELAY, StepInput
@@ -98,7 +98,19 @@ def mailbox_json(m: Mailbox) -> dict[str, Any]:
             "next_poll_at": when(m.next_poll_at), "created_at": when(m.created_at),
             "dkim_selector": m.dkim_selector, "has_dkim_private_key": bool(m.dkim_private_key),
             "domain_checks": m.domain_checks, "domain_checked_at": when(m.domain_checked_at),
-            "url": url_for("api.mail.get_mailbox", mailbox_id=m.id, _external=True)}
+            **protection_json(m), "url": url_for("api.mail.get_mailbox", mailbox_id=m.id, _external=True)}
+
+
+def protection_json(m: Mailbox) -> dict[str, Any]:
+    """The mailbox's warm-up (settings and where it is today) and whether it is paused, and why."""
+    ramp = warmup(m, utcnow())
+    return {"warmup_start": m.warmup_start, "warmup_increment": m.warmup_increment,
+            "warmup": None if ramp is None else {
+                "started_on": m.warmup_started_on.isoformat() if m.warmup_started_on else None, "day": ramp.day,
+                "today_allowance": ramp.allowance, "cap_reached_on": ramp.cap_reached_on.isoformat(),
+                "is_done": ramp.is_done},
+            "bounce_pause_percent": m.bounce_pause_percent, "is_paused": m.is_paused,
+            "paused_at": when(m.paused_at), "pause_reason": m.pause_reason}
 
 
 def _mailbox_input(body: Body, current: Mailbox | None) -> MailboxInput:
@@ -126,7 +138,8 @@ def _mailbox_input(body: Body, current: Mailbox | None) -> MailboxInput:
             setattr(base, name, value)
     for name, low, high in (("smtp_port", 1, 65535), ("imap_port", 1, 65535), ("daily_cap", 0, 10000),
                             ("min_spacing_seconds", 0, 86400), ("jitter_seconds", 0, 86400),
-                            ("window_start_hour", 0, 23), ("window_end_hour", 1, 24)):
+                            ("window_start_hour", 0, 23), ("window_end_hour", 1, 24), ("warmup_start", 0, 10000),
+                            ("warmup_increment", 0, 10000), ("bounce_pause_percent", 0, 100)):
         setattr(base, name, body.whole(name, low, high, default=getattr(base, name)))
     if "window_days" in body:
         days = body.data["window_days"]
@@ -180,6 +193,18 @@ def remove_mailbox(mailbox_id: int) -> tuple[str, int]:
         raise _conflict(exc) from None
     _commit()
     return "", 204
+
+
+@bp.post("/mailboxes/<int:mailbox_id>/resume")
+def resume_mailbox(mailbox_id: int) -> dict[str, Any]:
+    """Resume a mailbox paused for its bounce rate or a block (409 when it is not paused)."""
+    mailbox = _get(Mailbox, mailbox_id, "mailbox")
+    try:
+        protection.resume_mailbox(db_session(), mailbox, _user())
+    except MailError as exc:
+        raise _conflict(exc) from None
+    _commit()
+    return mailbox_json(mailbox)
 
 
 @bp.post("/mailboxes/<int:mailbox_id>/test")

@@ -35,9 +35,13 @@ ADMIN_403 = {"description": "not an admin: webhooks are managed by admins",
              "content": {"application/json": {"schema": ref("Error")}}}
 IN_USE_409 = {"description": "it is in use (sent from, used by a step, enrolled in); nothing was changed",
               "content": {"application/json": {"schema": ref("Error")}}}
+NOT_PAUSED_409 = {"description": "the mailbox is not paused; nothing was changed",
+                  "content": {"application/json": {"schema": ref("Error")}}}
 LIST_NAMES = ("Mailbox", "Template", "Sequence", "Message", "InboundThread", "InboundMessage", "Suppression",
               "Webhook", "WebhookDelivery")
-TAGS = ["mail", "enrolment", "suppressions", "webhooks"]
+TAGS = ["mail", "enrolment", "suppressions", "webhooks", "settings"]
+SETTINGS_403 = {"description": "not an admin: workspace settings are changed by admins",
+                "content": {"application/json": {"schema": ref("Error")}}}
 
 
 def _staff(summary: str, tag: str, responses: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
@@ -76,6 +80,13 @@ def schemas() -> dict[str, Any]:
         "dkim_selector": {**STR, "maxLength": 63, "description": "the key is at <selector>._domainkey.<domain>"},
         "dkim_private_key": {**STR, "maxLength": 10000, "writeOnly": True,
                              "description": "PEM private key to sign with; write-only; \"-\" removes it"},
+        "warmup_start": {"type": "integer", "minimum": 0, "maximum": 10000,
+                         "description": "warm-up: emails allowed on its first day (below daily_cap); 0: no warm-up"},
+        "warmup_increment": {"type": "integer", "minimum": 0, "maximum": 10000,
+                             "description": "warm-up: this many more each day, up to daily_cap (1 or more)"},
+        "bounce_pause_percent": {"type": "integer", "minimum": 0, "maximum": 100, "default": 5,
+                                 "description": "pause the mailbox when more than this share of its last 100 sends "
+                                                "bounced; 0: never"},
     }
     mailbox_out = {k: v for k, v in mailbox_fields.items() if not k.endswith(("_password", "_private_key"))}
     mailbox_out["window_days"] = {"type": "array", "items": INT}
@@ -148,8 +159,21 @@ def schemas() -> dict[str, Any]:
                             "name": {"type": "string", "enum": ["mx", "spf", "dkim", "dmarc", "unsubscribe"]},
                             "status": {"type": "string", "enum": ["pass", "warn", "fail"]},
                             "detail": STR, "fix": STR})},
+                        "warmup": nullable(obj({
+                            "started_on": {"type": "string", "format": "date"}, "day": INT,
+                            "today_allowance": {**INT, "description": "what it may send today"},
+                            "cap_reached_on": {"type": "string", "format": "date"}, "is_done": BOOL},
+                            description="null: no warm-up")),
+                        "is_paused": BOOL, "paused_at": nullable(TIME),
+                        "pause_reason": {**STR, "description": "why it was paused (a bounce rate, a block)"},
                         "created_at": TIME, "url": URL},
                        description="a mailbox; its passwords are never answered, only whether each is set"),
+        "WorkspaceSettings": obj({
+            "catch_all_probe": {**BOOL, "description": "contact checks ask a domain's mail server whether it "
+                                                       "accepts a made-up address (one RCPT TO, never DATA)"},
+            "catch_all_probe_from": {"type": "string", "enum": ["workspace", "config"],
+                                     "description": "config: the default from [dns] catch_all_probe"}}),
+        "WorkspaceSettingsPatch": obj({"catch_all_probe": BOOL}, required=[]),
         "MailboxInput": obj(mailbox_fields, required=["name", "from_email", "smtp_host"]),
         "MailboxPatch": obj(mailbox_fields, required=[]),
         "ConnectionCheck": obj({"ok": nullable(BOOL), "message": STR},
@@ -302,6 +326,12 @@ def paths() -> dict[str, Any]:
                              {"204": {"description": "deleted"}, "409": IN_USE_409}, params=[mailbox_id],
                              write=True, lookup=True),
         },
+        "/api/v1/mailboxes/{mailbox_id}/resume": {
+            "post": _staff("Resume a mailbox paused for its bounce rate or a block (its queued emails go again)",
+                           "mail", {"200": _json("Mailbox", "the mailbox"), "409": NOT_PAUSED_409},
+                           params=[mailbox_id],
+                           write=True, lookup=True),
+        },
         "/api/v1/mailboxes/{mailbox_id}/test": {
             "post": {**_staff("Log in over SMTP and IMAP now (a failure is answered as a result, in one line)",
                               "mail", {"200": _json("ConnectionTest", "what each protocol answered")},
@@ -446,6 +476,14 @@ def paths() -> dict[str, Any]:
                         params=[campaign_id], body="BulkProspectsInput", write=True, lookup=True),
         },
         # --- webhooks
+        # --- workspace settings
+        "/api/v1/settings": {
+            "get": _op("The workspace settings, each with where its value comes from", "settings",
+                       {"200": _json("WorkspaceSettings", "the settings"), "403": SETTINGS_403}),
+            "patch": _op("Change workspace settings (as on the Settings page)", "settings",
+                         {"200": _json("WorkspaceSettings", "the settings"), "403": SETTINGS_403},
+                         body="WorkspaceSettingsPatch", write=True),
+        },
         "/api/v1/webhooks": {
             "get": _admin("List the webhooks (their secrets are never answered)",
                           {"200": _json("WebhookList", "a page of webhooks")}, listing=True),

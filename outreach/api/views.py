@@ -11,7 +11,17 @@ from werkzeug.exceptions import HTTPException
 
 from outreach.accounts import permissions
 from outreach.accounts.service import user_for_token
-from outreach.api import backlinks, bulk, discovery, mail, notifications, queries, suppressions, webhooks
+from outreach.api import (
+    backlinks,
+    bulk,
+    discovery,
+    mail,
+    notifications,
+    queries,
+    suppressions,
+    webhooks,
+    workspace,
+)
 from outreach.api import serialize as out
 from outreach.api.common import (
     _body,
@@ -46,7 +56,7 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 # the other parts' endpoints (api.discovery.*, api.backlinks.*, api.notifications.*, api.mail.*,
-# api.suppressions.*, api.bulk.*, api.webhooks.*), behind the same token check and error handlers
+# api.suppressions.*, api.bulk.*, api.webhooks.*, api.workspace.*), behind the same token check and error handlers
 bp.register_blueprint(discovery.bp)
 bp.register_blueprint(backlinks.bp)
 bp.register_blueprint(notifications.bp)
@@ -54,6 +64,7 @@ bp.register_blueprint(mail.bp)
 bp.register_blueprint(suppressions.bp)
 bp.register_blueprint(bulk.bp)
 bp.register_blueprint(webhooks.bp)
+bp.register_blueprint(workspace.bp)
 
 CONTACT_STATUSES = ("unchecked", "valid", "invalid", "unknown")
 

@@ -1,6 +1,7 @@
 """Does a domain's mail server accept any address? One RCPT TO for a random local part; never DATA.
 
-Off unless `[dns] catch_all_probe` is true. Rate-limited in the process: at most `catch_all_per_minute`
+Off unless the settings given say `catch_all_probe` (the workspace's choice, outreach.workspace.service, over
+`[dns] catch_all_probe`). Rate-limited in the process: at most `catch_all_per_minute`
 probes a minute in all, one a minute per mail server, and each domain's answer is kept for a day.
 """
 from __future__ import annotations

@@ -19,6 +19,7 @@ from outreach.jobs.claims import claim_rows
 from outreach.jobs.ticks import JobContext
 from outreach.lib.clock import utcnow
 from outreach.models import Contact
+from outreach.workspace.service import with_workspace
 
 #: addresses checked per tick at most
 BATCH = 200
@@ -44,10 +45,11 @@ def claim_unchecked(session: Session, limit: int, now: datetime | None = None, *
 
 def validate_unchecked(ctx: JobContext) -> int:
     """Check up to BATCH unchecked (or long-unknown) addresses, one claim each; returns how many were checked."""
-    checker = AddressChecker(ctx.settings.dns)
     lease = claim_lease(ctx.settings.dns)
     done = 0
     with ctx.sessionmaker() as session:
+        checker = AddressChecker(with_workspace(session, ctx.settings).dns)
+        session.rollback()  # end the read: on SQLite the claims below must begin their own transaction
         while done < BATCH and not ctx.stopping():
             claimed = claim_unchecked(session, 1, lease=lease)
             contact = session.get(Contact, claimed[0], populate_existing=True) if claimed else None

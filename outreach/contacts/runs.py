@@ -18,6 +18,7 @@ from outreach.lib.http import BadURL, check_url
 from outreach.models import Campaign, Contact, User
 from outreach.models.prospecting import ProspectingRun
 from outreach.runs.runner import Ending, RunControl
+from outreach.workspace.service import with_workspace
 
 
 class ContactRunError(ValueError):
@@ -40,7 +41,9 @@ def start_find(session: Session, campaign: Campaign, url: str, *, actor: User | 
 def find(ctx: JobContext, run: ProspectingRun, control: RunControl) -> Ending:
     """A contacts run's work: read the site, check the addresses, save them."""
     control.report()  # the heartbeat before the read: the page shows it running
-    found = read_site(ctx.settings, run.seeds[0], max_pages=run.max_pages, time_limit=None)
+    with ctx.sessionmaker() as session:
+        settings = with_workspace(session, ctx.settings)
+    found = read_site(settings, run.seeds[0], max_pages=run.max_pages, time_limit=None)
     counters = {"sites_done": 1, "pages_crawled": len(found.pages_fetched)}
 
     def save(session: Session, done: ProspectingRun) -> None:

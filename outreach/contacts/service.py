@@ -15,6 +15,7 @@ from outreach.lib.clock import utcnow
 from outreach.lib.http import Fetcher, FetchSettings
 from outreach.lib.urls import BadURL, registrable_domain
 from outreach.models import Contact, Prospect, Site, User
+from outreach.workspace.service import with_workspace
 
 #: someone waits for the answer (a web page, an API call): pages still unanswered after this long are dropped
 WAITING_TIME_LIMIT = 40.0
@@ -58,6 +59,7 @@ def find_and_save(session: Session, settings: Settings, url: str, *, prospect: P
     """
     if session.new or session.dirty or session.deleted:
         raise RuntimeError("find_and_save needs a session without unsaved changes: it ends its transaction")
+    settings = with_workspace(session, settings)  # the workspace decides whether checks probe for catch-all
     session.rollback()
     found = read_site(settings, url, max_pages=max_pages, time_limit=time_limit)
     return save_found(session, found, prospect=prospect, campaign_id=campaign_id, actor=actor)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, time, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from outreach.mail.mailboxes import local_midnight, next_window_start, zone
+from outreach.mail.mailboxes import daily_allowance, local_midnight, next_window_start, zone
 from outreach.models import Campaign
 from outreach.models.mail import CampaignMail, Mailbox, Message
 
@@ -50,7 +50,8 @@ def expected_send_times(due: Iterable[tuple[int, datetime]], mailbox: Mailbox, *
             midnight = local_midnight(mailbox, at)
             if midnight != day:
                 day, count = midnight, 0
-            if not mailbox.daily_cap or count < mailbox.daily_cap:
+            cap = daily_allowance(mailbox, at)  # a warming-up mailbox's cap grows day by day
+            if not cap or count < cap:
                 break
             at = _next_midnight(mailbox, at)
             reasons.add("daily cap")
@@ -66,11 +67,11 @@ def expected_for(session: Session, usage: Iterable[tuple[Mailbox, int]], now: da
     """Expected send times of every message the sender will take from these mailboxes (each with what it
     sent today), by message id.
 
-    Messages of paused or inactive campaigns wait and take no turn; an inactive mailbox sends nothing.
+    Messages of paused or inactive campaigns wait and take no turn; an inactive or paused mailbox sends nothing.
     """
     out: dict[int, Expected] = {}
     for mailbox, used in usage:
-        if not mailbox.is_active:
+        if not mailbox.is_active or mailbox.paused_at is not None:
             continue
         due = session.execute(
             select(Message.id, Message.send_at)

@@ -33,6 +33,12 @@ class MailboxForm(FlaskForm):
                                        validators=[InputRequired(), NumberRange(0, 86400)])
     jitter_seconds = IntegerField("Random extra spacing (seconds)", default=60,
                                   validators=[InputRequired(), NumberRange(0, 86400)])
+    #: optional (left out: no warm-up, the default threshold)
+    warmup_start = IntegerField("Warm-up: emails on day 1", default=0, validators=[Optional(), NumberRange(0, 10000)])
+    warmup_increment = IntegerField("Warm-up: more each day", default=0,
+                                    validators=[Optional(), NumberRange(0, 10000)])
+    bounce_pause_percent = IntegerField("Pause above this bounce rate (%)", default=5,
+                                        validators=[Optional(), NumberRange(0, 100)])
     window_days = StringField("Sending days", default="1,2,3,4,5", validators=[DataRequired(), Length(max=20)])
     window_start_hour = IntegerField("From hour", default=9, validators=[InputRequired(), NumberRange(0, 23)])
     window_end_hour = IntegerField("To hour", default=17, validators=[InputRequired(), NumberRange(1, 24)])

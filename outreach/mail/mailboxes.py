@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from outreach.lib.addresses import BadAddress, normalise_address
+from outreach.lib.clock import utcnow
 from outreach.lib.secrets import SecretBox
 from outreach.mail.dkim import DkimKeyError, check_private_key
 from outreach.mail.headers import HeaderError, check_header
@@ -64,6 +65,11 @@ class MailboxInput:
     dkim_selector: str = ""
     #: PEM private key to sign with; empty keeps the stored one, "-" removes it
     dkim_private_key: str = ""
+    #: warm-up: messages on its first day (0: no warm-up), then this many more each day up to the daily cap
+    warmup_start: int = 0
+    warmup_increment: int = 0
+    #: pause the mailbox when more than this percentage of its last 100 sends bounced (0: never)
+    bounce_pause_percent: int = 5
 
 
 def save_mailbox(session: Session, box: SecretBox, data: MailboxInput, mailbox: Mailbox | None = None) -> Mailbox:
@@ -95,9 +101,12 @@ def save_mailbox(session: Session, box: SecretBox, data: MailboxInput, mailbox: 
     for field in ("smtp_port", "imap_port"):
         if not 0 < getattr(data, field) < 65536:
             raise MailError("a port is a number from 1 to 65535", field)
-    for field in ("daily_cap", "min_spacing_seconds", "jitter_seconds"):
+    for field in ("daily_cap", "min_spacing_seconds", "jitter_seconds", "warmup_start", "warmup_increment"):
         if getattr(data, field) < 0:
             raise MailError("must be 0 or more", field)
+    _check_warmup(data)
+    if not 0 <= data.bounce_pause_percent <= 100:
+        raise MailError("a percentage from 0 (never pause) to 100", "bounce_pause_percent")
     days = sorted({d.strip() for d in data.window_days.split(",") if d.strip()})
     if not days or any(d not in "1234567" or len(d) != 1 for d in days):
         raise MailError("sending days are ISO weekday numbers 1 (Monday) to 7 (Sunday), comma-separated",
@@ -131,7 +140,8 @@ def save_mailbox(session: Session, box: SecretBox, data: MailboxInput, mailbox: 
         mailbox.server_files_sent = None  # another account or folder: find out again
     values: dict[str, Any] = {k: getattr(data, k) for k in (
         "from_name", "smtp_port", "smtp_security", "imap_port", "imap_security", "sent_copy", "daily_cap",
-        "min_spacing_seconds", "jitter_seconds", "window_start_hour", "window_end_hour", "timezone", "is_active")}
+        "min_spacing_seconds", "jitter_seconds", "window_start_hour", "window_end_hour", "timezone", "is_active",
+        "warmup_start", "warmup_increment", "bounce_pause_percent")}
     values.update(name=name[:200], from_email=from_email, smtp_host=data.smtp_host.strip(),
                   smtp_username=data.smtp_username.strip(), imap_host=data.imap_host.strip(),
                   imap_username=data.imap_username.strip(),
@@ -141,6 +151,10 @@ def save_mailbox(session: Session, box: SecretBox, data: MailboxInput, mailbox: 
                                                                             "dkim_selector")):
         # what the checks look at changed: the old results no longer hold, the next tick checks again
         mailbox.next_domain_check_at, mailbox.domain_checks = None, []
+    if not data.warmup_start:
+        mailbox.warmup_started_on = None
+    elif not mailbox.warmup_start or mailbox.warmup_started_on is None:  # turned on now: today is day 1
+        mailbox.warmup_started_on = utcnow().astimezone(ZoneInfo(data.timezone)).date()
     for key, value in values.items():
         setattr(mailbox, key, value)
     if data.smtp_password:
@@ -154,6 +168,19 @@ def save_mailbox(session: Session, box: SecretBox, data: MailboxInput, mailbox: 
         mailbox.dkim_private_key = ""
     session.flush()
     return mailbox
+
+
+def _check_warmup(data: MailboxInput) -> None:
+    """A warm-up ramps from below the daily cap up to it, a little more each day."""
+    if not data.warmup_start:
+        return
+    if not data.daily_cap:
+        raise MailError("a warm-up ramps up to the daily cap: set a daily cap first", "daily_cap")
+    if data.warmup_start >= data.daily_cap:
+        raise MailError(f"the warm-up starts below the daily cap ({data.daily_cap}), or there is nothing to ramp",
+                        "warmup_start")
+    if data.warmup_increment < 1:
+        raise MailError("add at least 1 a day, or the warm-up never reaches the daily cap", "warmup_increment")
 
 
 def delete_mailbox(session: Session, mailbox: Mailbox) -> None:
@@ -210,6 +237,40 @@ def next_window_start(mailbox: Mailbox, now: datetime) -> datetime:
 def local_midnight(mailbox: Mailbox | None, now: datetime) -> datetime:
     local = now.astimezone(zone(mailbox))
     return datetime(local.year, local.month, local.day, tzinfo=local.tzinfo)
+
+
+@dataclass(frozen=True)
+class Warmup:
+    """Where a mailbox is on its warm-up ramp on a given day."""
+
+    #: 1 on the day the warm-up was turned on
+    day: int
+    #: what it may send that day
+    allowance: int
+    #: the first day the allowance is the daily cap
+    cap_reached_on: date
+    #: the allowance has reached the daily cap: the warm-up is over
+    is_done: bool
+
+
+def warmup(mailbox: Mailbox, now: datetime) -> Warmup | None:
+    """The mailbox's warm-up on `now`'s local day, or None without one."""
+    if not mailbox.warmup_start or not mailbox.daily_cap or mailbox.warmup_started_on is None:
+        return None
+    today = now.astimezone(zone(mailbox)).date()
+    day = max(1, (today - mailbox.warmup_started_on).days + 1)
+    step = max(1, mailbox.warmup_increment)
+    days_to_cap = max(0, -(-(mailbox.daily_cap - mailbox.warmup_start) // step))
+    allowance = min(mailbox.daily_cap, mailbox.warmup_start + (day - 1) * mailbox.warmup_increment)
+    return Warmup(day, allowance, mailbox.warmup_started_on + timedelta(days=days_to_cap),
+                  allowance >= mailbox.daily_cap)
+
+
+def daily_allowance(mailbox: Mailbox, now: datetime) -> int:
+    """How many messages the mailbox may send on `now`'s local day: its daily cap, less while it warms up
+    (0: no cap)."""
+    ramp = warmup(mailbox, now)
+    return ramp.allowance if ramp is not None else mailbox.daily_cap
 
 
 def sent_today(session: Session, mailbox: Mailbox, now: datetime) -> int:

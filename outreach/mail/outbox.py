@@ -8,7 +8,9 @@ State machine: scheduled → sending → sent | failed | cancelled | bounced | u
   is reconciled by looking for its Message-ID in the mailbox's Sent folder, never blindly re-sent.
 - Each outcome commits as soon as the server answered, so a crash leaves at most the message in flight
   `unknown`; outreach.mail.sent_copy makes the Sent folder decide it.
-- SMTP 4xx: retried with backoff, same Message-ID. 5xx: permanent (5.1.x at RCPT: a hard bounce).
+- SMTP 4xx: retried with backoff, same Message-ID. 5xx: permanent (5.1.x at RCPT: a hard bounce), except a
+  5.7.x block: the message goes back to the queue and its mailbox is paused (outreach.mail.protection), as it is
+  when its bounce rate passes the mailbox's threshold. A paused mailbox's messages wait in the queue.
 """
 from __future__ import annotations
 
@@ -38,7 +40,8 @@ from outreach.lib.clock import utcnow
 from outreach.lib.secrets import SecretBox
 from outreach.mail import dkim, imap, smtp
 from outreach.mail.headers import HeaderError
-from outreach.mail.mailboxes import MailError, after_delay, in_window, sent_today, smtp_account
+from outreach.mail.mailboxes import MailError, after_delay, daily_allowance, in_window, sent_today, smtp_account
+from outreach.mail.protection import pause_mailbox
 from outreach.mail.reclaim_email import stop_reason as reclaim_stop_reason
 from outreach.mail.render import RenderError
 from outreach.mail.sent_copy import SentFolders, expected_by, needs_detection
@@ -81,8 +84,10 @@ class Sender:
         self.secret = signing_secret(settings)
         self.timeout = settings.mail.smtp_timeout
         self.connections: dict[int, smtplib.SMTP] = {}
-        #: mailboxes that may send nothing more in this tick (window, cap, spacing, connection failure)
+        #: mailboxes that may send nothing more in this tick (window, cap, spacing, connection failure, paused)
         self.blocked: set[int] = set()
+        #: mailboxes paused during this tick: what they still have claimed goes back to the queue
+        self.paused: set[int] = set()
         self.cap_left: dict[int, int] = {}
         #: why a mailbox's SMTP server could not be reached in this tick
         self.connect_errors: dict[int, str] = {}
@@ -168,6 +173,11 @@ class Sender:
                     _unclaim(session, [m.id for m, _ in claimed[i:]])
                     session.commit()
                     break
+                if mailbox is not None and mailbox.id in self.paused:
+                    write_transaction(session)
+                    _unclaim(session, [message.id])
+                    session.commit()
+                    continue
                 if message.transport == "local" or mailbox is None:
                     outcome = self._write_local(session, message)
                 else:
@@ -177,6 +187,9 @@ class Sender:
                 session.commit()
                 if mailbox is not None:
                     self._after_outcome(session, message, mailbox, outcome)
+                    if outcome.kind in ("blocked", "bounced") and self._now_paused(session, mailbox):
+                        self.blocked.add(mailbox.id)
+                        self.paused.add(mailbox.id)
                 sent += outcome.kind == "sent"
             return sent
 
@@ -203,12 +216,20 @@ class Sender:
                 claimed.append((message, mailbox))
         return claimed
 
+    def _now_paused(self, session: Session, mailbox: Mailbox) -> bool:
+        """Whether the outcome just recorded paused the mailbox (a block, or the bounce that tipped its rate)."""
+        paused = session.scalar(select(Mailbox.paused_at).where(Mailbox.id == mailbox.id)) is not None
+        session.commit()
+        if paused and mailbox.id in self.connections:
+            smtp.quit_quietly(self.connections.pop(mailbox.id))
+        return paused
+
     def _may_send(self, session: Session, mailbox: Mailbox, now: datetime) -> bool:
-        if not mailbox.is_active or not in_window(mailbox, now):
+        if not mailbox.is_active or mailbox.paused_at is not None or not in_window(mailbox, now):
             return False
-        if mailbox.daily_cap:
+        if mailbox.daily_cap:  # while it warms up, today's step of the ramp
             if mailbox.id not in self.cap_left:
-                self.cap_left[mailbox.id] = mailbox.daily_cap - sent_today(session, mailbox, now)
+                self.cap_left[mailbox.id] = daily_allowance(mailbox, now) - sent_today(session, mailbox, now)
             if self.cap_left[mailbox.id] <= 0:
                 return False
         return True
@@ -338,8 +359,10 @@ def due(session: Session, now: datetime, limit: int, skip_mailboxes: set[int] | 
     query = (select(Message.id, Message.mailbox_id)
              .join(Campaign, Campaign.id == Message.campaign_id)
              .outerjoin(CampaignMail, CampaignMail.campaign_id == Message.campaign_id)
+             .outerjoin(Mailbox, Mailbox.id == Message.mailbox_id)
              .where(Message.status == "scheduled", Message.send_at <= now, Campaign.status == "active",
-                    or_(CampaignMail.is_paused.is_(False), CampaignMail.campaign_id.is_(None)))
+                    or_(CampaignMail.is_paused.is_(False), CampaignMail.campaign_id.is_(None)),
+                    Mailbox.paused_at.is_(None))
              .order_by(Message.send_at, Message.id).limit(limit))
     if skip_mailboxes:
         query = query.where(or_(Message.mailbox_id.is_(None), Message.mailbox_id.not_in(skip_mailboxes)))
@@ -427,12 +450,13 @@ def claim_many(session: Session, message_ids: list[int], now: datetime) -> dict[
 def _info_query() -> Any:
     return (select(Message.id, Message.step, Enrollment.status, Enrollment.stop_reason, Enrollment.paused_until,
                    CampaignMail.is_paused, Campaign.status.label("campaign_status"), Prospect.stage, Message.to_email,
-                   Prospect.overridden)
+                   Prospect.overridden, Mailbox.paused_at.label("mailbox_paused_at"))
             .select_from(Message)
             .join(Enrollment, Enrollment.id == Message.enrollment_id)
             .join(Campaign, Campaign.id == Message.campaign_id)
             .join(Prospect, Prospect.id == Message.prospect_id)
-            .outerjoin(CampaignMail, CampaignMail.campaign_id == Message.campaign_id))
+            .outerjoin(CampaignMail, CampaignMail.campaign_id == Message.campaign_id)
+            .outerjoin(Mailbox, Mailbox.id == Message.mailbox_id))
 
 
 def _unclaim(session: Session, message_ids: list[int]) -> None:
@@ -446,15 +470,16 @@ def _unclaim(session: Session, message_ids: list[int]) -> None:
 def _stop_check(session: Session, info: Any, now: datetime,
                 rules: ContactRules | None = None) -> tuple[str, object] | None:
     rules = rules or ContactRules(session).load_suppressions([info.to_email])
+    held = info.is_paused or info.campaign_status != "active" or info.mailbox_paused_at is not None
     if is_one_off(info.step):  # a reclaim email or a reply written in the app: sequence and stage do not matter
-        if info.is_paused or info.campaign_status != "active":
+        if held:
             return "wait", None
         reason = rules.send_block(info.to_email, info.overridden) or (
             reclaim_stop_reason(session, info.id) if is_reclaim(info.step) else None)
         return ("stop", reason) if reason else None
     if info.status != "active":
         return "cancel", f"sequence {info.status}" + (f" ({info.stop_reason})" if info.stop_reason else "")
-    if info.is_paused or info.campaign_status != "active":
+    if held:
         return "wait", None
     if info.paused_until is not None and info.paused_until > now:
         return "postpone", info.paused_until
@@ -486,6 +511,13 @@ def mark_data_started(session: Session, message: Message, sent_copy: str = "") -
         session.rollback()
         return False
     status = session.scalar(select(Enrollment.status).where(Enrollment.id == message.enrollment_id))
+    if message.mailbox_id is not None and session.scalar(
+            select(Mailbox.paused_at).where(Mailbox.id == message.mailbox_id)) is not None:
+        # paused since the claim (another worker's block or bounce): back to the queue, untouched
+        message.status, message.data_started_at, message.sent_copy = "scheduled", None, ""
+        message.attempts -= 1
+        session.commit()
+        return False
     reason = send_block(session, message.to_email, message.prospect.overridden) or (
         None if status == "active" or is_one_off(message.step) else f"sequence {status}")
     if reason:
@@ -523,6 +555,8 @@ def finish(session: Session, message: Message, outcome: smtp.Outcome, settings: 
     elif kind == "bounced":
         message.last_error = outcome.detail[:500]
         hard_bounce(session, message, outcome.detail)
+    elif kind == "blocked":
+        hold_blocked(session, message, outcome.detail, now)
     elif kind == "unknown":
         message.status = "unknown"
         message.last_error = outcome.detail[:500]
@@ -537,6 +571,19 @@ def finish(session: Session, message: Message, outcome: smtp.Outcome, settings: 
         if not is_one_off(message.step):
             stop_enrollment(session, message.enrollment, "failed", outcome.detail)
     session.flush()
+
+
+def hold_blocked(session: Session, message: Message, detail: str, now: datetime) -> None:
+    """The server refused the sender (5.7.x): the message goes back to the queue as it was and its mailbox is
+    paused until a person resumes it."""
+    message.status, message.data_started_at, message.sent_copy = "scheduled", None, ""
+    message.last_error = detail[:500]
+    record(session, message.prospect, "email_held",
+           f"The mail server refused “{message.subject}” with a block ({detail}): it waits in the queue and the "
+           "mailbox is paused until someone resumes it", details={"message_id": message.message_id})
+    mailbox = session.get(Mailbox, message.mailbox_id) if message.mailbox_id is not None else None
+    if mailbox is not None:
+        pause_mailbox(session, mailbox, f"the mail server answered with a block: {detail}", now=now)
 
 
 def mark_sent(session: Session, message: Message, when: datetime, settings: Settings,

@@ -31,7 +31,8 @@ class SmtpAccount:
 
 @dataclass(frozen=True)
 class Outcome:
-    #: sent | retry | permanent | bounced | unknown | cancelled
+    #: sent | retry | permanent | bounced | blocked | unknown | cancelled; blocked: a 5.7.x answer (policy: the
+    #: server refuses this sender), which pauses the mailbox rather than failing the message
     kind: str
     detail: str = ""
 
@@ -78,10 +79,21 @@ def _text(value: bytes | str) -> str:
     return (value.decode("utf-8", "replace") if isinstance(value, bytes) else value).replace("\r\n", " ")[:300]
 
 
+#: an RFC 3463 enhanced status 5.7.x at the start of a reply line: security or policy, e.g. "550 5.7.1 blocked"
+_BLOCK = re.compile(rb"^\s*5\.7\.\d{1,3}\b", re.MULTILINE)
+
+
+def is_block(code: int, reply: bytes | str) -> bool:
+    """A permanent refusal on policy grounds (5.7.x): the server refuses the sender, not the address."""
+    return code >= 500 and bool(_BLOCK.search(_bytes(reply)))
+
+
 def _classify(code: int, reply: bytes | str, stage: str) -> Outcome:
     text = f"{stage}: {code} {_text(reply)}"
     if 400 <= code < 500:
         return Outcome("retry", text)
+    if is_block(code, reply):
+        return Outcome("blocked", text)
     if code >= 500 and stage == "RCPT TO" and (code in (550, 551, 553) or b"5.1." in _bytes(reply)):
         return Outcome("bounced", text)
     return Outcome("permanent", text)

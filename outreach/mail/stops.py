@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from outreach.campaigns.contact_rules import suppress
 from outreach.campaigns.service import move_prospect, record
 from outreach.lib.clock import utcnow
+from outreach.mail.protection import check_bounce_rate
 from outreach.models import Contact, Prospect, User
 from outreach.models.mail import Enrollment, Message, step_label
 from outreach.notifications.events import raise_alert
@@ -91,6 +92,8 @@ def hard_bounce(session: Session, message: Message, detail: str, when: datetime 
     stop_contact_everywhere(session, contact, "bounced", detail, stage="bounced",
                             source_message_id=message.message_id)
     notify_bounce(session, message, detail)
+    if message.mailbox_id is not None:
+        check_bounce_rate(session, message.mailbox_id, now=when)
 
 
 def notify_bounce(session: Session, message: Message, detail: str) -> None:

@@ -17,8 +17,17 @@ from outreach.mail.connection import check_mailbox
 from outreach.mail.domain_checks import domain_refusal, failing, recheck_mailbox
 from outreach.mail.estimate import expected_for
 from outreach.mail.forms import CampaignMailForm, MailboxForm, TemplateForm
-from outreach.mail.mailboxes import MailboxInput, MailError, delete_mailbox, save_mailbox, sent_today
+from outreach.mail.mailboxes import (
+    MailboxInput,
+    MailError,
+    daily_allowance,
+    delete_mailbox,
+    save_mailbox,
+    sent_today,
+    warmup,
+)
 from outreach.mail.outbox import WRITTEN, local_outbox, local_path, resolve_unknown, status_label
+from outreach.mail.protection import bounce_rate, resume_mailbox
 from outreach.mail.queue import QUEUE_STATUSES, messages_query
 from outreach.mail.render import VARIABLES, RenderError
 from outreach.mail.unsubscribe import read_token, signing_secret, unsubscribe, unsubscribe_url
@@ -72,9 +81,10 @@ def mailbox(mailbox_id: int | None = None) -> str | Response:
     if box is None and request.method == "GET":
         form.daily_cap.data = settings().mail.default_daily_cap
     if form.validate_on_submit():
-        fields = form._fields.items()
-        data = MailboxInput(**{name: field.data if field.data is not None else "" for name, field in fields
-                               if name in MailboxInput.__dataclass_fields__})
+        fields, defaults = form._fields.items(), MailboxInput.__dataclass_fields__
+        data = MailboxInput(**{name: field.data if field.data is not None else
+                               defaults[name].default if isinstance(defaults[name].default, int) else ""
+                               for name, field in fields if name in defaults})
         try:
             box = save_mailbox(session, app_state().secret_box, data, box)
         except MailError as exc:
@@ -88,7 +98,33 @@ def mailbox(mailbox_id: int | None = None) -> str | Response:
         dkim_record = dkim.dns_record(app_state().secret_box.decrypt(box.dkim_private_key), box.dkim_selector,
                                       box.from_email.rsplit("@", 1)[-1])
     return render_template("mail/mailbox.html", form=form, mailbox=box, dkim_record=dkim_record,
-                           base_url=settings().app.base_url, one_click=smtp.is_one_click(settings().app.base_url))
+                           base_url=settings().app.base_url, one_click=smtp.is_one_click(settings().app.base_url),
+                           ramp=warmup(box, utcnow()) if box is not None else None,
+                           bounces=bounce_rate(session, box.id) if box is not None else None)
+
+
+@bp.route("/mail/mailboxes/<int:mailbox_id>/resume", methods=["POST"])
+@staff_required
+def resume(mailbox_id: int) -> Response:
+    """Resume a mailbox paused for its bounce rate or a block: its queued emails go again."""
+    session = db_session()
+    box = session.get(Mailbox, mailbox_id)
+    if box is None:
+        abort(404)
+    try:
+        queued = resume_mailbox(session, box, current_user)
+    except MailError as exc:
+        flash(f"{exc}.", "info")
+    else:
+        session.commit()
+        flash(f"{box.name} resumed: its {queued} queued email(s) go out within its limits.", "success")
+    return redirect(url_for("mail.mailbox", mailbox_id=mailbox_id))
+
+
+@bp.app_template_global()
+def today_allowance(mailbox: Mailbox) -> int:
+    """What the mailbox may send today: its daily cap, or today's step of its warm-up (0: no cap)."""
+    return daily_allowance(mailbox, utcnow())
 
 
 @bp.route("/mail/mailboxes/<int:mailbox_id>/domain", methods=["POST"])

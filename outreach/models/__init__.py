@@ -44,6 +44,7 @@ from outreach.models.notifications import Notification
 from outreach.models.prospecting import Asset, ProspectingRun
 from outreach.models.stage_counts import CampaignStageCount, StageCountChange  # (and its triggers, with create_all)
 from outreach.models.webhooks import Webhook, WebhookAttempt, WebhookDelivery
+from outreach.models.workspace import WorkspaceSettings
 
 __all__ = [
     "PIPELINE_STAGES",
@@ -92,4 +93,5 @@ __all__ = [
     "Webhook",
     "WebhookAttempt",
     "WebhookDelivery",
+    "WorkspaceSettings",
 ]

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -46,6 +46,8 @@ class Mailbox(Base):
         CheckConstraint("window_start_hour >= 0 AND window_end_hour <= 24 AND window_start_hour < window_end_hour",
                         name="window"),
         CheckConstraint(f"sent_copy IN {SENT_COPY_MODES}", name="sent_copy"),
+        CheckConstraint("warmup_start >= 0 AND warmup_increment >= 0", name="warmup"),
+        CheckConstraint("bounce_pause_percent >= 0 AND bounce_pause_percent <= 100", name="bounce_pause_percent"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -74,6 +76,18 @@ class Mailbox(Base):
     daily_cap: Mapped[int] = mapped_column(default=50)
     min_spacing_seconds: Mapped[int] = mapped_column(default=120)
     jitter_seconds: Mapped[int] = mapped_column(default=60)
+    #: warm-up: messages allowed on its first day, then `warmup_increment` more each day up to `daily_cap`;
+    #: 0 means no warm-up (outreach.mail.protection)
+    warmup_start: Mapped[int] = mapped_column(default=0)
+    warmup_increment: Mapped[int] = mapped_column(default=0)
+    #: day 1 of the warm-up, in the mailbox's time zone (set when the warm-up is turned on)
+    warmup_started_on: Mapped[date | None]
+    #: pause the mailbox when more than this percentage of its last 100 sends bounced for good; 0: never
+    bounce_pause_percent: Mapped[int] = mapped_column(default=5)
+    #: set when the mailbox was paused (a bounce rate, a block); nothing is sent from it until a person resumes it
+    paused_at: Mapped[datetime | None]
+    #: why, in words
+    pause_reason: Mapped[str] = mapped_column(String(500), default="")
     #: ISO weekdays the mailbox sends on, e.g. "1,2,3,4,5" (Monday = 1)
     window_days: Mapped[str] = mapped_column(String(20), default="1,2,3,4,5")
     window_start_hour: Mapped[int] = mapped_column(default=9)
@@ -107,6 +121,10 @@ class Mailbox(Base):
     @domain_checks.setter
     def domain_checks(self, checks: list[dict[str, str]]) -> None:
         self.domain_checks_json = json.dumps(checks)
+
+    @property
+    def is_paused(self) -> bool:
+        return self.paused_at is not None
 
     @property
     def has_imap(self) -> bool:

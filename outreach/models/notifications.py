@@ -10,9 +10,10 @@ from outreach.db import Base
 from outreach.lib.clock import utcnow
 
 #: backlink alerts (the event kinds outreach.backlinks.alerts emails about, terms_not_met and terms_met included),
-#: then the mail alerts: a reply received, an address that bounced; then no scheduler heartbeat (outreach.health)
+#: then the mail alerts: a reply received, an address that bounced; then no scheduler heartbeat (outreach.health);
+#: then a mailbox paused for its bounce rate or a block (outreach.mail.protection)
 NOTIFICATION_KINDS = ("went_live", "relive", "terms_not_met", "terms_met", "lost", "missed", "rel_changed",
-                      "anchor_changed", "became_noindex", "reply", "bounce", "scheduler_stale")
+                      "anchor_changed", "became_noindex", "reply", "bounce", "scheduler_stale", "mailbox_paused")
 
 
 class Notification(Base):

@@ -10,7 +10,8 @@ from outreach.db import Base
 from outreach.lib.clock import utcnow
 
 #: what a webhook can subscribe to (outreach.notifications.events raises them)
-WEBHOOK_EVENTS = ("reply_received", "bounce", "unsubscribe", "link_live", "link_lost", "terms_not_met")
+WEBHOOK_EVENTS = ("reply_received", "bounce", "unsubscribe", "link_live", "link_lost", "terms_not_met",
+                  "mailbox_paused")
 DELIVERY_STATUSES = ("pending", "delivered", "failed")
 
 

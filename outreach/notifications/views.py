@@ -20,7 +20,7 @@ KIND_BADGES = {
     "terms_not_met": ("terms not met", "warn"), "rel_changed": ("rel changed", "warn"),
     "anchor_changed": ("anchor changed", "warn"), "became_noindex": ("noindex", "warn"),
     "lost": ("lost", "bad"), "missed": ("missed", "bad"), "bounce": ("bounce", "bad"), "reply": ("reply", ""),
-    "scheduler_stale": ("scheduler stopped", "bad"),
+    "scheduler_stale": ("scheduler stopped", "bad"), "mailbox_paused": ("mailbox paused", "bad"),
 }
 
 

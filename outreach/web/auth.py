@@ -20,7 +20,7 @@ from flask_login import (
 from outreach.accounts import logins, permissions
 from outreach.lib import logs
 from outreach.models import Campaign, Prospect, User
-from outreach.web.state import app_state, db_session
+from outreach.web.state import SAFE_METHODS, app_state, db_session
 
 login_manager = LoginManager()
 login_manager.login_view = "accounts.login"
@@ -59,7 +59,8 @@ def _load_user(session_id: str) -> User | None:
     user, login = found
     if not user.is_active or not hmac.compare_digest(user.session_fingerprint, fingerprint):
         return None
-    logins.touch(app_state().engine, login)
+    # a request that may write holds the write lock from its first statement (the query above): touch in it
+    logins.touch(app_state().engine, login, db_session() if request.method not in SAFE_METHODS else None)
     user.login_token = token
     logs.user_id.set(user.id)  # every log line of the request names the user
     return user

@@ -34,6 +34,7 @@ from outreach.web.sanitize import strip_nul_characters
 from outreach.web.state import AppState, app_state, db_session
 from outreach.webhooks import views as webhooks_views
 from outreach.wiring import connect_subscribers
+from outreach.workspace import views as workspace_views
 
 csrf = CSRFProtect()
 
@@ -55,6 +56,7 @@ BLUEPRINTS: list[Blueprint] = [
     notifications_views.bp,
     health_views.bp,
     webhooks_views.bp,
+    workspace_views.bp,
 ]
 
 #: blueprints whose routes authenticate by API token or signed link instead of a session cookie

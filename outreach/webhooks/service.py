@@ -22,14 +22,15 @@ from outreach.lib.http import FetchSettings, blocked_message, target_refusal
 from outreach.lib.secrets import SecretBox
 from outreach.lib.urls import BadURL, normalize_url
 from outreach.models import Backlink, BacklinkEvent, Prospect, User
-from outreach.models.mail import InboundMessage, Message
+from outreach.models.mail import InboundMessage, Mailbox, Message
 from outreach.models.webhooks import DELIVERY_STATUSES, WEBHOOK_EVENTS, Webhook, WebhookAttempt, WebhookDelivery
 
 #: at most this many webhooks: each alert writes one row per webhook
 MAX_WEBHOOKS = 50
 SECRET_PREFIX = "whsec_"
 EVENT_LABELS = {"reply_received": "Reply received", "bounce": "Bounce", "unsubscribe": "Unsubscribe",
-                "link_live": "Link live", "link_lost": "Link lost", "terms_not_met": "Link terms not met"}
+                "link_live": "Link live", "link_lost": "Link lost", "terms_not_met": "Link terms not met",
+                "mailbox_paused": "Mailbox paused"}
 
 
 class WebhookError(ValueError):
@@ -216,6 +217,11 @@ def payload(records: dict[str, Any]) -> dict[str, Any]:
     if isinstance(event, BacklinkEvent):
         data["backlink_event"] = {"id": event.id, "kind": event.kind, "text": event.text,
                                   "created_at": _when(event.created_at)}
+    mailbox = records.get("mailbox")
+    if isinstance(mailbox, Mailbox):
+        data["mailbox"] = {"id": mailbox.id, "name": mailbox.name, "from_email": mailbox.from_email,
+                           "paused_at": _when(mailbox.paused_at), "pause_reason": mailbox.pause_reason,
+                           "link": f"/mail/mailboxes/{mailbox.id}"}
     if records.get("detail"):
         data["detail"] = str(records["detail"])[:1000]
     return data

@@ -1,6 +1,7 @@
 """Login sessions live on the server: logging out, or ending a browser from the account page, ends it."""
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -131,3 +132,18 @@ def test_a_new_password_keeps_this_browser_logged_in_after_a_restart(app: Flask,
     assert changed.status_code == 302
     restarted = copy_of(app, laptop, "remember_token")
     assert logged_in(restarted) and logged_in(restarted)
+
+
+def test_a_form_sent_after_a_pause_records_the_visit_without_waiting_for_its_own_lock(
+        app: Flask, db: Session, team: dict[str, Any]) -> None:
+    """A POST holds the write lock from its first statement (SQLite): the visit is written in that transaction."""
+    start = utcnow()
+    with time_machine.travel(start, tick=False):
+        owner = log_in(app, team["owner"])
+    later = start + timedelta(minutes=10)
+    with time_machine.travel(later, tick=False):
+        began = time.monotonic()
+        response = owner.post("/notifications/read-all")
+        assert response.status_code == 302 and time.monotonic() - began < 5
+    db.rollback()
+    assert db.scalar(select(LoginSession.last_seen_at)) == later

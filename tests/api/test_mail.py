@@ -66,6 +66,35 @@ def test_it_adds_and_changes_a_mailbox_and_never_answers_its_passwords(app: Flas
     assert [m["name"] for m in staff.get("/mailboxes").get_json()["data"]] == ["Sam"]
 
 
+def test_it_sets_a_warm_up_and_a_bounce_threshold_and_resumes_a_paused_mailbox_once(
+        db: Session, staff: Any, team: dict[str, Any]) -> None:
+    import time_machine
+
+    from outreach.mail.protection import pause_mailbox
+    from outreach.models import AuditLog
+    from tests.mail.test_sending import MONDAY
+
+    with time_machine.travel(MONDAY, tick=False):
+        body = staff.post("/mailboxes", {**MAILBOX, "warmup_start": 10, "warmup_increment": 5,
+                                         "bounce_pause_percent": 3}).get_json()
+        assert body["warmup"] == {"started_on": "2026-11-23", "day": 1, "today_allowance": 10,
+                                  "cap_reached_on": "2026-11-29", "is_done": False}
+        assert (body["bounce_pause_percent"], body["is_paused"], body["paused_at"]) == (3, False, None)
+        refused = staff.patch(f"/mailboxes/{body['id']}", {"warmup_increment": 0})
+        assert refused.status_code == 422 and error_of(refused)["field"] == "warmup_increment"
+        assert staff.post(f"/mailboxes/{body['id']}/resume").status_code == 409
+        db.rollback()
+        pause_mailbox(db, db.get(Mailbox, body["id"]), "the mail server answered with a block: 550 5.7.1")
+        db.commit()
+        paused = staff.get(f"/mailboxes/{body['id']}").get_json()
+        assert paused["is_paused"] is True and paused["pause_reason"].endswith("550 5.7.1")
+        resumed = staff.post(f"/mailboxes/{body['id']}/resume")
+        assert resumed.status_code == 200 and resumed.get_json()["is_paused"] is False
+        assert staff.post(f"/mailboxes/{body['id']}/resume").status_code == 409
+    db.rollback()
+    assert db.scalar(select(AuditLog.user_id).where(AuditLog.action == "mailbox_resumed")) == team["owner"].id
+
+
 @pytest.mark.parametrize(("field", "value", "message"), [
     ("timezone", "Mars/Olympus", "unknown time zone"),
     ("smtp_port", "25", "smtp_port must be an integer"),

@@ -1,11 +1,17 @@
-"""Fixtures for contacts: a test web on its own loopback address, fetch settings, a DNS server."""
+"""Fixtures for contacts: a test web on its own loopback address, fetch settings, a DNS server, and a mail server
+for the catch-all probe."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 
+from outreach.contacts.catch_all import LIMITER
 from outreach.contacts.validation import CACHE
+from tests.conftest import free_port
 from tests.contacts.dnsserver import DNSServer
 from tests.lib.conftest import make_settings
 from tests.lib.testweb import TestWeb
@@ -43,3 +49,47 @@ def dns_server(dns_records: dict[tuple[str, str], list[str]]) -> Iterator[DNSSer
     with DNSServer(dns_records, silent=("slow.test",)) as server:
         yield server
     CACHE.clear()
+
+
+# --- a mail server for the catch-all probe ---------------------------------------------------------
+
+@dataclass
+class Probed:
+    accept_any: bool = True
+    commands: list[str] = field(default_factory=list)
+
+
+class _Handler:
+    def __init__(self, state: Probed) -> None:
+        self.state = state
+
+    async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str,  # noqa: N802
+                          options: list[str]) -> str:
+        self.state.commands.append(f"MAIL {address}")
+        envelope.mail_from = address
+        return "250 OK"
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,  # noqa: N802
+                          options: list[str]) -> str:
+        self.state.commands.append(f"RCPT {address}")
+        if self.state.accept_any or address.startswith("jane@"):
+            envelope.rcpt_tos.append(address)
+            return "250 OK"
+        return "550 5.1.1 no such user"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        self.state.commands.append("DATA")
+        return "250 OK"
+
+
+@pytest.fixture
+def mx() -> Iterator[tuple[Probed, int]]:
+    state, port = Probed(), free_port()
+    controller = Controller(_Handler(state), hostname="127.0.0.1", port=port, ready_timeout=10)
+    controller.start()
+    LIMITER.clear()
+    try:
+        yield state, port
+    finally:
+        controller.stop()
+        LIMITER.clear()

@@ -1,17 +1,14 @@
 """Address confidence: valid / risky / invalid / unknown with the reason, and the opt-in catch-all probe."""
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from outreach.config import DnsSettings
 from outreach.contacts.catch_all import LIMITER
 from outreach.contacts.validation import AddressChecker
-from tests.conftest import free_port
+from tests.contacts.conftest import Probed
 from tests.contacts.dnsserver import DNSServer
 
 RECORDS = {
@@ -31,48 +28,6 @@ RECORDS = {
 @pytest.fixture
 def dns_records() -> dict[tuple[str, str], list[str]]:
     return RECORDS
-
-
-@dataclass
-class Probed:
-    accept_any: bool = True
-    commands: list[str] = field(default_factory=list)
-
-
-class _Handler:
-    def __init__(self, state: Probed) -> None:
-        self.state = state
-
-    async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str,  # noqa: N802
-                          options: list[str]) -> str:
-        self.state.commands.append(f"MAIL {address}")
-        envelope.mail_from = address
-        return "250 OK"
-
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,  # noqa: N802
-                          options: list[str]) -> str:
-        self.state.commands.append(f"RCPT {address}")
-        if self.state.accept_any or address.startswith("jane@"):
-            envelope.rcpt_tos.append(address)
-            return "250 OK"
-        return "550 5.1.1 no such user"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        self.state.commands.append("DATA")
-        return "250 OK"
-
-
-@pytest.fixture
-def mx() -> Iterator[tuple[Probed, int]]:
-    state, port = Probed(), free_port()
-    controller = Controller(_Handler(state), hostname="127.0.0.1", port=port, ready_timeout=10)
-    controller.start()
-    LIMITER.clear()
-    try:
-        yield state, port
-    finally:
-        controller.stop()
-        LIMITER.clear()
 
 
 def checker(server: DNSServer, *, probe: bool = False, port: int = 25, per_minute: int = 6) -> AddressChecker:

@@ -52,8 +52,9 @@ class Sink:
     host: str
     port: int
     received: list[Received] = field(default_factory=list)
-    #: faults to apply to the next DATA commands, in order: "421", "450", "451", "452", "554", "drop" (accept,
-    #: then lose the connection), "abort" (lose it without accepting), "hang"
+    #: faults to apply to the next DATA commands, in order: "421", "450", "451", "452", "554" (a permanent
+    #: refusal), "block" (550 5.7.1: the server refuses the sender), "drop" (accept, then lose the connection),
+    #: "abort" (lose it without accepting), "hang"
     data_faults: list[str] = field(default_factory=list)
     #: recipients refused at RCPT TO with this reply
     rcpt_replies: dict[str, str] = field(default_factory=dict)
@@ -98,10 +99,11 @@ class _Handler:
 
     async def _data(self, server: Any, envelope: Any) -> str:
         fault = self.sink.data_faults.pop(0) if self.sink.data_faults else None
-        if fault and fault[0] in "45":
+        if fault and (fault[0] in "45" or fault == "block"):
             return {"421": "421 4.3.2 Service shutting down", "450": "450 4.2.1 Mailbox busy",
                     "451": "451 4.3.0 Local error", "452": "452 4.3.1 Insufficient storage",
-                    "554": "554 5.7.1 Rejected as spam"}.get(fault, f"{fault} error")
+                    "554": "554 5.6.0 Message content rejected",
+                    "block": "550 5.7.1 Service unavailable; client host blocked"}.get(fault, f"{fault} error")
         if fault == "abort":
             server.transport.abort()
             return "451 never seen"

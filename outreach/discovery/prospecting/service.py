@@ -42,6 +42,7 @@ from outreach.models import Campaign, Client, Opportunity, Prospect, Site, User
 from outreach.models.prospecting import WALK_KINDS, Asset, ProspectingRun
 from outreach.runs import runner
 from outreach.runs.runner import Ending, RunControl
+from outreach.workspace.service import with_workspace
 
 log = logging.getLogger(__name__)
 
@@ -368,6 +369,7 @@ def discover(ctx: JobContext, run: ProspectingRun, control: RunControl, progress
             session.expunge(asset)
         keywords = campaign.keyword_list if campaign else []
         metrics = _metrics_by_origin(session, run.seeds)
+        settings = with_workspace(session, ctx.settings)  # whether address checks probe for catch-all
     progress = WalkProgress()
 
     def counters() -> dict[str, int]:
@@ -378,7 +380,7 @@ def discover(ctx: JobContext, run: ProspectingRun, control: RunControl, progress
 
     async def main() -> RunOutcome:
         async with control.reporting(counters, progress_every, stop):
-            return await execute(run, ctx.settings, assets, metrics, progress, keywords)
+            return await execute(run, settings, assets, metrics, progress, keywords)
 
     outcome = run_sync(main())
 

@@ -1,0 +1,1 @@
+"""Workspace settings an admin changes in the app (the config file gives their defaults)."""
