@@ -1,7 +1,7 @@
 """mailbox warm-up ramp and automatic pause (bounce rate, 5.7.x block); workspace settings (the catch-all probe)
 
 Revision ID: 0024
-Revises: 0022
+Revises: 0026
 Create Date: 2026-12-07 18:00:00
 
 No row changes: mailboxes start without a warm-up, unpaused, with the default bounce threshold (5 %).
@@ -14,7 +14,7 @@ from alembic import op
 import outreach.db
 
 revision = '0024'
-down_revision = '0022'
+down_revision = '0026'
 branch_labels = None
 depends_on = None
 
