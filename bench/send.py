@@ -158,12 +158,17 @@ def end_to_end(backend: str, sizes: list[int], workdir: Path, profile: str = "")
                 started = time.perf_counter()
                 enrolled = mailworld.enrol_via_api(api, campaign_id, ids)
                 enrol_s = time.perf_counter() - started
-                done = wait_for(sink, before + size, 60 + size / 20, lambda: app.process.poll() is None)  # type: ignore[union-attr]
+                alive = lambda: app.process.poll() is None  # type: ignore[union-attr]  # noqa: E731
+                wait_for(sink, before + 1, 60, alive)
+                first = time.perf_counter() - started
+                done = wait_for(sink, before + size, 60 + size / 20, alive)
                 seconds = time.perf_counter() - started
                 accepted = sink.count.value - before
                 results.append({
                     "backend": backend, "messages": size, "enrolled": enrolled, "accepted": accepted,
-                    "complete": done, "enrol_s": round(enrol_s, 2), "total_s": round(seconds, 2),
+                    "complete": done, "enrol_s": round(enrol_s, 2),
+                    # the first acceptance: the enrolment of the first 1,000 and the wait for the send tick
+                    "first_accepted_s": round(first, 2), "total_s": round(seconds, 2),
                     "messages_per_s": round(accepted / seconds, 1),
                     # what `outreach run` spent on it (web, scheduler and all), whatever else the machine ran
                     "outreach_cpu_s": round(app.cpu() - cpu_before, 2),
@@ -237,7 +242,6 @@ def crash(n: int, kills: int, workdir: Path, filed_by: str) -> dict[str, Any]:
                 select(Activity).where(Activity.kind == "email_unknown"))}
             resent = {a.details["message_id"] for a in session.scalars(
                 select(Activity).where(Activity.kind == "email_resend"))}
-            rescheduled = session.scalar(select(func.count()).select_from(Message).where(Message.attempts > 1))
         conn = imap.connect(server.host, server.port, "none", IMAP_USER, IMAP_PASSWORD, 30)
         filed = imap.in_folder(conn, "Sent", list(statuses))
         imap.logout(conn)
@@ -247,8 +251,6 @@ def crash(n: int, kills: int, workdir: Path, filed_by: str) -> dict[str, Any]:
             counts[mid] = counts.get(mid, 0) + 1
         sent = [m for m, s in statuses.items() if s == "sent"]
         return {"sent_copy_filed_by": filed_by, "messages": n, "kills": done_kills, "seconds": round(seconds, 1),
-                # left `sending` by a kill before DATA: back in the queue, sent later (a second attempt)
-                "sent_on_a_later_attempt": rescheduled,
                 "ever_unknown": len(ever_unknown),
                 "unknown_resolved_automatically": sum(1 for m in ever_unknown if statuses.get(m) == "sent"),
                 "unknown_resolved_as_sent_from_the_sent_folder": len(ever_unknown - resent),
@@ -356,11 +358,12 @@ def _report(results: dict[str, Any]) -> None:
         return
     print(f"\nend to end through `outreach run` (enrolment over the API to SMTP acceptance), goal "
           f"{GOAL_PER_S:.0f} messages/s", file=sys.stderr)
-    print(f"{'backend':<11} {'messages':>8} {'enrol s':>8} {'total s':>8} {'msg/s':>7} {'CPU ms/msg':>10} "
-          f"{'load':>5}  goal", file=sys.stderr)
+    print(f"{'backend':<11} {'messages':>8} {'enrol s':>8} {'first s':>8} {'total s':>8} {'msg/s':>7} "
+          f"{'CPU ms/msg':>10} {'load':>5}  goal", file=sys.stderr)
     for r in rows:
         met = "met" if r["complete"] and r["messages_per_s"] >= GOAL_PER_S else "NOT met"
-        print(f"{r['backend']:<11} {r['messages']:>8,} {r['enrol_s']:>8.1f} {r['total_s']:>8.1f} "
+        print(f"{r['backend']:<11} {r['messages']:>8,} {r['enrol_s']:>8.1f} {r['first_accepted_s']:>8.1f} "
+              f"{r['total_s']:>8.1f} "
               f"{r['messages_per_s']:>7.0f} {r['cpu_ms_per_message']:>10.1f} {r['load_average']:>5.1f}  {met}",
               file=sys.stderr)
 

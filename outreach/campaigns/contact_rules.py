@@ -144,9 +144,11 @@ class ContactRules:
     def _load_suppressions(self, domains: set[str], email_list: set[str]) -> None:
         email_domains = set(map(itemgetter(2), map(str.rpartition, email_list, repeat("@"))))
         wanted_by_kind = {"domain": domains | email_domains, "email": email_list}
-        for kind, wanted in wanted_by_kind.items():
-            query = select(Suppression.value, Suppression.reason, Suppression.note).where(Suppression.kind == kind)
-            for value, reason, note in self._rows(query, Suppression.value, wanted):
+        # both kinds in one query (a send asks this once per message); the (kind, value) index serves it
+        query = select(Suppression.value, Suppression.kind, Suppression.reason, Suppression.note).where(
+            Suppression.kind.in_(tuple(wanted_by_kind)))
+        for value, kind, reason, note in self._rows(query, Suppression.value, set().union(*wanted_by_kind.values())):
+            if value in wanted_by_kind[kind]:
                 self._suppressed[(kind, value)] = (reason, note)
 
     def _rows(self, query: Select[Any], column: Any, values: Iterable[Any]) -> Iterable[Any]:
