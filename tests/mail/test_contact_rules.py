@@ -141,9 +141,13 @@ def test_refusals_of_many_prospects_agree_with_each_and_take_no_query_per_prospe
     # loaded with their sites and contacts, as enrolment and the campaign page load them
     loaded = {p.id: p for p in db.scalars(select(Prospect).where(Prospect.campaign_id == second.id)
                                           .options(selectinload(Prospect.site), selectinload(Prospect.contact)))}
+    statements: list[str] = []
+
+    def listener(*args):  # type: ignore[no-untyped-def]
+        statements.append(args[2])
+
     for prospects in ([loaded[p.id] for p in few], [loaded[p.id] for p in few + fine]):
-        statements: list[str] = []
-        listener = lambda *args: statements.append(args[2])  # noqa: E731
+        statements.clear()
         event.listen(engine, "before_cursor_execute", listener)
         try:
             assert refusals(db, prospects) == {**expected, **{p.id: None for p in prospects[4:]}}
