@@ -7,7 +7,7 @@ Everything on loopback, and it stops by itself (about 2 minutes of setup plus wa
 - a throwaway PostgreSQL database (127.0.0.1:5432) migrated and seeded as bench/ui.py does (100,000
   prospects on as many sites, 200 campaigns, 20,000 contacts, 200,000 timeline entries), 40 more users, and
   a sending campaign whose emails fall due at --send-rate per second through the whole run;
-- an aiosmtpd sink (bench/send.py's, in its own process) that accepts every email;
+- an aiosmtpd sink (bench/mailworld.py's, in its own process) that accepts every email;
 - Debian's nginx serving bench/crawl.py's generated site (and its "external" host); each phase queues a
   crawl of it and cancels it at the phase's end. Politeness as set by --crawl-delay (default 0.1 s between
   requests to a host, 2 at a time: a brisk crawl; 0 lets it take a core of its own);
@@ -51,6 +51,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(BENCH))
 
 import crawl as crawl_bench  # noqa: E402  (bench/crawl.py: the generated site and its nginx)
+import mailworld  # noqa: E402  (bench/mailworld.py: the sink and the sending campaign)
 import ui as ui_bench  # noqa: E402  (bench/ui.py: the database and its seeding)
 
 P95_GOAL_MS = 300.0
@@ -157,10 +158,9 @@ def seed_world(url: str, users: int, sink_port: int, messages: int, send_rate: f
     from outreach.db import make_engine, make_sessionmaker
     from outreach.lib.clock import utcnow
     from outreach.lib.secrets import SecretBox
-    from outreach.mail.mailboxes import MailboxInput, save_mailbox
-    from outreach.mail.sequences import configure_campaign, enroll_prospects, save_sequence, save_template
+    from outreach.mail.sequences import enroll_prospects
     from outreach.mail.unsubscribe import signing_secret
-    from outreach.models import Campaign, Client, Contact, Message, Prospect, Site, User
+    from outreach.models import Contact, Message, User
 
     ui_bench.migrate(url)
     engine = make_engine(url)
@@ -176,33 +176,10 @@ def seed_world(url: str, users: int, sink_port: int, messages: int, send_rate: f
         session.execute(insert(User), [{"email": f"load{i}@bench.test", "name": f"Load {i}", "role": "member",
                                         "password_hash": password_hash, "is_active": True, "failed_logins": 0,
                                         "created_at": now} for i in range(users)])
-        client = Client(name="Load sends", website="", report_emails="", notes="")
-        session.add(client)
-        session.flush()
-        campaign = Campaign(client_id=client.id, name="Load sends", kind="custom", status="active")
-        session.add(campaign)
-        session.flush()
-        sites = [Site(domain=f"send{i}.test") for i in range(messages)]
-        session.add_all(sites)
-        session.flush()
-        contacts = [Contact(email=f"editor@send{i}.test", name=f"Editor{i} Person", site_id=s.id, status="valid")
-                    for i, s in enumerate(sites)]
-        session.add_all(contacts)
-        session.flush()
-        prospects = [Prospect(campaign_id=campaign.id, site_id=s.id, contact_id=c.id, page_url=f"https://{s.domain}/",
-                              stage="new", position=float(i)) for i, (s, c) in enumerate(zip(sites, contacts,
-                                                                                              strict=True))]
-        session.add_all(prospects)
-        mailbox = save_mailbox(session, SecretBox(SECRET_KEY), MailboxInput(
-            name="Load box", from_name="Sam Sender", from_email="sam@agency.test", smtp_host="127.0.0.1",
-            smtp_port=sink_port, smtp_security="none", smtp_username="", smtp_password="", daily_cap=0,
-            min_spacing_seconds=0, jitter_seconds=0, window_days="1,2,3,4,5,6,7", window_start_hour=0,
-            window_end_hour=24))
-        template = save_template(session, "Pitch", "Your page on {{ site.domain }}, {{ contact.first_name }}",
-                                 "Hi {{ contact.first_name }},\n\nI read {{ prospect.page_url }}.\n\n{{ sender.name }}")
-        configure_campaign(session, campaign, mailbox.id, save_sequence(session, "One step", [(template.id, 0)]).id)
+        campaign, prospect_ids = mailworld.seed_campaign(session, SecretBox(SECRET_KEY), messages, sink_port,
+                                                         name="Load sends", prefix="load-")
         session.commit()
-        enroll_prospects(session, campaign, [p.id for p in prospects], settings, signing_secret(settings))
+        enroll_prospects(session, campaign, prospect_ids, settings, signing_secret(settings))
         session.commit()
         ids = list(session.scalars(select(Message.id).where(Message.campaign_id == campaign.id).order_by(Message.id)))
         return {**data, "engine": engine, "factory": factory, "message_ids": ids, "send_campaign": campaign.id,
@@ -272,22 +249,6 @@ def stop(process: subprocess.Popen[bytes] | None, timeout: float = 30) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(10)
-
-
-def wait_ready(port: int, process: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
-    import urllib.request
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the web process ended ({process.returncode}):\n{log.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"the web process did not answer /healthz in {timeout:.0f} s")
 
 
 def start_crawl(factory: Any, seed: str, pages: int) -> int:
@@ -478,8 +439,6 @@ def main() -> int:
     if shutil.which("nginx") is None:
         print("nginx is needed (apt-get install -y nginx)", file=sys.stderr)
         return 2
-    import send as send_bench  # bench/send.py: the aiosmtpd sink in its own process
-
     workdir = Path(tempfile.mkdtemp(prefix="outreach-load-"))
     workdir.chmod(0o755)  # nginx's workers read the site
     phase_seconds = 3 + args.warmup + args.seconds
@@ -489,7 +448,7 @@ def main() -> int:
     alone: list[float] = []
     try:
         with ui_bench.database("postgresql", workdir) as url:
-            sink = send_bench.SinkProcess()
+            sink = mailworld.SinkProcess()
             t0 = time.monotonic()
             data = seed_world(url, args.users, sink.port, messages, args.send_rate, workdir)
             factory = data["factory"]
@@ -507,7 +466,7 @@ def main() -> int:
             for n in processes:
                 port = free_port()
                 web = outreach(config, "web", "--port", str(port), "--workers", str(n), log=workdir / f"web{n}.log")
-                wait_ready(port, web, workdir / f"web{n}.log")
+                mailworld.wait_ready(port, web, workdir / f"web{n}.log")
                 phase = Phase(n)
                 job = start_crawl(factory, seed, args.crawl_pages)
                 print(f"phase: {n} web process(es), {args.users} users for {args.warmup:g} + {args.seconds:g} s",

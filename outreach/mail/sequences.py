@@ -7,10 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from outreach.campaigns import opportunity_context
-from outreach.campaigns.contact_rules import enrolment_conflicts
+from outreach.campaigns.contact_rules import enrolment_conflicts_of
 from outreach.campaigns.service import record
 from outreach.config import Settings
 from outreach.lib.clock import utcnow
@@ -291,14 +291,30 @@ class EnrollResult:
 
 def refusal(session: Session, prospect: Prospect) -> str | None:
     """Why this prospect cannot be emailed now, in one sentence, or None (contact_rules decides conflicts)."""
-    if prospect.contact is None:
-        return "no contact address yet"
-    if prospect.stage not in EARLY_STAGES:
-        return f"the prospect is at stage {prospect.stage}"
-    if session.scalar(select(Enrollment.id).where(Enrollment.prospect_id == prospect.id)) is not None:
-        return "already enrolled in this campaign's sequence"
-    conflicts = enrolment_conflicts(session, prospect)
-    return "; ".join(c.message for c in conflicts) if conflicts else None
+    return refusals(session, [prospect])[prospect.id]
+
+
+def refusals(session: Session, prospects: list[Prospect]) -> dict[int, str | None]:
+    """refusal() of many prospects by id, in a few queries (enrolling 1,000 asked a few per prospect)."""
+    reasons: dict[int, str | None] = {}
+    enrolled: set[int] = set()
+    ids = [p.id for p in prospects]
+    for start in range(0, len(ids), 500):
+        enrolled.update(session.scalars(select(Enrollment.prospect_id)
+                                        .where(Enrollment.prospect_id.in_(ids[start:start + 500]))))
+    rest = []
+    for prospect in prospects:
+        if prospect.contact is None:
+            reasons[prospect.id] = "no contact address yet"
+        elif prospect.stage not in EARLY_STAGES:
+            reasons[prospect.id] = f"the prospect is at stage {prospect.stage}"
+        elif prospect.id in enrolled:
+            reasons[prospect.id] = "already enrolled in this campaign's sequence"
+        else:
+            rest.append(prospect)
+    for prospect_id, conflicts in enrolment_conflicts_of(session, rest).items():
+        reasons[prospect_id] = "; ".join(c.message for c in conflicts) if conflicts else None
+    return reasons
 
 
 def enroll_prospects(session: Session, campaign: Campaign, prospect_ids: list[int],
@@ -325,12 +341,14 @@ def enroll_prospects(session: Session, campaign: Campaign, prospect_ids: list[in
     result = EnrollResult()
     prospects = session.scalars(select(Prospect).where(Prospect.id.in_(prospect_ids),
                                                        Prospect.campaign_id == campaign.id)
+                                .options(selectinload(Prospect.site), selectinload(Prospect.contact))
                                 .order_by(Prospect.id)).all()
     if not prospects:
         raise MailError("choose at least one prospect of this campaign", "prospect_ids")
     accepted = []
+    reasons = refusals(session, list(prospects))
     for prospect in prospects:
-        reason = refusal(session, prospect)
+        reason = reasons[prospect.id]
         if reason:
             result.refused.append((prospect, reason))
         else:

@@ -327,13 +327,13 @@ def campaign(campaign_id: int) -> str:
     usage = [(box, sent_today(session, box, now)) for box in
              session.scalars(select(Mailbox).where(Mailbox.id.in_(box_ids)).order_by(Mailbox.name))]
     expected = expected_for(session, usage, now)
-    candidates = []
-    for prospect in session.scalars(select(Prospect).where(Prospect.campaign_id == camp.id)
-                                    .where(Prospect.id.not_in(select(Enrollment.prospect_id)
-                                                              .where(Enrollment.campaign_id == camp.id)))
-                                    .options(selectinload(Prospect.site), selectinload(Prospect.contact))
-                                    .order_by(Prospect.position).limit(ENROL_LIST_LIMIT)):
-        candidates.append((prospect, sequences.refusal(session, prospect)))
+    listed = session.scalars(select(Prospect).where(Prospect.campaign_id == camp.id)
+                             .where(Prospect.id.not_in(select(Enrollment.prospect_id)
+                                                       .where(Enrollment.campaign_id == camp.id)))
+                             .options(selectinload(Prospect.site), selectinload(Prospect.contact))
+                             .order_by(Prospect.position).limit(ENROL_LIST_LIMIT)).all()
+    reasons = sequences.refusals(session, list(listed))
+    candidates = [(prospect, reasons[prospect.id]) for prospect in listed]
     enrollments = session.scalars(select(Enrollment).where(Enrollment.campaign_id == camp.id)
                                   .options(selectinload(Enrollment.prospect).selectinload(Prospect.site))
                                   .order_by(Enrollment.id.desc()).limit(200)).all()

@@ -113,3 +113,45 @@ def test_an_override_given_at_import_holds_at_enrolment(app, db, second):
     prospect = db.scalar(select(Prospect).where(Prospect.campaign_id == second.id))
     assert prospect.overridden == ["dnc:domain:legal.test"]
     assert enroll(db, app, second, [prospect], now=None).enrolled == [prospect]
+
+
+def test_refusals_of_many_prospects_agree_with_each_and_take_no_query_per_prospect(app, db, team, second):
+    from sqlalchemy import event
+    from sqlalchemy.orm import selectinload
+
+    from outreach.mail.sequences import refusal, refusals
+
+    add_prospect(db, team["campaign"], "https://busy.test/links", email="al@busy.test")
+    bounced = add_prospect(db, second, "https://free.test/", email="x@free.test", contact_name="X")
+    busy = add_prospect(db, second, "https://busy.test/other", email="al@busy.test", contact_name="Al",
+                        override_reason="both pitches")  # overridden when added: not a refusal
+    nobody = add_prospect(db, second, "https://nobody.test/")
+    enrolled = add_prospect(db, second, "https://done.test/", email="ed@done.test", contact_name="Ed")
+    db.commit()
+    enroll(db, app, second, [enrolled], now=None)
+    suppress(db, "x@free.test", "bounced", "550")
+    fine = [add_prospect(db, second, f"https://fine{i}.test/", email=f"ed@fine{i}.test") for i in range(20)]
+    db.commit()
+    few = [bounced, busy, nobody, enrolled]
+    expected = {bounced.id: "x@free.test bounced (550)", busy.id: None, nobody.id: "no contact address yet",
+                enrolled.id: "already enrolled in this campaign's sequence"}
+    assert refusals(db, few) == expected == {p.id: refusal(db, p) for p in few}
+    engine = app.extensions["outreach"].engine
+    counts = []
+    # loaded with their sites and contacts, as enrolment and the campaign page load them
+    loaded = {p.id: p for p in db.scalars(select(Prospect).where(Prospect.campaign_id == second.id)
+                                          .options(selectinload(Prospect.site), selectinload(Prospect.contact)))}
+    statements: list[str] = []
+
+    def listener(*args):  # type: ignore[no-untyped-def]
+        statements.append(args[2])
+
+    for prospects in ([loaded[p.id] for p in few], [loaded[p.id] for p in few + fine]):
+        statements.clear()
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            assert refusals(db, prospects) == {**expected, **{p.id: None for p in prospects[4:]}}
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+        counts.append(len(statements))
+    assert counts[0] == counts[1], counts

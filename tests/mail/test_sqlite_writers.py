@@ -47,8 +47,8 @@ from tests.mail.conftest import IMAP_PASSWORD, IMAP_USER, Dovecot, Sink
 
 pytestmark = pytest.mark.slow
 
-#: how long the writers and the scheduler run together (long enough for the old code to fail every time)
-SECONDS = 25
+#: how long the writers and the scheduler run together (issue 12 asks for 60 s; the old code failed within seconds)
+SECONDS = 60
 #: audit events of network I/O: a connection, a name lookup, a datagram (DNS)
 NETWORK = ("socket.connect", "socket.getaddrinfo", "socket.sendto", "socket.sendmsg")
 
