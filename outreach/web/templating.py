@@ -11,7 +11,9 @@ from flask_login import current_user
 from outreach.accounts import permissions
 from outreach.backlinks.value import money
 from outreach.lib.clock import utcnow
+from outreach.mail import review
 from outreach.models import PIPELINE_STAGES, STAGE_EXITS, STAGES, User
+from outreach.web.state import db_session
 
 STAGE_LABELS = {stage: stage.replace("_", " ").capitalize() for stage in STAGES}
 
@@ -31,6 +33,7 @@ NAV: list[tuple[str, str, Callable[[User], bool], str | tuple[str, ...]]] = [
     ("backlinks.ledger", "Backlinks", _anyone, "backlinks"),
     ("reports.index", "Reports", _anyone, "reports"),
     ("mail.index", "Mail", permissions.is_staff, "mail"),
+    ("mail.review.queue", "Review", permissions.can_review, "mail.review"),
     ("accounts.users", "Users", permissions.is_admin, ("accounts.users", "health.status", "webhooks")),
 ]
 
@@ -71,6 +74,18 @@ class NavItem:
     url: str
     label: str
     active: bool
+    #: a number to show beside the label (work waiting), or None
+    count: int | None = None
+
+
+def _review_count(user: User) -> int | None:
+    """First emails waiting for review; staff see the entry only while some wait (a personaliser always does)."""
+    count = review.awaiting_count(db_session())
+    return count if count or permissions.is_personaliser(user) else None
+
+
+#: entries that show how much waits behind them, and hide when that is None
+NAV_COUNTS: dict[str, Callable[[User], int | None]] = {"mail.review.queue": _review_count}
 
 
 def nav_items() -> list[NavItem]:
@@ -81,13 +96,19 @@ def nav_items() -> list[NavItem]:
     for endpoint, label, may_see, marker in NAV:
         if not may_see(current_user) or endpoint not in current_app.view_functions:
             continue
+        if permissions.is_personaliser(current_user) and not permissions.personaliser_may_open(
+                endpoint, endpoint.rpartition(".")[0]):
+            continue  # every other page answers them 403
         if in_campaign:
             active = marker == "campaigns"
         else:
             # a blueprint marks its nested ones too (Mail marks Mail → Inbox, mail.inbox.*)
             active = (marker in request.blueprints) if isinstance(marker, str) and "." not in marker else (
                 (request.endpoint or "").startswith(marker))
-        items.append(NavItem(url_for(endpoint), label, active))
+        count = NAV_COUNTS[endpoint](current_user) if endpoint in NAV_COUNTS else None
+        if endpoint in NAV_COUNTS and count is None:
+            continue
+        items.append(NavItem(url_for(endpoint), label, active, count))
     return items
 
 

@@ -42,10 +42,9 @@ def test_it_holds_first_emails_until_approved_and_sends_the_edit_to_that_prospec
         assert [(m.status, m.attempts) for m in held] == [("scheduled", 0), ("scheduled", 0)]  # held: not failed
         assert review.awaiting_count(db, campaign.id) == 2
         message = first_email(db, ann0)
-        review.edit_message(db, message, review.Edit(
-            "A quick idea for {{ site.domain }}",
-            "Hi {{ contact.first_name }},\n\nI read your resources page twice; our guide would fit under Tools.\n"), pat,
-            settings)
+        edit = review.Edit("A quick idea for {{ site.domain }}", "Hi {{ contact.first_name }},\n\nI read your "
+                           "resources page twice; our guide would fit under Tools.\n")
+        review.edit_message(db, message, edit, pat, settings)
         review.approve(db, message, pat)
         db.commit()
         assert review.awaiting_count(db, campaign.id) == 1
