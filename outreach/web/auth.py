@@ -42,15 +42,14 @@ def init_app(app: Flask) -> None:
 def _confine_personalisers() -> Response | None:
     """A personaliser reaches the review queue and their account, nothing else: 403 on every other page (the
     campaigns page they land on after logging in leads to the queue). The API checks its token's user itself."""
-    if (request.blueprint or "").split(".", 1)[0] == "api" or not current_user.is_authenticated:
-        return None
-    if not permissions.is_personaliser(current_user):
+    if (request.blueprint or "").split(".", 1)[0] == "api" or permissions.personaliser_may_open(
+            request.endpoint, request.blueprint):
+        return None  # before current_user: static files and health checks load no user
+    if not current_user.is_authenticated or not permissions.is_personaliser(current_user):
         return None
     if request.endpoint == "campaigns.dashboard":
         return redirect(url_for("mail.review.queue"))
-    if not permissions.personaliser_may_open(request.endpoint, request.blueprint):
-        abort(403)
-    return None
+    abort(403)
 
 
 def _bind_session_to_browser(_app: Flask, user: User) -> None:
