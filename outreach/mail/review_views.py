@@ -27,6 +27,12 @@ bp = Blueprint("review", __name__)
 reviewer_required = requires(permissions.can_review)
 
 
+@bp.app_template_global()
+def review_waiting(campaign_id: int) -> int:
+    """First emails of the campaign waiting for review (the count beside its Outreach tab)."""
+    return review.awaiting_count(db_session(), campaign_id)
+
+
 def _message_or_404(message_id: int) -> Message:
     message = review.review_item(db_session(), message_id)
     if message is None:

@@ -364,7 +364,8 @@ def mail_enrollment(prospect: Prospect) -> dict[str, Any]:
     session = db_session()
     enrollment = session.scalar(select(Enrollment).where(Enrollment.prospect_id == prospect.id))
     if enrollment is not None:
-        return {"enrollment": enrollment}
+        return {"enrollment": enrollment,
+                "awaiting_review": session.scalar(review.queue_query().where(Message.prospect_id == prospect.id))}
     sequence = mail_sequence(prospect.campaign_id)
     return {"enrollment": None, "sequence": sequence,
             "refusal": sequences.refusal(session, prospect) if sequence else None}

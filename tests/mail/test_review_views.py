@@ -45,6 +45,8 @@ def test_the_queue_and_its_counts_show_on_the_nav_and_the_outreach_tab(queue, te
     assert '>Review <span class="notif-count" data-testid="nav-count">2</span>' in page
     tab = browser.get(f"/campaigns/{queue['campaign'].id}/outreach").get_data(as_text=True)
     assert "2 first emails waiting for review" in tab
+    board = browser.get(f"/campaigns/{queue['campaign'].id}").get_data(as_text=True)
+    assert 'Outreach <span class="notif-count" data-testid="tab-review-count"' in board
     assert tab.count('data-testid="awaiting-review"') == 2
     assert 'name="is_review_required" value="1" data-testid="review-required" checked' in tab
 
@@ -167,3 +169,9 @@ def test_client_viewers_cannot_review(db, queue, team, login, who):
     assert browser.post(f"/review/{first.id}", data={"subject": "x", "body_text": "y"}).status_code == 403
     assert browser.post("/review/approve", data={"ids": [first.id]}).status_code == 403
     assert message(db, first.id).approved_at is None
+
+
+def test_the_prospect_page_says_its_first_email_awaits_review(queue, team, login):
+    first = queue["messages"][0]
+    page = login(team["owner"]).get(f"/prospects/{first.prospect_id}").get_data(as_text=True)
+    assert 'data-testid="prospect-awaiting-review"' in page and f'href="/review/{first.id}"' in page
