@@ -24,8 +24,9 @@ PERSONALISER = "personaliser"
 #: the only pages a personaliser may open besides the review queue's (mail.review.*, api.review.*): logging in
 #: and out, their own account (password, sessions, API tokens), assets and the public pages
 PERSONALISER_ENDPOINTS = ("accounts.login", "accounts.logout", "accounts.account", "accounts.end_session",
-                          "accounts.end_other_sessions", "accounts.revoke_token", "static", "api.openapi")
-PERSONALISER_BLUEPRINTS = ("mail.review", "api.review", "unsubscribe", "health")
+                          "accounts.end_other_sessions", "accounts.revoke_token", "static", "api.openapi",
+                          "health.healthz", "health.readyz", "health.metrics")
+PERSONALISER_BLUEPRINTS = ("mail.review", "api.review", "unsubscribe")
 
 #: timeline entries a client viewer sees (their text names no contact and quotes no message)
 CLIENT_TIMELINE_KINDS = ("created", "stage", "backlink")

@@ -314,9 +314,10 @@ def campaign_settings(campaign_id: int) -> Response:
         flash(str(exc), "error")
     else:
         session.commit()
-        released = waiting - review.awaiting_count(session, camp.id)
-        flash("Sending settings saved." + (f" {released} first email(s) that waited for review now go as scheduled."
-                                           if released > 0 else ""), "success")
+        held = review.awaiting_count(session, camp.id) - waiting
+        flash("Sending settings saved." + (f" {-held} first email(s) that waited for review now go as scheduled."
+                                           if held < 0 else f" {held} first email(s) now wait for review."
+                                           if held > 0 else ""), "success")
     return redirect(url_for("mail.campaign", campaign_id=camp.id))
 
 

@@ -97,16 +97,22 @@ def test_bulk_approval_approves_the_selected_rows(db, queue, team, login):
     assert "Approved 2 email(s)" in login(team["teammate"]).get("/review").get_data(as_text=True)
 
 
-def test_the_outreach_tab_turns_review_on_and_off(db, team, login, make_campaign):
-    campaign = make_campaign(team["client"])
+def test_the_outreach_tab_turns_review_on_and_off_and_says_what_it_holds(app, db, team, login, outreach_campaign):
+    campaign, prospects = outreach_campaign(None, n=1)
+    enroll(db, app, campaign, prospects)
+    sequence_id = str(db.get(CampaignMail, campaign.id).sequence_id)
     browser = login(team["owner"])
-    browser.post(f"/campaigns/{campaign.id}/outreach/settings", data={"mailbox_id": "0", "sequence_id": "0",
-                                                                     "is_review_required": "1"})
+    settings = f"/campaigns/{campaign.id}/outreach/settings"
+    browser.post(settings, data={"mailbox_id": "0", "sequence_id": sequence_id, "is_review_required": "1"})
     fresh(db)
     assert db.get(CampaignMail, campaign.id).is_review_required is True
-    browser.post(f"/campaigns/{campaign.id}/outreach/settings", data={"mailbox_id": "0", "sequence_id": "0"})
+    tab = browser.get(f"/campaigns/{campaign.id}/outreach").get_data(as_text=True)
+    assert "Sending settings saved. 1 first email(s) now wait for review." in tab
+    browser.post(settings, data={"mailbox_id": "0", "sequence_id": sequence_id})
     fresh(db)
     assert db.get(CampaignMail, campaign.id).is_review_required is False
+    tab = browser.get(f"/campaigns/{campaign.id}/outreach").get_data(as_text=True)
+    assert "1 first email(s) that waited for review now go as scheduled." in tab
 
 
 def test_a_personaliser_lands_on_the_queue_and_sees_only_it_in_the_nav(queue, login):
