@@ -28,8 +28,8 @@ reviewer_required = requires(permissions.can_review)
 
 
 @bp.app_template_global()
-def review_waiting(campaign_id: int) -> int:
-    """First emails of the campaign waiting for review (the count beside its Outreach tab)."""
+def review_waiting(campaign_id: int | None = None) -> int:
+    """First emails (of the campaign) waiting for review: the count beside its Outreach tab, on the Mail page."""
     return review.awaiting_count(db_session(), campaign_id)
 
 

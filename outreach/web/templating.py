@@ -33,7 +33,8 @@ NAV: list[tuple[str, str, Callable[[User], bool], str | tuple[str, ...]]] = [
     ("backlinks.ledger", "Backlinks", _anyone, "backlinks"),
     ("reports.index", "Reports", _anyone, "reports"),
     ("mail.index", "Mail", permissions.is_staff, "mail"),
-    ("mail.review.queue", "Review", permissions.can_review, "mail.review"),
+    # staff reach the review queue from Mail (whose entry shows how many wait); a personaliser has only this one
+    ("mail.review.queue", "Review", permissions.is_personaliser, "mail.review"),
     ("accounts.users", "Users", permissions.is_admin, ("accounts.users", "health.status", "webhooks")),
 ]
 
@@ -74,18 +75,20 @@ class NavItem:
     url: str
     label: str
     active: bool
-    #: a number to show beside the label (work waiting), or None
-    count: int | None = None
+    #: how much work waits behind the entry (shown when not 0), and what that number counts
+    count: int = 0
+    count_label: str = ""
 
 
-def _review_count(user: User) -> int | None:
-    """First emails waiting for review; staff see the entry only while some wait (a personaliser always does)."""
-    count = review.awaiting_count(db_session())
-    return count if count or permissions.is_personaliser(user) else None
+def _review_count() -> int:
+    return review.awaiting_count(db_session())
 
 
-#: entries that show how much waits behind them, and hide when that is None
-NAV_COUNTS: dict[str, Callable[[User], int | None]] = {"mail.review.queue": _review_count}
+#: entries that show how much work waits behind them: endpoint -> (the count, what it counts)
+NAV_COUNTS: dict[str, tuple[Callable[[], int], str]] = {
+    "mail.index": (_review_count, "first emails waiting for review"),
+    "mail.review.queue": (_review_count, "first emails waiting for review"),
+}
 
 
 def nav_items() -> list[NavItem]:
@@ -105,10 +108,8 @@ def nav_items() -> list[NavItem]:
             # a blueprint marks its nested ones too (Mail marks Mail → Inbox, mail.inbox.*)
             active = (marker in request.blueprints) if isinstance(marker, str) and "." not in marker else (
                 (request.endpoint or "").startswith(marker))
-        count = NAV_COUNTS[endpoint](current_user) if endpoint in NAV_COUNTS else None
-        if endpoint in NAV_COUNTS and count is None:
-            continue
-        items.append(NavItem(url_for(endpoint), label, active, count))
+        count, count_label = NAV_COUNTS.get(endpoint, (lambda: 0, ""))
+        items.append(NavItem(url_for(endpoint), label, active, count(), count_label))
     return items
 
 

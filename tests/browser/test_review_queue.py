@@ -106,3 +106,36 @@ def test_a_personaliser_reviews_the_first_emails_and_the_edit_is_what_goes_out(
 
     response = page.goto(f"{live_server}/campaigns/{campaign.id}")
     assert response is not None and response.status == 403  # nothing else is theirs
+
+
+def test_the_outreach_tab_turns_review_on_and_counts_what_waits(
+        page: Page, live_server: str, app: Flask, db: Session, make_user: Callable[..., User],
+        make_campaign: Callable[..., Campaign], make_prospect: Callable[..., Prospect]) -> None:
+    state = app.extensions["outreach"]
+    make_user("olive@agency.test", role="admin", name="Olive Owner")
+    campaign = make_campaign(name="Widget resources")
+    prospect = make_prospect(campaign, "https://widgets-weekly.test/resources", email="ann@widgets-weekly.test",
+                             contact_name="Ann Lee")
+    template = save_template(db, "Pitch", "Your resources page, {{ contact.first_name }}",
+                             "Hi {{ contact.first_name }}")
+    configure_campaign(db, campaign, None, save_sequence(db, "One step", [(template.id, 0)]).id)
+    db.commit()
+
+    log_in(page, live_server, "olive@agency.test")
+    page.goto(f"{live_server}/campaigns/{campaign.id}/outreach")
+    page.get_by_test_id("review-required").check()
+    page.get_by_test_id("mail-settings").get_by_role("button", name="Save").click()
+    expect(page.locator(".flash-success")).to_have_text("Sending settings saved.")
+    enroll_prospects(db, campaign, [prospect.id], state.settings, signing_secret(state.settings), now=utcnow())
+    db.commit()
+    page.reload()
+    expect(page.get_by_test_id("review-summary")).to_contain_text("1 first email waiting for review")
+    expect(page.get_by_test_id("tab-review-count")).to_have_text("1")
+    expect(page.get_by_test_id("awaiting-review")).to_have_count(1)
+    expect(page.locator("nav.mainnav").get_by_test_id("nav-count")).to_have_text("1")
+    page.set_viewport_size({"width": 1280, "height": 900})  # the Review entry fits an admin's top bar (the fullest)
+    shot(page, "review-outreach-tab.png")
+    sizes = page.evaluate("[document.scrollingElement.scrollWidth, document.scrollingElement.clientWidth]")
+    assert sizes[0] <= sizes[1], sizes
+    page.get_by_test_id("review-summary").get_by_role("link").click()
+    expect(page.get_by_test_id("review-row")).to_have_count(1)

@@ -42,7 +42,9 @@ def test_the_queue_and_its_counts_show_on_the_nav_and_the_outreach_tab(queue, te
     page = browser.get("/review").get_data(as_text=True)
     assert page.count('data-testid="review-row"') == 2
     assert f'name="ids" value="{queue["messages"][0].id}"' in page
-    assert '>Review <span class="notif-count" data-testid="nav-count">2</span>' in page
+    assert ('>Mail&nbsp;<span class="notif-count" data-testid="nav-count" '
+            'title="2 first emails waiting for review">2</span>') in page
+    assert "Review first emails (2 waiting)" in browser.get("/mail").get_data(as_text=True)
     tab = browser.get(f"/campaigns/{queue['campaign'].id}/outreach").get_data(as_text=True)
     assert "2 first emails waiting for review" in tab
     board = browser.get(f"/campaigns/{queue['campaign'].id}").get_data(as_text=True)
@@ -51,9 +53,10 @@ def test_the_queue_and_its_counts_show_on_the_nav_and_the_outreach_tab(queue, te
     assert 'name="is_review_required" value="1" data-testid="review-required" checked' in tab
 
 
-def test_staff_see_no_review_entry_while_nothing_waits(team, login):
+def test_staff_reach_the_queue_from_mail_whose_entry_counts_nothing_while_nothing_waits(team, login):
     page = login(team["owner"]).get("/mail").get_data(as_text=True)
-    assert ">Review" not in page
+    assert 'data-testid="nav-count"' not in page and ">Review" not in page.split("</nav>", 1)[0]
+    assert 'data-testid="review-link">Review first emails</a>' in page
     assert "Nothing waits for review." in login(team["owner"]).get("/review").get_data(as_text=True)
 
 
@@ -122,7 +125,7 @@ def test_a_personaliser_lands_on_the_queue_and_sees_only_it_in_the_nav(queue, lo
     page = browser.get("/review").get_data(as_text=True)
     assert '<nav class="mainnav">' in page
     nav = page.split('<nav class="mainnav">', 1)[1].split("</nav>", 1)[0]
-    assert nav.count("<a ") == 1 and ">Review <span" in nav
+    assert nav.count("<a ") == 1 and ">Review&nbsp;<span" in nav
     assert "Notifications" not in page
 
 
