@@ -33,7 +33,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('edited_at', outreach.db.UTCDateTime(timezone=True), nullable=True))
         batch_op.create_foreign_key(op.f('fk_mail_messages_approved_by_id_users'), 'users', ['approved_by_id'],
                                     ['id'], ondelete='SET NULL')
-    op.create_index('ix_mail_messages_awaiting_review', 'mail_messages', ['campaign_id', 'send_at'],
+    op.create_index('ix_mail_messages_awaiting_review', 'mail_messages',
+                    ['status', 'step', 'approved_at', 'campaign_id', 'send_at'],
                     sqlite_where=sa.text(AWAITING), postgresql_where=sa.text(AWAITING))
     with op.batch_alter_table('users') as batch_op:
         batch_op.drop_constraint(op.f('ck_users_role'), type_='check')

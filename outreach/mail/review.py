@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, and_, func, select, update
+from sqlalchemy import ColumnElement, Select, and_, func, literal_column, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from outreach.campaigns.service import record
@@ -44,14 +44,19 @@ class ReviewConflict(MailError):
 def held() -> ColumnElement[bool]:
     """SQL: a first email of a campaign that requires review, not approved yet (the query joins CampaignMail,
     an outer join will do). The one hook of the review into the sending engine."""
-    return and_(Message.step == FIRST_STEP, Message.approved_at.is_(None),
+    return and_(Message.step == literal_column(str(FIRST_STEP)), Message.approved_at.is_(None),
                 CampaignMail.is_review_required.is_(True))
+
+
+#: SQL: still to be sent (a literal, as `step = 1` in held(): the partial index ix_mail_messages_awaiting_review
+#: serves a query only when its WHERE repeats the index's terms, which bound parameters do not)
+SCHEDULED = Message.status == literal_column("'scheduled'")
 
 
 def queue_query(campaign_id: int | None = None) -> Select[tuple[Message]]:
     """First emails waiting for review (of one campaign, or all), the soonest due first."""
     query = (select(Message).join(CampaignMail, CampaignMail.campaign_id == Message.campaign_id)
-             .where(held(), Message.status == "scheduled")
+             .where(held(), SCHEDULED)
              .options(selectinload(Message.prospect).selectinload(Prospect.site),
                       selectinload(Message.prospect).selectinload(Prospect.campaign).selectinload(Campaign.client))
              .order_by(Message.send_at, Message.id))
@@ -62,7 +67,7 @@ def awaiting_counts(session: Session) -> dict[int, int]:
     """How many first emails wait for review, per campaign (campaigns with none are left out)."""
     query = (select(Message.campaign_id, func.count())
              .join(CampaignMail, CampaignMail.campaign_id == Message.campaign_id)
-             .where(held(), Message.status == "scheduled").group_by(Message.campaign_id))
+             .where(held(), SCHEDULED).group_by(Message.campaign_id))
     return {campaign_id: n for campaign_id, n in session.execute(query)}
 
 
@@ -87,7 +92,7 @@ def review_item(session: Session, message_id: int) -> Message | None:
 def is_awaiting(session: Session, message: Message) -> bool:
     """Whether the message waits for review now (held, scheduled)."""
     return session.scalar(select(Message.id).outerjoin(CampaignMail, CampaignMail.campaign_id == Message.campaign_id)
-                          .where(Message.id == message.id, Message.status == "scheduled", held())) is not None
+                          .where(Message.id == message.id, SCHEDULED, held())) is not None
 
 
 def _not_awaiting(session: Session, message: Message) -> ReviewConflict:
