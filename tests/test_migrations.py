@@ -285,3 +285,67 @@ def test_the_protect16_migration_keeps_mailboxes_unpaused_without_a_warm_up(empt
         assert conn.execute(text("SELECT name FROM mail_mailboxes")).scalar_one() == "Box"
         assert conn.execute(text("SELECT count(*) FROM notifications")).scalar_one() == 0
     engine.dispose()
+
+
+def test_the_review16_migration_holds_nothing_already_queued_and_adds_the_personaliser_role(
+        empty_database_url: str) -> None:
+    from alembic import command
+
+    from outreach.migrate import alembic_config
+
+    upgrade(empty_database_url, "0022")
+    engine = make_engine(empty_database_url)
+    at = "'2026-01-01 00:00:00+00'"
+    user = ("INSERT INTO users (email, name, password_hash, role, is_active, failed_logins, created_at) "
+            f"VALUES ('{{0}}@agency.test', '', 'x', '{{0}}', true, 0, {at})")
+    with engine.begin() as conn:
+        conn.execute(text(user.format("member")))
+        conn.execute(text(f"INSERT INTO clients (name, website, report_emails, notes, created_at) "
+                          f"VALUES ('Acme', '', '', '', {at})"))
+        conn.execute(text(f"INSERT INTO sites (domain, created_at) VALUES ('site.example', {at})"))
+        conn.execute(text("INSERT INTO campaigns (client_id, name, kind, status, target_urls, keywords, created_at) "
+                          f"VALUES (1, 'C', 'custom', 'active', '', '', {at})"))
+        conn.execute(text("INSERT INTO contacts (site_id, email, name, status, status_reason, is_role, is_guessed, "
+                          f"found_on, created_at) VALUES (1, 'ann@site.example', 'Ann', 'valid', '', false, false, "
+                          f"'', {at})"))
+        conn.execute(text("INSERT INTO prospects (campaign_id, site_id, contact_id, page_url, stage, position, "
+                          "override_reason, overridden, created_at, updated_at, stage_changed_at) VALUES (1, 1, 1, "
+                          f"'https://site.example/', 'new', 1, '', '[]', {at}, {at}, {at})"))
+        conn.execute(text(f"INSERT INTO mail_sequences (name, created_at) VALUES ('S', {at})"))
+        conn.execute(text("INSERT INTO mail_campaign_settings (campaign_id, sequence_id, is_paused) "
+                          "VALUES (1, 1, false)"))
+        conn.execute(text("INSERT INTO mail_enrollments (campaign_id, prospect_id, contact_id, sequence_id, status, "
+                          f"stop_reason, stop_detail, created_at, created_by_id) VALUES (1, 1, 1, 1, 'active', '', '', "
+                          f"{at}, 1)"))
+        conn.execute(text(
+            "INSERT INTO mail_messages (enrollment_id, campaign_id, prospect_id, contact_id, step, message_id, "
+            'in_reply_to, "references", from_email, from_name, to_email, to_name, subject, body_text, body_html, '
+            "status, send_at, attempts, soft_bounces, last_error, status_reason, transport, created_at, sent_copy) "
+            "VALUES (1, 1, 1, 1, 1, 'm1@agency.test', '', '', 'me@agency.test', '', 'ann@site.example', 'Ann', "
+            f"'Hello', 'Hi Ann', '', 'scheduled', {at}, 0, 0, '', '', 'local', {at}, '')"))
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(text(user.format("personaliser")))
+    engine.dispose()
+    upgrade(empty_database_url)
+    engine = make_engine(empty_database_url)
+    with engine.begin() as conn:
+        assert conn.execute(text("SELECT is_review_required, is_paused FROM mail_campaign_settings")).one() == (
+            False, False)
+        assert tuple(conn.execute(text("SELECT subject, status, approved_at, approved_by_id, edited_at "
+                                       "FROM mail_messages")).one()) == ("Hello", "scheduled", None, None, None)
+        conn.execute(text(user.format("personaliser")))
+        conn.execute(text("UPDATE mail_messages SET approved_by_id = (SELECT id FROM users "
+                          "WHERE role = 'personaliser')"))
+        # the users table is rebuilt on SQLite (its role check changes): what points at a user still does
+        assert conn.scalar(text("SELECT created_by_id FROM mail_enrollments")) == 1
+        assert conn.execute(text("SELECT role FROM users ORDER BY id")).scalars().all() == ["member", "personaliser"]
+        assert conn.scalar(text("SELECT count(*) FROM prospects")) == 1
+    engine.dispose()
+    command.downgrade(alembic_config(empty_database_url), "0022")
+    engine = make_engine(empty_database_url)
+    with engine.connect() as conn:
+        # a personaliser cannot stay one: the account is kept, deactivated
+        assert conn.execute(text("SELECT role, is_active FROM users ORDER BY id")).all() == [
+            ("member", True), ("member", False)]
+        assert conn.scalar(text("SELECT subject FROM mail_messages")) == "Hello"
+    engine.dispose()

@@ -14,7 +14,7 @@ def user() -> None:
 @user.command("create")
 @click.option("--email", required=True)
 @click.option("--name", default="")
-@click.option("--role", type=click.Choice(["admin", "member", "client_viewer"]), default="member",
+@click.option("--role", type=click.Choice(["admin", "member", "client_viewer", "personaliser"]), default="member",
               show_default=True)
 @click.option("--client-id", type=int, help="The client a client_viewer may see.")
 @click.password_option(help="Prompted for when not given.")

@@ -29,14 +29,16 @@ class UserForm(FlaskForm):
     password = PasswordField("Initial password",
                              validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH)])
     role = SelectField("Role", choices=options([("member", "Member"), ("admin", "Admin"),
-                                        ("client_viewer", "Client viewer (read-only, one client)")]))
+                                        ("client_viewer", "Client viewer (read-only, one client)"),
+                                        ("personaliser", "Personaliser (edits and approves first emails only)")]))
     client_id = SelectField("Client (for client viewers)", coerce=int, choices=[], validate_choice=False)
 
 
 class UserEditForm(FlaskForm):
     name = StringField("Name", validators=[Optional(), Length(max=200)])
     role = SelectField("Role", choices=options([("member", "Member"), ("admin", "Admin"),
-                                        ("client_viewer", "Client viewer (read-only, one client)")]))
+                                        ("client_viewer", "Client viewer (read-only, one client)"),
+                                        ("personaliser", "Personaliser (edits and approves first emails only)")]))
     client_id = SelectField("Client (for client viewers)", coerce=int, choices=[], validate_choice=False)
     is_active = BooleanField("Active")
 

@@ -3,7 +3,9 @@
 Admins and members (staff) run campaigns: they see and change everything. A client viewer reads its
 own client's campaigns, their progress, backlinks and reports, and nothing internal to the agency:
 team notes, contact addresses and names, messages, the timeline's internal entries, tags, conflict
-overrides, prices. No Flask here: every function takes the user (a `current_user` proxy works too).
+overrides, prices. A personaliser only edits and approves the first emails waiting in the review queue
+(outreach.mail.review): every other page and API endpoint answers 403.
+No Flask here: every function takes the user (a `current_user` proxy works too).
 """
 from __future__ import annotations
 
@@ -15,6 +17,16 @@ from outreach.models import Activity, Campaign, Client, Prospect, User
 
 #: roles that run campaigns
 STAFF_ROLES = ("admin", "member")
+
+#: edits and approves first emails in the review queue, and nothing else
+PERSONALISER = "personaliser"
+
+#: the only pages a personaliser may open besides the review queue's (mail.review.*, api.review.*): logging in
+#: and out, their own account (password, sessions, API tokens), assets and the public pages
+PERSONALISER_ENDPOINTS = ("accounts.login", "accounts.logout", "accounts.account", "accounts.end_session",
+                          "accounts.end_other_sessions", "accounts.revoke_token", "static", "api.openapi",
+                          "health.healthz", "health.readyz", "health.metrics")
+PERSONALISER_BLUEPRINTS = ("mail.review", "api.review", "unsubscribe")
 
 #: timeline entries a client viewer sees (their text names no contact and quotes no message)
 CLIENT_TIMELINE_KINDS = ("created", "stage", "backlink")
@@ -33,6 +45,22 @@ def is_staff(user: User) -> bool:
 
 def is_admin(user: User) -> bool:
     return user.role == "admin"
+
+
+def is_personaliser(user: User) -> bool:
+    return user.role == PERSONALISER
+
+
+def can_review(user: User) -> bool:
+    """Who may edit and approve first emails waiting for review: staff and personalisers (never a client viewer).
+    Which messages they may open is the review service's to say (outreach.mail.review.review_item)."""
+    return is_staff(user) or is_personaliser(user)
+
+
+def personaliser_may_open(endpoint: str | None, blueprint: str | None) -> bool:
+    """Whether a personaliser may reach this endpoint at all (the web and the API confine them to the queue)."""
+    return endpoint in PERSONALISER_ENDPOINTS or any(
+        blueprint == name or (blueprint or "").startswith(name + ".") for name in PERSONALISER_BLUEPRINTS)
 
 
 def can_see_internal(user: User) -> bool:

@@ -28,7 +28,7 @@ from outreach.api.inputs import MAX_ID, Body, pagination, query_int
 from outreach.api.serialize import when
 from outreach.lib.clock import utcnow
 from outreach.lib.pages import paginate
-from outreach.mail import protection, sequences
+from outreach.mail import protection, review, sequences
 from outreach.mail.connection import check_mailbox
 from outreach.mail.mailboxes import MailboxInput, MailError, delete_mailbox, save_mailbox, sent_today, warmup
 from outreach.mail.outbox import resolve_unknown, status_label
@@ -460,6 +460,8 @@ def settings_json(campaign_id: int, config: CampaignMail | None) -> dict[str, An
             "sequence_id": sequence.id if sequence else None,
             "sequence": {"id": sequence.id, "name": sequence.name} if sequence else None,
             "is_paused": bool(config and config.is_paused),
+            "is_review_required": bool(config and config.is_review_required),
+            "awaiting_review": review.awaiting_count(db_session(), campaign_id),
             "sends_to_local_outbox": mailbox is None,
             "url": url_for("api.mail.get_mail_settings", campaign_id=campaign_id, _external=True)}
 
@@ -472,9 +474,10 @@ def get_mail_settings(campaign_id: int) -> dict[str, Any]:
 
 @bp.patch("/campaigns/<int:campaign_id>/mail-settings")
 def update_mail_settings(campaign_id: int) -> dict[str, Any]:
-    """The mailbox (null: the local outbox) and sequence a campaign sends with, and pausing it."""
+    """The mailbox (null: the local outbox) and sequence a campaign sends with, pausing it, and holding each first
+    email for review."""
     campaign = _campaign(campaign_id, edit=True)
-    body = _body("mailbox_id", "sequence_id", "is_paused")
+    body = _body("mailbox_id", "sequence_id", "is_paused", "is_review_required")
     session = db_session()
     config = session.get(CampaignMail, campaign.id)
     mailbox_id = body.integer("mailbox_id") if "mailbox_id" in body else (config.mailbox_id if config else None)
@@ -486,6 +489,8 @@ def update_mail_settings(campaign_id: int) -> dict[str, Any]:
         raise _mail_error(exc) from None
     if "is_paused" in body:
         sequences.set_paused(session, campaign, body.boolean("is_paused", default=False), _user())
+    if "is_review_required" in body:
+        sequences.set_review_required(session, campaign, body.boolean("is_review_required", default=False))
     _commit()
     session.expire_all()
     return settings_json(campaign.id, session.get(CampaignMail, campaign.id))

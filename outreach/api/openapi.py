@@ -178,7 +178,8 @@ def _error(description: str) -> dict[str, Any]:
 RESPONSES = {
     "BadRequest": _error("a query parameter or the JSON body cannot be understood (error.field names it)"),
     "Unauthorized": _error("no token, or an unknown or revoked one"),
-    "Forbidden": _error("a client-viewer tried to change something, or to read contact addresses"),
+    "Forbidden": _error("a client-viewer tried to change something, or to read contact addresses; a personaliser "
+                        "used anything but the review queue"),
     "NotFound": _error("no such record, or one you may not see"),
     "Invalid": _error("a field's value is refused (error.field names it); nothing was changed"),
     "Conflict": _error("the change clashes with an existing record; nothing was changed"),
@@ -341,7 +342,8 @@ def build_spec() -> dict[str, Any]:
                            "Authenticate with "
                            "'Authorization: Bearer <token>' (create a token on your account page). Admins and "
                            "members may change anything; a client-viewer reads its own client's records only, "
-                           "without what is internal to the agency (notes, contacts, tags, overrides, prices). "
+                           "without what is internal to the agency (notes, contacts, tags, overrides, prices); a "
+                           "personaliser edits and approves the first emails of the review queue, nothing else. "
                            "Errors are {\"error\": {\"code\", \"message\", \"field\"}}. "
                            + openapi_mail.WEBHOOKS_DESCRIPTION,
         },

@@ -67,10 +67,10 @@ def _op(summary: str, tag: str, responses: dict[str, Any], *, params: list[dict[
         operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": ref(body)}}}
         all_responses["400"] = {"$ref": "#/components/responses/BadRequest"}
         all_responses["422"] = {"$ref": "#/components/responses/Invalid"}
-    if write:
-        all_responses["403"] = {"$ref": "#/components/responses/Forbidden"}
-        if body is not None:
-            all_responses.setdefault("409", {"$ref": "#/components/responses/Conflict"})
+    if write or tag != "meta":  # a personaliser's token reaches the review queue only: 403 anywhere else
+        all_responses.setdefault("403", {"$ref": "#/components/responses/Forbidden"})
+    if write and body is not None:
+        all_responses.setdefault("409", {"$ref": "#/components/responses/Conflict"})
     if lookup:
         all_responses["404"] = {"$ref": "#/components/responses/NotFound"}
     operation["responses"] = dict(sorted(all_responses.items()))

@@ -38,15 +38,24 @@ IN_USE_409 = {"description": "it is in use (sent from, used by a step, enrolled 
 NOT_PAUSED_409 = {"description": "the mailbox is not paused; nothing was changed",
                   "content": {"application/json": {"schema": ref("Error")}}}
 LIST_NAMES = ("Mailbox", "Template", "Sequence", "Message", "InboundThread", "InboundMessage", "Suppression",
-              "Webhook", "WebhookDelivery")
-TAGS = ["mail", "enrolment", "suppressions", "webhooks", "settings"]
+              "Webhook", "WebhookDelivery", "Review")
+TAGS = ["mail", "enrolment", "review", "suppressions", "webhooks", "settings"]
 SETTINGS_403 = {"description": "not an admin: workspace settings are changed by admins",
                 "content": {"application/json": {"schema": ref("Error")}}}
+REVIEW_403 = {"description": "a client-viewer asked: reviewing is for admins, members and personalisers",
+              "content": {"application/json": {"schema": ref("Error")}}}
+NOT_WAITING_409 = {"description": "the email no longer waits for review (approved by someone else, sent, cancelled); "
+                                  "nothing was changed", "content": {"application/json": {"schema": ref("Error")}}}
 
 
 def _staff(summary: str, tag: str, responses: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
     """An operation a client viewer is refused (403 on reads too)."""
     return _op(summary, tag, {**responses, "403": STAFF_403}, **kwargs)
+
+
+def _reviewer(summary: str, responses: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """An operation of the review queue: staff and personalisers (the only thing a personaliser's token reaches)."""
+    return _op(summary, "review", {**responses, "403": REVIEW_403}, **kwargs)
 
 
 def _admin(summary: str, responses: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
@@ -210,11 +219,37 @@ def schemas() -> dict[str, Any]:
                              "mailbox": nullable(obj({"id": INT, "name": STR, "from_email": STR})),
                              "sequence_id": nullable(INT), "sequence": nullable(obj({"id": INT, "name": STR})),
                              "is_paused": BOOL,
+                             "is_review_required": {**BOOL, "description": "each first email waits in the review "
+                                                                          "queue until a teammate approves it"},
+                             "awaiting_review": {**INT, "description": "first emails waiting for review"},
                              "sends_to_local_outbox": {**BOOL, "description": "no mailbox: emails are written to "
                                                                               "the local outbox, never sent"},
                              "url": URL}),
         "MailSettingsPatch": obj({"mailbox_id": {**nullable(ID), "description": "null: the local outbox"},
-                                  "sequence_id": nullable(ID), "is_paused": BOOL}, required=[]),
+                                  "sequence_id": nullable(ID), "is_paused": BOOL,
+                                  "is_review_required": {**BOOL, "description": "hold each first email for review; "
+                                                                               "false lets the held ones go"}},
+                                 required=[]),
+        "Review": obj({"id": INT, "campaign_id": INT, "prospect_id": INT, "site": STR, "page_url": STR,
+                       "to_email": STR, "to_name": STR, "from_email": STR, "subject": STR, "body_text": STR,
+                       "body_html": {**STR, "description": "empty: plain text only"}, "send_at": TIME,
+                       "status": {"type": "string", "enum": list(MESSAGE_STATUSES)},
+                       "is_awaiting_review": {**BOOL, "description": "held: not sent until approved"},
+                       "edited_at": {**nullable(TIME), "description": "when a reviewer last personalised it"},
+                       "approved_at": nullable(TIME), "approved_by": nullable(STR), "url": URL},
+                      description="a campaign's first email as a reviewer sees it"),
+        "ReviewEdit": obj({"subject": {**STR, "maxLength": 500}, "body_text": {**STR, "maxLength": 20000},
+                           "body_html": {**STR, "maxLength": 20000,
+                                         "description": "left out: the HTML alternative is kept as it is"}},
+                          required=[], description="checked like a template when saved (variables such as "
+                                                   "{{ contact.first_name }} are filled for this prospect; a "
+                                                   "placeholder like [FIRST NAME] is refused); used for this "
+                                                   "prospect only and kept on its timeline"),
+        "ReviewApproveInput": obj({"ids": {"type": "array", "items": ID, "minItems": 1, "maxItems": 500}}),
+        "ReviewApproveResult": obj({"approved": {"type": "array", "items": INT},
+                                    "refused": {"type": "array", "items": obj({"id": INT, "reason": STR}),
+                                                "description": "each id left out and why (approved already, sent, "
+                                                               "not a first email waiting for review)"}}),
         "EnrollInput": obj({"prospect_ids": {"type": "array", "items": ID, "minItems": 1, "maxItems": 1000},
                             "override_reason": {**STR, "maxLength": 300,
                                                 "description": "required when the mailbox's domain checks fail"}},
@@ -431,6 +466,29 @@ def paths() -> dict[str, Any]:
             "post": _staff("Say what became of a message whose delivery is unknown", "enrolment",
                            {"200": _json("Message", "the message, now sent or scheduled again")},
                            params=[message_id], body="ResolveInput", write=True, lookup=True),
+        },
+        # --- the review queue (personalise before sending)
+        "/api/v1/review": {
+            "get": _reviewer("First emails waiting for review, the soonest due first",
+                             {"200": _json("ReviewList", "a page of first emails")},
+                             params=[_param("campaign_id", ID, "only this campaign's")], listing=True),
+        },
+        "/api/v1/review/{message_id}": {
+            "get": _reviewer("A first email to review (404 for any other message)",
+                             {"200": _json("Review", "the first email")}, params=[message_id], lookup=True),
+            "patch": _reviewer("Personalise a waiting first email for its prospect only",
+                               {"200": _json("Review", "the edited email, still waiting"), "409": NOT_WAITING_409},
+                               params=[message_id], body="ReviewEdit", write=True, lookup=True),
+        },
+        "/api/v1/review/{message_id}/approve": {
+            "post": _reviewer("Approve a waiting first email: it goes at its time (409 if someone approved it first)",
+                              {"200": _json("Review", "the approved email"), "409": NOT_WAITING_409},
+                              params=[message_id], write=True, lookup=True),
+        },
+        "/api/v1/review/approve": {
+            "post": _reviewer("Approve several waiting first emails; each one left out comes back with the reason",
+                              {"200": _json("ReviewApproveResult", "what was approved and what was not")},
+                              body="ReviewApproveInput", write=True),
         },
         "/api/v1/inbound-threads": {
             "get": _staff("Replies, auto-replies and bounces, by thread (one per prospect), latest first", "enrolment",

@@ -18,6 +18,7 @@ from outreach.api import (
     mail,
     notifications,
     queries,
+    review,
     suppressions,
     webhooks,
     workspace,
@@ -38,7 +39,7 @@ from outreach.api.common import (
     _require_staff,
     _user,
 )
-from outreach.api.errors import ApiError, bad_parameter, invalid, not_found
+from outreach.api.errors import ApiError, bad_parameter, forbidden, invalid, not_found
 from outreach.api.inputs import (
     MAX_ID,
     Body,
@@ -56,11 +57,13 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 # the other parts' endpoints (api.discovery.*, api.backlinks.*, api.notifications.*, api.mail.*,
-# api.suppressions.*, api.bulk.*, api.webhooks.*, api.workspace.*), behind the same token check and error handlers
+# api.review.*, api.suppressions.*, api.bulk.*, api.webhooks.*, api.workspace.*), behind the same token check and
+# error handlers
 bp.register_blueprint(discovery.bp)
 bp.register_blueprint(backlinks.bp)
 bp.register_blueprint(notifications.bp)
 bp.register_blueprint(mail.bp)
+bp.register_blueprint(review.bp)
 bp.register_blueprint(suppressions.bp)
 bp.register_blueprint(bulk.bp)
 bp.register_blueprint(webhooks.bp)
@@ -85,6 +88,8 @@ def _authenticate() -> None:
     if user is None:
         raise ApiError(401, "unauthorized", "the API token is unknown, revoked or its user is deactivated")
     g.api_user = user
+    if permissions.is_personaliser(user) and not permissions.personaliser_may_open(request.endpoint, request.blueprint):
+        raise forbidden("a personaliser may only use the review queue (/api/v1/review)")
     check_query(request.args)
 
 

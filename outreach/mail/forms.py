@@ -58,3 +58,11 @@ class TemplateForm(FlaskForm):
 class CampaignMailForm(FlaskForm):
     mailbox_id = SelectField("Send from", coerce=int, validate_choice=False)
     sequence_id = SelectField("Sequence", coerce=int, validate_choice=False)
+
+
+class ReviewForm(FlaskForm):
+    """A first email as a reviewer personalises it (variables may be used, as in a template)."""
+
+    subject = StringField("Subject", validators=[DataRequired(), Length(max=500)])
+    body_text = TextAreaField("Plain-text body", validators=[DataRequired(), Length(max=20000)])
+    body_html = TextAreaField("HTML body", validators=[Optional(), Length(max=20000)])

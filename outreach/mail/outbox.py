@@ -38,7 +38,7 @@ from outreach.jobs.claims import claim_rows
 from outreach.lib import appmail
 from outreach.lib.clock import utcnow
 from outreach.lib.secrets import SecretBox
-from outreach.mail import dkim, imap, smtp
+from outreach.mail import dkim, imap, review, smtp
 from outreach.mail.headers import HeaderError
 from outreach.mail.mailboxes import MailError, after_delay, daily_allowance, in_window, sent_today, smtp_account
 from outreach.mail.protection import pause_mailbox
@@ -362,7 +362,7 @@ def due(session: Session, now: datetime, limit: int, skip_mailboxes: set[int] | 
              .outerjoin(Mailbox, Mailbox.id == Message.mailbox_id)
              .where(Message.status == "scheduled", Message.send_at <= now, Campaign.status == "active",
                     or_(CampaignMail.is_paused.is_(False), CampaignMail.campaign_id.is_(None)),
-                    Mailbox.paused_at.is_(None))
+                    Mailbox.paused_at.is_(None), ~review.held())
              .order_by(Message.send_at, Message.id).limit(limit))
     if skip_mailboxes:
         query = query.where(or_(Message.mailbox_id.is_(None), Message.mailbox_id.not_in(skip_mailboxes)))
@@ -450,7 +450,7 @@ def claim_many(session: Session, message_ids: list[int], now: datetime) -> dict[
 def _info_query() -> Any:
     return (select(Message.id, Message.step, Enrollment.status, Enrollment.stop_reason, Enrollment.paused_until,
                    CampaignMail.is_paused, Campaign.status.label("campaign_status"), Prospect.stage, Message.to_email,
-                   Prospect.overridden, Mailbox.paused_at.label("mailbox_paused_at"))
+                   Prospect.overridden, Mailbox.paused_at.label("mailbox_paused_at"), review.held().label("held"))
             .select_from(Message)
             .join(Enrollment, Enrollment.id == Message.enrollment_id)
             .join(Campaign, Campaign.id == Message.campaign_id)
@@ -479,7 +479,7 @@ def _stop_check(session: Session, info: Any, now: datetime,
         return ("stop", reason) if reason else None
     if info.status != "active":
         return "cancel", f"sequence {info.status}" + (f" ({info.stop_reason})" if info.stop_reason else "")
-    if held:
+    if held or info.held:  # info.held: a first email waiting for review
         return "wait", None
     if info.paused_until is not None and info.paused_until > now:
         return "postpone", info.paused_until

@@ -61,8 +61,7 @@ def save_template(session: Session, name: str, subject: str, body_text: str, bod
         check_syntax(subject, body_text, body_html)
         check_template(subject, body_text, body_html)
     except RenderError as exc:
-        where = "subject" if "subject" in str(exc) else "body_html" if "HTML" in str(exc) else "body_text"
-        raise MailError(str(exc), where, line=exc.line, suggestion=exc.suggestion) from None
+        raise MailError(str(exc), template_field(exc), line=exc.line, suggestion=exc.suggestion) from None
     if template is None:
         template = Template()
         session.add(template)
@@ -70,6 +69,11 @@ def save_template(session: Session, name: str, subject: str, body_text: str, bod
     template.body_text, template.body_html = body_text, body_html
     session.flush()
     return template
+
+
+def template_field(exc: RenderError) -> str:
+    """The field of a template form a refusal is about: its message names the subject or the HTML body."""
+    return "subject" if "subject" in str(exc) else "body_html" if "HTML" in str(exc) else "body_text"
 
 
 @dataclass(frozen=True)
@@ -206,6 +210,13 @@ def configure_campaign(session: Session, campaign: Campaign, mailbox_id: int | N
 def set_paused(session: Session, campaign: Campaign, paused: bool, actor: User | None = None) -> None:
     settings = campaign_mail(session, campaign.id)
     settings.is_paused = paused
+    session.flush()
+
+
+def set_review_required(session: Session, campaign: Campaign, required: bool) -> None:
+    """Hold each first email for review (outreach.mail.review) or not; turned off, the held ones go as scheduled."""
+    settings = campaign_mail(session, campaign.id)
+    settings.is_review_required = required
     session.flush()
 
 

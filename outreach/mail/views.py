@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from outreach.lib import appmail
 from outreach.lib.clock import utcnow
 from outreach.lib.ids import chosen_id
-from outreach.mail import dkim, inbox_views, sequences, smtp
+from outreach.mail import dkim, inbox_views, review, review_views, sequences, smtp
 from outreach.mail.connection import check_mailbox
 from outreach.mail.domain_checks import domain_refusal, failing, recheck_mailbox
 from outreach.mail.estimate import expected_for
@@ -43,6 +43,8 @@ from outreach.web.state import app_state, db_session, settings
 bp = Blueprint("mail", __name__)
 # Mail → Inbox (mail.inbox.*), behind the same nav entry
 bp.register_blueprint(inbox_views.bp)
+# the review queue (mail.review.*), open to personalisers too
+bp.register_blueprint(review_views.bp)
 #: the one route that works without a session or CSRF token (RFC 8058 one-click unsubscribe)
 unsubscribe_bp = Blueprint("unsubscribe", __name__)
 
@@ -341,6 +343,7 @@ def campaign(campaign_id: int) -> str:
                            recent=recent, usage=usage, candidates=candidates, enrollments=enrollments,
                            expected=expected, paused=bool(config and config.is_paused),
                            domain_problem=domain_refusal(config.mailbox if config else None),
+                           awaiting_review=review.awaiting_count(session, camp.id),
                            refused=request.args.getlist("refused"), test=variant_stats(session, camp.id),
                            min_sent=MIN_SENT)
 
@@ -352,13 +355,18 @@ def campaign_settings(campaign_id: int) -> Response:
     mailbox_id = chosen_id(request.form.get("mailbox_id"))
     sequence_id = chosen_id(request.form.get("sequence_id"))
     session = db_session()
+    waiting = review.awaiting_count(session, camp.id)
     try:
         sequences.configure_campaign(session, camp, mailbox_id, sequence_id)
+        sequences.set_review_required(session, camp, request.form.get("is_review_required") == "1")
     except MailError as exc:
         flash(str(exc), "error")
     else:
         session.commit()
-        flash("Sending settings saved.", "success")
+        held = review.awaiting_count(session, camp.id) - waiting
+        flash("Sending settings saved." + (f" {-held} first email(s) that waited for review now go as scheduled."
+                                           if held < 0 else f" {held} first email(s) now wait for review."
+                                           if held > 0 else ""), "success")
     return redirect(url_for("mail.campaign", campaign_id=camp.id))
 
 
@@ -406,7 +414,8 @@ def mail_enrollment(prospect: Prospect) -> dict[str, Any]:
     session = db_session()
     enrollment = session.scalar(select(Enrollment).where(Enrollment.prospect_id == prospect.id))
     if enrollment is not None:
-        return {"enrollment": enrollment}
+        return {"enrollment": enrollment,
+                "awaiting_review": session.scalar(review.queue_query().where(Message.prospect_id == prospect.id))}
     sequence = mail_sequence(prospect.campaign_id)
     return {"enrollment": None, "sequence": sequence,
             "refusal": sequences.refusal(session, prospect) if sequence else None}

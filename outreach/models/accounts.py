@@ -11,7 +11,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from outreach.db import Base
 from outreach.lib.clock import utcnow
 
-ROLES = ("admin", "member", "client_viewer")
+#: a personaliser edits and approves first emails in the review queue, and nothing else
+ROLES = ("admin", "member", "client_viewer", "personaliser")
 
 
 class Client(Base):

@@ -13,11 +13,13 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from outreach.db import Base
 from outreach.lib.clock import utcnow
+from outreach.models.accounts import User
 from outreach.models.campaigns import Contact, Prospect
 
 SECURITY = ("none", "starttls", "ssl")
@@ -220,6 +222,8 @@ class CampaignMail(Base):
     sequence_id: Mapped[int | None] = mapped_column(ForeignKey("mail_sequences.id", ondelete="SET NULL"),
                                                     index=True)
     is_paused: Mapped[bool] = mapped_column(default=False)
+    #: each first email waits in the review queue until a teammate approves it (outreach.mail.review)
+    is_review_required: Mapped[bool] = mapped_column(default=False)
 
     mailbox: Mapped[Mailbox | None] = relationship()
     sequence: Mapped[Sequence | None] = relationship()
@@ -302,6 +306,11 @@ class Message(Base):
         Index("ix_mail_messages_mailbox_sent", "mailbox_id", "sent_at"),
         Index("ix_mail_messages_contact_status", "contact_id", "status"),
         Index("ix_mail_messages_campaign_status", "campaign_id", "status"),
+        #: the review queue and its counts: first emails not approved yet (outreach.mail.review); the constant
+        #: leading columns let SQLite's planner pick it without statistics (an index SEARCH, not a SCAN)
+        Index("ix_mail_messages_awaiting_review", "status", "step", "approved_at", "campaign_id", "send_at",
+              sqlite_where=text("step = 1 AND status = 'scheduled' AND approved_at IS NULL"),
+              postgresql_where=text("step = 1 AND status = 'scheduled' AND approved_at IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -341,10 +350,16 @@ class Message(Base):
     sent_at: Mapped[datetime | None]
     #: "smtp" or "local" (written to the outbox directory)
     transport: Mapped[str] = mapped_column(String(10), default="smtp")
+    #: a first email of a campaign that requires review goes only once approved (outreach.mail.review)
+    approved_at: Mapped[datetime | None]
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    #: when a teammate last edited the rendered subject or body for this prospect (the edit is on the timeline)
+    edited_at: Mapped[datetime | None]
     #: who wrote it, for a reply written in the app (it answers the inbound message its in_reply_to names)
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    approved_by: Mapped[User | None] = relationship(foreign_keys=[approved_by_id])
     enrollment: Mapped[Enrollment] = relationship()
     prospect: Mapped[Prospect] = relationship()
     contact: Mapped[Contact] = relationship()

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Flask, abort, request
+from flask import Flask, abort, redirect, request, url_for
 from flask import session as web_session
 from flask_login import (
     LoginManager,
@@ -16,6 +16,7 @@ from flask_login import (
     logout_user,
     user_loaded_from_cookie,
 )
+from werkzeug.wrappers import Response
 
 from outreach.accounts import logins, permissions
 from outreach.lib import logs
@@ -35,6 +36,20 @@ T = TypeVar("T")
 def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     user_loaded_from_cookie.connect(_bind_session_to_browser, app)
+    app.before_request(_confine_personalisers)
+
+
+def _confine_personalisers() -> Response | None:
+    """A personaliser reaches the review queue and their account, nothing else: 403 on every other page (the
+    campaigns page they land on after logging in leads to the queue). The API checks its token's user itself."""
+    if (request.blueprint or "").split(".", 1)[0] == "api" or permissions.personaliser_may_open(
+            request.endpoint, request.blueprint):
+        return None  # before current_user: static files and health checks load no user
+    if not current_user.is_authenticated or not permissions.is_personaliser(current_user):
+        return None
+    if request.endpoint == "campaigns.dashboard":
+        return redirect(url_for("mail.review.queue"))
+    abort(403)
 
 
 def _bind_session_to_browser(_app: Flask, user: User) -> None:

@@ -11,7 +11,9 @@ from flask_login import current_user
 from outreach.accounts import permissions
 from outreach.backlinks.value import money
 from outreach.lib.clock import utcnow
+from outreach.mail import review
 from outreach.models import PIPELINE_STAGES, STAGE_EXITS, STAGES, User
+from outreach.web.state import db_session
 
 STAGE_LABELS = {stage: stage.replace("_", " ").capitalize() for stage in STAGES}
 
@@ -31,6 +33,8 @@ NAV: list[tuple[str, str, Callable[[User], bool], str | tuple[str, ...]]] = [
     ("backlinks.ledger", "Backlinks", _anyone, "backlinks"),
     ("reports.index", "Reports", _anyone, "reports"),
     ("mail.index", "Mail", permissions.is_staff, "mail"),
+    # staff reach the review queue from Mail (whose entry shows how many wait); a personaliser has only this one
+    ("mail.review.queue", "Review", permissions.is_personaliser, "mail.review"),
     ("accounts.users", "Users", permissions.is_admin, ("accounts.users", "health.status", "webhooks")),
 ]
 
@@ -71,6 +75,20 @@ class NavItem:
     url: str
     label: str
     active: bool
+    #: how much work waits behind the entry (shown when not 0), and what that number counts
+    count: int = 0
+    count_label: str = ""
+
+
+def _review_count() -> int:
+    return review.awaiting_count(db_session())
+
+
+#: entries that show how much work waits behind them: endpoint -> (the count, what it counts)
+NAV_COUNTS: dict[str, tuple[Callable[[], int], str]] = {
+    "mail.index": (_review_count, "first emails waiting for review"),
+    "mail.review.queue": (_review_count, "first emails waiting for review"),
+}
 
 
 def nav_items() -> list[NavItem]:
@@ -81,13 +99,17 @@ def nav_items() -> list[NavItem]:
     for endpoint, label, may_see, marker in NAV:
         if not may_see(current_user) or endpoint not in current_app.view_functions:
             continue
+        if permissions.is_personaliser(current_user) and not permissions.personaliser_may_open(
+                endpoint, endpoint.rpartition(".")[0]):
+            continue  # every other page answers them 403
         if in_campaign:
             active = marker == "campaigns"
         else:
             # a blueprint marks its nested ones too (Mail marks Mail → Inbox, mail.inbox.*)
             active = (marker in request.blueprints) if isinstance(marker, str) and "." not in marker else (
                 (request.endpoint or "").startswith(marker))
-        items.append(NavItem(url_for(endpoint), label, active))
+        count, count_label = NAV_COUNTS.get(endpoint, (lambda: 0, ""))
+        items.append(NavItem(url_for(endpoint), label, active, count(), count_label))
     return items
 
 

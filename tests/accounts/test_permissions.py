@@ -77,3 +77,21 @@ def test_it_takes_contact_addresses_out_of_evidence_for_a_viewer(team: dict[str,
     assert permissions.run_results(team["viewer"], results)["targets"] == [
         {"guidelines_url": details["guidelines_url"]}]
     assert permissions.run_results(team["owner"], results) == results
+
+
+def test_a_personaliser_may_review_and_open_nothing_else(team: dict[str, Any], make_user: Any,
+                                                         make_prospect: Any) -> None:
+    pat = make_user(role="personaliser")
+    prospect = make_prospect(team["campaign"])
+    assert permissions.can_review(pat) and permissions.can_review(team["teammate"])
+    assert not permissions.can_review(team["viewer"])
+    assert not permissions.is_staff(pat) and not permissions.can_change(pat) and not permissions.can_see_internal(pat)
+    for record in (team["client"], team["campaign"], prospect):
+        assert not permissions.can_see(pat, record)
+    assert permissions.personaliser_may_open("mail.review.queue", "mail.review")
+    assert permissions.personaliser_may_open("api.review.list_reviews", "api.review")
+    assert permissions.personaliser_may_open("accounts.account", "accounts")
+    for endpoint in ("mail.index", "mail.campaign", "mail.template", "accounts.users", "campaigns.board",
+                     "api.mail.list_mailboxes", "api.list_campaigns"):
+        assert not permissions.personaliser_may_open(endpoint, endpoint.rpartition(".")[0]), endpoint
+    assert not permissions.personaliser_may_open("mail.reviewer_lookalike", "mail.reviewer")

@@ -227,7 +227,8 @@ def test_it_sets_a_campaigns_mailbox_sequence_and_pause(staff: Any, team: dict[s
     path = f"/campaigns/{team['campaign'].id}/mail-settings"
     assert staff.get(path).get_json() | {"url": ""} == {
         "campaign_id": team["campaign"].id, "mailbox_id": None, "mailbox": None, "sequence_id": None,
-        "sequence": None, "is_paused": False, "sends_to_local_outbox": True, "url": ""}
+        "sequence": None, "is_paused": False, "is_review_required": False, "awaiting_review": 0,
+        "sends_to_local_outbox": True, "url": ""}
     mailbox, sequence = make_mailbox(), make_sequence()
     answer = staff.patch(path, {"mailbox_id": mailbox.id, "sequence_id": sequence.id, "is_paused": True}).get_json()
     assert (answer["mailbox"]["id"], answer["sequence"]["id"], answer["is_paused"]) == (mailbox.id, sequence.id, True)
