@@ -41,6 +41,7 @@ from outreach.models.mail import (
     INBOUND_KINDS,
     MESSAGE_STATUSES,
     SECURITY,
+    SENT_COPY_MODES,
     VARIANT_LETTERS,
     CampaignMail,
     Enrollment,
@@ -90,7 +91,7 @@ def mailbox_json(m: Mailbox) -> dict[str, Any]:
             "smtp_username": m.smtp_username, "has_smtp_password": bool(m.smtp_password),
             "imap_host": m.imap_host, "imap_port": m.imap_port, "imap_security": m.imap_security,
             "imap_username": m.imap_username, "has_imap_password": bool(m.imap_password),
-            "imap_sent_folder": m.imap_sent_folder, "daily_cap": m.daily_cap,
+            "imap_sent_folder": m.imap_sent_folder, "sent_copy": m.sent_copy, "daily_cap": m.daily_cap,
             "min_spacing_seconds": m.min_spacing_seconds, "jitter_seconds": m.jitter_seconds,
             "window_days": m.day_numbers, "window_start_hour": m.window_start_hour,
             "window_end_hour": m.window_end_hour, "timezone": m.timezone, "is_active": m.is_active,
@@ -130,11 +131,11 @@ def _mailbox_input(body: Body, current: Mailbox | None) -> MailboxInput:
                         ("dkim_private_key", 10000)):
         if name in body:
             setattr(base, name, body.string(name, max_length=limit))
-    for name in ("smtp_security", "imap_security"):
+    for name, allowed in (("smtp_security", SECURITY), ("imap_security", SECURITY), ("sent_copy", SENT_COPY_MODES)):
         if name in body:
             value = body.string(name, max_length=20)
-            if value not in SECURITY:
-                raise invalid(name, f"{name} must be one of: {', '.join(SECURITY)}")
+            if value not in allowed:
+                raise invalid(name, f"{name} must be one of: {', '.join(allowed)}")
             setattr(base, name, value)
     for name, low, high in (("smtp_port", 1, 65535), ("imap_port", 1, 65535), ("daily_cap", 0, 10000),
                             ("min_spacing_seconds", 0, 86400), ("jitter_seconds", 0, 86400),

@@ -23,7 +23,14 @@ from outreach.api.openapi_blocks import (
 from outreach.campaigns import metrics as metric_table
 from outreach.campaigns.bulk_prospects import MAX_ROWS
 from outreach.campaigns.contact_rules import SUPPRESSION_REASONS, SUPPRESSION_SORTS
-from outreach.models.mail import ENROLLMENT_STATUSES, INBOUND_KINDS, MESSAGE_STATUSES, SECURITY, VARIANT_LETTERS
+from outreach.models.mail import (
+    ENROLLMENT_STATUSES,
+    INBOUND_KINDS,
+    MESSAGE_STATUSES,
+    SECURITY,
+    SENT_COPY_MODES,
+    VARIANT_LETTERS,
+)
 from outreach.models.webhooks import DELIVERY_STATUSES, WEBHOOK_EVENTS
 from outreach.webhooks.delivery import BACKOFF
 
@@ -77,6 +84,9 @@ def schemas() -> dict[str, Any]:
         "imap_password": {**STR, "maxLength": 500, "writeOnly": True,
                           "description": "write-only, as smtp_password"},
         "imap_sent_folder": {**STR, "maxLength": 200},
+        "sent_copy": {"type": "string", "enum": list(SENT_COPY_MODES),
+                      "description": "who files the sent copy in imap_sent_folder: auto (detected), always "
+                                     "(Outreach appends it), never (the server does)"},
         "daily_cap": {"type": "integer", "minimum": 0, "maximum": 10000, "description": "0: no cap"},
         "min_spacing_seconds": {"type": "integer", "minimum": 0, "maximum": 86400},
         "jitter_seconds": {"type": "integer", "minimum": 0, "maximum": 86400},

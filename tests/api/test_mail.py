@@ -52,14 +52,18 @@ def test_it_adds_and_changes_a_mailbox_and_never_answers_its_passwords(app: Flas
     assert stored is not None and "s3cret" not in stored.smtp_password + stored.imap_password
     assert app.extensions["outreach"].secret_box.decrypt(stored.smtp_password) == "smtp-s3cret-pass"
 
-    changed = staff.patch(f"/mailboxes/{body['id']}", {"daily_cap": 25, "window_days": [1, 3], "is_active": False})
+    assert body["sent_copy"] == "auto"
+    changed = staff.patch(f"/mailboxes/{body['id']}", {"daily_cap": 25, "window_days": [1, 3], "is_active": False,
+                                                        "sent_copy": "always"})
     assert changed.status_code == 200
     assert (changed.get_json()["daily_cap"], changed.get_json()["window_days"]) == (25, [1, 3])
+    assert changed.get_json()["sent_copy"] == "always"  # the sender reads it from the mailbox row
     assert changed.get_json()["is_active"] is False
     db.commit()  # end the session's snapshot: read what the request committed
     db.expire_all()
     assert app.extensions["outreach"].secret_box.decrypt(db.get(Mailbox, body["id"]).smtp_password) == \
         "smtp-s3cret-pass"  # a password left out keeps the stored one
+    assert db.get(Mailbox, body["id"]).sent_copy == "always"
     for answer in (staff.get("/mailboxes"), staff.get(f"/mailboxes/{body['id']}"), changed):
         assert "s3cret" not in answer.get_data(as_text=True)
         assert '"smtp_password"' not in answer.get_data(as_text=True)
@@ -101,6 +105,7 @@ def test_it_sets_a_warm_up_and_a_bounce_threshold_and_resumes_a_paused_mailbox_o
     ("window_days", [0, 8], "ISO weekdays"),
     ("from_email", "not an address", "is not a valid address"),
     ("smtp_security", "tls", "smtp_security must be one of"),
+    ("sent_copy", "sometimes", "sent_copy must be one of"),
     ("window_start_hour", 18, "the window must start before it ends"),
     ("password", "x", "unknown field 'password'"),
 ])
