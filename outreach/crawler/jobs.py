@@ -1,4 +1,9 @@
-"""The crawl tick: queued crawl jobs run through the one runner loop (outreach.runs.runner)."""
+"""The crawl tick: queued crawl jobs run through the one runner loop (outreach.runs.runner).
+
+A job's frontier, seen-set and findings are rows of the app's database under its id
+(outreach.crawler.state): its findings are saved as they are found, and a job stopped by a shutdown
+or taken over from a dead process resumes where it was. The rows go when the job ends.
+"""
 from __future__ import annotations
 
 from functools import partial
@@ -8,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from outreach.crawler.crawl import Progress, outcome, refusal_error, refused_seeds
 from outreach.crawler.service import counters_of
+from outreach.crawler.state import CrawlStore, drop_rows
 from outreach.discovery.broken_links.service import find_broken_links
 from outreach.discovery.broken_links.store import save_findings
 from outreach.jobs.ticks import JobContext
@@ -27,11 +33,13 @@ def crawl(ctx: JobContext, job: CrawlJob, control: RunControl, **crawl_options: 
     def on_progress(progress: Progress) -> None:
         control.report(**counters_of(progress))
 
+    store = CrawlStore(ctx.sessionmaker.kw["bind"], job.id, keep_findings=True)
     result = find_broken_links(list(job.seeds), settings, max_pages=job.max_pages, on_progress=on_progress,
-                               should_stop=control.should_stop, **crawl_options)
+                               should_stop=control.should_stop, store=store, **crawl_options)
 
     def save(session: Session, done: CrawlJob) -> None:
         save_findings(session, done, result)
+        drop_rows(session, done.id)  # the job has ended: its frontier is no longer needed
 
     status, error = outcome(result)
     return Ending(status, error, counters_of(result.progress, finished=True), stopped=result.cancelled, save=save)

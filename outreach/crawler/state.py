@@ -1,0 +1,423 @@
+"""A crawl's frontier, seen-set, page limit and findings kept in a database, so a stopped crawl resumes.
+
+A crawl job keeps them in the app's database under its id (tables crawl_states, crawl_urls,
+crawl_links) until it ends; the CLI keeps the same tables in a SQLite file of its own (`--state FILE`,
+else a temporary one) with job id 0. Memory then holds only what is in flight: the URLs claimed for
+the next visits, what the last visits found until it is written (a fraction of a second), and two
+capped caches that spare the database the most repeated links.
+
+Each URL is a row: queued, claimed by a process, or done with its outcome. The URLs a visit found,
+its outcome and the URL's "done" are written in one transaction, so a crawl killed at any moment
+resumes with every finding so far and re-fetches only the URLs it was visiting (or had finished
+within the last write, a fraction of a second). The processes of one crawl share the rows: each
+claims queued URLs of its own shard (by host when per-host politeness is on, by URL otherwise), the
+page limit is one counter, and the crawl is over when no URL is queued or claimed.
+
+Which pages link to a URL is kept until its check says it works; what is left at the end is the
+dead URLs' linking pages.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import tempfile
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, bindparam, delete, event, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from outreach.crawler.checker import Outcome
+from outreach.crawler.walk import Frontier
+from outreach.lib.urls import BadURL, url_origin
+from outreach.models.crawl import CrawlFinding, CrawlLink, CrawlState, CrawlURL
+
+QUEUED, CLAIMED, DONE = 0, 1, 2
+TABLES = [CrawlState.__table__, CrawlURL.__table__, CrawlLink.__table__]
+#: entries kept by each cache of known URLs before it starts again (about 60 MB each when full)
+CACHE_LIMIT = 1_000_000
+_CHUNK = 500
+
+
+class StateMismatch(ValueError):
+    """A state file or row saved by another crawl (other seeds or page limit)."""
+
+
+def url_hash(text: str) -> int:
+    """63 bits of BLAKE2b: the same in every process and after a restart (Python's hash() is not)."""
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()) >> 1
+
+
+def _host_hash(url: str) -> int:
+    return url_hash(url_origin(url))
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+@dataclass
+class Counts:
+    """A crawl's counters as its rows say (what a resumed crawl starts from)."""
+
+    pages_crawled: int = 0
+    links_checked: int = 0
+    broken_found: int = 0
+    unfinished: int = 0
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A URL taken for a visit: its row and whether it is a page to read."""
+
+    id: int
+    url: str
+    is_page: bool
+
+
+class CrawlStore:
+    """The rows of one crawl (job id `job_id`) as seen by one process: shard `shard` of `shards`."""
+
+    def __init__(self, engine: Engine, job_id: int = 0, *, shard: int = 0, shards: int = 1,
+                 shard_by_host: bool = True, keep_findings: bool = False) -> None:
+        self.engine, self.job_id = engine, job_id
+        self.shard, self.shards, self.shard_by_host = shard, shards, shard_by_host
+        #: write the job's CrawlFinding rows as dead URLs and their linking pages are found
+        self.keep_findings = keep_findings
+        self.origins: set[str] = set()
+        self._postgres = engine.dialect.name == "postgresql"
+        self._insert = postgresql.insert if self._postgres else sqlite.insert
+        #: URLs known to be in the table, and URLs known to work (no linking page needs keeping)
+        self._seen: set[int] = set()
+        self._working: set[int] = set()
+
+    # --- start ------------------------------------------------------------------------------------
+
+    def open(self, seeds: list[str], max_pages: int) -> bool:
+        """Start the crawl's rows with its seeds, or check saved ones are for the same crawl; True when resuming.
+
+        URLs claimed by processes that stopped are queued again."""
+        with self._begin() as conn:
+            row = conn.execute(select(CrawlState.seeds, CrawlState.max_pages)
+                               .where(CrawlState.job_id == self.job_id)).first()
+            if row is None:
+                conn.execute(insert(CrawlState).values(job_id=self.job_id, seeds=seeds, max_pages=max_pages,
+                                                       pages_taken=0))
+                self._add_urls(conn, [(url_hash(s), s) for s in seeds])
+                self.origins = {url_origin(s) for s in seeds}
+                return False
+            if list(row.seeds) != seeds or row.max_pages != max_pages:
+                raise StateMismatch(f"it holds a crawl of {' '.join(row.seeds)} with --max-pages {row.max_pages}")
+            conn.execute(update(CrawlURL).where(CrawlURL.job_id == self.job_id, CrawlURL.state == CLAIMED)
+                         .values(state=QUEUED))
+            self.origins = {url_origin(s) for s in seeds}
+            return True
+
+    def attach(self) -> None:
+        """Join a crawl another process opened (a shard of it)."""
+        with self.engine.connect() as conn:
+            seeds = conn.execute(select(CrawlState.seeds).where(CrawlState.job_id == self.job_id)).scalar_one()
+        self.origins = {url_origin(s) for s in seeds}
+
+    def counts(self) -> Counts:
+        u = CrawlURL
+        with self.engine.connect() as conn:
+            row = conn.execute(select(
+                func.count().filter(u.state == DONE),
+                func.count().filter(u.is_crawled.is_(True)),
+                func.count().filter(u.is_broken.is_(True)),
+                func.count().filter(u.state != DONE)).where(u.job_id == self.job_id)).one()
+        return Counts(links_checked=row[0], pages_crawled=row[1], broken_found=row[2], unfinished=row[3])
+
+    # --- the write of each batch ------------------------------------------------------------------
+
+    def write(self, links: list[tuple[str, str, str]], outcomes: list[tuple[int, Outcome, bool]],
+              claim: int) -> list[Claimed]:
+        """In one transaction: store what visits found and how their URLs ended, then claim up to `claim`
+        queued URLs of this shard.
+
+        `links`: (url, page, anchor) in the order found; `outcomes`: (row id, outcome, the page answered)."""
+        with self._begin() as conn:
+            if outcomes:
+                self._finish_urls(conn, outcomes)
+            dirty: set[int] = set()
+            if links:
+                dirty |= self._add_links(conn, links)
+            if self.keep_findings:
+                dirty |= {url_hash(o.url) for _, o, _ in outcomes if o.broken}
+                if dirty:
+                    self._write_findings(conn, sorted(dirty))
+            return self._claim(conn, claim) if claim else []
+
+    def _add_urls(self, conn: Connection, rows: Iterable[tuple[int, str]]) -> None:
+        new = []
+        for h, u in rows:
+            if h not in self._seen:
+                try:
+                    new.append({"job_id": self.job_id, "url_hash": h, "host_hash": _host_hash(u), "url": u,
+                                "state": QUEUED})
+                except BadURL:
+                    continue
+        if new:
+            conn.execute(self._insert(CrawlURL).on_conflict_do_nothing(index_elements=["job_id", "url_hash"]), new)
+        self._remember(self._seen, (r["url_hash"] for r in new))
+
+    def _add_links(self, conn: Connection, links: list[tuple[str, str, str]]) -> set[int]:
+        """Queue the new URLs and keep their linking pages; returns dead URLs that got a linking page."""
+        hashed: dict[str, int] = {}
+        pages: dict[str, int] = {}
+        bad: set[str] = set()
+        for url, page, _ in links:
+            if url not in hashed and url not in bad:
+                try:
+                    url_origin(url)
+                except BadURL:  # not a URL that can be fetched (a bad port, say): never queued
+                    bad.add(url)
+                    continue
+                hashed[url] = url_hash(url)
+            if page not in pages:
+                pages[page] = url_hash(page)
+        if bad:
+            links = [link for link in links if link[0] not in bad]
+        self._add_urls(conn, ((h, u) for u, h in hashed.items()))
+        unknown = [h for h in set(hashed.values()) if h not in self._working]
+        done_ok: set[int] = set()
+        dead: set[int] = set()
+        u = CrawlURL
+        for chunk in _chunks(unknown):
+            for h, is_ok, is_broken in conn.execute(
+                    select(u.url_hash, u.is_ok, u.is_broken)
+                    .where(u.job_id == self.job_id, u.state == DONE, u.url_hash.in_(chunk))):
+                (done_ok if is_ok else dead).add(h) if (is_ok or is_broken) else None
+        self._remember(self._working, done_ok)
+        edges = [{"job_id": self.job_id, "url_hash": hashed[url], "page_hash": pages[page], "page": page,
+                  "anchor": anchor} for url, page, anchor in links
+                 if hashed[url] not in self._working]
+        if edges:
+            conn.execute(self._insert(CrawlLink).on_conflict_do_nothing(
+                index_elements=["job_id", "url_hash", "page_hash"]), edges)
+        return dead
+
+    def _finish_urls(self, conn: Connection, outcomes: list[tuple[int, Outcome, bool]]) -> None:
+        rows = [{"row_id": row_id, "is_crawled": crawled, "is_ok": o.ok, "is_broken": o.broken,
+                 "reason": o.reason, "http_status": o.status, "final_url": None if o.ok else o.final_url}
+                for row_id, o, crawled in outcomes]
+        conn.execute(update(CrawlURL).where(CrawlURL.id == bindparam("row_id")).values(
+            state=DONE, is_crawled=bindparam("is_crawled"), is_ok=bindparam("is_ok"),
+            is_broken=bindparam("is_broken"), reason=bindparam("reason"), http_status=bindparam("http_status"),
+            final_url=bindparam("final_url")).execution_options(synchronize_session=False), rows)
+        working = [url_hash(o.url) for _, o, _ in outcomes if o.ok]
+        for chunk in _chunks(working):
+            conn.execute(delete(CrawlLink).where(CrawlLink.job_id == self.job_id, CrawlLink.url_hash.in_(chunk)))
+        self._remember(self._working, working)
+
+    def _claim(self, conn: Connection, limit: int) -> list[Claimed]:
+        u = CrawlURL
+        where = [u.job_id == self.job_id, u.state == QUEUED]
+        if self.shards > 1:
+            key = u.host_hash if self.shard_by_host else u.url_hash
+            where.append(key % self.shards == self.shard)
+        chosen = select(u.id).where(*where).order_by(u.id).limit(limit).with_for_update(skip_locked=True)
+        rows = conn.execute(update(u).where(u.id.in_(chosen.scalar_subquery())).values(state=CLAIMED)
+                            .returning(u.id, u.url, u.is_page).execution_options(synchronize_session=False)).all()
+        rows.sort(key=lambda r: r.id)
+        undecided = [r for r in rows if r.is_page is None]
+        decided: dict[int, bool] = {}
+        if undecided:
+            state = conn.execute(select(CrawlState.pages_taken, CrawlState.max_pages)
+                                 .where(CrawlState.job_id == self.job_id).with_for_update()).one()
+            taken = state.pages_taken
+            for r in undecided:
+                decided[r.id] = taken < state.max_pages and url_origin(r.url) in self.origins
+                taken += decided[r.id]
+            if taken != state.pages_taken:
+                conn.execute(update(CrawlState).where(CrawlState.job_id == self.job_id).values(pages_taken=taken))
+            conn.execute(update(u).where(u.id == bindparam("row_id")).values(is_page=bindparam("page"))
+                         .execution_options(synchronize_session=False),
+                         [{"row_id": i, "page": p} for i, p in decided.items()])
+        return [Claimed(r.id, r.url, decided.get(r.id, bool(r.is_page))) for r in rows]
+
+    def _write_findings(self, conn: Connection, hashes: list[int]) -> None:
+        """Write the job's findings of these dead URLs again, with every linking page known now."""
+        for chunk in _chunks(hashes):
+            dead = conn.execute(select(CrawlURL.url_hash, CrawlURL.url, CrawlURL.reason, CrawlURL.http_status)
+                                .where(CrawlURL.job_id == self.job_id, CrawlURL.url_hash.in_(chunk),
+                                       CrawlURL.is_broken.is_(True))).all()
+            if not dead:
+                continue
+            found_on = self._found_on(conn, [d.url_hash for d in dead])
+            conn.execute(delete(CrawlFinding).where(CrawlFinding.crawl_job_id == self.job_id,
+                                                    CrawlFinding.url.in_([d.url[:2000] for d in dead])))
+            conn.execute(insert(CrawlFinding), [
+                {"crawl_job_id": self.job_id, "url": d.url[:2000], "reason": d.reason, "http_status": d.http_status,
+                 "found_on": [{"page": p, "anchor": a} for p, a in found_on.get(d.url_hash, [])],
+                 "page_count": len(found_on.get(d.url_hash, []))} for d in dead])
+
+    def _found_on(self, conn: Connection, hashes: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
+        out: dict[int, list[tuple[str, str]]] = {}
+        for chunk in _chunks(hashes):
+            for h, page, anchor in conn.execute(
+                    select(CrawlLink.url_hash, CrawlLink.page, CrawlLink.anchor)
+                    .where(CrawlLink.job_id == self.job_id, CrawlLink.url_hash.in_(chunk)).order_by(CrawlLink.id)):
+                out.setdefault(h, []).append((page, anchor))
+        return out
+
+    # --- the end ----------------------------------------------------------------------------------
+
+    def unfinished(self) -> int:
+        """URLs queued or being visited by any process of the crawl (0: the crawl is over)."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(CrawlURL).where(
+                CrawlURL.job_id == self.job_id, CrawlURL.state != DONE)).scalar_one()
+
+    def problems(self) -> tuple[dict[str, Outcome], dict[str, list[tuple[str, str]]]]:
+        """Every URL that did not work, and the pages linking to each dead one (in the order found)."""
+        u = CrawlURL
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(u.url_hash, u.url, u.reason, u.http_status, u.final_url, u.is_broken)
+                                .where(u.job_id == self.job_id, u.state == DONE, u.is_ok.is_(False))).all()
+            found_on = self._found_on(conn, [r.url_hash for r in rows if r.is_broken])
+        problems = {r.url: Outcome(r.url, False, r.reason, r.http_status, r.final_url or r.url) for r in rows}
+        dead = {r.url: _first_per_page(found_on.get(r.url_hash, [])) for r in rows if r.is_broken}
+        return problems, dead
+
+    def drop(self) -> None:
+        """Forget the crawl's rows (it has ended; its findings are stored)."""
+        with self._begin() as conn:
+            drop_rows(conn, self.job_id)
+
+    # --- helpers ----------------------------------------------------------------------------------
+
+    @contextmanager
+    def _begin(self) -> Iterator[Connection]:
+        from outreach.db import WRITE_LOCK
+
+        with self.engine.connect().execution_options(**{WRITE_LOCK: True}) as conn, conn.begin():
+            yield conn
+
+    @staticmethod
+    def _remember(cache: set[int], hashes: Iterable[int]) -> None:
+        if len(cache) > CACHE_LIMIT:
+            cache.clear()  # bounded memory: the table still knows, only the shortcut is lost
+        cache.update(hashes)
+
+
+def drop_rows(conn: Connection | Session, job_id: int) -> None:
+    """Delete a crawl's rows (in the caller's transaction)."""
+    for table in (CrawlLink, CrawlURL, CrawlState):
+        conn.execute(delete(table).where(table.job_id == job_id))
+
+
+def _first_per_page(sources: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    unique: dict[str, str] = {}
+    for page, anchor in sources:
+        unique.setdefault(page, anchor)
+    return list(unique.items())
+
+
+def state_file_engine(path: str | os.PathLike[str]) -> Engine:
+    """The engine of a CLI state file, its tables created when new."""
+    from outreach.db import Base, make_engine
+
+    engine = make_engine(f"sqlite:///{Path(path).resolve()}")
+    event.listen(engine, "connect", _no_sync)
+    Base.metadata.create_all(engine, tables=TABLES)
+    return engine
+
+
+def _no_sync(dbapi_connection: Any, _record: Any) -> None:
+    # a killed process keeps what it wrote (the OS has it); only a power cut may lose the last writes
+    dbapi_connection.execute("PRAGMA synchronous=OFF")
+
+
+@contextmanager
+def temporary_state() -> Iterator[Path]:
+    """A state file for a crawl that need not survive (the CLI without --state), removed at the end."""
+    with tempfile.TemporaryDirectory(prefix="outreach-crawl-") as folder:
+        yield Path(folder) / "state.db"
+
+
+class StoredFrontier(Frontier[tuple[int, bool]]):
+    """The walker's frontier over a CrawlStore: visits take claimed URLs; finds and outcomes are written in batches.
+
+    Items are (row id, is_page). `add_link` and `done` buffer; a writer task writes the buffer in a thread
+    as soon as the previous write is over (group commit: a killed crawl loses only the visits of the write
+    in progress), and `refill` (when the URLs in hand run low) writes and claims more in one transaction.
+    """
+
+    def __init__(self, store: CrawlStore, *, batch: int = 256, poll_seconds: float = 0.05) -> None:
+        super().__init__()
+        self.store = store
+        self.batch = batch
+        self.poll_seconds = poll_seconds
+        self._ready: deque[tuple[str, tuple[int, bool]]] = deque()
+        self._links: list[tuple[str, str, str]] = []
+        self._outcomes: list[tuple[int, Outcome, bool]] = []
+        self._lock = asyncio.Lock()
+        self._refill_task: asyncio.Task[bool] | None = None
+        self._writer: asyncio.Task[None] | None = None
+
+    def add_link(self, url: str, page: str, anchor: str) -> None:
+        self._links.append((url, page, anchor))
+
+    def done(self, row_id: int, outcome: Outcome, crawled: bool) -> None:
+        """A visit is over: its outcome (and the links it added) are written with the next write."""
+        self._outcomes.append((row_id, outcome, crawled))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(self._write_all())
+
+    async def _write_all(self) -> None:
+        while self._outcomes or self._links:
+            await self._sync(claim=0)
+
+    @property
+    def buffered(self) -> int:
+        return len(self._links) + len(self._outcomes)
+
+    def pop(self) -> tuple[str, tuple[int, bool]]:
+        item = self._ready.popleft()
+        if len(self._ready) < self.batch // 2 and (self._refill_task is None or self._refill_task.done()):
+            self._refill_task = asyncio.get_running_loop().create_task(self.refill())
+        return item
+
+    def clear(self) -> None:
+        self._ready.clear()
+
+    def __len__(self) -> int:
+        return len(self._ready)
+
+    async def flush(self) -> None:
+        await self._sync(claim=0)
+
+    async def close(self) -> None:
+        """Write what is left and wait for the background writes (the walk is over)."""
+        await self.flush()
+        tasks = [t for t in (self._writer, self._refill_task) if t is not None]
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def refill(self) -> bool:
+        return await self._sync(claim=self.batch)
+
+    async def finished(self) -> bool:
+        await self.flush()
+        return not self._ready and await asyncio.to_thread(self.store.unfinished) == 0
+
+    async def _sync(self, claim: int) -> bool:
+        async with self._lock:
+            if claim and len(self._ready) >= self.batch // 2:
+                return True  # another worker refilled meanwhile
+            links, outcomes = self._links, self._outcomes
+            if not (links or outcomes or claim):
+                return False
+            self._links, self._outcomes = [], []
+            claimed = await asyncio.to_thread(self.store.write, links, outcomes, claim)
+            self._ready.extend((c.url, (c.id, c.is_page)) for c in claimed)
+            return bool(claimed)
