@@ -166,14 +166,14 @@ class Crawler:
         while True:
             await asyncio.sleep(min(FLUSH_SECONDS, self.progress_every))
             await self._frontier.flush()  # findings are saved as they are found
+            if self.should_stop():
+                self._walk.abort()  # visits in flight are cancelled: they are queued again on resume
+                return
             if time.monotonic() - last < self.progress_every:
                 continue
             last = time.monotonic()
             self.progress.elapsed = last - started
             self.progress.queued = self._walk.pending
-            if self.should_stop():
-                self._walk.abort()  # visits in flight are cancelled: they are queued again on resume
-                return
             if self.on_progress:
                 self.on_progress(self.progress)
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from outreach.crawler.crawl import Progress, outcome, refusal_error, refused_seeds
 from outreach.crawler.service import counters_of
+from outreach.crawler.shards import StoreSpec
 from outreach.crawler.state import CrawlStore, drop_rows
 from outreach.discovery.broken_links.service import find_broken_links
 from outreach.discovery.broken_links.store import save_findings
@@ -33,9 +34,15 @@ def crawl(ctx: JobContext, job: CrawlJob, control: RunControl, **crawl_options: 
     def on_progress(progress: Progress) -> None:
         control.report(**counters_of(progress))
 
-    store = CrawlStore(ctx.sessionmaker.kw["bind"], job.id, keep_findings=True)
-    result = find_broken_links(list(job.seeds), settings, max_pages=job.max_pages, on_progress=on_progress,
-                               should_stop=control.should_stop, store=store, **crawl_options)
+    processes = ctx.settings.crawl.processes
+    if processes > 1:  # processes of this machine share the job's rows (outreach.crawler.shards)
+        spec = StoreSpec(ctx.settings.database.url, job.id, keep_findings=True)
+        result = find_broken_links(list(job.seeds), settings, max_pages=job.max_pages, on_progress=on_progress,
+                                   should_stop=control.should_stop, processes=processes, spec=spec, **crawl_options)
+    else:
+        store = CrawlStore(ctx.sessionmaker.kw["bind"], job.id, keep_findings=True)
+        result = find_broken_links(list(job.seeds), settings, max_pages=job.max_pages, on_progress=on_progress,
+                                   should_stop=control.should_stop, store=store, **crawl_options)
 
     def save(session: Session, done: CrawlJob) -> None:
         save_findings(session, done, result)

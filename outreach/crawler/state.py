@@ -44,6 +44,10 @@ TABLES = [CrawlState.__table__, CrawlURL.__table__, CrawlLink.__table__]
 #: entries kept by each cache of known URLs before it starts again (about 60 MB each when full)
 CACHE_LIMIT = 1_000_000
 _CHUNK = 500
+#: how long the writer waits for more visits to end before it writes them all in one transaction
+GATHER_SECONDS = 0.02
+#: how often an idle process of a crawl of several looks for URLs the others queued for it
+POLL_SECONDS = 0.1
 
 
 class StateMismatch(ValueError):
@@ -157,66 +161,71 @@ class CrawlStore:
                     self._write_findings(conn, sorted(dirty))
             return self._claim(conn, claim) if claim else []
 
-    def _add_urls(self, conn: Connection, rows: Iterable[tuple[int, str]]) -> None:
-        new = []
+    # The statements of every batch go to the driver as they are (executemany of tuples): SQLAlchemy's
+    # per-row work would cost more than the database's. `?` becomes psycopg's `%s` on PostgreSQL.
+
+    def _run(self, conn: Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        if rows:
+            conn.exec_driver_sql(sql.replace("?", "%s") if self._postgres else sql, rows)
+
+    def _query(self, conn: Connection, sql: str, args: tuple[Any, ...]) -> list[Any]:
+        return list(conn.exec_driver_sql(sql.replace("?", "%s") if self._postgres else sql, args))
+
+    def _add_urls(self, conn: Connection, rows: Iterable[tuple[int, str]]) -> set[str]:
+        """Queue the URLs not seen yet; returns those that cannot be fetched (never queued)."""
+        new: list[tuple[Any, ...]] = []
+        bad: set[str] = set()
         for h, u in rows:
             if h not in self._seen:
                 try:
-                    new.append({"job_id": self.job_id, "url_hash": h, "host_hash": _host_hash(u), "url": u,
-                                "state": QUEUED})
-                except BadURL:
-                    continue
-        if new:
-            conn.execute(self._insert(CrawlURL).on_conflict_do_nothing(index_elements=["job_id", "url_hash"]), new)
-        self._remember(self._seen, (r["url_hash"] for r in new))
+                    new.append((self.job_id, h, _host_hash(u), u))
+                except BadURL:  # not a URL that can be fetched (a bad port, say)
+                    bad.add(u)
+        self._run(conn, "INSERT INTO crawl_urls (job_id, url_hash, host_hash, url, state, is_crawled, is_ok, "
+                        "is_broken) VALUES (?, ?, ?, ?, 0, FALSE, FALSE, FALSE) "
+                        "ON CONFLICT (job_id, url_hash) DO NOTHING", new)
+        self._remember(self._seen, (row[1] for row in new))
+        return bad
 
     def _add_links(self, conn: Connection, links: list[tuple[str, str, str]]) -> set[int]:
         """Queue the new URLs and keep their linking pages; returns dead URLs that got a linking page."""
         hashed: dict[str, int] = {}
         pages: dict[str, int] = {}
-        bad: set[str] = set()
         for url, page, _ in links:
-            if url not in hashed and url not in bad:
-                try:
-                    url_origin(url)
-                except BadURL:  # not a URL that can be fetched (a bad port, say): never queued
-                    bad.add(url)
-                    continue
+            if url not in hashed:
                 hashed[url] = url_hash(url)
             if page not in pages:
                 pages[page] = url_hash(page)
-        if bad:
-            links = [link for link in links if link[0] not in bad]
-        self._add_urls(conn, ((h, u) for u, h in hashed.items()))
+        bad = self._add_urls(conn, ((h, u) for u, h in hashed.items()))
         unknown = [h for h in set(hashed.values()) if h not in self._working]
         done_ok: set[int] = set()
         dead: set[int] = set()
-        u = CrawlURL
         for chunk in _chunks(unknown):
-            for h, is_ok, is_broken in conn.execute(
-                    select(u.url_hash, u.is_ok, u.is_broken)
-                    .where(u.job_id == self.job_id, u.state == DONE, u.url_hash.in_(chunk))):
-                (done_ok if is_ok else dead).add(h) if (is_ok or is_broken) else None
+            marks = ", ".join("?" * len(chunk))
+            for h, is_ok, is_broken in self._query(
+                    conn, f"SELECT url_hash, is_ok, is_broken FROM crawl_urls WHERE job_id = ? AND state = 2 "
+                          f"AND url_hash IN ({marks})", (self.job_id, *chunk)):
+                if is_ok:
+                    done_ok.add(h)
+                elif is_broken:
+                    dead.add(h)
         self._remember(self._working, done_ok)
-        edges = [{"job_id": self.job_id, "url_hash": hashed[url], "page_hash": pages[page], "page": page,
-                  "anchor": anchor} for url, page, anchor in links
-                 if hashed[url] not in self._working]
-        if edges:
-            conn.execute(self._insert(CrawlLink).on_conflict_do_nothing(
-                index_elements=["job_id", "url_hash", "page_hash"]), edges)
+        working = self._working
+        edges = [(self.job_id, hashed[url], pages[page], page, anchor) for url, page, anchor in links
+                 if hashed[url] not in working and url not in bad]
+        self._run(conn, "INSERT INTO crawl_links (job_id, url_hash, page_hash, page, anchor) VALUES (?, ?, ?, ?, ?) "
+                        "ON CONFLICT (job_id, url_hash, page_hash) DO NOTHING", edges)
         return dead
 
     def _finish_urls(self, conn: Connection, outcomes: list[tuple[int, Outcome, bool]]) -> None:
-        rows = [{"row_id": row_id, "is_crawled": crawled, "is_ok": o.ok, "is_broken": o.broken,
-                 "reason": o.reason, "http_status": o.status, "final_url": None if o.ok else o.final_url}
-                for row_id, o, crawled in outcomes]
-        conn.execute(update(CrawlURL).where(CrawlURL.id == bindparam("row_id")).values(
-            state=DONE, is_crawled=bindparam("is_crawled"), is_ok=bindparam("is_ok"),
-            is_broken=bindparam("is_broken"), reason=bindparam("reason"), http_status=bindparam("http_status"),
-            final_url=bindparam("final_url")).execution_options(synchronize_session=False), rows)
+        self._run(conn, "UPDATE crawl_urls SET state = 2, is_crawled = ?, is_ok = ?, is_broken = ?, reason = ?, "
+                        "http_status = ?, final_url = ? WHERE id = ?",
+                  [(crawled, o.ok, o.broken, o.reason, o.status, None if o.ok else o.final_url, row_id)
+                   for row_id, o, crawled in outcomes])
         working = [url_hash(o.url) for _, o, _ in outcomes if o.ok]
         for chunk in _chunks(working):
-            conn.execute(delete(CrawlLink).where(CrawlLink.job_id == self.job_id, CrawlLink.url_hash.in_(chunk)))
+            self._run(conn, f"DELETE FROM crawl_links WHERE job_id = ? AND url_hash IN ({', '.join('?' * len(chunk))})",
+                      [(self.job_id, *chunk)])
         self._remember(self._working, working)
 
     def _claim(self, conn: Connection, limit: int) -> list[Claimed]:
@@ -353,11 +362,12 @@ class StoredFrontier(Frontier[tuple[int, bool]]):
     in progress), and `refill` (when the URLs in hand run low) writes and claims more in one transaction.
     """
 
-    def __init__(self, store: CrawlStore, *, batch: int = 256, poll_seconds: float = 0.05) -> None:
+    def __init__(self, store: CrawlStore, *, batch: int = 256) -> None:
         super().__init__()
         self.store = store
         self.batch = batch
-        self.poll_seconds = poll_seconds
+        # alone, this process is woken by its own writes; with other shards it looks again now and then
+        self.poll_seconds = POLL_SECONDS if store.shards > 1 else None
         self._ready: deque[tuple[str, tuple[int, bool]]] = deque()
         self._links: list[tuple[str, str, str]] = []
         self._outcomes: list[tuple[int, Outcome, bool]] = []
@@ -376,6 +386,7 @@ class StoredFrontier(Frontier[tuple[int, bool]]):
 
     async def _write_all(self) -> None:
         while self._outcomes or self._links:
+            await asyncio.sleep(GATHER_SECONDS)  # a few more visits end meanwhile: one transaction for all
             await self._sync(claim=0)
 
     @property
@@ -404,6 +415,9 @@ class StoredFrontier(Frontier[tuple[int, bool]]):
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def refill(self) -> bool:
+        if self._lock.locked():  # a write is under way: it wakes the walk when it is over
+            async with self._lock:
+                return bool(self._ready)
         return await self._sync(claim=self.batch)
 
     async def finished(self) -> bool:
@@ -420,4 +434,5 @@ class StoredFrontier(Frontier[tuple[int, bool]]):
             self._links, self._outcomes = [], []
             claimed = await asyncio.to_thread(self.store.write, links, outcomes, claim)
             self._ready.extend((c.url, (c.id, c.is_page)) for c in claimed)
-            return bool(claimed)
+        self.wake()  # URLs were claimed, or written where a refill can claim them
+        return bool(claimed)

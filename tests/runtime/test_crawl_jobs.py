@@ -161,3 +161,18 @@ def test_a_killed_scheduler_s_crawl_is_taken_over_within_one_heartbeat_interval(
     taken_at = job(ctx, job_id).started_at
     assert taken_at is not None and (taken_at - killed_at).total_seconds() <= HEARTBEAT + 0.5
     resumed_cleanly(ctx, site, job_id, expected)
+
+
+def test_a_job_crawled_by_two_processes_finds_what_one_finds(ctx: JobContext, site: GeneratedSite) -> None:
+    from dataclasses import replace
+
+    expected = reference(ctx, site)
+    two = replace(ctx, settings=ctx.settings.with_(crawl={"processes": 2}))
+    job_id = queue(two, site)
+    assert jobs.run_one(two) is True
+    done = job(two, job_id)
+    first = job(ctx, job_id - 1)  # the reference job, crawled by one process
+    assert (done.status, done.pages_crawled, done.links_checked, done.broken_found) == (
+        "done", first.pages_crawled, first.links_checked, first.broken_found)
+    assert found(two, job_id) == expected
+    assert max(site.page_gets().values()) == 1

@@ -8,6 +8,7 @@ A command imports what it uses when it runs, so that the CLI starts fast.
 """
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -31,10 +32,12 @@ if TYPE_CHECKING:
 @click.option("--state", "state_path", type=click.Path(dir_okay=False),
               help="Keep the crawl's frontier and findings in this SQLite file: run the same command again "
                    "after a stop, a kill or a crash and it resumes where it was (delete the file to start over).")
+@click.option("--processes", type=click.IntRange(1, 256),
+              help="Processes sharing the crawl (one global page limit and seen-set)  [default: the number of cores]")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_context
 def broken_links(ctx: click.Context, seeds: tuple[str, ...], max_pages: int, campaign_id: int | None,
-                 state_path: str | None, as_json: bool) -> None:
+                 state_path: str | None, processes: int | None, as_json: bool) -> None:
     """Crawl SEED sites and list their dead links, grouped by dead URL (most-linked first)."""
     # imported when the command runs, not with the CLI: `outreach` starts fast
     from outreach.crawler.crawl import Progress, refusal_error, refused_seeds
@@ -59,9 +62,18 @@ def broken_links(ctx: click.Context, seeds: tuple[str, ...], max_pages: int, cam
                        f"{p.queued} queued", err=True, nl=False)
 
     stopped_by: list[int] = []
-    with _stopped_by_signals(stopped_by), _state_store(state_path, urls, max_pages) as store:
-        result = find_broken_links(urls, fetch_settings, max_pages=max_pages, on_progress=on_progress,
-                                   should_stop=lambda: bool(stopped_by), store=store)
+    spec = _state_spec(state_path, urls, max_pages)
+    from outreach.crawler.shards import ShardFailed
+
+    with _stopped_by_signals(stopped_by):
+        try:
+            result = find_broken_links(urls, fetch_settings, max_pages=max_pages, on_progress=on_progress,
+                                       should_stop=lambda: bool(stopped_by), spec=spec,
+                                       processes=processes or os.cpu_count() or 1)
+        except ShardFailed as exc:  # the other processes were stopped; what they found is in the state file
+            again = f"run the same command again to resume from {state_path}" if state_path else \
+                "nothing was kept (with --state FILE the crawl resumes)"
+            fail(f"{exc}; {again}", 1)
     if interactive:
         click.echo("", err=True)
     payload = report(result)
@@ -96,27 +108,28 @@ def _stopped_by_signals(stopped_by: list[int]) -> Iterator[None]:
             signal.signal(signum, handler)
 
 
-@contextmanager
-def _state_store(path: str | None, seeds: list[str], max_pages: int) -> Iterator[Any]:
-    """The crawl's store in the --state file, checked to hold this crawl (None without --state: a temporary one)."""
+def _state_spec(path: str | None, seeds: list[str], max_pages: int) -> Any:
+    """Where the crawl's rows are: the --state file, checked to hold this crawl (None without --state: a
+    temporary file)."""
     if path is None:
-        yield None
-        return
-    from outreach.crawler.state import CrawlStore, StateMismatch, state_file_engine
+        return None
+    from outreach.crawler.shards import StoreSpec
+    from outreach.crawler.state import StateMismatch
 
+    spec = StoreSpec(f"sqlite:///{os.path.abspath(path)}", is_state_file=True)
     try:
-        engine = state_file_engine(path)
+        engine = spec.engine()
     except Exception as exc:  # not a SQLite file, no permission, ...
         fail(f"--state {path}: cannot be used as a state file ({str(exc).splitlines()[0]})")
     try:
-        store = CrawlStore(engine)
-        try:
-            store.open(seeds, max_pages)
-        except StateMismatch as exc:
-            fail(f"--state {path}: {exc}; give another file, or delete this one to start over")
-        yield store
+        spec.store(engine).open(seeds, max_pages)
+    except StateMismatch as exc:
+        fail(f"--state {path}: {exc}; give another file, or delete this one to start over")
+    except Exception as exc:  # a file that is not SQLite
+        fail(f"--state {path}: cannot be used as a state file ({str(exc).splitlines()[0]})")
     finally:
         engine.dispose()
+    return spec
 
 
 def _campaign_or_exit(settings: Settings, campaign_id: int) -> None:
