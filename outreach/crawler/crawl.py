@@ -151,6 +151,7 @@ class Crawler:
                 reporter.cancel()
                 await asyncio.gather(reporter, return_exceptions=True)
                 await frontier.close()  # what the last visits found, also when stopped or failed
+                store.close()
         self.progress.elapsed = time.monotonic() - started
         self.progress.queued = 0
         self.result.cancelled = walk.stopped

@@ -23,11 +23,11 @@ import hashlib
 import os
 import tempfile
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, bindparam, delete, event, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -39,6 +39,7 @@ from outreach.crawler.walk import Frontier
 from outreach.lib.urls import BadURL, url_origin
 from outreach.models.crawl import CrawlFinding, CrawlLink, CrawlState, CrawlURL
 
+T = TypeVar("T")
 QUEUED, CLAIMED, DONE = 0, 1, 2
 TABLES = [CrawlState.__table__, CrawlURL.__table__, CrawlLink.__table__]
 #: entries kept by each cache of known URLs before it starts again (about 60 MB each when full)
@@ -98,6 +99,9 @@ class CrawlStore:
         self.keep_findings = keep_findings
         self.origins: set[str] = set()
         self._postgres = engine.dialect.name == "postgresql"
+        #: a SQLite file on this machine: its calls are quick and run on the event loop
+        self.is_local = not self._postgres
+        self._conn: Connection | None = None
         self._insert = postgresql.insert if self._postgres else sqlite.insert
         #: URLs known to be in the table, and URLs known to work (no linking page needs keeping)
         self._seen: set[int] = set()
@@ -309,8 +313,19 @@ class CrawlStore:
     def _begin(self) -> Iterator[Connection]:
         from outreach.db import WRITE_LOCK
 
-        with self.engine.connect().execution_options(**{WRITE_LOCK: True}) as conn, conn.begin():
-            yield conn
+        if not self.is_local:
+            with self.engine.connect().execution_options(**{WRITE_LOCK: True}) as conn, conn.begin():
+                yield conn
+            return
+        if self._conn is None:  # a SQLite file: one connection for the crawl, spared the pool at every batch
+            self._conn = self.engine.connect().execution_options(**{WRITE_LOCK: True})
+        with self._conn.begin():
+            yield self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     @staticmethod
     def _remember(cache: set[int], hashes: Iterable[int]) -> None:
@@ -374,6 +389,8 @@ class StoredFrontier(Frontier[tuple[int, bool]]):
         self._lock = asyncio.Lock()
         self._refill_task: asyncio.Task[bool] | None = None
         self._writer: asyncio.Task[None] | None = None
+        #: the last claim took fewer URLs than it asked for: nothing to claim ahead until the next write
+        self._drained = False
 
     def add_link(self, url: str, page: str, anchor: str) -> None:
         self._links.append((url, page, anchor))
@@ -387,7 +404,7 @@ class StoredFrontier(Frontier[tuple[int, bool]]):
     async def _write_all(self) -> None:
         while self._outcomes or self._links:
             await asyncio.sleep(GATHER_SECONDS)  # a few more visits end meanwhile: one transaction for all
-            await self._sync(claim=0)
+            await self._sync(claim=max(0, self.batch - len(self._ready)))  # and the URLs they queued, at once
 
     @property
     def buffered(self) -> int:
@@ -395,7 +412,9 @@ class StoredFrontier(Frontier[tuple[int, bool]]):
 
     def pop(self) -> tuple[str, tuple[int, bool]]:
         item = self._ready.popleft()
-        if len(self._ready) < self.batch // 2 and (self._refill_task is None or self._refill_task.done()):
+        # claim ahead while the queue has more than the last claim took; a drained queue is claimed by the writes
+        if (len(self._ready) < self.batch // 2 and not self._drained
+                and (self._refill_task is None or self._refill_task.done())):
             self._refill_task = asyncio.get_running_loop().create_task(self.refill())
         return item
 
@@ -422,7 +441,17 @@ class StoredFrontier(Frontier[tuple[int, bool]]):
 
     async def finished(self) -> bool:
         await self.flush()
-        return not self._ready and await asyncio.to_thread(self.store.unfinished) == 0
+        return not self._ready and await self._call(self.store.unfinished) == 0
+
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a store call: on the event loop for a SQLite store, in a thread for PostgreSQL.
+
+        SQLite answers in microseconds but gives up the GIL at each row; from a thread it would wait for the
+        loop's switch interval to get it back at every row (tens of milliseconds a batch). PostgreSQL waits
+        on the network, which a thread overlaps with the crawl."""
+        if self.store.is_local:
+            return fn(*args)
+        return await asyncio.to_thread(fn, *args)
 
     async def _sync(self, claim: int) -> bool:
         async with self._lock:
@@ -432,7 +461,10 @@ class StoredFrontier(Frontier[tuple[int, bool]]):
             if not (links or outcomes or claim):
                 return False
             self._links, self._outcomes = [], []
-            claimed = await asyncio.to_thread(self.store.write, links, outcomes, claim)
+            claimed = await self._call(self.store.write, links, outcomes, claim)
             self._ready.extend((c.url, (c.id, c.is_page)) for c in claimed)
-        self.wake()  # URLs were claimed, or written where a refill can claim them
+            if claim:
+                self._drained = len(claimed) < claim
+        if claimed or links:
+            self.wake()  # URLs were claimed, or written where a refill can claim them
         return bool(claimed)

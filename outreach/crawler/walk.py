@@ -143,13 +143,15 @@ class Walk(Generic[T]):
             if self.stopped:
                 wakeup.set()
                 return
-            if not frontier and not await frontier.refill():
-                if self._busy == 0 and not frontier and await frontier.finished():
+            if not frontier:
+                wakeup.clear()  # before looking: a wake-up that comes while this worker looks is not lost
+                if await frontier.refill() or frontier:
+                    continue
+                if self._busy == 0 and await frontier.finished():
                     wakeup.set()  # let the other idle workers see that the walk is over
                     return
                 if frontier or self.stopped:
                     continue
-                wakeup.clear()
                 if frontier.poll_seconds is None:
                     await wakeup.wait()
                 else:  # another process may queue URLs for this one: look again after a while

@@ -91,7 +91,8 @@ def test_a_stopped_crawl_resumes_with_the_same_findings_and_fetches_no_page_twic
     assert resumed["pages_crawled"] == reference["pages_crawled"] and len(findings(reference)[1]) > 20
     gets = site.page_gets()
     twice = sorted(p for p, n in gets.items() if n > 1)
-    assert len(twice) <= 2 * CONCURRENCY, twice  # only pages in flight (or in the write under way) when stopped
+    # only pages in flight when it stopped, or finished in the last 20 ms (the batch being written)
+    assert len(twice) <= 3 * CONCURRENCY, twice
     assert {f"/p/{i}" for i in range(site.pages)} <= set(gets)  # and every page was fetched by one run or the other
 
 

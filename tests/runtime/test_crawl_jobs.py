@@ -121,7 +121,8 @@ def resumed_cleanly(ctx: JobContext, site: GeneratedSite, job_id: int, expected:
     gets = site.page_gets()
     assert {f"/p/{i}" for i in range(site.pages)} <= set(gets)
     twice = sorted(p for p, n in gets.items() if n > 1)
-    assert len(twice) <= 2 * CONCURRENCY, twice  # only the pages in flight when the process stopped
+    # only pages in flight when the process stopped, or finished in the last 20 ms (the batch being written)
+    assert len(twice) <= 3 * CONCURRENCY, twice
     with ctx.sessionmaker() as session:  # the job's frontier is gone with its end
         assert session.scalars(select(CrawlURL.id).where(CrawlURL.job_id == job_id)).all() == []
 
