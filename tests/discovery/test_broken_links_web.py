@@ -243,6 +243,29 @@ def test_a_running_job_of_a_dead_process_is_taken_over(app: Flask, db: Session, 
     assert job.error == "no page could be fetched (http://gone.invalid/: dns)"
 
 
+def test_a_running_crawl_shows_the_dead_links_it_has_saved_so_far(app: Flask, db: Session, login: Any,
+                                                                   team: dict[str, Any]) -> None:
+    from outreach.crawler.checker import Outcome
+    from outreach.crawler.state import CrawlStore
+
+    client = login(team["owner"])
+    start(client, team["campaign"].id, "http://site.test/")
+    job = db.scalar(select(CrawlJob))
+    job.status = "running"
+    db.commit()
+    # what the crawl's store writes as a visit ends: the page's links, then the dead one's outcome
+    store = CrawlStore(app.extensions["outreach"].sessionmaker.kw["bind"], job.id, keep_findings=True)
+    store.open(["http://site.test/"], job.max_pages)
+    home = store.write([], [], claim=1)[0]
+    store.write([("http://site.test/gone", home.url, "Old guide")],
+                [(home.id, Outcome(home.url, True, None, 200, home.url), True)], claim=0)
+    gone = store.write([], [], claim=1)[0]
+    store.write([], [(gone.id, Outcome(gone.url, False, "not_found", 404, gone.url), False)], claim=0)
+    text = client.get(f"/campaigns/{team['campaign'].id}/broken-links").get_data(as_text=True)
+    assert f"Dead links found so far by crawl {job.id}" in text
+    assert "http://site.test/gone" in text and "Old guide" in text
+
+
 def test_client_viewers_see_results_read_only_and_outsiders_nothing(
         app: Flask, db: Session, client: FlaskClient, login: Any, team: dict[str, Any],
         resource_site: tuple[TestWeb, TestWeb]) -> None:
