@@ -11,6 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+import outreach.db
+
 revision = '0023'
 down_revision = '0022'
 branch_labels = None
@@ -18,6 +20,14 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        'crawl_shards',
+        sa.Column('job_id', sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column('shard', sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column('worker', sa.String(length=200), nullable=False),
+        sa.Column('heartbeat_at', outreach.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint('job_id', 'shard', name=op.f('pk_crawl_shards')),
+    )
     op.create_table(
         'crawl_links',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -68,3 +78,4 @@ def downgrade() -> None:
     op.drop_table('crawl_urls')
     op.drop_table('crawl_states')
     op.drop_table('crawl_links')
+    op.drop_table('crawl_shards')

@@ -26,6 +26,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -36,8 +37,9 @@ from sqlalchemy.orm import Session
 
 from outreach.crawler.checker import Outcome
 from outreach.crawler.walk import Frontier
+from outreach.lib.clock import utcnow
 from outreach.lib.urls import BadURL, url_origin
-from outreach.models.crawl import CrawlFinding, CrawlLink, CrawlState, CrawlURL
+from outreach.models.crawl import CrawlFinding, CrawlLink, CrawlShard, CrawlState, CrawlURL
 
 T = TypeVar("T")
 QUEUED, CLAIMED, DONE = 0, 1, 2
@@ -92,9 +94,17 @@ class CrawlStore:
     """The rows of one crawl (job id `job_id`) as seen by one process: shard `shard` of `shards`."""
 
     def __init__(self, engine: Engine, job_id: int = 0, *, shard: int = 0, shards: int = 1,
-                 shard_by_host: bool = True, keep_findings: bool = False) -> None:
+                 shard_by_host: bool = True, keep_findings: bool = False, holder: str | None = None,
+                 takes_back_after: float | None = None) -> None:
         self.engine, self.job_id = engine, job_id
         self.shard, self.shards, self.shard_by_host = shard, shards, shard_by_host
+        #: a crawl job spread over workers: this process claims the URLs of the crawl_shards rows it holds
+        #: (renewed at each write) instead of one fixed shard
+        self.holder = holder
+        #: the job's own worker: takes back the shards whose holder stopped renewing them for this long
+        self.takes_back_after = takes_back_after
+        #: the shards this process held at its last write
+        self.held: list[int] = []
         #: write the job's CrawlFinding rows as dead URLs and their linking pages are found
         self.keep_findings = keep_findings
         self.origins: set[str] = set()
@@ -154,6 +164,8 @@ class CrawlStore:
 
         `links`: (url, page, anchor) in the order found; `outcomes`: (row id, outcome, the page answered)."""
         with self._begin() as conn:
+            if self.holder is not None:
+                self.held = self._hold(conn)
             if outcomes:
                 self._finish_urls(conn, outcomes)
             dirty: set[int] = set()
@@ -235,8 +247,12 @@ class CrawlStore:
     def _claim(self, conn: Connection, limit: int) -> list[Claimed]:
         u = CrawlURL
         where = [u.job_id == self.job_id, u.state == QUEUED]
-        if self.shards > 1:
-            key = u.host_hash if self.shard_by_host else u.url_hash
+        key = u.host_hash if self.shard_by_host else u.url_hash
+        if self.holder is not None:
+            if not self.held:
+                return []
+            where.append((key % self.shards).in_(self.held))
+        elif self.shards > 1:
             where.append(key % self.shards == self.shard)
         chosen = select(u.id).where(*where).order_by(u.id).limit(limit).with_for_update(skip_locked=True)
         rows = conn.execute(update(u).where(u.id.in_(chosen.scalar_subquery())).values(state=CLAIMED)
@@ -257,6 +273,36 @@ class CrawlStore:
                          .execution_options(synchronize_session=False),
                          [{"row_id": i, "page": p} for i, p in decided.items()])
         return [Claimed(r.id, r.url, decided.get(r.id, bool(r.is_page))) for r in rows]
+
+    def share(self, holder: str) -> None:
+        """Spread the crawl over workers: every shard held by `holder` (the job's worker) until others take some."""
+        with self._begin() as conn:
+            conn.execute(delete(CrawlShard).where(CrawlShard.job_id == self.job_id))
+            conn.execute(insert(CrawlShard), [{"job_id": self.job_id, "shard": i, "worker": holder,
+                                               "heartbeat_at": utcnow()} for i in range(self.shards)])
+
+    def _hold(self, conn: Connection) -> list[int]:
+        """Renew the shards this process holds (and, the job's worker, take back stale ones); returns them."""
+        now = utcnow()
+        held = list(conn.execute(update(CrawlShard).where(CrawlShard.job_id == self.job_id,
+                                                          CrawlShard.worker == self.holder)
+                                 .values(heartbeat_at=now).returning(CrawlShard.shard)).scalars())
+        if self.takes_back_after is not None:
+            stale = list(conn.execute(
+                update(CrawlShard).where(CrawlShard.job_id == self.job_id, CrawlShard.worker != self.holder,
+                                         CrawlShard.heartbeat_at < now - timedelta(seconds=self.takes_back_after))
+                .values(worker=self.holder, heartbeat_at=now).returning(CrawlShard.shard)).scalars())
+            if stale:  # their holder died: the URLs it had claimed are queued again
+                self.requeue_claimed(conn, stale)
+                held += stale
+        return sorted(held)
+
+    def requeue_claimed(self, conn: Connection, shards: list[int]) -> None:
+        """Queue again the claimed URLs of these shards (their process stopped)."""
+        u = CrawlURL
+        key = u.host_hash if self.shard_by_host else u.url_hash
+        conn.execute(update(u).where(u.job_id == self.job_id, u.state == CLAIMED, (key % self.shards).in_(shards))
+                     .values(state=QUEUED))
 
     def _write_findings(self, conn: Connection, hashes: list[int]) -> None:
         """Write the job's findings of these dead URLs again, with every linking page known now."""
@@ -336,7 +382,7 @@ class CrawlStore:
 
 def drop_rows(conn: Connection | Session, job_id: int) -> None:
     """Delete a crawl's rows (in the caller's transaction)."""
-    for table in (CrawlLink, CrawlURL, CrawlState):
+    for table in (CrawlLink, CrawlURL, CrawlState, CrawlShard):
         conn.execute(delete(table).where(table.job_id == job_id))
 
 
@@ -382,7 +428,7 @@ class StoredFrontier(Frontier[tuple[int, bool]]):
         self.store = store
         self.batch = batch
         # alone, this process is woken by its own writes; with other shards it looks again now and then
-        self.poll_seconds = POLL_SECONDS if store.shards > 1 else None
+        self.poll_seconds = POLL_SECONDS if store.shards > 1 or store.holder is not None else None
         self._ready: deque[tuple[str, tuple[int, bool]]] = deque()
         self._links: list[tuple[str, str, str]] = []
         self._outcomes: list[tuple[int, Outcome, bool]] = []

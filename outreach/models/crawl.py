@@ -1,6 +1,7 @@
 """Crawl jobs (seeds, limits, status, progress counters) and what they found."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -138,3 +139,17 @@ class CrawlLink(Base):
     page: Mapped[str] = mapped_column(Text)
     #: the first anchor of the link on that page
     anchor: Mapped[str] = mapped_column(Text, default="")
+
+
+class CrawlShard(Base):
+    """A share of a crawl job spread over Celery workers, and the worker process crawling it (outreach.crawler.jobs)."""
+
+    __tablename__ = "crawl_shards"
+
+    job_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    #: the URLs whose host (or URL, politeness off) hashes to this shard
+    shard: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    #: the process crawling it ("host:pid"); the job's own worker holds the shards nobody else took
+    worker: Mapped[str] = mapped_column(String(200), default="")
+    #: renewed at each batch the worker writes; a stale one is taken back by the job's worker
+    heartbeat_at: Mapped[datetime]
