@@ -78,6 +78,10 @@ class RunControl:
     def should_stop(self) -> bool:
         return self.cancel_requested or self.lost or self.ctx.stopping()
 
+    def stop_beating(self) -> None:
+        """The work is over: `keep_alive` returns."""
+        self._done.set()
+
     def keep_alive(self) -> None:
         """Beat until the work ends (three times per heartbeat interval); give the run back when the app stops."""
         every = self.ctx.settings.scheduler.run_heartbeat_seconds / 3
@@ -137,7 +141,7 @@ def run_one(ctx: JobContext, model: type[RunMixin], work: Work, *, kinds: Sequen
             log.exception("%s %s failed", model.noun, run_id)
             ending = Ending("failed", f"{type(exc).__name__}: {exc}")
         finally:
-            control._done.set()
+            control.stop_beating()
             beating.join()
     if control.lost:  # back in the queue, or another process took it over: not this process's to end
         return True
