@@ -66,6 +66,8 @@ class SchedulerSettings:
     workers: int = 4
     backend: str = "threads"
     broker_url: str = "redis://127.0.0.1:6379/0"
+    #: a running run beats three times per interval; one whose heartbeat is older is taken over
+    run_heartbeat_seconds: int = 30
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,8 @@ class CrawlSettings:
     max_parse_nodes: int = 200_000
     max_parse_depth: int = 512
     parse_timeout: float = 1.0
+    #: processes of one crawl job (the CLI's --processes defaults to the number of cores)
+    processes: int = 1
 
 
 @dataclass(frozen=True)
@@ -205,10 +209,11 @@ CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
 POSITIVE = {
     ("app", "login_max_failures"), ("app", "login_lockout_minutes"), ("app", "page_size"),
     ("scheduler", "tick_seconds"), ("scheduler", "workers"), ("scheduler", "send_tick_seconds"),
-    ("scheduler", "poll_tick_seconds"), ("scheduler", "reconcile_tick_seconds"),
+    ("scheduler", "poll_tick_seconds"), ("scheduler", "reconcile_tick_seconds"), ("scheduler", "run_heartbeat_seconds"),
     ("crawl", "concurrency"), ("crawl", "per_host_concurrency"), ("crawl", "timeout"),
     ("crawl", "max_page_bytes"), ("crawl", "parse_workers"), ("crawl", "max_parse_nodes"),
-    ("crawl", "max_parse_depth"), ("crawl", "parse_timeout"), ("dns", "timeout"), ("mail", "default_daily_cap"),
+    ("crawl", "max_parse_depth"), ("crawl", "parse_timeout"), ("crawl", "processes"), ("dns", "timeout"),
+    ("mail", "default_daily_cap"),
     ("mail", "smtp_timeout"), ("mail", "imap_timeout"), ("mail", "poll_minutes"), ("mail", "sending_lease_seconds"),
     ("backlinks", "lost_after_failures"), ("backlinks", "pending_check_hours"),
     ("backlinks", "live_check_days"), ("database", "pool_size"),

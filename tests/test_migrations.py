@@ -349,3 +349,44 @@ def test_the_review16_migration_holds_nothing_already_queued_and_adds_the_person
             ("member", True), ("member", False)]
         assert conn.scalar(text("SELECT subject FROM mail_messages")) == "Hello"
     engine.dispose()
+
+
+def test_the_crawl15_migration_keeps_crawl_jobs_and_their_findings_and_a_crawl_resumes_on_it(
+        empty_database_url: str) -> None:
+    from alembic import command
+
+    from outreach.crawler.checker import Outcome
+    from outreach.crawler.state import CrawlStore
+    from outreach.migrate import alembic_config
+
+    upgrade(empty_database_url, "0022")
+    engine = make_engine(empty_database_url)
+    at = "'2026-01-01 00:00:00+00'"
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO crawl_jobs (kind, seeds, max_pages, pages_crawled, links_checked, broken_found, "
+                          "queued_urls, status, is_cancel_requested, worker, error, created_at, started_at, "
+                          f"heartbeat_at) VALUES ('broken_links', '[\"http://a.test/\"]', 10, 3, 9, 1, 4, 'running', "
+                          f"false, 'old-host:1', '', {at}, {at}, {at})"))
+        conn.execute(text("INSERT INTO crawl_findings (crawl_job_id, url, reason, http_status, found_on, page_count) "
+                          "VALUES (1, 'http://a.test/gone', 'not_found', 404, '[]', 0)"))
+    engine.dispose()
+    upgrade(empty_database_url)
+    engine = make_engine(empty_database_url)
+    with engine.connect() as conn:
+        assert tuple(conn.execute(text("SELECT status, pages_crawled, worker FROM crawl_jobs")).one()) == (
+            "running", 3, "old-host:1")
+        assert conn.execute(text("SELECT url FROM crawl_findings")).scalar_one() == "http://a.test/gone"
+    # the running job's process is gone: whoever takes it over starts its frontier in the new tables
+    store = CrawlStore(engine, 1, keep_findings=True)
+    assert store.open(["http://a.test/"], 10) is False
+    claimed = store.write([], [], claim=5)
+    assert [(c.url, c.is_page) for c in claimed] == [("http://a.test/", True)]
+    store.write([("http://a.test/x", "http://a.test/", "X")], [
+        (claimed[0].id, Outcome("http://a.test/", True, None, 200, "http://a.test/"), True)], claim=0)
+    assert store.counts().pages_crawled == 1 and store.unfinished() == 1
+    engine.dispose()
+    command.downgrade(alembic_config(empty_database_url), "0022")
+    engine = make_engine(empty_database_url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM crawl_jobs")).scalar_one() == 1
+    engine.dispose()

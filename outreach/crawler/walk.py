@@ -8,11 +8,15 @@ priority when ranked), the seen-set, the workers, the end (the frontier empty an
 and the stop.
 
 A fixed pool of workers takes URLs from the frontier, so memory grows with the number of distinct
-URLs (the seen-set and the queue), not with pending tasks.
+URLs (the seen-set and the queue), not with pending tasks. The broken-link crawl hands the walker a
+frontier kept in a database instead (outreach.crawler.state.StoredFrontier: memory bounded, resumable,
+shared by the processes of one crawl); it brings URLs in with `refill` and says with `finished` when
+no process of the crawl has any left.
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -34,6 +38,10 @@ class Frontier(Generic[T]):
         self._fifo: deque[tuple[str, T]] = deque()
         self._heap: list[tuple[int, int, str, T]] = []
         self._added = 0
+        #: how long an idle worker waits before asking `refill` again (None: until a visit adds something)
+        self.poll_seconds: float | None = None
+        #: set by the walk: tells idle workers that URLs came in
+        self.wake: Callable[[], None] = lambda: None
 
     def add(self, url: str, item: T, priority: int = 0) -> bool:
         """Queue url unless it was ever added; whether it was queued."""
@@ -64,6 +72,14 @@ class Frontier(Generic[T]):
     def __len__(self) -> int:
         return len(self._heap) if self.ranked else len(self._fifo)
 
+    async def refill(self) -> bool:
+        """Bring URLs in from where else they are kept; whether any came (in memory: nowhere else)."""
+        return False
+
+    async def finished(self) -> bool:
+        """Whether no URL is left anywhere, this walk's visits being over (in memory: the queue is all)."""
+        return not self
+
 
 class Walk(Generic[T]):
     """Workers that call `visit(url, item)` for each URL of the frontier until none is left or `stop()`.
@@ -73,13 +89,15 @@ class Walk(Generic[T]):
     """
 
     def __init__(self, visit: Callable[[str, T], Awaitable[None]], *, concurrency: int,
-                 ranked: bool = False) -> None:
-        self.frontier: Frontier[T] = Frontier(ranked=ranked)
+                 ranked: bool = False, frontier: Frontier[T] | None = None) -> None:
+        self.frontier: Frontier[T] = frontier if frontier is not None else Frontier(ranked=ranked)
         self.concurrency = max(1, concurrency)
         self.stopped = False
         self._visit = visit
         self._wakeup = asyncio.Event()
+        self.frontier.wake = self._wakeup.set
         self._busy = 0
+        self._workers: list[asyncio.Task[None]] = []
 
     @property
     def pending(self) -> int:
@@ -101,10 +119,19 @@ class Walk(Generic[T]):
         self.frontier.clear()
         self._wakeup.set()
 
+    def abort(self) -> None:
+        """Stop now: the running visits are cancelled too (a frontier kept elsewhere has them again on resume)."""
+        self.stop()
+        for task in self._workers:
+            task.cancel()
+
     async def run(self) -> None:
-        workers = [asyncio.create_task(self._worker()) for _ in range(self.concurrency)]
+        workers = self._workers = [asyncio.create_task(self._worker()) for _ in range(self.concurrency)]
         try:
-            await asyncio.gather(*workers)
+            await asyncio.wait(workers)
+            for task in workers:  # a visit's error ends the walk with it; an abort's cancellations do not
+                if not task.cancelled() and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
         finally:
             for task in workers:
                 task.cancel()
@@ -117,11 +144,19 @@ class Walk(Generic[T]):
                 wakeup.set()
                 return
             if not frontier:
-                if self._busy == 0:
+                wakeup.clear()  # before looking: a wake-up that comes while this worker looks is not lost
+                if await frontier.refill() or frontier:
+                    continue
+                if self._busy == 0 and await frontier.finished():
                     wakeup.set()  # let the other idle workers see that the walk is over
                     return
-                wakeup.clear()
-                await wakeup.wait()
+                if frontier or self.stopped:
+                    continue
+                if frontier.poll_seconds is None:
+                    await wakeup.wait()
+                else:  # another process may queue URLs for this one: look again after a while
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(wakeup.wait(), frontier.poll_seconds)
                 continue
             url, item = frontier.pop()
             self._busy += 1

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Callable
 from typing import Any
 
 from celery import Celery
+from celery.signals import worker_shutting_down
 
 from outreach.jobs.schedule import tick_by_id
 from outreach.jobs.ticks import JobContext, Tick, run_tick
@@ -52,8 +54,17 @@ def node_name() -> str:
     return f"outreach-{os.getpid()}@{socket.gethostname()}"
 
 
-def run_worker(app: Celery, ctx: JobContext, concurrency: int, extra_args: list[str] | None = None) -> Any:
+def run_worker(app: Celery, ctx: JobContext, concurrency: int, extra_args: list[str] | None = None,
+               on_shutdown: Callable[[], None] | None = None) -> Any:
+    """Consume ticks until stopped. SIGTERM starts Celery's warm shutdown, which waits for the running ticks:
+    `on_shutdown` (which makes `ctx.stopping()` true) tells them to stop, so a crawl or prospecting run goes
+    back to the queue at once instead of running to its end."""
     set_worker_context(ctx)
+    if on_shutdown is not None:
+        def shutting_down(**_: Any) -> None:
+            on_shutdown()
+
+        worker_shutting_down.connect(shutting_down, weak=False)
     argv = ["worker", "--pool=threads", f"--concurrency={concurrency}", "--loglevel=INFO", f"--hostname={node_name()}",
             "--without-gossip", "--without-mingle", *(extra_args or [])]
     return app.worker_main(argv)

@@ -3,12 +3,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
-
-T = TypeVar("T")
 
 
 def claim_rows(session: Session, model: type[Any], *, where: Sequence[ColumnElement[bool]],
@@ -25,19 +23,6 @@ def claim_rows(session: Session, model: type[Any], *, where: Sequence[ColumnElem
               .with_for_update(skip_locked=True).subquery())
     return list(session.scalars(update(model).where(model.id == chosen.c.id).values(**values)
                                 .returning(model.id).execution_options(synchronize_session=False)))
-
-
-def claim_oldest_queued(session: Session, model: type[T], values: dict[str, Any], *where: Any) -> T | None:
-    """Move the oldest row with status "queued" to `values` (which set its new status) and return it.
-
-    `where` narrows the queue (e.g. one kind of run)."""
-    table: Any = model
-    claimed = claim_rows(session, table, where=[table.status == "queued", *where],
-                         order_by=[table.created_at, table.id], limit=1, values=values)
-    session.flush()
-    if not claimed:
-        return None
-    return session.get(model, claimed[0], populate_existing=True)
 
 
 def move_leases(session: Session, column: Any, held: Mapping[int, datetime], until: datetime) -> set[int]:

@@ -6,21 +6,24 @@ take a Session and flush; the caller commits.
 
     queued -> running -> done | failed | cancelled | interrupted | refused
 
-"interrupted": the process died mid-run (its heartbeat stopped for `STALE_AFTER`); "refused": bad
-input was refused before anything was fetched (`error` says why). A queued run is cancelled at once;
-a running one sees the request at its next heartbeat. A run stopped by a clean shutdown goes back
-to the queue.
+A running run writes its heartbeat three times per `[scheduler] run_heartbeat_seconds`; one whose
+heartbeat is older than that belongs to a process that died, and the next claim of any process takes
+it over as if it were queued (a crawl resumes from its saved frontier; other kinds start again). The
+process that lost it (it was only stalled) sees so at its next heartbeat and stops without ending it.
+"interrupted" is kept for runs of older versions; "refused": bad input was refused before anything
+was fetched (`error` says why). A queued run is cancelled at once; a running one sees the request at
+its next heartbeat. A run stopped by a clean shutdown goes back to the queue at once.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, TypeVar
 
-from sqlalchemy import String, Text, select, update
+from sqlalchemy import String, Text, and_, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from outreach.jobs.claims import claim_oldest_queued, claim_rows
+from outreach.jobs.claims import claim_rows
 from outreach.lib.clock import utcnow
 from outreach.lib.logs import process_name
 
@@ -28,9 +31,6 @@ STATUSES = ("queued", "running", "done", "failed", "cancelled", "interrupted", "
 FINISHED_STATUSES = ("done", "failed", "cancelled", "interrupted", "refused")
 #: how a run may end when its work returns
 END_STATUSES = ("done", "failed", "cancelled", "refused")
-#: a running run whose heartbeat has not moved for this long belongs to a process that died
-STALE_AFTER = timedelta(minutes=2)
-INTERRUPTED = "the process running this {noun} stopped; start it again"
 REQUEUED = "restarted after the app shut down"
 
 R = TypeVar("R", bound="RunMixin")
@@ -97,17 +97,19 @@ def worker_name() -> str:
     return process_name()
 
 
-def claim_next(session: Session, model: type[R], worker: str, *, kinds: Sequence[str] | None = None) -> R | None:
-    """Claim the oldest queued run (of one of `kinds`, when given) with a conditional update: two workers
-    never run the same run."""
+def claim_next(session: Session, model: type[R], worker: str, *, kinds: Sequence[str] | None = None,
+               stale_after: timedelta | None = None) -> R | None:
+    """Claim the oldest queued run (of one of `kinds`, when given), or with `stale_after` a running one whose
+    heartbeat is older (its process died), with a conditional update: two workers never run the same run."""
     now = utcnow()
     values: dict[str, Any] = {"status": "running", "started_at": now, "heartbeat_at": now, "worker": worker,
                               "error": "", **{name: 0 for name in model.counters}}
-    if kinds is None:
-        return claim_oldest_queued(session, model, values)
     table: Any = model
-    claimed = claim_rows(session, table, where=[table.status == "queued", table.kind.in_(kinds)],
-                         order_by=[table.created_at, table.id], limit=1, values=values)
+    waiting = table.status == "queued"
+    if stale_after is not None:
+        waiting = or_(waiting, and_(table.status == "running", table.heartbeat_at < now - stale_after))
+    where = [waiting] if kinds is None else [waiting, table.kind.in_(kinds)]
+    claimed = claim_rows(session, table, where=where, order_by=[table.created_at, table.id], limit=1, values=values)
     session.flush()
     return session.get(model, claimed[0], populate_existing=True) if claimed else None
 
@@ -126,24 +128,31 @@ def request_cancel(session: Session, run: RunMixin) -> None:
     session.refresh(run)
 
 
-def heartbeat(session: Session, model: type[RunMixin], run_id: int, **counters: int) -> bool:
-    """Store the progress counters and the heartbeat of a running run; True when a cancel was requested."""
+def heartbeat(session: Session, model: type[RunMixin], run_id: int, worker: str, **counters: int) -> Beat:
+    """Store the progress counters and the heartbeat of a run `worker` is running: whether a cancel was
+    requested, and whether the run is still this worker's (another took it over, or it was requeued)."""
     table: Any = model
-    session.execute(update(table).where(table.id == run_id, table.status == "running")
-                    .values(**counters, heartbeat_at=utcnow()))
+    held = session.execute(update(table).where(table.id == run_id, table.status == "running", table.worker == worker)
+                           .values(**counters, heartbeat_at=utcnow())).rowcount == 1
     session.flush()
-    return bool(session.scalar(select(table.is_cancel_requested).where(table.id == run_id)))
+    return Beat(bool(session.scalar(select(table.is_cancel_requested).where(table.id == run_id))), held)
 
 
-def mark_interrupted(session: Session, model: type[RunMixin]) -> int:
-    """Running runs whose heartbeat stopped (their process died) become "interrupted"; returns how many."""
+class Beat(NamedTuple):
+    cancel_requested: bool
+    held: bool
+
+
+def give_back(session: Session, model: type[RunMixin], run_id: int, worker: str) -> bool:
+    """Put a run this worker holds back in the queue at once (its process is shutting down), unless a cancel
+    was requested (the run then ends cancelled); whether it was put back."""
     table: Any = model
-    now = utcnow()
-    count = session.execute(
-        update(table).where(table.status == "running", table.heartbeat_at < now - STALE_AFTER)
-        .values(status="interrupted", finished_at=now, error=INTERRUPTED.format(noun=model.noun))).rowcount
+    done = session.execute(update(table).where(table.id == run_id, table.status == "running", table.worker == worker,
+                                               table.is_cancel_requested.is_(False))
+                           .values(status="queued", started_at=None, heartbeat_at=None, worker="",
+                                   error=REQUEUED)).rowcount == 1
     session.flush()
-    return count
+    return done
 
 
 def finish(session: Session, run: RunMixin, status: str, error: str = "", **counters: int) -> None:
@@ -157,7 +166,7 @@ def finish(session: Session, run: RunMixin, status: str, error: str = "", **coun
 
 
 def requeue(session: Session, run: RunMixin) -> None:
-    """Put a run stopped by a clean shutdown back in the queue; it starts over after the restart."""
+    """Put a run stopped by a clean shutdown back in the queue; a crawl resumes after the restart, others start over."""
     run.status, run.started_at, run.heartbeat_at, run.worker = "queued", None, None, ""
     run.error = REQUEUED
     session.flush()

@@ -209,7 +209,8 @@ def worker(ctx: click.Context, concurrency: int) -> None:
         fail("the celery backend needs the extra: pip install 'outreach[celery]'")
     check_or_exit(settings)
     stop = threading.Event()
-    run_worker(make_celery(settings.scheduler.broker_url), _job_context(settings, stop), concurrency)
+    run_worker(make_celery(settings.scheduler.broker_url), _job_context(settings, stop), concurrency,
+               on_shutdown=stop.set)
 
 
 @click.group()

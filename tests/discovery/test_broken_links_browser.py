@@ -63,7 +63,9 @@ def test_a_crawl_shows_live_progress_then_results_to_add_as_prospects(
     finally:
         release.set()
         worker.join(30)
-    page.locator("[data-testid=findings-table]").wait_for()  # the page reloads itself when the crawl ends
+    # the page reloads itself when the crawl ends (the findings saved so far were shown while it ran)
+    page.locator("[data-testid=crawl-status]", has_text="done").wait_for()
+    page.locator("[data-testid=findings-table]").wait_for()
     assert page.locator("[data-testid=finding]").count() == 1
     if os.environ.get("OUTREACH_SCREENSHOTS"):
         page.screenshot(path=os.path.join(os.environ["OUTREACH_SCREENSHOTS"], "broken-links-done.png"),

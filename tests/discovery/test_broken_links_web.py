@@ -18,6 +18,7 @@ from outreach.jobs.ticks import JobContext
 from outreach.lib.clock import utcnow
 from outreach.models import Opportunity, Prospect
 from outreach.models.crawl import CrawlFinding, CrawlJob
+from outreach.runs.lifecycle import worker_name
 from tests.lib.testweb import TestWeb
 
 
@@ -226,8 +227,8 @@ def test_a_running_crawl_stops_at_its_next_progress_update_when_cancelled(
     assert db.get(CrawlJob, job.id).status == "cancelled"
 
 
-def test_a_running_job_of_a_dead_process_is_marked_interrupted(app: Flask, db: Session, team: dict[str, Any]) -> None:
-    job = CrawlJob(seeds=["https://example.com/"], max_pages=5, campaign_id=team["campaign"].id, status="running",
+def test_a_running_job_of_a_dead_process_is_taken_over(app: Flask, db: Session, team: dict[str, Any]) -> None:
+    job = CrawlJob(seeds=["http://gone.invalid/"], max_pages=5, campaign_id=team["campaign"].id, status="running",
                    started_at=utcnow(), heartbeat_at=utcnow(), worker="gone-host:1")
     db.add(job)
     db.commit()
@@ -238,7 +239,31 @@ def test_a_running_job_of_a_dead_process_is_marked_interrupted(app: Flask, db: S
         run_crawl_jobs(ctx_for(app))
     fresh(db)
     job = db.get(CrawlJob, job.id)
-    assert job.status == "interrupted" and "start it again" in job.error
+    assert (job.status, job.worker) == ("failed", worker_name())  # run to its end by this process
+    assert job.error == "no page could be fetched (http://gone.invalid/: dns)"
+
+
+def test_a_running_crawl_shows_the_dead_links_it_has_saved_so_far(app: Flask, db: Session, login: Any,
+                                                                   team: dict[str, Any]) -> None:
+    from outreach.crawler.checker import Outcome
+    from outreach.crawler.state import CrawlStore
+
+    client = login(team["owner"])
+    start(client, team["campaign"].id, "http://site.test/")
+    job = db.scalar(select(CrawlJob))
+    job.status = "running"
+    db.commit()
+    # what the crawl's store writes as a visit ends: the page's links, then the dead one's outcome
+    store = CrawlStore(app.extensions["outreach"].sessionmaker.kw["bind"], job.id, keep_findings=True)
+    store.open(["http://site.test/"], job.max_pages)
+    home = store.write([], [], claim=1)[0]
+    store.write([("http://site.test/gone", home.url, "Old guide")],
+                [(home.id, Outcome(home.url, True, None, 200, home.url), True)], claim=0)
+    gone = store.write([], [], claim=1)[0]
+    store.write([], [(gone.id, Outcome(gone.url, False, "not_found", 404, gone.url), False)], claim=0)
+    text = client.get(f"/campaigns/{team['campaign'].id}/broken-links").get_data(as_text=True)
+    assert f"Dead links found so far by crawl {job.id}" in text
+    assert "http://site.test/gone" in text and "Old guide" in text
 
 
 def test_client_viewers_see_results_read_only_and_outsiders_nothing(
@@ -287,11 +312,14 @@ def test_a_clean_shutdown_puts_the_running_crawl_back_in_the_queue(
     fresh(db)
     job = db.scalar(select(CrawlJob))
     assert job.status == "queued" and job.started_at is None and "restarted" in job.error
-    assert db.scalars(select(CrawlFinding)).all() == []
     ctx.stopping = lambda: False
-    assert run_crawl_jobs(ctx) == 1
+    assert run_crawl_jobs(ctx) == 1  # it resumes; what it had found is not found twice
     fresh(db)
-    assert db.get(CrawlJob, job.id).status == "done"
+    job = db.get(CrawlJob, job.id)
+    assert job.status == "done"
+    assert sorted(f.url for f in db.scalars(select(CrawlFinding))) == sorted(
+        [resource_site[1].url("/dead-guide"), resource_site[1].url("/gone-tool")])
+    assert job.broken_found == 2
 
 
 def test_a_seed_that_cannot_be_fetched_is_explained(app: Flask, db: Session, login: Any,

@@ -1,6 +1,8 @@
 """The one run lifecycle and runner loop: cancel, heartbeat, interruption and endings work the same for every kind."""
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -8,6 +10,7 @@ from typing import Any
 import pytest
 import time_machine
 from flask import Flask
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from outreach.config import load_settings
@@ -21,6 +24,7 @@ from outreach.models import Campaign
 from outreach.runs import lifecycle, runner
 from outreach.runs.lifecycle import RunMixin
 from outreach.runs.runner import Ending, RunControl
+from tests.race import race_rounds
 
 SEARCH = load_settings(None, {"search": {"provider": "brave", "api_key": "k", "endpoint": "http://127.0.0.1:9/"}},
                        environ={})
@@ -81,21 +85,45 @@ def test_a_running_run_sees_the_cancel_at_its_next_heartbeat_and_ends_cancelled_
     assert run.finished_at is not None and run.is_finished
 
 
-def test_the_heartbeat_stores_counters_and_a_stale_one_means_interrupted(app: Flask, db: Session,
-                                                                         queued: RunMixin) -> None:
+def test_a_run_whose_heartbeat_stopped_is_taken_over_and_its_old_worker_loses_it(app: Flask, db: Session,
+                                                                                  queued: RunMixin) -> None:
     model = type(queued)
     run = lifecycle.claim_next(db, model, "gone-host:1")
     db.commit()
     assert (run.id, run.status, run.worker) == (queued.id, "running", "gone-host:1")
-    assert lifecycle.heartbeat(db, model, run.id, **{model.counters[0]: 3}) is False
+    assert lifecycle.heartbeat(db, model, run.id, "gone-host:1", **{model.counters[0]: 3}) == (False, True)
     db.commit()
-    assert lifecycle.mark_interrupted(db, model) == 0  # its heartbeat is fresh
-    db.commit()
-    with time_machine.travel(utcnow() + lifecycle.STALE_AFTER + timedelta(seconds=5)):
-        assert runner.run_queued(ctx_for(app), model, lambda *_: Ending()) == 0
+    ran: list[int] = []
+
+    def work(ctx: JobContext, run: Any, control: RunControl) -> Ending:
+        ran.append(run.id)
+        return Ending()
+
+    assert runner.run_queued(ctx_for(app), model, work) == 0  # its heartbeat is fresh: still the other's
+    interval = app.extensions["outreach"].settings.scheduler.run_heartbeat_seconds
+    with time_machine.travel(utcnow() + timedelta(seconds=interval + 1)):
+        assert runner.run_queued(ctx_for(app), model, work) == 1
     run = fresh(db, queued)
-    assert (run.status, getattr(run, model.counters[0])) == ("interrupted", 3)
-    assert run.error == f"the process running this {model.noun} stopped; start it again"
+    assert (ran, run.status, run.worker) == ([queued.id], "done", lifecycle.worker_name())
+    # the process that was only stalled learns at its next heartbeat that the run is no longer its own
+    assert lifecycle.heartbeat(db, model, run.id, "gone-host:1") == (False, False)
+
+
+def test_two_workers_taking_over_the_same_stale_run_only_one_wins(app: Flask, db: Session, queued: RunMixin) -> None:
+    model = type(queued)
+    factory = app.extensions["outreach"].sessionmaker
+
+    def prepare() -> list[int]:
+        with factory() as session, session.begin():
+            session.execute(update(model).where(model.id == queued.id).values(
+                status="running", worker="gone-host:1", heartbeat_at=utcnow() - timedelta(hours=1)))
+        return [queued.id]
+
+    def claim(session: Session) -> list[int]:
+        run = lifecycle.claim_next(session, model, "racer", stale_after=timedelta(seconds=30))
+        return [run.id] if run else []
+
+    race_rounds(factory, prepare, claim, rounds=5)
 
 
 def test_work_that_raises_fails_the_run_and_the_loop_goes_on(app: Flask, db: Session, queued: RunMixin) -> None:
@@ -118,6 +146,24 @@ def test_a_run_stopped_by_a_shutdown_goes_back_to_the_queue(app: Flask, db: Sess
     run = fresh(db, queued)
     assert (run.status, run.started_at, run.worker) == ("queued", None, "")
     assert run.error == "restarted after the app shut down"
+
+
+def test_a_shutdown_puts_a_busy_run_back_in_the_queue_before_its_work_ends(app: Flask, db: Session,
+                                                                           queued: RunMixin) -> None:
+    stopping = threading.Event()
+    seen: list[tuple[str, bool]] = []
+
+    def work(ctx: JobContext, run: Any, control: RunControl) -> Ending:
+        stopping.set()  # SIGTERM arrives while the work is busy in something long (a slow fetch)
+        deadline = time.monotonic() + 5
+        while not control.lost and time.monotonic() < deadline:
+            time.sleep(0.05)
+        seen.append((fresh(db, queued).status, control.should_stop()))
+        return Ending(save=lambda *_: pytest.fail("a requeued run ends nothing"))
+
+    assert runner.run_one(ctx_for(app, stopping.is_set), type(queued), work) is True
+    assert seen == [("queued", True)]
+    assert fresh(db, queued).status == "queued"
 
 
 @pytest.mark.parametrize("status", ["done", "refused"])

@@ -1,11 +1,18 @@
-"""`outreach discover broken-links SEED... [--max-pages N] [--campaign ID] [--json]`
+"""`outreach discover broken-links SEED... [--max-pages N] [--state FILE] [--campaign ID] [--json]`
+
+With `--state FILE` the crawl's frontier, seen-set and findings live in that SQLite file as it runs:
+SIGTERM or Ctrl+C stops it within a second or two (exit 128 + the signal), and the same command
+run again (even after a SIGKILL) resumes where it was. Without it they live in a temporary file.
 
 A command imports what it uses when it runs, so that the CLI starts fast.
 """
 from __future__ import annotations
 
+import os
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -22,10 +29,15 @@ if TYPE_CHECKING:
               help="Pages crawled on the seeds' hosts (every link found on them is checked).")
 @click.option("--campaign", "campaign_id", type=int,
               help="Also store the findings as opportunities of this campaign (needs a migrated database).")
+@click.option("--state", "state_path", type=click.Path(dir_okay=False),
+              help="Keep the crawl's frontier and findings in this SQLite file: run the same command again "
+                   "after a stop, a kill or a crash and it resumes where it was (delete the file to start over).")
+@click.option("--processes", type=click.IntRange(1, 256),
+              help="Processes sharing the crawl (one global page limit and seen-set)  [default: the number of cores]")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_context
 def broken_links(ctx: click.Context, seeds: tuple[str, ...], max_pages: int, campaign_id: int | None,
-                 as_json: bool) -> None:
+                 state_path: str | None, processes: int | None, as_json: bool) -> None:
     """Crawl SEED sites and list their dead links, grouped by dead URL (most-linked first)."""
     # imported when the command runs, not with the CLI: `outreach` starts fast
     from outreach.crawler.crawl import Progress, refusal_error, refused_seeds
@@ -49,16 +61,75 @@ def broken_links(ctx: click.Context, seeds: tuple[str, ...], max_pages: int, cam
             click.echo(f"\r{p.pages_crawled} pages, {p.links_checked} links checked, {p.broken_found} broken, "
                        f"{p.queued} queued", err=True, nl=False)
 
-    result = find_broken_links(urls, fetch_settings, max_pages=max_pages, on_progress=on_progress)
+    stopped_by: list[int] = []
+    spec = _state_spec(state_path, urls, max_pages)
+    from outreach.crawler.shards import ShardFailed
+
+    with _stopped_by_signals(stopped_by):
+        try:
+            result = find_broken_links(urls, fetch_settings, max_pages=max_pages, on_progress=on_progress,
+                                       should_stop=lambda: bool(stopped_by), spec=spec,
+                                       processes=processes or os.cpu_count() or 1)
+        except ShardFailed as exc:  # the other processes were stopped; what they found is in the state file
+            again = f"run the same command again to resume from {state_path}" if state_path else \
+                "nothing was kept (with --state FILE the crawl resumes)"
+            fail(f"{exc}; {again}", 1)
     if interactive:
         click.echo("", err=True)
     payload = report(result)
-    if campaign_id is not None:
+    if campaign_id is not None and not stopped_by:
         payload["stored"] = _store(settings, campaign_id, urls, max_pages, result)
     if as_json:
         print_json(payload)
-        return
-    _print_text(payload)
+    else:
+        _print_text(payload)
+    if stopped_by:
+        import signal
+
+        again = (f"run the same command again to resume from {state_path}" if state_path else
+                 "nothing was kept (with --state FILE a stopped crawl resumes)")
+        fail(f"stopped by {signal.Signals(stopped_by[0]).name} after {payload['pages_crawled']} pages; {again}",
+             128 + stopped_by[0])
+
+
+@contextmanager
+def _stopped_by_signals(stopped_by: list[int]) -> Iterator[None]:
+    """SIGTERM and SIGINT stop the crawl at its next progress update (what it found is kept) instead of killing it."""
+    import signal
+
+    def stop(signum: int, _frame: Any) -> None:
+        stopped_by.append(signum)
+
+    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _state_spec(path: str | None, seeds: list[str], max_pages: int) -> Any:
+    """Where the crawl's rows are: the --state file, checked to hold this crawl (None without --state: a
+    temporary file)."""
+    if path is None:
+        return None
+    from outreach.crawler.shards import StoreSpec
+    from outreach.crawler.state import StateMismatch
+
+    spec = StoreSpec(f"sqlite:///{os.path.abspath(path)}", is_state_file=True)
+    try:
+        engine = spec.engine()
+    except Exception as exc:  # not a SQLite file, no permission, ...
+        fail(f"--state {path}: cannot be used as a state file ({str(exc).splitlines()[0]})")
+    try:
+        spec.store(engine).open(seeds, max_pages)
+    except StateMismatch as exc:
+        fail(f"--state {path}: {exc}; give another file, or delete this one to start over")
+    except Exception as exc:  # a file that is not SQLite
+        fail(f"--state {path}: cannot be used as a state file ({str(exc).splitlines()[0]})")
+    finally:
+        engine.dispose()
+    return spec
 
 
 def _campaign_or_exit(settings: Settings, campaign_id: int) -> None:

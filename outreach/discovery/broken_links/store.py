@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from outreach.campaigns.contact_rules import ProspectConflict
@@ -16,8 +16,8 @@ from outreach.models.crawl import CrawlFinding, CrawlJob
 
 
 def save_findings(session: Session, job: CrawlJob, result: CrawlResult) -> int:
-    """Store a crawl job's broken links; returns how many."""
-
+    """Store a crawl job's broken links, in place of those saved while it ran; returns how many."""
+    session.execute(delete(CrawlFinding).where(CrawlFinding.crawl_job_id == job.id))
     rows = findings(result)
     for row in rows:
         session.add(CrawlFinding(crawl_job_id=job.id, url=row["url"][:2000], reason=row["reason"],

@@ -72,7 +72,7 @@ def page(campaign_id: int) -> tuple[str, int] | Response:
         job = _job_or_404(campaign, int(request.args["job"]))
     elif jobs:
         job = jobs[0]
-    findings = job_findings(session, job) if job is not None and job.is_finished else []
+    findings = job_findings(session, job) if job is not None else []  # a running crawl saves them as found
     if job is not None and request.method == "GET":
         form.seeds.data, form.max_pages.data = "\n".join(job.seeds), job.max_pages  # ready to run again
     return render_template("broken_links/page.html", campaign=campaign, form=form, jobs=jobs, job=job,
