@@ -61,6 +61,11 @@ def test_two_celery_workers_crawl_one_job_together(pg_url: str, site: GeneratedS
             log = (tmp_path / f"{name}.log").open("wb")
             started.append(subprocess.Popen([sys.executable, "-m", "outreach.cli", *args], env=env, cwd=tmp_path,
                                             stdout=log, stderr=subprocess.STDOUT))
+        # both workers consuming before the job is queued: else the first one up may take every shard
+        ready_by = time.monotonic() + 120
+        while not all(b" ready." in (tmp_path / f"{name}.log").read_bytes() for name in ("worker-a", "worker-b")):
+            assert time.monotonic() < ready_by, (tmp_path / "worker-b.log").read_text()[-3000:]
+            time.sleep(0.2)
         job_id = queue(ctx, site)
         holders: set[str] = set()
         deadline = time.monotonic() + 180
