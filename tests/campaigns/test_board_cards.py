@@ -63,4 +63,6 @@ def test_the_board_runs_the_same_number_of_queries_for_10_or_100_cards(
         html = client.get(f"/campaigns/{campaign.id}").get_data(as_text=True)
     # 75 new and 25 contacted prospects; a column shows its first BOARD_COLUMN_LIMIT cards
     assert html.count('class="pcard"') == min(75, views.BOARD_COLUMN_LIMIT) + 25
-    assert many.count == few.count
+    # not one query a card (that would be +90); a periodic bookkeeping write of the request (the login
+    # session's last-seen time) may fall in either request
+    assert many.count - few.count in (-1, 0, 1)
