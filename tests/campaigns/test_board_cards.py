@@ -1,6 +1,7 @@
 """The board's cards: what a card shows, the htmx card after a move, and a query count that ignores rows."""
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -63,6 +64,8 @@ def test_the_board_runs_the_same_number_of_queries_for_10_or_100_cards(
         html = client.get(f"/campaigns/{campaign.id}").get_data(as_text=True)
     # 75 new and 25 contacted prospects; a column shows its first BOARD_COLUMN_LIMIT cards
     assert html.count('class="pcard"') == min(75, views.BOARD_COLUMN_LIMIT) + 25
-    # not one query a card (that would be +90); a periodic bookkeeping write of the request (the login
-    # session's last-seen time) may fall in either request
-    assert many.count - few.count in (-1, 0, 1)
+    # not one query a card (that would be +90). One statement more was seen once on PostgreSQL in the full
+    # suite and never alone; the message names the statements that differ
+    extra = Counter(many.statements)
+    extra.subtract(few.statements)
+    assert abs(many.count - few.count) <= 1, {s[:200]: n for s, n in extra.items() if n}
