@@ -6,7 +6,7 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 from werkzeug.wrappers import Response
 
 from outreach.lib import appmail
@@ -70,6 +70,13 @@ def index() -> str:
                            sequences=seqs, local=local)
 
 
+def _mailbox_or_404(session: Session, mailbox_id: int) -> Mailbox:
+    box = session.get(Mailbox, mailbox_id)
+    if box is None:
+        abort(404)
+    return box
+
+
 @bp.route("/mail/mailboxes/new", methods=["GET", "POST"])
 @bp.route("/mail/mailboxes/<int:mailbox_id>", methods=["GET", "POST"])
 @staff_required
@@ -110,9 +117,7 @@ def mailbox(mailbox_id: int | None = None) -> str | Response:
 def resume(mailbox_id: int) -> Response:
     """Resume a mailbox paused for its bounce rate or a block: its queued emails go again."""
     session = db_session()
-    box = session.get(Mailbox, mailbox_id)
-    if box is None:
-        abort(404)
+    box = _mailbox_or_404(session, mailbox_id)
     try:
         queued = resume_mailbox(session, box, current_user)
     except MailError as exc:
@@ -134,9 +139,7 @@ def today_allowance(mailbox: Mailbox) -> int:
 def check_domain(mailbox_id: int) -> Response:
     """Run the domain checks now (the daily tick runs them too)."""
     session = db_session()
-    box = session.get(Mailbox, mailbox_id)
-    if box is None:
-        abort(404)
+    box = _mailbox_or_404(session, mailbox_id)
     checks = recheck_mailbox(session, box, settings(), app_state().secret_box)
     session.commit()
     bad = failing(checks)
@@ -149,9 +152,7 @@ def check_domain(mailbox_id: int) -> Response:
 @staff_required
 def test_mailbox(mailbox_id: int) -> Response:
     session = db_session()
-    box = session.get(Mailbox, mailbox_id)
-    if box is None:
-        abort(404)
+    box = _mailbox_or_404(session, mailbox_id)
     session.commit()  # end the transaction (it holds the write lock) before talking to the servers
     for check in check_mailbox(box, app_state().secret_box, settings().mail.smtp_timeout):
         flash(check.message, {True: "success", False: "error", None: "info"}[check.ok])
